@@ -1,0 +1,62 @@
+/**
+ * Every error Baton raises for bad input. `hint` says how to fix it; `asset` and `file` say where.
+ * The message is self-contained so that it reads well in an orchestrator's log.
+ */
+export type BatonErrorCode =
+  | "CYCLE"
+  | "UNKNOWN_INPUT"
+  | "DUPLICATE_KEY"
+  | "INVALID_KEY"
+  | "INVALID_CRON"
+  | "INVALID_TIMEZONE"
+  | "INVALID_PARTITIONS"
+  | "UNMAPPABLE_PARTITIONS"
+  | "MISSING_RESOURCE"
+  | "UNKNOWN_PARTITION"
+  | "UNKNOWN_SELECTION"
+  | "WRONG_OUTPUT_TYPE"
+  | "MISSING_ENV"
+  | "INVALID_DEFINITION"
+  | "MISSING_OUTPUT"
+  | "MANIFEST"
+  | "CONFIG";
+
+export interface BatonErrorDetails {
+  asset?: string;
+  file?: string;
+  hint?: string;
+}
+
+export class BatonError extends Error {
+  override name = "BatonError";
+  readonly code: BatonErrorCode;
+  readonly asset: string | undefined;
+  readonly file: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(code: BatonErrorCode, problem: string, details: BatonErrorDetails = {}) {
+    const where = [
+      details.asset !== undefined ? `asset "${details.asset}"` : undefined,
+      details.file !== undefined ? `(${details.file})` : undefined,
+    ]
+      .filter(Boolean)
+      .join(" ");
+    const text = `${where ? `${where}: ` : ""}${problem}${details.hint ? `\n  fix: ${details.hint}` : ""}`;
+    super(text);
+    this.code = code;
+    this.asset = details.asset;
+    this.file = details.file;
+    this.hint = details.hint;
+  }
+}
+
+/** Several definition errors reported at once, so the user can fix them in one pass. */
+export class BatonValidationError extends Error {
+  override name = "BatonValidationError";
+  constructor(readonly errors: readonly BatonError[]) {
+    super(
+      `${errors.length} problem${errors.length === 1 ? "" : "s"} in the Baton definitions:\n` +
+        errors.map((e) => `- ${e.message.replace(/\n/g, "\n  ")}`).join("\n"),
+    );
+  }
+}

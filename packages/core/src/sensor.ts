@@ -1,0 +1,41 @@
+import type { Logger } from "./asset.js";
+import type { TickResult } from "./schedule.js";
+import { callerFile } from "./source.js";
+
+export interface SensorContext<R = Record<string, unknown>> {
+  readonly cursor: string | undefined;
+  readonly now: Date;
+  readonly resources: R;
+  readonly log: Logger;
+}
+
+export interface SensorDefinition {
+  readonly kind: "sensor";
+  readonly name: string;
+  readonly selection: string;
+  readonly minimumIntervalSeconds: number;
+  readonly resources: readonly string[];
+  readonly description: string | undefined;
+  readonly evaluate: (context: SensorContext) => TickResult | Promise<TickResult>;
+  readonly file: string | undefined;
+}
+
+export function sensor(config: {
+  name: string;
+  selection: string | readonly string[];
+  evaluate: (context: SensorContext) => TickResult | Promise<TickResult>;
+  minimumIntervalSeconds?: number;
+  resources?: readonly string[];
+  description?: string;
+}): SensorDefinition {
+  return {
+    kind: "sensor",
+    name: config.name,
+    selection: typeof config.selection === "string" ? config.selection : config.selection.join(" "),
+    minimumIntervalSeconds: config.minimumIntervalSeconds ?? 30,
+    resources: [...(config.resources ?? [])],
+    description: config.description,
+    evaluate: config.evaluate,
+    file: callerFile(),
+  };
+}
