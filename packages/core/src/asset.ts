@@ -81,6 +81,8 @@ export type InputValues<I extends Record<string, InputRef>> = { [K in keyof I]: 
 export interface AssetConfig<I extends Record<string, InputRef>, O extends AssetOutput> {
   key: AssetKeyLike;
   inputs?: I;
+  /** Assets that must run first but whose data this asset does not read. */
+  deps?: readonly (AssetDefinition<any, any> | AssetKeyLike)[];
   compute: (inputs: InputValues<I>, context: AssetContext) => O | Promise<O>;
   partitions?: PartitionsDefinition;
   resources?: readonly string[];
@@ -94,6 +96,8 @@ export interface AssetConfig<I extends Record<string, InputRef>, O extends Asset
   checks?: readonly AssetCheck<Exclude<O, void>>[];
   /** Storage format of the output. Parquet (default) is readable by Python users too. */
   io?: { format?: "parquet" | "ipc" };
+  /** "none" declares a side-effect asset that returns nothing and stores no data. */
+  output?: "table" | "none";
 }
 
 export interface ResolvedInput {
@@ -108,6 +112,7 @@ export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends 
   readonly key: AssetKey;
   readonly id: string;
   readonly inputs: readonly ResolvedInput[];
+  readonly deps: readonly AssetKey[];
   readonly compute: (inputs: InputValues<I>, context: AssetContext) => O | Promise<O>;
   readonly partitions: PartitionsDefinition | undefined;
   readonly resources: readonly string[];
@@ -120,6 +125,7 @@ export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends 
   readonly metadata: Readonly<Record<string, MetadataValue>>;
   readonly checks: readonly AssetCheck<any>[];
   readonly format: "parquet" | "ipc";
+  readonly output: "table" | "none";
   /** File that declared the asset, for error messages. */
   readonly file: string | undefined;
 }
@@ -188,6 +194,9 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
     }
     checkNames.add(c.name);
   }
+  if (config.output !== undefined && config.output !== "table" && config.output !== "none") {
+    throw new BatonError("INVALID_DEFINITION", `unknown output ${JSON.stringify(config.output)}`, { asset: id, file, hint: `use "table" or "none"` });
+  }
   const format = config.io?.format ?? "parquet";
   if (format !== "parquet" && format !== "ipc") {
     throw new BatonError("INVALID_DEFINITION", `unknown io format ${JSON.stringify(format)}`, { asset: id, file, hint: `use "parquet" or "ipc"` });
@@ -197,6 +206,7 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
     key,
     id,
     inputs: Object.entries(config.inputs ?? {}).map(([name, ref]) => resolveInput(name, ref, id, file)),
+    deps: (config.deps ?? []).map((d, i) => resolveInput(`deps[${i}]`, d, id, file).key),
     compute: config.compute,
     partitions: config.partitions,
     resources: [...(config.resources ?? [])],
@@ -209,6 +219,7 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
     metadata: { ...(config.metadata ?? {}) },
     checks: [...(config.checks ?? [])],
     format,
+    output: config.output ?? "table",
     file,
   };
 }

@@ -1,0 +1,36 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { build } from "esbuild";
+import type { Definitions } from "../definitions.js";
+import { manifestToJson, toManifest } from "../manifest/build.js";
+import type { Project } from "./project.js";
+
+/**
+ * The compiled entry orchestrated runs import: the user's definitions bundled into one ESM file
+ * inside the project (so its node_modules still resolve), packages left external.
+ */
+export async function compileDefinitions(project: Project): Promise<string> {
+  const outfile = join(project.root, ".baton", "build", "definitions.mjs");
+  await build({
+    entryPoints: [project.definitions],
+    outfile,
+    bundle: true,
+    packages: "external",
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: "linked",
+    logLevel: "error",
+  });
+  return outfile;
+}
+
+/** Compile the definitions and write the manifest that points at them. */
+export async function writeManifest(project: Project, defs: Definitions, outFile: string): Promise<string> {
+  const module = await compileDefinitions(project);
+  const target = resolve(outFile);
+  const json = manifestToJson(toManifest(defs, { module, exportName: project.exportName, manifestDir: dirname(target) }));
+  await mkdir(dirname(target), { recursive: true });
+  await writeFile(target, json);
+  return target;
+}

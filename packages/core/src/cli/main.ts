@@ -1,0 +1,147 @@
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { BatonError, BatonValidationError } from "../errors.js";
+import { loadDefinitions } from "../load.js";
+import { materialize } from "../executor/materialize.js";
+import { LocalIOStore } from "../io/store.js";
+import { manifestToJson, toManifest } from "../manifest/build.js";
+import { evaluateScheduleTick, evaluateSensorTick } from "../ticks.js";
+import { compileDefinitions, writeManifest } from "./compile.js";
+import { findProject } from "./project.js";
+import { fmtMs, progressPrinter, summary } from "./progress.js";
+import { graphMermaid, graphText } from "./graph-text.js";
+import { parseRange } from "./args.js";
+
+export const USAGE = `baton — run Baton definitions
+
+  baton materialize [--select EXPR] [--partition KEY | --partition-range FIRST...LAST] [--show ASSET] [--json]
+  baton list [--select EXPR] [--json]
+  baton graph [--mermaid]
+  baton manifest [--out FILE]          compile the definitions and print or write the manifest
+  baton schedule tick NAME [--at ISO]  what the schedule would run at that time
+  baton sensor tick NAME [--cursor C]  run the sensor once, print its run requests and cursor
+  baton validate                       check the definitions and exit
+
+  --definitions FILE  definitions module (default: package.json "baton.definitions")
+  Selection: key, prefix/*, group:NAME, tag:K=V, +key (upstream), key+ (downstream), comma-separated.
+  Storage: BATON_STORAGE (default <project>/.baton/storage).`;
+
+export interface Io {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The CLI as a function, so tests drive it without a child process. Returns the exit code. */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      definitions: { type: "string" },
+      select: { type: "string" },
+      partition: { type: "string" },
+      "partition-range": { type: "string" },
+      show: { type: "string" },
+      json: { type: "boolean", default: false },
+      mermaid: { type: "boolean", default: false },
+      out: { type: "string" },
+      at: { type: "string" },
+      cursor: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const [command, sub, name] = positionals;
+  if (values.help || !command) {
+    io.out(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const project = findProject(io.cwd, values.definitions);
+  const defs = await loadDefinitions(project.definitions, project.exportName);
+  const json = (v: unknown) => io.out(JSON.stringify(v, null, 2));
+  const store = new LocalIOStore(io.env.BATON_STORAGE ?? join(project.root, ".baton", "storage"));
+
+  switch (command) {
+    case "validate":
+      io.out(`✔ ${defs.assets.length} assets, ${Object.keys(defs.resources).length} resources, ${defs.schedules.length} schedules, ${defs.sensors.length} sensors: valid`);
+      return 0;
+    case "list": {
+      const ids = defs.select(values.select ?? "*");
+      if (values.json) json(ids.map((id) => describeAsset(defs.asset(id))));
+      else for (const id of ids) io.out(`${id}  ${describeLine(defs.asset(id))}`);
+      return 0;
+    }
+    case "graph":
+      io.out(values.mermaid ? graphMermaid(defs) : graphText(defs));
+      return 0;
+    case "manifest": {
+      if (values.out) {
+        const path = await writeManifest(project, defs, values.out);
+        io.out(`wrote ${path}`);
+      } else {
+        const module = await compileDefinitions(project);
+        io.out(manifestToJson(toManifest(defs, { module, exportName: project.exportName, manifestDir: io.cwd })).trimEnd());
+      }
+      return 0;
+    }
+    case "materialize": {
+      const printer = values.json ? undefined : progressPrinter(io.out);
+      const result = await materialize(defs, {
+        selection: values.select ?? "*",
+        ...(values.partition ? { partition: values.partition } : {}),
+        ...(values["partition-range"] ? { partitionRange: parseRange(values["partition-range"]) } : {}),
+        store,
+        env: io.env,
+        ...(printer ? { onEvent: printer } : {}),
+      });
+      if (values.json) json(result);
+      else io.out(summary(result));
+      if (values.show && result.status === "success") await show(defs.asset(values.show).key, values.partition, store, io);
+      return result.status === "success" ? 0 : 1;
+    }
+    case "schedule":
+    case "sensor": {
+      if (sub !== "tick" || !name) throw new BatonError("CONFIG", `usage: baton ${command} tick NAME`, { hint: USAGE.split("\n").find((l) => l.includes(`baton ${command}`))?.trim() ?? "" });
+      const t0 = performance.now();
+      const result =
+        command === "schedule"
+          ? evaluateScheduleTick(defs, name, values.at ? new Date(values.at) : new Date())
+          : await evaluateSensorTick(defs, name, { cursor: values.cursor ?? null, env: io.env });
+      if (values.json) json(result);
+      else {
+        if (result.tickTime) io.out(`tick ${result.tickTime}`);
+        if (result.skipReason) io.out(`skipped: ${result.skipReason}`);
+        for (const r of result.runRequests) io.out(`run ${r.assets.join(", ")}${r.partitionKey ? ` partition=${r.partitionKey}` : ""}${r.runKey ? ` runKey=${r.runKey}` : ""}`);
+        if (command === "sensor") io.out(`cursor ${result.cursor ?? "(none)"}  (${fmtMs(performance.now() - t0)})`);
+      }
+      return 0;
+    }
+    default:
+      io.err(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function show(key: readonly string[], partition: string | undefined, store: LocalIOStore, io: Io): Promise<void> {
+  const { frame } = await store.read(key, partition);
+  io.out(`\n${key.join("/")}${partition ? ` [${partition}]` : ""}:`);
+  io.out(frame.head(20).toString());
+}
+
+function describeAsset(a: ReturnType<import("../definitions.js").Definitions["asset"]>) {
+  return { id: a.id, group: a.group, partitions: a.partitions ?? null, deps: a.inputs.map((i) => i.key.join("/")), description: a.description ?? null };
+}
+
+function describeLine(a: ReturnType<import("../definitions.js").Definitions["asset"]>): string {
+  const parts = [`group=${a.group}`];
+  if (a.partitions) parts.push(a.partitions.type === "time" ? `${a.partitions.grain} from ${a.partitions.start}` : `static ${a.partitions.keys.join("|")}`);
+  if (a.description) parts.push(a.description);
+  return parts.join("  ");
+}
+
+/** Messages for the user: a Baton error prints as it is; anything else with its stack. */
+export function formatError(e: unknown): string {
+  if (e instanceof BatonError || e instanceof BatonValidationError) return `✘ ${e.message}`;
+  return `✘ ${(e as Error)?.stack ?? String(e)}`;
+}

@@ -1,0 +1,221 @@
+import type { AssetDefinition } from "./asset.js";
+import { BatonError, BatonValidationError } from "./errors.js";
+import { topoSort, upstreamIds } from "./graph.js";
+import type { ResourceDefinition } from "./resource.js";
+import type { ScheduleDefinition } from "./schedule.js";
+import type { SensorDefinition } from "./sensor.js";
+import { selectAssets, type SelectableAsset } from "./selection.js";
+import { cronProblem, timezoneProblem } from "./cron.js";
+import { defaultMapping, mappingProblem, validatePartitionsDefinition } from "./partitions/index.js";
+import type { PartitionsDefinition } from "./partitions/types.js";
+
+/** The validated container every runtime consumes. Assets are in dependency order. */
+export interface Definitions {
+  readonly kind: "definitions";
+  readonly assets: readonly AssetDefinition[];
+  readonly resources: Readonly<Record<string, ResourceDefinition<any, any>>>;
+  readonly schedules: readonly ScheduleDefinition[];
+  readonly sensors: readonly SensorDefinition[];
+  asset(id: string): AssetDefinition;
+  /** Ids of the assets an expression selects, in dependency order. */
+  select(expression: string): string[];
+  /** Direct upstream ids (inputs and deps). */
+  upstream(id: string): readonly string[];
+  downstream(id: string): readonly string[];
+}
+
+export interface DefinitionsInput {
+  assets: readonly AssetDefinition<any, any>[];
+  resources?: Readonly<Record<string, ResourceDefinition<any, any>>>;
+  schedules?: readonly ScheduleDefinition[];
+  sensors?: readonly SensorDefinition[];
+}
+
+export function isDefinitions(x: unknown): x is Definitions {
+  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "definitions";
+}
+
+/** Validate the whole graph; every problem is collected and reported together. */
+export function definitions(input: DefinitionsInput): Definitions {
+  const errors: BatonError[] = [];
+  const byId = new Map<string, AssetDefinition>();
+  for (const a of input.assets) {
+    const prior = byId.get(a.id);
+    if (prior) {
+      errors.push(
+        new BatonError("DUPLICATE_KEY", `the key is declared twice${prior.file && prior.file !== a.file ? ` (also in ${prior.file})` : ""}`, {
+          asset: a.id,
+          file: a.file,
+          hint: "give each asset its own key, or a key prefix such as [\"sales\", \"orders\"]",
+        }),
+      );
+    } else byId.set(a.id, a);
+  }
+  const resources = input.resources ?? {};
+
+  for (const a of byId.values()) {
+    if (a.partitions) {
+      const problem = validatePartitionsDefinition(a.partitions);
+      if (problem) errors.push(new BatonError("INVALID_PARTITIONS", problem, { asset: a.id, file: a.file, hint: "fix the partitions definition" }));
+    }
+    for (const inp of a.inputs) {
+      const up = byId.get(inp.key.join("/"));
+      if (!up) {
+        errors.push(unknownAsset(a, `input "${inp.name}"`, inp.key.join("/"), byId));
+        continue;
+      }
+      if (isSideEffect(up)) {
+        // Side-effect assets store no data; a data input on one is a mistake the user can fix now.
+        errors.push(
+          new BatonError("UNKNOWN_INPUT", `input "${inp.name}" reads "${up.id}", which is declared output: "none"`, {
+            asset: a.id,
+            file: a.file,
+            hint: `list "${up.id}" in deps instead of inputs if only the order matters`,
+          }),
+        );
+      }
+      if (up.partitions) {
+        const mapping = inp.partitionMapping ?? defaultMapping(a.partitions, up.partitions);
+        const problem = mappingProblem(a.partitions, up.partitions, mapping);
+        if (problem) {
+          errors.push(
+            new BatonError("UNMAPPABLE_PARTITIONS", `input "${inp.name}" from "${up.id}": ${problem}`, {
+              asset: a.id,
+              file: a.file,
+              hint: `align the partitions of "${a.id}" and "${up.id}", or give the input a partitionMapping (e.g. { type: "allPartitions" })`,
+            }),
+          );
+        }
+      }
+    }
+    for (const d of a.deps) if (!byId.has(d.join("/"))) errors.push(unknownAsset(a, "dep", d.join("/"), byId));
+    for (const r of a.resources) {
+      if (!resources[r]) errors.push(missingResource(`asset "${a.id}"`, r, resources, a.file, a.id));
+    }
+  }
+
+  const depsOf = new Map([...byId.values()].map((a) => [a.id, upstreamIds(a)] as const));
+  const sorted = topoSort([...byId.keys()], depsOf);
+  if ("cycle" in sorted) {
+    const first = byId.get(sorted.cycle[0]!);
+    errors.push(
+      new BatonError("CYCLE", `dependency cycle: ${sorted.cycle.join(" -> ")}`, {
+        asset: first?.id,
+        file: first?.file,
+        hint: "an asset cannot depend on itself, directly or through others: remove one of these inputs",
+      }),
+    );
+  }
+  const order = "order" in sorted ? sorted.order : [...byId.keys()];
+  const assets = order.map((id) => byId.get(id)!);
+  const selectable: SelectableAsset[] = assets.map((a) => ({ id: a.id, group: a.group, tags: a.tags, deps: depsOf.get(a.id) ?? [] }));
+  const downstreamOf = new Map<string, string[]>(assets.map((a) => [a.id, []]));
+  for (const a of assets) for (const up of depsOf.get(a.id) ?? []) downstreamOf.get(up)?.push(a.id);
+
+  const names = new Set<string>();
+  for (const s of input.schedules ?? []) {
+    checkName("schedule", s.name, s.file, names, errors);
+    const where = { file: s.file };
+    const cron = cronProblem(s.cron);
+    if (cron) errors.push(new BatonError("INVALID_CRON", `schedule "${s.name}": ${cron}`, { ...where, hint: "use a 5-field cron such as \"0 6 * * *\" or @daily" }));
+    const tz = timezoneProblem(s.timezone);
+    if (tz) errors.push(new BatonError("INVALID_TIMEZONE", `schedule "${s.name}": ${tz}`, { ...where, hint: "use an IANA timezone such as \"UTC\" or \"Europe/Paris\"" }));
+    const targets = trySelect(selectable, s.selection, `schedule "${s.name}"`, s.file, errors);
+    if (targets) checkSchedulePartitions(s, targets.map((id) => byId.get(id)!), errors);
+  }
+  for (const s of input.sensors ?? []) {
+    checkName("sensor", s.name, s.file, names, errors);
+    trySelect(selectable, s.selection, `sensor "${s.name}"`, s.file, errors);
+    for (const r of s.resources) if (!resources[r]) errors.push(missingResource(`sensor "${s.name}"`, r, resources, s.file));
+    if (!(s.minimumIntervalSeconds > 0)) {
+      errors.push(new BatonError("INVALID_DEFINITION", `sensor "${s.name}": minimumIntervalSeconds must be > 0`, { file: s.file, hint: "use e.g. 30" }));
+    }
+  }
+  if (errors.length > 0) throw new BatonValidationError(errors);
+
+  return {
+    kind: "definitions",
+    assets,
+    resources,
+    schedules: [...(input.schedules ?? [])],
+    sensors: [...(input.sensors ?? [])],
+    asset(id) {
+      const a = byId.get(id);
+      if (!a) throw unknownAsset(undefined, "selection", id, byId);
+      return a;
+    },
+    select: (expression) => selectAssets(selectable, expression),
+    upstream: (id) => depsOf.get(id) ?? [],
+    downstream: (id) => downstreamOf.get(id) ?? [],
+  };
+}
+
+export function isSideEffect(a: AssetDefinition): boolean {
+  return a.output === "none";
+}
+
+/** A schedule's default partition is the last complete window: its targets must agree on one. */
+function checkSchedulePartitions(s: ScheduleDefinition, targets: readonly AssetDefinition[], errors: BatonError[]): void {
+  const defs = uniquePartitions(targets);
+  if (defs.length === 0) {
+    if (s.partition) errors.push(new BatonError("INVALID_DEFINITION", `schedule "${s.name}" sets a partition but none of its assets is partitioned`, { file: s.file, hint: "remove partition from the schedule" }));
+    return;
+  }
+  if (defs.length > 1) {
+    errors.push(
+      new BatonError("UNMAPPABLE_PARTITIONS", `schedule "${s.name}" targets assets with different partitions`, {
+        file: s.file,
+        hint: "split the selection into one schedule per partitions definition",
+      }),
+    );
+    return;
+  }
+  const def = defs[0]!;
+  if (def.type === "static" && s.partition?.type !== "static") {
+    errors.push(new BatonError("INVALID_DEFINITION", `schedule "${s.name}" targets static partitions but names no key`, { file: s.file, hint: "add partition: { type: \"static\", key: \"...\" }" }));
+  }
+  if (s.partition?.type === "static" && !(def.type === "static" ? def.keys.includes(s.partition.key) : true)) {
+    errors.push(new BatonError("UNKNOWN_PARTITION", `schedule "${s.name}" runs unknown partition "${s.partition.key}"`, { file: s.file, hint: `use one of ${def.type === "static" ? def.keys.join(", ") : ""}` }));
+  }
+}
+
+export function uniquePartitions(targets: readonly AssetDefinition[]): PartitionsDefinition[] {
+  const seen = new Map<string, PartitionsDefinition>();
+  for (const t of targets) if (t.partitions) seen.set(JSON.stringify(t.partitions), t.partitions);
+  return [...seen.values()];
+}
+
+function trySelect(assets: SelectableAsset[], expr: string, owner: string, file: string | undefined, errors: BatonError[]): string[] | undefined {
+  try {
+    return selectAssets(assets, expr);
+  } catch (e) {
+    errors.push(new BatonError("UNKNOWN_SELECTION", `${owner}: ${(e as Error).message}`, { file }));
+    return undefined;
+  }
+}
+
+function checkName(kind: string, name: string, file: string | undefined, names: Set<string>, errors: BatonError[]): void {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    errors.push(new BatonError("INVALID_DEFINITION", `${kind} name "${name}" is not an identifier`, { file, hint: "use letters, digits and '_' (it becomes a Python name in generated code)" }));
+  }
+  if (names.has(name)) errors.push(new BatonError("DUPLICATE_KEY", `${kind} name "${name}" is used twice`, { file, hint: "schedules and sensors share one namespace: rename one" }));
+  names.add(name);
+}
+
+function unknownAsset(owner: AssetDefinition | undefined, what: string, id: string, byId: ReadonlyMap<string, AssetDefinition>): BatonError {
+  const known = [...byId.keys()];
+  const close = known.filter((k) => k.endsWith(id.split("/").pop() ?? id) || id.endsWith(k.split("/").pop() ?? k));
+  return new BatonError("UNKNOWN_INPUT", `${what} names "${id}", which is not an asset in these definitions`, {
+    asset: owner?.id,
+    file: owner?.file,
+    hint: close.length ? `did you mean ${close.map((k) => `"${k}"`).join(" or ")}?` : `add the asset to definitions({ assets }) — known: ${known.slice(0, 10).join(", ")}${known.length > 10 ? ", …" : ""}`,
+  });
+}
+
+function missingResource(owner: string, key: string, provided: Readonly<Record<string, unknown>>, file: string | undefined, asset?: string): BatonError {
+  return new BatonError("MISSING_RESOURCE", `${owner} needs resource "${key}", which nobody provides`, {
+    asset,
+    file,
+    hint: `add ${key}: resource({...}) to definitions({ resources })${Object.keys(provided).length ? ` (provided: ${Object.keys(provided).join(", ")})` : ""}`,
+  });
+}

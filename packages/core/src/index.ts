@@ -1,0 +1,35 @@
+export { BatonError, BatonValidationError, type BatonErrorCode } from "./errors.js";
+export { toAssetKey, keyToString, type AssetKey, type AssetKeyLike } from "./keys.js";
+export {
+  asset,
+  input,
+  type AssetCheck,
+  type AssetConfig,
+  type AssetContext,
+  type AssetDefinition,
+  type AssetOutput,
+  type CheckResult,
+  type CheckSeverity,
+  type FrameKind,
+  type InputRef,
+  type InputSpec,
+  type Logger,
+  type MetadataValue,
+  type RetryPolicy,
+} from "./asset.js";
+export { resource, env, secret, resolveConfig, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
+export { LocalStorageClient, localStorage, type CatalogClient, type StorageClient } from "./protocols.js";
+export * from "./partitions/index.js";
+export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequest, type TickResult } from "./schedule.js";
+export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";
+export { definitions, isDefinitions, type Definitions, type DefinitionsInput } from "./definitions.js";
+export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";
+export { cronProblem, timezoneProblem, previousTick, nextTick } from "./cron.js";
+export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
+export { LocalIOStore, defaultStorageRoot, type OutputRecord } from "./io/store.js";
+export { contentHash, toPolars, type ColumnSchema } from "./io/frames.js";
+export { materialize, type MaterializeOptions, type MaterializeResult, type AssetRunResult } from "./executor/materialize.js";
+export { toManifest, manifestToJson, stepEntryPath, type ManifestOptions } from "./manifest/build.js";
+export { readManifest, manifestProblems } from "./manifest/read.js";
+export { MANIFEST_VERSION, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep } from "./manifest/types.js";
+export { loadDefinitions } from "./load.js";

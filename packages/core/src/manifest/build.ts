@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+import { dirname, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { MetadataValue } from "../asset.js";
+import type { ConfigSchema } from "../resource.js";
+import { uniquePartitions, type Definitions } from "../definitions.js";
+import { defaultMapping } from "../partitions/index.js";
+import { MANIFEST_VERSION, type Manifest, type ManifestAsset } from "./types.js";
+
+const corePackage = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { name: string; version: string; engines: { node: string } };
+
+/** Absolute path of core's step entry (`baton-step`), for adapters that launch it. */
+export const stepEntryPath = fileURLToPath(new URL("../step/bin.js", import.meta.url));
+
+export interface ManifestOptions {
+  /** The compiled module that exports the definitions (absolute path). */
+  readonly module: string;
+  /** Its export holding the definitions; "default" by default. */
+  readonly exportName?: string;
+  /** Folder the manifest will be written to: runtime paths are made relative to it. */
+  readonly manifestDir: string;
+  /** Step entry to record; core's own by default. */
+  readonly stepEntry?: string;
+}
+
+/** Deterministic: the same definitions and paths give byte-identical JSON. */
+export function toManifest(defs: Definitions, options: ManifestOptions): Manifest {
+  const rel = (p: string) => relative(resolve(options.manifestDir), resolve(p)).split(sep).join("/");
+  const assets: ManifestAsset[] = defs.assets.map((a) => ({
+    id: a.id,
+    key: [...a.key],
+    deps: [
+      ...a.inputs.map((i) => {
+        const up = defs.asset(i.key.join("/"));
+        const mapping = up.partitions ? (i.partitionMapping ?? defaultMapping(a.partitions, up.partitions) ?? null) : null;
+        return { id: up.id, key: [...up.key], input: i.name, partitionMapping: mapping };
+      }),
+      ...a.deps.map((d) => ({ id: d.join("/"), key: [...d], input: null, partitionMapping: null })),
+    ],
+    partitions: a.partitions ?? null,
+    group: a.group,
+    description: a.description ?? null,
+    owners: [...a.owners],
+    tags: sortKeys(a.tags) as Record<string, string>,
+    codeVersion: a.codeVersion ?? null,
+    metadata: sortKeys(a.metadata) as Record<string, MetadataValue>,
+    checks: a.checks.map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity ?? "error" })),
+    retry: a.retry ? { maxRetries: a.retry.maxRetries, delaySeconds: a.retry.delaySeconds ?? 0, backoff: a.retry.backoff ?? "constant" } : null,
+    resources: [...a.resources].sort(),
+    format: a.format,
+    output: a.output,
+  }));
+  return {
+    manifestVersion: MANIFEST_VERSION,
+    generator: { name: corePackage.name, version: corePackage.version },
+    runtime: {
+      module: rel(options.module),
+      export: options.exportName ?? "default",
+      stepEntry: rel(options.stepEntry ?? stepEntryPath),
+      node: corePackage.engines.node,
+    },
+    assets,
+    resources: Object.keys(defs.resources)
+      .sort()
+      .map((key) => {
+        const r = defs.resources[key]!;
+        return {
+          key,
+          description: r.description ?? null,
+          config: Object.entries(r.config as ConfigSchema).map(([field, s]) => ({
+            field,
+            env: s.env,
+            secret: s.secret,
+            default: s.secret ? null : (s.default ?? null),
+            description: s.description ?? null,
+          })),
+        };
+      }),
+    schedules: defs.schedules.map((s) => {
+      const targets = defs.select(s.selection);
+      const parts = uniquePartitions(targets.map((id) => defs.asset(id)));
+      return {
+        name: s.name,
+        cron: s.cron,
+        timezone: s.timezone,
+        selection: s.selection,
+        assets: targets,
+        partition: s.partition ?? (parts.length ? { type: "lastComplete" as const } : null),
+        partitions: parts[0] ?? null,
+        description: s.description ?? null,
+      };
+    }),
+    sensors: defs.sensors.map((s) => ({
+      name: s.name,
+      selection: s.selection,
+      assets: defs.select(s.selection),
+      minimumIntervalSeconds: s.minimumIntervalSeconds,
+      resources: [...s.resources].sort(),
+      description: s.description ?? null,
+    })),
+  };
+}
+
+export function manifestToJson(m: Manifest): string {
+  return JSON.stringify(m, null, 2) + "\n";
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+export function manifestDirOf(path: string): string {
+  return dirname(resolve(path));
+}

@@ -1,0 +1,83 @@
+import type { CheckSeverity, MetadataValue } from "../asset.js";
+import type { PartitionMapping, PartitionsDefinition } from "../partitions/types.js";
+import type { SchedulePartition } from "../schedule.js";
+
+/** Bumped on any change an older adapter could misread. Adapters declare the versions they accept. */
+export const MANIFEST_VERSION = 1;
+
+export interface ManifestDep {
+  readonly id: string;
+  readonly key: readonly string[];
+  /** The input name, or null for an ordering-only dep. */
+  readonly input: string | null;
+  /** Effective mapping (declared or default); null when the upstream is unpartitioned. */
+  readonly partitionMapping: PartitionMapping | null;
+}
+
+export interface ManifestAsset {
+  readonly id: string;
+  readonly key: readonly string[];
+  readonly deps: readonly ManifestDep[];
+  readonly partitions: PartitionsDefinition | null;
+  readonly group: string;
+  readonly description: string | null;
+  readonly owners: readonly string[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly codeVersion: string | null;
+  readonly metadata: Readonly<Record<string, MetadataValue>>;
+  readonly checks: readonly { readonly name: string; readonly description: string | null; readonly severity: CheckSeverity }[];
+  readonly retry: { readonly maxRetries: number; readonly delaySeconds: number; readonly backoff: "constant" | "exponential" } | null;
+  readonly resources: readonly string[];
+  readonly format: "parquet" | "ipc";
+  readonly output: "table" | "none";
+}
+
+export interface ManifestResource {
+  readonly key: string;
+  readonly description: string | null;
+  /** Config *sources* only: variable names, never values. Defaults are kept for non-secrets only. */
+  readonly config: readonly {
+    readonly field: string;
+    readonly env: string;
+    readonly secret: boolean;
+    readonly default: string | null;
+    readonly description: string | null;
+  }[];
+}
+
+export interface ManifestSchedule {
+  readonly name: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly selection: string;
+  readonly assets: readonly string[];
+  readonly partition: SchedulePartition | null;
+  /** The targets' partitions (they share one), so a runtime can pick the key without Node. */
+  readonly partitions: PartitionsDefinition | null;
+  readonly description: string | null;
+}
+
+export interface ManifestSensor {
+  readonly name: string;
+  readonly selection: string;
+  readonly assets: readonly string[];
+  readonly minimumIntervalSeconds: number;
+  readonly resources: readonly string[];
+  readonly description: string | null;
+}
+
+export interface Manifest {
+  readonly manifestVersion: number;
+  readonly generator: { readonly name: string; readonly version: string };
+  /** How to start the step runtime; paths are relative to the manifest's folder, with '/'. */
+  readonly runtime: {
+    readonly module: string;
+    readonly export: string;
+    readonly stepEntry: string;
+    readonly node: string;
+  };
+  readonly assets: readonly ManifestAsset[];
+  readonly resources: readonly ManifestResource[];
+  readonly schedules: readonly ManifestSchedule[];
+  readonly sensors: readonly ManifestSensor[];
+}

@@ -1,0 +1,69 @@
+import type { CheckSeverity, MetadataValue } from "../asset.js";
+import type { ColumnSchema } from "../io/frames.js";
+
+export type LogLevel = "debug" | "info" | "warning" | "error";
+
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  readonly code?: string;
+  readonly cause?: SerializedError;
+}
+
+export interface MaterializationMetadata {
+  readonly rowCount: number | null;
+  readonly schema: readonly ColumnSchema[];
+  readonly contentHash: string | null;
+  readonly durationMs: number;
+  readonly path: string | null;
+  readonly format: "parquet" | "ipc" | "none";
+  readonly codeVersion: string | null;
+  /** The asset's own declared metadata, passed through. */
+  readonly user: Readonly<Record<string, MetadataValue>>;
+}
+
+/**
+ * What a step reports. Every adapter turns these into its orchestrator's events; the embedded
+ * executor aggregates them into its result. Secrets never appear in them.
+ */
+export type StepEvent =
+  | { readonly type: "step_start"; readonly runId: string; readonly assets: readonly string[]; readonly partitionKeys: readonly string[]; readonly retryNumber: number }
+  | { readonly type: "asset_start"; readonly asset: string; readonly partitionKey: string | null }
+  | { readonly type: "log"; readonly level: LogLevel; readonly message: string; readonly asset: string | null }
+  | {
+      readonly type: "materialization";
+      readonly asset: string;
+      readonly partitionKey: string | null;
+      /** The content hash, or null for a side-effect asset. */
+      readonly dataVersion: string | null;
+      readonly metadata: MaterializationMetadata;
+    }
+  | {
+      readonly type: "check";
+      readonly asset: string;
+      readonly partitionKey: string | null;
+      readonly check: string;
+      readonly passed: boolean;
+      readonly severity: CheckSeverity;
+      readonly description: string | null;
+      readonly metadata: Readonly<Record<string, MetadataValue>>;
+    }
+  | { readonly type: "asset_failure"; readonly asset: string; readonly partitionKey: string | null; readonly error: SerializedError }
+  | { readonly type: "asset_skipped"; readonly asset: string; readonly reason: string }
+  | { readonly type: "step_end"; readonly status: "success" | "failure"; readonly durationMs: number };
+
+export function serializeError(e: unknown, depth = 0): SerializedError {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    const cause = (e as { cause?: unknown }).cause;
+    return {
+      name: e.name,
+      message: e.message,
+      stack: e.stack,
+      ...(typeof code === "string" ? { code } : {}),
+      ...(cause !== undefined && depth < 5 ? { cause: serializeError(cause, depth + 1) } : {}),
+    };
+  }
+  return { name: "NonErrorThrown", message: typeof e === "string" ? e : JSON.stringify(e) ?? String(e), stack: undefined };
+}

@@ -1,0 +1,46 @@
+import type { AssetDefinition } from "../asset.js";
+import type { Definitions } from "../definitions.js";
+import { resolveConfig, secretValues, type ResourceDefinition } from "../resource.js";
+
+export interface BuiltResources {
+  readonly instances: Readonly<Record<string, unknown>>;
+  /** Replaces every secret value in a text with "***". */
+  readonly redact: (text: string) => string;
+  teardown(): Promise<void>;
+}
+
+/** Build only the resources these assets need, once per step; config comes from `environment`. */
+export async function buildResources(
+  defs: Definitions,
+  assets: readonly AssetDefinition[],
+  environment: Readonly<Record<string, string | undefined>>,
+  overrides: Readonly<Record<string, unknown>> = {},
+  keys: readonly string[] = [...new Set(assets.flatMap((a) => a.resources))],
+): Promise<BuiltResources> {
+  const needed = keys;
+  const secrets = secretValues(needed.map((k) => defs.resources[k]).filter((r): r is ResourceDefinition => r !== undefined), environment);
+  const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
+  const instances: Record<string, unknown> = {};
+  const built: [ResourceDefinition<any, any>, unknown][] = [];
+  const teardown = async () => {
+    for (const [def, inst] of built.reverse()) await def.teardown?.(inst);
+  };
+  try {
+    for (const key of needed) {
+      if (key in overrides) {
+        instances[key] = overrides[key];
+        continue;
+      }
+      const def = defs.resources[key]!;
+      const firstUser = assets.find((a) => a.resources.includes(key))?.id;
+      const config = resolveConfig(key, def.config, environment, firstUser);
+      const inst = await def.create(config);
+      instances[key] = inst;
+      built.push([def, inst]);
+    }
+  } catch (e) {
+    await teardown();
+    throw e;
+  }
+  return { instances, redact, teardown };
+}

@@ -1,0 +1,264 @@
+import type pl from "nodejs-polars";
+import type { AssetContext, AssetDefinition, CheckResult, Logger } from "../asset.js";
+import type { Definitions } from "../definitions.js";
+import { BatonError } from "../errors.js";
+import { LocalIOStore, type OutputRecord } from "../io/store.js";
+import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
+import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
+import type { PartitionKeyRange } from "../partitions/types.js";
+import { buildResources, type BuiltResources } from "./resources.js";
+import { serializeError, type LogLevel, type StepEvent } from "./events.js";
+
+export interface StepOptions {
+  readonly definitions: Definitions;
+  /** Asset ids to run, in any order; they run in dependency order. */
+  readonly assets: readonly string[];
+  readonly partitionKey?: string | undefined;
+  readonly partitionRange?: PartitionKeyRange | undefined;
+  readonly runId: string;
+  readonly retryNumber?: number;
+  readonly store?: LocalIOStore;
+  /** Where resource config is read from; process.env by default. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Ready-made resource instances that replace the definitions' factories (tests, notebooks). */
+  readonly resources?: Readonly<Record<string, unknown>>;
+  readonly onEvent: (event: StepEvent) => void;
+  readonly now?: Date;
+}
+
+export type AssetStatus = "success" | "failure" | "skipped";
+
+export interface StepResult {
+  readonly status: "success" | "failure";
+  readonly assets: Readonly<Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }>>;
+  readonly durationMs: number;
+}
+
+/**
+ * The one place user code runs. Adapters and the embedded executor call this; each of them only
+ * transports its options in and its events out.
+ */
+export async function runStep(options: StepOptions): Promise<StepResult> {
+  const started = performance.now();
+  const defs = options.definitions;
+  const store = options.store ?? new LocalIOStore();
+  const environment = options.env ?? process.env;
+  const retryNumber = options.retryNumber ?? 0;
+  const now = options.now ?? new Date();
+  const selected = new Set(options.assets);
+  for (const id of selected) defs.asset(id); // unknown ids fail before anything runs
+  const ordered = defs.assets.filter((a) => selected.has(a.id));
+
+  const plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
+  const allKeys = [...new Set(plan.flatMap((p) => p.keys))];
+  const emit = options.onEvent;
+  emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: allKeys, retryNumber });
+
+  const outcomes: Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }> = {};
+  let resources: BuiltResources | undefined;
+  try {
+    resources = await buildResources(defs, ordered, environment, options.resources);
+    for (const { asset, keys } of plan) {
+      const blocked = defs.upstream(asset.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+      if (blocked) {
+        outcomes[asset.id] = { status: "skipped", records: [] };
+        emit({ type: "asset_skipped", asset: asset.id, reason: `upstream "${blocked}" did not succeed` });
+        continue;
+      }
+      const records: OutputRecord[] = [];
+      outcomes[asset.id] = { status: "success", records };
+      for (const key of keys.length ? keys : [undefined]) {
+        const partitionKey = key ?? null;
+        emit({ type: "asset_start", asset: asset.id, partitionKey });
+        try {
+          records.push(await runOne(asset, key, { ...options, store, now, retryNumber, resources: resources.instances, redact: resources.redact, partitionKeys: keys }));
+        } catch (e) {
+          const error = serializeError(e);
+          outcomes[asset.id] = { status: "failure", records, error: error.message };
+          emit({ type: "asset_failure", asset: asset.id, partitionKey, error: { ...error, message: resources.redact(error.message), stack: error.stack && resources.redact(error.stack) } });
+          break;
+        }
+      }
+    }
+  } catch (e) {
+    // Resource construction failed: every selected asset fails with the same, named cause.
+    const error = serializeError(e);
+    for (const a of ordered) {
+      if (outcomes[a.id]) continue;
+      outcomes[a.id] = { status: "failure", records: [], error: error.message };
+      emit({ type: "asset_failure", asset: a.id, partitionKey: null, error });
+    }
+  } finally {
+    await resources?.teardown();
+  }
+  const status = Object.values(outcomes).every((o) => o.status === "success") ? "success" : "failure";
+  const durationMs = performance.now() - started;
+  emit({ type: "step_end", status, durationMs });
+  return { status, assets: outcomes, durationMs };
+}
+
+function partitionKeysFor(a: AssetDefinition, o: StepOptions, now: Date): string[] {
+  if (!a.partitions) return [];
+  if (o.partitionRange) return keysInRange(a.partitions, o.partitionRange, now);
+  if (o.partitionKey === undefined) {
+    throw new BatonError("UNKNOWN_PARTITION", "the asset is partitioned but no partition key was given", {
+      asset: a.id,
+      file: a.file,
+      hint: "pass a partition key (--partition KEY) or a range (--partition-range FIRST...LAST)",
+    });
+  }
+  assertPartitionKey(a.partitions, o.partitionKey, a.id, now);
+  return [o.partitionKey];
+}
+
+interface RunOneOptions extends StepOptions {
+  readonly store: LocalIOStore;
+  readonly now: Date;
+  readonly retryNumber: number;
+  readonly resources: Readonly<Record<string, unknown>>;
+  readonly redact: (s: string) => string;
+  readonly partitionKeys: readonly string[];
+}
+
+async function runOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<OutputRecord> {
+  const started = performance.now();
+  const log = loggerFor(asset.id, o.onEvent, o.redact);
+  const inputs: Record<string, unknown> = {};
+  for (const input of asset.inputs) {
+    const upstream = o.definitions.asset(input.key.join("/"));
+    const { frame, producedAs } = await readInput(asset, upstream, input.partitionMapping, partitionKey, o);
+    inputs[input.name] = toKind(frame, input.as ?? producedAs);
+  }
+  const partitionKeys = partitionKey === undefined ? [] : [partitionKey];
+  const context: AssetContext = {
+    assetKey: asset.key,
+    runId: o.runId,
+    retryNumber: o.retryNumber,
+    partitionKey,
+    partitionKeys,
+    partitionKeyRange: o.partitionRange ?? (partitionKey !== undefined ? { start: partitionKey, end: partitionKey } : undefined),
+    timeWindow: asset.partitions?.type === "time" && partitionKey !== undefined ? timeWindowOfKeys(asset.partitions, partitionKeys) : undefined,
+    resources: pick(o.resources, asset.resources),
+    log,
+  };
+  const output = await asset.compute(inputs as never, context);
+  const frame = validateOutput(asset, output);
+  const record = await o.store.write({
+    key: asset.key,
+    partitionKey,
+    frame,
+    producedAs: frame === undefined ? "none" : isPolarsFrame(output) ? "polars" : "arrow",
+    format: asset.format,
+    codeVersion: asset.codeVersion,
+    runId: o.runId,
+  });
+  const failedChecks = await runChecks(asset, output, context, partitionKey, o);
+  o.onEvent({
+    type: "materialization",
+    asset: asset.id,
+    partitionKey: partitionKey ?? null,
+    dataVersion: record.contentHash,
+    metadata: {
+      rowCount: record.rowCount,
+      schema: record.schema,
+      contentHash: record.contentHash,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      path: record.file ? `${o.store.dirOf(asset.key, partitionKey)}/${record.file}` : null,
+      format: record.format,
+      codeVersion: record.codeVersion,
+      user: asset.metadata,
+    },
+  });
+  if (failedChecks.length > 0) {
+    throw new BatonError("INVALID_DEFINITION", `asset check${failedChecks.length > 1 ? "s" : ""} ${failedChecks.map((c) => `"${c}"`).join(", ")} failed (severity error); the output was written but downstream assets will not run`, {
+      asset: asset.id,
+      hint: "fix the data or the check, or declare the check with severity: \"warn\"",
+    });
+  }
+  return record;
+}
+
+async function readInput(
+  asset: AssetDefinition,
+  upstream: AssetDefinition,
+  explicitMapping: AssetDefinition["inputs"][number]["partitionMapping"],
+  partitionKey: string | undefined,
+  o: RunOneOptions,
+): Promise<{ frame: pl.DataFrame; producedAs: "polars" | "arrow" }> {
+  if (!upstream.partitions) {
+    const { frame, record } = await o.store.read(upstream.key, undefined, asset.id);
+    return { frame, producedAs: record.producedAs === "arrow" ? "arrow" : "polars" };
+  }
+  const mapping = explicitMapping ?? defaultMapping(asset.partitions, upstream.partitions);
+  if (!mapping) throw new BatonError("UNMAPPABLE_PARTITIONS", `no partition mapping from "${upstream.id}"`, { asset: asset.id, hint: "declare a partitionMapping on the input" });
+  // "All partitions" reads what has been materialized: a daily asset since 2020 is rarely complete.
+  let keys: string[];
+  if (mapping.type === "allPartitions") {
+    const stored = new Set(await o.store.storedPartitions(upstream.key));
+    keys = partitionKeys(upstream.partitions, o.now).filter((k) => stored.has(k));
+  } else keys = upstreamKeys(asset.partitions, partitionKey === undefined ? [] : [partitionKey], upstream.partitions, mapping, o.now);
+  const { frame, records } = await o.store.readMany(upstream.key, keys, asset.id);
+  return { frame, producedAs: records[0]?.producedAs === "arrow" ? "arrow" : "polars" };
+}
+
+function validateOutput(asset: AssetDefinition, output: unknown): pl.DataFrame | undefined {
+  const got = describe(output);
+  if (asset.output === "none") {
+    if (output === undefined || output === null) return undefined;
+    throw new BatonError("WRONG_OUTPUT_TYPE", `the asset is declared output: "none" but returned ${got}`, {
+      asset: asset.id,
+      file: asset.file,
+      hint: "return nothing from a side-effect asset, or remove output: \"none\" to store what it returns",
+    });
+  }
+  if (isPolarsFrame(output) || isArrowTable(output)) return toPolars(output);
+  throw new BatonError("WRONG_OUTPUT_TYPE", `compute returned ${got}, not a nodejs-polars DataFrame or an Apache Arrow Table`, {
+    asset: asset.id,
+    file: asset.file,
+    hint: output === undefined ? "return the frame (a missing `return`?), or declare output: \"none\" for a side-effect asset" : "convert the result with pl.DataFrame(...) or apache-arrow's tableFromArrays(...)",
+  });
+}
+
+function describe(x: unknown): string {
+  if (x === undefined) return "undefined";
+  if (x === null) return "null";
+  if (isPolarsFrame(x)) return "a polars DataFrame";
+  if (isArrowTable(x)) return "an Arrow Table";
+  if (Array.isArray(x)) return "an array";
+  return typeof x === "object" ? `an object (${(x as object).constructor?.name ?? "Object"})` : `a ${typeof x}`;
+}
+
+async function runChecks(asset: AssetDefinition, output: unknown, context: AssetContext, partitionKey: string | undefined, o: RunOneOptions): Promise<string[]> {
+  const failed: string[] = [];
+  for (const c of asset.checks) {
+    const severity = c.severity ?? "error";
+    let result: CheckResult;
+    try {
+      const r = await c.check(output, context);
+      result = typeof r === "boolean" ? { passed: r } : r;
+    } catch (e) {
+      result = { passed: false, description: `the check threw: ${(e as Error).message ?? String(e)}` };
+    }
+    o.onEvent({
+      type: "check",
+      asset: asset.id,
+      partitionKey: partitionKey ?? null,
+      check: c.name,
+      passed: result.passed,
+      severity,
+      description: result.description ?? c.description ?? null,
+      metadata: result.metadata ?? {},
+    });
+    if (!result.passed && severity === "error") failed.push(c.name);
+  }
+  return failed;
+}
+
+function loggerFor(asset: string, emit: (e: StepEvent) => void, redact: (s: string) => string): Logger {
+  const at = (level: LogLevel) => (message: string) => emit({ type: "log", level, message: redact(String(message)), asset });
+  return { debug: at("debug"), info: at("info"), warning: at("warning"), error: at("error") };
+}
+
+function pick(all: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, all[k]]));
+}

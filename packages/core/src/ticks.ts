@@ -1,0 +1,91 @@
+import type { Definitions } from "./definitions.js";
+import { uniquePartitions } from "./definitions.js";
+import { BatonError } from "./errors.js";
+import { previousTick } from "./cron.js";
+import { assertPartitionKey, lastCompleteKey } from "./partitions/index.js";
+import type { RunRequest } from "./schedule.js";
+import { buildResources } from "./step/resources.js";
+import type { Logger } from "./asset.js";
+
+/** A run request with its selection resolved to asset ids, as every runtime must report it. */
+export interface ResolvedRunRequest {
+  readonly assets: readonly string[];
+  readonly partitionKey: string | null;
+  readonly runKey: string | null;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface EvaluatedTick {
+  readonly runRequests: readonly ResolvedRunRequest[];
+  readonly cursor: string | null;
+  readonly skipReason: string | null;
+  /** Schedules: the cron time the tick belongs to (ISO, UTC). */
+  readonly tickTime: string | null;
+}
+
+/**
+ * What a schedule asks for at `at`: the tick is the latest cron time <= at; a partitioned target
+ * runs the last window complete at that tick (Dagster's and Airflow's "data interval" convention).
+ */
+export function evaluateScheduleTick(defs: Definitions, name: string, at: Date): EvaluatedTick {
+  const s = defs.schedules.find((x) => x.name === name);
+  if (!s) throw unknownName("schedule", name, defs.schedules.map((x) => x.name));
+  const tick = previousTick(s.cron, s.timezone, at);
+  const assets = defs.select(s.selection);
+  const parts = uniquePartitions(assets.map((id) => defs.asset(id)))[0];
+  let partitionKey: string | null = null;
+  if (parts) {
+    const p = s.partition ?? { type: "lastComplete" as const };
+    if (p.type === "static") partitionKey = p.key;
+    else if (parts.type === "time") {
+      partitionKey = lastCompleteKey(parts, tick, p.offset ?? 0) ?? null;
+      if (partitionKey === null) {
+        return { runRequests: [], cursor: null, skipReason: `no partition of "${assets[0]}" is complete at ${tick.toISOString()}`, tickTime: tick.toISOString() };
+      }
+    }
+  }
+  const runKey = partitionKey ?? tick.toISOString();
+  return { runRequests: [{ assets, partitionKey, runKey, tags: {} }], cursor: null, skipReason: null, tickTime: tick.toISOString() };
+}
+
+/** Run a sensor's function once. Resources come from `environment`, as in a step. */
+export async function evaluateSensorTick(
+  defs: Definitions,
+  name: string,
+  options: { cursor?: string | null; now?: Date; env?: Readonly<Record<string, string | undefined>>; log?: Logger } = {},
+): Promise<EvaluatedTick> {
+  const s = defs.sensors.find((x) => x.name === name);
+  if (!s) throw unknownName("sensor", name, defs.sensors.map((x) => x.name));
+  const built = await buildResources(defs, [], options.env ?? process.env, {}, s.resources);
+  try {
+    const silent = () => undefined;
+    const log = options.log ?? { debug: silent, info: silent, warning: silent, error: silent };
+    const result = await s.evaluate({ cursor: options.cursor ?? undefined, now: options.now ?? new Date(), resources: built.instances, log });
+    const cursor = result.cursor ?? options.cursor ?? null;
+    if ("skip" in result) return { runRequests: [], cursor, skipReason: result.skip, tickTime: null };
+    return { runRequests: result.runRequests.map((r) => resolveRequest(defs, s.selection, r, `sensor "${name}"`, options.now)), cursor, skipReason: null, tickTime: null };
+  } finally {
+    await built.teardown();
+  }
+}
+
+function resolveRequest(defs: Definitions, fallback: string, r: RunRequest, owner: string, now?: Date): ResolvedRunRequest {
+  const assets = defs.select(r.selection ?? fallback);
+  if (r.partitionKey !== undefined) {
+    for (const id of assets) {
+      const a = defs.asset(id);
+      if (a.partitions) {
+        try {
+          assertPartitionKey(a.partitions, r.partitionKey, id, now);
+        } catch (e) {
+          throw new BatonError("UNKNOWN_PARTITION", `${owner} requested ${(e as Error).message}`, { asset: id });
+        }
+      }
+    }
+  }
+  return { assets, partitionKey: r.partitionKey ?? null, runKey: r.runKey ?? null, tags: { ...(r.tags ?? {}) } };
+}
+
+function unknownName(kind: string, name: string, known: readonly string[]): BatonError {
+  return new BatonError("UNKNOWN_SELECTION", `there is no ${kind} named "${name}"`, { hint: known.length ? `known ${kind}s: ${known.join(", ")}` : `declare one in definitions({ ${kind}s })` });
+}
