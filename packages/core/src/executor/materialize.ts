@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Definitions } from "../definitions.js";
 import { LocalIOStore } from "../io/store.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
-import { runStep } from "../step/run.js";
+import { partitionKeysFor, runStep } from "../step/run.js";
 import type { MaterializationMetadata, SerializedError, StepEvent } from "../step/events.js";
 
 export interface MaterializeOptions {
@@ -50,6 +50,8 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const runId = options.runId ?? randomUUID();
   const store = options.store ?? new LocalIOStore();
   const selected = defs.select(options.selection ?? "*");
+  // Check every partition key up front: a typo must not leave half a run behind.
+  for (const id of selected) partitionKeysFor(defs.asset(id), { partitionKey: options.partition, partitionRange: options.partitionRange }, options.now ?? new Date());
   const inRun = new Set(selected);
   const waiting = new Map(selected.map((id) => [id, defs.upstream(id).filter((u) => inRun.has(u))]));
   const results: Record<string, AssetRunResult> = {};

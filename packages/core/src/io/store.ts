@@ -57,7 +57,7 @@ export class LocalIOStore {
     const hash = frame ? contentHash(frame) : null;
     let file: string | null = null;
     if (frame && hash) {
-      file = `data-${hash.slice(0, 16)}.${args.format === "parquet" ? "parquet" : "arrow"}`;
+      file = `data-${hash.slice(0, 16)}.${args.format === "parquet" ? "parquet" : "ipc"}`;
       const bytes = args.format === "parquet" ? frame.writeParquet({ compression: "zstd" }) : frame.writeIPC();
       await atomicWrite(join(dir, file), bytes);
     }

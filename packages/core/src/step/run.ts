@@ -49,9 +49,21 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   for (const id of selected) defs.asset(id); // unknown ids fail before anything runs
   const ordered = defs.assets.filter((a) => selected.has(a.id));
 
-  const plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
-  const allKeys = [...new Set(plan.flatMap((p) => p.keys))];
   const emit = options.onEvent;
+  // A bad partition key fails the step before any user code runs, with the asset named.
+  let plan: { asset: AssetDefinition; keys: string[] }[];
+  try {
+    plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
+  } catch (e) {
+    const error = serializeError(e);
+    const asset = (e as { asset?: string }).asset ?? ordered[0]?.id ?? "";
+    emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: [], retryNumber });
+    emit({ type: "asset_failure", asset, partitionKey: options.partitionKey ?? null, error });
+    const durationMs = performance.now() - started;
+    emit({ type: "step_end", status: "failure", durationMs });
+    return { status: "failure", assets: Object.fromEntries(ordered.map((a) => [a.id, { status: "failure" as const, records: [], error: error.message }])), durationMs };
+  }
+  const allKeys = [...new Set(plan.flatMap((p) => p.keys))];
   emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: allKeys, retryNumber });
 
   const outcomes: Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }> = {};
@@ -97,7 +109,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   return { status, assets: outcomes, durationMs };
 }
 
-function partitionKeysFor(a: AssetDefinition, o: StepOptions, now: Date): string[] {
+/** The partition keys one asset runs for in a step: none, one, or every key of a range. */
+export function partitionKeysFor(a: AssetDefinition, o: Pick<StepOptions, "partitionKey" | "partitionRange">, now: Date): string[] {
   if (!a.partitions) return [];
   if (o.partitionRange) return keysInRange(a.partitions, o.partitionRange, now);
   if (o.partitionKey === undefined) {
