@@ -1,0 +1,103 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { asset, dailyPartitions, definitions, env, input, resource, schedule, sensor } from "@baton/core";
+import { calculateCustomerMetrics, summarizeDay } from "./logic/metrics.js";
+import { generateCustomers, generateOrders } from "./logic/generate.js";
+
+/** Order volume: CUSTOMER_METRICS_ROWS scales the example (benchmarks use 1,000,000). */
+const rows = Number(process.env.CUSTOMER_METRICS_ROWS ?? 10_000);
+const START = "2024-01-01";
+
+/** Where published metrics land; a folder here, a bucket or warehouse in production. */
+export interface Warehouse {
+  publish(table: string, csv: string): Promise<string>;
+}
+
+const warehouse = resource({
+  description: "Folder the metrics are published to",
+  config: { dir: env("WAREHOUSE_DIR", { default: ".baton/warehouse", description: "publication folder" }) },
+  create: ({ dir }): Warehouse => ({
+    async publish(table, csv) {
+      await mkdir(dir, { recursive: true });
+      const path = join(dir, `${table}.csv`);
+      await writeFile(path, csv);
+      return path;
+    },
+  }),
+});
+
+const orders = asset({
+  key: "orders",
+  group: "sales",
+  description: "Orders (generated deterministically)",
+  codeVersion: "1",
+  compute: () => generateOrders(rows, { customers: 1_000, start: START, days: 31 }),
+});
+
+const customers = asset({
+  key: "customers",
+  group: "sales",
+  description: "Customers (generated deterministically)",
+  compute: () => generateCustomers(1_000),
+});
+
+const customerMetrics = asset({
+  key: "customer_metrics",
+  group: "sales",
+  description: "Total spend and order count per customer",
+  inputs: { orders, customers },
+  codeVersion: "1",
+  compute: ({ orders, customers }) => calculateCustomerMetrics(orders, customers),
+  checks: [{ name: "spend_is_positive", check: (df) => (df.getColumn("total_spend").min() as number) > 0 }],
+});
+
+const publishedMetrics = asset({
+  key: "published_metrics",
+  group: "sales",
+  description: "Publishes customer_metrics to the warehouse",
+  inputs: { metrics: input(customerMetrics, { as: "polars" }) },
+  resources: ["warehouse"],
+  output: "none",
+  compute: async ({ metrics }, ctx) => {
+    const path = await (ctx.resources.warehouse as Warehouse).publish("customer_metrics", metrics.writeCSV().toString());
+    ctx.log.info(`published ${metrics.height} rows to ${path}`);
+  },
+});
+
+const dailyRevenue = asset({
+  key: "daily_revenue",
+  group: "sales",
+  description: "Revenue per day, one partition per day",
+  partitions: dailyPartitions({ start: START, end: "2024-02-01" }),
+  inputs: { orders },
+  compute: ({ orders }, ctx) => summarizeDay(orders, ctx.partitionKey!),
+});
+
+const nightly = schedule({
+  name: "nightly_revenue",
+  cron: "15 1 * * *",
+  timezone: "Europe/Paris",
+  selection: "daily_revenue",
+  description: "Yesterday's revenue, every night",
+});
+
+const metricsWhenOrdersChange = sensor({
+  name: "orders_landed",
+  selection: "customer_metrics+",
+  minimumIntervalSeconds: 60,
+  description: "Recompute metrics when a new orders drop lands in ORDERS_DROP_DIR",
+  evaluate: async ({ cursor }) => {
+    const { readdir } = await import("node:fs/promises");
+    const drops = (await readdir(process.env.ORDERS_DROP_DIR ?? ".baton/drops").catch(() => [] as string[])).filter((f) => f.endsWith(".csv")).sort();
+    const fresh = drops.filter((f) => cursor === undefined || f > cursor);
+    if (fresh.length === 0) return { skip: "no new orders drop", cursor };
+    return { runRequests: [{ runKey: fresh.at(-1)! }], cursor: fresh.at(-1) };
+  },
+});
+
+export default definitions({
+  assets: [orders, customers, customerMetrics, publishedMetrics, dailyRevenue],
+  resources: { warehouse },
+  schedules: [nightly],
+  sensors: [metricsWhenOrdersChange],
+});
