@@ -321,7 +321,7 @@ export class ActivePipesContext implements PipesContext {
   }
 
   getExtra<T = unknown>(key: string): T {
-    if (!Object.prototype.hasOwnProperty.call(this.data.extras, key)) {
+    if (!Object.hasOwn(this.data.extras, key)) {
       throw new DagsterPipesError(`Extra \`${key}\` is undefined. Extras must be provided by user.`);
     }
     return this.data.extras[key] as T;

@@ -11,6 +11,7 @@ import { findProject } from "./project.js";
 import { fmtMs, progressPrinter, summary } from "./progress.js";
 import { graphMermaid, graphText } from "./graph-text.js";
 import { parseRange } from "./args.js";
+import { loadAdapterCli } from "./adapters.js";
 
 export const USAGE = `baton — run Baton definitions
 
@@ -21,6 +22,7 @@ export const USAGE = `baton — run Baton definitions
   baton schedule tick NAME [--at ISO]  what the schedule would run at that time
   baton sensor tick NAME [--cursor C]  run the sensor once, print its run requests and cursor
   baton validate                       check the definitions and exit
+  baton <target> build --out DIR       build for an orchestrator with the installed @baton/adapter-<target>
 
   --definitions FILE  definitions module (default: package.json "baton.definitions")
   Selection: key, prefix/*, group:NAME, tag:K=V, +key (upstream), key+ (downstream), comma-separated.
@@ -34,7 +36,11 @@ export interface Io {
 }
 
 /** The CLI as a function, so tests drive it without a child process. Returns the exit code. */
+const BUILT_IN = new Set(["materialize", "list", "graph", "manifest", "schedule", "sensor", "validate"]);
+
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const first = argv.find((a) => !a.startsWith("-"));
+  if (first && !BUILT_IN.has(first) && /^[a-z][a-z0-9-]*$/.test(first)) return runAdapter(first, argv, io);
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -121,6 +127,19 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       io.err(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** `baton <target> …`: everything after the target belongs to the adapter's own CLI. */
+async function runAdapter(target: string, argv: readonly string[], io: Io): Promise<number> {
+  const at = argv.indexOf("--definitions");
+  const definitionsPath = at >= 0 ? argv[at + 1] : undefined;
+  const args = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : [...argv];
+  const project = findProject(io.cwd, definitionsPath);
+  const rest = args.slice(args.indexOf(target) + 1);
+  const adapter = await loadAdapterCli(target, project.root);
+  const defs = await loadDefinitions(project.definitions, project.exportName);
+  const module = await compileDefinitions(project);
+  return adapter.run(rest, { defs, module, exportName: project.exportName, projectRoot: project.root, out: io.out, err: io.err });
 }
 
 async function show(key: readonly string[], partition: string | undefined, store: LocalIOStore, io: Io): Promise<void> {

@@ -114,22 +114,22 @@ function timeProblem(def: Partial<Record<keyof TimePartitionsDefinition, unknown
   if (fmt) return fmt;
   const bounds: Array<["start" | "end", unknown]> = [["start", def.start]];
   if (def.end !== undefined) bounds.push(["end", def.end]);
-  const walls = [];
+  const walls: number[] = [];
   for (const [name, value] of bounds) {
     const wall = typeof value === "string" ? parseLocalIso(value, tz) : undefined;
-    if (!wall) {
+    if (wall === undefined) {
       return invalid(
         `${name} ${JSON.stringify(value)} is not an ISO local date or date-time that exists in ${tz}`,
         `write it like "2024-01-01" or "2024-01-01T06:00", without offset, in the partitions' timezone (and not inside a DST gap)`,
       );
     }
-    if (floorWall(g, wall, ws).toMillis() !== wall.toMillis()) {
+    if (floorWall(g, wall, ws) !== wall) {
       return invalid(`${name} ${JSON.stringify(value)} is not on a ${g} window boundary`, boundaryHint(g, ws));
     }
     walls.push(wall);
   }
   const [first, end] = walls;
-  if (first && end && end <= first) return invalid(`end "${String(def.end)}" is not after start "${String(def.start)}"`, "make end later than start, or leave it out for open-ended partitions");
+  if (first !== undefined && end !== undefined && end <= first) return invalid(`end "${String(def.end)}" is not after start "${String(def.start)}"`, "make end later than start, or leave it out for open-ended partitions");
   return undefined;
 }
 

@@ -6,7 +6,7 @@ import type { PartitionMapping, PartitionsDefinition, TimePartitionsDefinition }
 /** Start/end compare as instants so "2024-01-01" equals "2024-01-01T00:00". */
 function sameBound(a: string | undefined, b: string | undefined, zone: string): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return a === b || parseLocalIso(a, zone)?.toMillis() === parseLocalIso(b, zone)?.toMillis();
+  return a === b || (parseLocalIso(a, zone) ?? NaN) === parseLocalIso(b, zone);
 }
 
 /** Deep equality of two definitions (a missing weekStartsOn means Monday). */

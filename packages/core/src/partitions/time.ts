@@ -1,11 +1,11 @@
-import { DateTime, type DurationLikeObject } from "luxon";
+import { DateTime, IANAZone } from "luxon";
 import { BatonError } from "../errors.js";
 import type { PartitionKeyRange, PartitionsDefinition, TimeGrain, TimePartitionsDefinition, TimeWindow } from "./types.js";
 
 /*
- * Time partitions are reasoned about on "walls": the local wall-clock time of the partition's
- * timezone, held in a UTC DateTime so calendar arithmetic (next day, next month) ignores DST.
- * A wall becomes an instant only through `localize`, which is where DST is resolved.
+ * Time partitions are reasoned about on "walls": the local wall-clock time in the partitions'
+ * timezone, held as epoch ms of that time read as UTC, so calendar arithmetic (next day, next
+ * month) ignores DST. A wall becomes an instant only through `resolve`, where DST is handled.
  */
 
 type Token = "Y" | "m" | "d" | "H" | "M";
@@ -41,24 +41,37 @@ export function formatParts(format: string): FormatPart[] {
   return parts;
 }
 
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
 function pad(n: number, width: number): string {
   return String(n).padStart(width, "0");
 }
 
-function formatWall(parts: readonly FormatPart[], wall: DateTime): string {
+/** A wall (ms of a UTC-naive time) from its fields; NaN when a field overflows (Feb 30, hour 24). */
+function wallFrom(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number {
+  const dt = new Date(0);
+  dt.setUTCFullYear(y, mo - 1, d); // unlike Date.UTC, keeps years 0-99 as written
+  dt.setUTCHours(h, mi, s, 0);
+  const ok = dt.getUTCFullYear() === y && dt.getUTCMonth() === mo - 1 && dt.getUTCDate() === d && dt.getUTCHours() === h && dt.getUTCMinutes() === mi && dt.getUTCSeconds() === s;
+  return ok ? dt.getTime() : NaN;
+}
+
+function formatWall(parts: readonly FormatPart[], wall: number): string {
+  const dt = new Date(wall);
   let out = "";
   for (const p of parts) {
     if ("literal" in p) out += p.literal;
-    else if (p.token === "Y") out += pad(wall.year, 4);
-    else if (p.token === "m") out += pad(wall.month, 2);
-    else if (p.token === "d") out += pad(wall.day, 2);
-    else if (p.token === "H") out += pad(wall.hour, 2);
-    else out += pad(wall.minute, 2);
+    else if (p.token === "Y") out += pad(dt.getUTCFullYear(), 4);
+    else if (p.token === "m") out += pad(dt.getUTCMonth() + 1, 2);
+    else if (p.token === "d") out += pad(dt.getUTCDate(), 2);
+    else if (p.token === "H") out += pad(dt.getUTCHours(), 2);
+    else out += pad(dt.getUTCMinutes(), 2);
   }
   return out;
 }
 
-function parseWall(parts: readonly FormatPart[], key: string): DateTime | undefined {
+function parseWall(parts: readonly FormatPart[], key: string): number | undefined {
   let rest = key;
   const fields: Record<Token, number> = { Y: 0, m: 1, d: 1, H: 0, M: 0 };
   for (const p of parts) {
@@ -75,188 +88,262 @@ function parseWall(parts: readonly FormatPart[], key: string): DateTime | undefi
     rest = rest.slice(width);
   }
   if (rest !== "") return undefined;
-  const wall = DateTime.fromObject({ year: fields.Y, month: fields.m, day: fields.d, hour: fields.H, minute: fields.M }, { zone: "utc" });
-  return wall.isValid ? wall : undefined;
+  const wall = wallFrom(fields.Y, fields.m, fields.d, fields.H, fields.M);
+  return Number.isNaN(wall) ? undefined : wall;
 }
 
-/** The wall-clock time of an instant in `zone`, as a UTC DateTime. */
-function wallOf(dt: DateTime): DateTime {
-  return DateTime.utc(dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.millisecond);
+type OffsetFn = (instant: number) => number;
+const offsetFns = new Map<string, OffsetFn>();
+
+/** UTC offset in ms of `zone` at an instant; luxon's zone lookups are the hot path, so keep one per zone. */
+function offsetFn(zone: string): OffsetFn {
+  let fn = offsetFns.get(zone);
+  if (!fn) {
+    const z = IANAZone.create(zone);
+    fn = zone === "UTC" || zone === "Etc/UTC" ? () => 0 : (t) => z.offset(t) * 60_000;
+    offsetFns.set(zone, fn);
+  }
+  return fn;
+}
+
+interface Resolved {
+  /** The instant (epoch ms). */
+  readonly t: number;
+  /** The zone's offset at that instant; t + offset differs from the wall inside a DST gap. */
+  readonly offset: number;
 }
 
 /**
- * The instant a wall time means in `zone`: the earlier one when the wall time happens twice (DST
- * fall-back), the first instant after the gap when it does not happen (spring-forward).
+ * The instant a wall time means: the earlier one when the wall time happens twice (DST fall-back),
+ * the wall read with the pre-gap offset when it does not happen (spring-forward; 02:30 -> 03:30),
+ * so a day whose midnight is skipped starts when the clocks jump. `hint` is a likely offset (the
+ * previous window's), tried first; assumes no zone changes offset twice within 30 hours.
  */
-export function localize(wall: DateTime, zone: string): DateTime {
-  const dt = DateTime.fromObject(
-    { year: wall.year, month: wall.month, day: wall.day, hour: wall.hour, minute: wall.minute, second: wall.second, millisecond: wall.millisecond },
-    { zone },
-  );
-  // luxon picks the later of two candidates; a window must start at the first one.
-  const shift = dt.minus({ hours: 24 }).offset - dt.offset;
-  if (shift > 0) {
-    const earlier = dt.minus({ minutes: shift });
-    if (wallOf(earlier).toMillis() === wall.toMillis()) return earlier;
+function resolve(off: OffsetFn, wall: number, hint?: number): Resolved {
+  if (hint !== undefined) {
+    const t = wall - hint;
+    if (off(t) === hint) return { t, offset: hint };
   }
-  return dt;
+  const before = off(wall - 30 * HOUR);
+  const after = off(wall + 30 * HOUR);
+  const early = wall - before;
+  const earlyOffset = off(early);
+  if (earlyOffset === before || before === after) return { t: early, offset: earlyOffset };
+  const late = wall - after;
+  const lateOffset = off(late);
+  return lateOffset === after ? { t: late, offset: lateOffset } : { t: early, offset: earlyOffset };
+}
+
+function wallAt(off: OffsetFn, instant: number): number {
+  return instant + off(instant);
 }
 
 const ISO_LOCAL = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$/;
 
-/** Parse an ISO local date or date-time ("2024-01-01", "2024-01-01T06:00") that exists in `zone`. */
-export function parseLocalIso(text: string, zone: string): DateTime | undefined {
+/** Parse an ISO local date or date-time ("2024-01-01", "2024-01-01T06:00") that exists in `zone`, as a wall. */
+export function parseLocalIso(text: string, zone: string): number | undefined {
   const m = ISO_LOCAL.exec(text);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s] = m;
-  const wall = DateTime.fromObject(
-    { year: Number(y), month: Number(mo), day: Number(d), hour: Number(h ?? 0), minute: Number(mi ?? 0), second: Number(s ?? 0) },
-    { zone: "utc" },
-  );
-  if (!wall.isValid) return undefined;
+  const wall = wallFrom(Number(y), Number(mo), Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0));
+  if (Number.isNaN(wall)) return undefined;
   // A wall time inside a DST gap never happens in the zone.
-  if (wallOf(localize(wall, zone)).toMillis() !== wall.toMillis()) return undefined;
-  return wall;
+  const r = resolve(offsetFn(zone), wall);
+  return r.t + r.offset === wall ? wall : undefined;
 }
 
-const STEP: Readonly<Record<TimeGrain, DurationLikeObject>> = {
-  hourly: { hours: 1 },
-  daily: { days: 1 },
-  weekly: { weeks: 1 },
-  monthly: { months: 1 },
-};
+function mod(a: number, b: number): number {
+  return ((a % b) + b) % b;
+}
 
-/** The wall time of the start of the window containing `wall`. */
-export function floorWall(grain: TimeGrain, wall: DateTime, weekStartsOn = 1): DateTime {
+function monthStart(wall: number, months: number): number {
+  const dt = new Date(wall);
+  const first = new Date(0);
+  first.setUTCFullYear(dt.getUTCFullYear(), dt.getUTCMonth() + months, 1);
+  return first.getTime();
+}
+
+/** The wall of the start of the window containing `wall`. weekStartsOn: 0 = Sunday, as getUTCDay. */
+export function floorWall(grain: TimeGrain, wall: number, weekStartsOn = 1): number {
   switch (grain) {
     case "hourly":
-      return wall.startOf("hour");
+      return wall - mod(wall, HOUR);
     case "daily":
-      return wall.startOf("day");
+      return wall - mod(wall, DAY);
     case "weekly": {
-      const first = weekStartsOn === 0 ? 7 : weekStartsOn; // luxon: 1 = Monday … 7 = Sunday
-      return wall.startOf("day").minus({ days: (wall.weekday - first + 7) % 7 });
+      const day = wall - mod(wall, DAY);
+      return day - mod(new Date(day).getUTCDay() - weekStartsOn, 7) * DAY;
     }
     case "monthly":
-      return wall.startOf("month");
+      return monthStart(wall, 0);
+  }
+}
+
+/** The next (or previous) window's wall, by calendar arithmetic only. */
+function shift(grain: TimeGrain, wall: number, direction: 1 | -1): number {
+  switch (grain) {
+    case "hourly":
+      return wall + direction * HOUR;
+    case "daily":
+      return wall + direction * DAY;
+    case "weekly":
+      return wall + direction * 7 * DAY;
+    case "monthly":
+      return monthStart(wall, direction);
   }
 }
 
 interface Calendar {
   readonly def: TimePartitionsDefinition;
+  readonly grain: TimeGrain;
+  readonly off: OffsetFn;
   readonly parts: readonly FormatPart[];
-  readonly first: DateTime;
-  /** Wall time of the exclusive end bound. */
-  readonly end: DateTime | undefined;
+  readonly weekStartsOn: number;
+  readonly first: number;
+  /** Wall of the exclusive end bound. */
+  readonly end: number | undefined;
 }
 
 const calendars = new WeakMap<TimePartitionsDefinition, Calendar>();
+const GRAINS: ReadonlySet<string> = new Set(["hourly", "daily", "weekly", "monthly"]);
 
 function calendarOf(def: TimePartitionsDefinition): Calendar {
   const cached = calendars.get(def);
   if (cached) return cached;
+  if (typeof def.timezone !== "string" || !IANAZone.isValidZone(def.timezone)) {
+    throw new BatonError("INVALID_TIMEZONE", `partitions timezone ${JSON.stringify(def.timezone)} is not an IANA timezone`, {
+      hint: 'use a name such as "UTC" or "Europe/Paris"',
+    });
+  }
   const first = parseLocalIso(def.start, def.timezone);
   const end = def.end === undefined ? undefined : parseLocalIso(def.end, def.timezone);
-  if (!first || (def.end !== undefined && !end) || !STEP[def.grain]) {
+  if (first === undefined || (def.end !== undefined && end === undefined) || !GRAINS.has(def.grain)) {
     throw new BatonError("INVALID_PARTITIONS", `invalid time partitions definition ${JSON.stringify(def)}`, {
       hint: "build it with hourlyPartitions/dailyPartitions/weeklyPartitions/monthlyPartitions, or check it with validatePartitionsDefinition",
     });
   }
-  const cal: Calendar = { def, parts: formatParts(def.format), first, end };
+  const cal: Calendar = {
+    def,
+    grain: def.grain,
+    off: offsetFn(def.timezone),
+    parts: formatParts(def.format),
+    weekStartsOn: def.weekStartsOn ?? 1,
+    first,
+    end,
+  };
   calendars.set(def, cal);
   return cal;
 }
 
-/** Hourly walls inside a DST gap do not exist; every other grain's walls always do. */
-function exists(cal: Calendar, wall: DateTime): boolean {
-  return cal.def.grain !== "hourly" || wallOf(localize(wall, cal.def.timezone)).toMillis() === wall.toMillis();
+/** Hourly walls inside a DST gap never happen; every other grain's windows always exist. */
+function isReal(cal: Calendar, wall: number, r: Resolved): boolean {
+  return cal.grain !== "hourly" || r.t + r.offset === wall;
 }
 
-function step(cal: Calendar, wall: DateTime, direction: 1 | -1): DateTime {
-  const unit = STEP[cal.def.grain];
-  let w = direction === 1 ? wall.plus(unit) : wall.minus(unit);
-  while (!exists(cal, w)) w = direction === 1 ? w.plus(unit) : w.minus(unit);
+function exists(cal: Calendar, wall: number): boolean {
+  return isReal(cal, wall, resolve(cal.off, wall));
+}
+
+/** The next (or previous) existing window's wall. */
+function step(cal: Calendar, wall: number, direction: 1 | -1): number {
+  let w = shift(cal.grain, wall, direction);
+  while (!exists(cal, w)) w = shift(cal.grain, w, direction);
   return w;
 }
 
-function instant(cal: Calendar, wall: DateTime): DateTime {
-  return localize(wall, cal.def.timezone);
+function instant(cal: Calendar, wall: number): number {
+  return resolve(cal.off, wall).t;
 }
 
-function inBounds(cal: Calendar, wall: DateTime): boolean {
+function iso(cal: Calendar, t: number): string {
+  return DateTime.fromMillis(t, { zone: cal.def.timezone }).toISO() ?? new Date(t).toISOString();
+}
+
+function inBounds(cal: Calendar, wall: number): boolean {
   return wall >= cal.first && (cal.end === undefined || wall < cal.end);
 }
 
-function floorInstant(cal: Calendar, at: DateTime): DateTime {
-  return floorWall(cal.def.grain, wallOf(at.setZone(cal.def.timezone)), cal.def.weekStartsOn ?? 1);
+function floorInstant(cal: Calendar, t: number): number {
+  return floorWall(cal.grain, wallAt(cal.off, t), cal.weekStartsOn);
 }
 
 /** Wall of the key's window when `key` is a well-formed window start (bounds not checked). */
-function wallOfKey(cal: Calendar, key: string): DateTime | undefined {
+function wallOfKey(cal: Calendar, key: string): number | undefined {
   const wall = parseWall(cal.parts, key);
-  if (!wall || formatWall(cal.parts, wall) !== key) return undefined;
-  if (floorWall(cal.def.grain, wall, cal.def.weekStartsOn ?? 1).toMillis() !== wall.toMillis()) return undefined;
+  if (wall === undefined || formatWall(cal.parts, wall) !== key) return undefined;
+  if (floorWall(cal.grain, wall, cal.weekStartsOn) !== wall) return undefined;
   return exists(cal, wall) ? wall : undefined;
 }
 
-/** Wall of the last window that ended at or before `at`, ignoring the start bound. */
-function lastCompleteWall(cal: Calendar, at: Date): DateTime {
-  let wall = step(cal, floorInstant(cal, DateTime.fromJSDate(at)), -1);
-  if (cal.end !== undefined && wall >= cal.end) wall = step(cal, cal.end, -1);
-  return wall;
+/** Wall of the last window that ended at or before `at`, clamped to the end bound, ignoring the start. */
+function lastCompleteWall(cal: Calendar, at: number): number {
+  const wall = step(cal, floorInstant(cal, at), -1);
+  return cal.end !== undefined && wall >= cal.end ? step(cal, cal.end, -1) : wall;
 }
 
-function isComplete(cal: Calendar, wall: DateTime, now: Date): boolean {
-  return instant(cal, step(cal, wall, 1)).toMillis() <= now.getTime();
+function endOf(cal: Calendar, wall: number): number {
+  return instant(cal, step(cal, wall, 1));
 }
 
-function keyOf(cal: Calendar, wall: DateTime): string {
+function keyOf(cal: Calendar, wall: number): string {
   return formatWall(cal.parts, wall);
 }
 
-function walls(cal: Calendar, from: DateTime, to: DateTime): DateTime[] {
-  const out: DateTime[] = [];
-  for (let w = from; w <= to; w = step(cal, w, 1)) out.push(w);
-  return out;
+/** Existing walls from `from` on while `more(wall, windowStart)` holds; offsets carry over as hints. */
+function scan(cal: Calendar, from: number, more: (wall: number, start: number) => boolean): number[] {
+  const out: number[] = [];
+  let hint: number | undefined;
+  let stableFrom = Infinity;
+  let stableTo = -Infinity;
+  for (let w = from; ; w = shift(cal.grain, w, 1)) {
+    let r: Resolved;
+    const t = w - (hint ?? 0);
+    if (hint !== undefined && t >= stableFrom && t <= stableTo) {
+      r = { t, offset: hint };
+    } else {
+      r = resolve(cal.off, w, hint);
+      // Zone lookups dominate hourly scans: trust an offset for a day when it is the same a day later.
+      if (cal.off(r.t + DAY) === r.offset) [stableFrom, stableTo] = [r.t, r.t + DAY];
+    }
+    hint = r.offset;
+    if (!isReal(cal, w, r)) continue;
+    if (!more(w, r.t)) return out;
+    out.push(w);
+  }
 }
 
 /** Keys of every complete partition (static: all keys), in partition order. */
 export function partitionKeys(def: PartitionsDefinition, now: Date = new Date()): string[] {
   if (def.type === "static") return [...def.keys];
   const cal = calendarOf(def);
-  return walls(cal, cal.first, lastCompleteWall(cal, now)).map((w) => keyOf(cal, w));
+  const last = lastCompleteWall(cal, now.getTime());
+  return scan(cal, cal.first, (w) => w <= last).map((w) => keyOf(cal, w));
 }
 
 export function hasPartitionKey(def: PartitionsDefinition, key: string, now: Date = new Date()): boolean {
   if (def.type === "static") return def.keys.includes(key);
   const cal = calendarOf(def);
   const wall = wallOfKey(cal, key);
-  return wall !== undefined && inBounds(cal, wall) && isComplete(cal, wall, now);
+  return wall !== undefined && inBounds(cal, wall) && endOf(cal, wall) <= now.getTime();
 }
 
 const LIST_LIMIT = 20;
 
 function listKeys(keys: readonly string[]): string {
-  const shown = keys.slice(0, LIST_LIMIT).join(", ");
+  const shown = keys
+    .slice(0, LIST_LIMIT)
+    .map((k) => JSON.stringify(k))
+    .join(", ");
   return keys.length > LIST_LIMIT ? `${shown}, … (${keys.length - LIST_LIMIT} more)` : shown;
 }
 
 function validRange(def: PartitionsDefinition, now: Date): string {
   if (def.type === "static") return `valid keys: ${listKeys(def.keys)}`;
   const cal = calendarOf(def);
-  const last = lastCompleteWall(cal, now);
+  const last = lastCompleteWall(cal, now.getTime());
   const first = keyOf(cal, cal.first);
-  if (last < cal.first) {
-    return `no partition is complete yet; the first, "${first}", ends at ${instant(cal, step(cal, cal.first, 1)).toISO()}`;
-  }
-  return `valid keys run from "${first}" to "${keyOf(cal, last)}" (${def.grain}, format "${def.format}", ${def.timezone})`;
-}
-
-function unknownKey(def: PartitionsDefinition, key: string, assetId: string | undefined, now: Date, why = ""): BatonError {
-  return new BatonError("UNKNOWN_PARTITION", `unknown partition key ${JSON.stringify(key)}${why}`, {
-    asset: assetId,
-    hint: validRange(def, now),
-  });
+  if (last < cal.first) return `no partition is complete yet: the first, "${first}", ends at ${iso(cal, endOf(cal, cal.first))}`;
+  return `valid keys run from "${first}" to "${keyOf(cal, last)}" (${def.grain} windows, format "${def.format}", ${def.timezone})`;
 }
 
 /** Throws UNKNOWN_PARTITION (naming the asset and the valid range) unless `key` is a partition of `def`. */
@@ -266,37 +353,37 @@ export function assertPartitionKey(def: PartitionsDefinition, key: string, asset
   if (def.type === "time") {
     const cal = calendarOf(def);
     const wall = wallOfKey(cal, key);
-    if (wall === undefined) why = ` (not a ${def.grain} window start in format "${def.format}")`;
-    else if (!inBounds(cal, wall)) why = " (outside the partitions' start/end)";
-    else why = ` (its window ends at ${instant(cal, step(cal, wall, 1)).toISO()}, after ${DateTime.fromJSDate(now).toUTC().toISO()})`;
+    if (wall === undefined) why = ` (not the start of a ${def.grain} window in format "${def.format}")`;
+    else if (!inBounds(cal, wall)) why = " (outside the partitions' start and end)";
+    else why = ` (its window is not complete: it ends at ${iso(cal, endOf(cal, wall))})`;
   }
-  throw unknownKey(def, key, assetId, now, why);
+  throw new BatonError("UNKNOWN_PARTITION", `unknown partition key ${JSON.stringify(key)}${why}`, { asset: assetId, hint: validRange(def, now) });
 }
 
-/** The time window [start, end) of a key; throws UNKNOWN_PARTITION for a key outside the definition. */
-export function timeWindowOf(def: TimePartitionsDefinition, key: string): TimeWindow {
-  const cal = calendarOf(def);
-  const wall = checkedWall(cal, key);
-  return { start: instant(cal, wall).toJSDate(), end: instant(cal, step(cal, wall, 1)).toJSDate() };
-}
-
-/** Like timeWindowOf's check, but without requiring the window to be complete. */
-function checkedWall(cal: Calendar, key: string, assetId?: string): DateTime {
+/** The wall of a key in the definition's start/end; the window need not be complete. */
+function checkedWall(cal: Calendar, key: string, assetId?: string): number {
   const wall = wallOfKey(cal, key);
   if (wall === undefined || !inBounds(cal, wall)) {
-    const range = cal.end === undefined ? `from "${keyOf(cal, cal.first)}" on` : `from "${keyOf(cal, cal.first)}" to "${keyOf(cal, step(cal, cal.end, -1))}"`;
+    const last = cal.end === undefined ? "on" : `to "${keyOf(cal, step(cal, cal.end, -1))}"`;
     throw new BatonError("UNKNOWN_PARTITION", `unknown partition key ${JSON.stringify(key)}`, {
       asset: assetId,
-      hint: `keys are ${cal.def.grain} window starts in format "${cal.def.format}" (${cal.def.timezone}), ${range}`,
+      hint: `keys are ${cal.grain} window starts in format "${cal.def.format}" (${cal.def.timezone}), from "${keyOf(cal, cal.first)}" ${last}`,
     });
   }
   return wall;
 }
 
+/** The time window [start, end) of a key; throws UNKNOWN_PARTITION for a key outside the definition. */
+export function timeWindowOf(def: TimePartitionsDefinition, key: string, assetId?: string): TimeWindow {
+  const cal = calendarOf(def);
+  const wall = checkedWall(cal, key, assetId);
+  return { start: new Date(instant(cal, wall)), end: new Date(endOf(cal, wall)) };
+}
+
 /** The key of the window containing `at`; throws UNKNOWN_PARTITION when `at` is outside the definition. */
 export function keyForTime(def: TimePartitionsDefinition, at: Date): string {
   const cal = calendarOf(def);
-  const wall = floorInstant(cal, DateTime.fromJSDate(at));
+  const wall = floorInstant(cal, at.getTime());
   if (!inBounds(cal, wall)) {
     throw new BatonError("UNKNOWN_PARTITION", `no ${def.grain} partition contains ${at.toISOString()}`, {
       hint: `partitions start at ${def.start}${def.end === undefined ? "" : ` and end before ${def.end}`} (${def.timezone})`,
@@ -307,26 +394,26 @@ export function keyForTime(def: TimePartitionsDefinition, at: Date): string {
 
 /**
  * The last window that ended at or before `at` (clamped to the end bound), `offset` windows further
- * back; undefined when that window would be before the first one.
+ * back; undefined when that would be before the first window.
  */
 export function lastCompleteKey(def: TimePartitionsDefinition, at: Date, offset = 0): string | undefined {
   if (!Number.isInteger(offset) || offset < 0) {
     throw new BatonError("INVALID_DEFINITION", `partition offset ${offset} is not a whole number >= 0`, {
-      hint: "use offset: 0 for the last complete window, 1 for the one before, and so on",
+      hint: "use offset 0 for the last complete window, 1 for the one before, and so on",
     });
   }
   const cal = calendarOf(def);
-  let wall = lastCompleteWall(cal, at);
+  let wall = lastCompleteWall(cal, at.getTime());
   for (let i = 0; i < offset && wall >= cal.first; i++) wall = step(cal, wall, -1);
   return wall >= cal.first ? keyOf(cal, wall) : undefined;
 }
 
-/** Keys from range.start to range.end inclusive; both must be partition keys and in order. */
+/** Keys from range.start to range.end inclusive; both must be (complete) partition keys, in order. */
 export function keysInRange(def: PartitionsDefinition, range: PartitionKeyRange, now: Date = new Date(), assetId?: string): string[] {
   assertPartitionKey(def, range.start, assetId, now);
   assertPartitionKey(def, range.end, assetId, now);
   const reversed = () =>
-    new BatonError("UNKNOWN_PARTITION", `partition range "${range.start}" … "${range.end}" ends before it starts`, {
+    new BatonError("UNKNOWN_PARTITION", `partition range "${range.start}" to "${range.end}" ends before it starts`, {
       asset: assetId,
       hint: `swap them: start "${range.end}", end "${range.start}"`,
     });
@@ -340,41 +427,39 @@ export function keysInRange(def: PartitionsDefinition, range: PartitionKeyRange,
   const from = checkedWall(cal, range.start, assetId);
   const to = checkedWall(cal, range.end, assetId);
   if (from > to) throw reversed();
-  return walls(cal, from, to).map((w) => keyOf(cal, w));
+  return scan(cal, from, (w) => w <= to).map((w) => keyOf(cal, w));
 }
 
 /** From the earliest key's window start to the latest key's window end. */
-export function timeWindowOfKeys(def: TimePartitionsDefinition, keys: readonly string[]): TimeWindow {
+export function timeWindowOfKeys(def: TimePartitionsDefinition, keys: readonly string[], assetId?: string): TimeWindow {
   if (keys.length === 0) {
-    throw new BatonError("UNKNOWN_PARTITION", "no partition keys given, so there is no time window", {
-      hint: "pass at least one partition key",
-    });
+    throw new BatonError("UNKNOWN_PARTITION", "no partition keys given, so there is no time window", { asset: assetId, hint: "pass at least one partition key" });
   }
-  const windows = keys.map((k) => timeWindowOf(def, k));
+  const windows = keys.map((k) => timeWindowOf(def, k, assetId));
   const start = Math.min(...windows.map((w) => w.start.getTime()));
   const end = Math.max(...windows.map((w) => w.end.getTime()));
   return { start: new Date(start), end: new Date(end) };
 }
 
-/** Format an instant's wall time in the definition's timezone (no rounding to a window start). */
+/** Format an instant's wall time in the definition's timezone (not rounded to a window start). */
 export function formatKey(def: TimePartitionsDefinition, at: DateTime | Date): string {
-  const dt = at instanceof Date ? DateTime.fromJSDate(at) : at;
-  return formatWall(calendarOf(def).parts, wallOf(dt.setZone(def.timezone)));
+  const cal = calendarOf(def);
+  return formatWall(cal.parts, wallAt(cal.off, at.valueOf()));
 }
 
 /** Parse a key with the definition's format into the instant it names, in the definition's timezone. */
 export function parseKey(def: TimePartitionsDefinition, key: string): DateTime {
   const cal = calendarOf(def);
   const wall = parseWall(cal.parts, key);
-  if (!wall) {
+  if (wall === undefined) {
     throw new BatonError("UNKNOWN_PARTITION", `partition key ${JSON.stringify(key)} does not match format "${def.format}"`, {
-      hint: `write it as ${formatWall(cal.parts, cal.first)} (the first partition's key)`,
+      hint: `write keys like "${keyOf(cal, cal.first)}" (the first partition's key)`,
     });
   }
-  return instant(cal, wall);
+  return DateTime.fromMillis(instant(cal, wall), { zone: def.timezone });
 }
 
-/** Sort keys of one definition into partition order (time: chronological; static: declaration order). */
+/** Keys of one definition, de-duplicated, in partition order (time: chronological; static: declared). */
 export function sortKeys(def: PartitionsDefinition, keys: Iterable<string>): string[] {
   const unique = [...new Set(keys)];
   if (def.type === "static") {
@@ -382,19 +467,14 @@ export function sortKeys(def: PartitionsDefinition, keys: Iterable<string>): str
     return unique.sort((a, b) => (index.get(a) ?? Infinity) - (index.get(b) ?? Infinity));
   }
   const cal = calendarOf(def);
-  const at = (k: string) => parseWall(cal.parts, k)?.toMillis() ?? Infinity;
-  return unique.sort((a, b) => at(a) - at(b));
+  const at = new Map(unique.map((k) => [k, parseWall(cal.parts, k) ?? Infinity]));
+  return unique.sort((a, b) => (at.get(a) ?? 0) - (at.get(b) ?? 0));
 }
 
-/** Keys whose window overlaps [start, end), clipped to the definition's start/end (not to "now"). */
+/** Keys whose window overlaps `window`, within the definition's start/end (not limited to complete ones). */
 export function keysOverlapping(def: TimePartitionsDefinition, window: TimeWindow): string[] {
   const cal = calendarOf(def);
-  const out: string[] = [];
-  let wall = floorInstant(cal, DateTime.fromJSDate(window.start));
-  if (wall < cal.first) wall = cal.first;
-  for (; instant(cal, wall).toMillis() < window.end.getTime(); wall = step(cal, wall, 1)) {
-    if (cal.end !== undefined && wall >= cal.end) break;
-    out.push(keyOf(cal, wall));
-  }
-  return out;
+  const from = Math.max(cal.first, floorInstant(cal, window.start.getTime()));
+  const end = window.end.getTime();
+  return scan(cal, from, (w, start) => start < end && (cal.end === undefined || w < cal.end)).map((w) => keyOf(cal, w));
 }

@@ -1,0 +1,8 @@
+# The two commands of the README. Both install what they need first.
+.PHONY: example test bench
+example:
+	bash scripts/example.sh
+test:
+	bash scripts/test.sh
+bench:
+	bash scripts/setup.sh --with-python && pnpm exec turbo run build --output-logs=errors-only && node bench/run.mjs

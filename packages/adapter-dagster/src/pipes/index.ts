@@ -1,0 +1,122 @@
+/**
+ * `@baton/adapter-dagster/pipes`: the external (launched-process) side of the Dagster Pipes
+ * protocol, version 0.1, for Node. Depends only on Node built-ins.
+ *
+ * ```ts
+ * import { openDagsterPipes, PipesMetadata } from "@baton/adapter-dagster/pipes";
+ *
+ * const pipes = openDagsterPipes();
+ * try {
+ *   pipes.log.info(`materializing ${pipes.assetKey}`);
+ *   pipes.reportAssetMaterialization({ metadata: { rows: 42, schema: PipesMetadata.tableSchema([{ name: "id", type: "int" }]) } });
+ *   pipes.close();
+ * } catch (error) {
+ *   pipes.close(error);
+ *   process.exitCode = 1;
+ * }
+ * ```
+ */
+export {
+  openDagsterPipes,
+  withDagsterPipes,
+  getPipesContext,
+  isPipesContextInitialized,
+  resetPipesContext,
+  type OpenDagsterPipesOptions,
+} from "./open.js";
+export {
+  ActivePipesContext,
+  NoopPipesContext,
+  type ActivePipesContextOptions,
+  type PipesContext,
+  type PipesLogger,
+  type ReportAssetCheckOptions,
+  type ReportAssetMaterializationOptions,
+} from "./context.js";
+export {
+  PipesMetadata,
+  inferMetadataValue,
+  isPipesMetadataType,
+  isPipesMetadataValue,
+  normalizeMetadata,
+  normalizeRawValue,
+  type PipesMetadataInput,
+  type PipesMetadataValue,
+  type PipesTableColumn,
+  type PipesTableColumnConstraints,
+  type PipesTableColumnDep,
+  type PipesTableRecord,
+  type PipesTableScalar,
+} from "./metadata.js";
+export {
+  PipesCliArgsParamsLoader,
+  PipesEnvVarParamsLoader,
+  PipesMappingParamsLoader,
+  decodeParam,
+  encodeParam,
+  findCliArgument,
+  isDagsterPipesProcess,
+  resolveParamsLoader,
+  type PipesParamsLoader,
+  type PipesParamsSource,
+} from "./params.js";
+export {
+  PipesDefaultContextLoader,
+  normalizeContextData,
+  type PipesContextLoader,
+} from "./context-loader.js";
+export {
+  PipesBufferedStreamMessageWriterChannel,
+  PipesDefaultMessageWriter,
+  PipesFileMessageWriterChannel,
+  PipesStdioCapture,
+  PipesStreamMessageWriterChannel,
+  serializeMessage,
+  writeAllSync,
+  type PipesMessageWriter,
+  type PipesMessageWriterChannel,
+  type PipesStdioStream,
+} from "./writers.js";
+export {
+  installProcessHooks,
+  PipesProcessExitError,
+  type ClosablePipesContext,
+  type PipesProcessHooksOptions,
+} from "./lifecycle.js";
+export {
+  DagsterPipesError,
+  DagsterPipesInterrupt,
+  exitCodeForSignal,
+  isPipesException,
+  toPipesException,
+  type PipesHandledSignal,
+} from "./errors.js";
+export { coerceAssetKey, toAssetKeyPath, toEscapedAssetKey, type PipesAssetKeyLike } from "./asset-keys.js";
+export { PipesFloat, serializeJson } from "./serialize.js";
+export {
+  DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT,
+  DAGSTER_PIPES_CONTEXT_ENV_VAR,
+  DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT,
+  DAGSTER_PIPES_MESSAGES_ENV_VAR,
+  PIPES_ASSET_CHECK_SEVERITIES,
+  PIPES_LOG_LEVELS,
+  PIPES_METADATA_TYPE_INFER,
+  PIPES_METADATA_TYPES,
+  PIPES_METHODS,
+  PIPES_PROTOCOL_VERSION,
+  PIPES_PROTOCOL_VERSION_FIELD,
+  makeMessage,
+  type PipesAssetCheckSeverity,
+  type PipesContextData,
+  type PipesDataProvenance,
+  type PipesException,
+  type PipesExtras,
+  type PipesLogLevel,
+  type PipesMessage,
+  type PipesMetadataType,
+  type PipesMethod,
+  type PipesOpenedData,
+  type PipesParams,
+  type PipesPartitionKeyRange,
+  type PipesTimeWindow,
+} from "./protocol.js";

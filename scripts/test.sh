@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test: lint, typecheck, unit tests, and the integration tests against real Dagster,
+# Airflow and Prefect (their virtual environments are created here, with uv, from pinned files).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --with-python
+export BATON_VENV_ROOT="${BATON_VENV_ROOT:-$PWD/.venvs}"
+export BATON_CONFORMANCE_DIR="${BATON_CONFORMANCE_DIR:-$PWD/.baton/conformance}"
+pnpm exec turbo run build --output-logs=errors-only
+pnpm run lint
+pnpm exec turbo run typecheck --output-logs=errors-only
+pnpm exec turbo run test --concurrency=1
+node scripts/conformance-matrix.mjs "$BATON_CONFORMANCE_DIR"
