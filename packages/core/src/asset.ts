@@ -145,7 +145,7 @@ function resolveInput(name: string, ref: InputRef, owner: string, file: string |
   try {
     key = isAssetDefinition(target) ? target.key : toAssetKey(target);
   } catch (e) {
-    throw new BatonError("UNKNOWN_INPUT", `input "${name}" does not name an asset: ${(e as Error).message}`, {
+    throw new BatonError("UNKNOWN_INPUT", `input "${name}" does not name an asset: ${(e as BatonError).problem ?? (e as Error).message}`, {
       asset: owner,
       file,
       hint: `pass another asset, its key ("sales/orders") or { asset, as, partitionMapping } as inputs.${name}`,
@@ -173,7 +173,8 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
   try {
     key = toAssetKey(config.key);
   } catch (e) {
-    throw new BatonError("INVALID_KEY", (e as Error).message, { file });
+    const shown = typeof config.key === "string" ? config.key : Array.isArray(config.key) ? config.key.join("/") : String(config.key);
+    throw new BatonError("INVALID_KEY", (e as BatonError).problem ?? (e as Error).message, { asset: shown, file, hint: (e as BatonError).hint });
   }
   const id = keyToString(key);
   if (typeof config.compute !== "function") {

@@ -33,6 +33,8 @@ export class BatonError extends Error {
   readonly asset: string | undefined;
   readonly file: string | undefined;
   readonly hint: string | undefined;
+  /** The problem alone, without the asset, file and fix, for errors that wrap another. */
+  readonly problem: string;
 
   constructor(code: BatonErrorCode, problem: string, details: BatonErrorDetails = {}) {
     const where = [
@@ -47,6 +49,7 @@ export class BatonError extends Error {
     this.asset = details.asset;
     this.file = details.file;
     this.hint = details.hint;
+    this.problem = problem;
   }
 }
 

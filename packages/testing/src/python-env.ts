@@ -34,6 +34,7 @@ export function ensurePythonEnv(options: { name: string; requirements: string; r
     throw new Error(
       `could not create the ${options.name} virtual environment from ${options.requirements}: ${(e as Error).message}\n` +
         `  fix: install uv (pip install uv) and make sure PyPI is reachable; tests never skip for a missing orchestrator`,
+      { cause: e },
     );
   }
   writeFileSync(join(dir, ".baton-ready"), requirements);

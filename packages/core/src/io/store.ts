@@ -93,17 +93,36 @@ export class LocalIOStore {
 
   /** Read one output; a missing one is an error that says what to materialize. */
   async read(key: AssetKey, partitionKey: string | undefined, neededBy?: string): Promise<{ frame: pl.DataFrame; record: OutputRecord }> {
-    const record = await this.readRecord(key, partitionKey);
     const id = key.join("/");
-    if (!record || !record.file) {
-      throw new BatonError("MISSING_OUTPUT", `input "${id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""} has not been materialized (looked in ${this.dirOf(key, partitionKey)})`, {
-        ...(neededBy !== undefined ? { asset: neededBy } : {}),
-        hint: `materialize it first, e.g. baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}, or select with upstream: --select +${neededBy ?? id}`,
-      });
+    let previous: string | null | undefined;
+    for (;;) {
+      const record = await this.readRecord(key, partitionKey);
+      if (!record || !record.file) {
+        throw new BatonError("MISSING_OUTPUT", `input "${id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""} has not been materialized (looked in ${this.dirOf(key, partitionKey)})`, {
+          ...(neededBy !== undefined ? { asset: neededBy } : {}),
+          hint: `materialize it first, e.g. baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}, or select with upstream: --select +${neededBy ?? id}`,
+        });
+      }
+      const path = join(this.dirOf(key, partitionKey), record.file);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(path);
+      } catch (e) {
+        // A writer committed a newer record and removed this data file after we read the old
+        // record: read the new one. The same record pointing at a missing file is real damage.
+        if ((e as NodeJS.ErrnoException).code === "ENOENT" && record.file !== previous) {
+          previous = record.file;
+          continue;
+        }
+        throw new BatonError("MISSING_OUTPUT", `the data file of "${id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""} cannot be read: ${(e as Error).message}`, {
+          ...(neededBy !== undefined ? { asset: neededBy } : {}),
+          file: path,
+          hint: `re-materialize it: baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`,
+        });
+      }
+      const frame = record.format === "parquet" ? pl.readParquet(bytes) : pl.readIPC(bytes);
+      return { frame, record };
     }
-    const path = join(this.dirOf(key, partitionKey), record.file);
-    const frame = record.format === "parquet" ? pl.readParquet(path) : pl.readIPC(path);
-    return { frame, record };
   }
 
   /** An unpartitioned view of several partitions: their frames concatenated in key order. */

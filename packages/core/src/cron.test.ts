@@ -1,0 +1,140 @@
+import { describe, expect, it } from "vitest";
+import { cronProblem, MAX_TICKS, nextTick, previousTick, ticksBetween, timezoneProblem } from "./cron.js";
+import { BatonError } from "./errors.js";
+
+function caught(fn: () => unknown): BatonError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BatonError) return e;
+    throw e;
+  }
+  throw new Error("expected a BatonError");
+}
+
+const at = (iso: string) => new Date(iso);
+const isos = (ds: Date[]) => ds.map((d) => d.toISOString());
+
+describe("cronProblem", () => {
+  it("accepts 5-field cron and the common aliases", () => {
+    for (const expr of ["0 6 * * *", "*/15 * * * *", "0 0 1 * *", "0 9 * * MON-FRI", "30 2 1,15 * *", " 0 6 * * * ", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@DAILY"]) {
+      expect(cronProblem(expr), expr).toBeUndefined();
+    }
+  });
+
+  it("rejects a seconds field clearly", () => {
+    expect(cronProblem("0 0 6 * * *")).toContain("has 6 fields; a leading seconds field is not supported");
+  });
+
+  it("explains other bad expressions", () => {
+    expect(cronProblem("")).toContain("is empty");
+    expect(cronProblem("* * * *")).toContain('cron "* * * *" has 4 fields; write exactly 5');
+    expect(cronProblem("0 0 0 * * * 2024")).toContain("7 fields");
+    expect(cronProblem("60 * * * *")).toContain('invalid cron "60 * * * *"');
+    expect(cronProblem("0 24 * * *")).toContain("0-23");
+    expect(cronProblem("0 0 30 2 *")).toContain("invalid cron");
+    expect(cronProblem("every day")).toContain("2 fields");
+    expect(cronProblem("@every 5m")).toContain('unknown cron alias "@every 5m"; use one of @hourly @daily @weekly @monthly @yearly');
+    expect(cronProblem("@reboot")).toContain("unknown cron alias");
+    expect(cronProblem("H 6 * * *")).toContain("H (hashed values)");
+  });
+});
+
+describe("timezoneProblem", () => {
+  it("accepts IANA names and rejects the rest", () => {
+    expect(timezoneProblem("UTC")).toBeUndefined();
+    expect(timezoneProblem("America/New_York")).toBeUndefined();
+    expect(timezoneProblem("Mars/Olympus")).toContain('"Mars/Olympus" is not an IANA timezone');
+    expect(timezoneProblem("+02:00")).toContain("not an IANA timezone");
+    expect(timezoneProblem("")).toContain("Europe/Paris");
+  });
+});
+
+describe("nextTick / previousTick", () => {
+  it("are strict after / inclusive at", () => {
+    expect(nextTick("0 6 * * *", "UTC", at("2024-01-01T06:00:00Z")).toISOString()).toBe("2024-01-02T06:00:00.000Z");
+    expect(nextTick("0 6 * * *", "UTC", at("2024-01-01T05:59:59.999Z")).toISOString()).toBe("2024-01-01T06:00:00.000Z");
+    expect(previousTick("0 6 * * *", "UTC", at("2024-01-01T06:00:00Z")).toISOString()).toBe("2024-01-01T06:00:00.000Z");
+    expect(previousTick("0 6 * * *", "UTC", at("2024-01-01T05:59:59.999Z")).toISOString()).toBe("2023-12-31T06:00:00.000Z");
+    expect(previousTick("0 6 * * *", "UTC", at("2024-01-01T06:00:00.500Z")).toISOString()).toBe("2024-01-01T06:00:00.000Z");
+  });
+
+  it("expand aliases", () => {
+    const monday = at("2024-01-01T00:00:00Z");
+    expect(nextTick("@weekly", "UTC", monday).toISOString()).toBe("2024-01-07T00:00:00.000Z"); // Sunday
+    expect(nextTick("@monthly", "UTC", monday).toISOString()).toBe("2024-02-01T00:00:00.000Z");
+    expect(nextTick("@yearly", "UTC", monday).toISOString()).toBe("2025-01-01T00:00:00.000Z");
+    expect(previousTick("@hourly", "UTC", at("2024-01-01T10:59:00Z")).toISOString()).toBe("2024-01-01T10:00:00.000Z");
+  });
+
+  it("follow the timezone's offset through the year", () => {
+    expect(nextTick("0 6 * * *", "Europe/Paris", at("2024-01-01T00:00:00Z")).toISOString()).toBe("2024-01-01T05:00:00.000Z");
+    expect(nextTick("0 6 * * *", "Europe/Paris", at("2024-07-01T00:00:00Z")).toISOString()).toBe("2024-07-01T04:00:00.000Z");
+    expect(previousTick("0 6 * * *", "America/New_York", at("2024-07-01T12:00:00Z")).toISOString()).toBe("2024-07-01T10:00:00.000Z");
+  });
+
+  it("run a tick inside the spring-forward gap once, an hour late, in both directions", () => {
+    // 02:30 does not exist in Paris on 2024-03-31; the tick runs at 03:30 CEST (01:30Z).
+    const spring = ticksBetween("30 2 * * *", "Europe/Paris", at("2024-03-29T12:00:00Z"), at("2024-04-02T12:00:00Z"));
+    expect(isos(spring)).toEqual(["2024-03-30T01:30:00.000Z", "2024-03-31T01:30:00.000Z", "2024-04-01T00:30:00.000Z", "2024-04-02T00:30:00.000Z"]);
+    expect(previousTick("30 2 * * *", "Europe/Paris", at("2024-03-31T12:00:00Z")).toISOString()).toBe("2024-03-31T01:30:00.000Z");
+    expect(nextTick("30 2 * * *", "Europe/Paris", at("2024-03-30T12:00:00Z")).toISOString()).toBe("2024-03-31T01:30:00.000Z");
+    // New York: 02:00 on 2024-03-10 becomes 03:00 EDT (07:00Z).
+    expect(nextTick("0 2 * * *", "America/New_York", at("2024-03-09T12:00:00Z")).toISOString()).toBe("2024-03-10T07:00:00.000Z");
+  });
+
+  it("run a tick in the repeated fall-back hour once, at its first occurrence", () => {
+    const fall = ticksBetween("30 2 * * *", "Europe/Paris", at("2024-10-26T00:00:00Z"), at("2024-10-28T12:00:00Z"));
+    expect(isos(fall)).toEqual(["2024-10-26T00:30:00.000Z", "2024-10-27T00:30:00.000Z", "2024-10-28T01:30:00.000Z"]);
+    // 02:00Z is after both 02:30s (00:30Z CEST and 01:30Z CET); only the first is a tick.
+    expect(previousTick("30 2 * * *", "Europe/Paris", at("2024-10-27T02:00:00Z")).toISOString()).toBe("2024-10-27T00:30:00.000Z");
+    expect(nextTick("30 2 * * *", "Europe/Paris", at("2024-10-27T00:30:00Z")).toISOString()).toBe("2024-10-28T01:30:00.000Z");
+  });
+
+  it("keep every real hour of an hourly cron through fall-back", () => {
+    // New York falls back at 06:00Z on 2024-11-03: 01:00 EDT (05:00Z) and 01:00 EST (06:00Z) are both hours.
+    const ticks = ticksBetween("0 * * * *", "America/New_York", at("2024-11-03T04:30:00Z"), at("2024-11-03T07:30:00Z"));
+    expect(isos(ticks)).toEqual(["2024-11-03T05:00:00.000Z", "2024-11-03T06:00:00.000Z", "2024-11-03T07:00:00.000Z"]);
+    expect(previousTick("0 * * * *", "America/New_York", at("2024-11-03T06:30:00Z")).toISOString()).toBe("2024-11-03T06:00:00.000Z");
+  });
+
+  it("agree with ticksBetween around DST", () => {
+    const tz = "Europe/Paris";
+    for (const expr of ["30 2 * * *", "*/20 2 * * *", "0 3 * * *", "15 * * * *"]) {
+      const ticks = ticksBetween(expr, tz, at("2024-10-25T00:00:00Z"), at("2024-10-29T00:00:00Z"));
+      for (const t of ticks) {
+        expect(previousTick(expr, tz, t).getTime(), expr).toBe(t.getTime());
+        expect(previousTick(expr, tz, new Date(t.getTime() + 60_000)).getTime(), expr).toBe(t.getTime());
+      }
+    }
+  });
+
+  it("throw BatonErrors for bad input", () => {
+    const e = caught(() => nextTick("0 0 6 * * *", "UTC", new Date()));
+    expect(e.code).toBe("INVALID_CRON");
+    expect(e.hint).toContain("5 fields");
+    expect(caught(() => previousTick("0 6 * * *", "Mars/Base", new Date())).code).toBe("INVALID_TIMEZONE");
+  });
+});
+
+describe("ticksBetween", () => {
+  it("excludes from and includes to", () => {
+    const ticks = ticksBetween("*/15 * * * *", "UTC", at("2024-01-01T00:00:00Z"), at("2024-01-01T01:00:00Z"));
+    expect(isos(ticks)).toEqual(["2024-01-01T00:15:00.000Z", "2024-01-01T00:30:00.000Z", "2024-01-01T00:45:00.000Z", "2024-01-01T01:00:00.000Z"]);
+  });
+
+  it("is empty for an empty or reversed range", () => {
+    expect(ticksBetween("* * * * *", "UTC", at("2024-01-01T00:00:00Z"), at("2024-01-01T00:00:00Z"))).toEqual([]);
+    expect(ticksBetween("* * * * *", "UTC", at("2024-01-02T00:00:00Z"), at("2024-01-01T00:00:00Z"))).toEqual([]);
+    expect(ticksBetween("0 6 * * *", "UTC", at("2024-01-01T06:00:00Z"), at("2024-01-02T05:59:00Z"))).toEqual([]);
+  });
+
+  it(`allows ${MAX_TICKS} ticks and refuses more`, () => {
+    const from = at("2024-01-01T00:00:00Z");
+    expect(ticksBetween("* * * * *", "UTC", from, new Date(from.getTime() + MAX_TICKS * 60_000))).toHaveLength(MAX_TICKS);
+    const e = caught(() => ticksBetween("* * * * *", "UTC", from, new Date(from.getTime() + (MAX_TICKS + 1) * 60_000)));
+    expect(e.code).toBe("INVALID_CRON");
+    expect(e.message).toContain("more than 10000 times");
+    expect(e.hint).toContain("shorter range");
+  });
+});

@@ -1,0 +1,216 @@
+import pl from "nodejs-polars";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BatonError } from "../errors.js";
+import { LocalIOStore, defaultStorageRoot } from "./store.js";
+import { contentHash } from "./frames.js";
+import { cleanupTempDirs, tempDir, thrown } from "../__tests__/helpers.js";
+
+afterEach(cleanupTempDirs);
+
+const frame = (n: number, offset = 0) =>
+  pl.DataFrame({ id: Array.from({ length: n }, (_, i) => i + offset), name: Array.from({ length: n }, (_, i) => `row-${i + offset}`) });
+
+function write(store: LocalIOStore, key: string[], df: pl.DataFrame | undefined, extra: { partitionKey?: string; format?: "parquet" | "ipc"; runId?: string } = {}) {
+  return store.write({
+    key,
+    partitionKey: extra.partitionKey,
+    frame: df,
+    producedAs: df ? "polars" : "none",
+    format: extra.format ?? "parquet",
+    codeVersion: "v1",
+    runId: extra.runId ?? "run-1",
+  });
+}
+
+describe("LocalIOStore", () => {
+  it("writes a record and a data file under <root>/<key parts>/<partition>/ and reads them back", async () => {
+    const root = tempDir();
+    const store = new LocalIOStore(root);
+    const df = frame(3);
+    const record = await write(store, ["sales", "orders"], df);
+    expect(record).toMatchObject({
+      assetKey: "sales/orders",
+      partitionKey: null,
+      format: "parquet",
+      rowCount: 3,
+      contentHash: contentHash(df),
+      producedAs: "polars",
+      codeVersion: "v1",
+      runId: "run-1",
+    });
+    expect(record.schema).toEqual([
+      { name: "id", type: "Float64" },
+      { name: "name", type: "String" },
+    ]);
+    const dir = join(root, "sales", "orders", "__unpartitioned__");
+    expect(store.dirOf(["sales", "orders"], undefined)).toBe(dir);
+    expect(record.file).toMatch(/^data-[0-9a-f]{16}\.parquet$/);
+    expect(readdirSync(dir).sort()).toEqual([record.file, "record.json"].sort());
+    expect(JSON.parse(readFileSync(join(dir, "record.json"), "utf8"))).toEqual(record);
+
+    const back = await store.read(["sales", "orders"], undefined);
+    expect(back.record).toEqual(record);
+    expect(back.frame.toRecords()).toEqual(df.toRecords());
+  });
+
+  it("stores Arrow IPC when asked, with the same content hash as parquet", async () => {
+    const store = new LocalIOStore(tempDir());
+    const df = frame(5);
+    const pq = await write(store, ["a"], df, { format: "parquet" });
+    const ipc = await write(store, ["b"], df, { format: "ipc" });
+    expect(ipc.format).toBe("ipc");
+    expect(ipc.file).toMatch(/\.ipc$/);
+    expect(pq.file).toMatch(/\.parquet$/);
+    expect(ipc.contentHash).toBe(pq.contentHash);
+    const a = await store.read(["a"], undefined);
+    const b = await store.read(["b"], undefined);
+    expect(b.frame.toRecords()).toEqual(df.toRecords());
+    expect(a.frame.toRecords()).toEqual(df.toRecords());
+    // Read back from either format, the data hashes the same as what was written.
+    expect(contentHash(a.frame)).toBe(pq.contentHash);
+    expect(contentHash(b.frame)).toBe(pq.contentHash);
+  });
+
+  it("hashes content independently of chunking, and differently for different data", async () => {
+    const whole = frame(6);
+    const chunked = pl.concat([frame(3), frame(3, 3)], { how: "vertical", rechunk: false });
+    expect(chunked.toRecords()).toEqual(whole.toRecords());
+    expect(contentHash(chunked)).toBe(contentHash(whole));
+    expect(contentHash(frame(6, 1))).not.toBe(contentHash(whole));
+    const store = new LocalIOStore(tempDir());
+    const r1 = await write(store, ["x"], chunked);
+    const r2 = await write(store, ["y"], whole, { format: "ipc" });
+    expect(r1.contentHash).toBe(r2.contentHash);
+  });
+
+  it("addresses partitions separately and lists the stored ones", async () => {
+    const store = new LocalIOStore(tempDir());
+    await write(store, ["events"], frame(1), { partitionKey: "2024-01-02" });
+    await write(store, ["events"], frame(2), { partitionKey: "2024-01-01" });
+    expect(await store.storedPartitions(["events"])).toEqual(["2024-01-01", "2024-01-02"]);
+    expect(await store.storedPartitions(["nothing"])).toEqual([]);
+    expect((await store.read(["events"], "2024-01-01")).frame.height).toBe(2);
+    expect((await store.read(["events"], "2024-01-02")).frame.height).toBe(1);
+  });
+
+  it("readMany concatenates partitions in the order of the keys asked for", async () => {
+    const store = new LocalIOStore(tempDir());
+    await write(store, ["events"], frame(2, 0), { partitionKey: "p1" });
+    await write(store, ["events"], frame(3, 10), { partitionKey: "p2" });
+    await write(store, ["events"], frame(1, 20), { partitionKey: "p3" });
+    const { frame: all, records } = await store.readMany(["events"], ["p1", "p2", "p3"]);
+    expect(all.getColumn("id").toArray()).toEqual([0, 1, 10, 11, 12, 20]);
+    expect(records.map((r) => r.partitionKey)).toEqual(["p1", "p2", "p3"]);
+    const reversed = await store.readMany(["events"], ["p3", "p1"]);
+    expect(reversed.frame.getColumn("id").toArray()).toEqual([20, 0, 1]);
+  });
+
+  it("readMany of no partitions is a MISSING_OUTPUT error naming the reader", async () => {
+    const store = new LocalIOStore(tempDir());
+    const e = await thrown(() => store.readMany(["events"], [], "daily_summary"));
+    expect(e).toBeInstanceOf(BatonError);
+    expect(e).toMatchObject({ code: "MISSING_OUTPUT", asset: "daily_summary" });
+    expect(e.hint).toBeTruthy();
+  });
+
+  it("a missing output is MISSING_OUTPUT with a hint naming what to materialize", async () => {
+    const store = new LocalIOStore(tempDir());
+    const e = await thrown(() => store.read(["sales", "orders"], undefined, "customer_metrics"));
+    expect(e).toMatchObject({ code: "MISSING_OUTPUT", asset: "customer_metrics" });
+    expect(e.message).toContain('input "sales/orders" has not been materialized');
+    expect(e.hint).toContain("baton materialize --select sales/orders");
+    expect(e.hint).toContain("--select +customer_metrics");
+
+    await write(store, ["events"], frame(1), { partitionKey: "2024-01-01" });
+    const p = await thrown(() => store.read(["events"], "2024-01-02", "daily"));
+    expect(p).toMatchObject({ code: "MISSING_OUTPUT", asset: "daily" });
+    expect(p.message).toContain('partition "2024-01-02"');
+    expect(p.hint).toContain("--select events --partition 2024-01-02");
+  });
+
+  it("a side-effect output stores a record without data, which cannot be read as a frame", async () => {
+    const store = new LocalIOStore(tempDir());
+    const record = await write(store, ["notify"], undefined);
+    expect(record).toMatchObject({ format: "none", file: null, rowCount: null, contentHash: null, schema: [], producedAs: "none" });
+    expect(readdirSync(store.dirOf(["notify"], undefined))).toEqual(["record.json"]);
+    expect(await store.readRecord(["notify"], undefined)).toEqual(record);
+    expect(await thrown(() => store.read(["notify"], undefined))).toMatchObject({ code: "MISSING_OUTPUT" });
+  });
+
+  it("removes the stale data file when an output is rewritten, and leaves no temp files", async () => {
+    const store = new LocalIOStore(tempDir());
+    const first = await write(store, ["t"], frame(2));
+    const second = await write(store, ["t"], frame(3));
+    expect(second.file).not.toBe(first.file);
+    const dir = store.dirOf(["t"], undefined);
+    expect(readdirSync(dir).sort()).toEqual([second.file, "record.json"].sort());
+    expect(existsSync(join(dir, first.file!))).toBe(false);
+    // Switching format replaces the file too.
+    const third = await write(store, ["t"], frame(3), { format: "ipc" });
+    expect(readdirSync(dir).sort()).toEqual([third.file, "record.json"].sort());
+    // Rewriting identical data keeps the one file.
+    await write(store, ["t"], frame(3), { format: "ipc" });
+    expect(readdirSync(dir).sort()).toEqual([third.file, "record.json"].sort());
+  });
+
+  it("a corrupt record is an error naming the file and saying how to fix it", async () => {
+    const store = new LocalIOStore(tempDir());
+    await write(store, ["t"], frame(2));
+    const { writeFileSync } = await import("node:fs");
+    const recordPath = join(store.dirOf(["t"], undefined), "record.json");
+    writeFileSync(recordPath, "{ not json");
+    const e = await thrown(() => store.read(["t"], undefined));
+    expect(e).toMatchObject({ code: "MANIFEST", file: recordPath, asset: "t" });
+    expect(e.hint).toContain("re-materialize");
+  });
+
+  it("a record whose data file is gone is MISSING_OUTPUT naming the file (not an endless retry)", async () => {
+    const store = new LocalIOStore(tempDir());
+    const record = await write(store, ["t"], frame(2));
+    const { rmSync } = await import("node:fs");
+    const dataPath = join(store.dirOf(["t"], undefined), record.file!);
+    rmSync(dataPath);
+    const e = await thrown(() => store.read(["t"], undefined, "down"));
+    expect(e).toMatchObject({ code: "MISSING_OUTPUT", file: dataPath, asset: "down" });
+    expect(e.hint).toContain("baton materialize --select t");
+  });
+
+  it("writes atomically: concurrent readers always see a complete old or new output, never a missing file", async () => {
+    const store = new LocalIOStore(tempDir());
+    const versions = Array.from({ length: 8 }, (_, v) => frame(20 + v, v * 1000));
+    const hashes = new Set(versions.map(contentHash));
+    await write(store, ["hot"], versions[0]);
+    let writing = true;
+    const writer = (async () => {
+      try {
+        for (let i = 0; i < 150; i++) await write(store, ["hot"], versions[i % versions.length], { format: i % 3 === 0 ? "ipc" : "parquet", runId: `run-${i}` });
+      } finally {
+        writing = false;
+      }
+    })();
+    const reader = async () => {
+      let reads = 0;
+      while (writing) {
+        const { frame: got, record } = await store.read(["hot"], undefined);
+        // The frame matches the record it was read with: never a mix of two versions.
+        expect(hashes.has(record.contentHash!)).toBe(true);
+        expect(contentHash(got)).toBe(record.contentHash);
+        expect(got.height).toBe(record.rowCount);
+        reads++;
+      }
+      return reads;
+    };
+    const reads = await Promise.all([reader(), reader(), reader(), writer.then(() => 0)]);
+    expect(reads.slice(0, 3).every((n) => n > 0)).toBe(true);
+    const dir = store.dirOf(["hot"], undefined);
+    expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    expect(readdirSync(dir).filter((n) => n.startsWith("data-"))).toHaveLength(1);
+  });
+
+  it("defaults its root to BATON_STORAGE, else ./.baton/storage", () => {
+    expect(defaultStorageRoot({ BATON_STORAGE: "/srv/baton" })).toBe("/srv/baton");
+    expect(defaultStorageRoot({})).toBe(join(process.cwd(), ".baton", "storage"));
+  });
+});
