@@ -12,8 +12,8 @@ describe("import boundaries", () => {
   it("core may not import an adapter or anything named after an orchestrator", async () => {
     const file = `${repo}packages/core/src/probe.ts`;
     const adapter = await problems(`import x from "@baton/adapter-dagster";\nexport default x;\n`, file);
-    expect(adapter).toHaveLength(1);
-    expect(adapter[0]).toMatch(/core must not import (adapters|anything named after dagster)/);
+    expect(adapter.length).toBeGreaterThan(0);
+    for (const m of adapter) expect(m).toMatch(/core must not import (adapters or testing|anything named after dagster)/);
     expect((await problems(`import { describeConformance } from "@baton/testing";\nexport default describeConformance;\n`, file))[0]).toContain("core must not import adapters or testing");
     expect((await problems(`import x from "prefect-client";\nexport default x;\n`, file))[0]).toContain("prefect");
     expect((await problems(`import x from "./airflow-helpers.js";\nexport default x;\n`, file))[0]).toContain("airflow");
