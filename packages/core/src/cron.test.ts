@@ -112,8 +112,12 @@ describe("nextTick / previousTick", () => {
   it("throw BatonErrors for bad input", () => {
     const e = caught(() => nextTick("0 0 6 * * *", "UTC", new Date()));
     expect(e.code).toBe("INVALID_CRON");
-    expect(e.hint).toContain("5 fields");
-    expect(caught(() => previousTick("0 6 * * *", "Mars/Base", new Date())).code).toBe("INVALID_TIMEZONE");
+    expect(e.message).toBe('cron "0 0 6 * * *" has 6 fields\n  fix: a leading seconds field is not supported, drop it to keep 5 fields: minute hour day-of-month month day-of-week');
+    const tz = caught(() => previousTick("0 6 * * *", "Mars/Base", new Date()));
+    expect(tz.code).toBe("INVALID_TIMEZONE");
+    expect(tz.message).toContain('"Mars/Base" is not an IANA timezone');
+    expect(tz.hint).toContain('"Europe/Paris"');
+    expect(caught(() => ticksBetween("@often", "UTC", new Date(0), new Date())).hint).toContain("use one of @hourly");
   });
 });
 

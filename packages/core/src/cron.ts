@@ -46,11 +46,17 @@ export function cronProblem(expr: string): string | undefined {
   return "problem" in n ? n.problem : undefined;
 }
 
+/** Problems read "what is wrong; how to fix it": split them into message and hint. */
+function fail(code: "INVALID_CRON" | "INVALID_TIMEZONE", problem: string): BatonError {
+  const cut = problem.indexOf("; ");
+  return new BatonError(code, cut < 0 ? problem : problem.slice(0, cut), { hint: cut < 0 ? undefined : problem.slice(cut + 2) });
+}
+
 function parse(expr: string, tz: string, currentDate: Date): CronExpression {
   const n = normalize(expr);
-  if ("problem" in n) throw new BatonError("INVALID_CRON", n.problem, { hint: `write 5 fields (${FIELDS}), e.g. "0 6 * * *" for 06:00 daily, or @daily` });
+  if ("problem" in n) throw fail("INVALID_CRON", n.problem);
   const tzProblem = timezoneProblem(tz);
-  if (tzProblem) throw new BatonError("INVALID_TIMEZONE", tzProblem, { hint: 'use an IANA name such as "UTC" or "Europe/Paris"' });
+  if (tzProblem) throw fail("INVALID_TIMEZONE", tzProblem);
   return CronExpressionParser.parse(n.cron, { tz, currentDate });
 }
 
