@@ -50,14 +50,14 @@ export function openDagsterPipes(options: OpenDagsterPipesOptions = {}): PipesCo
     current = new NoopPipesContext();
     return current;
   }
-  let uninstall: (() => void) | undefined;
+  const hooks: { uninstall?: () => void } = {};
   const context = new ActivePipesContext({
     paramsLoader,
     contextLoader: options.contextLoader ?? new PipesDefaultContextLoader(),
     messageWriter: options.messageWriter ?? new PipesDefaultMessageWriter(),
-    onClose: () => uninstall?.(),
+    onClose: () => hooks.uninstall?.(),
   });
-  uninstall = installProcessHooks(context, {
+  hooks.uninstall = installProcessHooks(context, {
     handleSignals: options.handleSignals ?? true,
     closeOnExit: options.closeOnExit ?? true,
   });

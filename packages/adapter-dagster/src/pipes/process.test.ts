@@ -78,7 +78,7 @@ describe("file message channel (PipesSubprocessClient default)", () => {
     expect(metadata["inferred_list"]).toEqual({ type: "__infer__", raw_value: [1, "two", { three: 3 }] });
     expect(metadata["json"]).toEqual({ type: "json", raw_value: { a: 1, b: [true, null] } });
     expect(metadata["float"]?.type).toBe("float");
-    expect(metadata["big_int"]).toEqual({ type: "int", raw_value: 12345678901234567890 });
+    expect(metadata["big_int"]).toEqual({ type: "int", raw_value: Number("12345678901234567890") });
     expect(metadata["asset"]).toEqual({ type: "asset", raw_value: "warehouse/customers" });
     expect(metadata["null"]).toEqual({ type: "null", raw_value: null });
     expect(metadata["table_schema"]).toEqual({

@@ -100,9 +100,7 @@ def interrupted(context: dg.AssetExecutionContext):
         proc.send_signal(signal.SIGINT)
         returncode = proc.wait(timeout=20)
         collected["processes"]["interrupted"] = {"ready": ready, "returncode": returncode}
-    collected["processes"]["interrupted"]["received_closed"] = (
-        session.message_handler.received_closed_message
-    )
+    collected["processes"]["interrupted"]["received_closed"] = session.message_handler.received_closed_message
     yield from session.get_results()
 
 
@@ -111,13 +109,13 @@ def jsonable(value):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    if isinstance(value, (list, tuple)):
+    if type(value) in (list, tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, dict):
+    if type(value) is dict:
         return {str(k): jsonable(v) for k, v in value.items()}
     try:
         return json.loads(dg.serialize_value(value))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return repr(value)
 
 
@@ -180,14 +178,14 @@ def run(assets, name, **kwargs):
         if not entry.is_dagster_event
     ]
     pipes_events = []
-    for event in result.all_events:
-        if event.message and "[pipes]" in event.message:
-            data = event.event_specific_data
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is not None and event.message and "[pipes]" in event.message:
             pipes_events.append(
                 {
                     "event_type": event.event_type_value,
                     "message": event.message,
-                    "error": describe_error(getattr(data, "error", None)),
+                    "error": describe_error(getattr(event.event_specific_data, "error", None)),
                 }
             )
     step_failures = [

@@ -4,7 +4,8 @@
  * `child.mjs` and collects the messages it emits.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -25,33 +26,51 @@ export interface WireMessage {
 let built: string | undefined;
 
 /**
- * Transpiles `src/pipes/*.ts` (without tests) to ES modules in a temp dir and returns the
- * `file:` URL of its `index.js`. Only needs the `typescript` package (a root devDependency).
+ * Transpiles `src/pipes/*.ts` (without tests) to ES modules and returns the `file:` URL of the
+ * resulting `index.js`. The output lives in a temp dir named after a hash of the sources, so
+ * repeated runs and parallel test workers reuse it. Only needs the `typescript` package (a root
+ * devDependency); type checking is the package's `typecheck` script's job.
  */
 export function buildPipesModule(): string {
   if (built) return built;
-  const outDir = mkdtempSync(join(tmpdir(), "baton-pipes-build-"));
-  writeFileSync(join(outDir, "package.json"), JSON.stringify({ type: "module" }));
-  for (const file of readdirSync(PIPES_SRC_DIR)) {
-    if (!file.endsWith(".ts") || file.endsWith(".test.ts") || file.endsWith(".d.ts")) continue;
-    const source = readFileSync(join(PIPES_SRC_DIR, file), "utf8");
-    const output = ts.transpileModule(source, {
-      fileName: file,
-      reportDiagnostics: true,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-        sourceMap: false,
-      },
-    });
-    const errors = (output.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
-    if (errors.length > 0) {
-      throw new Error(`transpiling ${file} failed: ${ts.flattenDiagnosticMessageText(errors[0]!.messageText, "\n")}`);
+  const sources = readdirSync(PIPES_SRC_DIR)
+    .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts") && !file.endsWith(".d.ts"))
+    .sort()
+    .map((file) => ({ file, source: readFileSync(join(PIPES_SRC_DIR, file), "utf8") }));
+  const hash = createHash("sha256");
+  hash.update(ts.version);
+  for (const { file, source } of sources) hash.update(`${file}\0${source}\0`);
+  const outDir = join(tmpdir(), `baton-pipes-build-${hash.digest("hex").slice(0, 16)}`);
+  const indexFile = join(outDir, "index.js");
+  if (!existsSync(indexFile)) {
+    const staging = mkdtempSync(join(tmpdir(), "baton-pipes-staging-"));
+    writeFileSync(join(staging, "package.json"), JSON.stringify({ type: "module" }));
+    for (const { file, source } of sources) {
+      const output = ts.transpileModule(source, {
+        fileName: file,
+        reportDiagnostics: true,
+        compilerOptions: {
+          module: ts.ModuleKind.ESNext,
+          target: ts.ScriptTarget.ES2022,
+          verbatimModuleSyntax: true,
+          sourceMap: false,
+        },
+      });
+      const errors = (output.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+      if (errors.length > 0) {
+        throw new Error(`transpiling ${file} failed: ${ts.flattenDiagnosticMessageText(errors[0]!.messageText, "\n")}`);
+      }
+      writeFileSync(join(staging, file.replace(/\.ts$/, ".js")), output.outputText);
     }
-    writeFileSync(join(outDir, file.replace(/\.ts$/, ".js")), output.outputText);
+    try {
+      renameSync(staging, outDir);
+    } catch (error) {
+      // Another worker published the same build first.
+      removeDir(staging);
+      if (!existsSync(indexFile)) throw error;
+    }
   }
-  built = pathToFileURL(join(outDir, "index.js")).href;
+  built = pathToFileURL(indexFile).href;
   return built;
 }
 
@@ -235,9 +254,4 @@ export function findMessage(run: ChildRun, method: string): WireMessage {
   const found = run.messages.find((m) => m.method === method);
   if (!found) throw new Error(`no ${method} message; got ${methods(run).join(", ")}; stderr:\n${run.stderr}`);
   return found;
-}
-
-/** Ensures a directory exists (used by the e2e test for its output). */
-export function ensureDir(dir: string): void {
-  mkdirSync(dir, { recursive: true });
 }
