@@ -3,12 +3,13 @@
  * `node __tests__/dagster-child.mjs` via `dagster.PipesSubprocessClient` (and `open_pipes_session`
  * for the CLI-argument and SIGINT cases), then reports what Dagster recorded.
  *
- * Needs BATON_DAGSTER_PYTHON: a Python with dagster==1.13.28 and dagster-pipes==1.13.28
- * (packages/adapter-dagster/python/requirements-test.txt). The test fails, rather than skips,
- * when it is not set.
+ * Dagster comes from packages/adapter-dagster/python/requirements-test.txt, installed with uv;
+ * a machine that cannot install it fails the test, it never skips.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ensurePythonEnv } from "@baton/testing";
 import { join } from "node:path";
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -16,19 +17,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildPipesModule, makeTempDir, removeDir, TESTS_DIR } from "./__tests__/harness.js";
 
 const E2E_SCRIPT = join(TESTS_DIR, "dagster_e2e.py");
-const LOCAL_VENV_PYTHON = "/tmp/venvtest/dagster/bin/python";
 
+/** Real Dagster from the pinned requirements, in a uv virtual environment made once and reused. */
 function dagsterPython(): string {
-  const python = process.env["BATON_DAGSTER_PYTHON"];
-  if (!python) {
-    const hint = existsSync(LOCAL_VENV_PYTHON) ? ` (on this machine: BATON_DAGSTER_PYTHON=${LOCAL_VENV_PYTHON})` : "";
-    throw new Error(
-      "BATON_DAGSTER_PYTHON is not set: point it at a Python interpreter with dagster==1.13.28 and " +
-        `dagster-pipes==1.13.28 installed (packages/adapter-dagster/python/requirements-test.txt)${hint}.`,
-    );
-  }
-  if (!existsSync(python)) throw new Error(`BATON_DAGSTER_PYTHON=${python} does not exist.`);
-  return python;
+  return ensurePythonEnv({ name: "dagster", requirements: fileURLToPath(new URL("../../python/requirements-test.txt", import.meta.url)) }).python;
 }
 
 interface MetadataEntry {
@@ -62,7 +54,7 @@ let loaded: Report | undefined;
 let setupError: unknown;
 let workDir: string | undefined;
 
-/** The report, or the setup error (e.g. missing BATON_DAGSTER_PYTHON) so every test fails with it. */
+/** The report, or the setup error (e.g. no Dagster environment) so every test fails with it. */
 function getReport(): Report {
   if (setupError !== undefined) throw setupError;
   if (!loaded) throw new Error("the Dagster end-to-end script produced no report");
