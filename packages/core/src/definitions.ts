@@ -141,7 +141,7 @@ export function definitions(input: DefinitionsInput): Definitions {
     sensors: [...(input.sensors ?? [])],
     asset(id) {
       const a = byId.get(id);
-      if (!a) throw unknownAsset(undefined, "selection", id, byId);
+      if (!a) throw unknownAsset(undefined, "selection", id, byId, "UNKNOWN_SELECTION");
       return a;
     },
     select: (expression) => selectAssets(selectable, expression),
@@ -189,7 +189,8 @@ function trySelect(assets: SelectableAsset[], expr: string, owner: string, file:
   try {
     return selectAssets(assets, expr);
   } catch (e) {
-    errors.push(new BatonError("UNKNOWN_SELECTION", `${owner}: ${(e as Error).message}`, { file }));
+    const inner = e as BatonError;
+    errors.push(new BatonError("UNKNOWN_SELECTION", `${owner}: ${inner.problem ?? inner.message}`, { file, hint: inner.hint ?? "fix the selection expression" }));
     return undefined;
   }
 }
@@ -202,10 +203,18 @@ function checkName(kind: string, name: string, file: string | undefined, names: 
   names.add(name);
 }
 
-function unknownAsset(owner: AssetDefinition | undefined, what: string, id: string, byId: ReadonlyMap<string, AssetDefinition>): BatonError {
+function unknownAsset(
+  owner: AssetDefinition | undefined,
+  what: string,
+  id: string,
+  byId: ReadonlyMap<string, AssetDefinition>,
+  code: "UNKNOWN_INPUT" | "UNKNOWN_SELECTION" = "UNKNOWN_INPUT",
+): BatonError {
   const known = [...byId.keys()];
-  const close = known.filter((k) => k.endsWith(id.split("/").pop() ?? id) || id.endsWith(k.split("/").pop() ?? k));
-  return new BatonError("UNKNOWN_INPUT", `${what} names "${id}", which is not an asset in these definitions`, {
+  const last = (k: string) => k.split("/").pop() ?? k;
+  // Same last path part (a missing or extra prefix), or a typo: a few edits away.
+  const close = known.filter((k) => k.endsWith(last(id)) || id.endsWith(last(k)) || editDistance(k.toLowerCase(), id.toLowerCase()) <= Math.max(1, Math.floor(id.length / 3)));
+  return new BatonError(code, `${what} names "${id}", which is not an asset in these definitions`, {
     asset: owner?.id,
     file: owner?.file,
     hint: close.length ? `did you mean ${close.map((k) => `"${k}"`).join(" or ")}?` : `add the asset to definitions({ assets }) — known: ${known.slice(0, 10).join(", ")}${known.length > 10 ? ", …" : ""}`,
@@ -218,4 +227,14 @@ function missingResource(owner: string, key: string, provided: Readonly<Record<s
     file,
     hint: `add ${key}: resource({...}) to definitions({ resources })${Object.keys(provided).length ? ` (provided: ${Object.keys(provided).join(", ")})` : ""}`,
   });
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }

@@ -4,7 +4,7 @@ import { BatonError } from "./errors.js";
 import { previousTick } from "./cron.js";
 import { assertPartitionKey, lastCompleteKey } from "./partitions/index.js";
 import type { RunRequest } from "./schedule.js";
-import { buildResources } from "./step/resources.js";
+import { buildResources, secretRedactor } from "./step/resources.js";
 import type { Logger } from "./asset.js";
 
 /** A run request with its selection resolved to asset ids, as every runtime must report it. */
@@ -56,11 +56,23 @@ export async function evaluateSensorTick(
 ): Promise<EvaluatedTick> {
   const s = defs.sensors.find((x) => x.name === name);
   if (!s) throw unknownName("sensor", name, defs.sensors.map((x) => x.name));
-  const built = await buildResources(defs, [], options.env ?? process.env, {}, s.resources);
+  const environment = options.env ?? process.env;
+  const redact = secretRedactor(defs, s.resources, environment);
+  const built = await buildResources(defs, [], environment, {}, s.resources).catch((e: unknown) => {
+    throw redacted(e, redact);
+  });
   try {
     const silent = () => undefined;
-    const log = options.log ?? { debug: silent, info: silent, warning: silent, error: silent };
-    const result = await s.evaluate({ cursor: options.cursor ?? undefined, now: options.now ?? new Date(), resources: built.instances, log });
+    const to = options.log;
+    const log: Logger = to
+      ? { debug: (m) => to.debug(redact(String(m))), info: (m) => to.info(redact(String(m))), warning: (m) => to.warning(redact(String(m))), error: (m) => to.error(redact(String(m))) }
+      : { debug: silent, info: silent, warning: silent, error: silent };
+    let result: Awaited<ReturnType<typeof s.evaluate>>;
+    try {
+      result = await s.evaluate({ cursor: options.cursor ?? undefined, now: options.now ?? new Date(), resources: built.instances, log });
+    } catch (e) {
+      throw redacted(e, redact);
+    }
     const cursor = result.cursor ?? options.cursor ?? null;
     if ("skip" in result) return { runRequests: [], cursor, skipReason: result.skip, tickTime: null };
     return { runRequests: result.runRequests.map((r) => resolveRequest(defs, s.selection, r, `sensor "${name}"`, options.now)), cursor, skipReason: null, tickTime: null };
@@ -78,7 +90,8 @@ function resolveRequest(defs: Definitions, fallback: string, r: RunRequest, owne
         try {
           assertPartitionKey(a.partitions, r.partitionKey, id, now);
         } catch (e) {
-          throw new BatonError("UNKNOWN_PARTITION", `${owner} requested ${(e as Error).message}`, { asset: id });
+          const inner = e as BatonError;
+          throw new BatonError("UNKNOWN_PARTITION", `${owner} requested ${inner.problem ?? inner.message}`, { asset: id, hint: inner.hint });
         }
       }
     }
@@ -88,4 +101,14 @@ function resolveRequest(defs: Definitions, fallback: string, r: RunRequest, owne
 
 function unknownName(kind: string, name: string, known: readonly string[]): BatonError {
   return new BatonError("UNKNOWN_SELECTION", `there is no ${kind} named "${name}"`, { hint: known.length ? `known ${kind}s: ${known.join(", ")}` : `declare one in definitions({ ${kind}s })` });
+}
+
+/** The error with the sensor's secrets removed from its message and stack (it reaches logs). */
+function redacted(e: unknown, redact: (text: string) => string): unknown {
+  if (e instanceof Error) {
+    e.message = redact(e.message);
+    if (e.stack) e.stack = redact(e.stack);
+    return e;
+  }
+  return typeof e === "string" ? redact(e) : e;
 }

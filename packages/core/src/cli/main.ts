@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BatonError, BatonValidationError } from "../errors.js";
 import { loadDefinitions } from "../load.js";
@@ -38,26 +38,25 @@ export interface Io {
 /** The CLI as a function, so tests drive it without a child process. Returns the exit code. */
 const BUILT_IN = new Set(["materialize", "list", "graph", "manifest", "schedule", "sensor", "validate"]);
 
+const OPTIONS = {
+  definitions: { type: "string" },
+  select: { type: "string" },
+  partition: { type: "string" },
+  "partition-range": { type: "string" },
+  show: { type: "string" },
+  json: { type: "boolean", default: false },
+  mermaid: { type: "boolean", default: false },
+  out: { type: "string" },
+  at: { type: "string" },
+  cursor: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
-  const first = argv.find((a) => !a.startsWith("-"));
+  // The command is the first positional; an option's value ("--select customers") is not one.
+  const first = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: OPTIONS }).positionals[0];
   if (first && !BUILT_IN.has(first) && /^[a-z][a-z0-9-]*$/.test(first)) return runAdapter(first, argv, io);
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      definitions: { type: "string" },
-      select: { type: "string" },
-      partition: { type: "string" },
-      "partition-range": { type: "string" },
-      show: { type: "string" },
-      json: { type: "boolean", default: false },
-      mermaid: { type: "boolean", default: false },
-      out: { type: "string" },
-      at: { type: "string" },
-      cursor: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
   const [command, sub, name] = positionals;
   if (values.help || !command) {
     io.out(USAGE);
@@ -74,7 +73,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       return 0;
     case "list": {
       const ids = defs.select(values.select ?? "*");
-      if (values.json) json(ids.map((id) => describeAsset(defs.asset(id))));
+      if (values.json) json(ids.map((id) => describeAsset(defs.asset(id), defs.upstream(id))));
       else for (const id of ids) io.out(`${id}  ${describeLine(defs.asset(id))}`);
       return 0;
     }
@@ -83,7 +82,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       return 0;
     case "manifest": {
       if (values.out) {
-        const path = await writeManifest(project, defs, values.out);
+        const path = await writeManifest(project, defs, resolve(io.cwd, values.out));
         io.out(`wrote ${path}`);
       } else {
         const module = await compileDefinitions(project);
@@ -148,8 +147,9 @@ async function show(key: readonly string[], partition: string | undefined, store
   io.out(frame.head(20).toString());
 }
 
-function describeAsset(a: ReturnType<import("../definitions.js").Definitions["asset"]>) {
-  return { id: a.id, group: a.group, partitions: a.partitions ?? null, deps: a.inputs.map((i) => i.key.join("/")), description: a.description ?? null };
+function describeAsset(a: ReturnType<import("../definitions.js").Definitions["asset"]>, upstream: readonly string[]) {
+  // deps: every upstream (data inputs and ordering-only deps), as in the manifest.
+  return { id: a.id, group: a.group, partitions: a.partitions ?? null, deps: [...upstream], description: a.description ?? null };
 }
 
 function describeLine(a: ReturnType<import("../definitions.js").Definitions["asset"]>): string {

@@ -183,27 +183,35 @@ describe("LocalIOStore", () => {
     const hashes = new Set(versions.map(contentHash));
     await write(store, ["hot"], versions[0]);
     let writing = true;
+    let failed = false; // a failing reader stops the writer, so nothing writes after cleanup
     const writer = (async () => {
       try {
-        for (let i = 0; i < 150; i++) await write(store, ["hot"], versions[i % versions.length], { format: i % 3 === 0 ? "ipc" : "parquet", runId: `run-${i}` });
+        for (let i = 0; i < 150 && !failed; i++) await write(store, ["hot"], versions[i % versions.length], { format: i % 3 === 0 ? "ipc" : "parquet", runId: `run-${i}` });
       } finally {
         writing = false;
       }
     })();
     const reader = async () => {
       let reads = 0;
-      while (writing) {
-        const { frame: got, record } = await store.read(["hot"], undefined);
-        // The frame matches the record it was read with: never a mix of two versions.
-        expect(hashes.has(record.contentHash!)).toBe(true);
-        expect(contentHash(got)).toBe(record.contentHash);
-        expect(got.height).toBe(record.rowCount);
-        reads++;
+      try {
+        while (writing) {
+          const { frame: got, record } = await store.read(["hot"], undefined);
+          // The frame matches the record it was read with: never a mix of two versions.
+          expect(hashes.has(record.contentHash!)).toBe(true);
+          expect(contentHash(got)).toBe(record.contentHash);
+          expect(got.height).toBe(record.rowCount);
+          reads++;
+        }
+      } catch (e) {
+        failed = true;
+        throw e;
       }
       return reads;
     };
-    const reads = await Promise.all([reader(), reader(), reader(), writer.then(() => 0)]);
-    expect(reads.slice(0, 3).every((n) => n > 0)).toBe(true);
+    const settled = await Promise.allSettled([reader(), reader(), reader(), writer]);
+    for (const s of settled) if (s.status === "rejected") throw s.reason;
+    const reads = settled.slice(0, 3).map((s) => (s as PromiseFulfilledResult<number>).value);
+    expect(reads.every((n) => n > 0)).toBe(true);
     const dir = store.dirOf(["hot"], undefined);
     expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
     expect(readdirSync(dir).filter((n) => n.startsWith("data-"))).toHaveLength(1);

@@ -67,13 +67,16 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
         return {
           key,
           description: r.description ?? null,
-          config: Object.entries(r.config as ConfigSchema).map(([field, s]) => ({
-            field,
-            env: s.env,
-            secret: s.secret,
-            default: s.secret ? null : (s.default ?? null),
-            description: s.description ?? null,
-          })),
+          // A config is a map: sorted by field, so declaration order does not change the bytes.
+          config: Object.entries(r.config as ConfigSchema)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([field, s]) => ({
+              field,
+              env: s.env,
+              secret: s.secret,
+              default: s.secret ? null : (s.default ?? null),
+              description: s.description ?? null,
+            })),
         };
       }),
     schedules: defs.schedules.map((s) => {

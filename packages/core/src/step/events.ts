@@ -67,3 +67,13 @@ export function serializeError(e: unknown, depth = 0): SerializedError {
   }
   return { name: "NonErrorThrown", message: typeof e === "string" ? e : JSON.stringify(e) ?? String(e), stack: undefined };
 }
+
+/** The same error with `redact` applied to every text in it (message, stack, causes). */
+export function redactError(e: SerializedError, redact: (text: string) => string): SerializedError {
+  return {
+    ...e,
+    message: redact(e.message),
+    stack: e.stack === undefined ? undefined : redact(e.stack),
+    ...(e.cause !== undefined ? { cause: redactError(e.cause, redact) } : {}),
+  };
+}

@@ -9,17 +9,27 @@ export interface BuiltResources {
   teardown(): Promise<void>;
 }
 
+/** Replaces the values of the secret fields of these resources with "***". */
+export function secretRedactor(defs: Definitions, keys: readonly string[], environment: Readonly<Record<string, string | undefined>>): (text: string) => string {
+  const secrets = secretValues(keys.map((k) => defs.resources[k]).filter((r): r is ResourceDefinition => r !== undefined), environment);
+  return (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
+}
+
+/** The keys of the resources these assets need, in first-use order. */
+export function resourceKeys(assets: readonly AssetDefinition[]): string[] {
+  return [...new Set(assets.flatMap((a) => a.resources))];
+}
+
 /** Build only the resources these assets need, once per step; config comes from `environment`. */
 export async function buildResources(
   defs: Definitions,
   assets: readonly AssetDefinition[],
   environment: Readonly<Record<string, string | undefined>>,
   overrides: Readonly<Record<string, unknown>> = {},
-  keys: readonly string[] = [...new Set(assets.flatMap((a) => a.resources))],
+  keys: readonly string[] = resourceKeys(assets),
 ): Promise<BuiltResources> {
   const needed = keys;
-  const secrets = secretValues(needed.map((k) => defs.resources[k]).filter((r): r is ResourceDefinition => r !== undefined), environment);
-  const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
+  const redact = secretRedactor(defs, needed, environment);
   const instances: Record<string, unknown> = {};
   const built: [ResourceDefinition<any, any>, unknown][] = [];
   const teardown = async () => {

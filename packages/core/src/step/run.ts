@@ -6,8 +6,8 @@ import { LocalIOStore, type OutputRecord } from "../io/store.js";
 import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
 import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
-import { buildResources, type BuiltResources } from "./resources.js";
-import { serializeError, type LogLevel, type StepEvent } from "./events.js";
+import { buildResources, resourceKeys, secretRedactor, type BuiltResources } from "./resources.js";
+import { redactError, serializeError, type LogLevel, type StepEvent } from "./events.js";
 
 export interface StepOptions {
   readonly definitions: Definitions;
@@ -67,6 +67,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: allKeys, retryNumber });
 
   const outcomes: Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }> = {};
+  // Known before any resource is built, so that a factory's failure is redacted too.
+  const redact = secretRedactor(defs, resourceKeys(ordered), environment);
   let resources: BuiltResources | undefined;
   try {
     resources = await buildResources(defs, ordered, environment, options.resources);
@@ -83,18 +85,18 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
         const partitionKey = key ?? null;
         emit({ type: "asset_start", asset: asset.id, partitionKey });
         try {
-          records.push(await runOne(asset, key, { ...options, store, now, retryNumber, resources: resources.instances, redact: resources.redact, partitionKeys: keys }));
+          records.push(await runOne(asset, key, { ...options, store, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys }));
         } catch (e) {
-          const error = serializeError(e);
+          const error = redactError(serializeError(e), redact);
           outcomes[asset.id] = { status: "failure", records, error: error.message };
-          emit({ type: "asset_failure", asset: asset.id, partitionKey, error: { ...error, message: resources.redact(error.message), stack: error.stack && resources.redact(error.stack) } });
+          emit({ type: "asset_failure", asset: asset.id, partitionKey, error });
           break;
         }
       }
     }
   } catch (e) {
     // Resource construction failed: every selected asset fails with the same, named cause.
-    const error = serializeError(e);
+    const error = redactError(serializeError(e), redact);
     for (const a of ordered) {
       if (outcomes[a.id]) continue;
       outcomes[a.id] = { status: "failure", records: [], error: error.message };
@@ -165,7 +167,6 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     codeVersion: asset.codeVersion,
     runId: o.runId,
   });
-  const failedChecks = await runChecks(asset, output, context, partitionKey, o);
   o.onEvent({
     type: "materialization",
     asset: asset.id,
@@ -182,6 +183,8 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
       user: asset.metadata,
     },
   });
+  // Checks are reported after the materialization they evaluate, as orchestrators expect.
+  const failedChecks = await runChecks(asset, output, context, partitionKey, o);
   if (failedChecks.length > 0) {
     throw new BatonError("INVALID_DEFINITION", `asset check${failedChecks.length > 1 ? "s" : ""} ${failedChecks.map((c) => `"${c}"`).join(", ")} failed (severity error); the output was written but downstream assets will not run`, {
       asset: asset.id,
@@ -259,12 +262,16 @@ async function runChecks(asset: AssetDefinition, output: unknown, context: Asset
       check: c.name,
       passed: result.passed,
       severity,
-      description: result.description ?? c.description ?? null,
+      description: nullableRedact(result.description ?? c.description ?? null, o.redact),
       metadata: result.metadata ?? {},
     });
     if (!result.passed && severity === "error") failed.push(c.name);
   }
   return failed;
+}
+
+function nullableRedact(text: string | null, redact: (s: string) => string): string | null {
+  return text === null ? null : redact(text);
 }
 
 function loggerFor(asset: string, emit: (e: StepEvent) => void, redact: (s: string) => string): Logger {

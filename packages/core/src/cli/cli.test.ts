@@ -1,0 +1,417 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadDefinitions } from "../load.js";
+import { manifestToJson, toManifest } from "../manifest/build.js";
+import { readManifest } from "../manifest/read.js";
+import type { MaterializeResult } from "../executor/materialize.js";
+import { EVENT_PREFIX } from "../step/protocol.js";
+import type { StepEvent } from "../step/events.js";
+import { compileDefinitions } from "./compile.js";
+import { runCli, USAGE, type Io } from "./main.js";
+import { findProject } from "./project.js";
+import { cleanupTempDirs, expectValidManifest, expectValidManifestJson, tempDir, thrown, validatedManifests } from "../__tests__/helpers.js";
+
+const CORE = fileURLToPath(new URL("../..", import.meta.url));
+const STEP_BIN = join(CORE, "dist", "step", "bin.js");
+const run = promisify(execFile);
+
+/*
+ * A throwaway project outside the repo: package.json names defs.ts, which imports @baton/core and
+ * nodejs-polars through node_modules links (core's dist, as an installed package would be).
+ */
+const DEFS = `
+import pl from "nodejs-polars";
+import { asset, dailyPartitions, definitions, env, resource, schedule, sensor } from "@baton/core";
+
+const mode = resource({ config: { mode: env("REPORT_MODE", { default: "ok" }) }, create: ({ mode }) => mode });
+
+const orders = asset({
+  key: ["sales", "orders"],
+  group: "raw",
+  description: "raw orders",
+  compute: () => pl.DataFrame({ id: [1, 2, 3], customer: ["a", "b", "a"], amount: [10, 20, 30] }),
+});
+const customers = asset({ key: "customers", group: "raw", compute: () => pl.DataFrame({ customer: ["a", "b"], name: ["Ann", "Bob"] }) });
+const metrics = asset({
+  key: "customer_metrics",
+  inputs: { orders, customers },
+  compute: ({ orders, customers }) =>
+    orders.groupBy("customer").agg(pl.col("amount").sum().alias("total")).join(customers, { on: "customer" }).sort("customer"),
+});
+const report = asset({
+  key: "report",
+  inputs: { metrics },
+  resources: ["mode"],
+  compute: ({ metrics }, ctx) => {
+    ctx.log.info("building the report");
+    if (ctx.resources.mode === "fail") throw new Error("report failed on purpose");
+    return metrics.select("customer");
+  },
+});
+const publish = asset({ key: "publish", deps: [report], output: "none", compute: () => undefined });
+const daily = asset({
+  key: "daily_orders",
+  partitions: dailyPartitions({ start: "2024-01-01" }),
+  compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey] }),
+});
+
+export default definitions({
+  assets: [orders, customers, metrics, report, publish, daily],
+  resources: { mode },
+  schedules: [schedule({ name: "nightly", cron: "0 6 * * *", selection: "daily_orders" })],
+  sensors: [
+    sensor({
+      name: "new_orders",
+      selection: "+customer_metrics",
+      evaluate: ({ cursor }) => {
+        const n = Number(cursor ?? 0) + 1;
+        return { runRequests: [{ runKey: "batch-" + n }], cursor: String(n) };
+      },
+    }),
+  ],
+});
+`;
+
+const BROKEN = `
+import pl from "nodejs-polars";
+import { asset, definitions } from "@baton/core";
+const metrics = asset({ key: "customer_metrics", inputs: { orders: "ordrs" }, compute: () => pl.DataFrame({ x: [1] }) });
+export default definitions({ assets: [asset({ key: "orders", compute: () => pl.DataFrame({ x: [1] }) }), metrics] });
+`;
+
+let project: string;
+let storage: string;
+
+beforeAll(() => {
+  if (!existsSync(join(CORE, "dist", "index.js")) || !existsSync(STEP_BIN)) {
+    throw new Error("these tests import the built @baton/core: run `npx tsc -p tsconfig.build.json` (or pnpm build) in packages/core first");
+  }
+  project = tempDir("baton-cli-project-");
+  storage = join(project, "storage");
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "cli-fixture", private: true, type: "module", baton: { definitions: "./defs.ts" } }, null, 2));
+  writeFileSync(join(project, "defs.ts"), DEFS);
+  writeFileSync(join(project, "broken.ts"), BROKEN);
+  mkdirSync(join(project, "node_modules", "@baton"), { recursive: true });
+  symlinkSync(CORE, join(project, "node_modules", "@baton", "core"), "dir");
+  symlinkSync(join(CORE, "node_modules", "nodejs-polars"), join(project, "node_modules", "nodejs-polars"), "dir");
+});
+
+afterAll(() => {
+  cleanupTempDirs();
+  expect(validatedManifests.length).toBeGreaterThanOrEqual(3);
+});
+
+function io(env: Record<string, string> = {}, cwd = project) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const value: Io = { cwd, env: { BATON_STORAGE: storage, ...env }, out: (t) => out.push(...t.split("\n")), err: (t) => err.push(...t.split("\n")) };
+  return { io: value, out, err };
+}
+
+async function cli(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  const t = io(env, cwd);
+  const code = await runCli(args, t.io);
+  return { code, out: t.out, err: t.err };
+}
+
+describe("baton CLI", () => {
+  it("validate reports the counts and exits 0", async () => {
+    const r = await cli(["validate"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(["✔ 6 assets, 1 resources, 1 schedules, 1 sensors: valid"]);
+  });
+
+  it("finds the project from a subfolder", async () => {
+    const sub = join(project, "src", "deep");
+    mkdirSync(sub, { recursive: true });
+    expect((await cli(["validate"], {}, sub)).code).toBe(0);
+    expect(findProject(sub)).toEqual({ root: project, definitions: join(project, "defs.ts"), exportName: "default" });
+  });
+
+  it("validate of broken definitions fails with the problem, the asset, the file and a suggestion", async () => {
+    const e = await thrown(() => cli(["validate", "--definitions", "broken.ts"]));
+    expect(e.name).toBe("BatonValidationError");
+    expect(e.message).toContain(`asset "customer_metrics" (${join(project, "broken.ts")}): input "orders" names "ordrs"`);
+    expect(e.message).toContain('did you mean "orders"?');
+  });
+
+  it("a missing definitions module, or one without definitions, is a CONFIG error naming the file", async () => {
+    const missing = await thrown(() => cli(["validate", "--definitions", "nope.ts"]));
+    expect(missing).toMatchObject({ code: "CONFIG", file: join(project, "nope.ts") });
+    writeFileSync(join(project, "empty.ts"), "export const answer = 42;\n");
+    const empty = await thrown(() => cli(["list", "--definitions", "empty.ts"]));
+    expect(empty).toMatchObject({ code: "CONFIG", file: join(project, "empty.ts") });
+    expect(empty.message).toContain('the module has no Baton definitions in its export "default"');
+    expect(empty.hint).toContain("export the result of definitions({...}) as the default export");
+  });
+
+  it("a folder without a project is a CONFIG error saying how to declare one", async () => {
+    const e = await thrown(() => cli(["validate"], {}, tempDir()));
+    expect(e).toMatchObject({ code: "CONFIG" });
+    expect(e.hint).toContain('"baton": { "definitions"');
+  });
+
+  it("list prints assets in dependency order, filtered by --select, and as JSON", async () => {
+    const all = await cli(["list"]);
+    expect(all.code).toBe(0);
+    expect(all.out).toEqual([
+      "sales/orders  group=raw  raw orders",
+      "customers  group=raw",
+      "customer_metrics  group=default",
+      "report  group=default",
+      "publish  group=default",
+      "daily_orders  group=default  daily from 2024-01-01",
+    ]);
+    // An option value before the command is not mistaken for a command.
+    const some = await cli(["--select", "group:raw", "list"]);
+    expect(some.out).toEqual(["sales/orders  group=raw  raw orders", "customers  group=raw"]);
+    const json = await cli(["list", "--json", "--select", "publish"]);
+    expect(JSON.parse(json.out.join("\n"))).toEqual([{ id: "publish", group: "default", partitions: null, deps: ["report"], description: null }]);
+  });
+
+  it("graph prints a tree, or Mermaid", async () => {
+    const text = await cli(["graph"]);
+    expect(text.code).toBe(0);
+    expect(text.out).toEqual([
+      "sales/orders",
+      "└─ customer_metrics",
+      "   └─ report",
+      "      └─ publish",
+      "customers",
+      "└─ customer_metrics ↑",
+      "daily_orders (daily)",
+    ]);
+    const mermaid = await cli(["graph", "--mermaid"]);
+    expect(mermaid.out).toEqual([
+      "graph LR",
+      '  sales_orders["sales/orders"]',
+      '  customers["customers"]',
+      '  customer_metrics["customer_metrics"]',
+      '  report["report"]',
+      '  publish["publish"]',
+      '  daily_orders["daily_orders"]',
+      "  sales_orders --> customer_metrics",
+      "  customers --> customer_metrics",
+      "  customer_metrics --> report",
+      "  report --> publish",
+    ]);
+  });
+
+  it("manifest prints a valid, deterministic manifest pointing at the compiled definitions", async () => {
+    const first = await cli(["manifest"]);
+    expect(first.code).toBe(0);
+    const m = expectValidManifestJson(first.out.join("\n"));
+    expect(m.runtime.module).toBe(".baton/build/definitions.mjs");
+    expect(existsSync(join(project, m.runtime.module))).toBe(true);
+    expect(m.assets.map((a) => a.id)).toEqual(["sales/orders", "customers", "customer_metrics", "report", "publish", "daily_orders"]);
+    expect(m.resources).toEqual([{ key: "mode", description: null, config: [{ field: "mode", env: "REPORT_MODE", secret: false, default: "ok", description: null }] }]);
+    const second = await cli(["manifest"], { REPORT_MODE: "fail" });
+    expect(second.out.join("\n")).toBe(first.out.join("\n"));
+  });
+
+  it("manifest --out writes the file, relative paths resolved from its folder", async () => {
+    // Relative to the CLI's working directory (the project), not to the test process's.
+    const r = await cli(["manifest", "--out", "out/manifest.json"]);
+    const path = join(project, "out", "manifest.json");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([`wrote ${path}`]);
+    const m = expectValidManifestJson(readFileSync(path, "utf8"));
+    expect(m.runtime.module).toBe("../.baton/build/definitions.mjs");
+    expect(readManifest(path)).toEqual(m);
+  });
+
+  it("materialize prints one line per asset start and finish and a summary, and exits 0", async () => {
+    const r = await cli(["materialize", "--select", "+report"]);
+    expect(r.code).toBe(0);
+    const lines = r.out.map((l) => l.replace(/\d+(\.\d+)?(ms|s)\b/g, "<t>"));
+    // sales/orders and customers are independent: they run concurrently, in either order.
+    expect(lines.filter((l) => l.startsWith("▶")).sort()).toEqual(["▶ customer_metrics", "▶ customers", "▶ report", "▶ sales/orders"]);
+    expect(lines.filter((l) => l.startsWith("✔ ") && !l.startsWith("✔ run")).sort()).toEqual([
+      "✔ customer_metrics  <t>  2 rows",
+      "✔ customers  <t>  2 rows",
+      "✔ report  <t>  2 rows",
+      "✔ sales/orders  <t>  3 rows",
+    ]);
+    expect(lines).toContain("  building the report");
+    const at = (prefix: string) => r.out.findIndex((l) => l === prefix || l.startsWith(`${prefix}  `));
+    // Every asset's start comes before its finish, and after its upstreams' finish.
+    for (const id of ["sales/orders", "customers", "customer_metrics", "report"]) expect(at(`▶ ${id}`)).toBeLessThan(at(`✔ ${id}`));
+    expect(at("▶ customer_metrics")).toBeGreaterThan(Math.max(at("✔ sales/orders"), at("✔ customers")));
+    expect(at("▶ report")).toBeGreaterThan(at("✔ customer_metrics"));
+    expect(lines.at(-1)).toMatch(/^✔ run succeeded \([0-9a-f-]{36}\) in <t>: 4 succeeded, 0 failed, 0 skipped; 9 rows written$/);
+    expect(readdirSync(join(storage, "customer_metrics", "__unpartitioned__"))).toContain("record.json");
+  });
+
+  it("materialize --json prints the result", async () => {
+    const r = await cli(["materialize", "--select", "customers", "--json"]);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.out.join("\n")) as MaterializeResult;
+    expect(result.status).toBe("success");
+    expect(Object.keys(result.assets)).toEqual(["customers"]);
+    expect(result.assets.customers!.materializations[0]!.metadata.rowCount).toBe(2);
+  });
+
+  it("materialize exits 1 on a failure, reporting it and the skipped downstream", async () => {
+    const r = await cli(["materialize", "--select", "+publish"], { REPORT_MODE: "fail" });
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("✘ report  report failed on purpose");
+    expect(r.out).toContain('– publish skipped: upstream "report" did not succeed');
+    expect(r.out.at(-1)).toMatch(/^✘ run failed \(.+\) in .+: 3 succeeded, 1 failed, 1 skipped; 7 rows written$/);
+    const json = await cli(["materialize", "--select", "report", "--json"], { REPORT_MODE: "fail" });
+    expect(json.code).toBe(1);
+    const result = JSON.parse(json.out.join("\n")) as MaterializeResult;
+    expect(result.assets.report!.error!.message).toBe("report failed on purpose");
+  });
+
+  it("materialize runs a partition, a range, and --show prints the output", async () => {
+    const one = await cli(["materialize", "--select", "daily_orders", "--partition", "2024-01-02", "--show", "daily_orders"]);
+    expect(one.code).toBe(0);
+    expect(one.out.some((l) => /^✔ daily_orders \[2024-01-02\] {2}\S+ {2}1 rows$/.test(l))).toBe(true);
+    expect(one.out).toContain("daily_orders [2024-01-02]:");
+    expect(one.out).toContain("│ 2024-01-02 │");
+    const range = await cli(["materialize", "--select", "daily_orders", "--partition-range", "2024-01-03...2024-01-05", "--json"]);
+    const result = JSON.parse(range.out.join("\n")) as MaterializeResult;
+    expect(result.assets.daily_orders!.materializations.map((m) => m.partitionKey)).toEqual(["2024-01-03", "2024-01-04", "2024-01-05"]);
+  });
+
+  it("materialize with a bad partition fails before anything runs", async () => {
+    const e = await thrown(() => cli(["materialize", "--select", "daily_orders", "--partition", "yesterday"]));
+    expect(e).toMatchObject({ code: "UNKNOWN_PARTITION", asset: "daily_orders" });
+    const bad = await thrown(() => cli(["materialize", "--select", "daily_orders", "--partition-range", "2024-01-01"]));
+    expect(bad).toMatchObject({ code: "UNKNOWN_PARTITION" });
+    expect(bad.hint).toContain("FIRST...LAST");
+  });
+
+  it("schedule tick --at prints what the schedule would run", async () => {
+    const r = await cli(["schedule", "tick", "nightly", "--at", "2024-01-05T07:00:00Z"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(["tick 2024-01-05T06:00:00.000Z", "run daily_orders partition=2024-01-04 runKey=2024-01-04"]);
+    const json = await cli(["schedule", "tick", "nightly", "--at", "2024-01-05T07:00:00Z", "--json"]);
+    expect(JSON.parse(json.out.join("\n"))).toEqual({
+      runRequests: [{ assets: ["daily_orders"], partitionKey: "2024-01-04", runKey: "2024-01-04", tags: {} }],
+      cursor: null,
+      skipReason: null,
+      tickTime: "2024-01-05T06:00:00.000Z",
+    });
+  });
+
+  it("sensor tick --cursor runs the sensor once and prints its requests and new cursor", async () => {
+    const r = await cli(["sensor", "tick", "new_orders", "--cursor", "4"]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toBe("run sales/orders, customers, customer_metrics runKey=batch-5");
+    expect(r.out[1]).toMatch(/^cursor 5 {2}\(\d+ms\)$/);
+    const json = await cli(["sensor", "tick", "new_orders", "--json"]);
+    expect(JSON.parse(json.out.join("\n"))).toMatchObject({ cursor: "1", runRequests: [{ runKey: "batch-1" }] });
+  });
+
+  it("usage: no command exits 2, --help exits 0, an unknown command exits 2, a bad tick is a CONFIG error", async () => {
+    const none = await cli([]);
+    expect(none.code).toBe(2);
+    expect(none.out.join("\n")).toBe(USAGE);
+    expect((await cli(["--help"])).code).toBe(0);
+    const unknown = await cli(["Materialise"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err[0]).toBe('unknown command "Materialise"');
+    expect(await thrown(() => cli(["schedule", "run", "nightly"]))).toMatchObject({ code: "CONFIG" });
+    const adapter = await thrown(() => cli(["nosuchtarget", "build"]));
+    expect(adapter).toMatchObject({ code: "CONFIG" });
+    expect(adapter.message).toContain("@baton/adapter-nosuchtarget is not installed");
+  });
+});
+
+describe("baton-step (compiled bin in a child process)", () => {
+  let manifestPath: string;
+
+  beforeAll(async () => {
+    const proj = findProject(project);
+    const module = await compileDefinitions(proj);
+    const defs = await loadDefinitions(proj.definitions);
+    const dir = join(project, "orchestrator");
+    mkdirSync(dir, { recursive: true });
+    manifestPath = join(dir, "manifest.json");
+    writeFileSync(manifestPath, manifestToJson(expectValidManifest(toManifest(defs, { module, manifestDir: dir }))));
+  });
+
+  async function step(args: string[], env: Record<string, string> = {}) {
+    const stepStorage = join(project, "step-storage");
+    try {
+      const r = await run(process.execPath, [STEP_BIN, ...args], { cwd: project, env: { ...process.env, BATON_STORAGE: stepStorage, ...env } });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+    }
+  }
+  const events = (stdout: string) =>
+    stdout
+      .split("\n")
+      .filter((l) => l.startsWith(EVENT_PREFIX))
+      .map((l) => JSON.parse(l.slice(EVENT_PREFIX.length)) as StepEvent);
+
+  it("runs assets and emits @@baton:event lines; exit 0", async () => {
+    const r = await step(["run", "--manifest", manifestPath, "--asset", "customer_metrics", "--asset", "sales/orders", "--asset", "customers", "--run-id", "r-1", "--retry", "1"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.map((e) => e.type)).toEqual(["step_start", "asset_start", "materialization", "asset_start", "materialization", "asset_start", "materialization", "step_end"]);
+    expect(ev[0]).toEqual({ type: "step_start", runId: "r-1", assets: ["sales/orders", "customers", "customer_metrics"], partitionKeys: [], retryNumber: 1 });
+    const mat = ev.filter((e): e is Extract<StepEvent, { type: "materialization" }> => e.type === "materialization");
+    expect(mat.map((m) => [m.asset, m.metadata.rowCount])).toEqual([
+      ["sales/orders", 3],
+      ["customers", 2],
+      ["customer_metrics", 2],
+    ]);
+    expect(existsSync(mat[2]!.metadata.path!)).toBe(true);
+    expect(mat[2]!.metadata.path!.startsWith(resolve(project, "step-storage"))).toBe(true);
+    expect(ev.at(-1)).toMatchObject({ type: "step_end", status: "success" });
+  });
+
+  it("runs a partition", async () => {
+    const r = await step(["run", "--manifest", manifestPath, "--asset", "daily_orders", "--partition", "2024-01-02", "--run-id", "r-2"]);
+    expect(r.code).toBe(0);
+    expect(events(r.stdout).find((e) => e.type === "materialization")).toMatchObject({ asset: "daily_orders", partitionKey: "2024-01-02" });
+  });
+
+  it("exits 1 when an asset fails, with the failure event", async () => {
+    const r = await step(["run", "--manifest", manifestPath, "--asset", "report", "--run-id", "r-3"], { REPORT_MODE: "fail" });
+    expect(r.code).toBe(1);
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.type === "log")).toMatchObject({ level: "info", message: "building the report", asset: "report" });
+    const f = ev.find((e) => e.type === "asset_failure") as Extract<StepEvent, { type: "asset_failure" }>;
+    expect(f.asset).toBe("report");
+    expect(f.error).toMatchObject({ name: "Error", message: "report failed on purpose" });
+    expect(f.error.stack).toContain("report failed on purpose");
+    expect(ev.at(-1)).toMatchObject({ type: "step_end", status: "failure" });
+  });
+
+  it("exits 2 when the step cannot start (unknown asset, broken manifest), still emitting a failure event", async () => {
+    const unknown = await step(["run", "--manifest", manifestPath, "--asset", "no_such_asset", "--run-id", "r-4"]);
+    expect(unknown.code).toBe(2);
+    const [f] = events(unknown.stdout);
+    expect(f).toMatchObject({ type: "asset_failure", asset: "", error: { code: "UNKNOWN_SELECTION" } });
+    expect(unknown.stderr).toContain('baton-step: selection names "no_such_asset"');
+
+    const broken = join(project, "orchestrator", "broken.json");
+    writeFileSync(broken, JSON.stringify({ manifestVersion: 99 }));
+    const bad = await step(["run", "--manifest", broken, "--asset", "report"]);
+    expect(bad.code).toBe(2);
+    expect(events(bad.stdout)[0]).toMatchObject({ type: "asset_failure", error: { code: "MANIFEST" } });
+    expect(bad.stderr).toContain(broken);
+    expect(bad.stderr).toContain("manifest version 99");
+  });
+
+  it("evaluates a sensor and a schedule as tick events", async () => {
+    const s = await step(["sensor", "--manifest", manifestPath, "--name", "new_orders", "--cursor", "9"]);
+    expect(s.code).toBe(0);
+    expect(events(s.stdout)).toEqual([
+      { type: "tick", result: { runRequests: [{ assets: ["sales/orders", "customers", "customer_metrics"], partitionKey: null, runKey: "batch-10", tags: {} }], cursor: "10", skipReason: null, tickTime: null } },
+    ]);
+    const t = await step(["schedule", "--manifest", manifestPath, "--name", "nightly", "--at", "2024-02-01T06:30:00Z"]);
+    expect(t.code).toBe(0);
+    expect(events(t.stdout)[0]).toMatchObject({ type: "tick", result: { runRequests: [{ partitionKey: "2024-01-31" }], tickTime: "2024-02-01T06:00:00.000Z" } });
+  });
+});

@@ -1,0 +1,472 @@
+import pl from "nodejs-polars";
+import { Table, tableFromArrays } from "apache-arrow";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { asset, input, type AssetContext } from "../asset.js";
+import { definitions } from "../definitions.js";
+import { LocalIOStore } from "../io/store.js";
+import { contentHash, isPolarsFrame } from "../io/frames.js";
+import { dailyPartitions, hourlyPartitions, staticPartitions } from "../partitions/index.js";
+import { env, resource, secret } from "../resource.js";
+import { runStep, type StepOptions } from "./run.js";
+import { cleanupTempDirs, eventLog, tempDir, thrown } from "../__tests__/helpers.js";
+
+afterEach(cleanupTempDirs);
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+const NOW = new Date("2024-06-01T00:00:00Z");
+const orders = () => pl.DataFrame({ id: [1, 2, 3], amount: [10.5, 20, 30.25], customer: ["a", "b", "a"] });
+
+function step(defs: ReturnType<typeof definitions>, assets: string[], extra: Partial<StepOptions> = {}) {
+  const log = eventLog();
+  const store = extra.store ?? new LocalIOStore(tempDir());
+  const run = runStep({ definitions: defs, assets, runId: "run-1", store, env: {}, now: NOW, onEvent: log.onEvent, ...extra });
+  return { log, store, run };
+}
+
+describe("runStep: events", () => {
+  it("emits step_start, asset_start, logs, materialization with metadata, checks and step_end", async () => {
+    const a = asset({
+      key: ["sales", "orders"],
+      codeVersion: "7",
+      metadata: { owner: "sales" },
+      compute: (_i, ctx) => {
+        ctx.log.info("loading orders");
+        ctx.log.warning("one is late");
+        return orders();
+      },
+      checks: [
+        { name: "has_rows", check: (df) => df.height > 0 },
+        { name: "amounts", description: "amounts are positive", severity: "warn", check: () => ({ passed: true, metadata: { min: 10.5 } }) },
+      ],
+    });
+    const { log, store, run } = step(definitions({ assets: [a] }), ["sales/orders"], { retryNumber: 2 });
+    const result = await run;
+    // Checks follow the materialization they evaluate.
+    expect(log.types()).toEqual(["step_start", "asset_start", "log", "log", "materialization", "check", "check", "step_end"]);
+    expect(log.events[0]).toEqual({ type: "step_start", runId: "run-1", assets: ["sales/orders"], partitionKeys: [], retryNumber: 2 });
+    expect(log.events[1]).toEqual({ type: "asset_start", asset: "sales/orders", partitionKey: null });
+    expect(log.of("log")).toEqual([
+      { type: "log", level: "info", message: "loading orders", asset: "sales/orders" },
+      { type: "log", level: "warning", message: "one is late", asset: "sales/orders" },
+    ]);
+    const [m] = log.of("materialization");
+    const hash = contentHash(orders());
+    expect(m).toMatchObject({ asset: "sales/orders", partitionKey: null, dataVersion: hash });
+    expect(m!.metadata).toMatchObject({
+      rowCount: 3,
+      schema: [
+        { name: "id", type: "Float64" },
+        { name: "amount", type: "Float64" },
+        { name: "customer", type: "String" },
+      ],
+      contentHash: hash,
+      format: "parquet",
+      codeVersion: "7",
+      user: { owner: "sales" },
+    });
+    expect(m!.metadata.durationMs).toEqual(expect.any(Number));
+    expect(m!.metadata.durationMs).toBeGreaterThanOrEqual(0);
+    expect(m!.metadata.path).toBe(`${store.dirOf(["sales", "orders"], undefined)}/data-${hash.slice(0, 16)}.parquet`);
+    expect(existsSync(m!.metadata.path!)).toBe(true);
+    expect(log.of("check")).toEqual([
+      { type: "check", asset: "sales/orders", partitionKey: null, check: "has_rows", passed: true, severity: "error", description: null, metadata: {} },
+      { type: "check", asset: "sales/orders", partitionKey: null, check: "amounts", passed: true, severity: "warn", description: "amounts are positive", metadata: { min: 10.5 } },
+    ]);
+    const end = log.of("step_end")[0]!;
+    expect(end.status).toBe("success");
+    expect(end.durationMs).toBeGreaterThanOrEqual(m!.metadata.durationMs);
+    expect(result.status).toBe("success");
+    expect(result.assets["sales/orders"]!.status).toBe("success");
+    expect(result.assets["sales/orders"]!.records[0]!.contentHash).toBe(hash);
+    expect((await store.read(["sales", "orders"], undefined)).frame.toRecords()).toEqual(orders().toRecords());
+  });
+
+  it("a thrown error becomes asset_failure with the TS error name, message and stack; downstream is skipped", async () => {
+    const up = asset({
+      key: "up",
+      compute: () => {
+        throw new TypeError("column amount is missing", { cause: new RangeError("deep cause") });
+      },
+    });
+    const down = asset({ key: "down", inputs: { up }, compute: ({ up }) => up });
+    const { log, run } = step(definitions({ assets: [up, down] }), ["down", "up"]);
+    const result = await run;
+    expect(log.types()).toEqual(["step_start", "asset_start", "asset_failure", "asset_skipped", "step_end"]);
+    const [f] = log.of("asset_failure");
+    expect(f!.asset).toBe("up");
+    expect(f!.partitionKey).toBeNull();
+    expect(f!.error.name).toBe("TypeError");
+    expect(f!.error.message).toBe("column amount is missing");
+    expect(f!.error.stack).toContain("TypeError: column amount is missing");
+    expect(f!.error.stack).toContain(THIS_FILE);
+    expect(f!.error.cause).toMatchObject({ name: "RangeError", message: "deep cause" });
+    expect(log.of("asset_skipped")).toEqual([{ type: "asset_skipped", asset: "down", reason: 'upstream "up" did not succeed' }]);
+    expect(log.of("step_end")[0]!.status).toBe("failure");
+    expect(result.status).toBe("failure");
+    expect(result.assets.up).toMatchObject({ status: "failure", error: "column amount is missing" });
+    expect(result.assets.down).toMatchObject({ status: "skipped" });
+  });
+
+  it("a thrown non-Error is reported too", async () => {
+    const a = asset({
+      key: "a",
+      compute: () => {
+        throw "just a string";
+      },
+    });
+    const { log, run } = step(definitions({ assets: [a] }), ["a"]);
+    await run;
+    expect(log.of("asset_failure")[0]!.error).toEqual({ name: "NonErrorThrown", message: "just a string", stack: undefined });
+  });
+});
+
+describe("runStep: secrets", () => {
+  const SECRET = "s3cr3t-Pa55word";
+  const db = resource({
+    config: { url: env("DB_URL"), password: secret("DB_PASSWORD") },
+    create: (c) => ({ url: c.url, password: c.password }),
+  });
+
+  it("redacts secret values from log events and failure messages, stacks and causes", async () => {
+    const a = asset({
+      key: "a",
+      resources: ["db"],
+      compute: (_i, ctx) => {
+        const { password, url } = ctx.resources.db as { password: string; url: string };
+        ctx.log.info(`connecting to ${url} with ${password}`);
+        ctx.log.error(`twice: ${password}/${password}`);
+        throw new Error(`login failed for password ${password}`, { cause: new Error(`server said: bad ${password}`) });
+      },
+    });
+    const { log, run } = step(definitions({ assets: [a], resources: { db } }), ["a"], { env: { DB_URL: "pg://host/db", DB_PASSWORD: SECRET } });
+    await run;
+    expect(log.of("log").map((e) => e.message)).toEqual(["connecting to pg://host/db with ***", "twice: ***/***"]);
+    const f = log.of("asset_failure")[0]!;
+    expect(f.error.message).toBe("login failed for password ***");
+    expect(f.error.stack).toContain("login failed for password ***");
+    expect(f.error.cause?.message).toBe("server said: bad ***");
+    expect(JSON.stringify(log.events)).not.toContain(SECRET);
+    expect(JSON.stringify(log.events)).toContain("pg://host/db"); // not a secret
+  });
+
+  it("redacts secrets from a resource factory's failure", async () => {
+    const leaky = resource({
+      config: { password: secret("DB_PASSWORD") },
+      create: ({ password }): unknown => {
+        throw new Error(`cannot connect as admin:${password}@db`);
+      },
+    });
+    const a = asset({ key: "a", resources: ["db"], compute: () => orders() });
+    const { log, run } = step(definitions({ assets: [a], resources: { db: leaky } }), ["a"], { env: { DB_PASSWORD: SECRET } });
+    const result = await run;
+    expect(result.status).toBe("failure");
+    const f = log.of("asset_failure")[0]!;
+    expect(f.error.message).toBe("cannot connect as admin:***@db");
+    expect(JSON.stringify(log.events)).not.toContain(SECRET);
+    expect(JSON.stringify(result)).not.toContain(SECRET);
+  });
+});
+
+describe("runStep: checks", () => {
+  it("a failed error-severity check fails the asset (after writing it); warn does not", async () => {
+    const warned = asset({ key: "warned", compute: orders, checks: [{ name: "soft", severity: "warn", check: () => ({ passed: false, description: "looks odd" }) }] });
+    const strict = asset({
+      key: "strict",
+      resources: ["vault"],
+      compute: orders,
+      checks: [
+        { name: "unique_customer", description: "one row per customer", check: (df) => df.getColumn("customer").nUnique() === df.height },
+        { name: "throws", severity: "warn", check: () => { throw new Error("boom"); } },
+        { name: "leaky", severity: "warn", check: () => ({ passed: false, description: "saw s3cr3t-Pa55word in the data" }) },
+      ],
+    });
+    const after = asset({ key: "after", inputs: { strict }, compute: ({ strict }) => strict });
+    const vault = resource({ config: { token: secret("VAULT_TOKEN") }, create: () => ({}) });
+    const { log, run, store } = step(definitions({ assets: [warned, strict, after], resources: { vault } }), ["warned", "strict", "after"], {
+      env: { VAULT_TOKEN: "s3cr3t-Pa55word" },
+    });
+    const result = await run;
+    expect(result.assets.warned!.status).toBe("success");
+    expect(result.assets.strict!.status).toBe("failure");
+    expect(result.assets.after!.status).toBe("skipped");
+    expect(log.of("check").map((c) => [c.asset, c.check, c.passed, c.severity, c.description])).toEqual([
+      ["warned", "soft", false, "warn", "looks odd"],
+      ["strict", "unique_customer", false, "error", "one row per customer"],
+      ["strict", "throws", false, "warn", "the check threw: boom"],
+      ["strict", "leaky", false, "warn", "saw *** in the data"], // check descriptions are redacted too
+    ]);
+    const f = log.of("asset_failure")[0]!;
+    expect(f.asset).toBe("strict");
+    expect(f.error.message).toContain('asset check "unique_customer" failed (severity error)');
+    expect(log.of("materialization").map((m) => m.asset)).toEqual(["warned", "strict"]);
+    expect(await store.readRecord(["strict"], undefined)).toBeDefined();
+  });
+});
+
+describe("runStep: inputs", () => {
+  const polarsUp = asset({ key: "polars_up", compute: () => pl.DataFrame({ n: [1, 2, 3] }) });
+  const arrowUp = asset({ key: "arrow_up", compute: () => tableFromArrays({ n: Int32Array.from([4, 5]) }) });
+
+  it("delivers each input as the upstream produced it, or as requested with input(x, { as })", async () => {
+    const seen: Record<string, unknown> = {};
+    const down = asset({
+      key: "down",
+      inputs: { p: polarsUp, a: arrowUp, pAsArrow: input(polarsUp, { as: "arrow" }), aAsPolars: input(arrowUp, { as: "polars" }) },
+      compute: (inputs) => {
+        Object.assign(seen, inputs);
+        return inputs.p;
+      },
+    });
+    const defs = definitions({ assets: [polarsUp, arrowUp, down] });
+    const { run, store } = step(defs, ["polars_up", "arrow_up", "down"]);
+    expect((await run).status).toBe("success");
+    expect((await store.readRecord(["arrow_up"], undefined))!.producedAs).toBe("arrow");
+    expect((await store.readRecord(["polars_up"], undefined))!.producedAs).toBe("polars");
+    expect(isPolarsFrame(seen.p)).toBe(true);
+    expect((seen.p as pl.DataFrame).getColumn("n").toArray()).toEqual([1, 2, 3]);
+    expect(seen.a).toBeInstanceOf(Table);
+    expect([...(seen.a as Table).getChild("n")!]).toEqual([4, 5]);
+    expect(seen.pAsArrow).toBeInstanceOf(Table);
+    expect([...(seen.pAsArrow as Table).getChild("n")!]).toEqual([1, 2, 3]);
+    expect(isPolarsFrame(seen.aAsPolars)).toBe(true);
+    expect((seen.aAsPolars as pl.DataFrame).getColumn("n").toArray()).toEqual([4, 5]);
+  });
+
+  it("reads inputs materialized by an earlier step from the store", async () => {
+    const down = asset({ key: "down", inputs: { up: polarsUp }, compute: ({ up }) => up.withColumns(pl.col("n").mul(2)) });
+    const defs = definitions({ assets: [polarsUp, down] });
+    const first = step(defs, ["polars_up"]);
+    await first.run;
+    const second = step(defs, ["down"], { store: first.store });
+    expect((await second.run).status).toBe("success");
+    expect((await first.store.read(["down"], undefined)).frame.getColumn("n").toArray()).toEqual([2, 4, 6]);
+  });
+
+  it("a missing upstream output fails the reader with MISSING_OUTPUT and a hint", async () => {
+    const down = asset({ key: "down", inputs: { up: polarsUp }, compute: ({ up }) => up });
+    const { log, run } = step(definitions({ assets: [polarsUp, down] }), ["down"]);
+    await run;
+    const f = log.of("asset_failure")[0]!;
+    expect(f.asset).toBe("down");
+    expect(f.error.code).toBe("MISSING_OUTPUT");
+    expect(f.error.message).toContain('input "polars_up" has not been materialized');
+    expect(f.error.message).toContain("--select +down");
+  });
+
+  it("an unpartitioned reader of a daily asset reads its materialized partitions concatenated in order", async () => {
+    const daily = asset({ key: "daily", partitions: dailyPartitions({ start: "2024-01-01" }), compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey!] }) });
+    let got: string[] = [];
+    const total = asset({ key: "total", inputs: { daily }, compute: ({ daily }) => ((got = daily.getColumn("day").toArray() as string[]), daily) });
+    const defs = definitions({ assets: [daily, total] });
+    const store = new LocalIOStore(tempDir());
+    for (const k of ["2024-01-03", "2024-01-01", "2024-01-02"]) await step(defs, ["daily"], { store, partitionKey: k }).run;
+    expect((await step(defs, ["total"], { store }).run).status).toBe("success");
+    expect(got).toEqual(["2024-01-01", "2024-01-02", "2024-01-03"]);
+  });
+
+  it("a daily reader of an hourly asset reads the 24 hours of its day (time-window mapping)", async () => {
+    const hourly = asset({ key: "hourly", partitions: hourlyPartitions({ start: "2024-01-01T00:00" }), compute: (_i, ctx) => pl.DataFrame({ hour: [ctx.partitionKey!] }) });
+    let hours: string[] = [];
+    const daily = asset({
+      key: "daily",
+      inputs: { hourly },
+      partitions: dailyPartitions({ start: "2024-01-01" }),
+      compute: ({ hourly }) => ((hours = hourly.getColumn("hour").toArray() as string[]), pl.DataFrame({ n: [hourly.height] })),
+    });
+    const defs = definitions({ assets: [hourly, daily] });
+    const store = new LocalIOStore(tempDir());
+    await step(defs, ["hourly"], { store, partitionRange: { start: "2024-01-02-00:00", end: "2024-01-02-23:00" } }).run;
+    expect((await step(defs, ["daily"], { store, partitionKey: "2024-01-02" }).run).status).toBe("success");
+    expect(hours).toHaveLength(24);
+    expect(hours[0]).toBe("2024-01-02-00:00");
+    expect(hours[23]).toBe("2024-01-02-23:00");
+  });
+});
+
+describe("runStep: partitions", () => {
+  it("a partition range runs one materialization per key, each with its own key and time window", async () => {
+    const contexts: AssetContext[] = [];
+    const daily = asset({
+      key: "daily",
+      partitions: dailyPartitions({ start: "2024-01-01", timezone: "Europe/Paris" }),
+      compute: (_i, ctx) => {
+        contexts.push(ctx);
+        return pl.DataFrame({ day: [ctx.partitionKey!] });
+      },
+    });
+    const { log, run, store } = step(definitions({ assets: [daily] }), ["daily"], { partitionRange: { start: "2024-03-30", end: "2024-04-01" } });
+    const result = await run;
+    expect(result.status).toBe("success");
+    expect(log.events[0]).toMatchObject({ type: "step_start", partitionKeys: ["2024-03-30", "2024-03-31", "2024-04-01"] });
+    expect(log.of("materialization").map((m) => m.partitionKey)).toEqual(["2024-03-30", "2024-03-31", "2024-04-01"]);
+    expect(log.of("asset_start").map((m) => m.partitionKey)).toEqual(["2024-03-30", "2024-03-31", "2024-04-01"]);
+    expect(contexts.map((c) => c.partitionKey)).toEqual(["2024-03-30", "2024-03-31", "2024-04-01"]);
+    expect(contexts.every((c) => c.partitionKeyRange?.start === "2024-03-30" && c.partitionKeyRange.end === "2024-04-01")).toBe(true);
+    // Paris: UTC+1 until the DST change on 2024-03-31, which is a 23-hour day.
+    expect(contexts.map((c) => [c.timeWindow!.start.toISOString(), c.timeWindow!.end.toISOString()])).toEqual([
+      ["2024-03-29T23:00:00.000Z", "2024-03-30T23:00:00.000Z"],
+      ["2024-03-30T23:00:00.000Z", "2024-03-31T22:00:00.000Z"],
+      ["2024-03-31T22:00:00.000Z", "2024-04-01T22:00:00.000Z"],
+    ]);
+    expect(result.assets.daily!.records.map((r) => r.partitionKey)).toEqual(["2024-03-30", "2024-03-31", "2024-04-01"]);
+    expect(await store.storedPartitions(["daily"])).toEqual(["2024-03-30", "2024-03-31", "2024-04-01"]);
+  });
+
+  it("a single key gives the context its key, a one-key range, the run id and the retry number", async () => {
+    let ctx: AssetContext | undefined;
+    const regions = asset({ key: "regions", partitions: staticPartitions(["eu", "us"]), compute: (_i, c) => ((ctx = c), pl.DataFrame({ r: [c.partitionKey!] })) });
+    await step(definitions({ assets: [regions] }), ["regions"], { partitionKey: "us", retryNumber: 1 }).run;
+    expect(ctx).toMatchObject({ assetKey: ["regions"], runId: "run-1", retryNumber: 1, partitionKey: "us", partitionKeys: ["us"], partitionKeyRange: { start: "us", end: "us" }, timeWindow: undefined });
+  });
+
+  it("an unknown partition key fails the step before any user code runs, naming the asset", async () => {
+    const compute = vi.fn(() => orders());
+    const daily = asset({ key: "daily", partitions: dailyPartitions({ start: "2024-01-01" }), compute });
+    const { log, run } = step(definitions({ assets: [daily] }), ["daily"], { partitionKey: "2024-13-01" });
+    const result = await run;
+    expect(compute).not.toHaveBeenCalled();
+    expect(log.types()).toEqual(["step_start", "asset_failure", "step_end"]);
+    const f = log.of("asset_failure")[0]!;
+    expect(f).toMatchObject({ asset: "daily", partitionKey: "2024-13-01" });
+    expect(f.error.code).toBe("UNKNOWN_PARTITION");
+    expect(f.error.message).toContain('unknown partition key "2024-13-01"');
+    expect(result.assets.daily!.status).toBe("failure");
+  });
+
+  it("a partitioned asset without a key is UNKNOWN_PARTITION with a hint", async () => {
+    const daily = asset({ key: "daily", partitions: dailyPartitions({ start: "2024-01-01" }), compute: orders });
+    const { log, run } = step(definitions({ assets: [daily] }), ["daily"]);
+    await run;
+    const f = log.of("asset_failure")[0]!;
+    expect(f.error.code).toBe("UNKNOWN_PARTITION");
+    expect(f.error.message).toContain("no partition key was given");
+    expect(f.error.message).toContain("--partition KEY");
+  });
+});
+
+describe("runStep: run-time errors", () => {
+  it("an unknown asset id is UNKNOWN_SELECTION before any event", async () => {
+    const { log, run } = step(definitions({ assets: [asset({ key: "orders", compute: orders })] }), ["ordres"]);
+    const e = await thrown(() => run);
+    expect(e).toMatchObject({ code: "UNKNOWN_SELECTION" });
+    expect(e.hint).toContain('"orders"');
+    expect(log.events).toEqual([]);
+  });
+
+  it.each([
+    ["undefined", () => undefined, "compute returned undefined", "a missing `return`?"],
+    ["a plain object", () => ({ id: [1, 2] }), "compute returned an object (Object)", "pl.DataFrame"],
+    ["an array", () => [{ id: 1 }], "compute returned an array", "pl.DataFrame"],
+    ["a number", () => 42, "compute returned a number", "pl.DataFrame"],
+  ])("returning %s is WRONG_OUTPUT_TYPE naming the asset", async (_what, compute, problem, hint) => {
+    const a = asset({ key: ["sales", "bad"], compute: compute as never });
+    const { log, run, store } = step(definitions({ assets: [a] }), ["sales/bad"]);
+    const result = await run;
+    expect(result.status).toBe("failure");
+    const f = log.of("asset_failure")[0]!;
+    expect(f.asset).toBe("sales/bad");
+    expect(f.error.code).toBe("WRONG_OUTPUT_TYPE");
+    expect(f.error.message).toContain(`asset "sales/bad" (${THIS_FILE}): ${problem}`);
+    expect(f.error.message).toContain(hint);
+    expect(log.of("materialization")).toEqual([]);
+    expect(await store.readRecord(["sales", "bad"], undefined)).toBeUndefined();
+  });
+
+  it("a side-effect asset returning a frame is WRONG_OUTPUT_TYPE; returning nothing stores a data-less record", async () => {
+    const bad = asset({ key: "notify_bad", output: "none", compute: () => orders() as never });
+    const good = asset({ key: "notify", output: "none", compute: () => undefined });
+    const { log, run } = step(definitions({ assets: [bad, good] }), ["notify_bad", "notify"]);
+    const result = await run;
+    const f = log.of("asset_failure")[0]!;
+    expect(f.asset).toBe("notify_bad");
+    expect(f.error.code).toBe("WRONG_OUTPUT_TYPE");
+    expect(f.error.message).toContain('declared output: "none" but returned a polars DataFrame');
+    expect(result.assets.notify!.status).toBe("success");
+    const [m] = log.of("materialization");
+    expect(m).toMatchObject({ asset: "notify", dataVersion: null, metadata: { rowCount: null, contentHash: null, path: null, format: "none", schema: [] } });
+  });
+
+  it("an Arrow table is a valid output, stored with its row count", async () => {
+    const a = asset({ key: "arrow", compute: () => tableFromArrays({ x: Float64Array.from([1, 2]), y: ["a", "b"] }) });
+    const { log, run } = step(definitions({ assets: [a] }), ["arrow"]);
+    expect((await run).status).toBe("success");
+    expect(log.of("materialization")[0]!.metadata.rowCount).toBe(2);
+  });
+
+  it("a missing environment variable is MISSING_ENV naming the variable, the resource and the asset", async () => {
+    const compute = vi.fn(orders);
+    const warehouse = resource({ config: { url: env("WAREHOUSE_URL") }, create: ({ url }) => ({ url }) });
+    const a = asset({ key: "loads", resources: ["warehouse"], compute });
+    const { log, run } = step(definitions({ assets: [a], resources: { warehouse } }), ["loads"], { env: { OTHER: "x" } });
+    const result = await run;
+    expect(compute).not.toHaveBeenCalled();
+    expect(result.assets.loads!.status).toBe("failure");
+    const f = log.of("asset_failure")[0]!;
+    expect(f.asset).toBe("loads");
+    expect(f.error.code).toBe("MISSING_ENV");
+    expect(f.error.message).toContain('asset "loads": resource "warehouse" needs environment variable WAREHOUSE_URL (field "url")');
+    expect(f.error.message).toContain("fix: set WAREHOUSE_URL");
+  });
+});
+
+describe("runStep: resources", () => {
+  it("builds each needed resource once per step, shares it, and tears them down in reverse order", async () => {
+    const calls: string[] = [];
+    const mk = (name: string) =>
+      resource({
+        create: () => {
+          calls.push(`create ${name}`);
+          return { name };
+        },
+        teardown: (c: { name: string }) => {
+          calls.push(`teardown ${c.name}`);
+        },
+      });
+    const seen: unknown[] = [];
+    const a = asset({ key: "a", resources: ["first"], compute: (_i, ctx) => (seen.push(ctx.resources.first), calls.push("compute a"), orders()) });
+    const b = asset({ key: "b", deps: [a], resources: ["first", "second"], compute: (_i, ctx) => (seen.push(ctx.resources.first), calls.push("compute b"), orders()) });
+    const unused = asset({ key: "unused", resources: ["third"], compute: orders });
+    const defs = definitions({ assets: [a, b, unused], resources: { first: mk("first"), second: mk("second"), third: mk("third") } });
+    expect((await step(defs, ["a", "b"]).run).status).toBe("success");
+    expect(calls).toEqual(["create first", "create second", "compute a", "compute b", "teardown second", "teardown first"]);
+    expect(seen[0]).toBe(seen[1]);
+  });
+
+  it("a context only sees the resources its asset declares", async () => {
+    let keys: string[] = [];
+    const one = resource({ create: () => 1 });
+    const two = resource({ create: () => 2 });
+    const a = asset({ key: "a", resources: ["one"], compute: (_i, ctx) => ((keys = Object.keys(ctx.resources)), orders()) });
+    const b = asset({ key: "b", resources: ["two"], compute: orders });
+    await step(definitions({ assets: [a, b], resources: { one, two } }), ["a", "b"]).run;
+    expect(keys).toEqual(["one"]);
+  });
+
+  it("ready-made instances replace the factories", async () => {
+    const create = vi.fn(() => ({ real: true }));
+    const warehouse = resource({ config: { url: env("WAREHOUSE_URL") }, create });
+    let got: unknown;
+    const a = asset({ key: "a", resources: ["warehouse"], compute: (_i, ctx) => ((got = ctx.resources.warehouse), orders()) });
+    const fake = { fake: true };
+    expect((await step(definitions({ assets: [a], resources: { warehouse } }), ["a"], { resources: { warehouse: fake } }).run).status).toBe("success");
+    expect(create).not.toHaveBeenCalled();
+    expect(got).toBe(fake);
+  });
+
+  it("tears down what was built when a later resource fails, and when the asset fails", async () => {
+    const calls: string[] = [];
+    const ok = resource({ create: () => "ok", teardown: () => void calls.push("teardown ok") });
+    const broken = resource({ create: (): unknown => { throw new Error("no connection"); } });
+    const a = asset({ key: "a", resources: ["ok", "broken"], compute: orders });
+    const { log, run } = step(definitions({ assets: [a], resources: { ok, broken } }), ["a"]);
+    await run;
+    expect(calls).toEqual(["teardown ok"]);
+    expect(log.of("asset_failure")[0]!.error.message).toBe("no connection");
+    calls.length = 0;
+    const failing = asset({ key: "f", resources: ["ok"], compute: () => { throw new Error("x"); } });
+    await step(definitions({ assets: [failing], resources: { ok } }), ["f"]).run;
+    expect(calls).toEqual(["teardown ok"]);
+  });
+});
