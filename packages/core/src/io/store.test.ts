@@ -140,19 +140,32 @@ describe("LocalIOStore", () => {
   });
 
   it("removes the stale data file when an output is rewritten, and leaves no temp files", async () => {
+    const { utimesSync } = await import("node:fs");
     const store = new LocalIOStore(tempDir());
+    const dir = store.dirOf(["t"], undefined);
+    const age = (file: string) => utimesSync(join(dir, file), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
     const first = await write(store, ["t"], frame(2));
+    age(first.file!);
     const second = await write(store, ["t"], frame(3));
     expect(second.file).not.toBe(first.file);
-    const dir = store.dirOf(["t"], undefined);
     expect(readdirSync(dir).sort()).toEqual([second.file, "record.json"].sort());
     expect(existsSync(join(dir, first.file!))).toBe(false);
     // Switching format replaces the file too.
+    age(second.file!);
     const third = await write(store, ["t"], frame(3), { format: "ipc" });
     expect(readdirSync(dir).sort()).toEqual([third.file, "record.json"].sort());
     // Rewriting identical data keeps the one file.
     await write(store, ["t"], frame(3), { format: "ipc" });
     expect(readdirSync(dir).sort()).toEqual([third.file, "record.json"].sort());
+  });
+
+  it("leaves a fresh unreferenced data file alone: it may be a concurrent writer's, about to commit", async () => {
+    const store = new LocalIOStore(tempDir());
+    const dir = store.dirOf(["t"], undefined);
+    const first = await write(store, ["t"], frame(2));
+    const second = await write(store, ["t"], frame(3));
+    expect(readdirSync(dir).sort()).toEqual([first.file, second.file, "record.json"].sort());
+    expect((await store.read(["t"], undefined)).record.file).toBe(second.file);
   });
 
   it("a corrupt record is an error naming the file and saying how to fix it", async () => {

@@ -1,5 +1,5 @@
 import pl from "nodejs-polars";
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { BatonError } from "../errors.js";
@@ -22,6 +22,7 @@ export interface OutputRecord {
 }
 
 const UNPARTITIONED = "__unpartitioned__";
+const STALE_AFTER_MS = 60_000;
 
 export function defaultStorageRoot(environment: Readonly<Record<string, string | undefined>> = process.env): string {
   return resolve(environment.BATON_STORAGE ?? join(process.cwd(), ".baton", "storage"));
@@ -162,7 +163,12 @@ async function atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
 
 /** Data files the record no longer points at. Temp files are left alone: another writer may own one. */
 async function removeStale(dir: string, keep: string | null): Promise<void> {
+  const now = Date.now();
   for (const name of await readdir(dir)) {
-    if (name.startsWith("data-") && !name.endsWith(".tmp") && name !== keep) await rm(join(dir, name), { force: true });
+    if (!name.startsWith("data-") || name.endsWith(".tmp") || name === keep) continue;
+    // A file this young may belong to a concurrent writer about to commit its record: leave it
+    // for the next write to collect rather than break that writer's output.
+    const info = await stat(join(dir, name)).catch(() => undefined);
+    if (info && now - info.mtimeMs > STALE_AFTER_MS) await rm(join(dir, name), { force: true });
   }
 }
