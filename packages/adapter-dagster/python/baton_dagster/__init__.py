@@ -1,0 +1,6 @@
+"""Baton definitions as a Dagster code location, each step run in Node through Dagster Pipes."""
+
+from .definitions import build_definitions
+from .manifest import ACCEPTED_MANIFEST_VERSIONS, ManifestError, load_manifest
+
+__all__ = ["ACCEPTED_MANIFEST_VERSIONS", "ManifestError", "build_definitions", "load_manifest"]

@@ -1,0 +1,198 @@
+"""Baton assets as Dagster multi-assets whose steps run in Node through Dagster Pipes.
+
+Assets are grouped into subsettable multi-assets, one per Baton group, partitions definition and
+retry policy (an op has one of each). Selecting any subset of a multi-asset runs it in one Node
+process, which reports a materialization per asset, its checks and its logs through Pipes.
+"""
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._core.errors import DagsterPipesExecutionError  # not re-exported by `dagster`
+
+from .manifest import Manifest, asset_key_string
+from .node import BatonNode
+from .partitions import partition_mapping, partitions_def, partitions_label
+from .resources import step_environment
+
+PIPES_RESOURCE_KEY = "pipes_subprocess_client"
+# The Node step writes why it failed here (per-asset failures, skipped assets): a Pipes
+# `closed` exception only becomes an engine event, not the step's error.
+SUMMARY_ENV_VAR = "BATON_DAGSTER_SUMMARY"
+# Range runs (single-run backfills) have no partition key in the Pipes context.
+RANGE_EXTRA = "baton/partition_range"
+
+
+@dataclass
+class Bucket:
+    group: str
+    partitions: dict[str, Any] | None
+    retry: dict[str, Any] | None
+    level: int
+    assets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _bucket_key(asset: dict[str, Any]) -> str:
+    return json.dumps([asset["group"], asset["partitions"], asset["retry"]], sort_keys=True)
+
+
+def plan_buckets(manifest: Manifest) -> list[Bucket]:
+    """Group assets into multi-assets without creating a cycle between them.
+
+    An asset's level grows by one across every dependency on another kind of bucket, and
+    buckets are keyed by level too, so every edge between two multi-assets goes up a level.
+    """
+    by_id = {a["id"]: a for a in manifest["assets"]}
+    levels: dict[str, int] = {}
+
+    def level(asset: dict[str, Any]) -> int:
+        if asset["id"] not in levels:
+            ups = [by_id[d["id"]] for d in asset["deps"] if d["id"] in by_id]
+            levels[asset["id"]] = max(
+                (level(u) + (_bucket_key(u) != _bucket_key(asset)) for u in ups), default=0
+            )
+        return levels[asset["id"]]
+
+    buckets: dict[tuple[str, int], Bucket] = {}
+    for asset in manifest["assets"]:
+        key = (_bucket_key(asset), level(asset))
+        if key not in buckets:
+            buckets[key] = Bucket(asset["group"], asset["partitions"], asset["retry"], key[1])
+        buckets[key].assets.append(asset)
+    return list(buckets.values())
+
+
+def _op_names(buckets: list[Bucket]) -> list[str]:
+    """Readable op names: group, partitions and retry; a stage only where a split needs one."""
+    kinds = [(b.group, json.dumps(b.partitions, sort_keys=True), json.dumps(b.retry)) for b in buckets]
+    names: list[str] = []
+    for bucket, kind in zip(buckets, kinds, strict=True):
+        split = kinds.count(kind) > 1 and bucket.level > 0
+        parts = [bucket.group, partitions_label(bucket.partitions), "retry" if bucket.retry else None]
+        parts.append(f"stage{bucket.level}" if split else None)
+        base = re.sub(r"\W", "_", "__".join(p for p in parts if p))
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}_{n}", n + 1
+        names.append(name)
+    return names
+
+
+def asset_spec(asset: dict[str, Any]) -> dg.AssetSpec:
+    deps = [
+        dg.AssetDep(dg.AssetKey(d["key"]), partition_mapping=partition_mapping(d["partitionMapping"]))
+        for d in asset["deps"]
+    ]
+    metadata = dict(asset["metadata"])
+    metadata["baton/id"] = asset["id"]
+    return dg.AssetSpec(
+        key=dg.AssetKey(asset["key"]),
+        deps=deps,
+        description=asset["description"],
+        metadata=metadata,
+        group_name=asset["group"],
+        code_version=asset["codeVersion"],
+        owners=asset["owners"],
+        tags=asset["tags"],
+        kinds={"typescript"},
+        # A failed upstream in the same step leaves an asset unmaterialized.
+        skippable=True,
+    )
+
+
+def check_specs(asset: dict[str, Any]) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            name=c["name"],
+            asset=dg.AssetKey(asset["key"]),
+            description=c["description"],
+            # The Node step fails the asset itself when an error-severity check fails.
+            blocking=False,
+        )
+        for c in asset["checks"]
+    ]
+
+
+def retry_policy(retry: dict[str, Any] | None) -> dg.RetryPolicy | None:
+    if retry is None:
+        return None
+    backoff = dg.Backoff.EXPONENTIAL if retry["backoff"] == "exponential" else None
+    return dg.RetryPolicy(
+        max_retries=retry["maxRetries"], delay=retry["delaySeconds"] or None, backoff=backoff
+    )
+
+
+def build_assets(manifest: Manifest, node: BatonNode) -> list[dg.AssetsDefinition]:
+    buckets = plan_buckets(manifest)
+    names = _op_names(buckets)
+    return [_multi_asset(manifest, node, b, name) for b, name in zip(buckets, names, strict=True)]
+
+
+def _multi_asset(manifest: Manifest, node: BatonNode, bucket: Bucket, name: str) -> dg.AssetsDefinition:
+    resource_keys = sorted({key for a in bucket.assets for key in a["resources"]})
+    resources_by_key = {asset_key_string(a["key"]): a["resources"] for a in bucket.assets}
+    partitioned = bucket.partitions is not None
+
+    @dg.multi_asset(
+        name=name,
+        specs=[asset_spec(a) for a in bucket.assets],
+        check_specs=[spec for a in bucket.assets for spec in check_specs(a)],
+        can_subset=True,
+        partitions_def=partitions_def(bucket.partitions),
+        # Node runs every key of a range in one process: one step per range, not per key.
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
+        retry_policy=retry_policy(bucket.retry),
+        required_resource_keys={PIPES_RESOURCE_KEY, *resource_keys},
+        op_tags={"kind": "typescript"},
+    )
+    def run_in_node(context: dg.AssetExecutionContext):
+        selected = {key.to_user_string() for key in context.selected_asset_keys}
+        keys = sorted({k for a in selected for k in resources_by_key.get(a, [])})
+        extras = {}
+        if partitioned and context.has_partition_key_range and not context.has_partition_key:
+            keys_range = context.partition_key_range
+            extras[RANGE_EXTRA] = {"start": keys_range.start, "end": keys_range.end}
+        pipes: dg.PipesSubprocessClient = getattr(context.resources, PIPES_RESOURCE_KEY)
+        with tempfile.TemporaryDirectory(prefix="baton-step-") as scratch:
+            summary = Path(scratch) / "summary.json"
+            env = {**step_environment(manifest, keys, context.resources), SUMMARY_ENV_VAR: str(summary)}
+            try:
+                invocation = pipes.run(context=context, command=node.command("run"), env=env, extras=extras)
+            except DagsterPipesExecutionError as error:
+                raise step_failure(summary) from error
+        yield from invocation.get_results(implicit_materializations=False)
+
+    return run_in_node
+
+
+def step_failure(summary_path: Path) -> dg.Failure:
+    """The TypeScript error as the step's failure: message in the description, stack in metadata."""
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return dg.Failure(
+            description="the Node step failed before it could report why; see the step's stderr"
+        )
+    failures = summary["failures"]
+    first = failures[0] if failures else {"asset": "", "error": {"name": "Error", "message": "step failed"}}
+    error = first["error"]
+    where = f"{first['asset']}" + (f" [{first['partitionKey']}]" if first.get("partitionKey") else "")
+    description = (
+        f"{where}: {error['name']}: {error['message']}" if where else f"{error['name']}: {error['message']}"
+    )
+    stack = "\n\n".join(f["error"].get("stack") or f["error"]["message"] for f in failures)
+    return dg.Failure(
+        description=description,
+        metadata={
+            "baton/failed": dg.MetadataValue.json({f["asset"]: f["error"]["message"] for f in failures}),
+            "baton/skipped": dg.MetadataValue.json(summary["skipped"]),
+            "baton/materialized": dg.MetadataValue.json(summary["materialized"]),
+            "stack": dg.MetadataValue.md(f"```\n{stack}\n```"),
+        },
+        allow_retries=True,
+    )

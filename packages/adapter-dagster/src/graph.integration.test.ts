@@ -1,0 +1,118 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeHarnessEnvironment } from "@baton/testing";
+import type { Manifest } from "@baton/core";
+import { dagsterEnv, startDagster, type DagsterDriver } from "./__tests__/dagster-harness.js";
+
+interface DagsterAsset {
+  deps: string[];
+  partitions: { class: string; keys: string[]; count: number; timezone: string | null; fmt: string | null } | null;
+  mappings: Record<string, string>;
+  checks: string[];
+  group: string;
+  kinds: string[];
+  codeVersion: string | null;
+  owners: string[];
+  op: string;
+}
+
+const MAPPINGS = { identity: "IdentityPartitionMapping", timeWindow: "TimeWindowPartitionMapping", allPartitions: "AllPartitionMapping" } as const;
+const CLASSES = { hourly: "HourlyPartitionsDefinition", daily: "DailyPartitionsDefinition", weekly: "WeeklyPartitionsDefinition", monthly: "MonthlyPartitionsDefinition" } as const;
+
+describe("the emitted Dagster code location", () => {
+  let driver: DagsterDriver;
+  let manifest: Manifest;
+  let outDir: string;
+  let graph: Record<string, DagsterAsset>;
+
+  beforeAll(async () => {
+    const started = await startDagster(makeHarnessEnvironment());
+    driver = started.driver;
+    manifest = started.project.manifest;
+    outDir = started.project.outDir;
+    graph = (await driver.request<{ assets: Record<string, DagsterAsset> }>({ op: "graph" })).assets;
+  }, 600_000);
+
+  afterAll(async () => {
+    await driver?.close();
+  });
+
+  it("passes `dagster definitions validate -f definitions.py`", () => {
+    const out = execFileSync(dagsterEnv().bin("dagster"), ["definitions", "validate", "-f", "definitions.py"], { cwd: outDir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    expect(out + "").not.toContain("failed");
+  }, 120_000);
+
+  it("has the manifest's asset keys, deps, groups, kinds and code versions", () => {
+    expect(Object.keys(graph).sort()).toEqual(manifest.assets.map((a) => a.key.join("/")).sort());
+    for (const a of manifest.assets) {
+      const d = graph[a.key.join("/")]!;
+      expect({ id: a.id, deps: d.deps, group: d.group, kinds: d.kinds, codeVersion: d.codeVersion, owners: d.owners }).toEqual({
+        id: a.id,
+        deps: a.deps.map((x) => x.key.join("/")).sort(),
+        group: a.group,
+        kinds: ["typescript"],
+        codeVersion: a.codeVersion,
+        owners: [...a.owners],
+      });
+    }
+  });
+
+  it("has the manifest's partitions and partition mappings", () => {
+    for (const a of manifest.assets) {
+      const d = graph[a.key.join("/")]!;
+      const p = a.partitions;
+      if (p === null) expect(d.partitions, a.id).toBeNull();
+      else if (p.type === "static") expect([d.partitions?.class, d.partitions?.count]).toEqual(["StaticPartitionsDefinition", p.keys.length]);
+      else expect([d.partitions?.class, d.partitions?.timezone, d.partitions?.fmt, d.partitions?.keys[0]]).toEqual([CLASSES[p.grain], p.timezone, p.format, p.start.slice(0, 10)]);
+      const expected = Object.fromEntries(a.deps.filter((x) => x.partitionMapping).map((x) => [x.key.join("/"), MAPPINGS[x.partitionMapping!.type]]));
+      expect(d.mappings, a.id).toEqual(expected);
+    }
+  });
+
+  it("has one asset check per Baton check", () => {
+    for (const a of manifest.assets) expect(graph[a.key.join("/")]!.checks, a.id).toEqual(a.checks.map((c) => c.name).sort());
+  });
+
+  it("groups assets into one multi-asset per group, partitions and retry policy", () => {
+    const ops = Object.fromEntries(Object.entries(graph).map(([k, v]) => [k, v.op]));
+    expect(ops).toEqual({
+      "raw/orders": "sales",
+      "raw/customers": "sales",
+      customer_metrics: "sales",
+      region_customers: "sales",
+      region_report: "sales",
+      refunds: "sales",
+      audit_log: "sales",
+      "web/events": "events__daily",
+      daily_event_counts: "events__daily",
+      weekly_event_counts: "events__weekly",
+      events_summary: "events",
+      regional_sales: "regional__static",
+      flaky: "reliability__retry",
+      broken: "reliability",
+      after_broken: "reliability",
+    });
+  });
+
+  it("refuses, on the Python side, a manifest version it does not read, naming both versions", () => {
+    const dir = mkdtempSync(join(tmpdir(), "baton-dagster-version-"));
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, manifestVersion: 99 }));
+    const script = `import sys; sys.path.insert(0, ${JSON.stringify(outDir)})\nfrom baton_dagster import build_definitions\nbuild_definitions(${JSON.stringify(join(dir, "manifest.json"))})`;
+    let stderr = "";
+    try {
+      execFileSync(dagsterEnv().python, ["-c", script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      stderr = String((e as { stderr?: string }).stderr);
+    }
+    expect(stderr).toContain("is manifest version 99, but baton_dagster reads version 1");
+  }, 60_000);
+
+  it("never writes secrets or their values into the project", () => {
+    const text = execFileSync("cat", [join(outDir, "manifest.json"), join(outDir, "definitions.py")], { encoding: "utf8" });
+    expect(text).toContain("FIXTURE_API_TOKEN");
+    expect(text).not.toMatch(/tok-[a-z0-9]+/);
+  });
+});

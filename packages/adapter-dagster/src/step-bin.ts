@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * `baton-dagster-step`: the process the Dagster code location starts.
+ *
+ *   baton-dagster-step run      --manifest M                       (what to run comes from Dagster Pipes)
+ *   baton-dagster-step sensor   --manifest M --name N [--cursor C] [--now ISO]
+ *   baton-dagster-step schedule --manifest M --name N --at ISO
+ *
+ * Sensor and schedule ticks print one `@@baton:event {"type":"tick",...}` line, like core's `baton-step`.
+ */
+import { writeSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { evaluateScheduleTick, evaluateSensorTick, loadDefinitions } from "@baton/core";
+import { encodeEvent, serializeError } from "@baton/core/step";
+import { runDagsterStep } from "./step.js";
+import { readStepManifest } from "./versions.js";
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { manifest: { type: "string" }, name: { type: "string" }, cursor: { type: "string" }, now: { type: "string" }, at: { type: "string" } },
+  });
+  if (!values.manifest) throw new Error("--manifest is required");
+  if (command === "run") return runDagsterStep({ manifestPath: values.manifest });
+  if (command !== "sensor" && command !== "schedule") throw new Error(`unknown command "${command ?? ""}": use run, sensor or schedule`);
+  const manifestPath = resolve(values.manifest);
+  const manifest = readStepManifest(manifestPath);
+  const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
+  const now = values.now ? new Date(values.now) : new Date();
+  const result =
+    command === "sensor"
+      ? await evaluateSensorTick(defs, values.name ?? "", { cursor: values.cursor ?? null, now })
+      : evaluateScheduleTick(defs, values.name ?? "", values.at ? new Date(values.at) : now);
+  writeSync(1, encodeEvent({ type: "tick", result }));
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    writeSync(1, encodeEvent({ type: "asset_failure", asset: "", partitionKey: null, error: serializeError(e) }));
+    process.stderr.write(`baton-dagster-step: ${(e as Error).message ?? String(e)}\n`);
+    process.exit(2);
+  },
+);

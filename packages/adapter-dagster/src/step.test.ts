@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import type { Manifest } from "@baton/core";
+import type { StepEvent } from "@baton/core/step";
+import { PipesMetadata, type PipesContext, type ReportAssetCheckOptions, type ReportAssetMaterializationOptions } from "./pipes/index.js";
+import { PipesReporter, RANGE_EXTRA, requestFromPipes, toError } from "./step.js";
+
+const manifest = {
+  assets: [
+    { id: "raw/orders", key: ["raw", "orders"] },
+    { id: "daily", key: ["daily"] },
+  ],
+} as unknown as Manifest;
+
+/** A Pipes context that records what the step sends. */
+function fakePipes(data: Partial<{ assetKeys: string[]; isPartitionStep: boolean; partitionKey: string; extras: Record<string, unknown> }> = {}) {
+  const sent: { materializations: ReportAssetMaterializationOptions[]; checks: ReportAssetCheckOptions[]; logs: [string, string][]; closed: unknown[] } = {
+    materializations: [],
+    checks: [],
+    logs: [],
+    closed: [],
+  };
+  const pipes = {
+    assetKeys: data.assetKeys ?? [],
+    isPartitionStep: data.isPartitionStep ?? false,
+    get partitionKey() {
+      if (data.partitionKey === undefined) throw new Error("no partition key");
+      return data.partitionKey;
+    },
+    extras: data.extras ?? {},
+    runId: "run-1",
+    retryNumber: 2,
+    log: {
+      log: (level: string, message: string) => sent.logs.push([level, message]),
+      debug: (m: string) => sent.logs.push(["DEBUG", m]),
+      error: (m: string) => sent.logs.push(["ERROR", m]),
+      warning: (m: string) => sent.logs.push(["WARNING", m]),
+    },
+    reportAssetMaterialization: (o: ReportAssetMaterializationOptions) => sent.materializations.push(o),
+    reportAssetCheck: (o: ReportAssetCheckOptions) => sent.checks.push(o),
+    close: (e?: unknown) => sent.closed.push(e),
+  } as unknown as PipesContext;
+  return { pipes, sent };
+}
+
+const materialization = (asset: string, partitionKey: string | null, rows: number, hash: string): StepEvent => ({
+  type: "materialization",
+  asset,
+  partitionKey,
+  dataVersion: hash,
+  metadata: { rowCount: rows, schema: [{ name: "id", type: "Int64" }], contentHash: hash, durationMs: 12.5, path: `/store/${asset}`, format: "parquet", codeVersion: "1", user: { source: "generator", nested: { a: 1 } } },
+});
+
+describe("requestFromPipes", () => {
+  it("turns Dagster's escaped keys into Baton ids and reads run id, retry and partition", () => {
+    const { pipes } = fakePipes({ assetKeys: ["raw/orders", "daily"], isPartitionStep: true, partitionKey: "2024-01-02" });
+    expect(requestFromPipes(pipes, manifest)).toEqual({ assets: ["raw/orders", "daily"], partitionKey: "2024-01-02", partitionRange: undefined, runId: "run-1", retryNumber: 2 });
+  });
+
+  it("takes a range from the extras, where range runs carry it", () => {
+    const { pipes } = fakePipes({ assetKeys: ["daily"], extras: { [RANGE_EXTRA]: { start: "2024-01-01", end: "2024-01-07" } } });
+    expect(requestFromPipes(pipes, manifest)).toMatchObject({ partitionKey: undefined, partitionRange: { start: "2024-01-01", end: "2024-01-07" } });
+  });
+
+  it("names a selected key the manifest does not know", () => {
+    const { pipes } = fakePipes({ assetKeys: ["other"] });
+    expect(() => requestFromPipes(pipes, manifest)).toThrow(/"other", which is not in the Baton manifest/);
+  });
+});
+
+describe("PipesReporter", () => {
+  it("reports a materialization with the content hash as data version and typed metadata", () => {
+    const { pipes, sent } = fakePipes();
+    new PipesReporter(pipes, manifest, false).onEvent(materialization("raw/orders", null, 200, "abc"));
+    expect(sent.materializations).toEqual([
+      {
+        assetKey: "raw/orders",
+        dataVersion: "abc",
+        metadata: {
+          "dagster/row_count": { type: "int", raw_value: 200 },
+          "dagster/column_schema": { type: "table_schema", raw_value: { columns: [{ name: "id", type: "Int64" }] } },
+          "baton/content_hash": { type: "text", raw_value: "abc" },
+          "baton/duration_ms": PipesMetadata.float(12.5),
+          "baton/path": { type: "path", raw_value: "/store/raw/orders" },
+          "baton/format": { type: "text", raw_value: "parquet" },
+          source: "generator",
+          nested: { type: "json", raw_value: { a: 1 } },
+        },
+      },
+    ]);
+  });
+
+  it("reports checks with Dagster severities and logs at their levels", () => {
+    const { pipes, sent } = fakePipes();
+    const r = new PipesReporter(pipes, manifest, false);
+    r.onEvent({ type: "check", asset: "daily", partitionKey: null, check: "has_rows", passed: false, severity: "warn", description: "rows", metadata: {} });
+    r.onEvent({ type: "log", level: "warning", message: "careful", asset: "daily" });
+    expect(sent.checks).toEqual([{ assetKey: "daily", checkName: "has_rows", passed: false, severity: "WARN", metadata: { description: { type: "text", raw_value: "rows" } } }]);
+    expect(sent.logs).toEqual([["WARNING", "daily: careful"]]);
+  });
+
+  it("holds a range back and reports one materialization and one check per asset", () => {
+    const { pipes, sent } = fakePipes();
+    const r = new PipesReporter(pipes, manifest, true);
+    r.onEvent(materialization("daily", "2024-01-01", 3, "h1"));
+    r.onEvent({ type: "check", asset: "daily", partitionKey: "2024-01-01", check: "c", passed: true, severity: "error", description: null, metadata: {} });
+    r.onEvent(materialization("daily", "2024-01-02", 4, "h2"));
+    r.onEvent({ type: "check", asset: "daily", partitionKey: "2024-01-02", check: "c", passed: false, severity: "error", description: null, metadata: {} });
+    expect(sent.materializations).toEqual([]);
+    r.flush();
+    expect(sent.materializations).toHaveLength(1);
+    expect(sent.materializations[0]).toMatchObject({
+      assetKey: "daily",
+      dataVersion: null,
+      metadata: { "dagster/row_count": { type: "int", raw_value: 7 }, "baton/partitions": { type: "json", raw_value: { "2024-01-01": { rowCount: 3, contentHash: "h1" }, "2024-01-02": { rowCount: 4, contentHash: "h2" } } } },
+    });
+    expect(sent.checks).toMatchObject([{ assetKey: "daily", checkName: "c", passed: false, metadata: { "baton/failed_partitions": { type: "json", raw_value: ["2024-01-02"] } } }]);
+  });
+
+  it("collects failures and skipped assets for the Python side", () => {
+    const { pipes } = fakePipes();
+    const r = new PipesReporter(pipes, manifest, false);
+    r.onEvent({ type: "asset_failure", asset: "raw/orders", partitionKey: null, error: { name: "TypeError", message: "boom", stack: "TypeError: boom\n    at x" } });
+    r.onEvent({ type: "asset_skipped", asset: "daily", reason: 'upstream "raw/orders" did not succeed' });
+    expect(r.summary).toEqual({ failures: [{ asset: "raw/orders", partitionKey: null, error: { name: "TypeError", message: "boom", stack: "TypeError: boom\n    at x" } }], skipped: { daily: 'upstream "raw/orders" did not succeed' }, materialized: [] });
+  });
+});
+
+describe("toError", () => {
+  it("rebuilds the TypeScript error with its name, stack and cause", () => {
+    const e = toError({ name: "TypeError", message: "outer", stack: "TypeError: outer\n    at a", cause: { name: "Error", message: "inner", stack: undefined } });
+    expect([e.name, e.message, e.stack, (e.cause as Error).message]).toEqual(["TypeError", "outer", "TypeError: outer\n    at a", "inner"]);
+  });
+});

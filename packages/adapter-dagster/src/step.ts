@@ -1,0 +1,170 @@
+/**
+ * The Node side of a Dagster step: what `PipesSubprocessClient` launches. It reads what to run
+ * from the Pipes context, runs it with core's step runtime, and turns every step event into a
+ * Pipes message (materializations, checks, logs, the closing exception).
+ */
+import { writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { loadDefinitions, type Manifest, type PartitionKeyRange } from "@baton/core";
+import { runStep, type SerializedError, type StepEvent } from "@baton/core/step";
+import { openDagsterPipes, toEscapedAssetKey, type PipesContext } from "./pipes/index.js";
+import { checkReport, materializationReport, rangeCheckReport, rangeMaterializationReport, type CheckEvent, type MaterializationEvent } from "./reports.js";
+import { readStepManifest } from "./versions.js";
+
+/** Pipes extra the Python side sets for range runs, whose Pipes context has no partition fields. */
+export const RANGE_EXTRA = "baton/partition_range";
+/** File the Python side reads when the step fails, to fail the Dagster step with the TypeScript error. */
+export const SUMMARY_ENV_VAR = "BATON_DAGSTER_SUMMARY";
+
+/** What the step asks core to run, read from the Pipes context. */
+export interface StepRequest {
+  readonly assets: string[];
+  readonly partitionKey: string | undefined;
+  readonly partitionRange: PartitionKeyRange | undefined;
+  readonly runId: string;
+  readonly retryNumber: number;
+}
+
+/** Dagster keys ("raw/orders", escaped) to Baton asset ids, through the manifest. */
+export function requestFromPipes(pipes: PipesContext, manifest: Manifest): StepRequest {
+  const idByKey = new Map(manifest.assets.map((a) => [toEscapedAssetKey(a.key), a.id]));
+  const assets = pipes.assetKeys.map((key) => {
+    const id = idByKey.get(key);
+    if (id === undefined) throw new Error(`Dagster selected asset "${key}", which is not in the Baton manifest; rebuild the project`);
+    return id;
+  });
+  const range = pipes.extras[RANGE_EXTRA] as PartitionKeyRange | undefined;
+  return {
+    assets,
+    partitionRange: range ? { start: range.start, end: range.end } : undefined,
+    partitionKey: !range && pipes.isPartitionStep ? pipes.partitionKey : undefined,
+    runId: pipes.runId,
+    retryNumber: pipes.retryNumber,
+  };
+}
+
+export interface StepSummary {
+  readonly failures: { asset: string; partitionKey: string | null; error: SerializedError }[];
+  readonly skipped: Record<string, string>;
+  readonly materialized: string[];
+}
+
+/**
+ * Forwards step events to Pipes. A single-partition step reports each event as it happens; a
+ * range step holds materializations and checks back and reports one per asset at the end,
+ * because Dagster accepts one result per asset and check per step and applies it to every
+ * partition of the range.
+ */
+export class PipesReporter {
+  readonly summary: StepSummary = { failures: [], skipped: {}, materialized: [] };
+  private readonly materializations = new Map<string, MaterializationEvent[]>();
+  private readonly checks = new Map<string, CheckEvent[]>();
+
+  constructor(
+    private readonly pipes: PipesContext,
+    private readonly manifest: Manifest,
+    private readonly isRange: boolean,
+  ) {}
+
+  private keyOf(id: string): string {
+    const asset = this.manifest.assets.find((a) => a.id === id);
+    return toEscapedAssetKey(asset ? asset.key : id.split("/"));
+  }
+
+  readonly onEvent = (e: StepEvent): void => {
+    switch (e.type) {
+      case "log":
+        this.pipes.log.log(LEVELS[e.level], e.asset ? `${e.asset}: ${e.message}` : e.message);
+        break;
+      case "asset_start":
+        this.pipes.log.debug(`${e.asset}: started${e.partitionKey !== null ? ` [${e.partitionKey}]` : ""}`);
+        break;
+      case "materialization":
+        if (!this.summary.materialized.includes(e.asset)) this.summary.materialized.push(e.asset);
+        if (this.isRange) push(this.materializations, e.asset, e);
+        else this.pipes.reportAssetMaterialization(materializationReport(this.keyOf(e.asset), e));
+        break;
+      case "check":
+        if (this.isRange) push(this.checks, `${e.asset}\u0000${e.check}`, e);
+        else this.pipes.reportAssetCheck(checkReport(this.keyOf(e.asset), e));
+        break;
+      case "asset_failure":
+        this.summary.failures.push({ asset: e.asset, partitionKey: e.partitionKey, error: e.error });
+        this.pipes.log.error(`${e.asset}${e.partitionKey !== null ? ` [${e.partitionKey}]` : ""} failed: ${e.error.name}: ${e.error.message}`);
+        break;
+      case "asset_skipped":
+        this.summary.skipped[e.asset] = e.reason;
+        this.pipes.log.warning(`${e.asset}: skipped, ${e.reason}`);
+        break;
+      case "step_start":
+      case "step_end":
+        break;
+    }
+  };
+
+  /** Report what a range step held back; only for assets that completed every partition. */
+  flush(): void {
+    const failed = new Set(this.summary.failures.map((f) => f.asset));
+    for (const [asset, events] of this.materializations) {
+      if (!failed.has(asset)) this.pipes.reportAssetMaterialization(rangeMaterializationReport(this.keyOf(asset), events));
+    }
+    for (const events of this.checks.values()) {
+      const asset = events[0]!.asset;
+      if (!failed.has(asset)) this.pipes.reportAssetCheck(rangeCheckReport(this.keyOf(asset), events));
+    }
+  }
+}
+
+const LEVELS = { debug: "DEBUG", info: "INFO", warning: "WARNING", error: "ERROR" } as const;
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** The TypeScript error as a real Error, so Pipes sends its name, message, stack and cause. */
+export function toError(e: SerializedError): Error {
+  const error = new Error(e.message, e.cause ? { cause: toError(e.cause) } : undefined);
+  error.name = e.name;
+  error.stack = e.stack ?? `${e.name}: ${e.message}`;
+  return error;
+}
+
+export interface DagsterStepOptions {
+  readonly manifestPath: string;
+  /** The Pipes context; `openDagsterPipes()` by default. */
+  readonly pipes?: PipesContext;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Run one Dagster step; returns the exit code (0 success, 1 an asset failed). */
+export async function runDagsterStep(options: DagsterStepOptions): Promise<number> {
+  const env = options.env ?? process.env;
+  const pipes = options.pipes ?? openDagsterPipes();
+  let reporter: PipesReporter | undefined;
+  try {
+    const manifestPath = resolve(options.manifestPath);
+    const manifest = readStepManifest(manifestPath);
+    const definitions = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
+    const request = requestFromPipes(pipes, manifest);
+    reporter = new PipesReporter(pipes, manifest, request.partitionRange !== undefined);
+    const result = await runStep({ definitions, ...request, env, onEvent: reporter.onEvent });
+    reporter.flush();
+    if (result.status === "success") {
+      pipes.close();
+      return 0;
+    }
+  } catch (e) {
+    // Failures around the step (bad manifest, unknown asset) still reach Dagster with their stack.
+    const error = e instanceof Error ? e : new Error(String(e));
+    reporter ??= new PipesReporter(pipes, { assets: [] } as unknown as Manifest, false);
+    reporter.summary.failures.push({ asset: "", partitionKey: null, error: { name: error.name, message: error.message, stack: error.stack } });
+  }
+  const summary = reporter.summary;
+  const summaryPath = env[SUMMARY_ENV_VAR];
+  if (summaryPath) writeFileSync(summaryPath, JSON.stringify(summary) + "\n");
+  const first = summary.failures[0];
+  pipes.close(first ? toError(first.error) : new Error("the step failed"));
+  return 1;
+}

@@ -1,0 +1,35 @@
+/**
+ * What does not translate to Dagster, found at build time (never at 3 a.m.): every problem
+ * names the definition and the rule Dagster enforces.
+ */
+import type { Manifest } from "@baton/core";
+
+const NAME = /^[A-Za-z0-9_]+$/;
+const KEY_PART = /^[A-Za-z0-9_.-]+$/;
+const TAG = /^[A-Za-z0-9_.-]{0,63}$/;
+const TAG_KEY = /^([A-Za-z0-9_.-]+\/)?[A-Za-z0-9_.-]{1,63}$/;
+
+export function dagsterProblems(manifest: Manifest): string[] {
+  const problems: string[] = [];
+  const name = (what: string, value: string) => {
+    if (!NAME.test(value)) problems.push(`${what} "${value}": Dagster names allow only letters, digits and "_"`);
+  };
+  for (const a of manifest.assets) {
+    for (const part of a.key) if (!KEY_PART.test(part)) problems.push(`asset "${a.id}": key part "${part}" must use only letters, digits, "_", "-" and "."`);
+    name(`asset "${a.id}": group`, a.group);
+    for (const c of a.checks) name(`asset "${a.id}": check`, c.name);
+    for (const [k, v] of Object.entries(a.tags)) {
+      if (!TAG_KEY.test(k) || !TAG.test(v)) problems.push(`asset "${a.id}": tag ${k}=${v} must use only letters, digits, "_", "-" and "." (63 characters at most)`);
+    }
+  }
+  for (const r of manifest.resources) name("resource", r.key);
+  for (const s of manifest.schedules) {
+    name("schedule", s.name);
+    if (s.partitions && !s.partition) problems.push(`schedule "${s.name}": its targets are partitioned but it names no partition to run`);
+    if (s.partitions?.type === "static" && s.partition?.type === "lastComplete") {
+      problems.push(`schedule "${s.name}": static partitions have no "last complete" window; give the schedule partition: { type: "static", key }`);
+    }
+  }
+  for (const s of manifest.sensors) name("sensor", s.name);
+  return problems;
+}
