@@ -1,17 +1,7 @@
 import { parseArgs } from "node:util";
 import { isAbsolute, join, relative } from "node:path";
-import type { Definitions } from "@baton/core";
+import type { AdapterCliContext } from "@baton/core";
 import { buildDagsterProject } from "./build.js";
-
-/** What core's `baton <target>` hands an adapter (see @baton/core's cli/adapters.ts). */
-export interface AdapterCliContext {
-  readonly defs: Definitions;
-  readonly module: string;
-  readonly exportName: string;
-  readonly projectRoot: string;
-  out(text: string): void;
-  err(text: string): void;
-}
 
 const USAGE = `baton dagster build --out DIR [--storage DIR]
 

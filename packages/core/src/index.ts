@@ -33,3 +33,4 @@ export { toManifest, manifestToJson, stepEntryPath, type ManifestOptions } from 
 export { readManifest, manifestProblems } from "./manifest/read.js";
 export { MANIFEST_VERSION, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep } from "./manifest/types.js";
 export { loadDefinitions } from "./load.js";
+export type { AdapterCli, AdapterCliContext } from "./cli/adapters.js";

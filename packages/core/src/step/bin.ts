@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   });
   if (!values.manifest) throw new Error("--manifest is required");
   const manifestPath = resolve(values.manifest);
-  const manifest = readManifest(manifestPath);
+  const manifest = readManifest(manifestPath, [1], "baton-step", { schema: false });
   const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
   if (command === "run") {
     const result = await runStep({
