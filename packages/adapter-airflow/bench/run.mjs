@@ -1,0 +1,73 @@
+// Benchmarks for @baton/adapter-airflow (not a test): run with `pnpm --filter @baton/adapter-airflow bench`
+// after building. Prints:
+//   1. parse time of the emitted DAG file for 1,000 assets vs a hand-written equivalent DAG file;
+//   2. per-task overhead of a Node step vs a native Python+polars task doing the same transform,
+//      both run by the same Airflow (dag.test(), task durations read from Airflow's DB).
+import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadDefinitions } from "@baton/core";
+import { ensurePythonEnv } from "@baton/testing";
+import { buildAirflowDags } from "../dist/index.js";
+import { AirflowDriver, airflowEnvironment, migrate } from "../dist/testing/airflow.js";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const python = ensurePythonEnv({ name: "airflow-bench", requirements: join(here, "..", "python", "requirements-bench.txt") });
+const root = mkdtempSync(join(tmpdir(), "baton-airflow-bench-"));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ms = (s) => `${(s * 1000).toFixed(0)} ms`;
+
+// --- 1. parse time -------------------------------------------------------------------------
+const wide = join(here, "wide-definitions.mjs");
+const emitted = join(root, "dags", "emitted");
+const hand = join(root, "dags", "hand");
+mkdirSync(hand, { recursive: true });
+const defs = await loadDefinitions(wide);
+buildAirflowDags({ definitions: defs, module: wide, outDir: emitted });
+cpSync(join(here, "handwritten_dags.py"), join(hand, "handwritten_dags.py"));
+
+// --- 2. overhead setup ---------------------------------------------------------------------
+const overheadModule = join(here, "overhead-definitions.mjs");
+const storage = join(root, "storage");
+const baton = join(root, "dags", "overhead");
+buildAirflowDags({ definitions: await loadDefinitions(overheadModule), module: overheadModule, outDir: baton, storage, dagIdPrefix: "overhead" });
+cpSync(join(here, "native_dags.py"), join(root, "dags", "native_dags.py"));
+
+const env = { ...airflowEnvironment(root, join(root, "dags")), BATON_BENCH_STORAGE: storage };
+await migrate(python, env);
+const driver = new AirflowDriver(python, env, join(root, "driver.log"));
+await driver.start();
+try {
+  const parse = async (path, bundlePath) => {
+    const r = await driver.request("parse_time", { path, bundlePath, repeat: 7 });
+    if (r.importErrors) throw new Error(JSON.stringify(r.importErrors));
+    return r;
+  };
+  const e = await parse(join(emitted, "baton_dags.py"), emitted);
+  const h = await parse(join(hand, "handwritten_dags.py"), hand);
+  console.log(`\n1. DAG file parse time, ${defs.assets.length} assets (median of 7 DagBag imports)`);
+  console.log(`   emitted (baton_dags.py):   ${ms(e.seconds)}  — ${e.dags} DAGs, ${e.tasks} tasks`);
+  console.log(`   hand-written equivalent:   ${ms(h.seconds)}  — ${h.dags} DAGs, ${h.tasks} tasks`);
+  console.log(`   ratio emitted / hand-written: ${(e.seconds / h.seconds).toFixed(2)}`);
+
+  await driver.request("sync");
+  const runs = Number(process.env.BATON_BENCH_RUNS ?? 5);
+  await driver.request("dag_test", { dagId: "overhead_assets", conf: { assets: ["orders"] } });
+  const node = [];
+  const native = [];
+  for (let i = 0; i < runs; i++) {
+    const b = await driver.request("dag_test", { dagId: "overhead_assets", conf: { assets: ["customer_totals"] } });
+    if (b.state !== "success") throw new Error(`Baton run failed; see ${driver.logFile}`);
+    node.push(b.tasks.customer_totals.durationSeconds);
+    const n = await driver.request("dag_test", { dagId: "native_overhead" });
+    if (n.state !== "success") throw new Error(`native run failed; see ${driver.logFile}`);
+    native.push(n.tasks.customer_totals.durationSeconds);
+  }
+  console.log(`\n2. Per-task time for the same transform (200,000 rows → 1,000 groups), median of ${runs} dag.test() runs`);
+  console.log(`   Baton task (Node step):     ${ms(median(node))}   [${node.map(ms).join(", ")}]`);
+  console.log(`   native Python+polars task:  ${ms(median(native))}   [${native.map(ms).join(", ")}]`);
+  console.log(`   added per task by the Node step: ${ms(median(node) - median(native))}  (ratio ${(median(node) / median(native)).toFixed(2)})\n`);
+} finally {
+  await driver.stop();
+}

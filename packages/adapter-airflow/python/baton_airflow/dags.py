@@ -1,0 +1,219 @@
+"""Build Airflow DAGs from a Baton manifest.
+
+Default grouping (``build_dags``):
+  * ``<prefix>_assets``: every asset, unscheduled, for manual runs, partition ranges and sensor runs;
+  * ``<prefix>_schedule_<name>``: one DAG per Baton schedule over its selection, on a cron
+    data-interval timetable in the schedule's timezone;
+  * ``<prefix>_sensor_<name>``: one DAG per Baton sensor that triggers ``<prefix>_assets``.
+Call ``asset_dag`` / ``sensor_dag`` yourself to group differently.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, ParamsDict, get_parsing_context
+
+from .manifest import Manifest, airflow_id, asset_uri
+from .operators import BatonAssetOperator, BatonPlanOperator, BatonSensorOperator, manifest_at
+
+PLAN_TASK_ID = "plan"
+_PICK_LIST_LIMIT = 50
+
+
+def _asset(manifest: Manifest, asset_id: str) -> Asset:
+    """One Asset object per Baton asset, shared by every task and DAG that names it."""
+    cache = manifest.__dict__.setdefault("_airflow_assets", {})
+    if asset_id not in cache:
+        cache[asset_id] = Asset(name=asset_id, uri=asset_uri(asset_id), group=manifest.asset(asset_id)["group"])
+    return cache[asset_id]
+
+
+def _params(asset_ids: list[str], partitioned: bool) -> dict[str, Param]:
+    # A pick list in the trigger form only for small DAGs: it is stored with the serialized DAG.
+    pick = {"examples": asset_ids} if len(asset_ids) <= _PICK_LIST_LIMIT else {}
+    params = {
+        "assets": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Asset ids to materialize; empty runs every asset of this DAG.",
+            **pick,
+        )
+    }
+    if partitioned:
+        params["partition_key"] = Param(
+            None,
+            type=["null", "string"],
+            description="Partition to materialize; scheduled runs take it from their data interval.",
+        )
+        params["partition_range"] = Param(
+            None,
+            type=["null", "string"],
+            description='Range of partitions, "FIRST...LAST", instead of one key (a backfill in one run).',
+        )
+    return params
+
+
+def _check_ids(asset_ids: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for a in asset_ids:
+        other = seen.setdefault(airflow_id(a), a)
+        if other != a:
+            raise ValueError(f"assets {other!r} and {a!r} both become Airflow task id {airflow_id(a)!r}; rename one")
+
+
+def _start_date(schedule: dict | None):
+    """The first partition's start for time-partitioned schedules (so backfills can reach it)."""
+    parts = (schedule or {}).get("partitions")
+    if parts and parts["type"] == "time":
+        return pendulum.parse(parts["start"], tz=parts["timezone"])
+    return None
+
+
+def asset_dag(
+    manifest: Manifest,
+    dag_id: str,
+    asset_ids: list[str],
+    *,
+    schedule: dict | None = None,
+    options: dict | None = None,
+    description: str | None = None,
+    tags: list[str] | None = None,
+) -> DAG:
+    """One DAG over ``asset_ids``: a planning task, then one task per asset wired like the asset graph."""
+    options = options or {}
+    _check_ids(asset_ids)
+    in_dag = set(asset_ids)
+    partitioned = any(manifest.asset(a)["partitions"] is not None for a in asset_ids)
+    timetable = CronDataIntervalTimetable(schedule["cron"], timezone=schedule["timezone"]) if schedule else None
+    with DAG(
+        dag_id=dag_id,
+        schedule=timetable,
+        start_date=_start_date(schedule),
+        catchup=False,
+        description=description,
+        doc_md=__doc__,
+        tags=tags or ["baton"],
+    ) as dag:
+        path = str(manifest.path)
+        plan = BatonPlanOperator(
+            task_id=PLAN_TASK_ID, manifest_path=path, dag_assets=asset_ids, schedule=schedule, options=options
+        )
+        tasks = {}
+        for asset_id in asset_ids:
+            a = manifest.asset(asset_id)
+            retry = a["retry"] or {"maxRetries": 0, "delaySeconds": 0, "backoff": "constant"}
+            tasks[asset_id] = BatonAssetOperator(
+                task_id=airflow_id(asset_id),
+                task_display_name=asset_id,
+                manifest_path=path,
+                asset_id=asset_id,
+                dag_assets=asset_ids,
+                schedule=schedule,
+                options=options,
+                outlets=[_asset(manifest, asset_id)],
+                inlets=[_asset(manifest, d["id"]) for d in a["deps"]],
+                retries=retry["maxRetries"],
+                retry_delay=timedelta(seconds=retry["delaySeconds"]),
+                retry_exponential_backoff=retry["backoff"] == "exponential",
+                # Assets the run does not select are skipped by the planner; their downstreams
+                # still run (reading the stored output), but never after a failure.
+                trigger_rule="none_failed",
+                doc_md=a["description"],
+                owner=",".join(a["owners"]) or "baton",
+            )
+        roots = []
+        for asset_id, task in tasks.items():
+            upstream = [tasks[d["id"]] for d in manifest.asset(asset_id)["deps"] if d["id"] in in_dag]
+            if upstream:
+                task.set_upstream(upstream)
+            else:
+                roots.append(task)
+        # Every asset task is downstream of the planner through the roots; the planner may skip
+        # any of them, and none starts before it has checked the run.
+        plan >> roots
+    # The trigger form's fields. Set after the tasks: every operator deep-copies the DAG's params
+    # when it is created, and the tasks read the run's conf, not params.
+    dag.params = ParamsDict(_params(asset_ids, partitioned))
+    return dag
+
+
+def sensor_dag(manifest: Manifest, dag_id: str, sensor: dict, *, target_dag_id: str, options: dict | None = None) -> DAG:
+    """A continuous DAG whose sensor task (reschedule mode) pokes the Baton sensor every
+    minimumIntervalSeconds and, once it asks for runs, triggers one target DAG run per request."""
+    with DAG(
+        dag_id=dag_id,
+        schedule="@continuous",
+        max_active_runs=1,
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        catchup=False,
+        description=sensor["description"],
+        tags=["baton", "sensor"],
+    ) as dag:
+        evaluate = BatonSensorOperator(
+            task_id="evaluate",
+            manifest_path=str(manifest.path),
+            sensor_name=sensor["name"],
+            options=options or {},
+            mode="reschedule",
+            poke_interval=timedelta(seconds=sensor["minimumIntervalSeconds"]),
+            # A run that found nothing for a day ends quietly; the next one starts at once.
+            timeout=timedelta(days=1),
+            soft_fail=True,
+        )
+        TriggerDagRunOperator.partial(
+            task_id="trigger",
+            trigger_dag_id=target_dag_id,
+            skip_when_already_exists=True,
+            wait_for_completion=False,
+        ).expand_kwargs(evaluate.output)
+    return dag
+
+
+def load_options(folder: Path) -> dict:
+    path = folder / "airflow.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def build_dags(folder: str | Path) -> dict[str, DAG]:
+    """Every DAG for the manifest in ``folder`` (manifest.json + airflow.json), by DAG id."""
+    folder = Path(folder)
+    manifest = manifest_at(str(folder / "manifest.json"))
+    options = load_options(folder)
+    prefix = options.get("dagIdPrefix") or "baton"
+    # A worker running one task needs only that task's DAG (Airflow's parsing context says which).
+    wanted = get_parsing_context().dag_id
+    all_id = f"{prefix}_assets"
+    dags: dict[str, DAG] = {}
+    if wanted in (None, all_id):
+        dags[all_id] = asset_dag(
+            manifest,
+            all_id,
+            [a["id"] for a in manifest.assets],
+            options=options,
+            description="Every Baton asset: trigger with conf partition_key / partition_range / assets",
+        )
+    for s in manifest.data["schedules"]:
+        dag_id = f"{prefix}_schedule_{airflow_id(s['name'])}"
+        if wanted not in (None, dag_id):
+            continue
+        dags[dag_id] = asset_dag(
+            manifest,
+            dag_id,
+            list(s["assets"]),
+            schedule=s,
+            options=options,
+            description=s["description"] or f"Baton schedule {s['name']}",
+            tags=["baton", "schedule"],
+        )
+    for s in manifest.data["sensors"]:
+        dag_id = f"{prefix}_sensor_{airflow_id(s['name'])}"
+        if wanted not in (None, dag_id):
+            continue
+        dags[dag_id] = sensor_dag(manifest, dag_id, s, target_dag_id=all_id, options=options)
+    return dags

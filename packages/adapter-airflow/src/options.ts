@@ -1,0 +1,52 @@
+/** Where one Baton resource's config comes from in Airflow (resolved at run time, inside the task). */
+export type AirflowResourceSource =
+  | {
+      /** Airflow Connection id. */
+      readonly connection: string;
+      /** Config field → connection field: host, login, password, schema, port, uri, conn_type or extra.<key>. Default: extra.<field>. */
+      readonly fields?: Readonly<Record<string, string>>;
+    }
+  | {
+      /** Airflow Variable key holding a JSON object. */
+      readonly variable: string;
+      /** Config field → key in the Variable's JSON object. Default: the field name. */
+      readonly fields?: Readonly<Record<string, string>>;
+    };
+
+export type AirflowResourceMapping = Readonly<Record<string, AirflowResourceSource>>;
+
+/** What the Python side reads from baton/airflow.json; names only, never secret values. */
+export interface AirflowOptionsFile {
+  readonly dagIdPrefix: string;
+  readonly storage: string | null;
+  readonly resources: AirflowResourceMapping;
+}
+
+const CONNECTION_FIELDS = new Set(["host", "login", "password", "schema", "port", "uri", "conn_type"]);
+
+/** Problems with a mapping against the manifest's resources, as sentences naming the resource. */
+export function mappingProblems(mapping: AirflowResourceMapping, resources: readonly { key: string; config: readonly { field: string }[] }[]): string[] {
+  const problems: string[] = [];
+  const byKey = new Map(resources.map((r) => [r.key, r]));
+  for (const [key, source] of Object.entries(mapping)) {
+    const resource = byKey.get(key);
+    if (!resource) {
+      problems.push(`resources.${key}: there is no Baton resource "${key}" (known: ${[...byKey.keys()].join(", ") || "none"})`);
+      continue;
+    }
+    const isConnection = "connection" in source;
+    const target = isConnection ? source.connection : (source as { variable?: unknown }).variable;
+    if (typeof target !== "string" || target === "") {
+      problems.push(`resources.${key}: give { connection: "<conn id>" } or { variable: "<variable key>" }`);
+      continue;
+    }
+    const fields = new Set(resource.config.map((c) => c.field));
+    for (const [field, from] of Object.entries(source.fields ?? {})) {
+      if (!fields.has(field)) problems.push(`resources.${key}.fields.${field}: resource "${key}" has no config field "${field}" (it has ${[...fields].join(", ")})`);
+      if (isConnection && !CONNECTION_FIELDS.has(from) && !/^extra\.[^.]+$/.test(from)) {
+        problems.push(`resources.${key}.fields.${field}: "${from}" is not a connection field; use ${[...CONNECTION_FIELDS].join(", ")} or extra.<key>`);
+      }
+    }
+  }
+  return problems;
+}
