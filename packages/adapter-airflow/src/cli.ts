@@ -1,19 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Definitions } from "@baton/core";
+import type { AdapterCliContext } from "@baton/core";
 import { buildAirflowDags } from "./build.js";
 import type { AirflowResourceMapping } from "./options.js";
-
-/** What `baton <target> …` hands an adapter CLI (core's AdapterCliContext). */
-export interface AdapterCliContext {
-  readonly defs: Definitions;
-  readonly module: string;
-  readonly exportName: string;
-  readonly projectRoot: string;
-  out(text: string): void;
-  err(text: string): void;
-}
 
 export const USAGE = `baton airflow — Baton definitions as Apache Airflow 3 DAGs
 
