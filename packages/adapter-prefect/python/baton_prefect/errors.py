@@ -1,0 +1,40 @@
+"""Errors a Prefect user sees when a Baton run cannot start or an asset fails."""
+
+from __future__ import annotations
+
+
+class BatonError(Exception):
+    """Base class of the errors raised by baton_prefect."""
+
+
+class BatonManifestError(BatonError):
+    """The manifest is missing, foreign or of a version this module cannot read."""
+
+
+class BatonPartitionError(BatonError):
+    """A run asked for a partition that does not exist (raised before any task starts)."""
+
+
+class BatonSelectionError(BatonError):
+    """A run named an asset, schedule or sensor the manifest does not have."""
+
+
+class BatonStepError(BatonError):
+    """An asset failed in the TypeScript step: the message and stack are the TypeScript ones."""
+
+    def __init__(self, asset: str, message: str, stack: str | None = None) -> None:
+        self.asset = asset
+        self.ts_message = message
+        self.ts_stack = stack
+        super().__init__(f"{message}\n{_stack_body(stack)}" if stack else message)
+
+
+class BatonRunError(BatonError):
+    """Some assets of a flow run did not succeed."""
+
+
+def _stack_body(stack: str) -> str:
+    # A V8 stack starts with "Name: message"; keep only the frames after the message we show.
+    lines = stack.splitlines()
+    frames = [line for line in lines if line.lstrip().startswith("at ")]
+    return "TypeScript stack:\n" + "\n".join(frames or lines)

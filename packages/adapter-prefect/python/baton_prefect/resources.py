@@ -1,0 +1,111 @@
+"""Baton resources configured from Prefect: Blocks, Secrets and Variables become step env vars.
+
+The manifest names, for each resource config field, the environment variable the step reads.
+The mapping (written into flows.py by the emitter) says where Prefect keeps each value:
+
+    {"warehouse": {"block": "warehouse-prod",               # a BatonResource block document
+                   "fields": {"password": {"secret": "warehouse-password"},   # a Secret block
+                              "schema": {"variable": "warehouse_schema"},     # a Variable
+                              "dsn": {"env": "WAREHOUSE_DSN"}}}}              # the worker's env
+
+Values are loaded when a task runs and go only into the Node child's environment: never into
+parameters, results or logs (secret values are also masked in the forwarded output).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect.blocks.core import Block
+from prefect.blocks.system import Secret
+from prefect.types import SecretDict
+from prefect.variables import Variable
+from pydantic import Field
+
+from .errors import BatonError
+from .manifest import Manifest
+
+ResourceMapping = Mapping[str, Mapping[str, Any]]
+
+
+class BatonResource(Block):
+    """Config of one Baton resource: plain values and secrets, by config field name."""
+
+    _block_type_name = "Baton Resource"
+    _block_type_slug = "baton-resource"
+    _description = "Configuration of a Baton resource: values and secrets by config field name."
+
+    values: dict[str, str] = Field(default_factory=dict, description="Plain config values by field.")
+    secrets: SecretDict = Field(default_factory=lambda: SecretDict({}), description="Secret config values by field.")
+
+
+@dataclass
+class StepEnvironment:
+    """Variables for one Node step, and the secret values to mask in anything it prints."""
+
+    env: dict[str, str]
+    secrets: list[str] = field(default_factory=list)
+
+    def redact(self, text: str) -> str:
+        for value in self.secrets:
+            text = text.replace(value, "***")
+        return text
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def step_environment(
+    manifest: Manifest,
+    resource_keys: Iterable[str],
+    mapping: ResourceMapping,
+    base: Mapping[str, str] | None = None,
+) -> StepEnvironment:
+    """The worker's environment plus the mapped config of the given resources."""
+    result = StepEnvironment(env=dict(os.environ if base is None else base))
+    blocks: dict[str, BatonResource] = {}
+    for key in sorted(set(resource_keys)):
+        resource = manifest.resources.get(key)
+        if resource is None:
+            raise BatonError(f'the manifest has no resource "{key}"')
+        spec = mapping.get(key, {})
+        for config in resource["config"]:
+            name = config["field"]
+            value, secret = _lookup(spec, name, blocks)
+            if value is None:
+                continue  # left to the worker's own environment (or the field's default)
+            result.env[config["env"]] = value
+            if secret or config["secret"]:
+                result.secrets.append(value)
+    # Mask longer secrets first so a secret containing another is masked whole.
+    result.secrets.sort(key=len, reverse=True)
+    return result
+
+
+def _lookup(spec: Mapping[str, Any], name: str, blocks: dict[str, BatonResource]) -> tuple[str | None, bool]:
+    source = spec.get("fields", {}).get(name)
+    if source is not None:
+        if "secret" in source:
+            return _text(Secret.load(source["secret"]).get()), True
+        if "variable" in source:
+            value = Variable.get(source["variable"])
+            return (None if value is None else _text(value)), False
+        if "env" in source:
+            return os.environ.get(source["env"]), False
+        raise BatonError(f"unknown resource source {source}: use secret, variable or env")
+    if "block" in spec:
+        block_name = spec["block"]
+        if block_name not in blocks:
+            blocks[block_name] = BatonResource.load(block_name)
+        block = blocks[block_name]
+        secrets = block.secrets.get_secret_value()
+        if name in secrets:
+            return _text(secrets[name]), True
+        if name in block.values:
+            return block.values[name], False
+    return None, False

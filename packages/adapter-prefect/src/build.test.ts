@@ -1,0 +1,189 @@
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { asset, definitions, schedule, loadDefinitions, MANIFEST_VERSION, type Definitions } from "@baton/core";
+import { fixtureModulePath } from "@baton/testing/fixtures";
+import { buildPrefectProject, type BuildPrefectProjectOptions } from "./build.js";
+import { run, type AdapterCliContext } from "./cli.js";
+import { ACCEPTED_MANIFEST_VERSIONS, assertManifestVersion } from "./versions.js";
+import { pyLiteral } from "./python-literal.js";
+
+const module = fixtureModulePath();
+const fixtures = await loadDefinitions(module, "default");
+const tmp = () => mkdtempSync(join(tmpdir(), "baton-prefect-build-"));
+
+function build(overrides: Partial<BuildPrefectProjectOptions> = {}) {
+  const outDir = overrides.outDir ?? tmp();
+  const project = buildPrefectProject({ definitions: fixtures, module, outDir, flowName: "fixtures", ...overrides });
+  const read = (file: string) => readFileSync(join(outDir, file), "utf8");
+  return { project, outDir, read };
+}
+
+function allFiles(dir: string, prefix = ""): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) Object.assign(out, allFiles(dir, rel));
+    else out[rel] = readFileSync(join(dir, rel), "utf8");
+  }
+  return out;
+}
+
+describe("buildPrefectProject", () => {
+  it("writes the manifest, the Python module, flows.py, prefect.yaml and requirements.txt", () => {
+    const { project } = build();
+    expect(project.files).toEqual([
+      "baton-manifest.json",
+      "baton_prefect/__init__.py",
+      "baton_prefect/errors.py",
+      "baton_prefect/manifest.py",
+      "baton_prefect/partitions.py",
+      "baton_prefect/project.py",
+      "baton_prefect/resources.py",
+      "baton_prefect/step.py",
+      "flows.py",
+      "prefect.yaml",
+      "requirements.txt",
+    ]);
+  });
+
+  it("is deterministic: the same input gives byte-identical files", () => {
+    const resources = { audit_api: { fields: { url: { variable: "audit_url" }, token: { secret: "audit-token" } } }, landing: { block: "landing" } };
+    const a = build({ resources, outDir: join(tmp(), "p") });
+    const b = build({ resources: { landing: { block: "landing" }, audit_api: { fields: { token: { secret: "audit-token" }, url: { variable: "audit_url" } } } }, outDir: join(tmp(), "p") });
+    expect(a.project.files).toEqual(b.project.files);
+    // The two folders differ only in their parent, which the manifest's relative paths absorb when at the same depth.
+    const filesA = allFiles(a.outDir);
+    const filesB = allFiles(b.outDir);
+    expect(filesB["flows.py"]).toBe(filesA["flows.py"]);
+    expect(filesB["prefect.yaml"]).toBe(filesA["prefect.yaml"]!.replace(a.outDir, b.outDir));
+    expect(filesB["baton_prefect/project.py"]).toBe(filesA["baton_prefect/project.py"]);
+    const again = build({ resources, outDir: a.outDir });
+    expect(allFiles(again.outDir)).toEqual(filesA);
+  });
+
+  it("records runtime paths relative to the project folder and the accepted manifest version", () => {
+    const { read, outDir } = build();
+    const manifest = JSON.parse(read("baton-manifest.json")) as { manifestVersion: number; runtime: { module: string; stepEntry: string } };
+    expect(ACCEPTED_MANIFEST_VERSIONS).toContain(manifest.manifestVersion);
+    expect(manifest.runtime.module.startsWith("/")).toBe(false);
+    expect(join(outDir, manifest.runtime.module)).toBe(module);
+    expect(manifest.runtime.stepEntry).toMatch(/core\/dist\/step\/bin\.js$/);
+  });
+
+  it("flows.py defines the flows and one deployment per schedule and sensor, with cron and timezone", () => {
+    const flows = build().read("flows.py");
+    expect(flows).toContain('@flow(name="fixtures"');
+    expect(flows).toContain('@flow(name="fixtures-sensors"');
+    expect(flows).toContain("def materialize_assets(\n    assets: list[str] | None = None,\n    partition_key: str | None = None,");
+    expect(flows).toContain("partition_range_start: str | None = None,");
+    expect(flows).toContain(
+      `materialize_assets.to_deployment(
+            "daily_events",
+            schedules=[Cron("0 2 * * *", timezone="Europe/Paris")],
+            parameters={"assets": ["web/events", "daily_event_counts"], "schedule": "daily_events"},`,
+    );
+    expect(flows).toContain(
+      `evaluate_sensor.to_deployment(
+            "new_event_files",
+            schedules=[Interval(30)],
+            parameters={"sensor": "new_event_files", "target": "fixtures/new_event_files-runs"},`,
+    );
+    expect(flows).toContain(`materialize_assets.to_deployment(\n            "new_event_files-runs",`);
+    expect(flows).toContain('if __name__ == "__main__":\n    serve(*deployments())');
+  });
+
+  it("writes the resource mapping into flows.py as names only, in a stable order", () => {
+    const flows = build({ resources: { landing: { block: "landing-zone" }, audit_api: { fields: { url: { variable: "audit_url" }, token: { secret: "audit-token" } } } } }).read("flows.py");
+    expect(flows).toContain(`RESOURCES: dict[str, Any] = {
+    "audit_api": {
+        "fields": {"token": {"secret": "audit-token"}, "url": {"variable": "audit_url"}},
+    },
+    "landing": {"block": "landing-zone"},
+}`);
+  });
+
+  it("prefect.yaml declares the same deployments for a process work pool", () => {
+    const yaml = build({ workPool: "local" }).read("prefect.yaml");
+    expect(yaml).toContain('prefect-version: "3.9.1"');
+    expect(yaml).toContain(`- name: "daily_events"
+  description: "Each night at 02:00 Paris time, the previous day's events"
+  entrypoint: "flows.py:materialize_assets"
+  tags: ["baton","baton-schedule"]
+  parameters: {"assets":["web/events","daily_event_counts"],"schedule":"daily_events"}
+  schedules:
+  - cron: "0 2 * * *"
+    timezone: "Europe/Paris"
+    active: true
+  work_pool:
+    name: "local"`);
+    expect(yaml).toContain(`- name: "new_event_files"
+  description: "One run per new events-<day>.ready file after the cursor"
+  entrypoint: "flows.py:evaluate_sensor"`);
+    expect(yaml).toContain("  - interval: 30\n");
+    expect(yaml.match(/^- name:/gm)).toHaveLength(4);
+    expect(yaml).toContain("- prefect.deployments.steps.set_working_directory:\n    directory: ");
+  });
+
+  it("keeps storage relative to the project folder", () => {
+    const outDir = join(tmp(), "project");
+    const flows = build({ outDir, storage: join(outDir, "..", "data") }).read("flows.py");
+    expect(flows).toContain('storage="../data"');
+  });
+
+  it("refuses resource mappings that cannot work, naming the resource and field", () => {
+    expect(() => build({ resources: { nope: { block: "x" } } })).toThrow(/there is no resource "nope"/);
+    expect(() => build({ resources: { audit_api: { fields: { tokn: { secret: "x" } } } } })).toThrow(/resource "audit_api" has no config field "tokn"/);
+    expect(() => build({ resources: { audit_api: { fields: { token: { variable: "audit_token" } } } } })).toThrow(/field "token" is a secret but is mapped to the Variable "audit_token"/);
+    expect(() => build({ resources: { audit_api: { fields: { url: { variable: "Not Valid" } } } } })).toThrow(/not a Prefect Variable name/);
+    expect(() => build({ resources: { audit_api: { fields: { url: { file: "x" } as never } } } })).toThrow(/is not a source/);
+  });
+
+  it("refuses names Prefect cannot hold and deployment names that collide", () => {
+    expect(() => build({ flowName: "a/b" })).toThrow(/flow name "a\/b" cannot be a Prefect name/);
+    const x = asset({ key: "x", compute: () => undefined, output: "none" });
+    const defs: Definitions = definitions({ assets: [x], schedules: [schedule({ name: "materialize", cron: "0 * * * *", selection: "x" })] });
+    expect(() => buildPrefectProject({ definitions: defs, module, outDir: tmp() })).toThrow(/two Prefect deployments would be named "materialize"/);
+  });
+});
+
+describe("manifest versions", () => {
+  it("accepts the version core writes and refuses others, naming both", () => {
+    expect(() => assertManifestVersion(MANIFEST_VERSION)).not.toThrow();
+    expect(() => assertManifestVersion(99)).toThrow(/manifest version 99 is not one @baton\/adapter-prefect can read \(it reads 1\)/);
+  });
+});
+
+describe("pyLiteral", () => {
+  it("writes Python literals", () => {
+    expect(pyLiteral({ a: [true, false, null], b: 1.5, c: 'q"\n' })).toBe('{"a": [True, False, None], "b": 1.5, "c": "q\\"\\n"}');
+  });
+});
+
+describe("baton prefect CLI", () => {
+  const context = (projectRoot: string) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const ctx: AdapterCliContext = { defs: fixtures, module, exportName: "default", projectRoot, out: (t) => out.push(t), err: (t) => err.push(t) };
+    return { ctx, out, err };
+  };
+
+  it("builds into --out relative to the project root", async () => {
+    const root = tmp();
+    const { ctx, out } = context(root);
+    expect(await run(["build", "--out", "prefect", "--flow-name", "shop"], ctx)).toBe(0);
+    expect(out.join("")).toContain("deployments: materialize, daily_events, new_event_files, new_event_files-runs");
+    expect(readFileSync(join(root, "prefect", "flows.py"), "utf8")).toContain('@flow(name="shop"');
+  });
+
+  it("explains its usage on bad arguments", async () => {
+    const { ctx, err } = context(tmp());
+    expect(await run(["build"], ctx)).toBe(2);
+    expect(err.join("")).toContain("--out is required");
+    expect(await run(["deploy"], ctx)).toBe(2);
+    const bad = context(tmp());
+    expect(await run(["build", "--out", "x", "--flow-name", "a%b"], bad.ctx)).toBe(1);
+    expect(bad.err.join("")).toContain("cannot be a Prefect name");
+  });
+});

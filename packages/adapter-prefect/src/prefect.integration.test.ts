@@ -1,0 +1,144 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalIOStore } from "@baton/core";
+import { CAPABILITIES, describeConformance, makeHarnessEnvironment } from "@baton/testing";
+import { prefectEnv } from "./__tests__/prefect/env.js";
+import { prefectHarness } from "./__tests__/prefect/harness.js";
+import { startPrefectServer, type PrefectServer } from "./__tests__/prefect/server.js";
+
+/*
+ * Against a real Prefect 3.9.1 server on loopback (one per file: start-up is slow on two cores),
+ * from the pinned virtual environment. Nothing here skips: no uv, no PyPI or no server is a failure.
+ */
+let server: PrefectServer | undefined;
+let python = "";
+const serverDir = mkdtempSync(join(tmpdir(), "baton-prefect-server-"));
+
+beforeAll(async () => {
+  python = prefectEnv().python;
+  server = await startPrefectServer({ prefect: join(dirname(python), "prefect"), dir: serverDir });
+}, 600_000);
+
+afterAll(async () => {
+  await server?.stop();
+}, 60_000);
+
+const options = { python: () => python, server: () => server! };
+
+describeConformance("prefect", prefectHarness({ ...options, flowName: "baton-conformance" }), { capabilities: [...CAPABILITIES], timeoutMs: 300_000 });
+
+describe("prefect: what a Prefect user sees", () => {
+  const harness = prefectHarness({ ...options, flowName: "baton-fixtures" });
+  const SALES = ["raw/orders", "raw/customers", "customer_metrics", "region_customers", "region_report", "audit_log"];
+
+  beforeAll(async () => harness.setup(makeHarnessEnvironment()), 600_000);
+  afterAll(async () => harness.teardown(), 60_000);
+
+  it("the flow and task runs Prefect reports for a run equal the manifest's graph", async () => {
+    const run = await harness.run({ assets: SALES });
+    expect(run.status).toBe("success");
+    expect(run.flowName).toBe("baton-fixtures");
+    expect(Object.keys(run.assets).sort()).toEqual([...SALES].sort());
+    const assetOfTaskRun = new Map(Object.entries(run.assets).map(([id, a]) => [a.taskRunId, id]));
+    const reported = Object.entries(run.assets).flatMap(([id, a]) => (a.upstream ?? []).map((up) => `${assetOfTaskRun.get(up)} -> ${id}`)).sort();
+    const manifest = harness.project().manifest;
+    const expected = manifest.assets
+      .filter((a) => SALES.includes(a.id))
+      .flatMap((a) => [...new Set(a.deps.map((d) => d.id))].filter((up) => SALES.includes(up)).map((up) => `${up} -> ${a.id}`))
+      .sort();
+    expect(reported).toEqual(expected);
+    expect(reported).toContain("customer_metrics -> audit_log");
+  });
+
+  it("each task emits a Prefect asset event with the materialization metadata", async () => {
+    const assets = ["raw/orders", "raw/customers", "customer_metrics"];
+    const run = await harness.run({ assets });
+    const { events } = await harness.driver().request<{ events: { event: string; resource: Record<string, string>; related: Record<string, string>[]; payload: Record<string, unknown> }[] }>("events", {
+      flowRunId: run.flowRunId,
+      expected: 5,
+    });
+    const materialized = events.filter((e) => e.event === "prefect.asset.materialization.succeeded");
+    expect(materialized.map((e) => e.resource["prefect.resource.id"]).sort()).toEqual(["baton://customer_metrics", "baton://raw/customers", "baton://raw/orders"]);
+    const metrics = materialized.find((e) => e.resource["prefect.resource.id"] === "baton://customer_metrics")!;
+    const record = await new LocalIOStore(harness.environment().storageDir).readRecord(["customer_metrics"], undefined);
+    expect(metrics.payload).toMatchObject({ row_count: record!.rowCount, content_hash: record!.contentHash, format: "parquet", code_version: "1" });
+    expect(String(metrics.payload.path)).toContain("customer_metrics");
+    expect(metrics.payload.schema).toEqual(record!.schema.map((c) => `${c.name}: ${c.type}`));
+    expect(metrics.resource["prefect.resource.name"]).toBe("customer_metrics");
+    const upstream = metrics.related.filter((r) => r["prefect.resource.role"] === "asset").map((r) => r["prefect.resource.id"]).sort();
+    expect(upstream).toEqual(["baton://raw/customers", "baton://raw/orders"]);
+    expect(metrics.related.some((r) => r["prefect.resource.id"] === "baton" && r["prefect.resource.role"] === "asset-materialized-by")).toBe(true);
+    const orders = materialized.find((e) => e.resource["prefect.resource.id"] === "baton://raw/orders")!;
+    expect(orders.resource["prefect.asset.owners"]).toBe('["team:data"]');
+  });
+
+  it("a TypeScript failure fails the task with the TypeScript message and stack", async () => {
+    const run = await harness.run({ assets: ["broken", "after_broken"] });
+    expect(run.assets.broken?.state).toBe("Failed");
+    expect(run.assets.broken?.error).toContain("TypeError: broken: this asset always fails");
+    expect(run.assets.broken?.error).toMatch(/TypeScript stack:\n\s+at .*definitions\.js/);
+    expect(run.assets.after_broken?.state).toBe("NotReady");
+    expect(run.message).toContain("broken failed");
+  });
+
+  it("resource config comes from Prefect blocks and variables, and secrets reach no log, parameter or result", async () => {
+    const token = harness.environment().env.FIXTURE_API_TOKEN!;
+    const run = await harness.run({ assets: ["raw/orders", "raw/customers", "customer_metrics", "audit_log"] });
+    expect(run.status).toBe("success");
+    const audit = readFileSync(join(harness.environment().env.FIXTURE_AUDIT_DIR!, "audit.log"), "utf8");
+    expect(audit).toContain(`via ${harness.environment().env.FIXTURE_API_URL} auth=yes`);
+    const seen = await harness.driver().request<{ messages: string[]; parameters: unknown; taskParameters: string[] }>("logs", { flowRunId: run.flowRunId });
+    expect(seen.messages.some((m) => m.includes(`audit recorded at ${harness.environment().env.FIXTURE_API_URL}`))).toBe(true);
+    expect(JSON.stringify(seen)).not.toContain(token);
+    expect(JSON.stringify(run)).not.toContain(token);
+    expect(readFileSync(join(harness.project().outDir, "flows.py"), "utf8")).not.toContain(token);
+    expect(readFileSync(join(harness.project().outDir, "baton-manifest.json"), "utf8")).not.toContain(token);
+  });
+
+  it("sensor run keys start each target deployment run once, with the requested partition", async () => {
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    const dir = harness.environment().env.FIXTURE_LANDING_DIR!;
+    mkdirSync(dir, { recursive: true });
+    for (const day of ["2024-01-05", "2024-01-06"]) writeFileSync(join(dir, `events-${day}.ready`), "");
+    type Tick = { runRequests: unknown[]; cursor: string | null; flowRuns: { id: string; parameters: Record<string, unknown>; key: string }[] };
+    const first = await harness.driver().request<Tick>("sensor_tick", { name: "new_event_files", cursor: "2024-01-04" });
+    const again = await harness.driver().request<Tick>("sensor_tick", { name: "new_event_files", cursor: "2024-01-04" });
+    expect(first.flowRuns.map((f) => [f.key, f.parameters.partition_key])).toEqual([
+      ["new_event_files:events:2024-01-05", "2024-01-05"],
+      ["new_event_files:events:2024-01-06", "2024-01-06"],
+    ]);
+    expect(again.flowRuns.map((f) => f.id)).toEqual(first.flowRuns.map((f) => f.id));
+    expect(first.cursor).toBe("2024-01-06");
+  });
+
+  it("prefect.yaml deploys the same deployments with the Prefect CLI", async () => {
+    const prefect = join(dirname(python), "prefect");
+    const env = { ...process.env, ...server!.env };
+    const cwd = harness.project().outDir;
+    execFileSync(prefect, ["work-pool", "create", "baton", "--type", "process", "--overwrite"], { cwd, env, stdio: "pipe" });
+    execFileSync(prefect, ["--no-prompt", "deploy", "--all"], { cwd, env, stdio: "pipe" });
+    const response = await fetch(`${server!.apiUrl}/deployments/filter`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ work_pools: { name: { any_: ["baton"] } } }) });
+    const deployed = (await response.json()) as { name: string; entrypoint: string; parameters: unknown; schedules: { schedule: Record<string, unknown> }[]; pull_steps: unknown[] }[];
+    const byName = Object.fromEntries(deployed.map((d) => [d.name, d]));
+    expect(Object.keys(byName).sort()).toEqual(["daily_events", "materialize", "new_event_files", "new_event_files-runs"]);
+    expect(byName.daily_events!.entrypoint).toBe("flows.py:materialize_assets");
+    expect(byName.daily_events!.schedules.map((s) => [s.schedule.cron, s.schedule.timezone])).toEqual([["0 2 * * *", "Europe/Paris"]]);
+    expect(byName.daily_events!.parameters).toEqual({ assets: ["web/events", "daily_event_counts"], schedule: "daily_events" });
+    expect(byName.new_event_files!.schedules.map((s) => s.schedule.interval)).toEqual([30]);
+    expect(byName.materialize!.pull_steps).toEqual([{ "prefect.deployments.steps.set_working_directory": { directory: cwd } }]);
+  });
+
+  it("a schedule deployment's cron and timezone pick the scheduled start and its partition", async () => {
+    // 00:30 UTC on Jan 5 is 01:30 in Paris: the 02:00 tick of Jan 5 has not fired, Jan 4's has.
+    const tick = await harness.driver().request<{ scheduledStart: string; runRequests: { partitionKey: string }[]; cron: string; timezone: string }>("schedule_tick", {
+      name: "daily_events",
+      at: "2024-01-05T00:30:00Z",
+    });
+    expect([tick.cron, tick.timezone]).toEqual(["0 2 * * *", "Europe/Paris"]);
+    expect(new Date(tick.scheduledStart).toISOString()).toBe("2024-01-04T01:00:00.000Z");
+    expect(tick.runRequests.map((r) => r.partitionKey)).toEqual(["2024-01-03"]);
+  });
+});
