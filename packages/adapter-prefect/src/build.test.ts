@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { asset, definitions, schedule, loadDefinitions, MANIFEST_VERSION, type Definitions } from "@baton/core";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 import { buildPrefectProject, type BuildPrefectProjectOptions } from "./build.js";
-import { run, type AdapterCliContext } from "./cli.js";
+import type { AdapterCliContext } from "@baton/core";
+import { run } from "./cli.js";
 import { ACCEPTED_MANIFEST_VERSIONS, assertManifestVersion } from "./versions.js";
 import { pyLiteral } from "./python-literal.js";
 
