@@ -9,5 +9,7 @@ export BATON_CONFORMANCE_DIR="${BATON_CONFORMANCE_DIR:-$PWD/.baton/conformance}"
 pnpm exec turbo run build --output-logs=errors-only
 pnpm run lint
 pnpm exec turbo run typecheck --output-logs=errors-only
-pnpm exec turbo run test --concurrency=1
+mkdir -p .baton
+pnpm exec turbo run test --concurrency=1 2>&1 | tee .baton/test.log
 node scripts/conformance-matrix.mjs "$BATON_CONFORMANCE_DIR"
+node scripts/count-tests.mjs .baton/test.log
