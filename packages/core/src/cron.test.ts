@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cronProblem, MAX_TICKS, nextTick, previousTick, ticksBetween, timezoneProblem } from "./cron.js";
-import { BatonError } from "./errors.js";
+import { caught } from "./__tests__/helpers.js";
 
-function caught(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BatonError) return e;
-    throw e;
-  }
-  throw new Error("expected a BatonError");
-}
 
 const at = (iso: string) => new Date(iso);
 const isos = (ds: Date[]) => ds.map((d) => d.toISOString());

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { BatonError } from "./errors.js";
 import { parseSelection, selectAssets, type SelectableAsset } from "./selection.js";
+import { caught } from "./__tests__/helpers.js";
 
-function caught(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BatonError) return e;
-    throw e;
-  }
-  throw new Error("expected a BatonError");
-}
 
 const asset = (id: string, group: string, deps: string[] = [], tags: Record<string, string> = {}): SelectableAsset => ({ id, group, deps, tags });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { BatonValidationError, type BatonError } from "../errors.js";
+import { BatonError, BatonValidationError } from "../errors.js";
 import { manifestProblems } from "../manifest/read.js";
 import type { Manifest } from "../manifest/types.js";
 import type { StepEvent } from "../step/events.js";
@@ -81,3 +81,14 @@ export function eventLog() {
   };
 }
 
+
+/** The BatonError a synchronous call throws; anything else thrown, or nothing, fails the test. */
+export function caught(fn: () => unknown): BatonError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BatonError) return e;
+    throw e;
+  }
+  throw new Error("expected a BatonError");
+}

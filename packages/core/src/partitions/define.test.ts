@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { BatonError } from "../errors.js";
 import * as partitions from "./index.js";
 import {
   dailyPartitions,
@@ -10,16 +9,8 @@ import {
   validatePartitionsDefinition,
   weeklyPartitions,
 } from "./define.js";
+import { caught } from "../__tests__/helpers.js";
 
-function caught(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BatonError) return e;
-    throw e;
-  }
-  throw new Error("expected a BatonError");
-}
 
 describe("time partition constructors", () => {
   it("fill in UTC and the usual key formats", () => {

@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { BatonError } from "../errors.js";
 import { dailyPartitions, hourlyPartitions, monthlyPartitions, staticPartitions, weeklyPartitions } from "./define.js";
 import { defaultMapping, mappingProblem, samePartitions, upstreamKeys } from "./mapping.js";
 import type { PartitionMapping } from "./types.js";
+import { caught } from "../__tests__/helpers.js";
 
-function caught(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BatonError) return e;
-    throw e;
-  }
-  throw new Error("expected a BatonError");
-}
 
 const daily = dailyPartitions({ start: "2024-01-01" });
 const weekly = weeklyPartitions({ start: "2024-01-01" });

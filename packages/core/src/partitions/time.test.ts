@@ -1,6 +1,5 @@
 import { DateTime } from "luxon";
 import { describe, expect, it } from "vitest";
-import { BatonError } from "../errors.js";
 import { dailyPartitions, hourlyPartitions, monthlyPartitions, staticPartitions, weeklyPartitions } from "./define.js";
 import {
   assertPartitionKey,
@@ -16,16 +15,8 @@ import {
   timeWindowOfKeys,
 } from "./time.js";
 import type { TimeWindow } from "./types.js";
+import { caught } from "../__tests__/helpers.js";
 
-function caught(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BatonError) return e;
-    throw e;
-  }
-  throw new Error("expected a BatonError");
-}
 
 const at = (iso: string) => new Date(iso);
 const iso = (w: TimeWindow) => [w.start.toISOString(), w.end.toISOString()];

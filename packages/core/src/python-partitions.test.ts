@@ -1,0 +1,109 @@
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { BatonError } from "./errors.js";
+import { dailyPartitions, hourlyPartitions, monthlyPartitions, staticPartitions, weeklyPartitions } from "./partitions/define.js";
+import { assertPartitionKey, hasPartitionKey, keysInRange, lastCompleteKey } from "./partitions/time.js";
+import type { PartitionsDefinition, TimePartitionsDefinition } from "./partitions/types.js";
+
+/* python/baton_core/partitions.py must follow these TypeScript rules: the adapters check keys with it. */
+const pythonDir = fileURLToPath(new URL("../python/", import.meta.url));
+
+function py(code: string, input: unknown): unknown {
+  const out = execFileSync("python3", ["-c", code], { input: JSON.stringify(input), encoding: "utf8", env: { ...process.env, PYTHONPATH: pythonDir } });
+  return JSON.parse(out);
+}
+
+/** The message core's error would give, in the one-line form the Python side uses. */
+function coreProblem(run: () => unknown): string | null {
+  try {
+    run();
+    return null;
+  } catch (e) {
+    if (!(e instanceof BatonError)) throw e;
+    return `asset "${e.asset}": ${e.problem}${e.hint && e.problem.startsWith("unknown") ? `; ${e.hint}` : ""}`;
+  }
+}
+
+const timeDefs: TimePartitionsDefinition[] = [
+  hourlyPartitions({ start: "2024-03-30", timezone: "Europe/Paris" }),
+  hourlyPartitions({ start: "2024-10-26", end: "2024-10-29", timezone: "America/New_York", format: "%Y%m%d%H" }),
+  dailyPartitions({ start: "2024-01-01", timezone: "Europe/Paris" }),
+  dailyPartitions({ start: "2024-01-01", end: "2024-03-01" }),
+  weeklyPartitions({ start: "2024-01-07", weekStartsOn: 0, timezone: "Asia/Tokyo" }),
+  monthlyPartitions({ start: "2023-11-01", timezone: "Australia/Sydney", format: "%Y-%m" }),
+];
+const instants = ["2024-03-31T00:30:00Z", "2024-03-31T01:00:00Z", "2024-03-31T02:30:00Z", "2024-10-27T05:30:00Z", "2024-11-03T06:30:00Z", "2024-01-05T01:30:00Z", "2024-02-29T23:00:00Z", "2024-06-01T00:00:00Z", "2025-01-01T00:00:00Z"];
+const keys = ["2024-03-31-01:00", "2024-03-31-02:00", "2024-03-31-03:00", "2024102701", "2024110301", "2024-01-04", "2024-02-29", "2024-03-01", "2024-01-07", "2024-01-08", "2024-02", "2023-12", "2024-1-01"];
+
+describe("baton_core.partitions (Python) against core's TypeScript rules", () => {
+  it("computes the same last complete windows and valid keys, across DST and grains", () => {
+    const cases = timeDefs.flatMap((def) => instants.map((at) => ({ def, at, keys })));
+    const expected = cases.map(({ def, at, keys }) => ({
+      last: [0, 1].map((offset) => lastCompleteKey(def, new Date(at), offset) ?? null),
+      valid: keys.filter((k) => hasPartitionKey(def, k, new Date(at))),
+    }));
+    const out = py(
+      `import json, sys
+from datetime import datetime
+from baton_core.partitions import TimePartitions
+result = []
+for case in json.load(sys.stdin):
+    p = TimePartitions(case["def"])
+    at = datetime.fromisoformat(case["at"].replace("Z", "+00:00"))
+    result.append({"last": [p.last_complete_key(at, o) for o in (0, 1)], "valid": [k for k in case["keys"] if p.has_key(k, at)]})
+print(json.dumps(result))`,
+      cases,
+    );
+    expect(out).toEqual(expected);
+  });
+
+  it("refuses the same keys and ranges with the same words (key, why, valid range)", () => {
+    const defs: PartitionsDefinition[] = [...timeDefs, staticPartitions(["eu", "us", "apac"])];
+    const ranges: [string, string][] = [["2024-01-04", "2024-02-29"], ["2024-02-29", "2024-01-04"], ["us", "eu"], ["eu", "apac"], ["2024-02", "2023-12"], ["mars", "eu"]];
+    const now = "2024-03-01T12:00:00Z";
+    const cases = defs.flatMap((def) => [...keys, "eu", "mars"].map((key) => ({ def, first: key, last: null as string | null })).concat(ranges.map(([first, last]) => ({ def, first, last }))));
+    const expected = cases.map(({ def, first, last }) =>
+      coreProblem(() => (last === null ? assertPartitionKey(def, first, "a/b", new Date(now)) : keysInRange(def, { start: first, end: last }, new Date(now), "a/b"))),
+    );
+    const out = py(
+      `import json, sys
+from datetime import datetime
+from baton_core.partitions import PartitionError, check_key, check_range
+now = datetime.fromisoformat("${now.replace("Z", "+00:00")}")
+result = []
+for case in json.load(sys.stdin):
+    try:
+        if case["last"] is None:
+            check_key(case["def"], case["first"], "a/b", now)
+        else:
+            check_range(case["def"], case["first"], case["last"], "a/b", now)
+        result.append(None)
+    except PartitionError as e:
+        result.append(str(e))
+print(json.dumps(result))`,
+      cases,
+    );
+    expect(out).toEqual(expected);
+    // Not vacuous: accepted keys, every kind of refusal and a reversed range are among the cases.
+    const texts = expected.join("\n");
+    for (const part of ["not the start of", "outside the partitions'", "its window is not complete", "ends before it starts", "valid keys: "]) expect(texts).toContain(part);
+    expect(expected).toContain(null);
+  });
+
+  it("reads FIRST...LAST ranges as baton-step takes them", () => {
+    const out = py(
+      `import json, sys
+from baton_core.partitions import PartitionError, parse_range
+result = []
+for text in json.load(sys.stdin):
+    try:
+        result.append(list(parse_range(text)))
+    except PartitionError as e:
+        result.append(str(e))
+print(json.dumps(result))`,
+      ["2024-01-01...2024-01-07", "2024-01-01", "...x"],
+    );
+    expect(out).toEqual([["2024-01-01", "2024-01-07"], 'partition range "2024-01-01" is not of the form "FIRST...LAST"', 'partition range "...x" is not of the form "FIRST...LAST"']);
+  });
+});
