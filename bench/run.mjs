@@ -1,21 +1,18 @@
-// Runs every benchmark side by side in one process tree and prints their figures.
+// Runs every benchmark one after the other in one run, so their figures are taken on the same
+// machine state: core's (this folder) and each adapter's own `bench` script.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const benches = [["core", ["pnpm", "exec", "tsx", "core.ts"], join(root, "bench")]];
-for (const pkg of ["adapter-dagster", "adapter-airflow", "adapter-prefect"]) {
-  const dir = join(root, "packages", pkg, "bench");
-  if (!existsSync(dir)) continue;
-  for (const f of readdirSync(dir).filter((f) => /\.(mjs|ts)$/.test(f)).sort()) {
-    benches.push([`${pkg}/${f}`, f.endsWith(".ts") ? ["pnpm", "exec", "tsx", join(dir, f)] : ["node", join(dir, f)], join(root, "packages", pkg)]);
-  }
-}
+const env = { ...process.env, BATON_VENV_ROOT: process.env.BATON_VENV_ROOT ?? join(root, ".venvs") };
+const benches = [
+  ["core: embedded executor and customer-metrics at 1M orders", ["pnpm", "exec", "tsx", "core.ts"], join(root, "bench")],
+  ...["dagster", "airflow", "prefect"].map((o) => [`adapter-${o}`, ["pnpm", "--filter", `@baton/adapter-${o}`, "run", "bench"], root]),
+];
 let failed = 0;
 for (const [name, cmd, cwd] of benches) {
   console.log(`\n=== ${name} ===`);
-  const r = spawnSync(cmd[0], cmd.slice(1), { cwd, stdio: "inherit", env: { ...process.env, BATON_VENV_ROOT: process.env.BATON_VENV_ROOT ?? join(root, ".venvs") } });
+  const r = spawnSync(cmd[0], cmd.slice(1), { cwd, stdio: "inherit", env });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);
