@@ -28,7 +28,7 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 describe("buildAirflowDags", () => {
-  it("writes the manifest, the options, the Python module and one DAG file", () => {
+  it("writes the manifest, the options, the Python modules (baton_airflow and core's baton_core) and one DAG file", () => {
     const out = tmp();
     const result = buildAirflowDags({ definitions: defs, module, outDir: out, storage: "/data/baton", resources: { landing: { variable: "landing" } } });
     expect(result.files).toEqual([
@@ -39,10 +39,14 @@ describe("buildAirflowDags", () => {
       "baton_airflow/dags.py",
       "baton_airflow/manifest.py",
       "baton_airflow/operators.py",
-      "baton_airflow/partitions.py",
       "baton_airflow/resources.py",
       "baton_airflow/runplan.py",
       "baton_airflow/step.py",
+      "baton_core/.airflowignore",
+      "baton_core/__init__.py",
+      "baton_core/manifest.py",
+      "baton_core/partitions.py",
+      "baton_core/step.py",
       "baton_dags.py",
     ]);
     expect(Object.keys(snapshot(out)).sort()).toEqual([...result.files].sort());

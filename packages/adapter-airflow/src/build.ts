@@ -1,5 +1,6 @@
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { manifestToJson, toManifest, type Definitions, type Manifest } from "@baton/core";
 import { mappingProblems, type AirflowOptionsFile, type AirflowResourceMapping } from "./options.js";
@@ -33,9 +34,16 @@ export interface BuildAirflowResult {
 /** The Python module shipped in this package (python/baton_airflow next to dist/). */
 export const pythonModuleDir = fileURLToPath(new URL("../python/baton_airflow/", import.meta.url));
 
+/** baton_core, the orchestrator-neutral Python shipped in the installed @baton/core (python/baton_core). */
+export function corePythonModuleDir(): string {
+  const corePackage = createRequire(import.meta.url).resolve("@baton/core/package.json");
+  return join(dirname(corePackage), "python", CORE_MODULE_DIR);
+}
+
 export const DAG_FILE = "baton_dags.py";
 export const BATON_DIR = "baton";
 export const MODULE_DIR = "baton_airflow";
+export const CORE_MODULE_DIR = "baton_core";
 
 const DAG_FILE_TEXT = `"""Baton assets as Airflow DAGs.
 
@@ -48,7 +56,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# baton_airflow sits next to this file, which need not be the DAGs folder's root.
+# baton_airflow (and baton_core, which it uses) sit next to this file, which need not be the DAGs folder's root.
 if str(HERE) not in sys.path:
     sys.path.append(str(HERE))
 
@@ -57,8 +65,8 @@ from baton_airflow import build_dags  # noqa: E402
 build_dags(HERE / "${BATON_DIR}")
 `;
 
-/** Files in the module folder the DAG processor must not parse as DAG files. */
-const MODULE_IGNORE = "# baton_airflow is a library, not DAG files.\n*\n";
+/** Files in a module folder the DAG processor must not parse as DAG files. */
+const moduleIgnore = (module: string) => `# ${module} is a library, not DAG files.\n*\n`;
 
 /**
  * Write the manifest, the Python module and one DAG file into `outDir`. Deterministic: the same
@@ -79,18 +87,23 @@ export function buildAirflowDags(options: BuildAirflowOptions): BuildAirflowResu
   writeFileSync(join(batonDir, "manifest.json"), manifestToJson(manifest));
   writeFileSync(join(batonDir, "airflow.json"), JSON.stringify(settings, null, 2) + "\n");
 
-  const moduleOut = join(outDir, MODULE_DIR);
-  rmSync(moduleOut, { recursive: true, force: true });
-  mkdirSync(moduleOut, { recursive: true });
-  const moduleFiles = readdirSync(pythonModuleDir)
-    .filter((f) => f.endsWith(".py"))
-    .sort();
-  for (const f of moduleFiles) cpSync(join(pythonModuleDir, f), join(moduleOut, f));
-  writeFileSync(join(moduleOut, ".airflowignore"), MODULE_IGNORE);
+  const moduleFiles: string[] = [];
+  for (const [module, dir] of [[MODULE_DIR, pythonModuleDir], [CORE_MODULE_DIR, corePythonModuleDir()]] as const) {
+    // The module folders are ours: files an older version shipped must not linger.
+    const moduleOut = join(outDir, module);
+    rmSync(moduleOut, { recursive: true, force: true });
+    mkdirSync(moduleOut, { recursive: true });
+    for (const f of readdirSync(dir).filter((f) => f.endsWith(".py")).sort()) {
+      cpSync(join(dir, f), join(moduleOut, f));
+      moduleFiles.push(`${module}/${f}`);
+    }
+    writeFileSync(join(moduleOut, ".airflowignore"), moduleIgnore(module));
+    moduleFiles.push(`${module}/.airflowignore`);
+  }
   const dagFile = join(outDir, DAG_FILE);
   writeFileSync(dagFile, DAG_FILE_TEXT);
 
-  const files = [DAG_FILE, `${BATON_DIR}/airflow.json`, `${BATON_DIR}/manifest.json`, `${MODULE_DIR}/.airflowignore`, ...moduleFiles.map((f) => `${MODULE_DIR}/${f}`)].sort();
+  const files = [DAG_FILE, `${BATON_DIR}/airflow.json`, `${BATON_DIR}/manifest.json`, ...moduleFiles].sort();
   return { manifest, manifestPath: join(batonDir, "manifest.json"), dagFile, files, dagIds: dagIdsFor(manifest, prefix) };
 }
 

@@ -22,11 +22,15 @@ function readTree(dir: string, prefix = ""): Record<string, string> {
 }
 
 describe("buildDagsterProject", () => {
-  it("writes the manifest, the baton_dagster module and definitions.py", async () => {
+  it("writes the manifest, the baton_dagster and baton_core modules and definitions.py", async () => {
     const defs = await loadDefinitions(fixtureModule, "default");
     const out = tmp();
     const project = buildDagsterProject({ definitions: defs, module: fixtureModule, outDir: out });
     expect(project.files).toEqual([
+      "baton_core/__init__.py",
+      "baton_core/manifest.py",
+      "baton_core/partitions.py",
+      "baton_core/step.py",
       "baton_dagster/__init__.py",
       "baton_dagster/assets.py",
       "baton_dagster/automation.py",
@@ -91,7 +95,7 @@ describe("baton dagster build", () => {
     const err: string[] = [];
     const code = await run(["build", "--out", "dagster"], { defs, module: fixtureModule, exportName: "default", projectRoot: root, out: (t) => out.push(t), err: (t) => err.push(t) });
     expect([code, err]).toEqual([0, []]);
-    expect(readdirSync(join(root, "dagster")).sort()).toEqual(["baton_dagster", "definitions.py", "manifest.json", "pyproject.toml"]);
+    expect(readdirSync(join(root, "dagster")).sort()).toEqual(["baton_core", "baton_dagster", "definitions.py", "manifest.json", "pyproject.toml"]);
     expect(out.join("\n")).toContain("15 assets, 1 schedules, 1 sensors");
     expect(out.join("\n")).toContain("cd dagster && dagster dev");
   });

@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BatonError, manifestToJson, toManifest, type Definitions, type Manifest } from "@baton/core";
 import { dagsterProblems } from "./translate.js";
@@ -10,6 +11,12 @@ export const dagsterStepEntryPath = fileURLToPath(new URL("./step-bin.js", impor
   .replace(/([\\/])src([\\/]step-bin\.js)$/, "$1dist$2");
 /** The Python module shipped in this package, copied into every built project. */
 export const pythonModuleDir = fileURLToPath(new URL("../python/baton_dagster/", import.meta.url));
+
+/** baton_core, the orchestrator-neutral Python shipped in the installed @baton/core, which baton_dagster uses. */
+export function corePythonModuleDir(): string {
+  const corePackage = createRequire(import.meta.url).resolve("@baton/core/package.json");
+  return join(dirname(corePackage), "python", "baton_core");
+}
 
 export interface BuildDagsterProjectOptions {
   readonly definitions: Definitions;
@@ -29,7 +36,7 @@ export interface DagsterProject {
 }
 
 /**
- * Write a Dagster code location for the definitions: `manifest.json`, the `baton_dagster` module
+ * Write a Dagster code location for the definitions: `manifest.json`, the `baton_dagster` and `baton_core` modules
  * and `definitions.py` (for `dagster dev -f definitions.py`). Same input, byte-identical output.
  */
 export function buildDagsterProject(options: BuildDagsterProjectOptions): DagsterProject {
@@ -52,10 +59,12 @@ export function buildDagsterProject(options: BuildDagsterProjectOptions): Dagste
     "definitions.py": definitionsPy(options.storage === undefined ? undefined : relative(outDir, resolve(outDir, options.storage)).split(sep).join("/") || "."),
     "pyproject.toml": PYPROJECT,
   };
-  for (const f of readdirSync(pythonModuleDir).filter((f) => f.endsWith(".py")).sort()) files[`baton_dagster/${f}`] = { copy: join(pythonModuleDir, f) };
-  // The module folder is ours: stale files from an older adapter version must not linger.
-  rmSync(join(outDir, "baton_dagster"), { recursive: true, force: true });
-  mkdirSync(join(outDir, "baton_dagster"), { recursive: true });
+  for (const [module, dir] of [["baton_dagster", pythonModuleDir], ["baton_core", corePythonModuleDir()]] as const) {
+    for (const f of readdirSync(dir).filter((f) => f.endsWith(".py")).sort()) files[`${module}/${f}`] = { copy: join(dir, f) };
+    // The module folders are ours: stale files from an older adapter version must not linger.
+    rmSync(join(outDir, module), { recursive: true, force: true });
+    mkdirSync(join(outDir, module), { recursive: true });
+  }
   for (const [path, content] of Object.entries(files)) {
     if (typeof content === "string") writeFileSync(join(outDir, path), content);
     else copyFileSync(content.copy, join(outDir, path));
@@ -75,7 +84,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# \`dagster -f\` loads this file by path: make the baton_dagster module next to it importable.
+# \`dagster -f\` loads this file by path: make the baton_dagster and baton_core modules next to it importable.
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 

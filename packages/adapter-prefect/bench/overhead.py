@@ -35,7 +35,7 @@ def customer_metrics_polars(orders: str, customers: str, out: str) -> dict[str, 
 def main(project_dir: str, iterations: int) -> None:
     sys.path.insert(0, project_dir)
     import flows
-    from baton_prefect.step import run_step
+    from baton_core import run_step
 
     @flow(name="baton-overhead-bench")
     def bench(n: int) -> dict[str, list[float]]:
@@ -54,7 +54,8 @@ def main(project_dir: str, iterations: int) -> None:
             t1 = time.perf_counter()
             native = customer_metrics_polars(orders, customers, str(out))
             t2 = time.perf_counter()
-            run_step(project.manifest, "run", ["--asset", "customer_metrics", "--run-id", "bench"], environment.env)
+            argv = project.manifest.step_command("run", ["--asset", "customer_metrics", "--run-id", "bench"])
+            run_step(argv, environment.env, cwd=project.manifest.folder)
             t3 = time.perf_counter()
             if i == 0:
                 assert native["row_count"] == ref["materializations"][0]["row_count"], "the two tasks disagree"

@@ -32,17 +32,19 @@ function allFiles(dir: string, prefix = ""): Record<string, string> {
 }
 
 describe("buildPrefectProject", () => {
-  it("writes the manifest, the Python module, flows.py, prefect.yaml and requirements.txt", () => {
+  it("writes the manifest, the Python modules (baton_prefect and core's baton_core), flows.py, prefect.yaml and requirements.txt", () => {
     const { project } = build();
     expect(project.files).toEqual([
       "baton-manifest.json",
+      "baton_core/__init__.py",
+      "baton_core/manifest.py",
+      "baton_core/partitions.py",
+      "baton_core/step.py",
       "baton_prefect/__init__.py",
       "baton_prefect/errors.py",
       "baton_prefect/manifest.py",
-      "baton_prefect/partitions.py",
       "baton_prefect/project.py",
       "baton_prefect/resources.py",
-      "baton_prefect/step.py",
       "flows.py",
       "prefect.yaml",
       "requirements.txt",
@@ -60,6 +62,7 @@ describe("buildPrefectProject", () => {
     expect(filesB["flows.py"]).toBe(filesA["flows.py"]);
     expect(filesB["prefect.yaml"]).toBe(filesA["prefect.yaml"]!.replace(a.outDir, b.outDir));
     expect(filesB["baton_prefect/project.py"]).toBe(filesA["baton_prefect/project.py"]);
+    expect(filesB["baton_core/step.py"]).toBe(filesA["baton_core/step.py"]);
     const again = build({ resources, outDir: a.outDir });
     expect(allFiles(again.outDir)).toEqual(filesA);
   });

@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { manifestToJson, toManifest, type Definitions, type Manifest } from "@baton/core";
 import { deploymentSpecs, type DeploymentSpec } from "./deployments.js";
@@ -42,10 +43,18 @@ export function pythonModuleDir(): string {
   return fileURLToPath(new URL(`../python/${PYTHON_PACKAGE}/`, import.meta.url));
 }
 
+export const CORE_PYTHON_PACKAGE = "baton_core";
+
+/** baton_core, the orchestrator-neutral Python shipped in the installed @baton/core (python/baton_core). */
+export function corePythonModuleDir(): string {
+  const corePackage = createRequire(import.meta.url).resolve("@baton/core/package.json");
+  return join(dirname(corePackage), "python", CORE_PYTHON_PACKAGE);
+}
+
 const posix = (p: string) => p.split(sep).join("/");
 
 /**
- * Write a Prefect project for the definitions: the manifest, the baton_prefect module, flows.py
+ * Write a Prefect project for the definitions: the manifest, the baton_prefect and baton_core modules, flows.py
  * (flows and deployments) and prefect.yaml. Deterministic: same input, byte-identical files.
  */
 export function buildPrefectProject(options: BuildPrefectProjectOptions): PrefectProject {
@@ -60,9 +69,8 @@ export function buildPrefectProject(options: BuildPrefectProjectOptions): Prefec
 
   const files = new Map<string, string>();
   files.set(MANIFEST_FILE, manifestToJson(manifest));
-  const moduleDir = pythonModuleDir();
-  for (const name of readdirSync(moduleDir).filter((f) => f.endsWith(".py")).sort()) {
-    files.set(`${PYTHON_PACKAGE}/${name}`, readFileSync(join(moduleDir, name), "utf8"));
+  for (const [pkg, dir] of [[PYTHON_PACKAGE, pythonModuleDir()], [CORE_PYTHON_PACKAGE, corePythonModuleDir()]] as const) {
+    for (const name of readdirSync(dir).filter((f) => f.endsWith(".py")).sort()) files.set(`${pkg}/${name}`, readFileSync(join(dir, name), "utf8"));
   }
   files.set(
     "flows.py",
@@ -71,9 +79,11 @@ export function buildPrefectProject(options: BuildPrefectProjectOptions): Prefec
   files.set("prefect.yaml", prefectYaml({ flowName, workPool: options.workPool ?? "baton", projectDir: outDir, deployments }));
   files.set("requirements.txt", `prefect==${PREFECT_VERSION}\n`);
 
-  // The copied module is owned by the build: drop files a previous version shipped.
-  rmSync(join(outDir, PYTHON_PACKAGE), { recursive: true, force: true });
-  mkdirSync(join(outDir, PYTHON_PACKAGE), { recursive: true });
+  // The copied modules are owned by the build: drop files a previous version shipped.
+  for (const pkg of [PYTHON_PACKAGE, CORE_PYTHON_PACKAGE]) {
+    rmSync(join(outDir, pkg), { recursive: true, force: true });
+    mkdirSync(join(outDir, pkg), { recursive: true });
+  }
   for (const [file, text] of files) writeFileSync(join(outDir, file), text);
   return { outDir, manifest, flowName, deployments, files: [...files.keys()].sort() };
 }

@@ -194,7 +194,7 @@ def build_dags(folder: str | Path) -> dict[str, DAG]:
         dags[all_id] = asset_dag(
             manifest,
             all_id,
-            [a["id"] for a in manifest.assets],
+            list(manifest.assets),
             options=options,
             description="Every Baton asset: trigger with conf partition_key / partition_range / assets",
         )

@@ -15,12 +15,12 @@ from functools import cache
 
 from airflow.sdk import BaseOperator, BaseSensorOperator, PokeReturnValue, SkipMixin, Variable
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from baton_core import Manifest, PartitionError, StepResult, run_step
 
-from .manifest import Manifest, airflow_id, asset_uri, load_manifest
-from .partitions import PartitionError
+from .manifest import airflow_id, asset_uri, load_manifest
 from .resources import ResourceConfigError, resource_environment
 from .runplan import RunPlan, plan_run
-from .step import StepOutcome, child_environment, run_node
+from .step import child_environment
 
 _LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error": "error"}
 _MAX_XCOM_MATERIALIZATIONS = 100
@@ -162,10 +162,6 @@ class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
         plan = self._plan(context)
         ti = context["ti"]
         args = [
-            str(self.manifest.step_entry),
-            "run",
-            "--manifest",
-            str(self.manifest.path.resolve()),
             "--asset",
             self.asset_id,
             *plan.step_args(asset),
@@ -176,8 +172,12 @@ class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
         ]
         # The environment (it may hold secrets) stays out of this frame's locals, which a
         # traceback renderer could print.
-        outcome = run_node(
-            args, self._environment(asset["resources"]), self._log_event, self._output, cwd=str(self.manifest.folder)
+        outcome = run_step(
+            self.manifest.step_command("run", args),
+            self._environment(asset["resources"]),
+            self._log_event,
+            self._output,
+            cwd=self.manifest.folder,
         )
         summary = self._summary(outcome)
         ti.xcom_push(key="baton", value=summary)
@@ -194,7 +194,7 @@ class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
             raise AirflowFailException(f"{self.asset_id}: {message}")
         raise AirflowException(f"{self.asset_id}: {message}")
 
-    def _summary(self, outcome: StepOutcome) -> dict:
+    def _summary(self, outcome: StepResult) -> dict:
         """Small metadata for XCom: never data."""
         mats = outcome.of_type("materialization")
         failures = outcome.of_type("asset_failure")
@@ -265,22 +265,19 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
         self.options = options
 
     def poke(self, context):
-        sensor = next(s for s in self.manifest.data["sensors"] if s["name"] == self.sensor_name)
+        sensor = self.manifest.sensor(self.sensor_name)
         variable = cursor_variable(self.sensor_name)
         cursor = Variable.get(variable, default=None)
-        args = [
-            str(self.manifest.step_entry),
-            "sensor",
-            "--manifest",
-            str(self.manifest.path.resolve()),
-            "--name",
-            self.sensor_name,
-        ]
+        args = ["--name", self.sensor_name]
         if cursor is not None:
             args += ["--cursor", cursor]
         args += ["--now", datetime.now(UTC).isoformat()]
-        outcome = run_node(
-            args, self._environment(sensor["resources"]), self._log_event, self._output, cwd=str(self.manifest.folder)
+        outcome = run_step(
+            self.manifest.step_command("sensor", args),
+            self._environment(sensor["resources"]),
+            self._log_event,
+            self._output,
+            cwd=self.manifest.folder,
         )
         ticks = outcome.of_type("tick")
         if outcome.exit_code != 0 or not ticks:

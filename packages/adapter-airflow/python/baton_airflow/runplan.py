@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .manifest import Manifest
-from .partitions import PartitionError, check_key, check_range, parse_range, partitions_of
+from baton_core import Manifest, PartitionError, check_key, check_range, parse_range, partitions_of
+from baton_core.partitions import TimePartitions
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _from_schedule(context, schedule: dict | None) -> tuple[str | None, str | No
     if end is None:
         return None, None, "the run has no data interval"
     parts = partitions_of(schedule["partitions"])
-    if not hasattr(parts, "last_complete_key"):
+    if not isinstance(parts, TimePartitions):
         return None, None, None
     key = parts.last_complete_key(end, policy.get("offset", 0))
     if key is None:

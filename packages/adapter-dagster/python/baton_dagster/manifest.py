@@ -1,33 +1,28 @@
 """Reading the Baton manifest: the contract between the TypeScript definitions and this module."""
 
-import json
 from pathlib import Path
 from typing import Any
+
+from baton_core import ManifestError, ManifestVersionError, read_manifest
 
 # Manifest versions this module understands; keep in step with ACCEPTED_MANIFEST_VERSIONS in src/build.ts.
 ACCEPTED_MANIFEST_VERSIONS = (1,)
 
 Manifest = dict[str, Any]
 
-
-class ManifestError(Exception):
-    """The manifest is missing, unreadable or of a version this module cannot read."""
+__all__ = ["ACCEPTED_MANIFEST_VERSIONS", "Manifest", "ManifestError", "asset_key_string", "load_manifest"]
 
 
 def load_manifest(path: str | Path) -> Manifest:
     path = Path(path)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ManifestError(f"cannot read the Baton manifest {path}: {error}") from error
-    version = manifest.get("manifestVersion")
-    if version not in ACCEPTED_MANIFEST_VERSIONS:
+        return read_manifest(path, ACCEPTED_MANIFEST_VERSIONS, "baton_dagster")
+    except ManifestVersionError as error:
         accepted = ", ".join(str(v) for v in ACCEPTED_MANIFEST_VERSIONS)
         raise ManifestError(
-            f"{path} is manifest version {version}, but baton_dagster reads version {accepted}: "
+            f"{path} is manifest version {error.version}, but baton_dagster reads version {accepted}: "
             "rebuild it with `baton dagster build`, or upgrade @baton/adapter-dagster"
-        )
-    return manifest
+        ) from None
 
 
 def asset_key_string(key: list[str]) -> str:

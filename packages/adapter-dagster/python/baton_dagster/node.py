@@ -1,44 +1,29 @@
 """Launching the Baton step runtime (Node). Nothing here runs while definitions load."""
 
-import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from .manifest import Manifest
+import baton_core
 
-EVENT_PREFIX = "@@baton:event "
+from .manifest import Manifest
 
 
 class BatonNode:
     """Where the Node step entry is, and how to start it (`BATON_NODE`, else `node` on PATH)."""
 
     def __init__(self, manifest: Manifest, manifest_path: Path):
-        self.manifest_path = manifest_path.resolve()
-        self.step_entry = (self.manifest_path.parent / manifest["runtime"]["stepEntry"]).resolve()
+        self._manifest = baton_core.Manifest(manifest_path.resolve(), manifest)
+        self.manifest_path = self._manifest.path
+        self.step_entry = self._manifest.step_entry
 
-    def command(self, *args: str) -> list[str]:
-        node = os.environ.get("BATON_NODE", "node")
-        return [node, str(self.step_entry), *args, "--manifest", str(self.manifest_path)]
+    def command(self, command: str, *args: str) -> list[str]:
+        return self._manifest.step_command(command, args)
 
-    def tick(self, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    def tick(self, command: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
         """Evaluate a sensor or schedule in Node and return its tick result."""
-        process = subprocess.run(
-            self.command(*args),
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        events = [
-            json.loads(line[len(EVENT_PREFIX) :])
-            for line in process.stdout.splitlines()
-            if line.startswith(EVENT_PREFIX)
-        ]
-        for event in events:
-            if event["type"] == "tick":
-                return event["result"]
-        failures = [e["error"] for e in events if e["type"] == "asset_failure"]
-        detail = failures[0]["message"] if failures else process.stderr.strip()
-        raise RuntimeError(f"`{' '.join(args)}` failed in Node (exit {process.returncode}): {detail}")
+        result = baton_core.run_step(self.command(command, *args), {**os.environ, **env})
+        if result.tick is not None:
+            return result.tick
+        invocation = " ".join([command, *args])
+        raise RuntimeError(f"`{invocation}` failed in Node (exit {result.exit_code}): {result.failure}")

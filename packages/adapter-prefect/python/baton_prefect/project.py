@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from baton_core import PartitionError, StepResult, check_key, check_range, run_step
+from baton_core.partitions import TimePartitions
 from prefect import get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
@@ -26,9 +28,7 @@ from prefect.variables import Variable
 
 from .errors import BatonError, BatonPartitionError, BatonRunError, BatonStepError
 from .manifest import Manifest
-from .partitions import TimePartitions, check_key, check_range, partitions_of
 from .resources import ResourceMapping, StepEnvironment, step_environment
-from .step import StepResult, run_step
 
 URI_SCHEME = "baton://"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -99,18 +99,21 @@ class BatonProject:
         ordered = self.manifest.ordered(assets)
         now = now or _utcnow()
         for asset_id in ordered:
-            partitions = partitions_of(self.manifest.asset(asset_id)["partitions"])
-            if partitions is None:
+            definition = self.manifest.asset(asset_id)["partitions"]
+            if definition is None:
                 continue
-            if partition_range_start is not None and partition_range_end is not None:
-                check_range(partitions, partition_range_start, partition_range_end, asset_id, now)
-            elif partition_key is None:
+            if partition_key is None and partition_range_start is None:
                 raise BatonPartitionError(
                     f'asset "{asset_id}" is partitioned: pass partition_key '
                     f"(or partition_range_start and partition_range_end for a backfill)"
                 )
-            else:
-                check_key(partitions, partition_key, asset_id, now)
+            try:
+                if partition_range_start is not None and partition_range_end is not None:
+                    check_range(definition, partition_range_start, partition_range_end, asset_id, now)
+                elif partition_key is not None:
+                    check_key(definition, partition_key, asset_id, now)
+            except PartitionError as e:
+                raise BatonPartitionError(str(e)) from None
         partition_range = (
             f"{partition_range_start}...{partition_range_end}" if partition_range_start is not None else None
         )
@@ -232,7 +235,9 @@ class BatonProject:
         def on_line(stream: str, line: str) -> None:
             logger.log(logging.WARNING if stream == "stderr" else logging.INFO, environment.redact(line))
 
-        result = run_step(self.manifest, "run", args, environment.env, on_line=on_line, on_event=on_event)
+        result = run_step(
+            self.manifest.step_command("run", args), environment.env, on_event, on_line, cwd=self.manifest.folder
+        )
         materializations = result.of_type("materialization")
         if materializations:
             add_asset_metadata(asset_uri(asset), _asset_metadata(materializations))
@@ -263,7 +268,9 @@ class BatonProject:
         def on_line(stream: str, line: str) -> None:
             logger.log(logging.WARNING if stream == "stderr" else logging.INFO, environment.redact(line))
 
-        result = run_step(self.manifest, "sensor", args, environment.env, on_line=on_line)
+        result = run_step(
+            self.manifest.step_command("sensor", args), environment.env, None, on_line, cwd=self.manifest.folder
+        )
         ticks = result.of_type("tick")
         _raise_for_failure(result, sensor, environment)
         if not ticks:

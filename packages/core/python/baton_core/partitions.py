@@ -1,27 +1,30 @@
-"""Partition keys on the Python side, so a run's partition is checked before any task starts.
+"""Partition keys on the Python side, so a run's partition is checked before any step starts.
 
-A port of the rules in @baton/core (partitions/time.ts): time windows are computed on "walls"
-(naive local times in the partitions' timezone) with calendar arithmetic, and become instants
-only when compared with a clock. Ambiguous wall times take their first occurrence; wall times in
-a DST gap are read with the offset before the gap (as core does).
+A port of the rules in @baton/core (src/partitions/time.ts): time windows are computed on "walls"
+(naive local times in the partitions' timezone) with calendar arithmetic, so calendar steps ignore
+DST, and become instants only when compared with a clock. Ambiguous wall times take their first
+occurrence; wall times in a DST gap are read with the offset before the gap (as core does).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from .errors import BatonPartitionError
 
 _TOKEN_WIDTH = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2}
 _ISO_LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$")
 _LIST_LIMIT = 20
 
 
-def _format_parts(fmt: str) -> list[tuple[str, str]]:
+class PartitionError(ValueError):
+    """A partition key or range that the asset's partitions do not have."""
+
+
+def _format_parts(fmt: str) -> tuple[tuple[str, str], ...]:
     """("token", "Y") and ("literal", "-") parts of a strftime-style key format."""
     parts: list[tuple[str, str]] = []
     literal = ""
@@ -41,27 +44,33 @@ def _format_parts(fmt: str) -> list[tuple[str, str]]:
                 literal = ""
                 parts.append(("token", t))
             else:
-                raise BatonPartitionError(f'format "{fmt}" uses unsupported token "%{t}"')
+                raise PartitionError(f'format "{fmt}" uses unsupported token "%{t}"')
         i += 1
     if literal:
         parts.append(("literal", literal))
-    return parts
+    return tuple(parts)
+
+
+def _iso(instant: datetime, zone: ZoneInfo) -> str:
+    """An instant as core prints it (Luxon's toISO in the partitions' timezone)."""
+    text = instant.astimezone(zone).isoformat(timespec="milliseconds")
+    return text.removesuffix("+00:00") + "Z" if zone.key in ("UTC", "Etc/UTC") else text
 
 
 class TimePartitions:
-    """Hourly, daily, weekly or monthly windows from `start` (inclusive) to `end` (exclusive)."""
+    """Hourly, daily, weekly or monthly windows from ``start`` (inclusive) to ``end`` (exclusive)."""
 
     def __init__(self, definition: dict[str, Any]) -> None:
-        self.definition = definition
         self.grain: str = definition["grain"]
-        self.zone = ZoneInfo(definition["timezone"])
         self.format: str = definition["format"]
-        self.parts = _format_parts(self.format)
+        self.timezone: str = definition["timezone"]
+        self.zone = ZoneInfo(self.timezone)
         self.week_starts_on: int = definition.get("weekStartsOn", 1)
+        self.parts = _format_parts(self.format)
         first = self._parse_iso(definition["start"])
         end = self._parse_iso(definition["end"]) if definition.get("end") else None
         if first is None or (definition.get("end") and end is None):
-            raise BatonPartitionError(f"invalid time partitions definition {definition}")
+            raise PartitionError(f"invalid time partitions definition {definition}")
         self.first: datetime = first
         self.end: datetime | None = end
 
@@ -74,7 +83,7 @@ class TimePartitions:
         return instant.astimezone(self.zone).replace(tzinfo=None)
 
     def _exists(self, wall: datetime) -> bool:
-        # Only hourly windows can start inside a DST gap, and those never happen.
+        # Only hourly windows can start inside a DST gap, and those windows do not exist.
         return self.grain != "hourly" or self._wall_at(self._instant(wall)) == wall
 
     def _parse_iso(self, text: str) -> datetime | None:
@@ -133,7 +142,7 @@ class TimePartitions:
         return "".join(str(fields[v]).zfill(_TOKEN_WIDTH[v]) if kind == "token" else v for kind, v in self.parts)
 
     def wall_of(self, key: str) -> datetime | None:
-        """The wall of the window `key` starts, when it is a well-formed window start."""
+        """The wall of the window ``key`` starts, when it is a well-formed window start."""
         fields = {"Y": 0, "m": 1, "d": 1, "H": 0, "M": 0}
         rest = key
         for kind, value in self.parts:
@@ -159,10 +168,14 @@ class TimePartitions:
         return wall
 
     def has_key(self, key: str, now: datetime) -> bool:
+        """Whether ``key`` starts a window inside the bounds that is complete at ``now``."""
         wall = self.wall_of(key)
         return wall is not None and self._in_bounds(wall) and self._end_of(wall) <= now
 
     def last_complete_key(self, at: datetime, offset: int = 0) -> str | None:
+        """The last window that ended at or before ``at`` (clamped to the end), ``offset`` windows back."""
+        if offset < 0:
+            raise PartitionError(f"partition offset {offset} is not a whole number >= 0")
         wall = self._last_complete_wall(at)
         for _ in range(offset):
             if wall < self.first:
@@ -170,44 +183,48 @@ class TimePartitions:
             wall = self._step(wall, -1)
         return self.key_of(wall) if wall >= self.first else None
 
-    def problem(self, key: str, now: datetime) -> str:
-        """Why `key` is not a complete partition, with the valid range, as core words it."""
+    def why_not(self, key: str, now: datetime) -> str:
         wall = self.wall_of(key)
         if wall is None:
-            why = f' (not the start of a {self.grain} window in format "{self.format}")'
-        elif not self._in_bounds(wall):
-            why = " (outside the partitions' start and end)"
-        else:
-            why = f" (its window is not complete: it ends at {self._end_of(wall).isoformat()})"
-        last = self._last_complete_wall(now)
+            return f' (not the start of a {self.grain} window in format "{self.format}")'
+        if not self._in_bounds(wall):
+            return " (outside the partitions' start and end)"
+        return f" (its window is not complete: it ends at {_iso(self._end_of(wall), self.zone)})"
+
+    def valid_range(self, now: datetime) -> str:
         first = self.key_of(self.first)
+        last = self._last_complete_wall(now)
         if last < self.first:
-            ends = self._end_of(self.first).isoformat()
-            valid = f'no partition is complete yet: the first, "{first}", ends at {ends}'
-        else:
-            valid = (
-                f'valid keys run from "{first}" to "{self.key_of(last)}" '
-                f'({self.grain} windows, format "{self.format}", {self.definition["timezone"]})'
-            )
-        return f'unknown partition key "{key}"{why}; {valid}'
+            ends = _iso(self._end_of(self.first), self.zone)
+            return f'no partition is complete yet: the first, "{first}", ends at {ends}'
+        return (
+            f'valid keys run from "{first}" to "{self.key_of(last)}" '
+            f'({self.grain} windows, format "{self.format}", {self.timezone})'
+        )
 
     def order(self, key: str) -> datetime:
         wall = self.wall_of(key)
-        assert wall is not None
+        if wall is None:
+            raise PartitionError(f"unknown partition key {json.dumps(key)}")
         return wall
 
 
-@dataclass(frozen=True)
 class StaticPartitions:
-    keys: tuple[str, ...]
+    """A fixed list of keys, in the order they were declared."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.keys: tuple[str, ...] = tuple(definition["keys"])
 
     def has_key(self, key: str, now: datetime) -> bool:
         return key in self.keys
 
-    def problem(self, key: str, now: datetime) -> str:
-        shown = ", ".join(f'"{k}"' for k in self.keys[:_LIST_LIMIT])
+    def why_not(self, key: str, now: datetime) -> str:
+        return ""
+
+    def valid_range(self, now: datetime) -> str:
+        shown = ", ".join(json.dumps(k) for k in self.keys[:_LIST_LIMIT])
         more = f", … ({len(self.keys) - _LIST_LIMIT} more)" if len(self.keys) > _LIST_LIMIT else ""
-        return f'unknown partition key "{key}"; valid keys: {shown}{more}'
+        return f"valid keys: {shown}{more}"
 
     def order(self, key: str) -> int:
         return self.keys.index(key)
@@ -216,21 +233,37 @@ class StaticPartitions:
 Partitions = TimePartitions | StaticPartitions
 
 
-def partitions_of(definition: dict[str, Any] | None) -> Partitions | None:
-    if definition is None:
-        return None
-    if definition["type"] == "static":
-        return StaticPartitions(tuple(definition["keys"]))
-    return TimePartitions(definition)
+@lru_cache(maxsize=256)
+def _partitions(definition_json: str) -> Partitions:
+    definition = json.loads(definition_json)
+    return TimePartitions(definition) if definition["type"] == "time" else StaticPartitions(definition)
 
 
-def check_key(partitions: Partitions, key: str, asset_id: str, now: datetime) -> None:
-    if not partitions.has_key(key, now):
-        raise BatonPartitionError(f'asset "{asset_id}": {partitions.problem(key, now)}')
+def partitions_of(definition: dict[str, Any]) -> Partitions:
+    """The (cached) partitions of a manifest partitions definition."""
+    return _partitions(json.dumps(definition, sort_keys=True))
 
 
-def check_range(partitions: Partitions, start: str, end: str, asset_id: str, now: datetime) -> None:
-    check_key(partitions, start, asset_id, now)
-    check_key(partitions, end, asset_id, now)
-    if partitions.order(start) > partitions.order(end):  # type: ignore[operator]
-        raise BatonPartitionError(f'asset "{asset_id}": partition range "{start}" to "{end}" ends before it starts')
+def check_key(definition: dict[str, Any], key: str, asset: str, now: datetime) -> None:
+    """Raise PartitionError naming the asset, the key and the valid keys unless ``key`` is a partition."""
+    parts = partitions_of(definition)
+    if not parts.has_key(key, now):
+        problem = f"unknown partition key {json.dumps(key)}{parts.why_not(key, now)}"
+        raise PartitionError(f'asset "{asset}": {problem}; {parts.valid_range(now)}')
+
+
+def check_range(definition: dict[str, Any], first: str, last: str, asset: str, now: datetime) -> None:
+    """Raise PartitionError unless ``first`` and ``last`` are partitions and ``first`` comes first."""
+    check_key(definition, first, asset, now)
+    check_key(definition, last, asset, now)
+    parts = partitions_of(definition)
+    if parts.order(first) > parts.order(last):  # type: ignore[operator]
+        raise PartitionError(f'asset "{asset}": partition range "{first}" to "{last}" ends before it starts')
+
+
+def parse_range(text: str) -> tuple[str, str]:
+    """'FIRST...LAST', the form baton-step takes for --partition-range."""
+    first, sep, last = text.partition("...")
+    if not sep or not first or not last:
+        raise PartitionError(f'partition range {json.dumps(text)} is not of the form "FIRST...LAST"')
+    return first, last

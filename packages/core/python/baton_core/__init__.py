@@ -1,0 +1,26 @@
+"""The orchestrator-neutral Python side of Baton, shared by the adapters' Python modules.
+
+Stdlib only. It reads the manifest, checks partition keys as core's TypeScript does, and
+launches core's step runtime (`node <stepEntry> ...`), reading the events it prints.
+"""
+
+from .manifest import Manifest, ManifestError, ManifestVersionError, read_manifest
+from .partitions import PartitionError, check_key, check_range, parse_range, partitions_of
+from .step import EVENT_PREFIX, StepResult, node_binary, run_step, step_command
+
+__all__ = [
+    "EVENT_PREFIX",
+    "Manifest",
+    "ManifestError",
+    "ManifestVersionError",
+    "PartitionError",
+    "StepResult",
+    "check_key",
+    "check_range",
+    "node_binary",
+    "parse_range",
+    "partitions_of",
+    "read_manifest",
+    "run_step",
+    "step_command",
+]
