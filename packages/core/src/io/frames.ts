@@ -1,5 +1,5 @@
 import pl from "nodejs-polars";
-import { Table, tableFromIPC, tableToIPC } from "apache-arrow";
+import type { Table } from "apache-arrow";
 import { createHash } from "node:crypto";
 import type { FrameKind } from "../asset.js";
 
@@ -12,17 +12,30 @@ export function isPolarsFrame(x: unknown): x is pl.DataFrame {
   );
 }
 
+/**
+ * Duck-typed so that core need not load apache-arrow (~90 ms) in a step whose assets never touch
+ * it, and so that a table from another copy of the library is still recognised.
+ */
 export function isArrowTable(x: unknown): x is Table {
-  return x instanceof Table || (typeof x === "object" && x !== null && (x as { constructor?: { name?: string } }).constructor?.name === "Table" && "schema" in x && "numRows" in x);
+  if (typeof x !== "object" || x === null) return false;
+  const t = x as { constructor?: { name?: string }; schema?: unknown; numRows?: unknown; batches?: unknown };
+  return t.constructor?.name === "Table" && typeof t.numRows === "number" && Array.isArray(t.batches) && typeof t.schema === "object";
 }
+
+let arrowModule: Promise<typeof import("apache-arrow")> | undefined;
+const arrow = () => (arrowModule ??= import("apache-arrow"));
 
 /** Both kinds become a polars frame for storage; Arrow → polars goes through one IPC buffer. */
-export function toPolars(x: pl.DataFrame | Table): pl.DataFrame {
-  return isPolarsFrame(x) ? x : pl.readIPCStream(Buffer.from(tableToIPC(x, "stream")));
+export async function toPolars(x: pl.DataFrame | Table): Promise<pl.DataFrame> {
+  if (isPolarsFrame(x)) return x;
+  const { tableToIPC } = await arrow();
+  return pl.readIPCStream(Buffer.from(tableToIPC(x, "stream")));
 }
 
-export function toKind(df: pl.DataFrame, kind: FrameKind): pl.DataFrame | Table {
-  return kind === "polars" ? df : tableFromIPC(df.writeIPCStream());
+export async function toKind(df: pl.DataFrame, kind: FrameKind): Promise<pl.DataFrame | Table> {
+  if (kind === "polars") return df;
+  const { tableFromIPC } = await arrow();
+  return tableFromIPC(df.writeIPCStream());
 }
 
 export interface ColumnSchema {

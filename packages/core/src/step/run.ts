@@ -142,7 +142,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
   for (const input of asset.inputs) {
     const upstream = o.definitions.asset(input.key.join("/"));
     const { frame, producedAs } = await readInput(asset, upstream, input.partitionMapping, partitionKey, o);
-    inputs[input.name] = toKind(frame, input.as ?? producedAs);
+    inputs[input.name] = await toKind(frame, input.as ?? producedAs);
   }
   const partitionKeys = partitionKey === undefined ? [] : [partitionKey];
   const context: AssetContext = {
@@ -157,7 +157,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     log,
   };
   const output = await asset.compute(inputs as never, context);
-  const frame = validateOutput(asset, output);
+  const frame = await validateOutput(asset, output);
   const record = await o.store.write({
     key: asset.key,
     partitionKey,
@@ -217,7 +217,7 @@ async function readInput(
   return { frame, producedAs: records[0]?.producedAs === "arrow" ? "arrow" : "polars" };
 }
 
-function validateOutput(asset: AssetDefinition, output: unknown): pl.DataFrame | undefined {
+async function validateOutput(asset: AssetDefinition, output: unknown): Promise<pl.DataFrame | undefined> {
   const got = describe(output);
   if (asset.output === "none") {
     if (output === undefined || output === null) return undefined;
@@ -227,7 +227,7 @@ function validateOutput(asset: AssetDefinition, output: unknown): pl.DataFrame |
       hint: "return nothing from a side-effect asset, or remove output: \"none\" to store what it returns",
     });
   }
-  if (isPolarsFrame(output) || isArrowTable(output)) return toPolars(output);
+  if (isPolarsFrame(output) || isArrowTable(output)) return await toPolars(output);
   throw new BatonError("WRONG_OUTPUT_TYPE", `compute returned ${got}, not a nodejs-polars DataFrame or an Apache Arrow Table`, {
     asset: asset.id,
     file: asset.file,
