@@ -1,0 +1,422 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalIOStore, loadDefinitions, materialize, type MaterializeResult } from "@baton/core";
+import { assertBuilt, dagsterEnv } from "./__tests__/dagster-harness.js";
+
+// What a Dagster user does with the example: `baton dagster build`, then `dagster dev`, then the
+// UI. This test does the same and reads what the UI reads (the webserver's GraphQL API): the
+// TypeScript assets, partitions, check, schedule and sensor, and runs launched like the UI's
+// "Materialize" button, compared byte for byte (content hashes) with Baton's embedded executor.
+
+const exampleDir = fileURLToPath(new URL("../../../examples/customer-metrics/", import.meta.url));
+const REPO = { repositoryName: "__repository__", repositoryLocationName: "definitions.py" };
+const STARTUP_MS = 90_000;
+const RUN_MS = 60_000;
+const ROWS = "10000";
+
+interface DagsterDev {
+  child: ChildProcess;
+  url: string;
+  log: () => string;
+}
+
+let dev: DagsterDev | undefined;
+let workDir: string;
+let storage: string;
+let embedded: { metrics: MaterializeResult; revenue: MaterializeResult };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `dagster dev` (webserver, daemon, code server, run workers, Node steps) is one process group. */
+async function stopGroup(child: ChildProcess, graceMs = 20_000): Promise<void> {
+  const pid = child.pid!;
+  if (!groupAlive(pid)) return;
+  process.kill(-pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pid) && Date.now() < deadline) await sleep(200);
+  if (groupAlive(pid)) process.kill(-pid, "SIGKILL");
+  while (groupAlive(pid)) await sleep(100);
+}
+
+async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`${dev!.url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (!res.ok || body.errors || !body.data) throw new Error(`GraphQL ${res.status}: ${JSON.stringify(body.errors ?? body)}\nquery: ${query}`);
+  return body.data;
+}
+
+/** A `__typename`d GraphQL union member, or an error that shows what came back instead. */
+function expectType<T extends { __typename: string }>(value: T, typename: string, what: string): T {
+  if (value.__typename !== typename) throw new Error(`${what}: expected ${typename}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Spawns `dagster dev` before its first await (so afterAll always sees it), then waits for it. */
+async function startDagsterDev(projectDir: string, env: Record<string, string>, port: number): Promise<DagsterDev> {
+  const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-f", "definitions.py", "-p", String(port), "-h", "127.0.0.1"], {
+    cwd: projectDir,
+    env: { ...process.env, ...env, PYTHONUNBUFFERED: "1" },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-30_000);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  // Last resort if the worker dies without afterAll: never leave a webserver behind.
+  process.once("exit", () => {
+    if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
+  });
+  const started: DagsterDev = { child, url: `http://127.0.0.1:${port}`, log: () => log };
+  dev = started;
+
+  const deadline = Date.now() + STARTUP_MS;
+  const fail = (why: string) => new Error(`dagster dev ${why}\n--- dagster dev output (tail) ---\n${log}`);
+  // 1. the webserver answers
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw fail(`exited (${child.exitCode ?? child.signalCode}) before its webserver answered`);
+    if (Date.now() > deadline) throw fail(`did not answer on ${started.url}/server_info within ${STARTUP_MS / 1000} s`);
+    const ok = await fetch(`${started.url}/server_info`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+    if (ok) break;
+    await sleep(500);
+  }
+  // 2. the code location (definitions.py) has loaded
+  for (;;) {
+    const { workspaceOrError } = await gql<{
+      workspaceOrError: { __typename: string; locationEntries?: { name: string; loadStatus: string; locationOrLoadError: { __typename: string; message?: string } | null }[] };
+    }>(`{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }`);
+    const entry = workspaceOrError.locationEntries?.find((e) => e.name === REPO.repositoryLocationName);
+    if (entry?.locationOrLoadError?.__typename === "PythonError") throw fail(`could not load definitions.py: ${entry.locationOrLoadError.message}`);
+    if (entry?.loadStatus === "LOADED" && entry.locationOrLoadError?.__typename === "RepositoryLocation") break;
+    if (Date.now() > deadline) throw fail(`did not load the code location within ${STARTUP_MS / 1000} s: ${JSON.stringify(workspaceOrError)}`);
+    await sleep(500);
+  }
+  return started;
+}
+
+interface RunInfo {
+  runId: string;
+  status: string;
+  tags: { key: string; value: string }[];
+  assetMaterializations: {
+    assetKey: { path: string[] };
+    partition: string | null;
+    metadataEntries: { __typename: string; label: string; intRepr?: string; text?: string; path?: string }[];
+  }[];
+  eventConnection: {
+    events: {
+      __typename: string;
+      message?: string;
+      error?: { message: string } | null;
+      evaluation?: { checkName: string; success: boolean; severity: string; assetKey: { path: string[] } };
+    }[];
+  };
+}
+
+const RUN_QUERY = `query($id: ID!) { runOrError(runId: $id) { __typename ... on Run {
+  runId status tags { key value }
+  assetMaterializations { assetKey { path } partition metadataEntries { __typename label
+    ... on IntMetadataEntry { intRepr } ... on TextMetadataEntry { text } ... on PathMetadataEntry { path } } }
+  eventConnection(limit: 1000) { events { __typename
+    ... on MessageEvent { message }
+    ... on ExecutionStepFailureEvent { error { message } }
+    ... on RunFailureEvent { pipelineName }
+    ... on AssetCheckEvaluationEvent { evaluation { checkName success severity assetKey { path } } } } }
+} ... on PythonError { message } } }`;
+
+/** Launch a run of the implicit asset job, as the UI's Materialize button does, and wait for it to end. */
+async function launchAndWait(assets: string[], tags: { key: string; value: string }[] = []): Promise<RunInfo> {
+  const { launchRun } = await gql<{ launchRun: { __typename: string; run?: { runId: string }; message?: string; errors?: unknown } }>(
+    `mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+      ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on InvalidSubsetError { message }
+      ... on RunConfigValidationInvalid { errors { message } } ... on PipelineNotFoundError { message } } }`,
+    {
+      p: {
+        selector: { ...REPO, jobName: "__ASSET_JOB", assetSelection: assets.map((a) => ({ path: a.split("/") })) },
+        executionMetadata: { tags },
+      },
+    },
+  );
+  const runId = expectType(launchRun, "LaunchRunSuccess", `launchRun of ${assets.join(", ")}`).run!.runId;
+  const deadline = Date.now() + RUN_MS;
+  for (;;) {
+    const { runOrError } = await gql<{ runOrError: RunInfo & { __typename: string } }>(RUN_QUERY, { id: runId });
+    const run = expectType(runOrError, "Run", `run ${runId}`);
+    if (["FAILURE", "CANCELED"].includes(run.status)) {
+      const errors = run.eventConnection.events.filter((e) => e.__typename.includes("Failure")).map((e) => `${e.__typename}: ${e.message ?? ""} ${e.error?.message ?? ""}`);
+      throw new Error(`run ${runId} of ${assets.join(", ")} ended ${run.status}:\n${errors.join("\n")}\n--- dagster dev output (tail) ---\n${dev!.log()}`);
+    }
+    if (run.status === "SUCCESS") return run;
+    if (Date.now() > deadline) throw new Error(`run ${runId} of ${assets.join(", ")} still ${run.status} after ${RUN_MS / 1000} s\n--- dagster dev output (tail) ---\n${dev!.log()}`);
+    await sleep(500);
+  }
+}
+
+function materializationOf(run: RunInfo, key: string) {
+  const m = run.assetMaterializations.find((x) => x.assetKey.path.join("/") === key);
+  if (!m) throw new Error(`run ${run.runId} has no materialization of ${key}; it has ${run.assetMaterializations.map((x) => x.assetKey.path.join("/")).join(", ") || "none"}`);
+  const meta = Object.fromEntries(m.metadataEntries.map((e) => [e.label, e.intRepr ?? e.text ?? e.path ?? e.__typename]));
+  return { partition: m.partition, meta };
+}
+
+const embeddedHash = (result: MaterializeResult, id: string) => result.assets[id]?.materializations[0]?.metadata.contentHash;
+
+describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () => {
+  beforeAll(async () => {
+    assertBuilt();
+    workDir = mkdtempSync(join(tmpdir(), "baton-dagster-dev-"));
+    const projectDir = join(workDir, "dagster");
+    const home = join(workDir, "dagster-home");
+    const drops = join(workDir, "drops");
+    storage = join(workDir, "storage");
+    for (const d of [home, drops, storage]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(home, "dagster.yaml"), "telemetry:\n  enabled: false\n");
+    writeFileSync(join(drops, "2024-01-04.csv"), "order_id\n1\n");
+    writeFileSync(join(drops, "2024-01-05.csv"), "order_id\n2\n");
+
+    // What the README tells a user to run.
+    try {
+      execFileSync("pnpm", ["exec", "baton", "dagster", "build", "--out", projectDir], { cwd: exampleDir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`\`pnpm exec baton dagster build\` failed in ${exampleDir}: ${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`, { cause: e });
+    }
+    dagsterEnv(); // create the venv (with dagster-webserver) before the clock starts
+
+    const env = {
+      DAGSTER_HOME: home,
+      BATON_STORAGE: storage,
+      BATON_NODE: process.execPath,
+      ORDERS_DROP_DIR: drops,
+      WAREHOUSE_DIR: join(workDir, "warehouse"),
+      CUSTOMER_METRICS_ROWS: ROWS,
+    };
+    const starting = startDagsterDev(projectDir, env, await freePort());
+    starting.catch(() => undefined);
+    // Meanwhile, the reference: the same assets through Baton's embedded executor.
+    process.env.CUSTOMER_METRICS_ROWS = ROWS;
+    const defs = await loadDefinitions(join(exampleDir, "src", "definitions.ts"));
+    const store = new LocalIOStore(join(workDir, "embedded-storage"));
+    const metrics = await materialize(defs, { selection: "+customer_metrics", store });
+    const revenue = await materialize(defs, { selection: "daily_revenue", partition: "2024-01-03", store });
+    embedded = { metrics, revenue };
+    expect([metrics.status, revenue.status], "the embedded reference run failed").toEqual(["success", "success"]);
+    await starting;
+  }, 180_000);
+
+  afterAll(async () => {
+    if (dev) await stopGroup(dev.child);
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  }, 40_000);
+
+  it("shows the five assets as TypeScript assets with their groups, deps, partitions and check", async () => {
+    const { assetNodes } = await gql<{
+      assetNodes: {
+        assetKey: { path: string[] };
+        kinds: string[];
+        groupName: string;
+        isMaterializable: boolean;
+        isPartitioned: boolean;
+        partitionKeys: string[];
+        partitionDefinition: { type: string; description: string; fmt: string | null } | null;
+        dependencyKeys: { path: string[] }[];
+        assetChecksOrError: { __typename: string; checks?: { name: string }[] };
+      }[];
+    }>(`{ assetNodes { assetKey { path } kinds groupName isMaterializable isPartitioned partitionKeys
+        partitionDefinition { type description fmt } dependencyKeys { path }
+        assetChecksOrError { __typename ... on AssetChecks { checks { name } } } } }`);
+    const seen = Object.fromEntries(
+      assetNodes.map((n) => [
+        n.assetKey.path.join("/"),
+        {
+          kinds: n.kinds,
+          group: n.groupName,
+          materializable: n.isMaterializable,
+          partitioned: n.isPartitioned,
+          deps: n.dependencyKeys.map((d) => d.path.join("/")).sort(),
+          checks: expectType(n.assetChecksOrError, "AssetChecks", `checks of ${n.assetKey.path.join("/")}`).checks!.map((c) => c.name),
+        },
+      ]),
+    );
+    const ts = (deps: string[], checks: string[] = [], partitioned = false) => ({ kinds: ["typescript"], group: "sales", materializable: true, partitioned, deps, checks });
+    expect(seen, "the asset graph dagster dev shows").toEqual({
+      orders: ts([]),
+      customers: ts([]),
+      customer_metrics: ts(["customers", "orders"], ["spend_is_positive"]),
+      published_metrics: ts(["customer_metrics"]),
+      daily_revenue: ts(["orders"], [], true),
+    });
+
+    const revenue = assetNodes.find((n) => n.assetKey.path.join("/") === "daily_revenue")!;
+    expect(revenue.partitionDefinition, "daily_revenue's partitions definition").toEqual({ type: "TIME_WINDOW", description: "Daily, starting 2024-01-01 UTC.", fmt: "%Y-%m-%d" });
+    expect([revenue.partitionKeys.length, revenue.partitionKeys[0], revenue.partitionKeys.at(-1)], "daily_revenue's partition keys (count, first, last)").toEqual([31, "2024-01-01", "2024-01-31"]);
+  });
+
+  it("shows the schedule nightly_revenue at 01:15 Europe/Paris, which targets yesterday's daily_revenue partition", async () => {
+    const { scheduleOrError } = await gql<{
+      scheduleOrError: {
+        __typename: string;
+        cronSchedule: string;
+        executionTimezone: string;
+        assetSelection: { assetKeys: { path: string[] }[] } | null;
+        winter: { results: { timestamp: number }[] };
+        summer: { results: { timestamp: number }[] };
+      };
+    }>(
+      `query($s: ScheduleSelector!) { scheduleOrError(scheduleSelector: $s) { __typename ... on Schedule {
+        cronSchedule executionTimezone assetSelection { assetKeys { path } }
+        winter: futureTicks(cursor: 1704369600, limit: 1) { results { timestamp } }
+        summer: futureTicks(cursor: 1719792000, limit: 1) { results { timestamp } } } } }`,
+      { s: { ...REPO, scheduleName: "nightly_revenue" } },
+    );
+    const s = expectType(scheduleOrError, "Schedule", "schedule nightly_revenue");
+    const iso = (t: number | undefined) => (t === undefined ? "no tick" : new Date(t * 1000).toISOString());
+    const shown = {
+      cron: s.cronSchedule,
+      timezone: s.executionTimezone,
+      assets: s.assetSelection?.assetKeys.map((k) => k.path.join("/")),
+      // 01:15 in Paris is 00:15 UTC in winter (CET) and 23:15 UTC the day before in summer (CEST).
+      afterJan4Noon: iso(s.winter.results[0]?.timestamp),
+      afterJul1Midnight: iso(s.summer.results[0]?.timestamp),
+    };
+    expect(shown, "nightly_revenue as dagster dev shows it").toEqual({
+      cron: "15 1 * * *",
+      timezone: "Europe/Paris",
+      assets: ["daily_revenue"],
+      afterJan4Noon: "2024-01-05T00:15:00.000Z",
+      afterJul1Midnight: "2024-07-01T23:15:00.000Z",
+    });
+
+    // The UI's "Test schedule" at the 2024-01-05 01:15 Paris tick.
+    const { scheduleDryRun } = await gql<{
+      scheduleDryRun: { __typename: string; evaluationResult?: { skipReason: string | null; error: { message: string } | null; runRequests: { runKey: string | null; tags: { key: string; value: string }[] }[] | null } };
+    }>(
+      `mutation($s: ScheduleSelector!, $t: Float) { scheduleDryRun(selectorData: $s, timestamp: $t) { __typename
+        ... on DryRunInstigationTick { evaluationResult { skipReason error { message } runRequests { runKey tags { key value } } } }
+        ... on PythonError { message } } }`,
+      { s: { ...REPO, scheduleName: "nightly_revenue" }, t: Date.parse("2024-01-05T00:15:00Z") / 1000 },
+    );
+    const tick = expectType(scheduleDryRun, "DryRunInstigationTick", "scheduleDryRun of nightly_revenue").evaluationResult!;
+    expect(tick.error, "the schedule's evaluation error").toBeNull();
+    expect(
+      tick.runRequests?.map((r) => ({ runKey: r.runKey, partition: r.tags.find((t) => t.key === "dagster/partition")?.value })),
+      "nightly_revenue's run requests at 2024-01-05 01:15 Paris",
+    ).toEqual([{ runKey: "2024-01-04", partition: "2024-01-04" }]);
+  });
+
+  it("shows the sensor orders_landed, whose evaluation runs in Node and keeps Dagster's cursor", async () => {
+    const { sensorOrError } = await gql<{ sensorOrError: { __typename: string; minIntervalSeconds: number; assetSelection: { assetKeys: { path: string[] }[] } | null } }>(
+      `query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename ... on Sensor { minIntervalSeconds assetSelection { assetKeys { path } } } } }`,
+      { s: { ...REPO, sensorName: "orders_landed" } },
+    );
+    const s = expectType(sensorOrError, "Sensor", "sensor orders_landed");
+    expect({ interval: s.minIntervalSeconds, assets: s.assetSelection?.assetKeys.map((k) => k.path.join("/")).sort() }, "orders_landed's interval and targets").toEqual({
+      interval: 60,
+      assets: ["customer_metrics", "published_metrics"],
+    });
+
+    // The UI's "Test sensor", first with no cursor, then with the cursor it returned.
+    const dryRun = async (cursor: string | null) => {
+      const { sensorDryRun } = await gql<{
+        sensorDryRun: {
+          __typename: string;
+          evaluationResult?: { skipReason: string | null; cursor: string | null; error: { message: string } | null; runRequests: { runKey: string | null; assetSelection: { path: string[] }[] | null }[] | null };
+        };
+      }>(
+        `mutation($s: SensorSelector!, $c: String) { sensorDryRun(selectorData: $s, cursor: $c) { __typename
+          ... on DryRunInstigationTick { evaluationResult { skipReason cursor error { message } runRequests { runKey assetSelection { path } } } }
+          ... on PythonError { message } } }`,
+        { s: { ...REPO, sensorName: "orders_landed" }, c: cursor },
+      );
+      const r = expectType(sensorDryRun, "DryRunInstigationTick", `sensorDryRun of orders_landed (cursor ${cursor})`).evaluationResult!;
+      expect(r.error, `the sensor's evaluation error (cursor ${cursor})`).toBeNull();
+      return {
+        skip: r.skipReason,
+        cursor: r.cursor,
+        runs: (r.runRequests ?? []).map((q) => ({ runKey: q.runKey, assets: q.assetSelection?.map((k) => k.path.join("/")).sort() })),
+      };
+    };
+    expect(await dryRun(null), "orders_landed with two drops and no cursor").toEqual({
+      skip: null,
+      cursor: "2024-01-05.csv",
+      runs: [{ runKey: "2024-01-05.csv", assets: ["customer_metrics", "published_metrics"] }],
+    });
+    expect(await dryRun("2024-01-05.csv"), "orders_landed with nothing new after its cursor").toEqual({ skip: "no new orders drop", cursor: "2024-01-05.csv", runs: [] });
+  });
+
+  it("materializes orders, customers and customer_metrics from the UI, with row counts, the passing check and Baton's bytes", async () => {
+    const run = await launchAndWait(["orders", "customers", "customer_metrics"]);
+    expect(run.assetMaterializations.map((m) => m.assetKey.path.join("/")).sort(), "assets materialized by the run").toEqual(["customer_metrics", "customers", "orders"]);
+    for (const id of ["orders", "customers", "customer_metrics"]) {
+      const { meta } = materializationOf(run, id);
+      expect(meta["dagster/row_count"], `${id}: dagster/row_count`).toBe(String(embedded.metrics.assets[id]!.materializations[0]!.metadata.rowCount));
+      expect(meta["baton/content_hash"], `${id}: baton/content_hash equals the embedded executor's`).toBe(embeddedHash(embedded.metrics, id));
+      expect(String(meta["baton/path"]).startsWith(storage + "/"), `${id}: baton/path ${meta["baton/path"]} is in BATON_STORAGE ${storage}`).toBe(true);
+    }
+    expect(materializationOf(run, "customer_metrics").meta["dagster/row_count"]).toBe("1000");
+    expect(materializationOf(run, "orders").meta["dagster/row_count"]).toBe(ROWS);
+
+    const evaluations = run.eventConnection.events.filter((e) => e.__typename === "AssetCheckEvaluationEvent").map((e) => e.evaluation);
+    expect(evaluations, "asset check evaluations in the run").toEqual([{ checkName: "spend_is_positive", success: true, severity: "ERROR", assetKey: { path: ["customer_metrics"] } }]);
+
+    // What the asset page shows afterwards: the latest materialization, its data version and check.
+    const { assetNodes } = await gql<{
+      assetNodes: { dataVersion: string | null; assetMaterializations: { runId: string }[]; assetCheckOrError: { __typename: string; executionForLatestMaterialization?: { runId: string; status: string } | null } }[];
+    }>(
+      `{ assetNodes(assetKeys: [{ path: ["customer_metrics"] }]) { dataVersion assetMaterializations(limit: 1) { runId }
+        assetCheckOrError(checkName: "spend_is_positive") { __typename ... on AssetCheck { executionForLatestMaterialization { runId status } } } } }`,
+    );
+    const node = assetNodes[0]!;
+    expect({
+      dataVersion: node.dataVersion,
+      latestRun: node.assetMaterializations[0]?.runId,
+      check: expectType(node.assetCheckOrError, "AssetCheck", "customer_metrics' check spend_is_positive").executionForLatestMaterialization,
+    }).toEqual({ dataVersion: embeddedHash(embedded.metrics, "customer_metrics"), latestRun: run.runId, check: { runId: run.runId, status: "SUCCEEDED" } });
+  });
+
+  it("materializes one daily_revenue partition from the UI (reading orders from the previous run)", async () => {
+    const run = await launchAndWait(["daily_revenue"], [{ key: "dagster/partition", value: "2024-01-03" }]);
+    const { partition, meta } = materializationOf(run, "daily_revenue");
+    expect({ partition, rows: meta["dagster/row_count"], hash: meta["baton/content_hash"] }, "daily_revenue [2024-01-03]").toEqual({
+      partition: "2024-01-03",
+      rows: String(embedded.revenue.assets.daily_revenue!.materializations[0]!.metadata.rowCount),
+      hash: embeddedHash(embedded.revenue, "daily_revenue"),
+    });
+    const { assetNodes } = await gql<{ assetNodes: { partitionStats: { numMaterialized: number; numPartitions: number; numFailed: number } | null }[] }>(
+      `{ assetNodes(assetKeys: [{ path: ["daily_revenue"] }]) { partitionStats { numMaterialized numPartitions numFailed } } }`,
+    );
+    expect(assetNodes[0]?.partitionStats, "daily_revenue's partition stats").toEqual({ numMaterialized: 1, numPartitions: 31, numFailed: 0 });
+  });
+});
