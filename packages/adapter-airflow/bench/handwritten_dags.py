@@ -26,7 +26,12 @@ def deps(i: int) -> list[int]:
     return [base + (i % WIDTH), base + ((i + 1) % WIDTH)]
 
 
-ASSETS = {i: Asset(name=asset_id(i), uri=f"x-bench://{asset_id(i)}", group=f"layer{i // WIDTH}") for i in range(COUNT)}
+ASSETS = {
+    i: Asset(
+        name=asset_id(i), uri=f"x-bench://{asset_id(i)}", group=f"layer{i // WIDTH}"
+    )
+    for i in range(COUNT)
+}
 
 
 def materialize(asset: str) -> None:
@@ -35,7 +40,13 @@ def materialize(asset: str) -> None:
 
 def asset_dag(dag_id: str, members: list[int], schedule=None, start_date=None) -> DAG:
     inside = set(members)
-    with DAG(dag_id=dag_id, schedule=schedule, start_date=start_date, catchup=False, tags=["bench"]) as dag:
+    with DAG(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=start_date,
+        catchup=False,
+        tags=["bench"],
+    ) as dag:
         tasks = {}
         for i in members:
             tasks[i] = PythonOperator(
@@ -60,7 +71,11 @@ asset_dag(
     CronDataIntervalTimetable("0 3 * * *", timezone="Europe/Paris"),
     pendulum.datetime(2024, 1, 1, tz="UTC"),
 )
-asset_dag("hand_schedule_hourly_rest", list(range(2 * WIDTH, COUNT)), CronDataIntervalTimetable("15 * * * *", timezone="UTC"))
+asset_dag(
+    "hand_schedule_hourly_rest",
+    list(range(2 * WIDTH, COUNT)),
+    CronDataIntervalTimetable("15 * * * *", timezone="UTC"),
+)
 
 with DAG(
     dag_id="hand_sensor_files",
@@ -69,5 +84,10 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
 ):
-    wait = PythonSensor(task_id="evaluate", python_callable=lambda: False, mode="reschedule", poke_interval=timedelta(seconds=30))
+    wait = PythonSensor(
+        task_id="evaluate",
+        python_callable=lambda: False,
+        mode="reschedule",
+        poke_interval=timedelta(seconds=30),
+    )
     wait >> TriggerDagRunOperator(task_id="trigger", trigger_dag_id="hand_assets")

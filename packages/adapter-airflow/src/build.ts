@@ -60,7 +60,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.append(str(HERE))
 
-from baton_airflow import build_dags  # noqa: E402
+from baton_airflow import build_dags
 
 build_dags(HERE / "${BATON_DIR}")
 `;

@@ -88,7 +88,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from baton_dagster import build_definitions  # noqa: E402
+from baton_dagster import build_definitions
 
 defs = ${call}
 `;

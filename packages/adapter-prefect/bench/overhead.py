@@ -25,16 +25,24 @@ def customer_metrics_polars(orders: str, customers: str, out: str) -> dict[str, 
         pl.read_parquet(orders)
         .join(pl.read_ipc(customers), on="customer_id")
         .group_by("customer_id")
-        .agg(pl.col("amount").sum().alias("total_spend"), pl.col("order_id").count().alias("order_count"))
+        .agg(
+            pl.col("amount").sum().alias("total_spend"),
+            pl.col("order_id").count().alias("order_count"),
+        )
         .sort("customer_id")
     )
     frame.write_parquet(out)
-    return {"path": out, "row_count": frame.height, "compute_ms": (time.perf_counter() - started) * 1000}
+    return {
+        "path": out,
+        "row_count": frame.height,
+        "compute_ms": (time.perf_counter() - started) * 1000,
+    }
 
 
 def main(project_dir: str, iterations: int) -> None:
     sys.path.insert(0, project_dir)
     import flows
+
     from baton_core import run_step
 
     @flow(name="baton-overhead-bench")
@@ -54,11 +62,15 @@ def main(project_dir: str, iterations: int) -> None:
             t1 = time.perf_counter()
             native = customer_metrics_polars(orders, customers, str(out))
             t2 = time.perf_counter()
-            argv = project.manifest.step_command("run", ["--asset", "customer_metrics", "--run-id", "bench"])
+            argv = project.manifest.step_command(
+                "run", ["--asset", "customer_metrics", "--run-id", "bench"]
+            )
             run_step(argv, environment.env, cwd=project.manifest.folder)
             t3 = time.perf_counter()
             if i == 0:
-                assert native["row_count"] == ref["materializations"][0]["row_count"], "the two tasks disagree"
+                assert native["row_count"] == ref["materializations"][0]["row_count"], (
+                    "the two tasks disagree"
+                )
                 continue
             timings["node"].append((t1 - t0) * 1000)
             timings["python"].append((t2 - t1) * 1000)
@@ -70,7 +82,12 @@ def main(project_dir: str, iterations: int) -> None:
     with prefect_test_harness(server_startup_timeout=120):
         timings = bench(iterations)
     summary = {
-        name: {"median_ms": statistics.median(v), "mean_ms": statistics.fmean(v), "min_ms": min(v), "max_ms": max(v)}
+        name: {
+            "median_ms": statistics.median(v),
+            "mean_ms": statistics.fmean(v),
+            "min_ms": min(v),
+            "max_ms": max(v),
+        }
         for name, v in timings.items()
         if v
     }

@@ -26,7 +26,10 @@ def main() -> int:
         manager.sync_bundles_to_db(session=session)
         session.commit()
     bag = BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name=BUNDLE)
-    summary: dict = {"importErrors": {str(k): str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+    summary: dict = {
+        "importErrors": {str(k): str(v) for k, v in bag.import_errors.items()},
+        "dags": {},
+    }
     if not bag.import_errors:
         sync_bag_to_db(bag, BUNDLE, None)
         for dag_id in sorted(bag.dags):

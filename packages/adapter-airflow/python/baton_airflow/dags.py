@@ -16,10 +16,22 @@ from pathlib import Path
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, ParamsDict, get_parsing_context
+from airflow.sdk import (
+    DAG,
+    Asset,
+    CronDataIntervalTimetable,
+    Param,
+    ParamsDict,
+    get_parsing_context,
+)
 
 from .manifest import Manifest, airflow_id, asset_uri
-from .operators import BatonAssetOperator, BatonPlanOperator, BatonSensorOperator, manifest_at
+from .operators import (
+    BatonAssetOperator,
+    BatonPlanOperator,
+    BatonSensorOperator,
+    manifest_at,
+)
 
 PLAN_TASK_ID = "plan"
 _PICK_LIST_LIMIT = 50
@@ -29,7 +41,11 @@ def _asset(manifest: Manifest, asset_id: str) -> Asset:
     """One Asset object per Baton asset, shared by every task and DAG that names it."""
     cache = manifest.__dict__.setdefault("_airflow_assets", {})
     if asset_id not in cache:
-        cache[asset_id] = Asset(name=asset_id, uri=asset_uri(asset_id), group=manifest.asset(asset_id)["group"])
+        cache[asset_id] = Asset(
+            name=asset_id,
+            uri=asset_uri(asset_id),
+            group=manifest.asset(asset_id)["group"],
+        )
     return cache[asset_id]
 
 
@@ -64,7 +80,9 @@ def _check_ids(asset_ids: list[str]) -> None:
     for a in asset_ids:
         other = seen.setdefault(airflow_id(a), a)
         if other != a:
-            raise ValueError(f"assets {other!r} and {a!r} both become Airflow task id {airflow_id(a)!r}; rename one")
+            raise ValueError(
+                f"assets {other!r} and {a!r} both become Airflow task id {airflow_id(a)!r}; rename one"
+            )
 
 
 def _start_date(schedule: dict | None):
@@ -90,7 +108,11 @@ def asset_dag(
     _check_ids(asset_ids)
     in_dag = set(asset_ids)
     partitioned = any(manifest.asset(a)["partitions"] is not None for a in asset_ids)
-    timetable = CronDataIntervalTimetable(schedule["cron"], timezone=schedule["timezone"]) if schedule else None
+    timetable = (
+        CronDataIntervalTimetable(schedule["cron"], timezone=schedule["timezone"])
+        if schedule
+        else None
+    )
     with DAG(
         dag_id=dag_id,
         schedule=timetable,
@@ -102,12 +124,20 @@ def asset_dag(
     ) as dag:
         path = str(manifest.path)
         plan = BatonPlanOperator(
-            task_id=PLAN_TASK_ID, manifest_path=path, dag_assets=asset_ids, schedule=schedule, options=options
+            task_id=PLAN_TASK_ID,
+            manifest_path=path,
+            dag_assets=asset_ids,
+            schedule=schedule,
+            options=options,
         )
         tasks = {}
         for asset_id in asset_ids:
             a = manifest.asset(asset_id)
-            retry = a["retry"] or {"maxRetries": 0, "delaySeconds": 0, "backoff": "constant"}
+            retry = a["retry"] or {
+                "maxRetries": 0,
+                "delaySeconds": 0,
+                "backoff": "constant",
+            }
             tasks[asset_id] = BatonAssetOperator(
                 task_id=airflow_id(asset_id),
                 task_display_name=asset_id,
@@ -129,7 +159,11 @@ def asset_dag(
             )
         roots = []
         for asset_id, task in tasks.items():
-            upstream = [tasks[d["id"]] for d in manifest.asset(asset_id)["deps"] if d["id"] in in_dag]
+            upstream = [
+                tasks[d["id"]]
+                for d in manifest.asset(asset_id)["deps"]
+                if d["id"] in in_dag
+            ]
             if upstream:
                 task.set_upstream(upstream)
             else:
@@ -143,7 +177,14 @@ def asset_dag(
     return dag
 
 
-def sensor_dag(manifest: Manifest, dag_id: str, sensor: dict, *, target_dag_id: str, options: dict | None = None) -> DAG:
+def sensor_dag(
+    manifest: Manifest,
+    dag_id: str,
+    sensor: dict,
+    *,
+    target_dag_id: str,
+    options: dict | None = None,
+) -> DAG:
     """A continuous DAG whose sensor task (reschedule mode) pokes the Baton sensor every
     minimumIntervalSeconds and, once it asks for runs, triggers one target DAG run per request."""
     with DAG(
@@ -215,5 +256,7 @@ def build_dags(folder: str | Path) -> dict[str, DAG]:
         dag_id = f"{prefix}_sensor_{airflow_id(s['name'])}"
         if wanted not in (None, dag_id):
             continue
-        dags[dag_id] = sensor_dag(manifest, dag_id, s, target_dag_id=all_id, options=options)
+        dags[dag_id] = sensor_dag(
+            manifest, dag_id, s, target_dag_id=all_id, options=options
+        )
     return dags

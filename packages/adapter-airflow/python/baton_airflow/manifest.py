@@ -12,12 +12,21 @@ ACCEPTED_MANIFEST_VERSIONS = (1,)
 READER = "baton_airflow"
 REBUILD = "rebuild the DAGs folder with `baton airflow build` from a matching @baton/adapter-airflow"
 
-__all__ = ["ACCEPTED_MANIFEST_VERSIONS", "Manifest", "ManifestError", "airflow_id", "asset_uri", "load_manifest"]
+__all__ = [
+    "ACCEPTED_MANIFEST_VERSIONS",
+    "Manifest",
+    "ManifestError",
+    "airflow_id",
+    "asset_uri",
+    "load_manifest",
+]
 
 
 def load_manifest(path: str | Path) -> Manifest:
     """The manifest, assets indexed by id; paths inside it are relative to its folder."""
-    return Manifest.read(Path(path).resolve(), ACCEPTED_MANIFEST_VERSIONS, READER, REBUILD)
+    return Manifest.read(
+        Path(path).resolve(), ACCEPTED_MANIFEST_VERSIONS, READER, REBUILD
+    )
 
 
 _NOT_ID = re.compile(r"[^A-Za-z0-9_.-]")

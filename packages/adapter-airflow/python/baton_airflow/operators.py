@@ -13,8 +13,15 @@ import re
 from datetime import UTC, datetime
 from functools import cache
 
-from airflow.sdk import BaseOperator, BaseSensorOperator, PokeReturnValue, SkipMixin, Variable
+from airflow.sdk import (
+    BaseOperator,
+    BaseSensorOperator,
+    PokeReturnValue,
+    SkipMixin,
+    Variable,
+)
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
 from baton_core import Manifest, PartitionError, StepResult, run_step
 
 from .manifest import airflow_id, asset_uri, load_manifest
@@ -47,7 +54,11 @@ class _BatonOperatorMixin:
         if self.options.get("storage") and "BATON_STORAGE" not in os.environ:
             extra["BATON_STORAGE"] = self.options["storage"]
         try:
-            extra.update(resource_environment(self.manifest, resource_keys, self.options.get("resources") or {}))
+            extra.update(
+                resource_environment(
+                    self.manifest, resource_keys, self.options.get("resources") or {}
+                )
+            )
         except ResourceConfigError as e:
             raise AirflowFailException(str(e)) from e
         return child_environment(extra)
@@ -61,10 +72,16 @@ class _BatonOperatorMixin:
     def _log_event(self, event: dict) -> None:
         kind = event.get("type")
         if kind == "log":
-            getattr(self.log, _LEVELS.get(event.get("level"), "info"))("%s", event.get("message", ""))
+            getattr(self.log, _LEVELS.get(event.get("level"), "info"))(
+                "%s", event.get("message", "")
+            )
         elif kind == "check":
             where = f" [{event['partitionKey']}]" if event.get("partitionKey") else ""
-            verdict = "passed" if event["passed"] else f"FAILED (severity {event['severity']})"
+            verdict = (
+                "passed"
+                if event["passed"]
+                else f"FAILED (severity {event['severity']})"
+            )
             text = f"check {event['asset']}:{event['check']}{where} {verdict}"
             if event.get("description"):
                 text += f" — {event['description']}"
@@ -101,7 +118,15 @@ class BatonPlanOperator(_BatonOperatorMixin, BaseOperator, SkipMixin):
 
     ui_color = "#e8f0fe"
 
-    def __init__(self, *, manifest_path: str, dag_assets: list[str], schedule: dict | None, options: dict, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        manifest_path: str,
+        dag_assets: list[str],
+        schedule: dict | None,
+        options: dict,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.manifest_path = manifest_path
         self.dag_assets = dag_assets
@@ -116,7 +141,9 @@ class BatonPlanOperator(_BatonOperatorMixin, BaseOperator, SkipMixin):
             context["ti"].xcom_push(key="baton_plan", value={"error": str(e)})
             raise AirflowFailException(str(e)) from e
         if plan.partition_range:
-            self.log.info("partition range %s...%s (from %s)", *plan.partition_range, plan.source)
+            self.log.info(
+                "partition range %s...%s (from %s)", *plan.partition_range, plan.source
+            )
         elif plan.partition_key is not None:
             self.log.info("partition key %s (from %s)", plan.partition_key, plan.source)
         for asset_id, reason in plan.skipped.items():
@@ -126,13 +153,22 @@ class BatonPlanOperator(_BatonOperatorMixin, BaseOperator, SkipMixin):
             value={
                 "assets": plan.run,
                 "partitionKey": plan.partition_key,
-                "partitionRange": list(plan.partition_range) if plan.partition_range else None,
+                "partitionRange": list(plan.partition_range)
+                if plan.partition_range
+                else None,
                 "skipped": plan.skipped,
             },
         )
         chosen = {airflow_id(a) for a in plan.run}
         # Raises Airflow's "skip downstream" signal, so it comes last.
-        self.skip(context["ti"], [t for t in self.dag.tasks if t.task_id != self.task_id and t.task_id not in chosen])
+        self.skip(
+            context["ti"],
+            [
+                t
+                for t in self.dag.tasks
+                if t.task_id != self.task_id and t.task_id not in chosen
+            ],
+        )
 
 
 class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
@@ -141,7 +177,14 @@ class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
     ui_color = "#fff4e0"
 
     def __init__(
-        self, *, manifest_path: str, asset_id: str, dag_assets: list[str], schedule: dict | None, options: dict, **kwargs
+        self,
+        *,
+        manifest_path: str,
+        asset_id: str,
+        dag_assets: list[str],
+        schedule: dict | None,
+        options: dict,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.manifest_path = manifest_path
@@ -183,14 +226,17 @@ class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
         ti.xcom_push(key="baton", value=summary)
         if outcome.exit_code == 0:
             self._annotate_outlets(context, summary)
-            return None
+            return
         failures = outcome.of_type("asset_failure")
         if failures:
             error = failures[-1]["error"]
             message = f"{error['name']}: {error['message']}"
         else:
             message = f"the Baton step exited with code {outcome.exit_code} (see the log above)"
-        if outcome.exit_code in (2, 127):  # bad invocation or no Node: retrying will not help
+        if outcome.exit_code in (
+            2,
+            127,
+        ):  # bad invocation or no Node: retrying will not help
             raise AirflowFailException(f"{self.asset_id}: {message}")
         raise AirflowException(f"{self.asset_id}: {message}")
 
@@ -216,10 +262,24 @@ class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
             "materializationCount": len(mats),
             "schema": last_schema,
             "checks": [
-                {k: c.get(k) for k in ("check", "partitionKey", "passed", "severity", "description")}
+                {
+                    k: c.get(k)
+                    for k in (
+                        "check",
+                        "partitionKey",
+                        "passed",
+                        "severity",
+                        "description",
+                    )
+                }
                 for c in outcome.of_type("check")
             ],
-            "error": {"name": failures[-1]["error"]["name"], "message": failures[-1]["error"]["message"]} if failures else None,
+            "error": {
+                "name": failures[-1]["error"]["name"],
+                "message": failures[-1]["error"]["message"],
+            }
+            if failures
+            else None,
         }
 
     def _annotate_outlets(self, context, summary: dict) -> None:
@@ -229,7 +289,11 @@ class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
         last = summary["materializations"][-1] if summary["materializations"] else {}
         outlet_events[self.outlets[0]].extra = {
             "baton_asset": self.asset_id,
-            "partition_keys": [m["partitionKey"] for m in summary["materializations"] if m["partitionKey"] is not None],
+            "partition_keys": [
+                m["partitionKey"]
+                for m in summary["materializations"]
+                if m["partitionKey"] is not None
+            ],
             "row_count": last.get("rowCount"),
             "content_hash": last.get("contentHash"),
         }
@@ -258,7 +322,9 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
 
     ui_color = "#e6f4ea"
 
-    def __init__(self, *, manifest_path: str, sensor_name: str, options: dict, **kwargs) -> None:
+    def __init__(
+        self, *, manifest_path: str, sensor_name: str, options: dict, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.manifest_path = manifest_path
         self.sensor_name = sensor_name
@@ -282,7 +348,11 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
         ticks = outcome.of_type("tick")
         if outcome.exit_code != 0 or not ticks:
             failures = outcome.of_type("asset_failure")
-            message = failures[-1]["error"]["message"] if failures else f"exit code {outcome.exit_code}"
+            message = (
+                failures[-1]["error"]["message"]
+                if failures
+                else f"exit code {outcome.exit_code}"
+            )
             raise AirflowException(f"sensor {self.sensor_name} failed: {message}")
         tick = ticks[-1]["result"]
         if tick.get("cursor") != cursor:
@@ -293,10 +363,18 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
         requests = tick.get("runRequests") or []
         context["ti"].xcom_push(
             key="baton_tick",
-            value={"runRequests": requests, "cursor": tick.get("cursor"), "skipReason": tick.get("skipReason")},
+            value={
+                "runRequests": requests,
+                "cursor": tick.get("cursor"),
+                "skipReason": tick.get("skipReason"),
+            },
         )
         if not requests:
-            self.log.info("no runs requested: %s (cursor %s)", tick.get("skipReason"), tick.get("cursor"))
+            self.log.info(
+                "no runs requested: %s (cursor %s)",
+                tick.get("skipReason"),
+                tick.get("cursor"),
+            )
             return False
         triggers = []
         for r in requests:
@@ -315,4 +393,11 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=triggers)
 
 
-__all__ = ["BatonAssetOperator", "BatonPlanOperator", "BatonSensorOperator", "asset_uri", "cursor_variable", "run_id_for"]
+__all__ = [
+    "BatonAssetOperator",
+    "BatonPlanOperator",
+    "BatonSensorOperator",
+    "asset_uri",
+    "cursor_variable",
+    "run_id_for",
+]

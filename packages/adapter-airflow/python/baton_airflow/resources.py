@@ -33,7 +33,9 @@ def _from_connection(conn, source: str):
         return conn.extra_dejson.get(source[len("extra.") :])
     if source in _CONNECTION_ATTRS:
         return getattr(conn, source)
-    raise ResourceConfigError(f"unknown connection field {source!r}; use one of {', '.join(_CONNECTION_ATTRS)}, uri, extra.<key>")
+    raise ResourceConfigError(
+        f"unknown connection field {source!r}; use one of {', '.join(_CONNECTION_ATTRS)}, uri, extra.<key>"
+    )
 
 
 def _lookup(spec: dict):
@@ -42,14 +44,22 @@ def _lookup(spec: dict):
 
     if "connection" in spec:
         conn = Connection.get(spec["connection"])
-        return f"connection {spec['connection']!r}", (lambda source: _from_connection(conn, source)), "extra."
+        return (
+            f"connection {spec['connection']!r}",
+            (lambda source: _from_connection(conn, source)),
+            "extra.",
+        )
     value = Variable.get(spec["variable"], deserialize_json=True)
     if not isinstance(value, dict):
-        raise ResourceConfigError(f"Airflow Variable {spec['variable']!r} must hold a JSON object of the resource's fields")
+        raise ResourceConfigError(
+            f"Airflow Variable {spec['variable']!r} must hold a JSON object of the resource's fields"
+        )
     return f"variable {spec['variable']!r}", value.get, ""
 
 
-def resource_environment(manifest: Manifest, keys: Iterable[str], mapping: dict[str, dict]) -> dict[str, str]:
+def resource_environment(
+    manifest: Manifest, keys: Iterable[str], mapping: dict[str, dict]
+) -> dict[str, str]:
     """Environment variables (name -> value) for the given resources, read from Airflow."""
     from airflow.sdk.log import mask_secret
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from baton_core import Manifest, PartitionError, check_key, check_range, parse_range, partitions_of
+from baton_core import (
+    Manifest,
+    PartitionError,
+    check_key,
+    check_range,
+    parse_range,
+    partitions_of,
+)
 from baton_core.partitions import TimePartitions
 
 
@@ -31,7 +38,11 @@ class RunPlan:
             return []
         if self.partition_range:
             return ["--partition-range", "...".join(self.partition_range)]
-        return ["--partition", self.partition_key] if self.partition_key is not None else []
+        return (
+            ["--partition", self.partition_key]
+            if self.partition_key is not None
+            else []
+        )
 
 
 def _setting(context, name: str):
@@ -41,7 +52,9 @@ def _setting(context, name: str):
     return value if value not in (None, "", []) else None
 
 
-def _from_schedule(context, schedule: dict | None) -> tuple[str | None, str | None, str | None]:
+def _from_schedule(
+    context, schedule: dict | None
+) -> tuple[str | None, str | None, str | None]:
     """(key, source, reason for no key) from a schedule DAG's data interval."""
     if not schedule or schedule.get("partitions") is None:
         return None, None, None
@@ -60,7 +73,13 @@ def _from_schedule(context, schedule: dict | None) -> tuple[str | None, str | No
     return key, "data interval", None
 
 
-def plan_run(manifest: Manifest, dag_assets: list[str], schedule: dict | None, context, now: datetime | None = None) -> RunPlan:
+def plan_run(
+    manifest: Manifest,
+    dag_assets: list[str],
+    schedule: dict | None,
+    context,
+    now: datetime | None = None,
+) -> RunPlan:
     """Resolve and check the run's selection and partitions; raise PartitionError/ValueError when invalid."""
     now = now or datetime.now(UTC)
     requested = _setting(context, "assets")
@@ -69,7 +88,9 @@ def plan_run(manifest: Manifest, dag_assets: list[str], schedule: dict | None, c
     if requested:
         unknown = sorted(set(requested) - set(dag_assets))
         if unknown:
-            raise ValueError(f"assets {unknown} are not in this DAG; it has: {', '.join(dag_assets)}")
+            raise ValueError(
+                f"assets {unknown} are not in this DAG; it has: {', '.join(dag_assets)}"
+            )
         chosen = [a for a in dag_assets if a in set(requested)]
     else:
         chosen = list(dag_assets)
@@ -95,7 +116,9 @@ def plan_run(manifest: Manifest, dag_assets: list[str], schedule: dict | None, c
         definition = asset["partitions"]
         if definition is not None:
             if partition_range:
-                check_range(definition, partition_range[0], partition_range[1], asset_id, now)
+                check_range(
+                    definition, partition_range[0], partition_range[1], asset_id, now
+                )
             elif plan.partition_key is not None:
                 check_key(definition, plan.partition_key, asset_id, now)
             elif requested:
@@ -104,7 +127,9 @@ def plan_run(manifest: Manifest, dag_assets: list[str], schedule: dict | None, c
                     "trigger it with partition_key (or partition_range FIRST...LAST)"
                 )
             else:
-                plan.skipped[asset_id] = no_key_reason or "partitioned, and the run has no partition_key"
+                plan.skipped[asset_id] = (
+                    no_key_reason or "partitioned, and the run has no partition_key"
+                )
                 continue
         plan.run.append(asset_id)
     return plan

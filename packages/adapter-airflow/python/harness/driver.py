@@ -38,7 +38,9 @@ _bag: BundleDagBag | None = None
 def bag(refresh: bool = False) -> BundleDagBag:
     global _bag
     if _bag is None or refresh:
-        _bag = BundleDagBag(dag_folder=DAGS_FOLDER, bundle_path=DAGS_FOLDER, bundle_name=BUNDLE)
+        _bag = BundleDagBag(
+            dag_folder=DAGS_FOLDER, bundle_path=DAGS_FOLDER, bundle_name=BUNDLE
+        )
     return _bag
 
 
@@ -92,7 +94,9 @@ def configure(request: dict) -> dict:
 
     with settings.Session() as session:
         for c in request.get("connections", []):
-            existing = session.scalar(select(Connection).where(Connection.conn_id == c["conn_id"]))
+            existing = session.scalar(
+                select(Connection).where(Connection.conn_id == c["conn_id"])
+            )
             if existing:
                 session.delete(existing)
                 session.commit()
@@ -106,22 +110,40 @@ def configure(request: dict) -> dict:
 def _run_summary(dag_id: str, run_id: str) -> dict:
     tasks: dict[str, dict] = {}
     with settings.Session() as session:
-        for ti in session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)):
-            tasks[f"{ti.task_id}" if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"] = {
+        for ti in session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+            )
+        ):
+            tasks[
+                f"{ti.task_id}" if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            ] = {
                 "state": str(ti.state) if ti.state else None,
                 "tryNumber": ti.try_number,
                 "displayName": ti.task_display_name,
-                "durationSeconds": (ti.end_date - ti.start_date).total_seconds() if ti.end_date and ti.start_date else None,
+                "durationSeconds": (ti.end_date - ti.start_date).total_seconds()
+                if ti.end_date and ti.start_date
+                else None,
             }
-        for x in session.scalars(select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id)):
+        for x in session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id, XComModel.run_id == run_id
+            )
+        ):
             name = x.task_id if x.map_index < 0 else f"{x.task_id}[{x.map_index}]"
-            tasks.setdefault(name, {}).setdefault("xcom", {})[x.key] = XComModel.deserialize_value(x)
+            tasks.setdefault(name, {}).setdefault("xcom", {})[x.key] = (
+                XComModel.deserialize_value(x)
+            )
     return tasks
 
 
 def dag_test(request: dict) -> dict:
     dag = bag().dags[request["dagId"]]
-    logical_date = datetime.fromisoformat(request["logicalDate"]) if request.get("logicalDate") else None
+    logical_date = (
+        datetime.fromisoformat(request["logicalDate"])
+        if request.get("logicalDate")
+        else None
+    )
     kwargs = {"run_conf": request.get("conf")}
     if logical_date is not None:
         kwargs["logical_date"] = logical_date
@@ -129,8 +151,12 @@ def dag_test(request: dict) -> dict:
     return {
         "runId": dr.run_id,
         "state": str(dr.state),
-        "dataIntervalStart": dr.data_interval_start.isoformat() if dr.data_interval_start else None,
-        "dataIntervalEnd": dr.data_interval_end.isoformat() if dr.data_interval_end else None,
+        "dataIntervalStart": dr.data_interval_start.isoformat()
+        if dr.data_interval_start
+        else None,
+        "dataIntervalEnd": dr.data_interval_end.isoformat()
+        if dr.data_interval_end
+        else None,
         "tasks": _run_summary(dag.dag_id, dr.run_id),
     }
 
@@ -144,9 +170,13 @@ def schedule_tick(request: dict) -> dict:
 
     dag = bag().dags[request["dagId"]]
     at = datetime.fromisoformat(request["at"])
-    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=at)
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(
+        run_after=at
+    )
     plan_task = dag.get_task("plan")
-    key, _source, reason = _from_schedule({"data_interval_end": interval.end}, plan_task.schedule)
+    key, _source, reason = _from_schedule(
+        {"data_interval_end": interval.end}, plan_task.schedule
+    )
     return {
         "dataIntervalStart": interval.start.isoformat(),
         "dataIntervalEnd": interval.end.isoformat(),
@@ -177,14 +207,18 @@ def sensor_tick(request: dict) -> dict:
         Variable.delete(variable)
     else:
         Variable.set(variable, request["cursor"])
-    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    scheduler_dag = DagSerialization.deserialize_dag(
+        DagSerialization.serialize_dag(dag)
+    )
     now = timezone.utcnow()
     with settings.Session() as session:
         dr = get_or_create_dagrun(
             dag=scheduler_dag,
             run_id=f"baton_tick__{uuid.uuid4().hex}",
             logical_date=now,
-            data_interval=coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=now),
+            data_interval=coerce_to_core_timetable(
+                dag.timetable
+            ).infer_manual_data_interval(run_after=now),
             run_after=now,
             conf=None,
             triggered_by=DagRunTriggeredByType.TEST,
@@ -215,15 +249,29 @@ def dag_runs(request: dict) -> dict:
     from airflow.models.dagrun import DagRun
 
     with settings.Session() as session:
-        runs = session.scalars(select(DagRun).where(DagRun.dag_id == request["dagId"]).order_by(DagRun.id))
-        return {"runs": [{"runId": r.run_id, "conf": r.conf, "state": str(r.state), "runType": str(r.run_type)} for r in runs]}
+        runs = session.scalars(
+            select(DagRun).where(DagRun.dag_id == request["dagId"]).order_by(DagRun.id)
+        )
+        return {
+            "runs": [
+                {
+                    "runId": r.run_id,
+                    "conf": r.conf,
+                    "state": str(r.state),
+                    "runType": str(r.run_type),
+                }
+                for r in runs
+            ]
+        }
 
 
 def dag_versions(request: dict) -> dict:
     from airflow.models.dag_version import DagVersion
 
     with settings.Session() as session:
-        versions = session.scalars(select(DagVersion).where(DagVersion.dag_id == request["dagId"]))
+        versions = session.scalars(
+            select(DagVersion).where(DagVersion.dag_id == request["dagId"])
+        )
         return {"versions": [v.version_number for v in versions]}
 
 
@@ -239,7 +287,10 @@ def parse_time(request: dict) -> dict:
             del sys.modules[name]
         started = time.perf_counter()
         b = BundleDagBag(
-            dag_folder=request["path"], bundle_path=request.get("bundlePath", DAGS_FOLDER), bundle_name=BUNDLE, safe_mode=False
+            dag_folder=request["path"],
+            bundle_path=request.get("bundlePath", DAGS_FOLDER),
+            bundle_name=BUNDLE,
+            safe_mode=False,
         )
         times.append(time.perf_counter() - started)
         if b.import_errors:
@@ -247,7 +298,12 @@ def parse_time(request: dict) -> dict:
         dags = len(b.dags)
         tasks = sum(len(d.tasks) for d in b.dags.values())
     times.sort()
-    return {"seconds": times[len(times) // 2], "all": times, "dags": dags, "tasks": tasks}
+    return {
+        "seconds": times[len(times) // 2],
+        "all": times,
+        "dags": dags,
+        "tasks": tasks,
+    }
 
 
 OPS = {
@@ -273,7 +329,14 @@ def main() -> None:
             result = OPS[request["op"]](request)
             reply({"id": request.get("id"), "ok": True, "result": result})
         except BaseException as e:
-            reply({"id": request.get("id"), "ok": False, "error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()})
+            reply(
+                {
+                    "id": request.get("id"),
+                    "ok": False,
+                    "error": f"{type(e).__name__}: {e}",
+                    "trace": traceback.format_exc(),
+                }
+            )
             if isinstance(e, KeyboardInterrupt):
                 raise
 

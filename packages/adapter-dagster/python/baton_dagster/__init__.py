@@ -3,4 +3,9 @@
 from .definitions import build_definitions
 from .manifest import ACCEPTED_MANIFEST_VERSIONS, ManifestError, load_manifest
 
-__all__ = ["ACCEPTED_MANIFEST_VERSIONS", "ManifestError", "build_definitions", "load_manifest"]
+__all__ = [
+    "ACCEPTED_MANIFEST_VERSIONS",
+    "ManifestError",
+    "build_definitions",
+    "load_manifest",
+]

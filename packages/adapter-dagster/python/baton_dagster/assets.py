@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.errors import DagsterPipesExecutionError  # not re-exported by `dagster`
+from dagster._core.errors import (
+    DagsterPipesExecutionError,
+)  # not re-exported by `dagster`
 
 from .manifest import Manifest, asset_key_string
 from .node import BatonNode
@@ -38,7 +40,9 @@ class Bucket:
 
 
 def _bucket_key(asset: dict[str, Any]) -> str:
-    return json.dumps([asset["group"], asset["partitions"], asset["retry"]], sort_keys=True)
+    return json.dumps(
+        [asset["group"], asset["partitions"], asset["retry"]], sort_keys=True
+    )
 
 
 def plan_buckets(manifest: Manifest) -> list[Bucket]:
@@ -54,7 +58,8 @@ def plan_buckets(manifest: Manifest) -> list[Bucket]:
         if asset["id"] not in levels:
             ups = [by_id[d["id"]] for d in asset["deps"] if d["id"] in by_id]
             levels[asset["id"]] = max(
-                (level(u) + (_bucket_key(u) != _bucket_key(asset)) for u in ups), default=0
+                (level(u) + (_bucket_key(u) != _bucket_key(asset)) for u in ups),
+                default=0,
             )
         return levels[asset["id"]]
 
@@ -62,18 +67,27 @@ def plan_buckets(manifest: Manifest) -> list[Bucket]:
     for asset in manifest["assets"]:
         key = (_bucket_key(asset), level(asset))
         if key not in buckets:
-            buckets[key] = Bucket(asset["group"], asset["partitions"], asset["retry"], key[1])
+            buckets[key] = Bucket(
+                asset["group"], asset["partitions"], asset["retry"], key[1]
+            )
         buckets[key].assets.append(asset)
     return list(buckets.values())
 
 
 def _op_names(buckets: list[Bucket]) -> list[str]:
     """Readable op names: group, partitions and retry; a stage only where a split needs one."""
-    kinds = [(b.group, json.dumps(b.partitions, sort_keys=True), json.dumps(b.retry)) for b in buckets]
+    kinds = [
+        (b.group, json.dumps(b.partitions, sort_keys=True), json.dumps(b.retry))
+        for b in buckets
+    ]
     names: list[str] = []
     for bucket, kind in zip(buckets, kinds, strict=True):
         split = kinds.count(kind) > 1 and bucket.level > 0
-        parts = [bucket.group, partitions_label(bucket.partitions), "retry" if bucket.retry else None]
+        parts = [
+            bucket.group,
+            partitions_label(bucket.partitions),
+            "retry" if bucket.retry else None,
+        ]
         parts.append(f"stage{bucket.level}" if split else None)
         base = re.sub(r"\W", "_", "__".join(p for p in parts if p))
         name, n = base, 2
@@ -85,7 +99,10 @@ def _op_names(buckets: list[Bucket]) -> list[str]:
 
 def asset_spec(asset: dict[str, Any]) -> dg.AssetSpec:
     deps = [
-        dg.AssetDep(dg.AssetKey(d["key"]), partition_mapping=partition_mapping(d["partitionMapping"]))
+        dg.AssetDep(
+            dg.AssetKey(d["key"]),
+            partition_mapping=partition_mapping(d["partitionMapping"]),
+        )
         for d in asset["deps"]
     ]
     metadata = dict(asset["metadata"])
@@ -123,19 +140,28 @@ def retry_policy(retry: dict[str, Any] | None) -> dg.RetryPolicy | None:
         return None
     backoff = dg.Backoff.EXPONENTIAL if retry["backoff"] == "exponential" else None
     return dg.RetryPolicy(
-        max_retries=retry["maxRetries"], delay=retry["delaySeconds"] or None, backoff=backoff
+        max_retries=retry["maxRetries"],
+        delay=retry["delaySeconds"] or None,
+        backoff=backoff,
     )
 
 
 def build_assets(manifest: Manifest, node: BatonNode) -> list[dg.AssetsDefinition]:
     buckets = plan_buckets(manifest)
     names = _op_names(buckets)
-    return [_multi_asset(manifest, node, b, name) for b, name in zip(buckets, names, strict=True)]
+    return [
+        _multi_asset(manifest, node, b, name)
+        for b, name in zip(buckets, names, strict=True)
+    ]
 
 
-def _multi_asset(manifest: Manifest, node: BatonNode, bucket: Bucket, name: str) -> dg.AssetsDefinition:
+def _multi_asset(
+    manifest: Manifest, node: BatonNode, bucket: Bucket, name: str
+) -> dg.AssetsDefinition:
     resource_keys = sorted({key for a in bucket.assets for key in a["resources"]})
-    resources_by_key = {asset_key_string(a["key"]): a["resources"] for a in bucket.assets}
+    resources_by_key = {
+        asset_key_string(a["key"]): a["resources"] for a in bucket.assets
+    }
     partitioned = bucket.partitions is not None
 
     @dg.multi_asset(
@@ -154,15 +180,24 @@ def _multi_asset(manifest: Manifest, node: BatonNode, bucket: Bucket, name: str)
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         keys = sorted({k for a in selected for k in resources_by_key.get(a, [])})
         extras = {}
-        if partitioned and context.has_partition_key_range and not context.has_partition_key:
+        if (
+            partitioned
+            and context.has_partition_key_range
+            and not context.has_partition_key
+        ):
             keys_range = context.partition_key_range
             extras[RANGE_EXTRA] = {"start": keys_range.start, "end": keys_range.end}
         pipes: dg.PipesSubprocessClient = getattr(context.resources, PIPES_RESOURCE_KEY)
         with tempfile.TemporaryDirectory(prefix="baton-step-") as scratch:
             summary = Path(scratch) / "summary.json"
-            env = {**step_environment(manifest, keys, context.resources), SUMMARY_ENV_VAR: str(summary)}
+            env = {
+                **step_environment(manifest, keys, context.resources),
+                SUMMARY_ENV_VAR: str(summary),
+            }
             try:
-                invocation = pipes.run(context=context, command=node.command("run"), env=env, extras=extras)
+                invocation = pipes.run(
+                    context=context, command=node.command("run"), env=env, extras=extras
+                )
             except DagsterPipesExecutionError as error:
                 raise step_failure(summary) from error
         yield from invocation.get_results(implicit_materializations=False)
@@ -179,17 +214,29 @@ def step_failure(summary_path: Path) -> dg.Failure:
             description="the Node step failed before it could report why; see the step's stderr"
         )
     failures = summary["failures"]
-    first = failures[0] if failures else {"asset": "", "error": {"name": "Error", "message": "step failed"}}
-    error = first["error"]
-    where = f"{first['asset']}" + (f" [{first['partitionKey']}]" if first.get("partitionKey") else "")
-    description = (
-        f"{where}: {error['name']}: {error['message']}" if where else f"{error['name']}: {error['message']}"
+    first = (
+        failures[0]
+        if failures
+        else {"asset": "", "error": {"name": "Error", "message": "step failed"}}
     )
-    stack = "\n\n".join(f["error"].get("stack") or f["error"]["message"] for f in failures)
+    error = first["error"]
+    where = f"{first['asset']}" + (
+        f" [{first['partitionKey']}]" if first.get("partitionKey") else ""
+    )
+    description = (
+        f"{where}: {error['name']}: {error['message']}"
+        if where
+        else f"{error['name']}: {error['message']}"
+    )
+    stack = "\n\n".join(
+        f["error"].get("stack") or f["error"]["message"] for f in failures
+    )
     return dg.Failure(
         description=description,
         metadata={
-            "baton/failed": dg.MetadataValue.json({f["asset"]: f["error"]["message"] for f in failures}),
+            "baton/failed": dg.MetadataValue.json(
+                {f["asset"]: f["error"]["message"] for f in failures}
+            ),
             "baton/skipped": dg.MetadataValue.json(summary["skipped"]),
             "baton/materialized": dg.MetadataValue.json(summary["materialized"]),
             "stack": dg.MetadataValue.md(f"```\n{stack}\n```"),

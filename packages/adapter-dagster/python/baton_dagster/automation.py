@@ -37,10 +37,14 @@ def build_schedule(manifest: Manifest, spec: dict[str, Any]) -> dg.ScheduleDefin
         return dg.ScheduleDefinition(**common)
     if partition["type"] == "static":
         key = partition["key"]
-        return dg.ScheduleDefinition(**common, execution_fn=lambda _: dg.RunRequest(partition_key=key))
+        return dg.ScheduleDefinition(
+            **common, execution_fn=lambda _: dg.RunRequest(partition_key=key)
+        )
     definition = partitions_def(spec["partitions"])
     if not isinstance(definition, dg.TimeWindowPartitionsDefinition):
-        raise ValueError(f"schedule {spec['name']!r}: a last-complete partition needs time partitions")
+        raise TypeError(
+            f"schedule {spec['name']!r}: a last-complete partition needs time partitions"
+        )
     offset = partition.get("offset", 0)
 
     def run_last_complete_window(context: dg.ScheduleEvaluationContext):
@@ -54,7 +58,9 @@ def build_schedule(manifest: Manifest, spec: dict[str, Any]) -> dg.ScheduleDefin
     return dg.ScheduleDefinition(**common, execution_fn=run_last_complete_window)
 
 
-def build_sensor(manifest: Manifest, node: BatonNode, spec: dict[str, Any]) -> dg.SensorDefinition:
+def build_sensor(
+    manifest: Manifest, node: BatonNode, spec: dict[str, Any]
+) -> dg.SensorDefinition:
     name = spec["name"]
     resource_keys = list(spec["resources"])
 
@@ -69,7 +75,9 @@ def build_sensor(manifest: Manifest, node: BatonNode, spec: dict[str, Any]) -> d
         args = ["sensor", "--name", name]
         if context.cursor is not None:
             args += ["--cursor", context.cursor]
-        tick = node.tick(*args, env=step_environment(manifest, resource_keys, context.resources))
+        tick = node.tick(
+            *args, env=step_environment(manifest, resource_keys, context.resources)
+        )
         if tick["cursor"] is not None and tick["cursor"] != context.cursor:
             context.update_cursor(tick["cursor"])
         if tick["skipReason"] is not None:

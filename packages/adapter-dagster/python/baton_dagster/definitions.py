@@ -12,7 +12,9 @@ from .node import BatonNode
 from .resources import build_resources
 
 
-def build_definitions(manifest_path: str | Path, storage: str | Path | None = None) -> dg.Definitions:
+def build_definitions(
+    manifest_path: str | Path, storage: str | Path | None = None
+) -> dg.Definitions:
     """Read the manifest and describe its assets, checks, schedules, sensors and resources.
 
     Only reads JSON: Node starts when a step, sensor tick or schedule runs, never at load time.
@@ -28,5 +30,8 @@ def build_definitions(manifest_path: str | Path, storage: str | Path | None = No
         assets=build_assets(manifest, node),
         schedules=[build_schedule(manifest, s) for s in manifest["schedules"]],
         sensors=[build_sensor(manifest, node, s) for s in manifest["sensors"]],
-        resources={PIPES_RESOURCE_KEY: dg.PipesSubprocessClient(env=step_env), **build_resources(manifest)},
+        resources={
+            PIPES_RESOURCE_KEY: dg.PipesSubprocessClient(env=step_env),
+            **build_resources(manifest),
+        },
     )

@@ -10,7 +10,13 @@ ACCEPTED_MANIFEST_VERSIONS = (1,)
 
 Manifest = dict[str, Any]
 
-__all__ = ["ACCEPTED_MANIFEST_VERSIONS", "Manifest", "ManifestError", "asset_key_string", "load_manifest"]
+__all__ = [
+    "ACCEPTED_MANIFEST_VERSIONS",
+    "Manifest",
+    "ManifestError",
+    "asset_key_string",
+    "load_manifest",
+]
 
 
 def load_manifest(path: str | Path) -> Manifest:

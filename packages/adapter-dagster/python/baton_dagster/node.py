@@ -22,8 +22,12 @@ class BatonNode:
 
     def tick(self, command: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
         """Evaluate a sensor or schedule in Node and return its tick result."""
-        result = baton_core.run_step(self.command(command, *args), {**os.environ, **env})
+        result = baton_core.run_step(
+            self.command(command, *args), {**os.environ, **env}
+        )
         if result.tick is not None:
             return result.tick
         invocation = " ".join([command, *args])
-        raise RuntimeError(f"`{invocation}` failed in Node (exit {result.exit_code}): {result.failure}")
+        raise RuntimeError(
+            f"`{invocation}` failed in Node (exit {result.exit_code}): {result.failure}"
+        )

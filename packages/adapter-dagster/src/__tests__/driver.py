@@ -17,7 +17,9 @@ import traceback
 from datetime import datetime
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluation,
+)
 from dagster._utils.schedules import reverse_cron_string_iterator
 
 ANSWER = "@@driver "
@@ -25,7 +27,9 @@ state: dict = {}
 
 
 def load(request):
-    spec = importlib.util.spec_from_file_location("baton_code_location", request["definitions"])
+    spec = importlib.util.spec_from_file_location(
+        "baton_code_location", request["definitions"]
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     defs = module.defs
@@ -95,11 +99,14 @@ def materialize(request):
             instance=state["instance"],
             raise_on_error=False,
         )
-    except Exception as error:  # invalid requests fail before any step starts
+    except Exception as error:  # noqa: BLE001 — invalid requests fail before any step starts
         message = str(error)
         return {
             "status": "failure",
-            "assets": {i: {"status": "failure", "attempts": 0, "error": message} for i in request["assets"]},
+            "assets": {
+                i: {"status": "failure", "attempts": 0, "error": message}
+                for i in request["assets"]
+            },
             "checks": [],
         }
     materialized, starts, failures, skipped_steps, checks = set(), {}, {}, set(), []
@@ -129,12 +136,22 @@ def materialize(request):
         step = op_of[asset_id]
         attempts = starts.get(step, 0)
         if asset_id in materialized:
-            assets[asset_id] = {"status": "success", "attempts": attempts, "error": None}
+            assets[asset_id] = {
+                "status": "success",
+                "attempts": attempts,
+                "error": None,
+            }
         elif step in failures:
             failure = failures[step]
-            metadata = failure.user_failure_data.metadata if failure.user_failure_data else {}
-            failed = metadata["baton/failed"].value if "baton/failed" in metadata else {}
-            skipped = metadata["baton/skipped"].value if "baton/skipped" in metadata else {}
+            metadata = (
+                failure.user_failure_data.metadata if failure.user_failure_data else {}
+            )
+            failed = (
+                metadata["baton/failed"].value if "baton/failed" in metadata else {}
+            )
+            skipped = (
+                metadata["baton/skipped"].value if "baton/skipped" in metadata else {}
+            )
             if asset_id in skipped:
                 assets[asset_id] = {"status": "skipped", "attempts": 0, "error": None}
             else:
@@ -143,10 +160,18 @@ def materialize(request):
                     if failure.user_failure_data
                     else failure.error.message
                 )
-                assets[asset_id] = {"status": "failure", "attempts": attempts, "error": message}
+                assets[asset_id] = {
+                    "status": "failure",
+                    "attempts": attempts,
+                    "error": message,
+                }
         else:
             assets[asset_id] = {"status": "skipped", "attempts": 0, "error": None}
-    return {"status": "success" if result.success else "failure", "assets": assets, "checks": checks}
+    return {
+        "status": "success" if result.success else "failure",
+        "assets": assets,
+        "checks": checks,
+    }
 
 
 def _ids(keys):
@@ -156,7 +181,7 @@ def _ids(keys):
 def schedule(request):
     defs, instance = state["defs"], state["instance"]
     schedule_def = defs.resolve_schedule_def(request["name"])
-    at = datetime.fromisoformat(request["at"].replace("Z", "+00:00"))
+    at = datetime.fromisoformat(request["at"])
     # The daemon evaluates a schedule at its cron times: take the last one at or before `at`.
     tick = next(
         reverse_cron_string_iterator(
@@ -164,10 +189,14 @@ def schedule(request):
         )
     )
     context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+        instance=instance,
+        scheduled_execution_time=tick,
+        repository_def=defs.get_repository_def(),
     )
     data = schedule_def.evaluate_tick(context)
-    target = _ids(defs.resolve_job_def(schedule_def.job_name).asset_layer.selected_asset_keys)
+    target = _ids(
+        defs.resolve_job_def(schedule_def.job_name).asset_layer.selected_asset_keys
+    )
     return {
         "runRequests": [
             {
@@ -195,7 +224,11 @@ def sensor(request):
     data = sensor_def.evaluate_tick(context)
     return {
         "runRequests": [
-            {"assets": _ids(r.asset_selection or []), "partitionKey": r.partition_key, "runKey": r.run_key}
+            {
+                "assets": _ids(r.asset_selection or []),
+                "partitionKey": r.partition_key,
+                "runKey": r.run_key,
+            }
             for r in data.run_requests or []
         ],
         "cursor": data.cursor if data.cursor is not None else request.get("cursor"),
@@ -203,7 +236,13 @@ def sensor(request):
     }
 
 
-OPS = {"load": load, "graph": graph, "materialize": materialize, "schedule": schedule, "sensor": sensor}
+OPS = {
+    "load": load,
+    "graph": graph,
+    "materialize": materialize,
+    "schedule": schedule,
+    "sensor": sensor,
+}
 
 for line in sys.stdin:
     if not line.strip():
@@ -211,7 +250,10 @@ for line in sys.stdin:
     try:
         request = json.loads(line)
         answer = {"result": OPS[request["op"]](request)}
-    except Exception as error:
-        answer = {"error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()}
+    except Exception as error:  # noqa: BLE001 — the driver reports every error to its caller
+        answer = {
+            "error": f"{type(error).__name__}: {error}",
+            "trace": traceback.format_exc(),
+        }
     sys.stdout.write(ANSWER + json.dumps(answer) + "\n")
     sys.stdout.flush()

@@ -24,7 +24,9 @@ class Manifest(CoreManifest):
     def load(cls, path: str | Path) -> Manifest:
         path = Path(path).resolve()
         try:
-            return cls(path, read_manifest(path, ACCEPTED_MANIFEST_VERSIONS, READER, REBUILD))
+            return cls(
+                path, read_manifest(path, ACCEPTED_MANIFEST_VERSIONS, READER, REBUILD)
+            )
         except ManifestError as e:
             raise BatonManifestError(str(e)) from e
 

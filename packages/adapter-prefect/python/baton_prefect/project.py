@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from baton_core import PartitionError, StepResult, check_key, check_range, run_step
-from baton_core.partitions import TimePartitions
 from prefect import get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
@@ -26,12 +24,20 @@ from prefect.runtime import flow_run, task_run
 from prefect.tasks import Task
 from prefect.variables import Variable
 
+from baton_core import PartitionError, StepResult, check_key, check_range, run_step
+from baton_core.partitions import TimePartitions
+
 from .errors import BatonError, BatonPartitionError, BatonRunError, BatonStepError
 from .manifest import Manifest
 from .resources import ResourceMapping, StepEnvironment, step_environment
 
 URI_SCHEME = "baton://"
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def asset_uri(asset_id: str) -> str:
@@ -86,14 +92,20 @@ class BatonProject:
     ) -> RunPlan:
         """Select and order the assets and check the partition; raises before anything runs."""
         if (partition_range_start is None) != (partition_range_end is None):
-            raise BatonPartitionError("pass both partition_range_start and partition_range_end, or neither")
+            raise BatonPartitionError(
+                "pass both partition_range_start and partition_range_end, or neither"
+            )
         if partition_key is not None and partition_range_start is not None:
-            raise BatonPartitionError("pass either partition_key or a partition range, not both")
+            raise BatonPartitionError(
+                "pass either partition_key or a partition range, not both"
+            )
         if schedule is not None:
             spec = self.manifest.schedule(schedule)
             assets = assets if assets is not None else list(spec["assets"])
             if partition_key is None and partition_range_start is None:
-                partition_key, skip = self.schedule_partition(schedule, scheduled_start or _utcnow())
+                partition_key, skip = self.schedule_partition(
+                    schedule, scheduled_start or _utcnow()
+                )
                 if skip:
                     return RunPlan(self.manifest.ordered(assets), skip_reason=skip)
         ordered = self.manifest.ordered(assets)
@@ -108,18 +120,31 @@ class BatonProject:
                     f"(or partition_range_start and partition_range_end for a backfill)"
                 )
             try:
-                if partition_range_start is not None and partition_range_end is not None:
-                    check_range(definition, partition_range_start, partition_range_end, asset_id, now)
+                if (
+                    partition_range_start is not None
+                    and partition_range_end is not None
+                ):
+                    check_range(
+                        definition,
+                        partition_range_start,
+                        partition_range_end,
+                        asset_id,
+                        now,
+                    )
                 elif partition_key is not None:
                     check_key(definition, partition_key, asset_id, now)
             except PartitionError as e:
                 raise BatonPartitionError(str(e)) from None
         partition_range = (
-            f"{partition_range_start}...{partition_range_end}" if partition_range_start is not None else None
+            f"{partition_range_start}...{partition_range_end}"
+            if partition_range_start is not None
+            else None
         )
         return RunPlan(ordered, partition_key, partition_range)
 
-    def schedule_partition(self, name: str, scheduled_start: datetime) -> tuple[str | None, str | None]:
+    def schedule_partition(
+        self, name: str, scheduled_start: datetime
+    ) -> tuple[str | None, str | None]:
         """(partition key, skip reason) of a scheduled run: the last window complete at its start."""
         spec = self.manifest.schedule(name)
         partition, definition = spec["partition"], spec["partitions"]
@@ -129,10 +154,15 @@ class BatonProject:
             return partition["key"], None
         if definition["type"] != "time":
             return None, None
-        key = TimePartitions(definition).last_complete_key(scheduled_start, partition.get("offset", 0))
+        key = TimePartitions(definition).last_complete_key(
+            scheduled_start, partition.get("offset", 0)
+        )
         if key is None:
             first = spec["assets"][0] if spec["assets"] else name
-            return None, f'no partition of "{first}" is complete at {scheduled_start.isoformat()}'
+            return (
+                None,
+                f'no partition of "{first}" is complete at {scheduled_start.isoformat()}',
+            )
         return key, None
 
     # -- flows -----------------------------------------------------------------------------------
@@ -160,7 +190,9 @@ class BatonProject:
             return {"skipped": plan.skip_reason}
         futures: dict[str, PrefectFuture[dict[str, Any]]] = {}
         for asset_id in plan.assets:
-            upstream = [futures[u] for u in self.manifest.upstream(asset_id) if u in futures]
+            upstream = [
+                futures[u] for u in self.manifest.upstream(asset_id) if u in futures
+            ]
             futures[asset_id] = self.task(asset_id, plan).submit(
                 asset_id, plan.partition_key, plan.partition_range, wait_for=upstream
             )
@@ -173,23 +205,40 @@ class BatonProject:
             elif not state.is_completed():
                 problems.append(f"{asset_id} did not run (an upstream asset failed)")
         if problems:
-            raise BatonRunError(f"{len(problems)} of {len(futures)} assets did not succeed: " + "; ".join(problems))
+            raise BatonRunError(
+                f"{len(problems)} of {len(futures)} assets did not succeed: "
+                + "; ".join(problems)
+            )
         return {asset_id: future.result() for asset_id, future in futures.items()}
 
-    def task(self, asset_id: str, plan: RunPlan | None = None) -> Task[..., dict[str, Any]]:
+    def task(
+        self, asset_id: str, plan: RunPlan | None = None
+    ) -> Task[..., dict[str, Any]]:
         """The Prefect task that materializes one asset (named for it in the run graph)."""
         if asset_id not in self._tasks:
             spec = self.manifest.asset(asset_id)
-            upstream = [self._assets[u] for u in self.manifest.upstream(asset_id) if u in self._assets]
-            retry = spec["retry"] or {"maxRetries": 0, "delaySeconds": 0, "backoff": "constant"}
+            upstream = [
+                self._assets[u]
+                for u in self.manifest.upstream(asset_id)
+                if u in self._assets
+            ]
+            retry = spec["retry"] or {
+                "maxRetries": 0,
+                "delaySeconds": 0,
+                "backoff": "constant",
+            }
             delay = retry["delaySeconds"]
             delays: float | list[float] = (
-                [delay * 2**i for i in range(retry["maxRetries"])] if retry["backoff"] == "exponential" else delay
+                [delay * 2**i for i in range(retry["maxRetries"])]
+                if retry["backoff"] == "exponential"
+                else delay
             )
             project = self
 
             def run_asset(
-                asset: str, partition_key: str | None = None, partition_range: str | None = None
+                asset: str,
+                partition_key: str | None = None,
+                partition_range: str | None = None,
             ) -> dict[str, Any]:
                 return project.run_asset(asset, partition_key, partition_range)
 
@@ -198,7 +247,10 @@ class BatonProject:
                 by="baton",
                 name=asset_id,
                 description=spec["description"],
-                tags=[f"group:{spec['group']}", *(f"{k}:{v}" for k, v in spec["tags"].items())],
+                tags=[
+                    f"group:{spec['group']}",
+                    *(f"{k}:{v}" for k, v in spec["tags"].items()),
+                ],
                 asset_deps=upstream,
                 retries=retry["maxRetries"],
                 retry_delay_seconds=delays,
@@ -210,7 +262,9 @@ class BatonProject:
             name += f" [{plan.partition_key or plan.partition_range}]"
         return self._tasks[asset_id].with_options(task_run_name=name)
 
-    def run_asset(self, asset: str, partition_key: str | None, partition_range: str | None) -> dict[str, Any]:
+    def run_asset(
+        self, asset: str, partition_key: str | None, partition_range: str | None
+    ) -> dict[str, Any]:
         """One task attempt: run the asset in Node and report what it printed to Prefect."""
         logger = get_run_logger()
         spec = self.manifest.asset(asset)
@@ -224,19 +278,35 @@ class BatonProject:
 
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] == "log":
-                logger.log(_LEVELS.get(event["level"], logging.INFO), environment.redact(event["message"]))
+                logger.log(
+                    _LEVELS.get(event["level"], logging.INFO),
+                    environment.redact(event["message"]),
+                )
             elif event["type"] == "check":
-                passed = "passed" if event["passed"] else f"FAILED (severity {event['severity']})"
+                passed = (
+                    "passed"
+                    if event["passed"]
+                    else f"FAILED (severity {event['severity']})"
+                )
                 severity = "error" if event["severity"] == "error" else "warning"
                 level = logging.INFO if event["passed"] else _LEVELS[severity]
                 where = f" [{event['partitionKey']}]" if event["partitionKey"] else ""
-                logger.log(level, "check %s on %s%s %s", event["check"], asset, where, passed)
+                logger.log(
+                    level, "check %s on %s%s %s", event["check"], asset, where, passed
+                )
 
         def on_line(stream: str, line: str) -> None:
-            logger.log(logging.WARNING if stream == "stderr" else logging.INFO, environment.redact(line))
+            logger.log(
+                logging.WARNING if stream == "stderr" else logging.INFO,
+                environment.redact(line),
+            )
 
         result = run_step(
-            self.manifest.step_command("run", args), environment.env, on_event, on_line, cwd=self.manifest.folder
+            self.manifest.step_command("run", args),
+            environment.env,
+            on_event,
+            on_line,
+            cwd=self.manifest.folder,
         )
         materializations = result.of_type("materialization")
         if materializations:
@@ -263,13 +333,22 @@ class BatonProject:
         variable = self.cursor_variable(sensor)
         cursor = Variable.get(variable, default=None)
         environment = self.environment(spec["resources"])
-        args = ["--name", sensor] + ([] if cursor is None else ["--cursor", str(cursor)])
+        args = ["--name", sensor] + (
+            [] if cursor is None else ["--cursor", str(cursor)]
+        )
 
         def on_line(stream: str, line: str) -> None:
-            logger.log(logging.WARNING if stream == "stderr" else logging.INFO, environment.redact(line))
+            logger.log(
+                logging.WARNING if stream == "stderr" else logging.INFO,
+                environment.redact(line),
+            )
 
         result = run_step(
-            self.manifest.step_command("sensor", args), environment.env, None, on_line, cwd=self.manifest.folder
+            self.manifest.step_command("sensor", args),
+            environment.env,
+            None,
+            on_line,
+            cwd=self.manifest.folder,
         )
         ticks = result.of_type("tick")
         _raise_for_failure(result, sensor, environment)
@@ -281,9 +360,15 @@ class BatonProject:
             run_key = request["runKey"]
             run = run_deployment(
                 target,
-                parameters={"assets": request["assets"], "partition_key": request["partitionKey"]},
+                parameters={
+                    "assets": request["assets"],
+                    "partition_key": request["partitionKey"],
+                },
                 idempotency_key=f"{sensor}:{run_key}" if run_key is not None else None,
-                tags=[f"baton-sensor:{sensor}", *(f"{k}:{v}" for k, v in request["tags"].items())],
+                tags=[
+                    f"baton-sensor:{sensor}",
+                    *(f"{k}:{v}" for k, v in request["tags"].items()),
+                ],
                 timeout=0,
             )
             logger.info("Run request %s -> flow run %s (%s)", run_key, run.name, run.id)
@@ -292,7 +377,11 @@ class BatonProject:
             logger.info("Skipped: %s", tick["skipReason"])
         if tick["cursor"] is not None and tick["cursor"] != cursor:
             Variable.set(variable, tick["cursor"], overwrite=True)
-        return {"runRequests": requested, "cursor": tick["cursor"], "skipReason": tick["skipReason"]}
+        return {
+            "runRequests": requested,
+            "cursor": tick["cursor"],
+            "skipReason": tick["skipReason"],
+        }
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -303,7 +392,9 @@ class BatonProject:
     def environment(self, resource_keys: list[str]) -> StepEnvironment:
         environment = step_environment(self.manifest, resource_keys, self.resources)
         if self.storage and "BATON_STORAGE" not in environment.env:
-            environment.env["BATON_STORAGE"] = str((self.manifest.folder / self.storage).resolve())
+            environment.env["BATON_STORAGE"] = str(
+                (self.manifest.folder / self.storage).resolve()
+            )
         return environment
 
     def _prefect_asset(self, asset_id: str) -> Asset:
@@ -311,7 +402,11 @@ class BatonProject:
         description = (spec["description"] or "")[:2500] or None
         return Asset(
             key=asset_uri(asset_id),
-            properties=AssetProperties(name=asset_id, description=description, owners=list(spec["owners"]) or None),
+            properties=AssetProperties(
+                name=asset_id,
+                description=description,
+                owners=list(spec["owners"]) or None,
+            ),
         )
 
 
@@ -319,7 +414,9 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _raise_for_failure(result: StepResult, name: str, environment: StepEnvironment) -> None:
+def _raise_for_failure(
+    result: StepResult, name: str, environment: StepEnvironment
+) -> None:
     """Fail the task with the TypeScript error (message and stack), secrets masked."""
     failures = result.of_type("asset_failure")
     if failures:
@@ -329,7 +426,9 @@ def _raise_for_failure(result: StepResult, name: str, environment: StepEnvironme
         raise BatonStepError(name, message, stack)
     if result.exit_code != 0:
         tail = environment.redact("\n".join(result.stderr[-20:]))
-        raise BatonError(f'the Baton step for "{name}" exited with code {result.exit_code}: {tail}')
+        raise BatonError(
+            f'the Baton step for "{name}" exited with code {result.exit_code}: {tail}'
+        )
 
 
 def _reference(event: Mapping[str, Any]) -> dict[str, Any]:

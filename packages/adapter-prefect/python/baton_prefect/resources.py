@@ -37,10 +37,17 @@ class BatonResource(Block):
 
     _block_type_name = "Baton Resource"
     _block_type_slug = "baton-resource"
-    _description = "Configuration of a Baton resource: values and secrets by config field name."
+    _description = (
+        "Configuration of a Baton resource: values and secrets by config field name."
+    )
 
-    values: dict[str, str] = Field(default_factory=dict, description="Plain config values by field.")
-    secrets: SecretDict = Field(default_factory=lambda: SecretDict({}), description="Secret config values by field.")
+    values: dict[str, str] = Field(
+        default_factory=dict, description="Plain config values by field."
+    )
+    secrets: SecretDict = Field(
+        default_factory=lambda: SecretDict({}),
+        description="Secret config values by field.",
+    )
 
 
 @dataclass
@@ -87,7 +94,9 @@ def step_environment(
     return result
 
 
-def _lookup(spec: Mapping[str, Any], name: str, blocks: dict[str, BatonResource]) -> tuple[str | None, bool]:
+def _lookup(
+    spec: Mapping[str, Any], name: str, blocks: dict[str, BatonResource]
+) -> tuple[str | None, bool]:
     source = spec.get("fields", {}).get(name)
     if source is not None:
         if "secret" in source:
@@ -97,7 +106,9 @@ def _lookup(spec: Mapping[str, Any], name: str, blocks: dict[str, BatonResource]
             return (None if value is None else _text(value)), False
         if "env" in source:
             return os.environ.get(source["env"]), False
-        raise BatonError(f"unknown resource source {source}: use secret, variable or env")
+        raise BatonError(
+            f"unknown resource source {source}: use secret, variable or env"
+        )
     if "block" in spec:
         block_name = spec["block"]
         if block_name not in blocks:

@@ -5,7 +5,13 @@ launches core's step runtime (`node <stepEntry> ...`), reading the events it pri
 """
 
 from .manifest import Manifest, ManifestError, ManifestVersionError, read_manifest
-from .partitions import PartitionError, check_key, check_range, parse_range, partitions_of
+from .partitions import (
+    PartitionError,
+    check_key,
+    check_range,
+    parse_range,
+    partitions_of,
+)
 from .step import EVENT_PREFIX, StepResult, node_binary, run_step, step_command
 
 __all__ = [

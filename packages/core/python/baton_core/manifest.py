@@ -22,7 +22,14 @@ class ManifestError(ValueError):
 class ManifestVersionError(ManifestError):
     """The manifest's version is not one the reader accepts; names both versions and the file."""
 
-    def __init__(self, path: Path, version: object, accepted: tuple[int, ...], reader: str, hint: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        version: object,
+        accepted: tuple[int, ...],
+        reader: str,
+        hint: str,
+    ) -> None:
         self.path = path
         self.version = version
         self.accepted = accepted
@@ -32,7 +39,9 @@ class ManifestVersionError(ManifestError):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
-def read_manifest(path: str | Path, accepted_versions: Iterable[int], reader: str, hint: str = "") -> dict[str, Any]:
+def read_manifest(
+    path: str | Path, accepted_versions: Iterable[int], reader: str, hint: str = ""
+) -> dict[str, Any]:
     """The manifest's JSON, once its ``manifestVersion`` is one of ``accepted_versions``.
 
     ``reader`` names the module reading it and ``hint`` says how to fix a mismatch; both go into
@@ -42,7 +51,10 @@ def read_manifest(path: str | Path, accepted_versions: Iterable[int], reader: st
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ManifestError(f"cannot read the Baton manifest {path}: {e}" + (f"; {hint}" if hint else "")) from e
+        raise ManifestError(
+            f"cannot read the Baton manifest {path}: {e}"
+            + (f"; {hint}" if hint else "")
+        ) from e
     version = data.get("manifestVersion") if isinstance(data, dict) else None
     accepted = tuple(accepted_versions)
     if version not in accepted:
@@ -61,7 +73,13 @@ class Manifest:
         self.data = data
 
     @classmethod
-    def read(cls, path: str | Path, accepted_versions: Iterable[int], reader: str, hint: str = "") -> Manifest:
+    def read(
+        cls,
+        path: str | Path,
+        accepted_versions: Iterable[int],
+        reader: str,
+        hint: str = "",
+    ) -> Manifest:
         return cls(path, read_manifest(path, accepted_versions, reader, hint))
 
     @property
@@ -91,13 +109,17 @@ class Manifest:
             return self.assets[asset_id]
         except KeyError:
             known = ", ".join(list(self.assets)[:10])
-            raise self.not_found(f'there is no asset "{asset_id}" (known: {known})') from None
+            raise self.not_found(
+                f'there is no asset "{asset_id}" (known: {known})'
+            ) from None
 
     def resource(self, key: str) -> dict[str, Any]:
         try:
             return self.resources[key]
         except KeyError:
-            raise self.not_found(f'there is no resource "{key}" (known: {", ".join(self.resources)})') from None
+            raise self.not_found(
+                f'there is no resource "{key}" (known: {", ".join(self.resources)})'
+            ) from None
 
     def schedule(self, name: str) -> dict[str, Any]:
         return self._named("schedules", name)

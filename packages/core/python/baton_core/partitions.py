@@ -138,8 +138,17 @@ class TimePartitions:
     # -- keys ---------------------------------------------------------------------------------
 
     def key_of(self, wall: datetime) -> str:
-        fields = {"Y": wall.year, "m": wall.month, "d": wall.day, "H": wall.hour, "M": wall.minute}
-        return "".join(str(fields[v]).zfill(_TOKEN_WIDTH[v]) if kind == "token" else v for kind, v in self.parts)
+        fields = {
+            "Y": wall.year,
+            "m": wall.month,
+            "d": wall.day,
+            "H": wall.hour,
+            "M": wall.minute,
+        }
+        return "".join(
+            str(fields[v]).zfill(_TOKEN_WIDTH[v]) if kind == "token" else v
+            for kind, v in self.parts
+        )
 
     def wall_of(self, key: str) -> datetime | None:
         """The wall of the window ``key`` starts, when it is a well-formed window start."""
@@ -160,10 +169,16 @@ class TimePartitions:
         if rest:
             return None
         try:
-            wall = datetime(fields["Y"], fields["m"], fields["d"], fields["H"], fields["M"])
+            wall = datetime(
+                fields["Y"], fields["m"], fields["d"], fields["H"], fields["M"]
+            )
         except ValueError:
             return None
-        if self.key_of(wall) != key or self._floor(wall) != wall or not self._exists(wall):
+        if (
+            self.key_of(wall) != key
+            or self._floor(wall) != wall
+            or not self._exists(wall)
+        ):
             return None
         return wall
 
@@ -175,7 +190,9 @@ class TimePartitions:
     def last_complete_key(self, at: datetime, offset: int = 0) -> str | None:
         """The last window that ended at or before ``at`` (clamped to the end), ``offset`` windows back."""
         if offset < 0:
-            raise PartitionError(f"partition offset {offset} is not a whole number >= 0")
+            raise PartitionError(
+                f"partition offset {offset} is not a whole number >= 0"
+            )
         wall = self._last_complete_wall(at)
         for _ in range(offset):
             if wall < self.first:
@@ -186,7 +203,9 @@ class TimePartitions:
     def why_not(self, key: str, now: datetime) -> str:
         wall = self.wall_of(key)
         if wall is None:
-            return f' (not the start of a {self.grain} window in format "{self.format}")'
+            return (
+                f' (not the start of a {self.grain} window in format "{self.format}")'
+            )
         if not self._in_bounds(wall):
             return " (outside the partitions' start and end)"
         return f" (its window is not complete: it ends at {_iso(self._end_of(wall), self.zone)})"
@@ -223,7 +242,11 @@ class StaticPartitions:
 
     def valid_range(self, now: datetime) -> str:
         shown = ", ".join(json.dumps(k) for k in self.keys[:_LIST_LIMIT])
-        more = f", … ({len(self.keys) - _LIST_LIMIT} more)" if len(self.keys) > _LIST_LIMIT else ""
+        more = (
+            f", … ({len(self.keys) - _LIST_LIMIT} more)"
+            if len(self.keys) > _LIST_LIMIT
+            else ""
+        )
         return f"valid keys: {shown}{more}"
 
     def order(self, key: str) -> int:
@@ -236,7 +259,11 @@ Partitions = TimePartitions | StaticPartitions
 @lru_cache(maxsize=256)
 def _partitions(definition_json: str) -> Partitions:
     definition = json.loads(definition_json)
-    return TimePartitions(definition) if definition["type"] == "time" else StaticPartitions(definition)
+    return (
+        TimePartitions(definition)
+        if definition["type"] == "time"
+        else StaticPartitions(definition)
+    )
 
 
 def partitions_of(definition: dict[str, Any]) -> Partitions:
@@ -252,18 +279,24 @@ def check_key(definition: dict[str, Any], key: str, asset: str, now: datetime) -
         raise PartitionError(f'asset "{asset}": {problem}; {parts.valid_range(now)}')
 
 
-def check_range(definition: dict[str, Any], first: str, last: str, asset: str, now: datetime) -> None:
+def check_range(
+    definition: dict[str, Any], first: str, last: str, asset: str, now: datetime
+) -> None:
     """Raise PartitionError unless ``first`` and ``last`` are partitions and ``first`` comes first."""
     check_key(definition, first, asset, now)
     check_key(definition, last, asset, now)
     parts = partitions_of(definition)
     if parts.order(first) > parts.order(last):  # type: ignore[operator]
-        raise PartitionError(f'asset "{asset}": partition range "{first}" to "{last}" ends before it starts')
+        raise PartitionError(
+            f'asset "{asset}": partition range "{first}" to "{last}" ends before it starts'
+        )
 
 
 def parse_range(text: str) -> tuple[str, str]:
     """'FIRST...LAST', the form baton-step takes for --partition-range."""
     first, sep, last = text.partition("...")
     if not sep or not first or not last:
-        raise PartitionError(f'partition range {json.dumps(text)} is not of the form "FIRST...LAST"')
+        raise PartitionError(
+            f'partition range {json.dumps(text)} is not of the form "FIRST...LAST"'
+        )
     return first, last

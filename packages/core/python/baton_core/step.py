@@ -28,10 +28,20 @@ def node_binary() -> str:
 
 
 def step_command(
-    step_entry: str | Path, manifest_path: str | Path, command: str, args: Sequence[str] = ()
+    step_entry: str | Path,
+    manifest_path: str | Path,
+    command: str,
+    args: Sequence[str] = (),
 ) -> list[str]:
     """``node <stepEntry> <command> --manifest M <args>``, with command one of run, sensor, schedule."""
-    return [node_binary(), str(step_entry), command, "--manifest", str(manifest_path), *args]
+    return [
+        node_binary(),
+        str(step_entry),
+        command,
+        "--manifest",
+        str(manifest_path),
+        *args,
+    ]
 
 
 @dataclass
@@ -96,7 +106,9 @@ def run_step(
         )
     except OSError as e:
         # Reported, not raised: a traceback through this frame would show ``env`` (and its secrets).
-        line("stderr", f"cannot start {argv[0]}: {e} (set BATON_NODE to the node binary)")
+        line(
+            "stderr", f"cannot start {argv[0]}: {e} (set BATON_NODE to the node binary)"
+        )
         result.exit_code = 127
         return result
 

@@ -27,7 +27,9 @@ CHILD = os.path.join(HERE, "dagster-child.mjs")
 NODE = os.environ.get("BATON_NODE", "node")
 
 if not os.environ.get("BATON_PIPES_MODULE_URL"):
-    sys.exit("BATON_PIPES_MODULE_URL must point at the built pipes index.js (file: URL)")
+    sys.exit(
+        "BATON_PIPES_MODULE_URL must point at the built pipes index.js (file: URL)"
+    )
 
 collected = {"custom": {}, "processes": {}}
 
@@ -49,7 +51,9 @@ def env_without_pipes():
     ],
 )
 def orders(context: dg.AssetExecutionContext, pipes: dg.PipesSubprocessClient):
-    invocation = pipes.run(command=node("orders"), context=context, extras={"greeting": "hello", "n": 3})
+    invocation = pipes.run(
+        command=node("orders"), context=context, extras={"greeting": "hello", "n": 3}
+    )
     collected["custom"]["orders"] = list(invocation.get_custom_messages())
     yield from invocation.get_results()
 
@@ -77,7 +81,9 @@ def cli_args(context: dg.AssetExecutionContext):
         args = []
         for name, value in session.get_bootstrap_cli_arguments().items():
             args += [name, value]
-        proc = subprocess.run([*node("cli"), *args], env=env_without_pipes(), check=False)
+        proc = subprocess.run(
+            [*node("cli"), *args], env=env_without_pipes(), check=False
+        )
         collected["processes"]["cli_args"] = {"returncode": proc.returncode}
     yield from session.get_results()
 
@@ -99,8 +105,13 @@ def interrupted(context: dg.AssetExecutionContext):
         # What PipesSubprocessClient does when the run is terminated (forward_termination).
         proc.send_signal(signal.SIGINT)
         returncode = proc.wait(timeout=20)
-        collected["processes"]["interrupted"] = {"ready": ready, "returncode": returncode}
-    collected["processes"]["interrupted"]["received_closed"] = session.message_handler.received_closed_message
+        collected["processes"]["interrupted"] = {
+            "ready": ready,
+            "returncode": returncode,
+        }
+    collected["processes"]["interrupted"]["received_closed"] = (
+        session.message_handler.received_closed_message
+    )
     yield from session.get_results()
 
 
@@ -115,7 +126,7 @@ def jsonable(value):
         return {str(k): jsonable(v) for k, v in value.items()}
     try:
         return json.loads(dg.serialize_value(value))
-    except Exception:
+    except Exception:  # noqa: BLE001 — a value Dagster cannot serialize is shown by its repr
         return repr(value)
 
 
@@ -185,11 +196,14 @@ def run(assets, name, **kwargs):
                 {
                     "event_type": event.event_type_value,
                     "message": event.message,
-                    "error": describe_error(getattr(event.event_specific_data, "error", None)),
+                    "error": describe_error(
+                        getattr(event.event_specific_data, "error", None)
+                    ),
                 }
             )
     step_failures = [
-        describe_error(event.step_failure_data.error) for event in result.get_step_failure_events()
+        describe_error(event.step_failure_data.error)
+        for event in result.get_step_failure_events()
     ]
     return {
         "name": name,
