@@ -1,8 +1,7 @@
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { manifestToJson, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { manifestToJson, toManifest, type Definitions, type Manifest, corePythonModuleDir } from "@baton/core";
 import { mappingProblems, type AirflowOptionsFile, type AirflowResourceMapping } from "./options.js";
 import { assertManifestVersion } from "./versions.js";
 import { airflowId, dagIdsFor } from "./ids.js";
@@ -34,11 +33,6 @@ export interface BuildAirflowResult {
 /** The Python module shipped in this package (python/baton_airflow next to dist/). */
 export const pythonModuleDir = fileURLToPath(new URL("../python/baton_airflow/", import.meta.url));
 
-/** baton_core, the orchestrator-neutral Python shipped in the installed @baton/core (python/baton_core). */
-export function corePythonModuleDir(): string {
-  const corePackage = createRequire(import.meta.url).resolve("@baton/core/package.json");
-  return join(dirname(corePackage), "python", CORE_MODULE_DIR);
-}
 
 export const DAG_FILE = "baton_dags.py";
 export const BATON_DIR = "baton";
@@ -88,7 +82,7 @@ export function buildAirflowDags(options: BuildAirflowOptions): BuildAirflowResu
   writeFileSync(join(batonDir, "airflow.json"), JSON.stringify(settings, null, 2) + "\n");
 
   const moduleFiles: string[] = [];
-  for (const [module, dir] of [[MODULE_DIR, pythonModuleDir], [CORE_MODULE_DIR, corePythonModuleDir()]] as const) {
+  for (const [module, dir] of [[MODULE_DIR, pythonModuleDir], [CORE_MODULE_DIR, corePythonModuleDir]] as const) {
     // The module folders are ours: files an older version shipped must not linger.
     const moduleOut = join(outDir, module);
     rmSync(moduleOut, { recursive: true, force: true });

@@ -1,8 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BatonError, manifestToJson, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { BatonError, manifestToJson, toManifest, type Definitions, type Manifest, corePythonModuleDir } from "@baton/core";
 import { dagsterProblems } from "./translate.js";
 
 /** The step entry Dagster launches (`baton-dagster-step`), recorded in the manifest. */
@@ -12,11 +11,6 @@ export const dagsterStepEntryPath = fileURLToPath(new URL("./step-bin.js", impor
 /** The Python module shipped in this package, copied into every built project. */
 export const pythonModuleDir = fileURLToPath(new URL("../python/baton_dagster/", import.meta.url));
 
-/** baton_core, the orchestrator-neutral Python shipped in the installed @baton/core, which baton_dagster uses. */
-export function corePythonModuleDir(): string {
-  const corePackage = createRequire(import.meta.url).resolve("@baton/core/package.json");
-  return join(dirname(corePackage), "python", "baton_core");
-}
 
 export interface BuildDagsterProjectOptions {
   readonly definitions: Definitions;
@@ -59,7 +53,7 @@ export function buildDagsterProject(options: BuildDagsterProjectOptions): Dagste
     "definitions.py": definitionsPy(options.storage === undefined ? undefined : relative(outDir, resolve(outDir, options.storage)).split(sep).join("/") || "."),
     "pyproject.toml": PYPROJECT,
   };
-  for (const [module, dir] of [["baton_dagster", pythonModuleDir], ["baton_core", corePythonModuleDir()]] as const) {
+  for (const [module, dir] of [["baton_dagster", pythonModuleDir], ["baton_core", corePythonModuleDir]] as const) {
     for (const f of readdirSync(dir).filter((f) => f.endsWith(".py")).sort()) files[`${module}/${f}`] = { copy: join(dir, f) };
     // The module folders are ours: stale files from an older adapter version must not linger.
     rmSync(join(outDir, module), { recursive: true, force: true });

@@ -1,8 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { manifestToJson, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { manifestToJson, toManifest, type Definitions, type Manifest, corePythonModuleDir } from "@baton/core";
 import { deploymentSpecs, type DeploymentSpec } from "./deployments.js";
 import { flowsFile } from "./emit-flows.js";
 import { prefectYaml } from "./emit-yaml.js";
@@ -45,11 +44,6 @@ export function pythonModuleDir(): string {
 
 export const CORE_PYTHON_PACKAGE = "baton_core";
 
-/** baton_core, the orchestrator-neutral Python shipped in the installed @baton/core (python/baton_core). */
-export function corePythonModuleDir(): string {
-  const corePackage = createRequire(import.meta.url).resolve("@baton/core/package.json");
-  return join(dirname(corePackage), "python", CORE_PYTHON_PACKAGE);
-}
 
 const posix = (p: string) => p.split(sep).join("/");
 
@@ -69,7 +63,7 @@ export function buildPrefectProject(options: BuildPrefectProjectOptions): Prefec
 
   const files = new Map<string, string>();
   files.set(MANIFEST_FILE, manifestToJson(manifest));
-  for (const [pkg, dir] of [[PYTHON_PACKAGE, pythonModuleDir()], [CORE_PYTHON_PACKAGE, corePythonModuleDir()]] as const) {
+  for (const [pkg, dir] of [[PYTHON_PACKAGE, pythonModuleDir()], [CORE_PYTHON_PACKAGE, corePythonModuleDir]] as const) {
     for (const name of readdirSync(dir).filter((f) => f.endsWith(".py")).sort()) files.set(`${pkg}/${name}`, readFileSync(join(dir, name), "utf8"));
   }
   files.set(

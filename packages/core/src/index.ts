@@ -34,3 +34,4 @@ export { readManifest, manifestProblems } from "./manifest/read.js";
 export { MANIFEST_VERSION, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep } from "./manifest/types.js";
 export { loadDefinitions } from "./load.js";
 export type { AdapterCli, AdapterCliContext } from "./cli/adapters.js";
+export { corePythonModuleDir } from "./python.js";
