@@ -295,11 +295,7 @@ class BatonProject:
                     level, "check %s on %s%s %s", event["check"], asset, where, passed
                 )
 
-        def on_line(stream: str, line: str) -> None:
-            logger.log(
-                logging.WARNING if stream == "stderr" else logging.INFO,
-                environment.redact(line),
-            )
+        on_line = _line_logger(logger, environment)
 
         result = run_step(
             self.manifest.step_command("run", args),
@@ -337,11 +333,7 @@ class BatonProject:
             [] if cursor is None else ["--cursor", str(cursor)]
         )
 
-        def on_line(stream: str, line: str) -> None:
-            logger.log(
-                logging.WARNING if stream == "stderr" else logging.INFO,
-                environment.redact(line),
-            )
+        on_line = _line_logger(logger, environment)
 
         result = run_step(
             self.manifest.step_command("sensor", args),
@@ -473,3 +465,15 @@ def _check_row(event: Mapping[str, Any]) -> dict[str, Any]:
         "partition_key": event["partitionKey"],
         "description": event["description"],
     }
+
+
+def _line_logger(logger: Any, environment: StepEnvironment):
+    """Forward the step's own output lines to the run logger, stderr as warnings, secrets redacted."""
+
+    def on_line(stream: str, line: str) -> None:
+        logger.log(
+            logging.WARNING if stream == "stderr" else logging.INFO,
+            environment.redact(line),
+        )
+
+    return on_line
