@@ -111,12 +111,8 @@ class _BatonOperatorMixin:
             self.log.info("%s skipped: %s", event["asset"], event["reason"])
 
 
-class BatonPlanOperator(_BatonOperatorMixin, BaseOperator, SkipMixin):
-    """First task of every asset DAG: resolves the run's partition and selection, checks them
-    before any Node step starts, and marks the assets the run does not materialize as skipped
-    (exactly those: a branch operator would also follow the selection's downstream tasks)."""
-
-    ui_color = "#e8f0fe"
+class _BatonRunOperator(_BatonOperatorMixin, BaseOperator):
+    """A task of an asset DAG: it knows the DAG's assets and schedule, and plans the run."""
 
     def __init__(
         self,
@@ -133,13 +129,28 @@ class BatonPlanOperator(_BatonOperatorMixin, BaseOperator, SkipMixin):
         self.schedule = schedule
         self.options = options
 
+    def _plan(self, context) -> RunPlan:
+        """The run's selection and partition, checked; every task derives the same plan."""
+        try:
+            return plan_run(self.manifest, self.dag_assets, self.schedule, context)
+        except (PartitionError, ValueError) as e:
+            raise AirflowFailException(str(e)) from e
+
+
+class BatonPlanOperator(_BatonRunOperator, SkipMixin):
+    """First task of every asset DAG: resolves the run's partition and selection, checks them
+    before any Node step starts, and marks the assets the run does not materialize as skipped
+    (exactly those: a branch operator would also follow the selection's downstream tasks)."""
+
+    ui_color = "#e8f0fe"
+
     def execute(self, context) -> None:
         try:
-            plan = plan_run(self.manifest, self.dag_assets, self.schedule, context)
-        except (PartitionError, ValueError) as e:
+            plan = self._plan(context)
+        except AirflowFailException as e:
             # Nothing has started: the run fails here, before any Node step (no retry helps).
             context["ti"].xcom_push(key="baton_plan", value={"error": str(e)})
-            raise AirflowFailException(str(e)) from e
+            raise
         if plan.partition_range:
             self.log.info(
                 "partition range %s...%s (from %s)", *plan.partition_range, plan.source
@@ -171,34 +182,14 @@ class BatonPlanOperator(_BatonOperatorMixin, BaseOperator, SkipMixin):
         )
 
 
-class BatonAssetOperator(_BatonOperatorMixin, BaseOperator):
+class BatonAssetOperator(_BatonRunOperator):
     """Materializes one Baton asset by running core's step runtime in a Node child process."""
 
     ui_color = "#fff4e0"
 
-    def __init__(
-        self,
-        *,
-        manifest_path: str,
-        asset_id: str,
-        dag_assets: list[str],
-        schedule: dict | None,
-        options: dict,
-        **kwargs,
-    ) -> None:
+    def __init__(self, *, asset_id: str, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.manifest_path = manifest_path
         self.asset_id = asset_id
-        self.dag_assets = dag_assets
-        self.schedule = schedule
-        self.options = options
-
-    def _plan(self, context) -> RunPlan:
-        try:
-            # The planner checked this already; re-checking keeps `airflow tasks test` honest.
-            return plan_run(self.manifest, self.dag_assets, self.schedule, context)
-        except (PartitionError, ValueError) as e:
-            raise AirflowFailException(str(e)) from e
 
     def execute(self, context):
         asset = self.manifest.asset(self.asset_id)

@@ -295,15 +295,7 @@ class BatonProject:
                     level, "check %s on %s%s %s", event["check"], asset, where, passed
                 )
 
-        on_line = _line_logger(logger, environment)
-
-        result = run_step(
-            self.manifest.step_command("run", args),
-            environment.env,
-            on_event,
-            on_line,
-            cwd=self.manifest.folder,
-        )
+        result = self._run_step("run", args, environment, logger, on_event)
         materializations = result.of_type("materialization")
         if materializations:
             add_asset_metadata(asset_uri(asset), _asset_metadata(materializations))
@@ -322,6 +314,26 @@ class BatonProject:
             "checks": [_check_row(c) for c in checks],
         }
 
+    def _run_step(
+        self, command, args, environment, logger, on_event=None
+    ) -> StepResult:
+        """Run `baton-step COMMAND` with the resources' environment; its own output lines go to
+        the run logger (stderr as warnings), secrets redacted."""
+
+        def on_line(stream: str, line: str) -> None:
+            logger.log(
+                logging.WARNING if stream == "stderr" else logging.INFO,
+                environment.redact(line),
+            )
+
+        return run_step(
+            self.manifest.step_command(command, args),
+            environment.env,
+            on_event,
+            on_line,
+            cwd=self.manifest.folder,
+        )
+
     def evaluate_sensor(self, sensor: str, target: str) -> dict[str, Any]:
         """The body of the sensor flow: one tick of the TypeScript sensor, then one run per request."""
         logger = get_run_logger()
@@ -333,15 +345,7 @@ class BatonProject:
             [] if cursor is None else ["--cursor", str(cursor)]
         )
 
-        on_line = _line_logger(logger, environment)
-
-        result = run_step(
-            self.manifest.step_command("sensor", args),
-            environment.env,
-            None,
-            on_line,
-            cwd=self.manifest.folder,
-        )
+        result = self._run_step("sensor", args, environment, logger)
         ticks = result.of_type("tick")
         _raise_for_failure(result, sensor, environment)
         if not ticks:
@@ -465,15 +469,3 @@ def _check_row(event: Mapping[str, Any]) -> dict[str, Any]:
         "partition_key": event["partitionKey"],
         "description": event["description"],
     }
-
-
-def _line_logger(logger: Any, environment: StepEnvironment):
-    """Forward the step's own output lines to the run logger, stderr as warnings, secrets redacted."""
-
-    def on_line(stream: str, line: str) -> None:
-        logger.log(
-            logging.WARNING if stream == "stderr" else logging.INFO,
-            environment.redact(line),
-        )
-
-    return on_line
