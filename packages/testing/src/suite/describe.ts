@@ -22,19 +22,21 @@ export function makeHarnessEnvironment(): HarnessEnvironment {
   const root = mkdtempSync(join(tmpdir(), "baton-conformance-"));
   const storageDir = join(root, "storage");
   const workDir = join(root, "work");
-  mkdirSync(storageDir, { recursive: true });
-  mkdirSync(workDir, { recursive: true });
+  const configDir = join(root, "config");
+  for (const d of [storageDir, workDir, configDir]) mkdirSync(d, { recursive: true });
   return {
     fixtureModule: fixtureModulePath(),
     exportName: "default",
     storageDir,
     workDir,
+    configDir,
     env: {
       BATON_STORAGE: storageDir,
       FIXTURE_API_URL: "https://audit.example.test/v1",
       FIXTURE_API_TOKEN: `tok-${Math.random().toString(36).slice(2)}`,
       FIXTURE_AUDIT_DIR: join(root, "audit"),
       FIXTURE_LANDING_DIR: join(root, "landing"),
+      FIXTURE_CONTROL_DIR: join(root, "control"),
     },
   };
 }

@@ -5,23 +5,43 @@ export interface HarnessEnvironment {
   /** Compiled ESM module whose default export is the fixture definitions. */
   readonly fixtureModule: string;
   readonly exportName: string;
-  /** The IO store root the runtime must use (BATON_STORAGE). */
+  /** The IO store root the runtime must use (BATON_STORAGE). Scanned for the canary secret. */
   readonly storageDir: string;
-  /** A scratch folder for the runtime's own files (projects, homes, databases). */
+  /**
+   * A scratch folder for the runtime's own files (projects, homes, databases, logs). Every file under it
+   * is scanned for the canary secret by the `secrets` cases: the orchestrator must not store it.
+   */
   readonly workDir: string;
+  /**
+   * Where a harness puts files that hold the secret **by design** (an env file, a connections file the
+   * user would write). Not scanned; outside workDir and storageDir.
+   */
+  readonly configDir: string;
   /** Variables the runtime must place in the environment of every step (BATON_STORAGE, resource config). */
   readonly env: Readonly<Record<string, string>>;
 }
 
 export type CaseStatus = "success" | "failure" | "skipped";
 
-/** A run as the suite compares it; every runtime reads this back from its orchestrator. */
+/** A materialization as the orchestrator itself recorded it (never inferred from the IO store). */
+export interface HarnessMaterialization {
+  readonly asset: string;
+  readonly partitionKey: string | null;
+}
+
+/**
+ * A run as the suite compares it; every runtime reads this back from its orchestrator's own records
+ * (Dagster's event log and run/step status, Airflow's DAG-run and task-instance states and asset events,
+ * Prefect's flow-/task-run states and asset events; embedded: the CLI's `--json` result).
+ */
 export interface HarnessRun {
+  /** The orchestrator's run status. */
   readonly status: "success" | "failure";
   readonly assets: Readonly<
     Record<
       string,
       {
+        /** The orchestrator's own per-asset (step/task) status. */
         readonly status: CaseStatus;
         /** Attempts the runtime made (1 = no retry). */
         readonly attempts: number;
@@ -31,12 +51,21 @@ export interface HarnessRun {
     >
   >;
   readonly checks: readonly { readonly asset: string; readonly check: string; readonly passed: boolean; readonly partitionKey: string | null }[];
+  /** Every materialization the orchestrator recorded for this run (one per asset and partition key). */
+  readonly materializations: readonly HarnessMaterialization[];
+  /**
+   * Everything the orchestrator stored about the run as text: logs, event payloads, state messages,
+   * XComs, database rows, compute logs, the step's stdout/stderr as the orchestrator kept them.
+   */
+  readonly recordsText: string;
 }
 
 export interface HarnessTick {
   readonly runRequests: readonly { readonly assets: readonly string[]; readonly partitionKey: string | null; readonly runKey: string | null }[];
   readonly cursor: string | null;
   readonly skipReason: string | null;
+  /** Everything the orchestrator stored about the tick as text (tick records, logs, cursors). */
+  readonly recordsText: string;
 }
 
 export interface MaterializeRequest {
@@ -44,6 +73,13 @@ export interface MaterializeRequest {
   readonly assets: readonly string[];
   readonly partitionKey?: string;
   readonly partitionRange?: PartitionKeyRange;
+  /**
+   * When this asset's step has started, cancel the run the way a user of the runtime would (embedded:
+   * SIGINT to the CLI; Dagster: terminate the run; Airflow: SIGTERM the task runner; Prefect: cancel the
+   * flow run), then report the run as the orchestrator recorded it. Capability `cancellation`.
+   * Fixtures that can be cancelled write `startedMarker(environment, asset)` when their compute starts.
+   */
+  readonly cancelAfterStart?: string;
 }
 
 /**
@@ -61,5 +97,33 @@ export interface RuntimeHarness {
   teardown(): Promise<void>;
 }
 
-export const CAPABILITIES = ["materialize", "arrow", "sideEffects", "resources", "partitions", "partitionRanges", "partitionMappings", "staticPartitions", "retries", "failures", "checks", "schedules", "sensors"] as const;
+export const CAPABILITIES = [
+  "materialize",
+  "arrow",
+  "sideEffects",
+  "resources",
+  "partitions",
+  "partitionRanges",
+  "partitionMappings",
+  "staticPartitions",
+  "retries",
+  "failures",
+  "checks",
+  "schedules",
+  "sensors",
+  /** The orchestrator's records tell what happened: error checks, partial multi-asset failure, early exit. */
+  "truth",
+  /** The canary secret appears in none of the orchestrator's records, logs or files. */
+  "secrets",
+  /** `MaterializeRequest.cancelAfterStart`. */
+  "cancellation",
+  /** Autumn-DST hourly keys (`…-01:00` and `…-01:00-0500`) and the 25-hour day. */
+  "dst",
+  /** Deterministic failures are not retried; transient ones follow the retry policy. */
+  "retryClasses",
+  /** `.`, `..`, the reserved folder name and newlines as partition keys are refused before anything runs. */
+  "hostileKeys",
+  /** A schedule tick after its partitions end skips with a reason. */
+  "scheduleEnd",
+] as const;
 export type Capability = (typeof CAPABILITIES)[number];
