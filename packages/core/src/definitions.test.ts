@@ -174,6 +174,24 @@ describe("definitions(): every validation error names the asset and file and car
     expectLocated(e, "bad");
   });
 
+  it("hostile static keys written by hand (not through staticPartitions()) name the asset, the file and a fix", () => {
+    // The audit's reproduction: "ns" with key "." and "ns/child" with key ".." shared one folder.
+    const ns = leaf("ns", { partitions: { type: "static", keys: ["."] } });
+    const child = leaf("ns/child", { partitions: { type: "static", keys: [".."] } });
+    const reserved = leaf("reserved", { partitions: { type: "static", keys: ["__unpartitioned__"] } });
+    const newline = leaf("newline", { partitions: { type: "static", keys: ["x\ny"] } });
+    const errors = validationErrors(() => definitions({ assets: [ns, child, reserved, newline] }));
+    expect(errors.map((e) => e.asset)).toEqual(["ns", "ns/child", "reserved", "newline"]);
+    for (const e of errors) {
+      expect(e.code).toBe("INVALID_PARTITIONS");
+      expectLocated(e, e.asset);
+    }
+    expect(errors[0]!.message).toContain('partitions: static partition key "." is reserved');
+    expect(errors[1]!.message).toContain('static partition key ".." is reserved');
+    expect(errors[3]!.message).toContain("control character or line break");
+    expect(errors[3]!.hint).toContain("Dagster");
+  });
+
   it("a resource an asset needs but nobody provides", () => {
     const warehouse = resource({ config: { url: env("WAREHOUSE_URL") }, create: ({ url }) => ({ url }) });
     const a = leaf("loads", { resources: ["warehouse", "s3"] });

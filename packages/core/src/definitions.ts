@@ -6,7 +6,8 @@ import type { ScheduleDefinition } from "./schedule.js";
 import type { SensorDefinition } from "./sensor.js";
 import { selectAssets, type SelectableAsset } from "./selection.js";
 import { cronProblem, timezoneProblem } from "./cron.js";
-import { defaultMapping, mappingProblem, validatePartitionsDefinition } from "./partitions/index.js";
+import { defaultMapping, mappingProblem } from "./partitions/index.js";
+import { partitionsProblem } from "./partitions/define.js";
 import type { PartitionsDefinition } from "./partitions/types.js";
 
 /** The validated container every runtime consumes. Assets are in dependency order. */
@@ -55,8 +56,9 @@ export function definitions(input: DefinitionsInput): Definitions {
 
   for (const a of byId.values()) {
     if (a.partitions) {
-      const problem = validatePartitionsDefinition(a.partitions);
-      if (problem) errors.push(new BatonError("INVALID_PARTITIONS", problem, { asset: a.id, file: a.file, hint: "fix the partitions definition" }));
+      // Also catches definitions written by hand (not through staticPartitions() and the like).
+      const p = partitionsProblem(a.partitions);
+      if (p) errors.push(new BatonError(p.code, `partitions: ${p.problem}`, { asset: a.id, file: a.file, hint: p.hint }));
     }
     for (const inp of a.inputs) {
       const up = byId.get(inp.key.join("/"));

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { BatonError } from "./errors.js";
-import { dailyPartitions, hourlyPartitions, monthlyPartitions, staticPartitions, weeklyPartitions } from "./partitions/define.js";
+import { dailyPartitions, hourlyPartitions, monthlyPartitions, staticPartitions, validatePartitionsDefinition, weeklyPartitions } from "./partitions/define.js";
 import { assertPartitionKey, hasPartitionKey, keysInRange, lastCompleteKey } from "./partitions/time.js";
 import type { PartitionsDefinition, TimePartitionsDefinition } from "./partitions/types.js";
 
@@ -105,5 +105,38 @@ print(json.dumps(result))`,
       ["2024-01-01...2024-01-07", "2024-01-01", "...x"],
     );
     expect(out).toEqual([["2024-01-01", "2024-01-07"], 'partition range "2024-01-01" is not of the form "FIRST...LAST"', 'partition range "...x" is not of the form "FIRST...LAST"']);
+  });
+});
+
+describe("static partition keys (issue 10, defect 4): baton_core refuses the keys core refuses, with the same words", () => {
+  it("agrees with validatePartitionsDefinition on hostile and ordinary keys", () => {
+    const keys: unknown[] = [
+      ".", "..", "__unpartitioned__", "x\ny", "a\rb", "tab\there", "nul\u0000", "del\u007f", "nel\u0085", "line\u2028sep", "para\u2029",
+      "2024...2025", "...", "eu/west", "eu,us", " eu", "eu ", "\u00a0eu", "\ufeffeu", "", "   ", "\n", 1, null,
+      "eu", "v1.2", "a..b", "end.", ".hidden", "__x__", "é", "日本", "it's", "50%",
+    ];
+    const defs: unknown[] = [...keys.map((k) => ({ type: "static", keys: ["ok", k] })), { type: "static", keys: [] }, { type: "static", keys: ["a", "a"] }];
+    const expected = defs.map((d) => validatePartitionsDefinition(d) ?? null);
+    const out = py(
+      `import json, sys
+from baton_core.partitions import PartitionError, StaticPartitions, static_partitions_problem
+result = []
+for d in json.load(sys.stdin):
+    problem = static_partitions_problem(d)
+    try:
+        StaticPartitions(d)
+        raised = None
+    except PartitionError as e:
+        raised = str(e)
+    assert raised == problem, (raised, problem)
+    result.append(problem)
+print(json.dumps(result))`,
+      defs,
+    );
+    expect(out).toEqual(expected);
+    // Not vacuous: every new refusal is among the cases, and ordinary keys pass.
+    const texts = expected.join("\n");
+    for (const part of ["is reserved", "control character or line break", 'contains "..."', "leading or trailing whitespace", "listed twice"]) expect(texts).toContain(part);
+    expect(expected.filter((p) => p === null)).toHaveLength(10);
   });
 });

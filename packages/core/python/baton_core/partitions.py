@@ -228,10 +228,75 @@ class TimePartitions:
         return wall
 
 
+# The rules of core's staticPartitions() (src/partitions/define.ts), with the same words: keys name
+# storage folders, CLI lists and FIRST...LAST ranges, and Dagster refuses "..." and control characters.
+_RESERVED_KEYS = (".", "..", "__unpartitioned__")
+_CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]")
+# What JavaScript's String.prototype.trim() removes (str.strip() removes a different set).
+_JS_SPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def _static_key_problem(k: object) -> str | None:
+    def shown(v: object) -> str:
+        return json.dumps(v, ensure_ascii=False)
+
+    if not isinstance(k, str) or k.strip(_JS_SPACE) == "":
+        return f"static partition key {shown(k)} is not a non-empty string; give every key some text"
+    if _CONTROL.search(k):
+        return (
+            f"static partition key {shown(k)} contains a control character or line break; "
+            "remove it: logs would split the key and Dagster refuses such keys"
+        )
+    if "/" in k or "," in k:
+        return (
+            f'static partition key {shown(k)} contains "/" or ","; '
+            'keys become path segments and CLI lists: use "-" or "_" instead'
+        )
+    if "..." in k:
+        return (
+            f'static partition key {shown(k)} contains "..."; "..." separates the ends of a '
+            'partition range (FIRST...LAST) and Dagster refuses it: use "-" or "_" instead'
+        )
+    if k in _RESERVED_KEYS:
+        example = (
+            '"unpartitioned"' if k == "__unpartitioned__" else '"current" or "parent"'
+        )
+        return (
+            f'static partition key {shown(k)} is reserved; "." and ".." are relative folder names '
+            'and "__unpartitioned__" is where unpartitioned outputs are stored: '
+            f"use a word, e.g. {example}"
+        )
+    if k != k.strip(_JS_SPACE):
+        return f"static partition key {shown(k)} has leading or trailing whitespace; trim it"
+    return None
+
+
+def static_partitions_problem(definition: dict[str, Any]) -> str | None:
+    """Why a static partitions definition is invalid ("problem; fix", as core says it), or None."""
+    keys = definition.get("keys")
+    if not isinstance(keys, list) or not keys:
+        return 'static partitions need at least one key; pass a list of keys, e.g. staticPartitions(["eu", "us"])'
+    seen: set[str] = set()
+    for k in keys:
+        problem = _static_key_problem(k)
+        if problem:
+            return problem
+        if k in seen:
+            return f'static partition key "{k}" is listed twice; list each key once'
+        seen.add(k)
+    return None
+
+
 class StaticPartitions:
     """A fixed list of keys, in the order they were declared."""
 
     def __init__(self, definition: dict[str, Any]) -> None:
+        problem = static_partitions_problem(definition)
+        if problem:
+            raise PartitionError(problem)
         self.keys: tuple[str, ...] = tuple(definition["keys"])
 
     def has_key(self, key: str, now: datetime) -> bool:

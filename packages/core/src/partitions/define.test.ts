@@ -9,7 +9,10 @@ import {
   validatePartitionsDefinition,
   weeklyPartitions,
 } from "./define.js";
+import { fileURLToPath } from "node:url";
 import { caught } from "../__tests__/helpers.js";
+
+const THIS_FILE = fileURLToPath(import.meta.url);
 
 
 describe("time partition constructors", () => {
@@ -150,6 +153,34 @@ describe("staticPartitions", () => {
       expect(e.message).toContain(text);
       expect(e.hint).toBeTruthy();
     }
+  });
+
+  it("rejects keys that would name another folder, break a line or a range (issue 10, defect 4)", () => {
+    const cases: Array<[string, string, string]> = [
+      [".", "is reserved", "relative folder names"],
+      ["..", "is reserved", "relative folder names"],
+      ["__unpartitioned__", "is reserved", '"unpartitioned"'],
+      ["x\ny", "control character or line break", "Dagster"],
+      ["a\rb", "control character or line break", "Dagster"],
+      ["tab\there", "control character or line break", "Dagster"],
+      ["nul\u0000", "control character or line break", "Dagster"],
+      ["del\u007f", "control character or line break", "Dagster"],
+      ["nel\u0085", "control character or line break", "Dagster"],
+      ["line\u2028sep", "control character or line break", "Dagster"],
+      ["2024...2025", 'contains "..."', "FIRST...LAST"],
+    ];
+    for (const [key, text, hint] of cases) {
+      const e = caught(() => staticPartitions(["eu", key]));
+      expect(e.code, JSON.stringify(key)).toBe("INVALID_PARTITIONS");
+      expect(e.problem).toContain(JSON.stringify(key));
+      expect(e.problem).toContain(text);
+      expect(e.hint).toContain(hint);
+      // Thrown where the user called staticPartitions(): this file, not core's.
+      expect(e.file).toBe(THIS_FILE);
+      expect(validatePartitionsDefinition({ type: "static", keys: [key] })).toContain(text);
+    }
+    // Dots inside a key, a key ending in "." and two dots in a row stay valid.
+    expect(staticPartitions(["v1.2", "a..b", "end.", ".hidden", "__x__"]).keys).toHaveLength(5);
   });
 });
 

@@ -1,6 +1,7 @@
 import { IANAZone } from "luxon";
 import { BatonError, type BatonErrorCode } from "../errors.js";
 import { floorWall, formatParts, parseLocalIso } from "./time.js";
+import { callerFile } from "../source.js";
 import type { PartitionsDefinition, StaticPartitionsDefinition, TimeGrain, TimePartitionsDefinition } from "./types.js";
 
 export interface TimePartitionsOptions {
@@ -37,7 +38,7 @@ const REQUIRED_TOKENS: Readonly<Record<TimeGrain, readonly string[]>> = {
 const GRAINS: readonly string[] = ["hourly", "daily", "weekly", "monthly"];
 const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
-interface Problem {
+export interface PartitionsProblem {
   readonly code: BatonErrorCode;
   readonly problem: string;
   readonly hint: string;
@@ -49,7 +50,7 @@ export function timezoneProblem(tz: unknown): string | undefined {
   return p && `${p.problem}; ${p.hint}`;
 }
 
-function zoneProblem(tz: unknown): Problem | undefined {
+function zoneProblem(tz: unknown): PartitionsProblem | undefined {
   // Fixed offsets ("+02:00") parse in JS but are not IANA names the Python side can load.
   if (typeof tz !== "string" || !/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz) || !IANAZone.isValidZone(tz)) {
     return {
@@ -61,11 +62,11 @@ function zoneProblem(tz: unknown): Problem | undefined {
   return undefined;
 }
 
-function invalid(problem: string, hint: string): Problem {
+function invalid(problem: string, hint: string): PartitionsProblem {
   return { code: "INVALID_PARTITIONS", problem, hint };
 }
 
-function formatProblem(grain: TimeGrain, format: unknown): Problem | undefined {
+function formatProblem(grain: TimeGrain, format: unknown): PartitionsProblem | undefined {
   if (typeof format !== "string" || format === "") return invalid(`format ${JSON.stringify(format)} is not a non-empty string`, `use e.g. "${DEFAULT_KEY_FORMATS[grain]}"`);
   let tokens: string[];
   try {
@@ -83,7 +84,9 @@ function formatProblem(grain: TimeGrain, format: unknown): Problem | undefined {
     );
   }
   // Keys become path segments and comma-separated lists in the CLI.
-  if (/[/,\s]/.test(format)) return invalid(`format "${format}" would put "/", "," or whitespace in partition keys`, 'use "-", "_" or ":" as separators');
+  if (/[/,\s]/.test(format) || CONTROL.test(format)) return invalid(`format ${JSON.stringify(format)} would put "/", "," or whitespace in partition keys`, 'use "-", "_" or ":" as separators');
+  // "..." separates a range's ends (FIRST...LAST), and Dagster refuses keys that contain it.
+  if (format.includes("...")) return invalid(`format "${format}" would put "..." in partition keys`, 'use "-", "_" or ":" as separators');
   return undefined;
 }
 
@@ -100,7 +103,7 @@ function boundaryHint(grain: TimeGrain, weekStartsOn: number): string {
   }
 }
 
-function timeProblem(def: Partial<Record<keyof TimePartitionsDefinition, unknown>>): Problem | undefined {
+function timeProblem(def: Partial<Record<keyof TimePartitionsDefinition, unknown>>): PartitionsProblem | undefined {
   const grain = def.grain;
   if (typeof grain !== "string" || !GRAINS.includes(grain)) return invalid(`unknown time grain ${JSON.stringify(grain)}`, `use one of ${GRAINS.join(", ")}`);
   const g = grain as TimeGrain;
@@ -133,20 +136,51 @@ function timeProblem(def: Partial<Record<keyof TimePartitionsDefinition, unknown
   return undefined;
 }
 
-function staticProblem(keys: unknown): Problem | undefined {
+/**
+ * The folder name the IO store keeps an unpartitioned output under (see io/store.ts): a static key
+ * with that name would look like the asset's unpartitioned output to anything that lists folders.
+ */
+export const RESERVED_PARTITION_KEYS: readonly string[] = [".", "..", "__unpartitioned__"];
+/** C0 and C1 control characters (newlines, tabs, NUL…), DEL and the Unicode line and paragraph separators. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * Why `key` cannot be a static partition key, or undefined. Keys name storage folders, appear in
+ * CLI lists (`--partition a,b`), ranges (`FIRST...LAST`), logs and orchestrator UIs; Dagster refuses
+ * keys containing "..." or control characters (INVALID_PARTITION_SUBSTRINGS), which would break the
+ * whole code location. baton_core/partitions.py (`static_partitions_problem`) applies the same rules.
+ */
+function staticKeyProblem(k: unknown): PartitionsProblem | undefined {
+  if (typeof k !== "string" || k.trim() === "") return invalid(`static partition key ${JSON.stringify(k)} is not a non-empty string`, "give every key some text");
+  if (CONTROL.test(k)) {
+    return invalid(`static partition key ${JSON.stringify(k)} contains a control character or line break`, "remove it: logs would split the key and Dagster refuses such keys");
+  }
+  if (/[/,]/.test(k)) return invalid(`static partition key ${JSON.stringify(k)} contains "/" or ","`, 'keys become path segments and CLI lists: use "-" or "_" instead');
+  if (k.includes("...")) return invalid(`static partition key ${JSON.stringify(k)} contains "..."`, '"..." separates the ends of a partition range (FIRST...LAST) and Dagster refuses it: use "-" or "_" instead');
+  if (RESERVED_PARTITION_KEYS.includes(k)) {
+    return invalid(
+      `static partition key ${JSON.stringify(k)} is reserved`,
+      `"." and ".." are relative folder names and "__unpartitioned__" is where unpartitioned outputs are stored: use a word, e.g. ${k === "__unpartitioned__" ? '"unpartitioned"' : '"current" or "parent"'}`,
+    );
+  }
+  if (k !== k.trim()) return invalid(`static partition key ${JSON.stringify(k)} has leading or trailing whitespace`, "trim it");
+  return undefined;
+}
+
+function staticProblem(keys: unknown): PartitionsProblem | undefined {
   if (!Array.isArray(keys) || keys.length === 0) return invalid("static partitions need at least one key", 'pass a list of keys, e.g. staticPartitions(["eu", "us"])');
   const seen = new Set<string>();
   for (const k of keys as unknown[]) {
-    if (typeof k !== "string" || k.trim() === "") return invalid(`static partition key ${JSON.stringify(k)} is not a non-empty string`, "give every key some text");
-    if (/[/,]/.test(k)) return invalid(`static partition key ${JSON.stringify(k)} contains "/" or ","`, 'keys become path segments and CLI lists: use "-" or "_" instead');
-    if (k !== k.trim()) return invalid(`static partition key ${JSON.stringify(k)} has leading or trailing whitespace`, "trim it");
-    if (seen.has(k)) return invalid(`static partition key "${k}" is listed twice`, "list each key once");
-    seen.add(k);
+    const p = staticKeyProblem(k);
+    if (p) return p;
+    if (seen.has(k as string)) return invalid(`static partition key "${k as string}" is listed twice`, "list each key once");
+    seen.add(k as string);
   }
   return undefined;
 }
 
-function problemOf(def: unknown): Problem | undefined {
+function problemOf(def: unknown): PartitionsProblem | undefined {
   if (typeof def !== "object" || def === null) return invalid(`partitions definition ${JSON.stringify(def)} is not an object`, 'build it with dailyPartitions(...), staticPartitions([...]) and the like');
   const d = def as { type?: unknown; keys?: unknown };
   if (d.type === "static") return staticProblem(d.keys);
@@ -160,9 +194,14 @@ export function validatePartitionsDefinition(def: unknown): string | undefined {
   return p && `${p.problem}; ${p.hint}`;
 }
 
+/** The same check as `validatePartitionsDefinition`, with the problem and its fix apart (for BatonErrors). */
+export function partitionsProblem(def: unknown): PartitionsProblem | undefined {
+  return problemOf(def);
+}
+
 function checked<D extends PartitionsDefinition>(def: D): D {
   const p = problemOf(def);
-  if (p) throw new BatonError(p.code, p.problem, { hint: p.hint });
+  if (p) throw new BatonError(p.code, p.problem, { file: callerFile(), hint: p.hint });
   return def;
 }
 
