@@ -1,8 +1,10 @@
 import { expect } from "vitest";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import type { LocalIOStore } from "@baton/core";
+import { controlFile, startedMarker } from "../fixtures/control.js";
 import { EXPECTED_OUTPUTS, expectedKey } from "../fixtures/expected.js";
+import { waitFor } from "../wait.js";
 import type { Capability, HarnessEnvironment, HarnessRun, RuntimeHarness } from "./harness.js";
 
 export interface CaseContext {
@@ -30,10 +32,78 @@ async function expectOutput(ctx: CaseContext, asset: string, partitionKey?: stri
   });
 }
 
+/** The orchestrator recorded each asset as succeeded, with at least one materialization, and the run as success. */
 function expectSucceeded(run: HarnessRun, assets: readonly string[]): void {
-  for (const id of assets) expect({ id, status: run.assets[id]?.status, error: run.assets[id]?.error ?? null }).toEqual({ id, status: "success", error: null });
+  for (const id of assets) {
+    expect({ id, status: run.assets[id]?.status, error: run.assets[id]?.error ?? null }).toEqual({ id, status: "success", error: null });
+    expect(recordedKeys(run, id).length, `the orchestrator recorded no materialization for ${id}`).toBeGreaterThan(0);
+  }
   expect(run.status).toBe("success");
 }
+
+/** The partition keys the orchestrator recorded materializations for (null = unpartitioned), sorted. */
+function recordedKeys(run: HarnessRun, asset: string): (string | null)[] {
+  return run.materializations
+    .filter((m) => m.asset === asset)
+    .map((m) => m.partitionKey)
+    .sort();
+}
+
+/** The orchestrator recorded the asset as failed (with a message) and no materialization of it. */
+function expectFailedWithout(run: HarnessRun, asset: string): string {
+  expect(run.status).toBe("failure");
+  expect({ asset, status: run.assets[asset]?.status }).toEqual({ asset, status: "failure" });
+  expect({ asset, materializations: recordedKeys(run, asset) }).toEqual({ asset, materializations: [] });
+  const error = run.assets[asset]?.error ?? "";
+  expect(error, `no failure message for ${asset}`).not.toBe("");
+  return error;
+}
+
+/** Every file under `dir` (symlinks not followed), relative to it. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const full = join(d, name);
+      const st = lstatSync(full, { throwIfNoEntry: false });
+      if (st?.isDirectory()) walk(full);
+      else if (st?.isFile()) out.push(relative(dir, full));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/**
+ * The canary secret appears in none of `texts` (the orchestrator's records) and in no file under the
+ * harness's work dir or the IO store (logs, databases, compute logs, outputs).
+ */
+function expectNoCanary(ctx: CaseContext, texts: Readonly<Record<string, string>>): void {
+  const token = ctx.environment.env.FIXTURE_API_TOKEN!;
+  expect(token.length, "the canary is too short to be found reliably").toBeGreaterThan(8);
+  const leaks: string[] = [];
+  for (const [what, text] of Object.entries(texts)) if (text.includes(token)) leaks.push(what);
+  const needle = Buffer.from(token);
+  for (const root of [ctx.environment.workDir, ctx.environment.storageDir]) {
+    for (const file of filesUnder(root)) {
+      const path = join(root, file);
+      try {
+        if (readFileSync(path).includes(needle)) leaks.push(path);
+      } catch {
+        // a file removed while scanning (a log rotated, a temp file) cannot hold the canary any more
+      }
+    }
+  }
+  expect(leaks, "the canary secret leaked into").toEqual([]);
+}
+
+const RESTRICTED_KEYS = [".", "..", "__unpartitioned__", "eu\nus", "../eu", "eu/../us"];
 
 const SALES = ["raw/orders", "raw/customers", "customer_metrics", "region_customers", "region_report"];
 
@@ -206,6 +276,212 @@ export const CASES: readonly ConformanceCase[] = [
       const second = await ctx.harness.sensorTick("new_event_files", first.cursor);
       expect(second.runRequests).toEqual([]);
       expect(second.skipReason).toContain("2024-01-04");
+    },
+  },
+  // ---- Conformance v2 (issue 10): the orchestrator's own records tell what happened. ----
+  {
+    name: "an error-severity check failure records the check and the written output, skips downstream and fails the run",
+    capability: "truth",
+    async run(ctx) {
+      const run = await ctx.harness.materialize({ assets: ["truth/strict", "truth/strict_child"] });
+      expect(run.status).toBe("failure");
+      expect(run.assets["truth/strict"]?.status).toBe("failure");
+      expect(run.assets["truth/strict"]?.error ?? "").toContain("strict_is_empty");
+      expect(run.checks.filter((c) => c.asset === "truth/strict").map((c) => [c.check, c.passed])).toEqual([["strict_is_empty", false]]);
+      expect(recordedKeys(run, "truth/strict"), "the written output of truth/strict has no materialization").toEqual([null]);
+      expect(run.assets["truth/strict_child"]?.status).toBe("skipped");
+      expect(recordedKeys(run, "truth/strict_child")).toEqual([]);
+      await expectOutput(ctx, "truth/strict");
+      expect(await ctx.store.readRecord(["truth", "strict_child"], undefined)).toBeUndefined();
+    },
+  },
+  {
+    name: "a partially failed step records its succeeded sibling and fails with the failed asset's message",
+    capability: "truth",
+    async run(ctx) {
+      const run = await ctx.harness.materialize({ assets: ["truth/sibling_ok", "truth/sibling_fail"] });
+      expect(run.status).toBe("failure");
+      expect({ status: run.assets["truth/sibling_ok"]?.status, error: run.assets["truth/sibling_ok"]?.error ?? null }).toEqual({ status: "success", error: null });
+      expect(recordedKeys(run, "truth/sibling_ok"), "the succeeded sibling has no materialization").toEqual([null]);
+      expect(expectFailedWithout(run, "truth/sibling_fail")).toContain("sibling_fail: failing on purpose beside sibling_ok");
+      await expectOutput(ctx, "truth/sibling_ok");
+      expect(await ctx.store.readRecord(["truth", "sibling_fail"], undefined)).toBeUndefined();
+    },
+  },
+  ...["truth/never_settles", "truth/exits_early"].map(
+    (asset): ConformanceCase => ({
+      name: `a step that ends early (${asset}) fails, names the asset and records no materialization`,
+      capability: "truth",
+      async run(ctx) {
+        const run = await ctx.harness.materialize({ assets: [asset] });
+        expect(expectFailedWithout(run, asset)).toContain(asset);
+        expect(await ctx.store.readRecord(asset.split("/"), undefined)).toBeUndefined();
+      },
+    }),
+  ),
+  {
+    name: "a cancelled run is not a success, its Node step is gone and nothing is committed after cancellation",
+    capability: "cancellation",
+    async run(ctx) {
+      const marker = startedMarker(ctx.environment, "truth/sleeper");
+      const release = controlFile(ctx.environment.env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release");
+      rmSync(marker, { force: true });
+      rmSync(release, { force: true });
+      const run = await ctx.harness.materialize({ assets: ["truth/sleeper"], cancelAfterStart: "truth/sleeper" });
+      expect(existsSync(marker), "truth/sleeper never started: the run was not cancelled while it ran").toBe(true);
+      expect(run.status).toBe("failure");
+      expect(run.assets["truth/sleeper"]?.status ?? "failure").not.toBe("success");
+      expect(recordedKeys(run, "truth/sleeper")).toEqual([]);
+      const pid = Number(readFileSync(marker, "utf8").trim());
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch (e) {
+          return (e as NodeJS.ErrnoException).code === "EPERM";
+        }
+      };
+      await waitFor(() => !alive(), { timeoutMs: 60_000, what: `the cancelled step's Node process (pid ${pid}) to exit` });
+      // Release the sleeper: an orphaned or retried step would now return and commit its output.
+      writeFileSync(release, "");
+      const watchUntil = Date.now() + 3_000;
+      while (Date.now() < watchUntil) {
+        expect(await ctx.store.readRecord(["truth", "sleeper"], undefined), "truth/sleeper was committed after its run was cancelled").toBeUndefined();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(readFileSync(marker, "utf8").trim(), "truth/sleeper started again after the cancellation (a retry?)").toBe(String(pid));
+      rmSync(release, { force: true });
+    },
+  },
+  {
+    name: "hostile partition keys are refused before anything runs and nothing is written in the store",
+    capability: "hostileKeys",
+    async run(ctx) {
+      const up = await ctx.harness.materialize({ assets: ["raw/orders", "raw/customers"] });
+      expectSucceeded(up, ["raw/orders", "raw/customers"]);
+      const before = filesUnder(ctx.environment.storageDir);
+      for (const key of RESTRICTED_KEYS) {
+        const run = await ctx.harness.materialize({ assets: ["regional_sales"], partitionKey: key });
+        expect({ key, status: run.status }).toEqual({ key, status: "failure" });
+        expect({ key, status: run.assets.regional_sales?.status ?? "failure" }).not.toEqual({ key, status: "success" });
+        expect({ key, materializations: run.materializations }).toEqual({ key, materializations: [] });
+      }
+      expect(filesUnder(ctx.environment.storageDir), "a hostile partition key wrote into the store").toEqual(before);
+      await expectOutput(ctx, "raw/orders");
+      await expectOutput(ctx, "raw/customers");
+    },
+  },
+  {
+    name: "a canary secret printed by compute (console.log, console.error, stdout.write) appears in no record, log or file",
+    capability: "secrets",
+    async run(ctx) {
+      const run = await ctx.harness.materialize({ assets: ["secrets/prints"] });
+      expectSucceeded(run, ["secrets/prints"]);
+      await expectOutput(ctx, "secrets/prints");
+      // The prints were kept (redacted): a harness that records nothing proves nothing.
+      expect(run.recordsText, "the orchestrator kept no trace of the asset's prints").toContain("secrets/prints console.log token=");
+      expect(run.recordsText, "the orchestrator kept no trace of the asset's stderr").toContain("secrets/prints console.error token=");
+      expectNoCanary(ctx, { "the run's records": run.recordsText, "an asset error": JSON.stringify(run.assets) });
+    },
+  },
+  {
+    name: "a canary secret thrown by a resource's teardown appears nowhere and the committed output stays recorded",
+    capability: "secrets",
+    async run(ctx) {
+      const run = await ctx.harness.materialize({ assets: ["secrets/teardown_throws"] });
+      expect(run.status).toBe("failure");
+      expect(run.assets["secrets/teardown_throws"]?.status).toBe("failure");
+      expect(run.assets["secrets/teardown_throws"]?.error ?? "").toContain("leaky: closing the session failed");
+      expect(recordedKeys(run, "secrets/teardown_throws"), "the output committed before the teardown failed has no materialization").toEqual([null]);
+      await expectOutput(ctx, "secrets/teardown_throws");
+      expectNoCanary(ctx, { "the run's records": run.recordsText, "an asset error": JSON.stringify(run.assets) });
+    },
+  },
+  {
+    name: "a canary secret in a check's metadata and description appears nowhere",
+    capability: "secrets",
+    async run(ctx) {
+      const run = await ctx.harness.materialize({ assets: ["secrets/check_metadata"] });
+      expectSucceeded(run, ["secrets/check_metadata"]);
+      expect(run.checks.map((c) => `${c.asset}:${c.check}:${c.passed}`)).toEqual(["secrets/check_metadata:token_in_metadata:false"]);
+      await expectOutput(ctx, "secrets/check_metadata");
+      expectNoCanary(ctx, { "the run's records": run.recordsText });
+    },
+  },
+  {
+    name: "a canary secret in a sensor's skip reason appears nowhere",
+    capability: "secrets",
+    async run(ctx) {
+      const tick = await ctx.harness.sensorTick("secret_sensor", null);
+      expect(tick.runRequests).toEqual([]);
+      expect(tick.skipReason ?? "").toContain("secret_sensor: the endpoint refused token");
+      expectNoCanary(ctx, { "the skip reason": tick.skipReason ?? "", "the cursor": tick.cursor ?? "", "the tick's records": tick.recordsText });
+    },
+  },
+  {
+    name: "autumn DST: both 01:00 hours of 2024-11-03 in New York are distinct partitions",
+    capability: "dst",
+    async run(ctx) {
+      const hours = [
+        { key: "2024-11-03-01:00", start: "2024-11-03T05:00:00.000Z", end: "2024-11-03T06:00:00.000Z" },
+        { key: "2024-11-03-01:00-0500", start: "2024-11-03T06:00:00.000Z", end: "2024-11-03T07:00:00.000Z" },
+      ];
+      const hashes: (string | null)[] = [];
+      for (const h of hours) {
+        const run = await ctx.harness.materialize({ assets: ["dst/hourly"], partitionKey: h.key });
+        expectSucceeded(run, ["dst/hourly"]);
+        expect(recordedKeys(run, "dst/hourly")).toEqual([h.key]);
+        const { frame, record } = await ctx.store.read(["dst", "hourly"], h.key);
+        expect(frame.toRecords()).toEqual([{ partition_key: h.key, window_start: h.start, window_end: h.end }]);
+        hashes.push(record.contentHash);
+      }
+      expect(new Set(hashes).size, "the two 01:00 hours share one stored output").toBe(2);
+    },
+  },
+  {
+    name: "autumn DST: the 25-hour day 2024-11-03 reads 25 hourly partitions",
+    capability: "dst",
+    async run(ctx) {
+      const hourly = await ctx.harness.materialize({ assets: ["dst/hourly"], partitionRange: { start: "2024-11-03-00:00", end: "2024-11-03-23:00" } });
+      expectSucceeded(hourly, ["dst/hourly"]);
+      const keys = recordedKeys(hourly, "dst/hourly");
+      expect(keys.length, `hourly keys of 2024-11-03: ${keys.join(", ")}`).toBe(25);
+      expect(keys).toContain("2024-11-03-01:00-0500");
+      const run = await ctx.harness.materialize({ assets: ["dst/daily"], partitionKey: "2024-11-03" });
+      expectSucceeded(run, ["dst/daily"]);
+      expect(recordedKeys(run, "dst/daily")).toEqual(["2024-11-03"]);
+      const { frame, record } = await ctx.store.read(["dst", "daily"], "2024-11-03");
+      expect(record.rowCount).toBe(25);
+      const starts = frame.getColumn("window_start").toArray() as string[];
+      expect(new Set(starts).size).toBe(25);
+      expect([starts[0], (frame.getColumn("window_end").toArray() as string[]).at(-1)]).toEqual(["2024-11-03T04:00:00.000Z", "2024-11-04T05:00:00.000Z"]);
+    },
+  },
+  {
+    name: "a schedule tick after its partitions end skips with a reason",
+    capability: "scheduleEnd",
+    async run(ctx) {
+      // 03:30 New York on Nov 5 (EST): 2024-11-04 is complete and is the last partition (the end is exclusive).
+      const last = await ctx.harness.scheduleTick("ended_schedule", new Date("2024-11-05T08:30:00Z"));
+      expect(last.skipReason).toBeNull();
+      expect(last.runRequests.map((r) => ({ assets: [...r.assets], partitionKey: r.partitionKey }))).toEqual([{ assets: ["dst/daily"], partitionKey: "2024-11-04" }]);
+      for (const at of ["2024-11-06T08:30:00Z", "2025-01-15T08:30:00Z"]) {
+        const after = await ctx.harness.scheduleTick("ended_schedule", new Date(at));
+        expect({ at, runRequests: after.runRequests }).toEqual({ at, runRequests: [] });
+        expect(after.skipReason ?? "", `the tick at ${at} ran nothing and gave no reason`).not.toBe("");
+      }
+    },
+  },
+  {
+    name: "a deterministic failure is not retried; a transient one follows the retry policy",
+    capability: "retryClasses",
+    async run(ctx) {
+      const missing = await ctx.harness.materialize({ assets: ["truth/needs_missing_env"] });
+      expect(expectFailedWithout(missing, "truth/needs_missing_env")).toContain("FIXTURE_NEVER_SET");
+      expect(missing.assets["truth/needs_missing_env"]?.attempts, "a missing variable was retried").toBe(1);
+      const flaky = await ctx.harness.materialize({ assets: ["flaky"] });
+      expectSucceeded(flaky, ["flaky"]);
+      expect(flaky.assets.flaky?.attempts, "a thrown error was not retried").toBe(2);
     },
   },
 ];
