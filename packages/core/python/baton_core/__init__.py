@@ -12,6 +12,15 @@ from .partitions import (
     parse_range,
     partitions_of,
 )
+from .plan import (
+    PlanError,
+    PlannedAsset,
+    RunPlan,
+    Skipped,
+    TickPlan,
+    plan_run,
+    schedule_tick_plan,
+)
 from .step import EVENT_PREFIX, StepResult, node_binary, run_step, step_command
 
 __all__ = [
@@ -20,13 +29,20 @@ __all__ = [
     "ManifestError",
     "ManifestVersionError",
     "PartitionError",
+    "PlanError",
+    "PlannedAsset",
+    "RunPlan",
+    "Skipped",
     "StepResult",
+    "TickPlan",
     "check_key",
     "check_range",
     "node_binary",
     "parse_range",
     "partitions_of",
+    "plan_run",
     "read_manifest",
     "run_step",
+    "schedule_tick_plan",
     "step_command",
 ]
