@@ -1,6 +1,7 @@
 import pl from "nodejs-polars";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { join, relative, sep } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BatonError } from "../errors.js";
 import { LocalIOStore, defaultStorageRoot } from "./store.js";
@@ -233,6 +234,106 @@ describe("LocalIOStore", () => {
     for (const n of readdirSync(dir).filter((n) => n.startsWith("data-"))) utimesSync(join(dir, n), past, past);
     const last = await write(store, ["hot"], frame(7));
     expect(readdirSync(dir).filter((n) => n.startsWith("data-"))).toEqual([last.file]);
+  });
+
+  it("hostile partition keys cannot leave their asset's folder or share one (issue 10, defect 4: the audit's ns/. and ns/child/..)", async () => {
+    const root = tempDir();
+    const store = new LocalIOStore(root);
+    // Raw keys, as if definitions() had not refused them.
+    await write(store, ["ns"], pl.DataFrame({ owner: ["ns"] }), { partitionKey: "." });
+    await write(store, ["ns", "child"], pl.DataFrame({ owner: ["ns/child"] }), { partitionKey: ".." });
+    expect((await store.read(["ns"], ".")).frame.getColumn("owner").toArray()).toEqual(["ns"]);
+    expect((await store.read(["ns", "child"], "..")).frame.getColumn("owner").toArray()).toEqual(["ns/child"]);
+    expect(await store.readRecord(["ns"], ".")).toMatchObject({ assetKey: "ns", partitionKey: "." });
+
+    const hostile = [".", "..", "...", ".hidden", "__unpartitioned__", "%2E", "%5F_unpartitioned__", "a/b", "../../etc", "x\ny", "nul\u0000", "back\\slash", "é", "it's", "*", "~"];
+    const cases: Array<[string[], string | undefined]> = [
+      [["ns"], undefined],
+      [["ns", "child"], undefined],
+      ...hostile.map((k): [string[], string] => [["ns"], k]),
+      ...hostile.map((k): [string[], string] => [["ns", "child"], k]),
+      // Asset key parts given raw as well (toAssetKey refuses these).
+      [[".."], undefined],
+      [["..", ".."], "x"],
+      [["__unpartitioned__"], undefined],
+    ];
+    const dirs = new Set<string>();
+    for (const [key, partition] of cases) {
+      const dir = store.dirOf(key, partition);
+      const rel = relative(root, dir).split(sep);
+      // Exactly one segment per key part plus one for the partition, none of them climbing.
+      expect(rel, `${key.join("/")} ${JSON.stringify(partition)}`).toHaveLength(key.length + 1);
+      expect(rel.every((s) => s !== "." && s !== ".." && s !== "" && !s.includes("/"))).toBe(true);
+      expect(dirs.has(dir), `${key.join("/")} ${JSON.stringify(partition)} shares ${dir}`).toBe(false);
+      dirs.add(dir);
+      await write(store, key, pl.DataFrame({ owner: [`${key.join("/")}@${String(partition)}`] }), { partitionKey: partition });
+    }
+    // Every output reads back as its own, after all of them were written.
+    for (const [key, partition] of cases) {
+      const { frame: got, record } = await store.read(key, partition);
+      expect(got.getColumn("owner").toArray()).toEqual([`${key.join("/")}@${String(partition)}`]);
+      expect(record).toMatchObject({ assetKey: key.join("/"), partitionKey: partition ?? null });
+    }
+    // Nothing was written outside the root, and the root holds only the asset folders.
+    expect(readdirSync(root).sort()).toEqual(["%2E.", "%5F_unpartitioned__", "ns"]);
+    expect((await store.storedPartitions(["ns"])).sort()).toEqual([...hostile].sort());
+    // Ordinary keys keep the encoding stores have always used.
+    expect(relative(root, store.dirOf(["sales", "orders"], "2024-01-01-00:00"))).toBe(join("sales", "orders", "2024-01-01-00%3A00"));
+    expect(relative(root, store.dirOf(["sales"], "eu west"))).toBe(join("sales", "eu%20west"));
+    expect(relative(root, store.dirOf(["sales"], "v1.2"))).toBe(join("sales", "v1.2"));
+    expect(relative(root, store.dirOf(["sales"], undefined))).toBe(join("sales", "__unpartitioned__"));
+    expect(() => store.dirOf(["sales"], "")).toThrow(BatonError);
+  });
+
+  it("a record that names another asset or partition is an error, never read as this output", async () => {
+    const store = new LocalIOStore(tempDir());
+    await write(store, ["victim"], pl.DataFrame({ x: [1] }), { partitionKey: "eu" });
+    await write(store, ["other"], pl.DataFrame({ secret: [42] }), { partitionKey: "us" });
+    // As a store written before keys were encoded (or a case-insensitive filesystem) would leave it.
+    copyFileSync(join(store.dirOf(["other"], "us"), "record.json"), join(store.dirOf(["victim"], "eu"), "record.json"));
+    const e = await thrown(() => store.read(["victim"], "eu", "report"));
+    expect(e).toMatchObject({ code: "MANIFEST", asset: "victim", file: join(store.dirOf(["victim"], "eu"), "record.json") });
+    expect(e.problem).toContain('belongs to "other" partition "us"');
+    expect(e.hint).toContain("re-materialize");
+    await expect(store.readRecord(["victim"], "eu")).rejects.toThrow(/belongs to "other"/);
+    // The same asset, another partition.
+    mkdirSync(store.dirOf(["victim"], "us"), { recursive: true });
+    copyFileSync(join(store.dirOf(["other"], "us"), "record.json"), join(store.dirOf(["victim"], "us"), "record.json"));
+    await write(store, ["victim"], pl.DataFrame({ x: [2] }), { partitionKey: "apac" });
+    copyFileSync(join(store.dirOf(["victim"], "apac"), "record.json"), join(store.dirOf(["victim"], "us"), "record.json"));
+    expect((await thrown(() => store.read(["victim"], "us"))).problem).toContain('belongs to "victim" partition "apac"');
+    // And an unpartitioned read of a partition's record.
+    mkdirSync(store.dirOf(["victim"], undefined), { recursive: true });
+    copyFileSync(join(store.dirOf(["victim"], "apac"), "record.json"), join(store.dirOf(["victim"], undefined), "record.json"));
+    expect((await thrown(() => store.read(["victim"], undefined))).problem).toContain('belongs to "victim" partition "apac"');
+  });
+
+  it("lists as partitions only folders that hold a record, not the folders of longer asset keys", async () => {
+    const store = new LocalIOStore(tempDir());
+    await write(store, ["a"], frame(1), { partitionKey: "eu" });
+    await write(store, ["a", "b"], frame(1));
+    await write(store, ["a", "c"], frame(1), { partitionKey: "x" });
+    expect(await store.storedPartitions(["a"])).toEqual(["eu"]);
+    expect(await store.storedPartitions(["a", "c"])).toEqual(["x"]);
+  });
+
+  it("collects temp files of killed writers once stale, and never touches the folders of longer asset keys (issue 10, defect 6)", async () => {
+    const store = new LocalIOStore(tempDir());
+    const dir = store.dirOf(["a"], "p");
+    // A longer asset key whose folder sits inside a's partition folder, with a "data-" name.
+    await write(store, ["a", "p", "data-x"], frame(1));
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(join(dir, "data-x"), old, old);
+    mkdirSync(dir, { recursive: true });
+    const killedData = `data-0123456789abcdef.parquet.${randomUUID()}.tmp`;
+    const killedRecord = `record.json.${randomUUID()}.tmp`;
+    const fresh = `data-fedcba9876543210.parquet.${randomUUID()}.tmp`;
+    for (const name of [killedData, killedRecord, fresh, "notes.tmp"]) writeFileSync(join(dir, name), "partial");
+    for (const name of [killedData, killedRecord, "notes.tmp"]) utimesSync(join(dir, name), old, old);
+    const record = await write(store, ["a"], frame(2), { partitionKey: "p" });
+    // Stale temp files are gone; a fresh one (a writer still at work) and files that are not ours stay.
+    expect(readdirSync(dir).sort()).toEqual([record.file, "data-x", fresh, "notes.tmp", "record.json"].sort());
+    expect((await store.read(["a", "p", "data-x"], undefined)).frame.height).toBe(1);
   });
 
   it("defaults its root to BATON_STORAGE, else ./.baton/storage", () => {
