@@ -18,7 +18,8 @@ export function formatReport(runtime: string, rows: readonly ReportRow[]): strin
 
 /** Merge several runtimes' JSON reports into one case × runtime table. */
 export function formatMatrix(reports: readonly { runtime: string; cases: readonly ReportRow[] }[]): string {
-  const names = reports[0]?.cases.map((c) => c.case) ?? [];
+  // The union of the reports' cases, in suite order: a report from an older suite shows "-" for new cases.
+  const names = [...new Set([...reports].sort((a, b) => b.cases.length - a.cases.length).flatMap((r) => r.cases.map((c) => c.case)))];
   const width = Math.max(...names.map((n) => n.length), 4);
   const header = `${"case".padEnd(width)}  ${reports.map((r) => r.runtime.padEnd(9)).join("  ")}`;
   const body = names.map((n) => `${n.padEnd(width)}  ${reports.map((r) => (r.cases.find((c) => c.case === n)?.result ?? "-").padEnd(9)).join("  ")}`);
