@@ -66,6 +66,8 @@ function fromTick(t: EvaluatedTick, recordsText: string): HarnessTick {
   return { runRequests: t.runRequests, cursor: t.cursor, skipReason: t.skipReason, recordsText };
 }
 
+const IN_PROCESS_UNSAFE = new Set(["truth/exits_early", "truth/never_settles"]);
+
 /** The embedded executor as a runtime under test: the reference every adapter is compared with. */
 export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHarness {
   const mode = options.mode ?? "cli";
@@ -150,7 +152,10 @@ export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHa
   };
 
   const materializeInProcess = async (request: MaterializeRequest): Promise<HarnessRun> => {
-    if (request.cancelAfterStart !== undefined) throw new Error("the in-process embedded harness cannot cancel a run; use mode: \"cli\"");
+    if (request.cancelAfterStart !== undefined) throw new Error('the in-process embedded harness cannot cancel a run; use mode: "cli"');
+    // process.exit() would end the test process and a promise that never settles would never return.
+    const unsafe = request.assets.filter((id) => IN_PROCESS_UNSAFE.has(id));
+    if (unsafe.length > 0) throw new Error(`the in-process embedded harness cannot run ${unsafe.join(", ")}; use mode: "cli"`);
     const records: string[] = [];
     try {
       const result = await materialize(defs!, {
