@@ -39,7 +39,8 @@ print(json.dumps([[d.name, d.flow_name, [[getattr(s.schedule, "cron", None), get
     );
     expect(existsSync(marker)).toBe(false);
     const deployments = JSON.parse(out.trim().split("\n").at(-1)!) as unknown[];
-    expect(deployments).toEqual([
+    const named = (...names: string[]) => (deployments as [string][]).filter((d) => names.includes(d[0]));
+    expect(named("materialize", "daily_events", "new_event_files", "new_event_files-runs")).toEqual([
       ["materialize", "fixtures", [], {}],
       ["daily_events", "fixtures", [["0 2 * * *", "Europe/Paris"]], { assets: ["web/events", "daily_event_counts"], schedule: "daily_events" }],
       ["new_event_files", "fixtures-sensors", [[null, "UTC"]], { sensor: "new_event_files", target: "fixtures/new_event_files-runs" }],
@@ -63,9 +64,10 @@ except BatonManifestError as e:
     expect(out).toContain("baton_prefect can read (it reads 1)");
   });
 
-  it("checks partition keys before any task starts, as core does", () => {
+  it("checks partition keys before any task starts, with baton_core's planner", () => {
     const out = py(
-      `from baton_prefect import BatonProject, BatonPartitionError
+      `import json
+from baton_prefect import BatonProject, BatonPartitionError
 p = BatonProject("baton-manifest.json", flow_name="fixtures")
 for kwargs in [dict(assets=["web/events"], partition_key="1999-12-31"), dict(assets=["web/events"]),
                dict(assets=["regional_sales"], partition_key="mars"),
@@ -73,17 +75,66 @@ for kwargs in [dict(assets=["web/events"], partition_key="1999-12-31"), dict(ass
                dict(assets=["web/events"], partition_range_start="2024-01-07")]:
     try:
         p.plan(**kwargs)
-        print("ok")
+        print(json.dumps("ok"))
     except BatonPartitionError as e:
-        print(e)
-print(p.plan(["daily_event_counts", "web/events"], "2024-01-03"))`,
+        print(json.dumps(str(e)))
+plan = p.plan(["daily_event_counts", "web/events"], "2024-01-03")
+print(json.dumps([plan.assets, plan.steps, plan.labels, plan.skip_reason]))`,
       "",
-    ).split("\n");
-    expect(out[0]).toBe(`asset "web/events": unknown partition key "1999-12-31" (outside the partitions' start and end); valid keys run from "2024-01-01" to "2024-02-29" (daily windows, format "%Y-%m-%d", UTC)`);
-    expect(out[1]).toContain('asset "web/events" is partitioned: pass partition_key');
-    expect(out[2]).toBe(`asset "regional_sales": unknown partition key "mars"; valid keys: "eu", "us", "apac"`);
-    expect(out[3]).toContain('partition range "2024-01-07" to "2024-01-01" ends before it starts');
+    )
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as unknown);
+    expect(out[0]).toContain('asset "web/events": unknown partition key "1999-12-31" (outside the partitions\' start and end)');
+    expect(out[1]).toContain('asset "web/events": partitioned by');
+    expect(out[1]).toContain("no partition key was given");
+    expect(out[2]).toContain('asset "regional_sales": unknown partition key "mars"');
+    expect(out[3]).toContain('"2024-01-07"');
     expect(out[4]).toContain("pass both partition_range_start and partition_range_end");
-    expect(out[5]).toBe("RunPlan(assets=['web/events', 'daily_event_counts'], partition_key='2024-01-03', partition_range=None, skip_reason=None)");
+    expect(out[5]).toEqual([
+      ["web/events", "daily_event_counts"],
+      { "web/events": [["--partition", "2024-01-03"]], daily_event_counts: [["--partition", "2024-01-03"]] },
+      { "web/events": "2024-01-03", daily_event_counts: "2024-01-03" },
+      null,
+    ]);
+  });
+
+  it("a run of every asset without a partition skips the partitioned ones with a reason (the materialize deployment's default run)", () => {
+    const out = py(
+      `import json
+from baton_prefect import BatonProject
+p = BatonProject("baton-manifest.json", flow_name="fixtures")
+plan = p.plan()
+print(json.dumps([plan.assets, plan.skipped, plan.skip_reason]))`,
+      "",
+    );
+    const [assets, skipped, reason] = JSON.parse(out.trim().split("\n").at(-1)!) as [string[], Record<string, string>, string | null];
+    expect(reason).toBeNull();
+    expect(assets).toContain("raw/orders");
+    expect(assets).toContain("events_summary");
+    expect(assets).not.toContain("web/events");
+    expect(Object.keys(skipped)).toEqual(expect.arrayContaining(["web/events", "daily_event_counts", "regional_sales", "dst/hourly"]));
+    expect(skipped["web/events"]).toContain("pass a partition key or range");
+  });
+
+  it("a schedule run after its partitions' end skips with a reason instead of re-running the last partition", () => {
+    const out = py(
+      `import json
+from datetime import datetime
+from baton_prefect import BatonProject
+p = BatonProject("baton-manifest.json", flow_name="fixtures")
+for at in ["2024-11-05T08:30:00+00:00", "2024-11-06T08:30:00+00:00", "2025-01-15T08:30:00+00:00"]:
+    plan = p.plan(schedule="ended_schedule", scheduled_start=datetime.fromisoformat(at))
+    print(json.dumps([plan.assets if not plan.skip_reason else [], plan.labels, plan.skip_reason]))`,
+      "",
+    )
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as [string[], Record<string, string>, string | null]);
+    expect(out[0]).toEqual([["dst/daily"], { "dst/daily": "2024-11-04" }, null]);
+    for (const later of out.slice(1)) {
+      expect(later[0]).toEqual([]);
+      expect(later[2]).toContain("dst/daily");
+    }
   });
 });

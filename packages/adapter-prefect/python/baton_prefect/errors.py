@@ -20,12 +20,24 @@ class BatonSelectionError(BatonError):
 
 
 class BatonStepError(BatonError):
-    """An asset failed in the TypeScript step: the message and stack are the TypeScript ones."""
+    """An asset failed in the TypeScript step: the message and stack are the TypeScript ones.
 
-    def __init__(self, asset: str, message: str, stack: str | None = None) -> None:
+    ``retryable`` is False for a failure no retry can fix (a deterministic Baton error, no Node,
+    a cancelled run): the task's retry condition then refuses its retries.
+    """
+
+    def __init__(
+        self,
+        asset: str,
+        message: str,
+        stack: str | None = None,
+        *,
+        retryable: bool = True,
+    ) -> None:
         self.asset = asset
         self.ts_message = message
         self.ts_stack = stack
+        self.retryable = retryable
         super().__init__(f"{message}\n{_stack_body(stack)}" if stack else message)
 
 

@@ -6,10 +6,15 @@ defines the flows and deployments with it. Nothing here starts Node until a task
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,18 +23,22 @@ from prefect import get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.context import AssetContext
 from prefect.deployments import run_deployment
+from prefect.events import emit_event
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run, task_run
 from prefect.tasks import Task
 from prefect.variables import Variable
 
-from baton_core import PartitionError, StepResult, check_key, check_range, run_step
-from baton_core.partitions import TimePartitions
+from baton_core import PlanError, StepResult, plan_run, run_step, schedule_tick_plan
+from baton_core.plan import RunPlan as CorePlan
 
 from .errors import BatonError, BatonPartitionError, BatonRunError, BatonStepError
 from .manifest import Manifest
 from .resources import ResourceMapping, StepEnvironment, step_environment
+from .verdict import verdict
 
 URI_SCHEME = "baton://"
 _LEVELS = {
@@ -38,6 +47,8 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+# baton_core's run_step redacts on its own once it takes the secret values.
+_RUN_STEP_REDACTS = "secrets" in inspect.signature(run_step).parameters
 
 
 def asset_uri(asset_id: str) -> str:
@@ -52,12 +63,17 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """What one flow run materializes, checked before any task starts."""
+    """What one flow run materializes (baton_core's plan), checked before any task starts."""
 
     assets: list[str]
-    partition_key: str | None = None
-    partition_range: str | None = None  # "FIRST...LAST", as baton-step takes it
+    # baton-step partition arguments per asset: one list per step, ``[[]]`` when unpartitioned.
+    steps: dict[str, list[list[str]]] = field(default_factory=dict)
+    # The partitions each partitioned asset runs, for its task run name.
+    labels: dict[str, str] = field(default_factory=dict)
     skip_reason: str | None = None
+    # Assets the run leaves out on purpose, with the reason (in the run's log and result).
+    skipped: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 class BatonProject:
@@ -77,6 +93,8 @@ class BatonProject:
         self.storage = storage
         self._assets = {a: self._prefect_asset(a) for a in self.manifest.assets}
         self._tasks: dict[str, Task[..., dict[str, Any]]] = {}
+        # Set when this process is told to stop (a cancelled flow run): no step starts or retries.
+        self._cancelled = threading.Event()
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -90,80 +108,62 @@ class BatonProject:
         scheduled_start: datetime | None = None,
         now: datetime | None = None,
     ) -> RunPlan:
-        """Select and order the assets and check the partition; raises before anything runs."""
+        """Select and order the assets and their partitions (baton_core.plan's rules); raises
+        BatonPartitionError before anything runs.
+
+        A run of every asset (``assets`` empty) without a partition leaves the partitioned ones
+        out with a reason; naming a partitioned asset without a partition is an error. A schedule
+        run takes the last window complete at its scheduled start, and skips after the end.
+        """
         if (partition_range_start is None) != (partition_range_end is None):
             raise BatonPartitionError(
                 "pass both partition_range_start and partition_range_end, or neither"
             )
-        if partition_key is not None and partition_range_start is not None:
-            raise BatonPartitionError(
-                "pass either partition_key or a partition range, not both"
-            )
-        if schedule is not None:
-            spec = self.manifest.schedule(schedule)
-            assets = assets if assets is not None else list(spec["assets"])
-            if partition_key is None and partition_range_start is None:
-                partition_key, skip = self.schedule_partition(
-                    schedule, scheduled_start or _utcnow()
-                )
-                if skip:
-                    return RunPlan(self.manifest.ordered(assets), skip_reason=skip)
-        ordered = self.manifest.ordered(assets)
-        now = now or _utcnow()
-        for asset_id in ordered:
-            definition = self.manifest.asset(asset_id)["partitions"]
-            if definition is None:
-                continue
-            if partition_key is None and partition_range_start is None:
-                raise BatonPartitionError(
-                    f'asset "{asset_id}" is partitioned: pass partition_key '
-                    f"(or partition_range_start and partition_range_end for a backfill)"
-                )
-            try:
-                if (
-                    partition_range_start is not None
-                    and partition_range_end is not None
-                ):
-                    check_range(
-                        definition,
-                        partition_range_start,
-                        partition_range_end,
-                        asset_id,
-                        now,
-                    )
-                elif partition_key is not None:
-                    check_key(definition, partition_key, asset_id, now)
-            except PartitionError as e:
-                raise BatonPartitionError(str(e)) from None
         partition_range = (
-            f"{partition_range_start}...{partition_range_end}"
-            if partition_range_start is not None
+            (partition_range_start, partition_range_end)
+            if partition_range_start is not None and partition_range_end is not None
             else None
         )
-        return RunPlan(ordered, partition_key, partition_range)
-
-    def schedule_partition(
-        self, name: str, scheduled_start: datetime
-    ) -> tuple[str | None, str | None]:
-        """(partition key, skip reason) of a scheduled run: the last window complete at its start."""
-        spec = self.manifest.schedule(name)
-        partition, definition = spec["partition"], spec["partitions"]
-        if partition is None or definition is None:
-            return None, None
-        if partition["type"] == "static":
-            return partition["key"], None
-        if definition["type"] != "time":
-            return None, None
-        key = TimePartitions(definition).last_complete_key(
-            scheduled_start, partition.get("offset", 0)
-        )
-        if key is None:
-            first = spec["assets"][0] if spec["assets"] else name
-            return (
-                None,
-                f'no partition of "{first}" is complete at {scheduled_start.isoformat()}',
+        try:
+            if (
+                schedule is not None
+                and partition_key is None
+                and partition_range is None
+            ):
+                self.manifest.schedule(schedule)  # an unknown name fails as a selection
+                tick = schedule_tick_plan(
+                    self.manifest, schedule, scheduled_start or now or _utcnow()
+                )
+                if tick.plan is None:
+                    return RunPlan(list(tick.targets), skip_reason=tick.skip_reason)
+                return self._run_plan(tick.plan)
+            if schedule is not None and not assets:
+                assets = list(self.manifest.schedule(schedule)["assets"])
+            if assets:
+                self.manifest.ordered(assets)  # unknown ids fail with the nearest name
+            plan = plan_run(
+                self.manifest, assets or None, partition_key, partition_range, now
             )
-        return key, None
+        except PlanError as e:
+            raise BatonPartitionError(str(e)) from None
+        return self._run_plan(plan)
+
+    def _run_plan(self, plan: CorePlan) -> RunPlan:
+        steps = {a.asset_id: a.step_args() for a in plan.assets}
+        labels = {
+            a.asset_id: _label(a.partition_keys)
+            for a in plan.assets
+            if a.partition_keys is not None
+        }
+        skipped = {s.asset_id: s.reason for s in plan.skipped}
+        skip_reason = (
+            "every selected asset is partitioned and the run names no partition"
+            if skipped and not plan.assets
+            else None
+        )
+        return RunPlan(
+            plan.asset_ids, steps, labels, skip_reason, skipped, list(plan.warnings)
+        )
 
     # -- flows -----------------------------------------------------------------------------------
 
@@ -185,23 +185,29 @@ class BatonProject:
             schedule,
             scheduled_start=flow_run.get_scheduled_start_time() if schedule else None,
         )
+        for asset_id, reason in plan.skipped.items():
+            logger.info("Skipped %s: %s", asset_id, reason)
+        for warning in plan.warnings:
+            logger.warning("%s", warning)
         if plan.skip_reason:
             logger.info("Nothing to run: %s", plan.skip_reason)
-            return {"skipped": plan.skip_reason}
+            return {"skipped": plan.skip_reason, "skipped_assets": plan.skipped}
         futures: dict[str, PrefectFuture[dict[str, Any]]] = {}
-        for asset_id in plan.assets:
-            upstream = [
-                futures[u] for u in self.manifest.upstream(asset_id) if u in futures
-            ]
-            futures[asset_id] = self.task(asset_id, plan).submit(
-                asset_id, plan.partition_key, plan.partition_range, wait_for=upstream
-            )
-        wait(list(futures.values()))
+        with self._stop_steps_on_sigterm():
+            for asset_id in plan.assets:
+                upstream = [
+                    futures[u] for u in self.manifest.upstream(asset_id) if u in futures
+                ]
+                futures[asset_id] = self.task(asset_id, plan).submit(
+                    asset_id, plan.steps[asset_id], wait_for=upstream
+                )
+            wait(list(futures.values()))
+        # The first failure in run order (the plan's order) leads the message.
         problems = []
         for asset_id, future in futures.items():
             state = future.state
             if state.is_failed() or state.is_crashed():
-                problems.append(f"{asset_id} failed")
+                problems.append(f"{asset_id} failed: {state.message or state.name}")
             elif not state.is_completed():
                 problems.append(f"{asset_id} did not run (an upstream asset failed)")
         if problems:
@@ -209,7 +215,10 @@ class BatonProject:
                 f"{len(problems)} of {len(futures)} assets did not succeed: "
                 + "; ".join(problems)
             )
-        return {asset_id: future.result() for asset_id, future in futures.items()}
+        results: dict[str, Any] = {a: f.result() for a, f in futures.items()}
+        if plan.skipped:
+            results["skipped_assets"] = plan.skipped
+        return results
 
     def task(
         self, asset_id: str, plan: RunPlan | None = None
@@ -236,11 +245,14 @@ class BatonProject:
             project = self
 
             def run_asset(
-                asset: str,
-                partition_key: str | None = None,
-                partition_range: str | None = None,
+                asset: str, steps: list[list[str]] | None = None
             ) -> dict[str, Any]:
-                return project.run_asset(asset, partition_key, partition_range)
+                return project.run_asset(asset, steps or [[]])
+
+            def retry_condition(
+                task: Task[..., Any], run: TaskRun, state: State[Any]
+            ) -> bool:
+                return not project._cancelled.is_set() and _retryable(state)
 
             self._tasks[asset_id] = materialize(
                 self._assets[asset_id],
@@ -254,27 +266,30 @@ class BatonProject:
                 asset_deps=upstream,
                 retries=retry["maxRetries"],
                 retry_delay_seconds=delays,
+                retry_condition_fn=retry_condition,
                 cache_policy=NO_CACHE,
                 persist_result=False,
             )(run_asset)
         name = asset_id
-        if plan and self.manifest.asset(asset_id)["partitions"] is not None:
-            name += f" [{plan.partition_key or plan.partition_range}]"
+        if plan and asset_id in plan.labels:
+            name += f" [{plan.labels[asset_id]}]"
         return self._tasks[asset_id].with_options(task_run_name=name)
 
-    def run_asset(
-        self, asset: str, partition_key: str | None, partition_range: str | None
-    ) -> dict[str, Any]:
-        """One task attempt: run the asset in Node and report what it printed to Prefect."""
+    def run_asset(self, asset: str, steps: list[list[str]]) -> dict[str, Any]:
+        """One task attempt: run the asset in Node (one step per run of consecutive partitions)
+        and report what it printed to Prefect.
+
+        The task completes only when every step's verdict is a success; anything else fails it,
+        retryable or not. Outputs a failing step did commit (before an error-severity check or a
+        resource teardown failed) still get their materialization event.
+        """
+        if self._cancelled.is_set():
+            raise BatonStepError(asset, "the flow run was cancelled", retryable=False)
         logger = get_run_logger()
         spec = self.manifest.asset(asset)
         environment = self.environment(spec["resources"])
-        args = ["--asset", asset, "--run-id", str(flow_run.get_id() or "adhoc")]
-        args += ["--retry", str(max(task_run.get_run_count() - 1, 0))]
-        if partition_key is not None:
-            args += ["--partition", partition_key]
-        if partition_range is not None:
-            args += ["--partition-range", partition_range]
+        base = ["--asset", asset, "--run-id", str(flow_run.get_id() or "adhoc")]
+        base += ["--retry", str(max(task_run.get_run_count() - 1, 0))]
 
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] == "log":
@@ -295,27 +310,64 @@ class BatonProject:
                     level, "check %s on %s%s %s", event["check"], asset, where, passed
                 )
 
-        result = self._run_step("run", args, environment, logger, on_event)
-        materializations = result.of_type("materialization")
-        if materializations:
-            add_asset_metadata(asset_uri(asset), _asset_metadata(materializations))
-        checks = result.of_type("check")
+        materializations: list[dict[str, Any]] = []
+        checks: list[dict[str, Any]] = []
+        failure: BatonStepError | None = None
+        for partition_args in steps:
+            result = self._run_step(
+                "run", base + partition_args, environment, logger, on_event
+            )
+            materializations += [
+                m for m in result.of_type("materialization") if m["asset"] == asset
+            ]
+            checks += result.of_type("check")
+            judged = verdict(result, [asset])
+            if self._cancelled.is_set():
+                failure = BatonStepError(
+                    asset, "the flow run was cancelled", retryable=False
+                )
+                break
+            if not judged.ok:
+                failure = BatonStepError(
+                    asset,
+                    environment.redact(judged.message),
+                    environment.redact(judged.stack) if judged.stack else None,
+                    retryable=judged.retryable,
+                )
+                break
         if checks:
             create_table_artifact(
                 key=f"{slug(asset)}-checks",
-                table=[_check_row(c) for c in checks],
+                table=environment.redact_all([_check_row(c) for c in checks]),
                 description=f"Baton asset checks of `{asset}`",
             )
-        _raise_for_failure(result, asset, environment)
-        return {
-            "asset": asset,
-            "uri": asset_uri(asset),
-            "materializations": [_reference(m) for m in materializations],
-            "checks": [_check_row(c) for c in checks],
-        }
+        metadata = (
+            environment.redact_all(_asset_metadata(materializations))
+            if materializations
+            else None
+        )
+        if failure is not None:
+            if metadata is not None and not self._cancelled.is_set():
+                _emit_materialized(self._assets[asset], metadata)
+            raise failure
+        if metadata is not None:
+            add_asset_metadata(asset_uri(asset), metadata)
+        return environment.redact_all(
+            {
+                "asset": asset,
+                "uri": asset_uri(asset),
+                "materializations": [_reference(m) for m in materializations],
+                "checks": [_check_row(c) for c in checks],
+            }
+        )
 
     def _run_step(
-        self, command, args, environment, logger, on_event=None
+        self,
+        command: str,
+        args: list[str],
+        environment: StepEnvironment,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+        on_event: Any = None,
     ) -> StepResult:
         """Run `baton-step COMMAND` with the resources' environment; its own output lines go to
         the run logger (stderr as warnings), secrets redacted."""
@@ -326,13 +378,41 @@ class BatonProject:
                 environment.redact(line),
             )
 
+        extra: dict[str, Any] = (
+            {"secrets": tuple(environment.secrets)} if _RUN_STEP_REDACTS else {}
+        )
         return run_step(
             self.manifest.step_command(command, args),
             environment.env,
             on_event,
             on_line,
             cwd=self.manifest.folder,
+            **extra,
         )
+
+    @contextmanager
+    def _stop_steps_on_sigterm(self) -> Iterator[None]:
+        """While the flow body waits for its tasks: on SIGTERM (how Prefect's runner and workers
+        cancel a flow run), stop every Node step this process started, then let Prefect's own
+        handler cancel the run. Only the main thread can own signal handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            self._cancelled.set()
+            _terminate_steps(str(self.manifest.path))
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def evaluate_sensor(self, sensor: str, target: str) -> dict[str, Any]:
         """The body of the sensor flow: one tick of the TypeScript sensor, then one run per request."""
@@ -346,11 +426,18 @@ class BatonProject:
         )
 
         result = self._run_step("sensor", args, environment, logger)
-        ticks = result.of_type("tick")
-        _raise_for_failure(result, sensor, environment)
-        if not ticks:
+        if result.exit_code != 0:
+            judged = verdict(result, [])
+            raise BatonStepError(
+                sensor,
+                environment.redact(judged.message),
+                environment.redact(judged.stack) if judged.stack else None,
+                retryable=judged.retryable,
+            )
+        if result.tick is None:
             raise BatonError(f'the sensor step for "{sensor}" reported no tick')
-        tick = ticks[0]["result"]
+        # Skip reasons, cursors and run keys are the user's text: mask secrets before storing any.
+        tick = environment.redact_all(result.tick)
         requested = []
         for request in tick["runRequests"]:
             run_key = request["runKey"]
@@ -410,21 +497,60 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _raise_for_failure(
-    result: StepResult, name: str, environment: StepEnvironment
-) -> None:
-    """Fail the task with the TypeScript error (message and stack), secrets masked."""
-    failures = result.of_type("asset_failure")
-    if failures:
-        error = failures[0]["error"]
-        message = environment.redact(f"{error['name']}: {error['message']}")
-        stack = environment.redact(error["stack"]) if error.get("stack") else None
-        raise BatonStepError(name, message, stack)
-    if result.exit_code != 0:
-        tail = environment.redact("\n".join(result.stderr[-20:]))
-        raise BatonError(
-            f'the Baton step for "{name}" exited with code {result.exit_code}: {tail}'
-        )
+def _emit_materialized(asset: Asset, metadata: dict[str, Any]) -> None:
+    """The materialization event of an output a failing task did commit: Prefect emits only
+    `materialization.failed` for a failed task, which would hide that the data was written."""
+    context = AssetContext.get()
+    related = (
+        [
+            AssetContext.asset_as_related(a)
+            for a in (context.upstream_assets | context.direct_asset_dependencies)
+        ]
+        if context
+        else []
+    )
+    related.append(AssetContext.related_materialized_by("baton"))
+    emit_event(
+        event="prefect.asset.materialization.succeeded",
+        resource=AssetContext.asset_as_resource(asset),
+        related=related,
+        payload=metadata,
+    )
+
+
+def _label(keys: list[str]) -> str:
+    """How a task run name shows the partitions it runs."""
+    if len(keys) == 1:
+        return keys[0]
+    return f"{keys[0]}...{keys[-1]}" if keys else "no partitions"
+
+
+def _retryable(state: State[Any]) -> bool:
+    """Prefect's retry condition: a deterministic Baton failure is never retried."""
+    error = state.result(raise_on_failure=False)
+    return getattr(error, "retryable", True) is not False
+
+
+def _terminate_steps(manifest_path: str) -> None:
+    """SIGTERM the Node steps this process started for the manifest (Linux: /proc lists them)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return  # elsewhere the runner's signal to the process group reaches Node itself
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/children", encoding="ascii") as f:
+                children = f.read().split()
+        except OSError:
+            continue
+        for pid in children:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().decode("utf-8", "replace").split("\0")
+                if manifest_path in argv:
+                    os.kill(int(pid), signal.SIGTERM)
+            except (OSError, ValueError):
+                continue
 
 
 def _reference(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -468,4 +594,5 @@ def _check_row(event: Mapping[str, Any]) -> dict[str, Any]:
         "severity": event["severity"],
         "partition_key": event["partitionKey"],
         "description": event["description"],
+        "metadata": event.get("metadata") or {},
     }

@@ -62,6 +62,16 @@ class StepEnvironment:
             text = text.replace(value, "***")
         return text
 
+    def redact_all(self, value: Any) -> Any:
+        """``value`` (JSON-like: dicts, lists, strings) with every secret masked in every string."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {self.redact_all(k): self.redact_all(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_all(v) for v in value]
+        return value
+
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
@@ -76,7 +86,8 @@ def step_environment(
     """The worker's environment plus the mapped config of the given resources."""
     result = StepEnvironment(env=dict(os.environ if base is None else base))
     blocks: dict[str, BatonResource] = {}
-    for key in sorted(set(resource_keys)):
+    keys = sorted(set(resource_keys))
+    for key in keys:
         resource = manifest.resources.get(key)
         if resource is None:
             raise BatonError(f'the manifest has no resource "{key}"')
@@ -87,11 +98,30 @@ def step_environment(
             if value is None:
                 continue  # left to the worker's own environment (or the field's default)
             result.env[config["env"]] = value
-            if secret or config["secret"]:
+            if secret and value:
                 result.secrets.append(value)
+    # Every secret field is masked, mapped or not: an unmapped one comes from the worker's env.
+    result.secrets.extend(_secret_values(manifest, keys, result.env))
     # Mask longer secrets first so a secret containing another is masked whole.
-    result.secrets.sort(key=len, reverse=True)
+    result.secrets = sorted(set(result.secrets), key=lambda s: (-len(s), s))
     return result
+
+
+def _secret_values(
+    manifest: Manifest, resource_keys: list[str], env: Mapping[str, str]
+) -> list[str]:
+    """The values the step will see for the secret fields of these resources."""
+    try:
+        from baton_core import secret_values  # core's own rule, once it ships one
+    except ImportError:
+        values = []
+        for key in resource_keys:
+            for config in manifest.resources[key]["config"]:
+                value = env.get(config["env"])
+                if config["secret"] and value:
+                    values.append(value)
+        return values
+    return [v for v in secret_values(manifest, resource_keys, env) if v]
 
 
 def _lookup(

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +36,10 @@ from prefect.states import Scheduled
 from prefect.variables import Variable
 
 flows: Any = None  # the generated flows.py, imported on "setup"
+# Deadlines are generous: a loaded two-core machine runs eight Prefect clients at once.
+WAIT_SECONDS = 240
+# Flow runs started with `prefect flow-run execute` (the cancellation case), by flow run id.
+running: dict[str, subprocess.Popen[bytes]] = {}
 TERMINAL = {
     StateType.COMPLETED,
     StateType.FAILED,
@@ -68,41 +76,261 @@ def _final(task_run: Any) -> bool:
     return state is not None and (state.type in TERMINAL or state.name == "NotReady")
 
 
-def _task_runs(flow_run_id: Any, expected: int, timeout: float = 60) -> list[Any]:
-    """Task runs reach the API through the server's event recorder: wait until all are final."""
+def _wait(
+    what: str, condition: Callable[[], Any], timeout: float = WAIT_SECONDS
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail naming what was awaited."""
     deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while True:
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _task_runs(flow_run_id: Any, expected: int) -> list[Any]:
+    """Task runs reach the API through the server's event recorder: wait until all are final."""
+    seen: list[Any] = []
+
+    def final() -> list[Any] | None:
+        with get_client(sync_client=True) as client:
             runs = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
             )
-            runs = [
-                r for r in runs if r.name and not r.name.startswith("run_deployment")
-            ]
-            if len(runs) >= expected and all(_final(r) for r in runs):
-                return runs
-            if time.monotonic() > deadline:
-                states = [(r.name, r.state and r.state.name) for r in runs]
-                raise TimeoutError(
-                    f"task runs of {flow_run_id} not final after {timeout}s: {states}"
-                )
-            time.sleep(0.2)
+        runs = [r for r in runs if r.name and not r.name.startswith("run_deployment")]
+        seen[:] = runs
+        done = len(runs) >= expected and all(_final(r) for r in runs)
+        return runs if done else None
+
+    try:
+        return _wait(
+            f"{expected} task runs of flow run {flow_run_id} to be final", final
+        )
+    except TimeoutError as e:
+        states = [(r.name, r.state and r.state.name) for r in seen]
+        raise TimeoutError(f"{e}; seen: {states}") from None
 
 
-def materialize(req: dict[str, Any]) -> dict[str, Any]:
-    params = {
+def _api(method: str, path: str, body: Any = None) -> Any:
+    response = httpx.request(method, f"{PREFECT_API_URL.value()}{path}", json=body)
+    response.raise_for_status()
+    return response.json()
+
+
+def _events(flow_run_id: Any) -> list[dict[str, Any]]:
+    """Every event Prefect stored for the flow run: about it, or naming it as related."""
+    found: dict[str, dict[str, Any]] = {}
+    run = f"prefect.flow-run.{flow_run_id}"
+    for where in ({"related": {"id": [run]}}, {"resource": {"id": [run]}}):
+        page = _api(
+            "POST",
+            "/events/filter",
+            {
+                "filter": {**where, "occurred": {"since": "2000-01-01T00:00:00Z"}},
+                "limit": 200,
+            },
+        )
+        while True:
+            for e in page["events"]:
+                found[e["id"]] = e
+            if not page.get("next_page"):
+                break
+            response = httpx.get(page["next_page"])
+            response.raise_for_status()
+            page = response.json()
+    return sorted(found.values(), key=lambda e: (e["occurred"], e["id"]))
+
+
+def _asset_events(flow_run_id: Any, expected: int) -> list[dict[str, Any]]:
+    """The run's `prefect.asset.materialization.*` events, once each task that ran emitted one."""
+
+    def enough() -> list[dict[str, Any]] | None:
+        events = [
+            e
+            for e in _events(flow_run_id)
+            if e["event"].startswith("prefect.asset.materialization.")
+        ]
+        return events if len(events) >= expected else None
+
+    if expected == 0:
+        return []
+    return _wait(
+        f"{expected} asset materialization events of flow run {flow_run_id}", enough
+    )
+
+
+def _materializations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for e in events:
+        if e["event"] != "prefect.asset.materialization.succeeded":
+            continue
+        asset = e["resource"]["prefect.resource.id"].removeprefix("baton://")
+        payload = e.get("payload") or {}
+        keys = payload.get("partition_keys") or [payload.get("partition_key")]
+        found += [{"asset": asset, "partitionKey": k} for k in keys]
+    return found
+
+
+def _records_text(
+    flow_run_id: Any, task_runs: list[Any], events: list[dict[str, Any]], returned: Any
+) -> str:
+    """Everything Prefect keeps about the run as text: the flow run and its states, the task runs
+    and their states, logs, events (with their resources) and artifacts, plus what it returned."""
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        parts: list[Any] = [
+            flow_run.model_dump(mode="json"),
+            [
+                s.model_dump(mode="json")
+                for s in client.read_flow_run_states(flow_run_id)
+            ],
+        ]
+        for run in task_runs:
+            parts.append(run.model_dump(mode="json"))
+            parts.append(
+                [s.model_dump(mode="json") for s in client.read_task_run_states(run.id)]
+            )
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+        parts.append([entry.model_dump(mode="json") for entry in logs])
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            )
+        )
+        parts.append([a.model_dump(mode="json") for a in artifacts])
+    parts += [events, returned]
+    return "\n".join(json.dumps(p, default=str, sort_keys=True) for p in parts)
+
+
+def _expected_tasks(params: dict[str, Any]) -> int:
+    try:
+        return len(flows.project.plan(**params).assets)
+    except Exception:  # noqa: BLE001 — a refused request is part of what the suite tests
+        return 0  # the flow fails before any task starts
+
+
+def _params(req: dict[str, Any]) -> dict[str, Any]:
+    return {
         "assets": req["assets"],
         "partition_key": req.get("partitionKey"),
         "partition_range_start": req.get("rangeStart"),
         "partition_range_end": req.get("rangeEnd"),
     }
+
+
+def materialize(req: dict[str, Any]) -> dict[str, Any]:
+    params = _params(req)
+    # Variables for this run only (e.g. a BATON_NODE that does not exist).
+    saved = {k: os.environ.get(k) for k in req.get("env", {})}
+    os.environ.update(req.get("env", {}))
     try:
-        expected = len(flows.project.plan(**params).assets)
-    except Exception:  # noqa: BLE001 — a refused request is part of what the suite tests
-        expected = 0  # the flow fails before any task starts
-    state = flows.materialize_assets(**params, return_state=True)
-    flow_run_id = state.state_details.flow_run_id
-    task_runs = _task_runs(flow_run_id, expected)
+        state = flows.materialize_assets(**params, return_state=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    returned = state.result(raise_on_failure=False)
+    if isinstance(returned, BaseException):
+        returned = f"{type(returned).__name__}: {returned}"
+    return _collect(
+        state.state_details.flow_run_id, req, _expected_tasks(params), returned
+    )
+
+
+def start_run(req: dict[str, Any]) -> dict[str, Any]:
+    """Create a run of the `materialize` deployment and execute it as Prefect's own supervisor
+    does (`prefect flow-run execute`), in the background: it can then be cancelled."""
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(
+            f"{flows.materialize_assets.name}/materialize"
+        )
+        run = client.create_flow_run_from_deployment(
+            deployment.id, parameters=_params(req)
+        )
+    prefect = Path(sys.executable).with_name("prefect")
+    log = open(Path(req["logFile"]), "ab")  # noqa: SIM115 — the child keeps it
+    running[str(run.id)] = subprocess.Popen(
+        [str(prefect), "flow-run", "execute", str(run.id)],
+        cwd=Path(flows.__file__).parent,
+        env=os.environ.copy(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return {"flowRunId": str(run.id), "pid": running[str(run.id)].pid}
+
+
+def cancel_run(req: dict[str, Any]) -> dict[str, Any]:
+    """Cancel the flow run as a user does: `prefect flow-run cancel <id>`."""
+    prefect = Path(sys.executable).with_name("prefect")
+    done = subprocess.run(
+        [str(prefect), "flow-run", "cancel", req["flowRunId"]],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=WAIT_SECONDS,
+    )
+    return {"exitCode": done.returncode, "output": done.stdout + done.stderr}
+
+
+def finish_run(req: dict[str, Any]) -> dict[str, Any]:
+    """Wait for a started run to end (the supervisor exits) and report it from Prefect's records."""
+    flow_run_id = req["flowRunId"]
+    process = running.pop(flow_run_id)
+    try:
+        process.wait(timeout=WAIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise TimeoutError(
+            f"timed out after {WAIT_SECONDS}s waiting for `prefect flow-run execute "
+            f"{flow_run_id}` to exit"
+        ) from None
+
+    def terminal() -> bool:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(flow_run_id).state
+        return state is not None and state.type in TERMINAL
+
+    _wait(f"flow run {flow_run_id} to reach a terminal state", terminal)
+    return _collect(flow_run_id, req, 0, None, settle=False)
+
+
+def _collect(
+    flow_run_id: Any,
+    req: dict[str, Any],
+    expected: int,
+    returned: Any,
+    settle: bool = True,
+) -> dict[str, Any]:
+    """A DriverRun read back from Prefect's API: flow- and task-run states, asset events, checks.
+
+    With ``settle``, waits until every task run is final and each one that ran has its asset
+    event; a killed (cancelled) run is read as Prefect has it.
+    """
+    if settle:
+        task_runs = _task_runs(flow_run_id, expected)
+    else:
+        with get_client(sync_client=True) as client:
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+    ran = [
+        r
+        for r in task_runs
+        if r.run_count > 0 and r.state.type in (StateType.COMPLETED, StateType.FAILED)
+    ]
+    asset_events = _asset_events(flow_run_id, len(ran) if settle else 0)
+    if not settle:
+        asset_events = [
+            e
+            for e in _events(flow_run_id)
+            if e["event"].startswith("prefect.asset.materialization.")
+        ]
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(flow_run_id)
         artifacts = client.read_artifacts(
@@ -120,7 +348,7 @@ def materialize(req: dict[str, Any]) -> dict[str, Any]:
             "success"
             if s.type == StateType.COMPLETED
             else "skipped"
-            if s.name == "NotReady"
+            if s.name == "NotReady" or s.type == StateType.CANCELLED
             else "failure"
         )
         assets[asset] = {
@@ -133,10 +361,11 @@ def materialize(req: dict[str, Any]) -> dict[str, Any]:
         }
     for asset in req["assets"]:
         if asset not in assets:
+            cancelled = flow_run.state.type == StateType.CANCELLED
             assets[asset] = {
-                "status": "failure",
+                "status": "skipped" if cancelled else "failure",
                 "attempts": 0,
-                "error": flow_run.state.message,
+                "error": None if cancelled else flow_run.state.message,
                 "state": None,
             }
     checks = []
@@ -161,15 +390,19 @@ def materialize(req: dict[str, Any]) -> dict[str, Any]:
                     "partitionKey": row["partition_key"],
                 }
             )
+    state = flow_run.state
     return {
         "flowRunId": str(flow_run_id),
         "flowName": flows.materialize_assets.name,
-        "status": "success"
-        if flow_run.state.type == StateType.COMPLETED
-        else "failure",
-        "message": flow_run.state.message,
+        "status": "success" if state.type == StateType.COMPLETED else "failure",
+        "state": state.name,
+        "message": state.message,
         "assets": assets,
         "checks": checks,
+        "materializations": _materializations(asset_events),
+        "recordsText": _records_text(
+            flow_run_id, task_runs, _events(flow_run_id), returned
+        ),
     }
 
 
@@ -202,7 +435,13 @@ def schedule_tick(req: dict[str, Any]) -> dict[str, Any]:
             deployment.id, state=Scheduled(scheduled_time=tick)
         )
         run = client.read_flow_run(run.id)
+        states = client.read_flow_run_states(run.id)
         client.delete_flow_run(run.id)
+    records = [
+        deployment.model_dump(mode="json"),
+        run.model_dump(mode="json"),
+        [s.model_dump(mode="json") for s in states],
+    ]
     params = {**deployment.parameters, **run.parameters}
     plan = flows.project.plan(
         params.get("assets"),
@@ -230,6 +469,7 @@ def schedule_tick(req: dict[str, Any]) -> dict[str, Any]:
         "cron": schedule.cron,
         "timezone": schedule.timezone,
         "scheduledStart": run.expected_start_time.isoformat(),
+        "recordsText": "\n".join(json.dumps(r, default=str) for r in records),
     }
 
 
@@ -247,8 +487,10 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
     if not state.is_completed():
         raise RuntimeError(f"the sensor flow run failed: {state.message}")
     result = state.result()
+    flow_run_id = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
         started = [client.read_flow_run(r["flowRunId"]) for r in result["runRequests"]]
+        cursor = Variable.get(variable, default=None)
     return {
         "runRequests": [
             {
@@ -258,7 +500,7 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
             }
             for r in result["runRequests"]
         ],
-        "cursor": Variable.get(variable, default=None),
+        "cursor": cursor,
         "skipReason": result["skipReason"],
         "flowRuns": [
             {
@@ -269,17 +511,30 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
             }
             for f in started
         ],
+        "flowRunId": str(flow_run_id),
+        "recordsText": _records_text(
+            flow_run_id,
+            _task_runs(flow_run_id, 0),
+            _events(flow_run_id),
+            [result, {"cursor_variable": cursor}],
+        ),
     }
 
 
 def logs(req: dict[str, Any]) -> dict[str, Any]:
-    with get_client(sync_client=True) as client:
-        time.sleep(1.5)  # logs are shipped in batches
-        found = client.read_logs(
-            log_filter=LogFilter(
-                flow_run_id=LogFilterFlowRunId(any_=[req["flowRunId"]])
+    """The run's log messages, once at least ``expected`` have been shipped (they go in batches)."""
+
+    def shipped() -> list[Any] | None:
+        with get_client(sync_client=True) as client:
+            found = client.read_logs(
+                log_filter=LogFilter(
+                    flow_run_id=LogFilterFlowRunId(any_=[req["flowRunId"]])
+                )
             )
-        )
+        return found if len(found) >= req.get("expected", 1) else None
+
+    found = _wait(f"log lines of flow run {req['flowRunId']}", shipped)
+    with get_client(sync_client=True) as client:
         run = client.read_flow_run(req["flowRunId"])
         task_runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[req["flowRunId"]]))
@@ -292,28 +547,24 @@ def logs(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def events(req: dict[str, Any]) -> dict[str, Any]:
-    """Prefect asset events related to the flow run, read from the events API."""
-    related = {"id": [f"prefect.flow-run.{req['flowRunId']}"]}
-    body = {
-        "filter": {"event": {"prefix": ["prefect.asset."]}, "related": related},
-        "limit": 50,
-    }
-    deadline = time.monotonic() + 30
-    while True:
-        response = httpx.post(f"{PREFECT_API_URL.value()}/events/filter", json=body)
-        response.raise_for_status()
-        found = [
-            {
-                "event": e["event"],
-                "resource": e["resource"],
-                "related": e["related"],
-                "payload": e["payload"],
-            }
-            for e in response.json()["events"]
-        ]
-        if len(found) >= req.get("expected", 1) or time.monotonic() > deadline:
-            return {"events": found}
-        time.sleep(0.5)
+    """Prefect asset events of the flow run, read from the events API."""
+    found = [
+        e for e in _events(req["flowRunId"]) if e["event"].startswith("prefect.asset.")
+    ]
+    expected = req.get("expected", 1)
+    if len(found) < expected:
+
+        def enough() -> list[dict[str, Any]] | None:
+            events = [
+                e
+                for e in _events(req["flowRunId"])
+                if e["event"].startswith("prefect.asset.")
+            ]
+            return events if len(events) >= expected else None
+
+        found = _wait(f"{expected} asset events of flow run {req['flowRunId']}", enough)
+    keep = ("event", "resource", "related", "payload")
+    return {"events": [{k: e[k] for k in keep} for e in found]}
 
 
 OPS = {
@@ -323,6 +574,9 @@ OPS = {
     "sensor_tick": sensor_tick,
     "logs": logs,
     "events": events,
+    "start_run": start_run,
+    "cancel_run": cancel_run,
+    "finish_run": finish_run,
 }
 
 

@@ -32,13 +32,13 @@ export class Driver {
     });
   }
 
-  request<T>(op: string, body: Record<string, unknown> = {}, timeoutMs = 240_000): Promise<T> {
+  request<T>(op: string, body: Record<string, unknown> = {}, timeoutMs = 600_000): Promise<T> {
     if (this.exited) return Promise.reject(new Error(this.exited));
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`driver request ${op} timed out after ${timeoutMs / 1000}s`));
+        reject(new Error(`timed out after ${timeoutMs / 1000}s waiting for the Prefect test driver to answer ${op}`));
       }, timeoutMs);
       this.pending.set(id, {
         resolve: (v) => (clearTimeout(timer), resolve(v as T)),

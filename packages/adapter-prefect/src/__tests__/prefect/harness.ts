@@ -1,6 +1,7 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadDefinitions } from "@baton/core";
-import type { HarnessEnvironment, HarnessRun, HarnessTick, RuntimeHarness } from "@baton/testing";
+import { startedMarker, waitFor, type HarnessEnvironment, type HarnessMaterialization, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "@baton/testing";
 import { buildPrefectProject, type PrefectProject } from "../../build.js";
 import type { PrefectResources } from "../../resources.js";
 import { Driver } from "./driver.js";
@@ -19,7 +20,13 @@ export interface DriverRun {
   readonly flowRunId: string;
   readonly flowName: string;
   readonly status: "success" | "failure";
+  /** The flow run's final state name (Completed, Failed, Cancelled, ...). */
+  readonly state: string;
   readonly message: string | null;
+  /** From Prefect's `prefect.asset.materialization.succeeded` events of the run. */
+  readonly materializations: readonly HarnessMaterialization[];
+  /** The flow run, its states, task runs and their states, logs, events, artifacts, return value. */
+  readonly recordsText: string;
   readonly assets: Readonly<Record<string, DriverAsset>>;
   readonly checks: readonly { asset: string; check: string; passed: boolean; partitionKey: string | null }[];
 }
@@ -27,18 +34,20 @@ export interface DriverRun {
 /**
  * The fixtures' resources as a Prefect user would keep them: the API token in a Secret block, the
  * URL in a Variable, the landing folder in a BatonResource block, the audit folder in the env.
+ * `leaky` is mapped nowhere: its secret comes from the worker's environment, and must be masked too.
  */
 export const FIXTURE_RESOURCES: PrefectResources = {
   audit_api: { fields: { token: { secret: "fixture-api-token" }, url: { variable: "fixture_api_url" } } },
+  canary: { fields: { token: { secret: "fixture-api-token" } } },
   landing: { block: "fixture-landing" },
 };
-const FROM_PREFECT = ["FIXTURE_API_TOKEN", "FIXTURE_API_URL", "FIXTURE_LANDING_DIR"];
+const FROM_PREFECT = ["FIXTURE_API_URL", "FIXTURE_LANDING_DIR"];
 
 export interface PrefectHarness extends RuntimeHarness {
   readonly driver: () => Driver;
   readonly project: () => PrefectProject;
   readonly environment: () => HarnessEnvironment;
-  run(request: Parameters<RuntimeHarness["materialize"]>[0]): Promise<DriverRun>;
+  run(request: MaterializeRequest): Promise<DriverRun>;
 }
 
 /** The conformance harness: flows run through the real Prefect; results are read from its API. */
@@ -47,13 +56,26 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
   let project: PrefectProject | undefined;
   let environment: HarnessEnvironment | undefined;
 
-  const run = (request: Parameters<RuntimeHarness["materialize"]>[0]) =>
-    driver!.request<DriverRun>("materialize", {
-      assets: request.assets,
-      partitionKey: request.partitionKey ?? null,
-      rangeStart: request.partitionRange?.start ?? null,
-      rangeEnd: request.partitionRange?.end ?? null,
-    });
+  const params = (request: MaterializeRequest) => ({
+    assets: request.assets,
+    partitionKey: request.partitionKey ?? null,
+    rangeStart: request.partitionRange?.start ?? null,
+    rangeEnd: request.partitionRange?.end ?? null,
+  });
+
+  /** A run of the `materialize` deployment under `prefect flow-run execute`, cancelled with
+   * `prefect flow-run cancel` once the asset's step has started (its start marker exists). */
+  const cancelledRun = async (request: MaterializeRequest, asset: string): Promise<DriverRun> => {
+    const marker = startedMarker(environment!, asset);
+    const started = await driver!.request<{ flowRunId: string }>("start_run", { ...params(request), logFile: join(environment!.workDir, "flow-run-execute.log") });
+    await waitFor(() => existsSync(marker), { what: `the step of ${asset} to start (${marker}) in flow run ${started.flowRunId}` });
+    const cancel = await driver!.request<{ exitCode: number; output: string }>("cancel_run", { flowRunId: started.flowRunId });
+    if (cancel.exitCode !== 0) throw new Error(`prefect flow-run cancel ${started.flowRunId} failed: ${cancel.output}`);
+    return driver!.request<DriverRun>("finish_run", { ...params(request), flowRunId: started.flowRunId }, 600_000);
+  };
+
+  const run = (request: MaterializeRequest) =>
+    request.cancelAfterStart === undefined ? driver!.request<DriverRun>("materialize", params(request), 600_000) : cancelledRun(request, request.cancelAfterStart);
 
   return {
     name: "prefect",
@@ -81,13 +103,17 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
         status: result.status,
         assets: Object.fromEntries(Object.entries(result.assets).map(([id, a]) => [id, { status: a.status, attempts: a.attempts, error: a.error }])),
         checks: result.checks,
+        materializations: result.materializations,
+        recordsText: result.recordsText,
       };
     },
     async scheduleTick(name, at): Promise<HarnessTick> {
-      return driver!.request<HarnessTick>("schedule_tick", { name, at: at.toISOString() });
+      const tick = await driver!.request<HarnessTick>("schedule_tick", { name, at: at.toISOString() });
+      return { runRequests: tick.runRequests, cursor: tick.cursor, skipReason: tick.skipReason, recordsText: tick.recordsText };
     },
     async sensorTick(name, cursor): Promise<HarnessTick> {
-      return driver!.request<HarnessTick>("sensor_tick", { name, cursor });
+      const tick = await driver!.request<HarnessTick>("sensor_tick", { name, cursor }, 600_000);
+      return { runRequests: tick.runRequests, cursor: tick.cursor, skipReason: tick.skipReason, recordsText: tick.recordsText };
     },
     async teardown() {
       await driver?.close();

@@ -60,7 +60,7 @@ export async function startPrefectServer(options: { prefect: string; dir: string
     await gone;
     clearTimeout(timer);
   };
-  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
   for (;;) {
     if (exited !== null) throw new Error(`prefect server exited with code ${exited} before it was healthy:\n${tail(logFile)}`);
     try {
@@ -71,7 +71,7 @@ export async function startPrefectServer(options: { prefect: string; dir: string
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`prefect server did not answer /api/health within ${(options.timeoutMs ?? 120_000) / 1000}s:\n${tail(logFile)}`);
+      throw new Error(`timed out waiting for the Prefect server to answer /api/health: no answer within ${(options.timeoutMs ?? 300_000) / 1000}s:\n${tail(logFile)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
