@@ -1,8 +1,8 @@
 import type { Definitions } from "./definitions.js";
-import { uniquePartitions } from "./definitions.js";
 import { BatonError } from "./errors.js";
 import { previousTick } from "./cron.js";
-import { assertPartitionKey, lastCompleteKey } from "./partitions/index.js";
+import { assertPartitionKey } from "./partitions/index.js";
+import { planScheduleTick } from "./plan.js";
 import type { RunRequest } from "./schedule.js";
 import { buildResources, secretRedactor } from "./step/resources.js";
 import type { Logger } from "./asset.js";
@@ -25,27 +25,15 @@ export interface EvaluatedTick {
 
 /**
  * What a schedule asks for at `at`: the tick is the latest cron time <= at; a partitioned target
- * runs the last window complete at that tick (Dagster's and Airflow's "data interval" convention).
+ * runs the last window complete at that tick (Dagster's and Airflow's "data interval" convention),
+ * and nothing, with a reason, once its partitions have ended (see planScheduleTick).
  */
 export function evaluateScheduleTick(defs: Definitions, name: string, at: Date): EvaluatedTick {
   const s = defs.schedules.find((x) => x.name === name);
   if (!s) throw unknownName("schedule", name, defs.schedules.map((x) => x.name));
-  const tick = previousTick(s.cron, s.timezone, at);
-  const assets = defs.select(s.selection);
-  const parts = uniquePartitions(assets.map((id) => defs.asset(id)))[0];
-  let partitionKey: string | null = null;
-  if (parts) {
-    const p = s.partition ?? { type: "lastComplete" as const };
-    if (p.type === "static") partitionKey = p.key;
-    else if (parts.type === "time") {
-      partitionKey = lastCompleteKey(parts, tick, p.offset ?? 0) ?? null;
-      if (partitionKey === null) {
-        return { runRequests: [], cursor: null, skipReason: `no partition of "${assets[0]}" is complete at ${tick.toISOString()}`, tickTime: tick.toISOString() };
-      }
-    }
-  }
-  const runKey = partitionKey ?? tick.toISOString();
-  return { runRequests: [{ assets, partitionKey, runKey, tags: {} }], cursor: null, skipReason: null, tickTime: tick.toISOString() };
+  const t = planScheduleTick(defs, name, previousTick(s.cron, s.timezone, at));
+  if (t.skipReason !== null) return { runRequests: [], cursor: null, skipReason: t.skipReason, tickTime: t.tickTime };
+  return { runRequests: [{ assets: t.targets, partitionKey: t.partitionKey, runKey: t.runKey, tags: {} }], cursor: null, skipReason: null, tickTime: t.tickTime };
 }
 
 /** Run a sensor's function once. Resources come from `environment`, as in a step. */
