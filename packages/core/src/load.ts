@@ -3,12 +3,16 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isDefinitions, type Definitions } from "./definitions.js";
 import { BatonError } from "./errors.js";
+import { enableSourceMaps } from "./source.js";
 
 /**
  * Import a module and take its definitions export. TypeScript sources load through tsx so local
  * work needs no build step; orchestrated runs import the compiled JavaScript.
  */
 export async function loadDefinitions(modulePath: string, exportName = "default"): Promise<Definitions> {
+  // Before the import: the compiled definitions' source map is read when the module loads, so
+  // errors and asset.file name the user's .ts file and line rather than .baton/build/definitions.mjs.
+  enableSourceMaps();
   const path = resolve(modulePath);
   if (!existsSync(path)) {
     throw new BatonError("CONFIG", `the definitions module does not exist`, { file: path, hint: "check the path (package.json \"baton.definitions\" or --definitions)" });
