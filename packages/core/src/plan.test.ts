@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BatonError } from "./errors.js";
 import { planRun, planScheduleTick, type PlanRequest, type RunPlan } from "./plan.js";
 import { evaluateScheduleTick } from "./ticks.js";
+import { missingInputHint } from "./io/store.js";
 import { PLAN_NOW, planDefs } from "./__tests__/plan-definitions.js";
 
 const plan = (request: Omit<PlanRequest, "now"> & { now?: Date }): RunPlan => planRun(planDefs, { now: PLAN_NOW, ...request });
@@ -152,5 +153,26 @@ describe("planScheduleTick", () => {
     const r = planScheduleTick(planDefs, "reports", new Date("2024-03-11T03:00:00Z"));
     expect(r).toMatchObject({ partitionKey: null, runKey: "2024-03-11T03:00:00.000Z" });
     expect(keysOf(r.plan!)).toEqual({ report: null, countries: null });
+  });
+});
+
+describe("the missing-input hint recommends commands that plan", () => {
+  /** The --select and --partition of each `baton materialize` command in a hint. */
+  const commands = (hint: string) =>
+    [...hint.matchAll(/baton materialize --select (\S+)(?: --partition (\S+))?/g)].map((m) => ({ selection: m[1]!, ...(m[2] !== undefined ? { partitionKey: m[2].replace(/,$/, "") } : {}) }));
+
+  it("a day missing one of its hours: the day with its upstream, or the hour alone", () => {
+    const hint = missingInputHint("raw/events", "2024-03-10-05:00", { asset: "sessions", partitionKey: "2024-03-10" });
+    expect(hint).toContain("baton materialize --select +sessions --partition 2024-03-10");
+    const found = commands(hint);
+    expect(found).toHaveLength(2);
+    for (const c of found) expect(() => plan(c)).not.toThrow();
+    expect(keysOf(plan(found[0]!))["raw/events"]).toEqual(hours("2024-03-10"));
+  });
+
+  it("an unpartitioned reader and input, and a reader named only by its id", () => {
+    for (const c of commands(missingInputHint("countries", undefined, { asset: "countries" }))) expect(() => plan(c)).not.toThrow();
+    expect(missingInputHint("raw/events", "2024-03-10-05:00", "sessions")).toBe("materialize it first: baton materialize --select raw/events --partition 2024-03-10-05:00");
+    expect(missingInputHint("my key", "a b", undefined)).toBe("materialize it first: baton materialize --select 'my key' --partition 'a b'");
   });
 });

@@ -221,15 +221,16 @@ export class LocalIOStore {
   }
 
   /** Read one output; a missing one is an error that says what to materialize. */
-  async read(key: AssetKey, partitionKey: string | undefined, neededBy?: string): Promise<{ frame: pl.DataFrame; record: OutputRecord }> {
+  async read(key: AssetKey, partitionKey: string | undefined, reader?: Reader): Promise<{ frame: pl.DataFrame; record: OutputRecord }> {
     const id = key.join("/");
+    const neededBy = typeof reader === "string" ? reader : reader?.asset;
     let previous: string | null | undefined;
     for (;;) {
       const record = await this.readRecord(key, partitionKey);
       if (!record || !record.file) {
         throw new BatonError("MISSING_OUTPUT", `input "${id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""} has not been materialized (looked in ${this.dirOf(key, partitionKey)})`, {
           ...(neededBy !== undefined ? { asset: neededBy } : {}),
-          hint: `materialize it first, e.g. baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}, or select with upstream: --select +${neededBy ?? id}`,
+          hint: missingInputHint(id, partitionKey, reader),
         });
       }
       const path = join(this.dirOf(key, partitionKey), record.file);
@@ -255,12 +256,13 @@ export class LocalIOStore {
   }
 
   /** An unpartitioned view of several partitions: their frames concatenated in key order. */
-  async readMany(key: AssetKey, partitionKeys: readonly string[], neededBy?: string): Promise<{ frame: pl.DataFrame; records: OutputRecord[] }> {
-    const parts = await Promise.all(partitionKeys.map((k) => this.read(key, k, neededBy)));
+  async readMany(key: AssetKey, partitionKeys: readonly string[], reader?: Reader): Promise<{ frame: pl.DataFrame; records: OutputRecord[] }> {
+    const parts = await Promise.all(partitionKeys.map((k) => this.read(key, k, reader)));
     if (parts.length === 0) {
+      const neededBy = typeof reader === "string" ? reader : reader?.asset;
       throw new BatonError("MISSING_OUTPUT", `input "${key.join("/")}" has no partitions to read`, {
         ...(neededBy !== undefined ? { asset: neededBy } : {}),
-        hint: "materialize at least one partition of the upstream asset first",
+        hint: `materialize at least one partition of it first: baton materialize --select ${shellWord(key.join("/"))} --partition KEY (or --partition-range FIRST...LAST)`,
       });
     }
     const frame = parts.length === 1 ? parts[0]!.frame : pl.concat(parts.map((p) => p.frame), { how: "vertical" });
@@ -369,4 +371,27 @@ async function removeStale(dir: string, keep: string | null): Promise<void> {
     const info = await stat(join(dir, name)).catch(() => undefined);
     if (info && now - info.mtimeMs > STALE_AFTER_MS) await rm(join(dir, name), { force: true });
   }
+}
+
+/** Who reads an input: its asset id, and its own partition key when it is partitioned. */
+export type Reader = string | { readonly asset: string; readonly partitionKey?: string | undefined };
+
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * Commands that materialize a missing input: the input alone, and, given the reader and its own
+ * partition key, the reader with its upstream for that key (the planner maps the key through the
+ * partition mappings: `--select +sessions --partition 2024-03-10` runs the day's hours first).
+ */
+export function missingInputHint(id: string, partitionKey: string | undefined, reader: Reader | undefined): string {
+  const only = `baton materialize --select ${shellWord(id)}${partitionKey !== undefined ? ` --partition ${shellWord(partitionKey)}` : ""}`;
+  if (reader === undefined) return `materialize it first: ${only}`;
+  if (typeof reader === "string") {
+    // The reader's own partition is unknown: "+reader" needs its key when it is partitioned.
+    return partitionKey === undefined ? `materialize it first: ${only}, or with everything upstream of "${reader}": baton materialize --select ${shellWord(`+${reader}`)}` : `materialize it first: ${only}`;
+  }
+  const key = reader.partitionKey !== undefined ? ` --partition ${shellWord(reader.partitionKey)}` : "";
+  return `materialize it with everything upstream of "${reader.asset}": baton materialize --select ${shellWord(`+${reader.asset}`)}${key}, or only this input: ${only}`;
 }
