@@ -81,7 +81,8 @@ export function callerLocation(stack?: string): CallerLocation | undefined {
 }
 
 function fromText(stack: string): CallerLocation | undefined {
-  for (const line of stack.split("\n").slice(1)) {
+  // The first line is the message (which may span lines); frames start with "at".
+  for (const line of stack.split("\n").filter((l) => /^\s+at /.test(l))) {
     const m = FRAME.exec(line);
     const path = m?.[1] ? toPath(m[1]) : undefined;
     if (!path || isCore(path)) continue;
@@ -105,4 +106,17 @@ export function enableSourceMaps(): void {
   const p = process as NodeJS.Process & { setSourceMapsEnabled?: (enabled: boolean) => void; sourceMapsEnabled?: boolean };
   if (p.sourceMapsEnabled === true) return;
   p.setSourceMapsEnabled?.(true);
+}
+
+const EXPLAINED = new Set(["BatonError", "BatonValidationError", "BatonStorageError"]);
+
+/**
+ * Where in the user's code an error was thrown, as `file:line:column`, for a one-line report of a
+ * crash inside compute (e.g. a destructuring typo). Undefined for Baton's own errors, whose message
+ * already names the asset and file, and when no frame of the stack is the user's.
+ */
+export function userFrameOf(error: { readonly name?: string; readonly stack?: string | undefined }): string | undefined {
+  if (error.name !== undefined && EXPLAINED.has(error.name)) return undefined;
+  const at = error.stack === undefined ? undefined : fromText(error.stack);
+  return at && `${at.file}:${at.line}:${at.column}`;
 }

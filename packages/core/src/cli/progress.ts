@@ -1,5 +1,6 @@
 import type { MaterializeResult } from "../executor/materialize.js";
 import type { StepEvent } from "../step/events.js";
+import { userFrameOf } from "../source.js";
 
 /** One line per asset as it starts and finishes, then a summary; what a person watches. */
 export function progressPrinter(write: (line: string) => void): (e: StepEvent) => void {
@@ -20,9 +21,12 @@ export function progressPrinter(write: (line: string) => void): (e: StepEvent) =
       case "check":
         write(`  ${e.passed ? "✔" : e.severity === "warn" ? "⚠" : "✘"} check ${e.check}${e.description ? `: ${e.description}` : ""}`);
         break;
-      case "asset_failure":
-        write(`✘ ${label(e.asset, e.partitionKey)}  ${e.error.message.split("\n").join("\n    ")}`);
+      case "asset_failure": {
+        // A crash in the user's code (not a Baton error, which names its file) says where it happened.
+        const at = userFrameOf(e.error);
+        write(`✘ ${label(e.asset, e.partitionKey)}  ${e.error.message.split("\n").join("\n    ")}${at ? `\n    at ${at}` : ""}`);
         break;
+      }
       case "asset_skipped":
         write(`– ${e.asset} skipped: ${e.reason}`);
         break;
