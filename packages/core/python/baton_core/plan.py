@@ -382,37 +382,59 @@ def _leaf_keys(
     now: datetime,
 ) -> list[str]:
     """The keys the run's key or range gives a leaf of the selection (no selected consumer maps to it)."""
-    try:
+    problem, hint = _leaf_problem(
+        asset, definition, partition_key, partition_range, now
+    )
+    if not problem:
         if partition_range is not None:
             return keys_in_range(
                 definition, partition_range[0], partition_range[1], asset, now
             )
         assert partition_key is not None
-        e = _check(definition, partition_key, asset, now)
-        if e is None:
-            return [partition_key]
-        raise e
-    except PartitionError as e:
-        problem, hint = _key_problem(e, asset)
-        wanted = (
-            [partition_key]
-            if partition_key is not None
-            else list(partition_range or ())
+        return [partition_key]
+    wanted = (
+        [partition_key] if partition_key is not None else list(partition_range or ())
+    )
+    fits = [
+        i
+        for i in ids
+        if i != asset
+        and by_id[i]["partitions"] is not None
+        and all(_has(by_id[i]["partitions"], k, now) for k in wanted)
+    ]
+    if fits:
+        hint += (
+            f"; {'it is a key' if len(wanted) == 1 else 'they are keys'} of {_quoted(fits)}, "
+            f'but a key names partitions of the selection\'s leaves, such as "{asset}": '
+            "their upstream partitions follow through the partition mappings"
         )
-        fits = [
-            i
-            for i in ids
-            if i != asset
-            and by_id[i]["partitions"] is not None
-            and all(_has(by_id[i]["partitions"], k, now) for k in wanted)
-        ]
-        if fits:
-            hint += (
-                f"; {'it is a key' if len(wanted) == 1 else 'they are keys'} of {_quoted(fits)}, "
-                f'but a key names partitions of the selection\'s leaves, such as "{asset}": '
-                "their upstream partitions follow through the partition mappings"
+    raise PlanError(problem, hint, asset=asset)
+
+
+def _leaf_problem(
+    asset: str,
+    definition: dict[str, Any],
+    partition_key: str | None,
+    partition_range: tuple[str, str] | None,
+    now: datetime,
+) -> tuple[str, str]:
+    """(problem, hint) when the run's key or range is not one of ``definition``'s, else ("", "")."""
+    wanted = (
+        [partition_key] if partition_key is not None else list(partition_range or ())
+    )
+    for k in wanted:
+        e = _check(definition, k, asset, now)
+        if e is not None:
+            return _key_problem(e, asset)
+    if partition_range is not None:
+        first, last = partition_range
+        parts = partitions_of(definition)
+        if parts.order(first) > parts.order(last):  # type: ignore[operator]
+            return (
+                f'partition range "{first}" to "{last}" ends before it starts',
+                f'swap them: start "{last}", end "{first}"',
             )
-        raise PlanError(problem, hint, asset=asset) from None
+    return "", ""
 
 
 def schedule_tick_plan(manifest: Any, schedule_name: str, at: datetime) -> TickPlan:
