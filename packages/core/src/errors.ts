@@ -17,6 +17,7 @@ export type BatonErrorCode =
   | "WRONG_OUTPUT_TYPE"
   | "MISSING_ENV"
   | "INVALID_DEFINITION"
+  | "CHECK_FAILED"
   | "MISSING_OUTPUT"
   | "MANIFEST"
   | "CONFIG";
@@ -61,5 +62,48 @@ export class BatonValidationError extends Error {
       `${errors.length} problem${errors.length === 1 ? "" : "s"} in the Baton definitions:\n` +
         errors.map((e) => `- ${e.message.replace(/\n/g, "\n  ")}`).join("\n"),
     );
+  }
+}
+
+/**
+ * Codes of errors a retry cannot fix (the step exits 3 and no orchestrator retries it). Anything
+ * else (a thrown error, a crash, a signal, a failed teardown or import) is transient.
+ */
+export const DETERMINISTIC_CODES: ReadonlySet<string> = new Set<BatonErrorCode>([
+  "MISSING_ENV",
+  "UNKNOWN_PARTITION",
+  "WRONG_OUTPUT_TYPE",
+  "INVALID_DEFINITION",
+  "CHECK_FAILED",
+  "UNMAPPABLE_PARTITIONS",
+  "MANIFEST",
+  "CONFIG",
+  "UNKNOWN_SELECTION",
+  "CYCLE",
+  "UNKNOWN_INPUT",
+  "DUPLICATE_KEY",
+  "INVALID_KEY",
+  "INVALID_CRON",
+  "INVALID_TIMEZONE",
+  "INVALID_PARTITIONS",
+  "MISSING_RESOURCE",
+]);
+
+/**
+ * Whether a retry may help. Judged by name and code, not `instanceof`, so that an error from
+ * another copy of core (the user's bundle, an adapter's) is classified the same way.
+ */
+export function isRetryable(e: unknown): boolean {
+  if (e === null || typeof e !== "object") return true;
+  const { name, code } = e as { name?: unknown; code?: unknown };
+  if (name === "BatonValidationError") return false;
+  return !(name === "BatonError" && typeof code === "string" && DETERMINISTIC_CODES.has(code));
+}
+
+/** A step (or the rest of it) stopped because it was cancelled: nothing is written after that. */
+export class StepCancelled extends Error {
+  override name = "StepCancelled";
+  constructor(reason = "the step was cancelled") {
+    super(`${reason}; nothing was written after the cancellation`);
   }
 }

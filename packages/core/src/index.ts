@@ -1,4 +1,4 @@
-export { BatonError, BatonValidationError, type BatonErrorCode } from "./errors.js";
+export { BatonError, BatonValidationError, StepCancelled, isRetryable, DETERMINISTIC_CODES, type BatonErrorCode } from "./errors.js";
 export { toAssetKey, keyToString, type AssetKey, type AssetKeyLike } from "./keys.js";
 export {
   asset,

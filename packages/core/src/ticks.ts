@@ -5,6 +5,7 @@ import { assertPartitionKey } from "./partitions/index.js";
 import { planScheduleTick } from "./plan.js";
 import type { RunRequest } from "./schedule.js";
 import { buildResources, secretRedactor } from "./step/resources.js";
+import { redactDeep } from "./step/events.js";
 import type { Logger } from "./asset.js";
 
 /** A run request with its selection resolved to asset ids, as every runtime must report it. */
@@ -55,17 +56,23 @@ export async function evaluateSensorTick(
     const log: Logger = to
       ? { debug: (m) => to.debug(redact(String(m))), info: (m) => to.info(redact(String(m))), warning: (m) => to.warning(redact(String(m))), error: (m) => to.error(redact(String(m))) }
       : { debug: silent, info: silent, warning: silent, error: silent };
-    let result: Awaited<ReturnType<typeof s.evaluate>>;
+    let tick: EvaluatedTick;
     try {
-      result = await s.evaluate({ cursor: options.cursor ?? undefined, now: options.now ?? new Date(), resources: built.instances, log });
+      const result = await s.evaluate({ cursor: options.cursor ?? undefined, now: options.now ?? new Date(), resources: built.instances, log });
+      const cursor = result.cursor ?? options.cursor ?? null;
+      tick =
+        "skip" in result
+          ? { runRequests: [], cursor, skipReason: result.skip, tickTime: null }
+          : { runRequests: result.runRequests.map((r) => resolveRequest(defs, s.selection, r, `sensor "${name}"`, options.now)), cursor, skipReason: null, tickTime: null };
     } catch (e) {
       throw redacted(e, redact);
     }
-    const cursor = result.cursor ?? options.cursor ?? null;
-    if ("skip" in result) return { runRequests: [], cursor, skipReason: result.skip, tickTime: null };
-    return { runRequests: result.runRequests.map((r) => resolveRequest(defs, s.selection, r, `sensor "${name}"`, options.now)), cursor, skipReason: null, tickTime: null };
+    // Skip reasons, cursors and run requests reach the orchestrator's records: no secret in them.
+    return redactDeep(tick, redact);
   } finally {
-    await built.teardown();
+    await built.teardown().catch((e: unknown) => {
+      throw redacted(e, redact);
+    });
   }
 }
 
@@ -92,10 +99,11 @@ function unknownName(kind: string, name: string, known: readonly string[]): Bato
 }
 
 /** The error with the sensor's secrets removed from its message and stack (it reaches logs). */
-function redacted(e: unknown, redact: (text: string) => string): unknown {
+function redacted(e: unknown, redact: (text: string) => string, depth = 0): unknown {
   if (e instanceof Error) {
     e.message = redact(e.message);
     if (e.stack) e.stack = redact(e.stack);
+    if (e.cause !== undefined && depth < 5) e.cause = redacted(e.cause, redact, depth + 1);
     return e;
   }
   return typeof e === "string" ? redact(e) : e;

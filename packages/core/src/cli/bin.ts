@@ -1,5 +1,26 @@
 #!/usr/bin/env node
-import { formatError, runCli } from "./main.js";
+import { writeSync } from "node:fs";
+import { formatError, runCli, unfinishedAssets } from "./main.js";
+
+let settled = false;
+
+/**
+ * The CLI never ends with exit 0 before its command finished: a compute whose promise never
+ * settles empties the event loop, and process.exit() in user code ends the process; both fail
+ * the run, naming the assets without a result.
+ */
+function unfinished(hint: string): void {
+  settled = true;
+  const open = unfinishedAssets();
+  writeSync(2, `✘ the run ended before it finished${open.length ? `: no result for ${open.join(", ")}` : ""}; ${hint}\n`);
+  process.exitCode = 1;
+}
+process.on("beforeExit", () => {
+  if (!settled) unfinished("the event loop emptied while it ran: a compute whose promise never settles?");
+});
+process.on("exit", (code) => {
+  if (!settled) unfinished(`process.exit(${code}) was called while it ran: process.exit() in user code (or a library)?`);
+});
 
 runCli(process.argv.slice(2), {
   cwd: process.cwd(),
@@ -8,9 +29,11 @@ runCli(process.argv.slice(2), {
   err: (t) => process.stderr.write(t + "\n"),
 }).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (e: unknown) => {
+    settled = true;
     process.stderr.write(formatError(e) + "\n");
     process.exitCode = 1;
   },

@@ -17,6 +17,7 @@ import { cleanupTempDirs, expectValidManifest, expectValidManifestJson, tempDir,
 
 const CORE = fileURLToPath(new URL("../..", import.meta.url));
 const STEP_BIN = join(CORE, "dist", "step", "bin.js");
+const CLI_BIN = join(CORE, "dist", "cli", "bin.js");
 const run = promisify(execFile);
 
 /*
@@ -83,6 +84,31 @@ const metrics = asset({ key: "customer_metrics", inputs: { orders: "ordrs" }, co
 export default definitions({ assets: [asset({ key: "orders", compute: () => pl.DataFrame({ x: [1] }) }), metrics] });
 `;
 
+const TOKEN = "CANARY-cli-7f3a9";
+const TRUTH = `
+import pl from "nodejs-polars";
+import { asset, definitions, resource, secret, sensor } from "@baton/core";
+const vault = resource({ config: { token: secret("CLI_TOKEN") }, create: ({ token }) => ({ token }) });
+export default definitions({
+  assets: [
+    asset({ key: "fine", compute: () => pl.DataFrame({ x: [1] }) }),
+    asset({ key: "never_settles", deps: ["fine"], compute: () => new Promise(() => {}) }),
+    asset({ key: "exits_early", compute: () => process.exit(0) }),
+    asset({
+      key: "prints",
+      resources: ["vault"],
+      compute: (_i, { resources }) => {
+        console.log("console.log token=" + resources.vault.token);
+        console.error("console.error token=" + resources.vault.token);
+        return pl.DataFrame({ x: [1] });
+      },
+    }),
+  ],
+  resources: { vault },
+  sensors: [sensor({ name: "secret_sensor", selection: "fine", resources: ["vault"], evaluate: ({ resources }) => ({ skip: "nothing new for " + resources.vault.token, cursor: "c-" + resources.vault.token }) })],
+});
+`;
+
 let project: string;
 let storage: string;
 
@@ -95,6 +121,7 @@ beforeAll(() => {
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "cli-fixture", private: true, type: "module", baton: { definitions: "./defs.ts" } }, null, 2));
   writeFileSync(join(project, "defs.ts"), DEFS);
   writeFileSync(join(project, "broken.ts"), BROKEN);
+  writeFileSync(join(project, "truth.ts"), TRUTH);
   mkdirSync(join(project, "node_modules", "@baton"), { recursive: true });
   symlinkSync(CORE, join(project, "node_modules", "@baton", "core"), "dir");
   symlinkSync(join(CORE, "node_modules", "nodejs-polars"), join(project, "node_modules", "nodejs-polars"), "dir");
@@ -323,6 +350,47 @@ describe("baton CLI", () => {
   });
 });
 
+describe("baton CLI tells the truth (issue 10)", () => {
+  async function baton(args: string[], env: Record<string, string> = {}) {
+    try {
+      const r = await run(process.execPath, [CLI_BIN, ...args], { cwd: project, env: { ...process.env, BATON_STORAGE: storage, CLI_TOKEN: TOKEN, ...env }, timeout: 120_000 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+    }
+  }
+
+  it("materialize exits non-zero naming the unfinished asset when a compute never settles", async () => {
+    const r = await baton(["materialize", "--definitions", "truth.ts", "--select", "+never_settles"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("the run ended before it finished: no result for never_settles");
+    expect(r.stderr).not.toContain("fine,");
+  });
+
+  it("materialize exits non-zero when compute calls process.exit(0)", async () => {
+    const r = await baton(["materialize", "--definitions", "truth.ts", "--select", "exits_early"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("no result for exits_early");
+    expect(r.stderr).toContain("process.exit()");
+  });
+
+  it("materialize redacts secrets from what the asset prints", async () => {
+    const r = await baton(["materialize", "--definitions", "truth.ts", "--select", "prints"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+    expect(r.stdout).toContain("console.log token=***");
+    expect(r.stderr).toContain("console.error token=***");
+  });
+
+  it("sensor tick redacts the skip reason and the cursor", async () => {
+    const r = await cli(["sensor", "tick", "secret_sensor", "--definitions", "truth.ts"], { CLI_TOKEN: TOKEN });
+    expect(r.code).toBe(0);
+    expect(r.out.join("\n")).not.toContain(TOKEN);
+    expect(r.out).toContain("skipped: nothing new for ***");
+  });
+});
+
 describe("baton-step (compiled bin in a child process)", () => {
   let manifestPath: string;
 
@@ -388,9 +456,9 @@ describe("baton-step (compiled bin in a child process)", () => {
     expect(ev.at(-1)).toMatchObject({ type: "step_end", status: "failure" });
   });
 
-  it("exits 2 when the step cannot start (unknown asset, broken manifest), still emitting a failure event", async () => {
+  it("exits 3 (deterministic) when the step cannot start (unknown asset, broken manifest), still emitting a failure event", async () => {
     const unknown = await step(["run", "--manifest", manifestPath, "--asset", "no_such_asset", "--run-id", "r-4"]);
-    expect(unknown.code).toBe(2);
+    expect(unknown.code).toBe(3);
     const [f] = events(unknown.stdout);
     expect(f).toMatchObject({ type: "asset_failure", asset: "", error: { code: "UNKNOWN_SELECTION" } });
     expect(unknown.stderr).toContain('baton-step: selection names "no_such_asset"');
@@ -398,7 +466,7 @@ describe("baton-step (compiled bin in a child process)", () => {
     const broken = join(project, "orchestrator", "broken.json");
     writeFileSync(broken, JSON.stringify({ manifestVersion: 99 }));
     const bad = await step(["run", "--manifest", broken, "--asset", "report"]);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(3);
     expect(events(bad.stdout)[0]).toMatchObject({ type: "asset_failure", error: { code: "MANIFEST" } });
     expect(bad.stderr).toContain(broken);
     expect(bad.stderr).toContain("manifest version 99");

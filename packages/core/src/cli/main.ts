@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { BatonError, BatonValidationError } from "../errors.js";
 import { loadDefinitions } from "../load.js";
 import { materialize } from "../executor/materialize.js";
+import type { StepEvent } from "../step/events.js";
 import { LocalIOStore } from "../io/store.js";
 import { manifestToJson, toManifest } from "../manifest/build.js";
 import { evaluateScheduleTick, evaluateSensorTick } from "../ticks.js";
@@ -33,6 +34,28 @@ export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
   out(text: string): void;
   err(text: string): void;
+}
+
+/** Assets of the runs in progress that started and have no result yet (what `bin.ts` names if the process ends early). */
+const openRuns = new Set<() => string[]>();
+export function unfinishedAssets(): string[] {
+  return [...openRuns].flatMap((probe) => probe());
+}
+
+/** Tracks which started assets have no result yet; returns the event listener and stops with `done`. */
+function trackRun(next: ((e: StepEvent) => void) | undefined): { onEvent: (e: StepEvent) => void; done: () => void } {
+  const open = new Map<string, string>(); // label -> asset
+  const probe = () => [...open.keys()];
+  openRuns.add(probe);
+  return {
+    onEvent: (e) => {
+      if (e.type === "asset_start") open.set(e.partitionKey === null ? e.asset : `${e.asset} [${e.partitionKey}]`, e.asset);
+      else if (e.type === "materialization") open.delete(e.partitionKey === null ? e.asset : `${e.asset} [${e.partitionKey}]`);
+      else if (e.type === "asset_failure") for (const [label, asset] of open) if (asset === e.asset) open.delete(label);
+      next?.(e);
+    },
+    done: () => void openRuns.delete(probe),
+  };
 }
 
 /** The CLI as a function, so tests drive it without a child process. Returns the exit code. */
@@ -92,14 +115,20 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     }
     case "materialize": {
       const printer = values.json ? undefined : progressPrinter(io.out);
-      const result = await materialize(defs, {
-        selection: values.select ?? "*",
-        ...(values.partition ? { partition: values.partition } : {}),
-        ...(values["partition-range"] ? { partitionRange: parseRange(values["partition-range"]) } : {}),
-        store,
-        env: io.env,
-        ...(printer ? { onEvent: printer } : {}),
-      });
+      const tracked = trackRun(printer);
+      let result;
+      try {
+        result = await materialize(defs, {
+          selection: values.select ?? "*",
+          ...(values.partition ? { partition: values.partition } : {}),
+          ...(values["partition-range"] ? { partitionRange: parseRange(values["partition-range"]) } : {}),
+          store,
+          env: io.env,
+          onEvent: tracked.onEvent,
+        });
+      } finally {
+        tracked.done();
+      }
       if (values.json) json(result);
       else io.out(summary(result));
       if (values.show && result.status === "success") await show(defs.asset(values.show).key, values.partition, store, io);

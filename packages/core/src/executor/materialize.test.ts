@@ -245,3 +245,19 @@ describe("materialize", () => {
     expect(missing.assets.a!.error!.message).toContain("WAREHOUSE_URL");
   });
 });
+
+describe("materialize: retries by failure class (issue 10)", () => {
+  it("does not retry a deterministic failure; retries a transient one per policy", async () => {
+    let calls = 0;
+    const needs = resource({ config: { url: env("NEVER_SET_URL") }, create: ({ url }) => url });
+    const missing = asset({ key: "missing", resources: ["needs"], retry: { maxRetries: 2 }, compute: () => frame() });
+    const wrong = asset({ key: "wrong", retry: { maxRetries: 2 }, compute: () => 42 as never });
+    const flaky = asset({ key: "flaky", retry: { maxRetries: 2 }, compute: () => { throw new Error(`try ${++calls}`); } });
+    const { result, sleep } = run(definitions({ assets: [missing, wrong, flaky], resources: { needs } }));
+    const r = await result;
+    expect(r.assets.missing).toMatchObject({ status: "failure", attempts: 1, error: { code: "MISSING_ENV", retryable: false } });
+    expect(r.assets.wrong).toMatchObject({ status: "failure", attempts: 1, error: { code: "WRONG_OUTPUT_TYPE", retryable: false } });
+    expect(r.assets.flaky).toMatchObject({ status: "failure", attempts: 3, error: { message: "try 3", retryable: true } });
+    expect(sleep).toHaveBeenCalledTimes(2);
+  });
+});

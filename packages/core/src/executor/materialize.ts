@@ -3,7 +3,10 @@ import type { Definitions } from "../definitions.js";
 import { LocalIOStore } from "../io/store.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
 import { partitionKeysFor, runStep } from "../step/run.js";
-import type { MaterializationMetadata, SerializedError, StepEvent } from "../step/events.js";
+import { redactProcessOutput } from "../step/output.js";
+import { resourceKeys, secretRedactor } from "../step/resources.js";
+import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
+import { StepCancelled } from "../errors.js";
 
 export interface MaterializeOptions {
   /** Asset selection (see `selectAssets`); every asset when absent. */
@@ -21,6 +24,8 @@ export interface MaterializeOptions {
   readonly now?: Date;
   /** Replaces the wait between retries (tests use 0). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Cancels the run: nothing is written afterwards, no further asset starts or retries. */
+  readonly signal?: AbortSignal;
 }
 
 export interface AssetRunResult {
@@ -58,6 +63,9 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const limit = Math.max(1, options.concurrency ?? 4);
   const sleep = options.sleep ?? delay;
   const running = new Set<Promise<void>>();
+  const environment = options.env ?? process.env;
+  // What the assets print between and around steps is redacted too (each step also redacts its own).
+  const releaseOutput = redactProcessOutput(secretRedactor(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment));
 
   const runAsset = async (id: string): Promise<void> => {
     const a = defs.asset(id);
@@ -68,7 +76,9 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     let attempts = 0;
     const maxAttempts = 1 + (a.retry?.maxRetries ?? 0);
     let ok = false;
-    while (!ok && attempts < maxAttempts) {
+    let retryable = true;
+    // Deterministic failures (a missing variable, a wrong output type…) are not retried.
+    while (!ok && retryable && attempts < maxAttempts && !options.signal?.aborted) {
       if (attempts > 0) {
         const base = (a.retry?.delaySeconds ?? 0) * 1000;
         await sleep(a.retry?.backoff === "exponential" ? base * 2 ** (attempts - 1) : base);
@@ -87,15 +97,18 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
         ...(options.env ? { env: options.env } : {}),
         ...(options.resources ? { resources: options.resources } : {}),
         ...(options.now ? { now: options.now } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
         onEvent: (e) => {
           if (e.type === "materialization") mats.push({ partitionKey: e.partitionKey, dataVersion: e.dataVersion, metadata: e.metadata });
           else if (e.type === "check") checks.push({ check: e.check, partitionKey: e.partitionKey, passed: e.passed, severity: e.severity });
           else if (e.type === "asset_failure") error = e.error;
+          else if (e.type === "step_end" && e.error && !error) error = e.error;
           options.onEvent?.(e);
         },
       });
       attempts++;
       ok = step.status === "success";
+      retryable = step.retryable;
     }
     results[id] = { status: ok ? "success" : "failure", attempts, durationMs: performance.now() - t0, materializations: mats, checks, error };
   };
@@ -111,6 +124,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   };
 
   const launchReady = () => {
+    if (options.signal?.aborted) return;
     for (const [id, ups] of waiting) {
       if (running.size >= limit) return;
       if (ups.some((u) => results[u]?.status !== "success")) continue;
@@ -123,10 +137,18 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     }
   };
 
-  launchReady();
-  while (running.size > 0) {
-    await Promise.race(running);
+  try {
     launchReady();
+    while (running.size > 0) {
+      await Promise.race(running);
+      launchReady();
+    }
+  } finally {
+    releaseOutput();
+  }
+  // Cancelled before they could start.
+  for (const id of selected) {
+    if (!results[id]) results[id] = { status: "failure", attempts: 0, durationMs: 0, materializations: [], checks: [], error: serializeError(new StepCancelled()) };
   }
   const status = selected.every((id) => results[id]?.status === "success") ? "success" : "failure";
   const ordered = Object.fromEntries(selected.map((id) => [id, results[id]!]));

@@ -2,11 +2,16 @@
 import { writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { BatonError, isRetryable } from "../errors.js";
 import { readManifest } from "../manifest/read.js";
+import type { Manifest } from "../manifest/types.js";
 import { loadDefinitions } from "../load.js";
 import { runStep } from "./run.js";
 import { encodeEvent } from "./protocol.js";
-import { serializeError } from "./events.js";
+import { redactError, serializeError, type StepEvent } from "./events.js";
+import { guardStep, type StepGuard } from "./guard.js";
+import { redactProcessOutput } from "./output.js";
+import { redactorOf } from "./resources.js";
 import { evaluateSensorTick, evaluateScheduleTick } from "../ticks.js";
 import { parseRange } from "../cli/args.js";
 
@@ -17,31 +22,58 @@ import { parseRange } from "../cli/args.js";
  *   baton-step run    --manifest M --asset ID [--asset ID…] [--partition K | --partition-range A...B] --run-id R [--retry N]
  *   baton-step sensor --manifest M --name NAME [--cursor C] [--now ISO]
  *   baton-step schedule --manifest M --name NAME --at ISO
+ *
+ * Exit codes: 0 the step printed step_end success; 1 failure a retry may fix (a thrown error, a
+ * failed teardown or import, a step that ended early); 3 deterministic failure (see
+ * DETERMINISTIC_CODES, a bad manifest or usage); 143 / 130 cancelled by SIGTERM / SIGINT.
  */
+const USAGE = "usage: baton-step run|sensor|schedule --manifest M ...";
 const out = (line: string) => writeSync(1, line);
+const write = (e: StepEvent) => out(encodeEvent(e));
+
+let guard: StepGuard | undefined;
+let redact: (text: string) => string = (t) => t;
+
+/** Every secret value the manifest's resources read from this environment, known before any user code runs. */
+function manifestSecrets(manifest: Manifest, environment: Readonly<Record<string, string | undefined>>): string[] {
+  return manifest.resources.flatMap((r) => r.config.filter((c) => c.secret).map((c) => environment[c.env] ?? "")).filter((v) => v !== "");
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      manifest: { type: "string" },
-      asset: { type: "string", multiple: true },
-      partition: { type: "string" },
-      "partition-range": { type: "string" },
-      "run-id": { type: "string" },
-      retry: { type: "string" },
-      name: { type: "string" },
-      cursor: { type: "string" },
-      now: { type: "string" },
-      at: { type: "string" },
-    },
-  });
-  if (!values.manifest) throw new Error("--manifest is required");
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        manifest: { type: "string" },
+        asset: { type: "string", multiple: true },
+        partition: { type: "string" },
+        "partition-range": { type: "string" },
+        "run-id": { type: "string" },
+        retry: { type: "string" },
+        name: { type: "string" },
+        cursor: { type: "string" },
+        now: { type: "string" },
+        at: { type: "string" },
+      },
+    }));
+  } catch (e) {
+    throw new BatonError("CONFIG", (e as Error).message, { hint: USAGE });
+  }
+  if (command !== "run" && command !== "sensor" && command !== "schedule") {
+    throw new BatonError("CONFIG", `unknown command "${command ?? ""}": use run, sensor or schedule`, { hint: USAGE });
+  }
+  if (!values.manifest) throw new BatonError("CONFIG", "--manifest is required", { hint: USAGE });
   const manifestPath = resolve(values.manifest);
   const manifest = readManifest(manifestPath, [1], "baton-step", { schema: false });
+  redact = redactorOf(manifestSecrets(manifest, process.env));
+  redactProcessOutput(redact);
+  // Watching starts before the definitions are imported: an import that never settles is caught too.
+  if (command === "run") guard = guardStep({ assets: values.asset ?? [], write });
   const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
   if (command === "run") {
+    const g = guard!;
     const result = await runStep({
       definitions: defs,
       assets: values.asset ?? [],
@@ -49,28 +81,30 @@ async function main(argv: string[]): Promise<number> {
       partitionRange: values["partition-range"] ? parseRange(values["partition-range"]) : undefined,
       runId: values["run-id"] ?? `adhoc-${Date.now()}`,
       retryNumber: Number(values.retry ?? 0),
-      onEvent: (e) => out(encodeEvent(e)),
+      onEvent: g.onEvent,
+      signal: g.signal,
     });
-    return result.status === "success" ? 0 : 1;
+    g.release();
+    return g.exitCode(result);
   }
-  if (command === "sensor" || command === "schedule") {
-    const now = values.now ? new Date(values.now) : new Date();
-    const result =
-      command === "sensor"
-        ? await evaluateSensorTick(defs, values.name ?? "", { cursor: values.cursor ?? null, now })
-        : evaluateScheduleTick(defs, values.name ?? "", values.at ? new Date(values.at) : now);
-    out(encodeEvent({ type: "tick", result }));
-    return 0;
-  }
-  throw new Error(`unknown command "${command ?? ""}": use run, sensor or schedule`);
+  const now = values.now ? new Date(values.now) : new Date();
+  const result =
+    command === "sensor"
+      ? await evaluateSensorTick(defs, values.name ?? "", { cursor: values.cursor ?? null, now })
+      : evaluateScheduleTick(defs, values.name ?? "", values.at ? new Date(values.at) : now);
+  out(encodeEvent({ type: "tick", result }));
+  return 0;
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    // Failures before or around the step (bad manifest, unknown asset) still reach the orchestrator.
-    out(encodeEvent({ type: "asset_failure", asset: "", partitionKey: null, error: serializeError(e) }));
-    process.stderr.write(`baton-step: ${(e as Error).message ?? String(e)}\n`);
-    process.exit(2);
+    // Failures before or around the step (bad manifest, unknown asset, import) still reach the orchestrator.
+    guard?.release();
+    const error = redactError(serializeError(e), redact);
+    write({ type: "asset_failure", asset: "", partitionKey: null, error });
+    if (guard) write({ type: "step_end", status: "failure", retryable: error.retryable, durationMs: performance.now(), error });
+    process.stderr.write(`baton-step: ${error.message}\n`);
+    process.exit(isRetryable(e) ? 1 : 3);
   },
 );

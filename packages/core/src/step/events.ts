@@ -1,5 +1,6 @@
 import type { CheckSeverity, MetadataValue } from "../asset.js";
 import type { ColumnSchema } from "../io/frames.js";
+import { isRetryable } from "../errors.js";
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
 
@@ -9,6 +10,8 @@ export interface SerializedError {
   readonly stack: string | undefined;
   readonly code?: string;
   readonly cause?: SerializedError;
+  /** False when a retry cannot help (a deterministic BatonError code, see DETERMINISTIC_CODES). */
+  readonly retryable: boolean;
 }
 
 export interface MaterializationMetadata {
@@ -51,7 +54,15 @@ export type StepEvent =
     }
   | { readonly type: "asset_failure"; readonly asset: string; readonly partitionKey: string | null; readonly error: SerializedError }
   | { readonly type: "asset_skipped"; readonly asset: string; readonly reason: string }
-  | { readonly type: "step_end"; readonly status: "success" | "failure"; readonly durationMs: number };
+  | {
+      readonly type: "step_end";
+      readonly status: "success" | "failure";
+      /** Whether a retry may help (false on success): false only when every failure is deterministic. */
+      readonly retryable: boolean;
+      readonly durationMs: number;
+      /** Why the step failed beyond its assets' own failures (a resource's teardown, the process ending early). */
+      readonly error?: SerializedError;
+    };
 
 export function serializeError(e: unknown, depth = 0): SerializedError {
   if (e instanceof Error) {
@@ -63,9 +74,10 @@ export function serializeError(e: unknown, depth = 0): SerializedError {
       stack: e.stack,
       ...(typeof code === "string" ? { code } : {}),
       ...(cause !== undefined && depth < 5 ? { cause: serializeError(cause, depth + 1) } : {}),
+      retryable: isRetryable(e),
     };
   }
-  return { name: "NonErrorThrown", message: typeof e === "string" ? e : JSON.stringify(e) ?? String(e), stack: undefined };
+  return { name: "NonErrorThrown", message: typeof e === "string" ? e : JSON.stringify(e) ?? String(e), stack: undefined, retryable: true };
 }
 
 /** The same error with `redact` applied to every text in it (message, stack, causes). */
@@ -76,4 +88,14 @@ export function redactError(e: SerializedError, redact: (text: string) => string
     stack: e.stack === undefined ? undefined : redact(e.stack),
     ...(e.cause !== undefined ? { cause: redactError(e.cause, redact) } : {}),
   };
+}
+
+/** Every string in a JSON-like value passed through `redact` (metadata, tick results). */
+export function redactDeep<T>(value: T, redact: (text: string) => string): T {
+  if (typeof value === "string") return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v, redact)) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [redact(k), redactDeep(v, redact)])) as T;
+  }
+  return value;
 }

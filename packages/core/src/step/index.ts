@@ -1,4 +1,8 @@
 /** The step runtime, for adapters: run a step, and the event wire format of `baton-step`. */
 export { runStep, type StepOptions, type StepResult, type AssetStatus } from "./run.js";
-export { serializeError, type StepEvent, type SerializedError, type MaterializationMetadata, type LogLevel } from "./events.js";
+export { serializeError, redactError, redactDeep, type StepEvent, type SerializedError, type MaterializationMetadata, type LogLevel } from "./events.js";
 export { EVENT_PREFIX, encodeEvent } from "./protocol.js";
+export { guardStep, StepTracker, describeUnfinished, type StepGuard, type UnfinishedAsset } from "./guard.js";
+export { redactProcessOutput } from "./output.js";
+export { redactorOf, secretRedactor } from "./resources.js";
+export { isRetryable, DETERMINISTIC_CODES, StepCancelled } from "../errors.js";

@@ -9,10 +9,21 @@ export interface BuiltResources {
   teardown(): Promise<void>;
 }
 
+/** The values of the secret fields of these resources in this environment. */
+export function stepSecrets(defs: Definitions, keys: readonly string[], environment: Readonly<Record<string, string | undefined>>): string[] {
+  return secretValues(keys.map((k) => defs.resources[k]).filter((r): r is ResourceDefinition => r !== undefined), environment);
+}
+
+/** Replaces each of these values with "***" (the longest first, so a secret containing another goes whole). */
+export function redactorOf(secrets: Iterable<string>): (text: string) => string {
+  const values = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  if (values.length === 0) return (text: string) => text;
+  return (text: string) => values.reduce((t, s) => t.split(s).join("***"), text);
+}
+
 /** Replaces the values of the secret fields of these resources with "***". */
 export function secretRedactor(defs: Definitions, keys: readonly string[], environment: Readonly<Record<string, string | undefined>>): (text: string) => string {
-  const secrets = secretValues(keys.map((k) => defs.resources[k]).filter((r): r is ResourceDefinition => r !== undefined), environment);
-  return (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
+  return redactorOf(stepSecrets(defs, keys, environment));
 }
 
 /** The keys of the resources these assets need, in first-use order. */
@@ -31,9 +42,18 @@ export async function buildResources(
   const needed = keys;
   const redact = secretRedactor(defs, needed, environment);
   const instances: Record<string, unknown> = {};
-  const built: [ResourceDefinition<any, any>, unknown][] = [];
+  const built: [string, ResourceDefinition<any, any>, unknown][] = [];
+  // Every resource is torn down, in reverse order, even when one teardown fails; the first failure is thrown.
   const teardown = async () => {
-    for (const [def, inst] of built.reverse()) await def.teardown?.(inst);
+    let failure: Error | undefined;
+    for (const [key, def, inst] of built.splice(0).reverse()) {
+      try {
+        await def.teardown?.(inst);
+      } catch (e) {
+        failure ??= new Error(`resource "${key}" teardown failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+      }
+    }
+    if (failure) throw failure;
   };
   try {
     for (const key of needed) {
@@ -46,10 +66,11 @@ export async function buildResources(
       const config = resolveConfig(key, def.config, environment, firstUser);
       const inst = await def.create(config);
       instances[key] = inst;
-      built.push([def, inst]);
+      built.push([key, def, inst]);
     }
   } catch (e) {
-    await teardown();
+    // The factory's error is the one to report; a teardown failure on the way out must not hide it.
+    await teardown().catch(() => undefined);
     throw e;
   }
   return { instances, redact, teardown };

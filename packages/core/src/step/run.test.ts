@@ -118,7 +118,7 @@ describe("runStep: events", () => {
     });
     const { log, run } = step(definitions({ assets: [a] }), ["a"]);
     await run;
-    expect(log.of("asset_failure")[0]!.error).toEqual({ name: "NonErrorThrown", message: "just a string", stack: undefined });
+    expect(log.of("asset_failure")[0]!.error).toEqual({ name: "NonErrorThrown", message: "just a string", stack: undefined, retryable: true });
   });
 });
 
@@ -468,5 +468,126 @@ describe("runStep: resources", () => {
     const failing = asset({ key: "f", resources: ["ok"], compute: () => { throw new Error("x"); } });
     await step(definitions({ assets: [failing], resources: { ok } }), ["f"]).run;
     expect(calls).toEqual(["teardown ok"]);
+  });
+});
+
+describe("runStep: truth (issue 10)", () => {
+  const TOKEN = "CANARY-run-7f3a9";
+  const vault = resource({ config: { token: secret("VAULT_TOKEN") }, create: ({ token }) => ({ token }) });
+  const leaky = resource({
+    config: { token: secret("VAULT_TOKEN") },
+    create: ({ token }) => ({ token }),
+    teardown: (c: { token: string }) => {
+      throw new Error(`teardown: could not close session for token=${c.token}`);
+    },
+  });
+
+  it("a teardown error after the output was committed keeps the materialization, fails the step (transient), redacted", async () => {
+    const a = asset({ key: "a", resources: ["leaky"], compute: () => orders() });
+    const { log, run, store } = step(definitions({ assets: [a], resources: { leaky } }), ["a"], { env: { VAULT_TOKEN: TOKEN } });
+    const result = await run;
+    expect(JSON.stringify(log.events)).not.toContain(TOKEN);
+    expect(JSON.stringify(result)).not.toContain(TOKEN);
+    expect(log.types()).toEqual(["step_start", "asset_start", "materialization", "step_end"]);
+    expect(result.assets.a!.status).toBe("success");
+    expect((await store.read(["a"], undefined)).frame.height).toBe(3);
+    expect(result.status).toBe("failure");
+    expect(result.retryable).toBe(true);
+    const end = log.of("step_end")[0]!;
+    expect(end).toMatchObject({ status: "failure", retryable: true });
+    expect(end.error!.message).toBe('resource "leaky" teardown failed: teardown: could not close session for token=***');
+  });
+
+  it("redacts check metadata, deep", async () => {
+    const a = asset({
+      key: "a",
+      resources: ["vault"],
+      compute: () => orders(),
+      checks: [{ name: "m", severity: "warn", check: (_df, ctx) => ({ passed: true, metadata: { token: (ctx.resources.vault as { token: string }).token, deep: { list: [1, `x-${TOKEN}`], ok: true } } }) }],
+    });
+    const { log, run } = step(definitions({ assets: [a], resources: { vault } }), ["a"], { env: { VAULT_TOKEN: TOKEN } });
+    await run;
+    expect(log.of("check")[0]!.metadata).toEqual({ token: "***", deep: { list: [1, "x-***"], ok: true } });
+  });
+
+  it("redacts what the asset writes to process.stdout and process.stderr while the step runs", async () => {
+    const seen: string[] = [];
+    const realOut = process.stdout.write;
+    const realErr = process.stderr.write;
+    const capture = (chunk: unknown) => {
+      seen.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString());
+      return true;
+    };
+    process.stdout.write = capture as typeof process.stdout.write;
+    process.stderr.write = capture as typeof process.stderr.write;
+    try {
+      const a = asset({
+        key: "a",
+        resources: ["vault"],
+        compute: (_i, ctx) => {
+          const { token } = ctx.resources.vault as { token: string };
+          process.stdout.write(`out token=${token}\n`);
+          process.stderr.write(Buffer.from(`err token=${token}\n`));
+          return orders();
+        },
+      });
+      const { run } = step(definitions({ assets: [a], resources: { vault } }), ["a"], { env: { VAULT_TOKEN: TOKEN } });
+      expect((await run).status).toBe("success");
+    } finally {
+      process.stdout.write = realOut;
+      process.stderr.write = realErr;
+    }
+    expect(seen).toEqual(["out token=***\n", "err token=***\n"]);
+  });
+
+  it("marks deterministic failures not retryable and transient ones retryable, per asset and for the step", async () => {
+    const needs = resource({ config: { url: env("NEVER_SET_URL") }, create: ({ url }) => url });
+    const missing = asset({ key: "missing", resources: ["needs"], compute: () => orders() });
+    const wrong = asset({ key: "wrong", compute: () => 42 as never });
+    const throws = asset({ key: "throws", compute: () => { throw new Error("boom"); } });
+    const defs = definitions({ assets: [missing, wrong, throws], resources: { needs } });
+    for (const [ids, retryable] of [[["missing"], false], [["wrong"], false], [["throws"], true], [["wrong", "throws"], true]] as const) {
+      const { log, run } = step(defs, [...ids]);
+      const result = await run;
+      expect(result.retryable, ids.join()).toBe(retryable);
+      expect(log.of("step_end")[0], ids.join()).toMatchObject({ status: "failure", retryable });
+    }
+    const { log, run } = step(defs, ["wrong", "throws"]);
+    await run;
+    expect(log.of("asset_failure").map((f) => [f.asset, f.error.retryable])).toEqual([["wrong", false], ["throws", true]]);
+    const ok = step(definitions({ assets: [asset({ key: "fine", compute: () => orders() })] }), ["fine"]);
+    expect((await ok.run).retryable).toBe(false);
+    expect(ok.log.of("step_end")[0]).toMatchObject({ status: "success", retryable: false });
+  });
+
+  it("a failed error-severity check is CHECK_FAILED, deterministic", async () => {
+    const a = asset({ key: "a", compute: () => orders(), checks: [{ name: "never", check: () => false }] });
+    const { log, run } = step(definitions({ assets: [a] }), ["a"]);
+    expect((await run).retryable).toBe(false);
+    expect(log.of("asset_failure")[0]!.error).toMatchObject({ code: "CHECK_FAILED", retryable: false });
+  });
+
+  it("after its signal aborts, writes nothing: the running asset and the rest fail as cancelled", async () => {
+    const controller = new AbortController();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const slow = asset({
+      key: "slow",
+      compute: async () => {
+        controller.abort();
+        await released;
+        return orders();
+      },
+    });
+    const next = asset({ key: "next", compute: () => orders() });
+    const { log, run, store } = step(definitions({ assets: [slow, next] }), ["slow", "next"], { signal: controller.signal });
+    setTimeout(release, 10);
+    const result = await run;
+    expect(log.of("materialization")).toEqual([]);
+    expect(log.of("asset_failure").map((f) => [f.asset, f.error.name])).toEqual([["slow", "StepCancelled"], ["next", "StepCancelled"]]);
+    expect(log.of("asset_failure")[0]!.error.message).toContain("cancelled");
+    expect(result.status).toBe("failure");
+    expect(await store.storedPartitions(["slow"])).toEqual([]);
+    await expect(store.read(["slow"], undefined)).rejects.toThrow();
   });
 });

@@ -1,13 +1,14 @@
 import type pl from "nodejs-polars";
 import type { AssetContext, AssetDefinition, CheckResult, Logger } from "../asset.js";
 import type { Definitions } from "../definitions.js";
-import { BatonError } from "../errors.js";
+import { BatonError, StepCancelled } from "../errors.js";
 import { LocalIOStore, type OutputRecord } from "../io/store.js";
 import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
 import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
-import { buildResources, resourceKeys, secretRedactor, type BuiltResources } from "./resources.js";
-import { redactError, serializeError, type LogLevel, type StepEvent } from "./events.js";
+import { buildResources, redactorOf, resourceKeys, stepSecrets, type BuiltResources } from "./resources.js";
+import { redactDeep, redactError, serializeError, type LogLevel, type SerializedError, type StepEvent } from "./events.js";
+import { redactProcessOutput } from "./output.js";
 
 export interface StepOptions {
   readonly definitions: Definitions;
@@ -24,13 +25,24 @@ export interface StepOptions {
   readonly resources?: Readonly<Record<string, unknown>>;
   readonly onEvent: (event: StepEvent) => void;
   readonly now?: Date;
+  /**
+   * Cancels the step: once aborted, nothing more is written (checked before every write and
+   * before every asset), and the assets without a result fail as cancelled.
+   */
+  readonly signal?: AbortSignal;
+  /** Redact secrets in what the process prints (process.stdout/stderr.write) while the step runs; default true. */
+  readonly redactOutput?: boolean;
 }
 
 export type AssetStatus = "success" | "failure" | "skipped";
 
 export interface StepResult {
   readonly status: "success" | "failure";
+  /** A failed step may succeed on a retry: false when every failure is deterministic (and on success). */
+  readonly retryable: boolean;
   readonly assets: Readonly<Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }>>;
+  /** Why the step failed beyond its assets (a resource's teardown), redacted. */
+  readonly error?: SerializedError;
   readonly durationMs: number;
 }
 
@@ -60,19 +72,38 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: [], retryNumber });
     emit({ type: "asset_failure", asset, partitionKey: options.partitionKey ?? null, error });
     const durationMs = performance.now() - started;
-    emit({ type: "step_end", status: "failure", durationMs });
-    return { status: "failure", assets: Object.fromEntries(ordered.map((a) => [a.id, { status: "failure" as const, records: [], error: error.message }])), durationMs };
+    emit({ type: "step_end", status: "failure", retryable: error.retryable, durationMs });
+    return {
+      status: "failure",
+      retryable: error.retryable,
+      assets: Object.fromEntries(ordered.map((a) => [a.id, { status: "failure" as const, records: [], error: error.message }])),
+      durationMs,
+    };
   }
   const allKeys = [...new Set(plan.flatMap((p) => p.keys))];
   emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: allKeys, retryNumber });
 
   const outcomes: Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }> = {};
+  const failures: SerializedError[] = [];
   // Known before any resource is built, so that a factory's failure is redacted too.
-  const redact = secretRedactor(defs, resourceKeys(ordered), environment);
+  const secrets = stepSecrets(defs, resourceKeys(ordered), environment);
+  const redact = redactorOf(secrets);
+  const releaseOutput = options.redactOutput !== false && secrets.length > 0 ? redactProcessOutput(redact) : () => undefined;
+  const fail = (asset: string, partitionKey: string | null, e: unknown) => {
+    const error = redactError(serializeError(e), redact);
+    failures.push(error);
+    emit({ type: "asset_failure", asset, partitionKey, error });
+    return error;
+  };
   let resources: BuiltResources | undefined;
+  let stepError: SerializedError | undefined;
   try {
     resources = await buildResources(defs, ordered, environment, options.resources);
     for (const { asset, keys } of plan) {
+      if (options.signal?.aborted) {
+        outcomes[asset.id] = { status: "failure", records: [], error: fail(asset.id, keys[0] ?? null, new StepCancelled()).message };
+        continue;
+      }
       const blocked = defs.upstream(asset.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
       if (blocked) {
         outcomes[asset.id] = { status: "skipped", records: [] };
@@ -83,32 +114,40 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
       outcomes[asset.id] = { status: "success", records };
       for (const key of keys.length ? keys : [undefined]) {
         const partitionKey = key ?? null;
+        if (options.signal?.aborted) {
+          outcomes[asset.id] = { status: "failure", records, error: fail(asset.id, partitionKey, new StepCancelled()).message };
+          break;
+        }
         emit({ type: "asset_start", asset: asset.id, partitionKey });
         try {
           records.push(await runOne(asset, key, { ...options, store, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys }));
         } catch (e) {
-          const error = redactError(serializeError(e), redact);
-          outcomes[asset.id] = { status: "failure", records, error: error.message };
-          emit({ type: "asset_failure", asset: asset.id, partitionKey, error });
+          outcomes[asset.id] = { status: "failure", records, error: fail(asset.id, partitionKey, e).message };
           break;
         }
       }
     }
   } catch (e) {
     // Resource construction failed: every selected asset fails with the same, named cause.
-    const error = redactError(serializeError(e), redact);
     for (const a of ordered) {
       if (outcomes[a.id]) continue;
-      outcomes[a.id] = { status: "failure", records: [], error: error.message };
-      emit({ type: "asset_failure", asset: a.id, partitionKey: null, error });
+      outcomes[a.id] = { status: "failure", records: [], error: fail(a.id, null, e).message };
     }
-  } finally {
-    await resources?.teardown();
   }
-  const status = Object.values(outcomes).every((o) => o.status === "success") ? "success" : "failure";
+  // A teardown failure does not undo what was committed: the materializations stand, the step fails.
+  try {
+    await resources?.teardown();
+  } catch (e) {
+    stepError = redactError(serializeError(e), redact);
+  } finally {
+    releaseOutput();
+  }
+  const status = !stepError && Object.values(outcomes).every((o) => o.status === "success") ? "success" : "failure";
+  // Transient unless every failure is deterministic: a retry can still help the others.
+  const retryable = status === "failure" && [...failures, ...(stepError ? [stepError] : [])].some((f) => f.retryable);
   const durationMs = performance.now() - started;
-  emit({ type: "step_end", status, durationMs });
-  return { status, assets: outcomes, durationMs };
+  emit({ type: "step_end", status, retryable, durationMs, ...(stepError ? { error: stepError } : {}) });
+  return { status, retryable, assets: outcomes, durationMs, ...(stepError ? { error: stepError } : {}) };
 }
 
 /** The partition keys one asset runs for in a step: none, one, or every key of a range. */
@@ -158,6 +197,8 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
   };
   const output = await asset.compute(inputs as never, context);
   const frame = await validateOutput(asset, output);
+  // Nothing is committed once the step is cancelled, even by a compute that finishes afterwards.
+  if (o.signal?.aborted) throw new StepCancelled();
   const record = await o.store.write({
     key: asset.key,
     partitionKey,
@@ -180,13 +221,13 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
       path: record.file ? `${o.store.dirOf(asset.key, partitionKey)}/${record.file}` : null,
       format: record.format,
       codeVersion: record.codeVersion,
-      user: asset.metadata,
+      user: redactDeep(asset.metadata, o.redact),
     },
   });
   // Checks are reported after the materialization they evaluate, as orchestrators expect.
   const failedChecks = await runChecks(asset, output, context, partitionKey, o);
   if (failedChecks.length > 0) {
-    throw new BatonError("INVALID_DEFINITION", `asset check${failedChecks.length > 1 ? "s" : ""} ${failedChecks.map((c) => `"${c}"`).join(", ")} failed (severity error); the output was written but downstream assets will not run`, {
+    throw new BatonError("CHECK_FAILED", `asset check${failedChecks.length > 1 ? "s" : ""} ${failedChecks.map((c) => `"${c}"`).join(", ")} failed (severity error); the output was written but downstream assets will not run`, {
       asset: asset.id,
       hint: "fix the data or the check, or declare the check with severity: \"warn\"",
     });
@@ -263,7 +304,7 @@ async function runChecks(asset: AssetDefinition, output: unknown, context: Asset
       passed: result.passed,
       severity,
       description: nullableRedact(result.description ?? c.description ?? null, o.redact),
-      metadata: result.metadata ?? {},
+      metadata: redactDeep(result.metadata ?? {}, o.redact),
     });
     if (!result.passed && severity === "error") failed.push(c.name);
   }

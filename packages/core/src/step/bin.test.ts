@@ -1,0 +1,300 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadDefinitions } from "../load.js";
+import { manifestToJson, toManifest } from "../manifest/build.js";
+import { LocalIOStore } from "../io/store.js";
+import { EVENT_PREFIX } from "./protocol.js";
+import type { StepEvent } from "./events.js";
+import { cleanupTempDirs, tempDir } from "../__tests__/helpers.js";
+
+/*
+ * The compiled `baton-step` in a child process, against a small definitions module whose assets
+ * misbehave the ways issue 10 lists: a promise that never settles, process.exit(0) in compute, a
+ * resource teardown that throws a secret, prints of a secret, deterministic and transient errors,
+ * and a SIGTERM while a compute runs.
+ */
+const CORE = fileURLToPath(new URL("../..", import.meta.url));
+const STEP_BIN = join(CORE, "dist", "step", "bin.js");
+const TOKEN = "CANARY-bin-7f3a9";
+
+const DEFS = `
+import pl from "nodejs-polars";
+import { existsSync, writeFileSync } from "node:fs";
+import { asset, dailyPartitions, definitions, env, resource, secret, sensor } from "@baton/core";
+
+const frame = () => pl.DataFrame({ x: [1, 2] });
+const vault = resource({ config: { token: secret("BIN_TOKEN") }, create: ({ token }) => ({ token }) });
+const leaky = resource({
+  config: { token: secret("BIN_TOKEN") },
+  create: ({ token }) => ({ token }),
+  teardown: (c) => { throw new Error("teardown: could not close session for token=" + c.token); },
+});
+const unset = resource({ config: { url: env("BIN_NEVER_SET") }, create: ({ url }) => url });
+
+export default definitions({
+  assets: [
+    asset({ key: "never_settles", compute: () => new Promise(() => {}) }),
+    asset({ key: "exits_early", compute: () => process.exit(0) }),
+    asset({ key: "fine", compute: frame }),
+    asset({ key: "after_fine", deps: ["fine"], compute: () => new Promise(() => {}) }),
+    asset({
+      key: "prints",
+      resources: ["vault"],
+      compute: (_i, { resources }) => {
+        console.log("console.log token=" + resources.vault.token);
+        console.error("console.error token=" + resources.vault.token);
+        process.stdout.write("stdout.write token=" + resources.vault.token + "\\n");
+        process.stderr.write(Buffer.from("stderr buffer token=" + resources.vault.token + "\\n"));
+        return frame();
+      },
+    }),
+    asset({ key: "teardown_throws", resources: ["leaky"], compute: frame }),
+    asset({
+      key: "check_metadata",
+      resources: ["vault"],
+      compute: frame,
+      checks: [{ name: "meta", severity: "warn", check: (_df, { resources }) => ({ passed: false, description: "saw " + resources.vault.token, metadata: { token: resources.vault.token, nested: { list: ["a", "x" + resources.vault.token] }, n: 1 } }) }],
+    }),
+    asset({ key: "needs_env", resources: ["unset"], retry: { maxRetries: 2 }, compute: frame }),
+    asset({ key: "wrong_type", compute: () => 42 }),
+    asset({ key: "daily", partitions: dailyPartitions({ start: "2024-01-01" }), compute: frame }),
+    asset({ key: "throws", compute: () => { throw new Error("boom"); } }),
+    asset({
+      key: "sleeper",
+      compute: async () => {
+        writeFileSync(process.env.BIN_MARKER, "started");
+        while (!existsSync(process.env.BIN_RELEASE)) await new Promise((r) => setTimeout(r, 20));
+        return frame();
+      },
+    }),
+  ],
+  resources: { vault, leaky, unset },
+  sensors: [
+    sensor({
+      name: "secret_sensor",
+      selection: "fine",
+      resources: ["vault"],
+      evaluate: ({ resources }) => ({ skip: "nothing new for " + resources.vault.token, cursor: "seen-" + resources.vault.token }),
+    }),
+    sensor({
+      name: "secret_requests",
+      selection: "fine",
+      resources: ["vault"],
+      evaluate: ({ resources }) => ({ runRequests: [{ selection: "fine", runKey: "k-" + resources.vault.token, tags: { t: resources.vault.token } }] }),
+    }),
+  ],
+});
+`;
+
+let dir: string;
+let manifestPath: string;
+let storage: string;
+
+beforeAll(async () => {
+  if (!existsSync(STEP_BIN)) throw new Error("these tests run the built baton-step: run pnpm --filter @baton/core build first");
+  dir = tempDir("baton-step-bin-");
+  storage = join(dir, "storage");
+  mkdirSync(join(dir, "node_modules", "@baton"), { recursive: true });
+  symlinkSync(CORE, join(dir, "node_modules", "@baton", "core"), "dir");
+  symlinkSync(join(CORE, "node_modules", "nodejs-polars"), join(dir, "node_modules", "nodejs-polars"), "dir");
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bin-fixture", private: true, type: "module" }));
+  writeFileSync(join(dir, "defs.mjs"), DEFS);
+  writeFileSync(join(dir, "import_fails.mjs"), `throw new Error("cannot import: token=" + process.env.BIN_TOKEN);\n`);
+  const defs = await loadDefinitions(join(dir, "defs.mjs"));
+  manifestPath = join(dir, "manifest.json");
+  const manifest = toManifest(defs, { module: join(dir, "defs.mjs"), manifestDir: dir });
+  writeFileSync(manifestPath, manifestToJson(manifest));
+  writeFileSync(join(dir, "import_fails.json"), manifestToJson({ ...manifest, runtime: { ...manifest.runtime, module: "import_fails.mjs" } }));
+});
+
+afterAll(cleanupTempDirs);
+
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  events: StepEvent[];
+}
+
+/** Runs baton-step to its end; `whenStarted` runs once the child's output satisfies `started`. */
+function step(args: string[], options: { env?: Record<string, string>; started?: () => boolean; whenStarted?: (pid: number) => void } = {}): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [STEP_BIN, ...args], {
+      cwd: dir,
+      env: { ...process.env, BATON_STORAGE: storage, BIN_TOKEN: TOKEN, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // Generous: a loaded 2-core machine can take seconds to start Node and load polars.
+    const deadline = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`baton-step ${args.join(" ")} did not exit within 60 s; stdout so far:\n${stdout}\nstderr:\n${stderr}`));
+    }, 60_000);
+    let poll: NodeJS.Timeout | undefined;
+    if (options.started && options.whenStarted) {
+      poll = setInterval(() => {
+        if (options.started!()) {
+          clearInterval(poll);
+          options.whenStarted!(child.pid!);
+        }
+      }, 20);
+    }
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(deadline);
+      if (poll) clearInterval(poll);
+      const events = stdout
+        .split("\n")
+        .filter((l) => l.startsWith(EVENT_PREFIX))
+        .map((l) => JSON.parse(l.slice(EVENT_PREFIX.length)) as StepEvent);
+      resolve({ code, signal, stdout, stderr, events });
+    });
+  });
+}
+
+const run = (assets: string[], extra: string[] = [], options: Parameters<typeof step>[1] = {}) =>
+  step(["run", "--manifest", manifestPath, ...assets.flatMap((a) => ["--asset", a]), "--run-id", "r-bin", ...extra], options);
+const ofType = <T extends StepEvent["type"]>(o: Outcome, type: T) => o.events.filter((e): e is Extract<StepEvent, { type: T }> => e.type === type);
+
+describe("baton-step never exits 0 without step_end success", () => {
+  it("a compute whose promise never settles: failure for the asset, step_end failure, exit 1", async () => {
+    const o = await run(["never_settles"]);
+    expect(o.code).toBe(1);
+    const [f] = ofType(o, "asset_failure");
+    expect(f).toMatchObject({ asset: "never_settles", error: { retryable: true } });
+    expect(f!.error.message).toContain("the Node step ended before it finished: no result for never_settles");
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: true });
+  });
+
+  it("process.exit(0) in compute: failure events written on the way out, exit 1", async () => {
+    const o = await run(["exits_early"]);
+    expect(o.code).toBe(1);
+    expect(ofType(o, "asset_failure")).toMatchObject([{ asset: "exits_early", error: { retryable: true } }]);
+    expect(ofType(o, "asset_failure")[0]!.error.message).toContain("process.exit()");
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: true });
+  });
+
+  it("names only the assets without a result when an earlier one materialized", async () => {
+    const o = await run(["fine", "after_fine"]);
+    expect(o.code).toBe(1);
+    expect(ofType(o, "materialization").map((m) => m.asset)).toEqual(["fine"]);
+    expect(ofType(o, "asset_failure").map((f) => f.asset)).toEqual(["after_fine"]);
+  });
+});
+
+describe("baton-step redacts every known secret", () => {
+  it("in what the asset prints through console.* and process.stdout/stderr.write", async () => {
+    const o = await run(["prints"]);
+    expect(o.code).toBe(0);
+    expect(o.stdout + o.stderr).not.toContain(TOKEN);
+    expect(o.stdout).toContain("console.log token=***");
+    expect(o.stdout).toContain("stdout.write token=***");
+    expect(o.stderr).toContain("console.error token=***");
+    expect(o.stderr).toContain("stderr buffer token=***");
+  });
+
+  it("in a teardown error after the output was committed: materialized, then the step fails, transient", async () => {
+    const o = await run(["teardown_throws"]);
+    expect(o.stdout + o.stderr).not.toContain(TOKEN);
+    expect(o.code).toBe(1);
+    expect(ofType(o, "materialization").map((m) => m.asset)).toEqual(["teardown_throws"]);
+    const end = ofType(o, "step_end")[0]!;
+    expect(end).toMatchObject({ status: "failure", retryable: true });
+    expect(end.error?.message).toContain("token=***");
+    expect(end.error?.message).toContain('resource "leaky"');
+  });
+
+  it("in check metadata and descriptions, deep", async () => {
+    const o = await run(["check_metadata"]);
+    expect(o.code).toBe(0);
+    expect(o.stdout + o.stderr).not.toContain(TOKEN);
+    expect(ofType(o, "check")[0]).toMatchObject({ description: "saw ***", metadata: { token: "***", nested: { list: ["a", "x***"] }, n: 1 } });
+  });
+
+  it("in an import error", async () => {
+    const o = await step(["run", "--manifest", join(dir, "import_fails.json"), "--asset", "fine"]);
+    expect(o.stdout + o.stderr).not.toContain(TOKEN);
+    expect(o.code).toBe(1);
+  });
+
+  it("in sensor skip reasons, cursors and run requests", async () => {
+    const skip = await step(["sensor", "--manifest", manifestPath, "--name", "secret_sensor"]);
+    expect(skip.code).toBe(0);
+    expect(skip.stdout + skip.stderr).not.toContain(TOKEN);
+    expect(skip.events[0]).toMatchObject({ type: "tick", result: { skipReason: "nothing new for ***", cursor: "seen-***" } });
+    const req = await step(["sensor", "--manifest", manifestPath, "--name", "secret_requests"]);
+    expect(req.stdout + req.stderr).not.toContain(TOKEN);
+    expect(req.events[0]).toMatchObject({ type: "tick", result: { runRequests: [{ runKey: "k-***", tags: { t: "***" } }] } });
+  });
+});
+
+describe("baton-step exit codes: 0 success, 1 transient, 3 deterministic", () => {
+  it("a thrown error is transient (1)", async () => {
+    const o = await run(["throws"]);
+    expect(o.code).toBe(1);
+    expect(ofType(o, "asset_failure")[0]).toMatchObject({ asset: "throws", error: { message: "boom", retryable: true } });
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: true });
+  });
+
+  it("a missing variable and a wrong output type are deterministic (3)", async () => {
+    for (const id of ["needs_env", "wrong_type"]) {
+      const o = await run([id]);
+      expect(o.code, id).toBe(3);
+      expect(ofType(o, "asset_failure")[0]!.error.retryable, id).toBe(false);
+      expect(o.events.at(-1), id).toMatchObject({ type: "step_end", status: "failure", retryable: false });
+    }
+  });
+
+  it("a step mixing both is transient", async () => {
+    const o = await run(["throws", "wrong_type"]);
+    expect(o.code).toBe(1);
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: true });
+  });
+
+  it("an invalid partition key, an unknown asset and a bad manifest are deterministic (3)", async () => {
+    const key = await run(["daily"], ["--partition", "yesterday"]);
+    expect(key.code).toBe(3);
+    expect(ofType(key, "asset_failure")[0]).toMatchObject({ asset: "daily", error: { code: "UNKNOWN_PARTITION", retryable: false } });
+    const unknown = await run(["no_such_asset"]);
+    expect(unknown.code).toBe(3);
+    expect(unknown.events[0]).toMatchObject({ type: "asset_failure", asset: "", error: { code: "UNKNOWN_SELECTION", retryable: false } });
+    const broken = join(dir, "broken.json");
+    writeFileSync(broken, JSON.stringify({ manifestVersion: 99 }));
+    const bad = await step(["run", "--manifest", broken, "--asset", "fine"]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain("manifest version 99");
+    const usage = await step(["frobnicate", "--manifest", manifestPath]);
+    expect(usage.code).toBe(3);
+  });
+});
+
+describe("baton-step on SIGTERM", () => {
+  it("stops at once, reports the asset cancelled, exits 143 and commits nothing afterwards", async () => {
+    const marker = join(dir, "sleeper-started");
+    const release = join(dir, "sleeper-release");
+    const o = await run(["sleeper"], [], {
+      env: { BIN_MARKER: marker, BIN_RELEASE: release },
+      started: () => existsSync(marker),
+      whenStarted: (pid) => {
+        process.kill(pid, "SIGTERM");
+        // Let the compute go on: if the step were still running, it would now write.
+        writeFileSync(release, "go");
+      },
+    });
+    expect(o.signal).toBeNull();
+    expect(o.code).toBe(143);
+    expect(ofType(o, "materialization")).toEqual([]);
+    expect(ofType(o, "asset_failure")[0]).toMatchObject({ asset: "sleeper" });
+    expect(ofType(o, "asset_failure")[0]!.error.message).toContain("cancelled");
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure" });
+    expect(existsSync(join(new LocalIOStore(storage).dirOf(["sleeper"], undefined), "record.json"))).toBe(false);
+    expect(readFileSync(marker, "utf8")).toBe("started");
+  });
+});

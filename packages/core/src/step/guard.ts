@@ -1,0 +1,158 @@
+import type { SerializedError, StepEvent } from "./events.js";
+
+/** A selected asset without a result: none at all, or some of its partition keys missing. */
+export interface UnfinishedAsset {
+  readonly asset: string;
+  /** The partition keys still missing when some were materialized; empty when nothing was. */
+  readonly partitionKeys: readonly string[];
+}
+
+/**
+ * Follows a step's events to tell what is still open: a selected asset has a result once it
+ * failed, was skipped, or was materialized for each partition key of the step.
+ */
+export class StepTracker {
+  private assets: string[];
+  private keys: string[] = [];
+  private readonly resolved = new Set<string>();
+  private readonly materialized = new Map<string, Set<string | null>>();
+  /** `step_end` was seen. */
+  ended = false;
+
+  constructor(selected: readonly string[]) {
+    this.assets = [...selected];
+  }
+
+  readonly observe = (e: StepEvent): void => {
+    switch (e.type) {
+      case "step_start":
+        this.assets = [...e.assets];
+        this.keys = [...e.partitionKeys];
+        break;
+      case "materialization": {
+        const seen = this.materialized.get(e.asset) ?? new Set();
+        seen.add(e.partitionKey);
+        this.materialized.set(e.asset, seen);
+        break;
+      }
+      case "asset_failure":
+      case "asset_skipped":
+        this.resolved.add(e.asset);
+        break;
+      case "step_end":
+        this.ended = true;
+        break;
+      default:
+    }
+  };
+
+  unfinished(): UnfinishedAsset[] {
+    const out: UnfinishedAsset[] = [];
+    for (const asset of this.assets) {
+      if (this.resolved.has(asset)) continue;
+      const seen = this.materialized.get(asset);
+      if (seen?.has(null)) continue; // an unpartitioned asset in a partitioned step
+      if (!seen) out.push({ asset, partitionKeys: [] });
+      else {
+        const missing = this.keys.filter((k) => !seen.has(k));
+        if (missing.length > 0) out.push({ asset, partitionKeys: missing });
+      }
+    }
+    return out;
+  }
+}
+
+/** "a, b [2024-01-02]": the unfinished assets as a message names them. */
+export function describeUnfinished(list: readonly UnfinishedAsset[]): string {
+  return list.map((u) => (u.partitionKeys.length ? u.partitionKeys.map((k) => `${u.asset} [${k}]`).join(", ") : u.asset)).join(", ");
+}
+
+export interface StepGuard {
+  /** Pass every event of the step through here: it is tracked, then written. */
+  readonly onEvent: (e: StepEvent) => void;
+  /** Aborted on SIGTERM/SIGINT: give it to runStep so that nothing is written afterwards. */
+  readonly signal: AbortSignal;
+  /** The exit code for a finished step: 0 success, 1 transient, 3 deterministic, 128+n after signal n. */
+  exitCode(result: { readonly status: "success" | "failure"; readonly retryable: boolean }): number;
+  /** Stops watching the process (remove the listeners); call before exiting on purpose. */
+  release(): void;
+}
+
+const SIGNALS = { SIGTERM: 15, SIGINT: 2 } as const;
+
+/**
+ * Keeps a step process honest: it never ends as a success unless `step_end` success was written.
+ * - The event loop drains while the step is open (a promise that never settles): every selected
+ *   asset without a result fails, then `step_end` failure; exit 1.
+ * - `process.exit()` is called while the step is open (user or library code): the same events
+ *   are written synchronously on the way out and the exit code becomes 1.
+ * - SIGTERM or SIGINT: the signal is aborted (nothing more is written), the open assets fail as
+ *   cancelled, and the process exits at once with 128 + the signal's number.
+ * `write` must write synchronously (fs.writeSync): it runs inside an `exit` listener.
+ */
+export function guardStep(options: { readonly assets: readonly string[]; readonly write: (e: StepEvent) => void }): StepGuard {
+  const tracker = new StepTracker(options.assets);
+  const controller = new AbortController();
+  const started = performance.now();
+  let watching = true;
+  const onEvent = (e: StepEvent) => {
+    tracker.observe(e);
+    options.write(e);
+  };
+
+  const close = (name: string, what: string, hint: string) => {
+    if (tracker.ended) return;
+    const open = tracker.unfinished();
+    const message = `${what}${open.length ? `: no result for ${describeUnfinished(open)}` : ""}; ${hint}`;
+    const error: SerializedError = { name, message, stack: undefined, retryable: true };
+    for (const u of open) onEvent({ type: "asset_failure", asset: u.asset, partitionKey: u.partitionKeys.length === 1 ? u.partitionKeys[0]! : null, error });
+    onEvent({ type: "step_end", status: "failure", retryable: true, durationMs: performance.now() - started, error });
+  };
+
+  const onBeforeExit = () => {
+    if (!watching) return;
+    release();
+    close("StepUnfinished", "the Node step ended before it finished", "its event loop emptied while the step was open: a compute whose promise never settles?");
+    process.exitCode = 1;
+  };
+  const onExit = (code: number) => {
+    if (!watching) return;
+    release();
+    close("StepUnfinished", "the Node step ended before it finished", `process.exit(${code}) was called while the step was open: process.exit() in user code (or a library)?`);
+    process.exitCode = 1;
+  };
+  const onSignal = (signal: keyof typeof SIGNALS) => {
+    controller.abort();
+    const code = 128 + SIGNALS[signal];
+    if (watching) {
+      release();
+      close("StepCancelled", `the step was cancelled (${signal})`, "nothing was written after the cancellation");
+    }
+    process.exit(code);
+  };
+  const onTerm = () => onSignal("SIGTERM");
+  const onInt = () => onSignal("SIGINT");
+
+  function release() {
+    watching = false;
+    process.off("beforeExit", onBeforeExit);
+    process.off("exit", onExit);
+    // The signal handlers stay: after the step a signal still exits with its code, at once.
+  }
+
+  process.on("beforeExit", onBeforeExit);
+  process.on("exit", onExit);
+  process.on("SIGTERM", onTerm);
+  process.on("SIGINT", onInt);
+
+  return {
+    onEvent,
+    signal: controller.signal,
+    exitCode(result) {
+      if (controller.signal.aborted) return 143;
+      if (result.status === "success") return 0;
+      return result.retryable ? 1 : 3;
+    },
+    release,
+  };
+}
