@@ -3,7 +3,7 @@
 A port of core's src/partitions/mapping.ts (upstreamKeys) and of the key lists in time.ts
 (partitionKeys, keysInRange, keysOverlapping), built on baton_core.partitions so that the windows,
 the DST rules and the key checks are that module's. Everything that touches its time internals is
-in the three ``_``-functions below.
+in the ``_``-functions below.
 """
 
 from __future__ import annotations
@@ -32,22 +32,37 @@ _WEEKDAYS = (
 )
 
 
-# -- the time internals used (baton_core.partitions.TimePartitions) -------------------------------
+# -- the time primitives used (baton_core.partitions.TimePartitions) -----------------------------
+# Windows are named by their start (``first``, ``end``, ``order(key)``, ``starts``, ``key_of``),
+# as in Dagster; the fallbacks serve the older wall-based TimePartitions.
 
 
-def _walls(parts: TimePartitions, wall: datetime) -> Iterator[datetime]:
-    """Existing window walls from ``wall`` on (``wall`` must exist)."""
+def _walls(parts: TimePartitions, start: datetime) -> Iterator[datetime]:
+    """Window starts from ``start`` on (``start`` must be one)."""
+    if hasattr(parts, "starts"):
+        yield from parts.starts(start)
+        return
     while True:
-        yield wall
-        wall = parts._step(wall, 1)
+        yield start
+        start = parts._step(start, 1)
 
 
-def _window(parts: TimePartitions, wall: datetime) -> tuple[datetime, datetime]:
-    return parts._instant(wall), parts._end_of(wall)
+def _window(parts: TimePartitions, start: datetime) -> tuple[datetime, datetime]:
+    if hasattr(parts, "window"):
+        return parts.window(start)
+    return parts._instant(start), parts._end_of(start)
 
 
 def _floor_instant(parts: TimePartitions, instant: datetime) -> datetime:
+    if hasattr(parts, "containing"):
+        return parts.containing(instant)
     return parts._floor(parts._wall_at(instant))
+
+
+def _last_complete(parts: TimePartitions, now: datetime) -> datetime:
+    if hasattr(parts, "_last_complete_start"):
+        return parts._last_complete_start(now)
+    return parts._last_complete_wall(now)
 
 
 # -- key lists -------------------------------------------------------------------------------------
@@ -79,7 +94,9 @@ def all_keys(definition: dict[str, Any], now: datetime) -> list[str]:
     parts = partitions_of(definition)
     if isinstance(parts, StaticPartitions):
         return list(parts.keys)
-    last = parts._last_complete_wall(now)
+    if hasattr(parts, "keys"):
+        return parts.keys(now)
+    last = _last_complete(parts, now)
     out: list[str] = []
     for wall in _walls(parts, parts.first):
         if wall > last:
@@ -137,6 +154,8 @@ def keys_overlapping(
 def _window_of_key(definition: dict[str, Any], key: str) -> tuple[datetime, datetime]:
     parts = partitions_of(definition)
     assert isinstance(parts, TimePartitions)
+    if hasattr(parts, "time_window"):
+        return parts.time_window(key)
     wall = parts.wall_of(key)
     if wall is None or not parts._in_bounds(wall):
         raise PartitionError(f"unknown partition key {json.dumps(key)}")
