@@ -26,7 +26,7 @@ export { definitions, isDefinitions, type Definitions, type DefinitionsInput } f
 export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";
 export { cronProblem, timezoneProblem, previousTick, nextTick } from "./cron.js";
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
-export { planRun, planScheduleTick, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";
+export { planRun, planScheduleTick, firstInRunOrder, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";
 export { LocalIOStore, defaultStorageRoot, type OutputRecord } from "./io/store.js";
 export { contentHash, toPolars, type ColumnSchema } from "./io/frames.js";
 export { materialize, type MaterializeOptions, type MaterializeResult, type AssetRunResult } from "./executor/materialize.js";

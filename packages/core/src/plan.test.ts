@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BatonError } from "./errors.js";
-import { planRun, planScheduleTick, type PlanRequest, type RunPlan } from "./plan.js";
+import { firstInRunOrder, planRun, planScheduleTick, type PlanRequest, type RunPlan } from "./plan.js";
 import { evaluateScheduleTick } from "./ticks.js";
 import { missingInputHint } from "./io/store.js";
 import { PLAN_NOW, planDefs } from "./__tests__/plan-definitions.js";
@@ -174,5 +174,13 @@ describe("the missing-input hint recommends commands that plan", () => {
     for (const c of commands(missingInputHint("countries", undefined, { asset: "countries" }))) expect(() => plan(c)).not.toThrow();
     expect(missingInputHint("raw/events", "2024-03-10-05:00", "sessions")).toBe("materialize it first: baton materialize --select raw/events --partition 2024-03-10-05:00");
     expect(missingInputHint("my key", "a b", undefined)).toBe("materialize it first: baton materialize --select 'my key' --partition 'a b'");
+  });
+});
+
+describe("firstInRunOrder", () => {
+  it("reports the first failed asset in run order, not in the order they finished", () => {
+    const p = plan({ selection: "+enriched", partitionKey: "2024-03-10" });
+    expect(firstInRunOrder(p, ["enriched", "countries", "sessions"])).toBe("sessions");
+    expect(firstInRunOrder(p, ["report"])).toBeUndefined();
   });
 });

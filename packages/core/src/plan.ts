@@ -222,6 +222,15 @@ function contiguous(def: PartitionsDefinition, keys: readonly string[], now: Dat
 }
 
 /**
+ * The failure a run reports when several assets failed: the first of `failed` in run order (the
+ * plan's dependency order), whatever order they finished in. Undefined when none of them is planned.
+ */
+export function firstInRunOrder(plan: RunPlan, failed: Iterable<string>): string | undefined {
+  const set = new Set(failed);
+  return plan.assets.find((a) => set.has(a.id))?.id;
+}
+
+/**
  * What the tick of schedule `name` at `tickTime` (a cron time of the schedule) runs: a static key,
  * or the last window complete at the tick (`offset` windows back). Nothing, with a reason, before
  * the first window is complete or once the partitions have ended.

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { BatonError } from "./errors.js";
 import { toManifest } from "./manifest/build.js";
-import { planRun, planScheduleTick, type PlanRequest } from "./plan.js";
+import { firstInRunOrder, planRun, planScheduleTick, type PlanRequest } from "./plan.js";
 import { PLAN_NOW, planDefs } from "./__tests__/plan-definitions.js";
 
 /* python/baton_core/plan.py must plan exactly as src/plan.ts does: every orchestrator plans with it. */
@@ -91,7 +91,8 @@ describe("baton_core.plan (Python) against core's planRun", () => {
           ...(c.partitionKey !== undefined ? { partitionKey: c.partitionKey } : {}),
           ...(c.partitionRange !== undefined ? { partitionRange: c.partitionRange } : {}),
         };
-        return planRun(planDefs, request);
+        const p = planRun(planDefs, request);
+        return { ...p, firstFailure: firstInRunOrder(p, [...p.assets.map((a) => a.id)].reverse()) ?? null };
       }),
     );
     const out = py(
@@ -109,6 +110,7 @@ for c in data["cases"]:
         j = p.to_json()
         for a, planned in zip(j["assets"], p.assets):
             a["ranges"] = None if planned.ranges is None else [{"start": s, "end": e} for s, e in planned.ranges]
+        j["firstFailure"] = p.first_in_run_order(reversed(p.asset_ids))
         result.append({"ok": j})
     except PlanError as e:
         result.append({"error": {"code": e.code, "asset": e.asset, "message": str(e)}})

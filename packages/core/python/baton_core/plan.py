@@ -15,7 +15,7 @@ README under "What a run means". In short:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +90,12 @@ class RunPlan:
 
     def get(self, asset_id: str) -> PlannedAsset | None:
         return next((a for a in self.assets if a.asset_id == asset_id), None)
+
+    def first_in_run_order(self, failed: Iterable[str]) -> str | None:
+        """The failure a run reports when several assets failed: the first of ``failed`` in run
+        order (the plan's dependency order), whatever order they finished in."""
+        wanted = set(failed)
+        return next((a.asset_id for a in self.assets if a.asset_id in wanted), None)
 
     def to_json(self) -> dict[str, Any]:
         """The plan as core's planRun returns it (camelCase), for comparisons and logs."""
