@@ -3,7 +3,7 @@ import type { Table } from "apache-arrow";
 import { BatonError } from "./errors.js";
 import { toAssetKey, keyToString, type AssetKey, type AssetKeyLike } from "./keys.js";
 import type { PartitionMapping, PartitionsDefinition, TimeWindow, PartitionKeyRange } from "./partitions/types.js";
-import { callerFile } from "./source.js";
+import { callerLocation } from "./source.js";
 
 /** What an asset's compute function may return. `void` marks a side-effect asset. */
 export type AssetOutput = pl.DataFrame | Table | void;
@@ -128,6 +128,8 @@ export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends 
   readonly output: "table" | "none";
   /** File that declared the asset, for error messages. */
   readonly file: string | undefined;
+  /** The line of `file` where asset() was called, for messages (`file:line`). */
+  readonly line?: number | undefined;
 }
 
 function isAssetDefinition(x: unknown): x is AssetDefinition {
@@ -168,7 +170,8 @@ function resolveInput(name: string, ref: InputRef, owner: string, file: string |
 export function asset<I extends Record<string, InputRef> = Record<never, never>, O extends AssetOutput = AssetOutput>(
   config: AssetConfig<I, O>,
 ): AssetDefinition<O, I> {
-  const file = callerFile();
+  const location = callerLocation();
+  const file = location?.file;
   let key: string[];
   try {
     key = toAssetKey(config.key);
@@ -222,6 +225,7 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
     format,
     output: config.output ?? "table",
     file,
+    line: location?.line,
   };
 }
 

@@ -22,8 +22,9 @@ function expectLocated(e: BatonError, assetId: string | undefined): void {
     expect(e.asset).toBe(assetId);
     expect(e.message).toContain(`asset "${assetId}"`);
   }
-  expect(e.file).toBe(THIS_FILE);
-  expect(e.message).toContain(THIS_FILE);
+  // The file and the line of the declaration (issue 10, defect 9), as an editor opens them.
+  expect(e.file).toMatch(new RegExp(`^${THIS_FILE.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(:\\d+)?$`));
+  expect(e.message).toContain(`(${e.file})`);
   expect(e.hint).toEqual(expect.any(String));
   expect(e.hint!.length).toBeGreaterThan(5);
   expect(e.message).toContain(`fix: ${e.hint}`);
@@ -139,6 +140,17 @@ describe("definitions(): every validation error names the asset and file and car
     expect(e.code).toBe("DUPLICATE_KEY");
     expect(e.message).toContain("the key is declared twice");
     expectLocated(e, "orders");
+  });
+
+  it("a duplicate key names the file and line of both declarations (issue 10, defect 9)", () => {
+    const first = asset({ key: "orders", compute: df });
+    const second = asset({ key: "orders", compute: df });
+    expect(first.file).toBe(THIS_FILE);
+    expect(first.line).toEqual(expect.any(Number));
+    expect(second.line).toBeGreaterThan(first.line!);
+    const e = onlyValidationError(() => definitions({ assets: [first, second] }));
+    expect(e.file).toBe(`${THIS_FILE}:${second.line}`);
+    expect(e.message).toContain(`asset "orders" (${THIS_FILE}:${second.line}): the key is declared twice (also at ${THIS_FILE}:${first.line})`);
   });
 
   it("partitions that cannot be mapped (static upstream, daily downstream, no mapping)", () => {

@@ -44,9 +44,9 @@ export function definitions(input: DefinitionsInput): Definitions {
     const prior = byId.get(a.id);
     if (prior) {
       errors.push(
-        new BatonError("DUPLICATE_KEY", `the key is declared twice${prior.file && prior.file !== a.file ? ` (also in ${prior.file})` : ""}`, {
+        new BatonError("DUPLICATE_KEY", `the key is declared twice${prior.file ? ` (also at ${where(prior)})` : ""}`, {
           asset: a.id,
-          file: a.file,
+          file: where(a),
           hint: "give each asset its own key, or a key prefix such as [\"sales\", \"orders\"]",
         }),
       );
@@ -58,7 +58,7 @@ export function definitions(input: DefinitionsInput): Definitions {
     if (a.partitions) {
       // Also catches definitions written by hand (not through staticPartitions() and the like).
       const p = partitionsProblem(a.partitions);
-      if (p) errors.push(new BatonError(p.code, `partitions: ${p.problem}`, { asset: a.id, file: a.file, hint: p.hint }));
+      if (p) errors.push(new BatonError(p.code, `partitions: ${p.problem}`, { asset: a.id, file: where(a), hint: p.hint }));
     }
     for (const inp of a.inputs) {
       const up = byId.get(inp.key.join("/"));
@@ -71,7 +71,7 @@ export function definitions(input: DefinitionsInput): Definitions {
         errors.push(
           new BatonError("UNKNOWN_INPUT", `input "${inp.name}" reads "${up.id}", which is declared output: "none"`, {
             asset: a.id,
-            file: a.file,
+            file: where(a),
             hint: `list "${up.id}" in deps instead of inputs if only the order matters`,
           }),
         );
@@ -83,7 +83,7 @@ export function definitions(input: DefinitionsInput): Definitions {
           errors.push(
             new BatonError("UNMAPPABLE_PARTITIONS", `input "${inp.name}" from "${up.id}": ${problem}`, {
               asset: a.id,
-              file: a.file,
+              file: where(a),
               hint: `align the partitions of "${a.id}" and "${up.id}", or give the input a partitionMapping (e.g. { type: "allPartitions" })`,
             }),
           );
@@ -92,7 +92,7 @@ export function definitions(input: DefinitionsInput): Definitions {
     }
     for (const d of a.deps) if (!byId.has(d.join("/"))) errors.push(unknownAsset(a, "dep", d.join("/"), byId));
     for (const r of a.resources) {
-      if (!resources[r]) errors.push(missingResource(`asset "${a.id}"`, r, resources, a.file, a.id));
+      if (!resources[r]) errors.push(missingResource(`asset "${a.id}"`, r, resources, where(a), a.id));
     }
   }
 
@@ -103,7 +103,7 @@ export function definitions(input: DefinitionsInput): Definitions {
     errors.push(
       new BatonError("CYCLE", `dependency cycle: ${sorted.cycle.join(" -> ")}`, {
         asset: first?.id,
-        file: first?.file,
+        file: first && where(first),
         hint: "an asset cannot depend on itself, directly or through others: remove one of these inputs",
       }),
     );
@@ -150,6 +150,11 @@ export function definitions(input: DefinitionsInput): Definitions {
     upstream: (id) => depsOf.get(id) ?? [],
     downstream: (id) => downstreamOf.get(id) ?? [],
   };
+}
+
+/** Where an asset was declared, for messages: `file:line` (an editor opens it there), or the file alone. */
+function where(a: AssetDefinition): string | undefined {
+  return a.file !== undefined && a.line !== undefined ? `${a.file}:${a.line}` : a.file;
 }
 
 export function isSideEffect(a: AssetDefinition): boolean {
@@ -218,7 +223,7 @@ function unknownAsset(
   const close = known.filter((k) => k.endsWith(last(id)) || id.endsWith(last(k)) || editDistance(k.toLowerCase(), id.toLowerCase()) <= Math.max(1, Math.floor(id.length / 3)));
   return new BatonError(code, `${what} names "${id}", which is not an asset in these definitions`, {
     asset: owner?.id,
-    file: owner?.file,
+    file: owner && where(owner),
     hint: close.length ? `did you mean ${close.map((k) => `"${k}"`).join(" or ")}?` : `add the asset to definitions({ assets }) — known: ${known.slice(0, 10).join(", ")}${known.length > 10 ? ", …" : ""}`,
   });
 }

@@ -92,8 +92,9 @@ describe("errors name the user's TypeScript file and line, from source (tsx) and
       import { isBatonValidationError } from ${JSON.stringify(`${CORE}/dist/is-baton-error.js`)};
       try { await loadDefinitions("src/defs.ts"); console.log("{}"); }
       catch (e) { console.log(JSON.stringify({ file: e.errors?.[0]?.file, message: e.message, instance: e instanceof BatonValidationError, recognised: isBatonValidationError(e) })); }`);
-    expect(out.file).toBe(defsFile());
-    expect(out.message).toContain(`asset "orders" (${defsFile()}): the key is declared twice`);
+    // Line 5 declares the second "orders", line 4 the first.
+    expect(out.file).toBe(`${defsFile()}:5`);
+    expect(out.message).toContain(`asset "orders" (${defsFile()}:5): the key is declared twice (also at ${defsFile()}:4)`);
     expect(out.message).not.toContain("packages/core");
     // The reason the CLI printed "✘ BatonValidationError:" with a stack: tsx loads the user's
     // module, and the core it imports, in a namespace of their own.
@@ -130,10 +131,11 @@ describe("errors name the user's TypeScript file and line, from source (tsx) and
       const defs = await loadDefinitions(bundle);
       let stack = "";
       try { await defs.asset("broken").compute({}, {}); } catch (e) { stack = e.stack; }
-      console.log(JSON.stringify({ bundle, map: existsSync(bundle + ".map"), file: defs.asset("broken").file, stack }));`);
+      console.log(JSON.stringify({ bundle, map: existsSync(bundle + ".map"), file: defs.asset("broken").file, line: defs.asset("broken").line, stack }));`);
     expect(out.bundle).toBe(join(project, ".baton", "build", "definitions.mjs"));
     expect(out.map).toBe(true);
     expect(out.file).toBe(defsFile());
+    expect(out.line).toBe(8);
     expect(out.stack).toContain("TypeError");
     expect(out.stack).toContain(`${defsFile()}:12:`);
     expect(out.stack).not.toContain("definitions.mjs");
