@@ -27,7 +27,9 @@ export { selectAssets, parseSelection, type SelectableAsset } from "./selection.
 export { cronProblem, timezoneProblem, previousTick, nextTick } from "./cron.js";
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
 export { planRun, planScheduleTick, firstInRunOrder, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";
-export { LocalIOStore, defaultStorageRoot, type OutputRecord } from "./io/store.js";
+export { LocalIOStore, BatonStorageError, defaultStorageRoot, encodeSegment, type OutputRecord } from "./io/store.js";
+export { isBatonError, isBatonValidationError, isExplainedError } from "./is-baton-error.js";
+export { enableSourceMaps, type CallerLocation } from "./source.js";
 export { contentHash, toPolars, type ColumnSchema } from "./io/frames.js";
 export { materialize, type MaterializeOptions, type MaterializeResult, type AssetRunResult } from "./executor/materialize.js";
 export { toManifest, manifestToJson, stepEntryPath, type ManifestOptions } from "./manifest/build.js";
