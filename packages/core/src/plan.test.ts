@@ -27,7 +27,7 @@ describe("planRun: no partition key", () => {
       { id: "report", partitionKeys: null, ranges: null },
       { id: "countries", partitionKeys: null, ranges: null },
     ]);
-    expect(p.skipped.map((s) => s.id)).toEqual(["raw/events", "sessions", "weekly_sessions", "by_region", "enriched", "audit", "region_copy", "daily_from_week", "dst/hourly", "dst/daily"]);
+    expect(p.skipped.map((s) => s.id)).toEqual(["raw/events", "sessions", "weekly_sessions", "by_region", "enriched", "audit", "region_copy", "daily_from_week", "letters", "odd_letters", "dst/hourly", "dst/daily"]);
     expect(p.skipped[1]).toEqual({ id: "sessions", reason: "partitioned by daily partitions from 2024-03-01 to 2024-04-01 (UTC); pass a partition key or range to run it" });
     expect(p.warnings).toEqual(['"report" reads "by_region", which this run skips: it reads the partitions already materialized']);
     expect(plan({ selection: "*" })).toEqual(p);
@@ -126,6 +126,12 @@ describe("planRun: a key or a range", () => {
   it("a non-contiguous set of keys becomes several ranges", () => {
     const p = plan({ selection: "by_region region_copy", partitionRange: { start: "eu", end: "apac" } });
     expect(p.assets[0]!.ranges).toEqual([{ start: "eu", end: "apac" }]);
+    const odd = plan({ selection: "+odd_letters", partitionRange: { start: "a", end: "c" } });
+    expect(keysOf(odd)).toEqual({ letters: ["a", "c"], odd_letters: ["a", "c"] });
+    expect(odd.assets[0]!.ranges).toEqual([
+      { start: "a", end: "a" },
+      { start: "c", end: "c" },
+    ]);
   });
 });
 

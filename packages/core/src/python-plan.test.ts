@@ -50,6 +50,8 @@ const cases: Case[] = [
   { selection: "daily_from_week weekly_sessions", partitionKey: "2024-03-02" },
   { selection: "sessions", partitionKey: "2024-03-10", now: "2024-03-10T12:00:00Z" },
   { selection: "sessions", partitionKey: "2024-03-10", partitionRange: { start: "2024-03-10", end: "2024-03-11" } },
+  { selection: "+odd_letters", partitionRange: { start: "a", end: "c" } },
+  { selection: "+odd_letters", partitionKey: "b" },
   { selection: "+dst/daily", partitionKey: "2024-11-03" },
   { selection: "+dst/daily", partitionRange: { start: "2024-11-02", end: "2024-11-04" } },
   { selection: "dst/hourly+", partitionKey: "2024-11-03" },

@@ -38,6 +38,13 @@ export const dailyFromWeek = asset({
   inputs: { week: { asset: weeklySessions, partitionMapping: { type: "timeWindow" } } },
   compute: notRun,
 });
+export const letters = asset({ key: "letters", partitions: staticPartitions(["a", "b", "c"]), compute: notRun });
+export const oddLetters = asset({
+  key: "odd_letters",
+  partitions: staticPartitions(["a", "c"]),
+  inputs: { letters: { asset: letters, partitionMapping: { type: "identity" } } },
+  compute: notRun,
+});
 export const dstHourly = asset({ key: "dst/hourly", partitions: hourlyPartitions({ start: "2024-11-02", end: "2024-11-05", timezone: DST }), compute: notRun });
 export const dstDaily = asset({
   key: "dst/daily",
@@ -47,7 +54,7 @@ export const dstDaily = asset({
 });
 
 export const planDefs = definitions({
-  assets: [events, sessions, weeklySessions, byRegion, report, countries, enriched, audit, regionCopy, dailyFromWeek, dstHourly, dstDaily],
+  assets: [events, sessions, weeklySessions, byRegion, report, countries, enriched, audit, regionCopy, dailyFromWeek, letters, oddLetters, dstHourly, dstDaily],
   schedules: [
     schedule({ name: "nightly", cron: "0 1 * * *", selection: "sessions" }),
     schedule({ name: "nightly_lagged", cron: "0 1 * * *", selection: "sessions", partition: { type: "lastComplete", offset: 1 } }),
