@@ -21,7 +21,16 @@ from .plan import (
     plan_run,
     schedule_tick_plan,
 )
-from .step import EVENT_PREFIX, StepResult, node_binary, run_step, step_command
+from .step import (
+    EVENT_PREFIX,
+    StepResult,
+    Verdict,
+    node_binary,
+    redactor,
+    run_step,
+    secret_values,
+    step_command,
+)
 
 __all__ = [
     "EVENT_PREFIX",
@@ -35,6 +44,7 @@ __all__ = [
     "Skipped",
     "StepResult",
     "TickPlan",
+    "Verdict",
     "check_key",
     "check_range",
     "node_binary",
@@ -42,7 +52,9 @@ __all__ = [
     "partitions_of",
     "plan_run",
     "read_manifest",
+    "redactor",
     "run_step",
     "schedule_tick_plan",
+    "secret_values",
     "step_command",
 ]

@@ -3,20 +3,35 @@
 The Node process is the only place user code runs. Its stdout carries one `@@baton:event {json}`
 line per event (EVENT_PREFIX, as in core's src/step/protocol.ts); every other stdout or stderr
 line is the user's own output. Data never comes back this way: only metadata and logs.
+
+Exit codes of the step (core's README, "Step outcomes"): 0 success (step_end success was
+printed), 1 failure a retry may fix, 3 deterministic failure (never retried), 127 Node could not
+start (deterministic: set BATON_NODE), a signal or any other code: transient. `StepResult.verdict`
+applies these rules, and what success means, the same way for every adapter.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 EVENT_PREFIX = "@@baton:event "
+REDACTED = "***"
+
+# Exit codes of `baton-step` (see the module docstring).
+EXIT_SUCCESS = 0
+EXIT_TRANSIENT = 1
+EXIT_DETERMINISTIC = 3
+EXIT_NO_NODE = 127
 
 OnEvent = Callable[[dict[str, Any]], None]
 OnLine = Callable[[str, str], None]  # (stream: "stdout" | "stderr", line)
@@ -44,13 +59,35 @@ def step_command(
     ]
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What an orchestrator records for a step: success, or a failure with its retry class.
+
+    ``message`` names the first failure in the order the step ran its assets (or what was
+    missing); ``missing`` lists the selected assets that have no result at all.
+    """
+
+    ok: bool
+    retryable: bool
+    message: str
+    missing: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+
+UNFINISHED_HINT = (
+    "a compute whose promise never settles, or process.exit() in user code?"
+)
+
+
 @dataclass
 class StepResult:
-    """How the step ended (0 success, 1 an asset failed, 2 bad invocation, 127 no Node) and what it said."""
+    """How the step ended (its exit code, see the module docstring) and what it said."""
 
     exit_code: int
     events: list[dict[str, Any]] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+    # The shim cancelled the step (a forwarded SIGTERM/SIGINT, or ``cancel`` set).
+    cancelled: bool = False
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == kind]
@@ -62,13 +99,190 @@ class StepResult:
         return ticks[-1]["result"] if ticks else None
 
     @property
+    def step_end(self) -> dict[str, Any] | None:
+        ends = self.of_type("step_end")
+        return ends[-1] if ends else None
+
+    @property
     def failure(self) -> str:
-        """Why the step failed, for an error message: the last asset failure, else stderr, else the exit code."""
+        """Why the step failed, for an error message: the first asset failure, else stderr, else the exit code."""
         failures = self.of_type("asset_failure")
         if failures:
-            return failures[-1]["error"]["message"]
+            return _error_message(failures[0])
+        end = self.step_end
+        if end and isinstance(end.get("error"), dict):
+            return str(end["error"].get("message", ""))
         tail = "\n".join(self.stderr[-20:]).strip()
         return tail or f"exit code {self.exit_code}"
+
+    def unfinished(self, selected: Sequence[str]) -> list[tuple[str, list[str]]]:
+        """Selected assets without a result, each with the partition keys it still lacks.
+
+        An asset has a result once it failed, was skipped, or was materialized for every
+        partition key of the step (an unpartitioned asset: once). The keys are empty when the
+        asset has no materialization at all.
+        """
+        start = next(iter(self.of_type("step_start")), None)
+        keys = [str(k) for k in (start or {}).get("partitionKeys", [])]
+        order = [str(a) for a in (start or {}).get("assets", [])]
+        assets = [a for a in order if a in selected] + [
+            a for a in selected if a not in order
+        ]
+        resolved = {
+            e.get("asset")
+            for e in self.events
+            if e.get("type") in ("asset_failure", "asset_skipped")
+        }
+        materialized: dict[str, set[str | None]] = {}
+        for e in self.of_type("materialization"):
+            materialized.setdefault(str(e.get("asset")), set()).add(
+                e.get("partitionKey")
+            )
+        out: list[tuple[str, list[str]]] = []
+        for asset in assets:
+            if asset in resolved:
+                continue
+            seen = materialized.get(asset)
+            if seen is None:
+                out.append((asset, []))
+            elif None not in seen:
+                missing = [k for k in keys if k not in seen]
+                if missing:
+                    out.append((asset, missing))
+        return out
+
+    def verdict(self, selected: Sequence[str]) -> Verdict:
+        """Success needs exit 0, ``step_end`` success and a result for every selected asset
+        (and partition key); anything else is a failure, whose message says what went wrong.
+        """
+        unfinished = self.unfinished(selected)
+        missing = [asset for asset, _ in unfinished]
+        end = self.step_end
+        if self.cancelled:
+            return Verdict(
+                ok=False,
+                retryable=False,
+                message="the step was cancelled: its Node process was stopped (SIGTERM) and commits nothing after that"
+                + (f"; no result for {_describe(unfinished)}" if unfinished else ""),
+                missing=missing,
+                cancelled=True,
+            )
+        if (
+            self.exit_code == EXIT_SUCCESS
+            and end is not None
+            and end.get("status") == "success"
+            and not unfinished
+        ):
+            return Verdict(ok=True, retryable=False, message="", missing=[])
+        retryable = self.exit_code not in (EXIT_DETERMINISTIC, EXIT_NO_NODE)
+        failures = self.of_type("asset_failure")
+        if self.exit_code == EXIT_NO_NODE:
+            message = "\n".join(self.stderr[-5:]).strip() or (
+                "cannot start Node (exit 127): set BATON_NODE to the node binary"
+            )
+        elif failures:
+            first = failures[0]
+            asset = first.get("asset") or ""
+            message = (
+                f"{asset}: {_error_message(first)}" if asset else _error_message(first)
+            )
+        elif end is not None and isinstance(end.get("error"), dict):
+            message = str(end["error"].get("message", ""))
+        elif unfinished:
+            message = f"the Node step ended before it finished: no result for {_describe(unfinished)}; {UNFINISHED_HINT}"
+        else:
+            tail = "\n".join(self.stderr[-20:]).strip()
+            message = f"the Node step exited with code {self.exit_code}" + (
+                f": {tail}" if tail else ""
+            )
+        if unfinished and failures:
+            message += f" (no result for {_describe(unfinished)})"
+        return Verdict(ok=False, retryable=retryable, message=message, missing=missing)
+
+
+def _describe(unfinished: Iterable[tuple[str, list[str]]]) -> str:
+    parts: list[str] = []
+    for asset, keys in unfinished:
+        parts.extend([f"{asset} [{k}]" for k in keys] if keys else [asset])
+    return ", ".join(parts)
+
+
+def _error_message(failure: dict[str, Any]) -> str:
+    error = failure.get("error")
+    return str(error.get("message", "")) if isinstance(error, dict) else str(error)
+
+
+def secret_values(
+    manifest: Any, resource_keys: Iterable[str], env: Mapping[str, str]
+) -> list[str]:
+    """The values, in ``env``, of the secret config fields of these resources, longest first.
+
+    ``manifest`` is a ``Manifest`` or the manifest's JSON (a dict). Pass the result to
+    ``run_step(..., secrets=...)``, with any value the adapter itself knows to be secret.
+    """
+    if isinstance(manifest, Mapping):
+        by_key = {r["key"]: r for r in manifest.get("resources", [])}
+    else:
+        by_key = dict(manifest.resources)
+    values: set[str] = set()
+    for key in resource_keys:
+        resource = by_key.get(key)
+        if resource is None:
+            continue
+        for config in resource.get("config", []):
+            if config.get("secret"):
+                value = env.get(config["env"])
+                if value:
+                    values.add(value)
+    return sorted(values, key=lambda v: (-len(v), v))
+
+
+def redactor(secrets: Iterable[str]) -> Callable[[str], str]:
+    """Replaces each secret value with ``***`` (the longest first)."""
+    values = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for value in values:
+            text = text.replace(value, REDACTED)
+        return text
+
+    return redact
+
+
+def _redact_deep(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_deep(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {
+            redact(k) if isinstance(k, str) else k: _redact_deep(v, redact)
+            for k, v in value.items()
+        }
+    return value
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn making the child receive SIGKILL when this process dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        # The parent may have died between fork and prctl: then nobody would send the signal.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def run_step(
@@ -77,15 +291,29 @@ def run_step(
     on_event: OnEvent | None = None,
     on_line: OnLine | None = None,
     cwd: str | Path | None = None,
+    secrets: Iterable[str] = (),
+    forward_signals: bool = False,
+    cancel: threading.Event | None = None,
+    cancel_grace: float = 10.0,
 ) -> StepResult:
     """Run ``argv`` (see step_command) to its end in environment ``env``, streaming its output.
 
     Events go to ``on_event`` as they arrive, other lines to ``on_line(stream, line)``; all are
-    also collected in the result.
+    also collected in the result. Every value in ``secrets`` (see ``secret_values``) is replaced
+    by ``***`` in every line and event before any callback sees it.
+
+    The Node child dies with this process (Linux). Cancellation: with ``forward_signals`` (only
+    honoured on the main thread) SIGTERM and SIGINT received while the step runs are forwarded
+    to Node as SIGTERM, and the previous handlers are restored afterwards; setting ``cancel``
+    (from any thread) does the same. Node is killed if it has not exited ``cancel_grace``
+    seconds later, and the result is marked ``cancelled`` (its verdict is not retryable).
     """
     result = StepResult(exit_code=-1)
+    secrets = [s for s in secrets if s]
+    redact = redactor(secrets)
 
     def line(stream: str, text: str) -> None:
+        text = redact(text)
         if stream == "stderr":
             result.stderr.append(text)
         if on_line:
@@ -103,14 +331,51 @@ def run_step(
             encoding="utf-8",
             errors="replace",
             bufsize=1,
+            # Only prctl and getppid run in the forked child: no lock is taken there.
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509
         )
     except OSError as e:
         # Reported, not raised: a traceback through this frame would show ``env`` (and its secrets).
         line(
             "stderr", f"cannot start {argv[0]}: {e} (set BATON_NODE to the node binary)"
         )
-        result.exit_code = 127
+        result.exit_code = EXIT_NO_NODE
         return result
+
+    lock = threading.Lock()
+    killer: list[threading.Timer] = []
+
+    def stop() -> None:
+        """SIGTERM to Node, then SIGKILL after the grace period; the step counts as cancelled."""
+        with lock:
+            if result.cancelled:
+                return
+            result.cancelled = True
+            if proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.send_signal(signal.SIGTERM)
+                timer = threading.Timer(cancel_grace, _kill, args=(proc,))
+                timer.daemon = True
+                timer.start()
+                killer.append(timer)
+
+    previous: dict[int, Any] = {}
+    if forward_signals and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda _n, _f: stop())
+
+    watcher: threading.Thread | None = None
+    if cancel is not None:
+        flag = cancel
+
+        def watch() -> None:
+            while proc.poll() is None:
+                if flag.wait(0.1):
+                    stop()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
 
     def read_stderr() -> None:
         assert proc.stderr is not None
@@ -127,6 +392,8 @@ def run_step(
             if event is None:
                 line("stdout", text)
                 continue
+            if secrets:
+                event = _redact_deep(event, redact)
             result.events.append(event)
             if on_event:
                 on_event(event)
@@ -136,8 +403,20 @@ def run_step(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for timer in killer:
+            timer.cancel()
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         reader.join(timeout=5)
+        if watcher is not None:
+            watcher.join(timeout=1)
     return result
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            proc.kill()
 
 
 def _event(line: str) -> dict[str, Any] | None:
