@@ -243,7 +243,7 @@ async function readInput(
   o: RunOneOptions,
 ): Promise<{ frame: pl.DataFrame; producedAs: "polars" | "arrow" }> {
   if (!upstream.partitions) {
-    const { frame, record } = await o.store.read(upstream.key, undefined, asset.id);
+    const { frame, record } = await o.store.read(upstream.key, undefined, { asset: asset.id, partitionKey });
     return { frame, producedAs: record.producedAs === "arrow" ? "arrow" : "polars" };
   }
   const mapping = explicitMapping ?? defaultMapping(asset.partitions, upstream.partitions);
@@ -254,7 +254,7 @@ async function readInput(
     const stored = new Set(await o.store.storedPartitions(upstream.key));
     keys = partitionKeys(upstream.partitions, o.now).filter((k) => stored.has(k));
   } else keys = upstreamKeys(asset.partitions, partitionKey === undefined ? [] : [partitionKey], upstream.partitions, mapping, o.now);
-  const { frame, records } = await o.store.readMany(upstream.key, keys, asset.id);
+  const { frame, records } = await o.store.readMany(upstream.key, keys, { asset: asset.id, partitionKey });
   return { frame, producedAs: records[0]?.producedAs === "arrow" ? "arrow" : "polars" };
 }
 
