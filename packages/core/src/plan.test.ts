@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { BatonError } from "./errors.js";
 import { firstInRunOrder, planRun, planScheduleTick, type PlanRequest, type RunPlan } from "./plan.js";
-import { evaluateScheduleTick } from "./ticks.js";
+import { evaluateScheduleTick, evaluateSensorTick } from "./ticks.js";
+import { definitions } from "./definitions.js";
+import { sensor } from "./sensor.js";
 import { missingInputHint } from "./io/store.js";
-import { PLAN_NOW, planDefs } from "./__tests__/plan-definitions.js";
+import { PLAN_NOW, planDefs, events, sessions, countries } from "./__tests__/plan-definitions.js";
 
 const plan = (request: Omit<PlanRequest, "now"> & { now?: Date }): RunPlan => planRun(planDefs, { now: PLAN_NOW, ...request });
 
@@ -188,5 +190,23 @@ describe("firstInRunOrder", () => {
     const p = plan({ selection: "+enriched", partitionKey: "2024-03-10" });
     expect(firstInRunOrder(p, ["enriched", "countries", "sessions"])).toBe("sessions");
     expect(firstInRunOrder(p, ["report"])).toBeUndefined();
+  });
+});
+
+describe("sensor run requests are checked by the planner", () => {
+  const withSensor = (partitionKey: string, selection = "+sessions") =>
+    definitions({
+      assets: [events, sessions, countries],
+      sensors: [sensor({ name: "arrivals", selection, evaluate: () => ({ runRequests: [{ partitionKey }] }) })],
+    });
+
+  it("a day with its upstream hours is a valid request; a key no leaf has is not", async () => {
+    const ok = await evaluateSensorTick(withSensor("2024-03-10"), "arrivals", { now: PLAN_NOW, env: {} });
+    expect(ok.runRequests).toEqual([{ assets: ["raw/events", "sessions"], partitionKey: "2024-03-10", runKey: null, tags: {} }]);
+    const bad = await evaluateSensorTick(withSensor("2024-03-10-05:00"), "arrivals", { now: PLAN_NOW, env: {} }).catch((e: unknown) => e as BatonError);
+    expect(bad).toBeInstanceOf(BatonError);
+    expect((bad as BatonError).message).toMatch(/^asset "sessions": sensor "arrivals" requested unknown partition key "2024-03-10-05:00"/);
+    const unpartitioned = await evaluateSensorTick(withSensor("2024-03-10", "countries"), "arrivals", { now: PLAN_NOW, env: {} }).catch((e: unknown) => e as BatonError);
+    expect((unpartitioned as BatonError).problem).toBe('sensor "arrivals" requested "countries" is not partitioned; drop --partition');
   });
 });

@@ -1,8 +1,7 @@
 import type { Definitions } from "./definitions.js";
 import { BatonError } from "./errors.js";
 import { previousTick } from "./cron.js";
-import { assertPartitionKey } from "./partitions/index.js";
-import { planScheduleTick } from "./plan.js";
+import { planRun, planScheduleTick } from "./plan.js";
 import type { RunRequest } from "./schedule.js";
 import { buildResources, secretRedactor } from "./step/resources.js";
 import { redactDeep } from "./step/events.js";
@@ -77,18 +76,15 @@ export async function evaluateSensorTick(
 }
 
 function resolveRequest(defs: Definitions, fallback: string, r: RunRequest, owner: string, now?: Date): ResolvedRunRequest {
-  const assets = defs.select(r.selection ?? fallback);
+  const selection = r.selection ?? fallback;
+  const assets = defs.select(selection);
   if (r.partitionKey !== undefined) {
-    for (const id of assets) {
-      const a = defs.asset(id);
-      if (a.partitions) {
-        try {
-          assertPartitionKey(a.partitions, r.partitionKey, id, now);
-        } catch (e) {
-          const inner = e as BatonError;
-          throw new BatonError("UNKNOWN_PARTITION", `${owner} requested ${inner.problem ?? inner.message}`, { asset: id, hint: inner.hint });
-        }
-      }
+    // The run will be planned with this key (see plan.ts): a request it cannot plan fails the tick.
+    try {
+      planRun(defs, { selection, partitionKey: r.partitionKey, now: now ?? new Date() });
+    } catch (e) {
+      if (!(e instanceof BatonError)) throw e;
+      throw new BatonError(e.code, `${owner} requested ${e.problem}`, { asset: e.asset, hint: e.hint });
     }
   }
   return { assets, partitionKey: r.partitionKey ?? null, runKey: r.runKey ?? null, tags: { ...(r.tags ?? {}) } };
