@@ -162,7 +162,7 @@ describe("baton CLI", () => {
   it("validate of broken definitions fails with the problem, the asset, the file and a suggestion", async () => {
     const e = await thrown(() => cli(["validate", "--definitions", "broken.ts"]));
     expect(e.name).toBe("BatonValidationError");
-    expect(e.message).toContain(`asset "customer_metrics" (${join(project, "broken.ts")}): input "orders" names "ordrs"`);
+    expect(e.message).toContain(`asset "customer_metrics" (${join(project, "broken.ts")}:4): input "orders" names "ordrs"`); // file:line of the declaration (BROKEN starts with a newline)
     expect(e.message).toContain('did you mean "orders"?');
   });
 
