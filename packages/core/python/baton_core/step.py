@@ -188,6 +188,12 @@ class StepResult:
             )
         elif end is not None and isinstance(end.get("error"), dict):
             message = str(end["error"].get("message", ""))
+        elif not self.of_type("step_start"):
+            tail = "\n".join(self.stderr[-20:]).strip()
+            message = (
+                f"the Node step exited with code {self.exit_code} before it started"
+                + (f": {tail}" if tail else "")
+            )
         elif unfinished:
             message = f"the Node step ended before it finished: no result for {_describe(unfinished)}; {UNFINISHED_HINT}"
         else:

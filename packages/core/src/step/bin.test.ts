@@ -105,7 +105,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "import_fails.mjs"), `throw new Error("cannot import: token=" + process.env.BIN_TOKEN);\n`);
   const defs = await loadDefinitions(join(dir, "defs.mjs"));
   manifestPath = join(dir, "manifest.json");
-  const manifest = toManifest(defs, { module: join(dir, "defs.mjs"), manifestDir: dir });
+  const manifest = toManifest(defs, { module: join(dir, "defs.mjs"), manifestDir: dir, stepEntry: STEP_BIN });
   writeFileSync(manifestPath, manifestToJson(manifest));
   writeFileSync(join(dir, "import_fails.json"), manifestToJson({ ...manifest, runtime: { ...manifest.runtime, module: "import_fails.mjs" } }));
 });
@@ -296,5 +296,89 @@ describe("baton-step on SIGTERM", () => {
     expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure" });
     expect(existsSync(join(new LocalIOStore(storage).dirOf(["sleeper"], undefined), "record.json"))).toBe(false);
     expect(readFileSync(marker, "utf8")).toBe("started");
+  });
+});
+
+describe("baton_core.run_step (Python) driving the real baton-step", () => {
+  const pythonDir = fileURLToPath(new URL("../../python/", import.meta.url));
+  const SHIM = `
+import json, os, sys
+from baton_core import Manifest, run_step, secret_values
+m = Manifest.read(os.environ["MANIFEST"], [1], "test")
+assets = sys.argv[1:]
+keys = sorted({k for a in assets for k in m.asset(a)["resources"]})
+seen = []
+def on_event(e):
+    seen.append(json.dumps(e))
+    if e.get("type") == "asset_start":
+        print("STARTED", flush=True)
+r = run_step(m.step_command("run", [x for a in assets for x in ("--asset", a)] + ["--run-id", "py"]), env=dict(os.environ),
+             secrets=secret_values(m, keys, os.environ), on_event=on_event, on_line=lambda s, l: seen.append(l), forward_signals=True)
+v = r.verdict(assets)
+print("RESULT " + json.dumps({"code": r.exit_code, "ok": v.ok, "retryable": v.retryable, "message": v.message, "missing": v.missing, "cancelled": r.cancelled, "seen": seen}), flush=True)
+`;
+  function shim(assets: string[], env: Record<string, string> = {}, onStarted?: (pid: number) => void) {
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const child = spawn("python3", ["-c", SHIM, ...assets], {
+        cwd: dir,
+        env: { ...process.env, PYTHONPATH: pythonDir, MANIFEST: manifestPath, BATON_NODE: process.execPath, BATON_STORAGE: storage, BIN_TOKEN: TOKEN, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      let told = false;
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        if (!told && onStarted && stdout.includes("STARTED")) {
+          told = true;
+          onStarted(child.pid!);
+        }
+      });
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const deadline = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`the Python shim did not exit within 60 s; stdout:\n${stdout}\nstderr:\n${stderr}`));
+      }, 60_000);
+      child.on("close", () => {
+        clearTimeout(deadline);
+        const m = /RESULT (.*)/.exec(stdout);
+        if (!m) reject(new Error(`no result; stdout:\n${stdout}\nstderr:\n${stderr}`));
+        else resolve(JSON.parse(m[1]!) as Record<string, unknown>);
+      });
+    });
+  }
+
+  it("a compute that never settles: the verdict fails, names the asset, retryable", async () => {
+    const r = await shim(["never_settles"]);
+    expect(r).toMatchObject({ code: 1, ok: false, retryable: true, missing: [] });
+    expect(r.message).toContain("no result for never_settles");
+  });
+
+  it("a teardown error with the secret: redacted before any callback, the verdict fails, the materialization was seen", async () => {
+    const r = await shim(["teardown_throws", "prints"]);
+    expect(JSON.stringify(r)).not.toContain(TOKEN);
+    expect(r).toMatchObject({ code: 1, ok: false, retryable: true });
+    expect(r.message).toContain('resource "leaky" teardown failed');
+    expect((r.seen as string[]).filter((l) => l.includes('"materialization"'))).toHaveLength(2);
+  });
+
+  it("a deterministic failure is not retryable", async () => {
+    expect(await shim(["needs_env"])).toMatchObject({ code: 3, ok: false, retryable: false });
+  });
+
+  it("SIGTERM to the shim cancels the step: Node stops, nothing is committed, not retryable", { timeout: 120_000 }, async () => {
+    const marker = join(dir, "shim-sleeper-started");
+    const release = join(dir, "shim-sleeper-release");
+    const r = await shim(["sleeper"], { BIN_MARKER: marker, BIN_RELEASE: release }, (pid) => {
+      const wait = setInterval(() => {
+        if (!existsSync(marker)) return;
+        clearInterval(wait);
+        process.kill(pid, "SIGTERM");
+        writeFileSync(release, "go");
+      }, 20);
+    });
+    expect(r).toMatchObject({ code: 143, ok: false, retryable: false, cancelled: true });
+    expect(r.message).toContain("cancelled");
+    expect(existsSync(join(new LocalIOStore(storage).dirOf(["sleeper"], undefined), "record.json"))).toBe(false);
   });
 });
