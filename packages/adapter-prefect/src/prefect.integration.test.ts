@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { CAPABILITIES, describeConformance, makeHarnessEnvironment } from "@baton/testing";
+import { CAPABILITIES, controlFile, describeConformance, makeHarnessEnvironment, startedMarker, waitFor } from "@baton/testing";
 import { prefectEnv } from "./__tests__/prefect/env.js";
-import { prefectHarness } from "./__tests__/prefect/harness.js";
+import { prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
 import { startPrefectServer, type PrefectServer } from "./__tests__/prefect/server.js";
 
 /*
@@ -112,6 +112,40 @@ describe("prefect: what a Prefect user sees", () => {
     ]);
     expect(again.flowRuns.map((f) => f.id)).toEqual(first.flowRuns.map((f) => f.id));
     expect(first.cursor).toBe("2024-01-06");
+  });
+
+  it("a Node that cannot start (exit 127) fails the task at once, despite the asset's retries", async () => {
+    const run = await harness.driver().request<DriverRun>("materialize", { assets: ["flaky"], env: { BATON_NODE: "/nonexistent/bin/node" } });
+    expect(run.status).toBe("failure");
+    expect(run.assets.flaky?.state).toBe("Failed");
+    expect(run.assets.flaky?.error).toContain("BATON_NODE");
+    expect(run.assets.flaky?.attempts, "exit 127 was retried").toBe(1);
+    expect(run.materializations).toEqual([]);
+  });
+
+  it("a killed flow-run process does not leave its Node step running", async () => {
+    const marker = startedMarker(harness.environment(), "truth/sleeper");
+    rmSync(marker, { force: true });
+    const started = await harness.driver().request<{ flowRunId: string }>("start_run", { assets: ["truth/sleeper"], logFile: join(harness.environment().workDir, "killed-run.log") });
+    await waitFor(() => existsSync(marker), { what: `truth/sleeper to start in flow run ${started.flowRunId}` });
+    const node = Number(readFileSync(marker, "utf8").trim());
+    const parent = Number(readFileSync(`/proc/${node}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    process.kill(parent, "SIGKILL"); // the Prefect engine process that runs the task
+    const alive = () => {
+      try {
+        process.kill(node, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await waitFor(() => !alive(), { timeoutMs: 60_000, what: `Node step ${node} to exit after its Python parent ${parent} was killed` });
+    } finally {
+      if (alive()) process.kill(node, "SIGKILL");
+      writeFileSync(controlFile(harness.environment().env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release"), "");
+      await harness.driver().request("finish_run", { assets: ["truth/sleeper"], flowRunId: started.flowRunId });
+    }
   });
 
   it("prefect.yaml deploys the same deployments with the Prefect CLI", async () => {

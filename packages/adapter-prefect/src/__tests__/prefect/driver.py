@@ -129,7 +129,7 @@ def _events(flow_run_id: Any) -> list[dict[str, Any]]:
             "/events/filter",
             {
                 "filter": {**where, "occurred": {"since": "2000-01-01T00:00:00Z"}},
-                "limit": 200,
+                "limit": 50,
             },
         )
         while True:
