@@ -2,11 +2,12 @@ import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { asset, definitions, loadDefinitions, resource, env } from "@baton/core";
+import { asset, corePythonModuleDir, definitions, loadDefinitions, resource, env, staticPartitions, type Manifest } from "@baton/core";
 import pl from "nodejs-polars";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 import { buildDagsterProject, dagsterStepEntryPath } from "./build.js";
 import { run } from "./cli.js";
+import { dagsterProblems } from "./translate.js";
 import { ACCEPTED_MANIFEST_VERSIONS } from "./versions.js";
 
 const fixtureModule = fixtureModulePath();
@@ -26,11 +27,9 @@ describe("buildDagsterProject", () => {
     const defs = await loadDefinitions(fixtureModule, "default");
     const out = tmp();
     const project = buildDagsterProject({ definitions: defs, module: fixtureModule, outDir: out });
+    const coreModules = readdirSync(corePythonModuleDir).filter((f) => f.endsWith(".py")).sort().map((f) => `baton_core/${f}`);
     expect(project.files).toEqual([
-      "baton_core/__init__.py",
-      "baton_core/manifest.py",
-      "baton_core/partitions.py",
-      "baton_core/step.py",
+      ...coreModules,
       "baton_dagster/__init__.py",
       "baton_dagster/assets.py",
       "baton_dagster/automation.py",
@@ -39,6 +38,7 @@ describe("buildDagsterProject", () => {
       "baton_dagster/node.py",
       "baton_dagster/partitions.py",
       "baton_dagster/resources.py",
+      "baton_dagster/step.py",
       "definitions.py",
       "manifest.json",
       "pyproject.toml",
@@ -79,6 +79,24 @@ describe("buildDagsterProject", () => {
     expect(() => buildDagsterProject({ definitions: defs, module: fixtureModule, outDir: tmp() })).toThrow(/asset "bad": group "my-group"[\s\S]*asset "bad": tag note=has spaces/);
   });
 
+  it("refuses partition keys Dagster refuses, at build time instead of when the code location loads", () => {
+    // Dagster's INVALID_PARTITION_SUBSTRINGS: "...", control characters, newlines, tabs.
+    const manifest = {
+      assets: [{ id: "parts", key: ["parts"], group: "default", checks: [], tags: {}, partitions: { type: "static", keys: ["ok", "x\ny", "a...b", "t\tab"] } }],
+      resources: [],
+      schedules: [{ name: "nightly", partition: { type: "static", key: "x\ny" }, partitions: null }],
+      sensors: [],
+    } as unknown as Manifest;
+    expect(dagsterProblems(manifest)).toEqual([
+      'asset "parts": partition key "x\\ny" contains a newline, which Dagster does not allow in a partition key',
+      'asset "parts": partition key "a...b" contains "...", which Dagster does not allow in a partition key',
+      'asset "parts": partition key "t\\tab" contains a tab, which Dagster does not allow in a partition key',
+      'schedule "nightly": partition key "x\\ny" contains a newline, which Dagster does not allow in a partition key',
+    ]);
+    const dots = asset({ key: "dots", partitions: staticPartitions(["a", "b...c"]), compute: () => pl.DataFrame({ a: [1] }) });
+    expect(() => buildDagsterProject({ definitions: definitions({ assets: [dots] }), module: fixtureModule, outDir: tmp() })).toThrow(/asset "dots": partition key "b...c" contains "..."/);
+  });
+
   it("accepts resources whose keys are Dagster names", () => {
     const api = resource({ config: { url: env("API_URL") }, create: ({ url }) => url });
     const a = asset({ key: "a", resources: ["api"], compute: () => pl.DataFrame({ a: [1] }) });
@@ -96,7 +114,7 @@ describe("baton dagster build", () => {
     const code = await run(["build", "--out", "dagster"], { defs, module: fixtureModule, exportName: "default", projectRoot: root, out: (t) => out.push(t), err: (t) => err.push(t) });
     expect([code, err]).toEqual([0, []]);
     expect(readdirSync(join(root, "dagster")).sort()).toEqual(["baton_core", "baton_dagster", "definitions.py", "manifest.json", "pyproject.toml"]);
-    expect(out.join("\n")).toContain("15 assets, 1 schedules, 1 sensors");
+    expect(out.join("\n")).toContain(`${defs.assets.length} assets, ${defs.schedules.length} schedules, ${defs.sensors.length} sensors`);
     expect(out.join("\n")).toContain("cd dagster && dagster dev");
   });
 

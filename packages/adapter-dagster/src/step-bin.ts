@@ -23,7 +23,10 @@ async function main(argv: string[]): Promise<number> {
     options: { manifest: { type: "string" }, name: { type: "string" }, cursor: { type: "string" }, now: { type: "string" }, at: { type: "string" } },
   });
   if (!values.manifest) throw new Error("--manifest is required");
-  if (command === "run") return runDagsterStep({ manifestPath: values.manifest });
+  if (command === "run") {
+    watchParent();
+    return runDagsterStep({ manifestPath: values.manifest });
+  }
   if (command !== "sensor" && command !== "schedule") throw new Error(`unknown command "${command ?? ""}": use run, sensor or schedule`);
   const manifestPath = resolve(values.manifest);
   const manifest = readStepManifest(manifestPath);
@@ -37,11 +40,23 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The step dies with the process that launched it: when that process is gone (killed, even with
+ * SIGKILL), this one is re-parented, and stops at once without committing anything more.
+ */
+function watchParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, "SIGKILL");
+  }, 500).unref();
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     writeSync(1, encodeEvent({ type: "asset_failure", asset: "", partitionKey: null, error: serializeError(e) }));
     process.stderr.write(`baton-dagster-step: ${(e as Error).message ?? String(e)}\n`);
-    process.exit(2);
+    // Not a step failure with a known cause (CONTRACT-v2: exit 2 is not used): a retry may help.
+    process.exit(1);
   },
 );

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Manifest } from "@baton/core";
-import type { StepEvent } from "@baton/core/step";
+import type { SerializedError, StepEvent } from "@baton/core/step";
 import { PipesMetadata, type PipesContext, type ReportAssetCheckOptions, type ReportAssetMaterializationOptions } from "./pipes/index.js";
-import { PipesReporter, RANGE_EXTRA, requestFromPipes, toError } from "./step.js";
+import { PipesReporter, RANGE_EXTRA, redactor, requestFromPipes, toError } from "./step.js";
 
 const manifest = {
   assets: [
@@ -119,15 +119,34 @@ describe("PipesReporter", () => {
   it("collects failures and skipped assets for the Python side", () => {
     const { pipes } = fakePipes();
     const r = new PipesReporter(pipes, manifest, false);
-    r.onEvent({ type: "asset_failure", asset: "raw/orders", partitionKey: null, error: { name: "TypeError", message: "boom", stack: "TypeError: boom\n    at x" } });
+    r.onEvent({ type: "asset_failure", asset: "raw/orders", partitionKey: null, error: { name: "TypeError", message: "boom", stack: "TypeError: boom\n    at x" } as SerializedError });
     r.onEvent({ type: "asset_skipped", asset: "daily", reason: 'upstream "raw/orders" did not succeed' });
-    expect(r.summary).toEqual({ failures: [{ asset: "raw/orders", partitionKey: null, error: { name: "TypeError", message: "boom", stack: "TypeError: boom\n    at x" } }], skipped: { daily: 'upstream "raw/orders" did not succeed' }, materialized: [] });
+    expect(r.summary).toEqual({ failures: [{ asset: "raw/orders", partitionKey: null, error: { name: "TypeError", message: "boom", stack: "TypeError: boom\n    at x" } }], skipped: { daily: 'upstream "raw/orders" did not succeed' }, materialized: [], finished: false, retryable: true });
+  });
+
+  it("redacts every secret in what it sends to Dagster, also in check metadata", () => {
+    const { pipes, sent } = fakePipes();
+    const r = new PipesReporter(pipes, manifest, false, redactor(["s3cr3t-token"]));
+    r.onEvent({ type: "check", asset: "daily", partitionKey: null, check: "c", passed: false, severity: "warn", description: "saw s3cr3t-token", metadata: { token: "s3cr3t-token", nested: { again: "bearer s3cr3t-token" } } });
+    r.onEvent({ type: "log", level: "info", message: "token=s3cr3t-token", asset: null });
+    expect(JSON.stringify(sent)).not.toContain("s3cr3t-token");
+    expect(sent.checks[0]!.metadata).toEqual({ description: { type: "text", raw_value: "saw ***" }, token: "***", nested: { type: "json", raw_value: { again: "bearer ***" } } });
+  });
+
+  it("records a failure of the step itself (a teardown) at step_end, and whether a retry may help", () => {
+    const { pipes } = fakePipes();
+    const ended: unknown[] = [];
+    const r = new PipesReporter(pipes, manifest, false, undefined, (s) => ended.push(structuredClone(s)));
+    r.onEvent(materialization("daily", null, 1, "h"));
+    const error = { name: "Error", message: "teardown failed", stack: undefined, retryable: false } as SerializedError;
+    r.onEvent({ type: "step_end", status: "failure", retryable: false, durationMs: 1, error } as StepEvent);
+    expect(ended).toEqual([{ failures: [{ asset: "", partitionKey: null, error }], skipped: {}, materialized: ["daily"], finished: true, retryable: false }]);
   });
 });
 
 describe("toError", () => {
   it("rebuilds the TypeScript error with its name, stack and cause", () => {
-    const e = toError({ name: "TypeError", message: "outer", stack: "TypeError: outer\n    at a", cause: { name: "Error", message: "inner", stack: undefined } });
+    const e = toError({ name: "TypeError", message: "outer", stack: "TypeError: outer\n    at a", cause: { name: "Error", message: "inner", stack: undefined } as SerializedError } as SerializedError);
     expect([e.name, e.message, e.stack, (e.cause as Error).message]).toEqual(["TypeError", "outer", "TypeError: outer\n    at a", "inner"]);
   });
 });

@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { loadDefinitions, type Manifest, type PartitionKeyRange } from "@baton/core";
-import { runStep, type SerializedError, type StepEvent } from "@baton/core/step";
+import { guardStep, redactDeep, redactorOf, redactProcessOutput, runStep, serializeError, type SerializedError, type StepEvent } from "@baton/core/step";
 import { openDagsterPipes, toEscapedAssetKey, type PipesContext } from "./pipes/index.js";
 import { checkReport, materializationReport, rangeCheckReport, rangeMaterializationReport, type CheckEvent, type MaterializationEvent } from "./reports.js";
 import { readStepManifest } from "./versions.js";
@@ -44,9 +44,28 @@ export function requestFromPipes(pipes: PipesContext, manifest: Manifest): StepR
 }
 
 export interface StepSummary {
+  /** In the order the step ran its assets; asset "" is a failure of the step itself (a teardown). */
   readonly failures: { asset: string; partitionKey: string | null; error: SerializedError }[];
   readonly skipped: Record<string, string>;
   readonly materialized: string[];
+  /** `step_end` was seen: the step ran to its end (or core's guard closed it). */
+  finished: boolean;
+  /** False when every failure is deterministic: a retry would fail the same way. */
+  retryable: boolean;
+}
+
+/** Exit code for a deterministic failure, which Dagster must not retry (CONTRACT-v2). */
+export const DETERMINISTIC_EXIT = 3;
+
+/** The values of every secret field of the manifest's resources, as set in `env`. */
+export function secretValues(manifest: Manifest, env: Readonly<Record<string, string | undefined>>): string[] {
+  return manifest.resources.flatMap((r) => r.config.filter((f) => f.secret).map((f) => env[f.env] ?? "")).filter((v) => v.length > 0);
+}
+
+/** Replaces each secret by `***` in every string of a JSON-like value. */
+export function redactor(secrets: readonly string[]): <T>(value: T) => T {
+  const text = redactorOf(secrets);
+  return <T>(value: T) => (secrets.length === 0 ? value : redactDeep(value, text));
 }
 
 /**
@@ -56,7 +75,7 @@ export interface StepSummary {
  * partition of the range.
  */
 export class PipesReporter {
-  readonly summary: StepSummary = { failures: [], skipped: {}, materialized: [] };
+  readonly summary: StepSummary = { failures: [], skipped: {}, materialized: [], finished: false, retryable: true };
   private readonly materializations = new Map<string, MaterializationEvent[]>();
   private readonly checks = new Map<string, CheckEvent[]>();
 
@@ -64,6 +83,9 @@ export class PipesReporter {
     private readonly pipes: PipesContext,
     private readonly manifest: Manifest,
     private readonly isRange: boolean,
+    private readonly redact: <T>(value: T) => T = (v) => v,
+    /** Called at `step_end`, synchronously (it may run inside an `exit` listener). */
+    private readonly onEnd: (summary: StepSummary) => void = () => undefined,
   ) {}
 
   private keyOf(id: string): string {
@@ -71,7 +93,9 @@ export class PipesReporter {
     return toEscapedAssetKey(asset ? asset.key : id.split("/"));
   }
 
-  readonly onEvent = (e: StepEvent): void => {
+  /** Every event is redacted here, whatever core already did: nothing reaches Dagster with a secret. */
+  readonly onEvent = (event: StepEvent): void => {
+    const e = this.redact(event);
     switch (e.type) {
       case "log":
         this.pipes.log.log(LEVELS[e.level], e.asset ? `${e.asset}: ${e.message}` : e.message);
@@ -96,14 +120,27 @@ export class PipesReporter {
         this.summary.skipped[e.asset] = e.reason;
         this.pipes.log.warning(`${e.asset}: skipped, ${e.reason}`);
         break;
-      case "step_start":
       case "step_end":
+        this.flush();
+        this.summary.finished = true;
+        this.summary.retryable = e.status === "success" || e.retryable;
+        if (e.error) {
+          this.summary.failures.push({ asset: "", partitionKey: null, error: e.error });
+          this.pipes.log.error(`the step failed: ${e.error.name}: ${e.error.message}`);
+        }
+        this.onEnd(this.summary);
+        break;
+      case "step_start":
         break;
     }
   };
 
-  /** Report what a range step held back; only for assets that completed every partition. */
+  private flushed = false;
+
+  /** Report what a range step held back; only for assets that completed every partition. Once. */
   flush(): void {
+    if (this.flushed) return;
+    this.flushed = true;
     const failed = new Set(this.summary.failures.map((f) => f.asset));
     for (const [asset, events] of this.materializations) {
       if (!failed.has(asset)) this.pipes.reportAssetMaterialization(rangeMaterializationReport(this.keyOf(asset), events));
@@ -138,33 +175,47 @@ export interface DagsterStepOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Run one Dagster step; returns the exit code (0 success, 1 an asset failed). */
+/**
+ * Run one Dagster step; returns the exit code: 0 success, 1 a failure a retry may fix, 3 a
+ * deterministic failure (143 after SIGTERM). Core's step guard closes a step that Node leaves
+ * early (a promise that never settles, process.exit() in user code, a signal): the open assets
+ * fail, named. The summary (SUMMARY_ENV_VAR) is written at `step_end` in every case.
+ */
 export async function runDagsterStep(options: DagsterStepOptions): Promise<number> {
   const env = options.env ?? process.env;
-  const pipes = options.pipes ?? openDagsterPipes();
-  let reporter: PipesReporter | undefined;
+  // Signals are the step guard's: it fails the open assets as cancelled, then exits 143.
+  const pipes = options.pipes ?? openDagsterPipes({ handleSignals: false });
+  const summaryPath = env[SUMMARY_ENV_VAR];
+  const end = (summary: StepSummary): void => {
+    if (summaryPath) writeFileSync(summaryPath, JSON.stringify(summary) + "\n");
+    const first = summary.failures[0];
+    if (pipes.isClosed) return;
+    if (summary.failures.length === 0 && summary.finished) pipes.close();
+    else pipes.close(first ? toError(first.error) : new Error("the step failed"));
+  };
+  let redact: <T>(value: T) => T = (v) => v;
   try {
     const manifestPath = resolve(options.manifestPath);
     const manifest = readStepManifest(manifestPath);
+    const secrets = secretValues(manifest, env);
+    redact = redactor(secrets);
+    // Every secret of the code location, not only this step's: the asset could print any of them.
+    if (options.pipes === undefined) redactProcessOutput(redactorOf(secrets));
     const definitions = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
     const request = requestFromPipes(pipes, manifest);
-    reporter = new PipesReporter(pipes, manifest, request.partitionRange !== undefined);
-    const result = await runStep({ definitions, ...request, env, onEvent: reporter.onEvent });
-    reporter.flush();
-    if (result.status === "success") {
-      pipes.close();
-      return 0;
+    const reporter = new PipesReporter(pipes, manifest, request.partitionRange !== undefined, redact, end);
+    if (options.pipes !== undefined) {
+      const result = await runStep({ definitions, ...request, env, onEvent: reporter.onEvent });
+      return result.status === "success" ? 0 : result.retryable ? 1 : DETERMINISTIC_EXIT;
     }
+    const guard = guardStep({ assets: request.assets, write: reporter.onEvent });
+    const result = await runStep({ definitions, ...request, env, onEvent: guard.onEvent, signal: guard.signal });
+    guard.release();
+    return guard.exitCode(result);
   } catch (e) {
     // Failures around the step (bad manifest, unknown asset) still reach Dagster with their stack.
-    const error = e instanceof Error ? e : new Error(String(e));
-    reporter ??= new PipesReporter(pipes, { assets: [] } as unknown as Manifest, false);
-    reporter.summary.failures.push({ asset: "", partitionKey: null, error: { name: error.name, message: error.message, stack: error.stack } });
+    const error = redact(serializeError(e));
+    end({ failures: [{ asset: "", partitionKey: null, error }], skipped: {}, materialized: [], finished: false, retryable: error.retryable });
+    return error.retryable ? 1 : DETERMINISTIC_EXIT;
   }
-  const summary = reporter.summary;
-  const summaryPath = env[SUMMARY_ENV_VAR];
-  if (summaryPath) writeFileSync(summaryPath, JSON.stringify(summary) + "\n");
-  const first = summary.failures[0];
-  pipes.close(first ? toError(first.error) : new Error("the step failed"));
-  return 1;
 }

@@ -8,6 +8,16 @@ const NAME = /^[A-Za-z0-9_]+$/;
 const KEY_PART = /^[A-Za-z0-9_.-]+$/;
 const TAG = /^[A-Za-z0-9_.-]{0,63}$/;
 const TAG_KEY = /^([A-Za-z0-9_.-]+\/)?[A-Za-z0-9_.-]{1,63}$/;
+/** What Dagster refuses in a partition key (`INVALID_PARTITION_SUBSTRINGS`): the code location would not load. */
+const PARTITION_KEY_FORBIDDEN = ["...", "\u0007", "\b", "\f", "\n", "\r", "\t", "\v", "\u0000"] as const;
+const SHOWN: Record<string, string> = { "\u0007": "\\a", "\b": "\\b", "\f": "\\f", "\n": "a newline", "\r": "\\r", "\t": "a tab", "\v": "\\v", "\u0000": "\\0" };
+
+/** Why Dagster refuses this partition key, or null. */
+export function partitionKeyProblem(key: string): string | null {
+  const found = PARTITION_KEY_FORBIDDEN.filter((s) => key.includes(s));
+  if (found.length === 0) return null;
+  return `partition key ${JSON.stringify(key)} contains ${found.map((s) => SHOWN[s] ?? `"${s}"`).join(", ")}, which Dagster does not allow in a partition key`;
+}
 
 export function dagsterProblems(manifest: Manifest): string[] {
   const problems: string[] = [];
@@ -18,6 +28,12 @@ export function dagsterProblems(manifest: Manifest): string[] {
     for (const part of a.key) if (!KEY_PART.test(part)) problems.push(`asset "${a.id}": key part "${part}" must use only letters, digits, "_", "-" and "."`);
     name(`asset "${a.id}": group`, a.group);
     for (const c of a.checks) name(`asset "${a.id}": check`, c.name);
+    if (a.partitions?.type === "static") {
+      for (const key of a.partitions.keys) {
+        const problem = partitionKeyProblem(key);
+        if (problem) problems.push(`asset "${a.id}": ${problem}`);
+      }
+    }
     for (const [k, v] of Object.entries(a.tags)) {
       if (!TAG_KEY.test(k) || !TAG.test(v)) problems.push(`asset "${a.id}": tag ${k}=${v} must use only letters, digits, "_", "-" and "." (63 characters at most)`);
     }
@@ -26,6 +42,10 @@ export function dagsterProblems(manifest: Manifest): string[] {
   for (const s of manifest.schedules) {
     name("schedule", s.name);
     if (s.partitions && !s.partition) problems.push(`schedule "${s.name}": its targets are partitioned but it names no partition to run`);
+    if (s.partition?.type === "static") {
+      const problem = partitionKeyProblem(s.partition.key);
+      if (problem) problems.push(`schedule "${s.name}": ${problem}`);
+    }
     if (s.partitions?.type === "static" && s.partition?.type === "lastComplete") {
       problems.push(`schedule "${s.name}": static partitions have no "last complete" window; give the schedule partition: { type: "static", key }`);
     }

@@ -4,8 +4,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize, type MaterializeResult } from "@baton/core";
+import { waitFor } from "@baton/testing";
 import { assertBuilt, dagsterEnv } from "./__tests__/dagster-harness.js";
 
 // What a Dagster user does with the example: `baton dagster build`, then `dagster dev`, then the
@@ -15,8 +16,11 @@ import { assertBuilt, dagsterEnv } from "./__tests__/dagster-harness.js";
 
 const exampleDir = fileURLToPath(new URL("../../../examples/customer-metrics/", import.meta.url));
 const REPO = { repositoryName: "__repository__", repositoryLocationName: "definitions.py" };
-const STARTUP_MS = 90_000;
-const RUN_MS = 60_000;
+// Condition waits, with deadlines a loaded 2-core machine still meets; each names what it waited for.
+const STARTUP_MS = 240_000;
+const RUN_MS = 240_000;
+const REQUEST_MS = 180_000;
+const TEST_MS = 300_000;
 const ROWS = "10000";
 
 interface DagsterDev {
@@ -42,6 +46,8 @@ function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Every test waits on GraphQL and runs: the package's 30 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: TEST_MS });
 
 function groupAlive(pid: number): boolean {
   try {
@@ -68,7 +74,7 @@ async function gql<T>(query: string, variables: Record<string, unknown> = {}): P
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.timeout(REQUEST_MS),
   });
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
   if (!res.ok || body.errors || !body.data) throw new Error(`GraphQL ${res.status}: ${JSON.stringify(body.errors ?? body)}\nquery: ${query}`);
@@ -102,26 +108,34 @@ async function startDagsterDev(projectDir: string, env: Record<string, string>, 
   const started: DagsterDev = { child, url: `http://127.0.0.1:${port}`, log: () => log };
   dev = started;
 
-  const deadline = Date.now() + STARTUP_MS;
   const fail = (why: string) => new Error(`dagster dev ${why}\n--- dagster dev output (tail) ---\n${log}`);
-  // 1. the webserver answers
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw fail(`exited (${child.exitCode ?? child.signalCode}) before its webserver answered`);
-    if (Date.now() > deadline) throw fail(`did not answer on ${started.url}/server_info within ${STARTUP_MS / 1000} s`);
-    const ok = await fetch(`${started.url}/server_info`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
-    if (ok) break;
-    await sleep(500);
-  }
-  // 2. the code location (definitions.py) has loaded
-  for (;;) {
-    const { workspaceOrError } = await gql<{
-      workspaceOrError: { __typename: string; locationEntries?: { name: string; loadStatus: string; locationOrLoadError: { __typename: string; message?: string } | null }[] };
-    }>(`{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }`);
-    const entry = workspaceOrError.locationEntries?.find((e) => e.name === REPO.repositoryLocationName);
-    if (entry?.locationOrLoadError?.__typename === "PythonError") throw fail(`could not load definitions.py: ${entry.locationOrLoadError.message}`);
-    if (entry?.loadStatus === "LOADED" && entry.locationOrLoadError?.__typename === "RepositoryLocation") break;
-    if (Date.now() > deadline) throw fail(`did not load the code location within ${STARTUP_MS / 1000} s: ${JSON.stringify(workspaceOrError)}`);
-    await sleep(500);
+  const exited = () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw fail(`exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+  };
+  try {
+    // 1. the webserver answers
+    await waitFor(
+      async () => {
+        exited();
+        return fetch(`${started.url}/server_info`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false);
+      },
+      { timeoutMs: STARTUP_MS, intervalMs: 500, what: `dagster dev's webserver to answer on ${started.url}/server_info` },
+    );
+    // 2. the code location (definitions.py) has loaded
+    await waitFor(
+      async () => {
+        exited();
+        const { workspaceOrError } = await gql<{
+          workspaceOrError: { __typename: string; locationEntries?: { name: string; loadStatus: string; locationOrLoadError: { __typename: string; message?: string } | null }[] };
+        }>(`{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }`);
+        const entry = workspaceOrError.locationEntries?.find((e) => e.name === REPO.repositoryLocationName);
+        if (entry?.locationOrLoadError?.__typename === "PythonError") throw fail(`could not load definitions.py: ${entry.locationOrLoadError.message}`);
+        return entry?.loadStatus === "LOADED" && entry.locationOrLoadError?.__typename === "RepositoryLocation";
+      },
+      { timeoutMs: STARTUP_MS, intervalMs: 500, what: "dagster dev to load the code location definitions.py" },
+    );
+  } catch (e) {
+    throw fail((e as Error).message);
   }
   return started;
 }
@@ -170,18 +184,21 @@ async function launchAndWait(assets: string[], tags: { key: string; value: strin
     },
   );
   const runId = expectType(launchRun, "LaunchRunSuccess", `launchRun of ${assets.join(", ")}`).run!.runId;
-  const deadline = Date.now() + RUN_MS;
-  for (;;) {
-    const { runOrError } = await gql<{ runOrError: RunInfo & { __typename: string } }>(RUN_QUERY, { id: runId });
-    const run = expectType(runOrError, "Run", `run ${runId}`);
-    if (["FAILURE", "CANCELED"].includes(run.status)) {
-      const errors = run.eventConnection.events.filter((e) => e.__typename.includes("Failure")).map((e) => `${e.__typename}: ${e.message ?? ""} ${e.error?.message ?? ""}`);
-      throw new Error(`run ${runId} of ${assets.join(", ")} ended ${run.status}:\n${errors.join("\n")}\n--- dagster dev output (tail) ---\n${dev!.log()}`);
-    }
-    if (run.status === "SUCCESS") return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} of ${assets.join(", ")} still ${run.status} after ${RUN_MS / 1000} s\n--- dagster dev output (tail) ---\n${dev!.log()}`);
-    await sleep(500);
+  const run = await waitFor(
+    async () => {
+      const { runOrError } = await gql<{ runOrError: RunInfo & { __typename: string } }>(RUN_QUERY, { id: runId });
+      const run = expectType(runOrError, "Run", `run ${runId}`);
+      return ["SUCCESS", "FAILURE", "CANCELED"].includes(run.status) ? run : undefined;
+    },
+    { timeoutMs: RUN_MS, intervalMs: 500, what: `run ${runId} of ${assets.join(", ")} to reach a terminal state` },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n--- dagster dev output (tail) ---\n${dev!.log()}`);
+  });
+  if (run.status !== "SUCCESS") {
+    const errors = run.eventConnection.events.filter((e) => e.__typename.includes("Failure")).map((e) => `${e.__typename}: ${e.message ?? ""} ${e.error?.message ?? ""}`);
+    throw new Error(`run ${runId} of ${assets.join(", ")} ended ${run.status}:\n${errors.join("\n")}\n--- dagster dev output (tail) ---\n${dev!.log()}`);
   }
+  return run;
 }
 
 function materializationOf(run: RunInfo, key: string) {
@@ -234,7 +251,7 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
     embedded = { metrics, revenue };
     expect([metrics.status, revenue.status], "the embedded reference run failed").toEqual(["success", "success"]);
     await starting;
-  }, 180_000);
+  }, STARTUP_MS + 120_000);
 
   afterAll(async () => {
     if (dev) await stopGroup(dev.child);

@@ -7,25 +7,18 @@ process, which reports a materialization per asset, its checks and its logs thro
 
 import json
 import re
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.errors import (
-    DagsterPipesExecutionError,
-)  # not re-exported by `dagster`
 
 from .manifest import Manifest, asset_key_string
 from .node import BatonNode
 from .partitions import partition_mapping, partitions_def, partitions_label
-from .resources import step_environment
+from .resources import secret_values, step_environment
+from .step import run_node_step
 
 PIPES_RESOURCE_KEY = "pipes_subprocess_client"
-# The Node step writes why it failed here (per-asset failures, skipped assets): a Pipes
-# `closed` exception only becomes an engine event, not the step's error.
-SUMMARY_ENV_VAR = "BATON_DAGSTER_SUMMARY"
 # Range runs (single-run backfills) have no partition key in the Pipes context.
 RANGE_EXTRA = "baton/partition_range"
 
@@ -128,8 +121,9 @@ def check_specs(asset: dict[str, Any]) -> list[dg.AssetCheckSpec]:
             name=c["name"],
             asset=dg.AssetKey(asset["key"]),
             description=c["description"],
-            # The Node step fails the asset itself when an error-severity check fails.
-            blocking=False,
+            # An error-severity check that fails fails its asset and blocks its downstream
+            # assets in Node: what Dagster calls a blocking check.
+            blocking=c.get("severity", "error") == "error",
         )
         for c in asset["checks"]
     ]
@@ -177,7 +171,7 @@ def _multi_asset(
         op_tags={"kind": "typescript"},
     )
     def run_in_node(context: dg.AssetExecutionContext):
-        selected = {key.to_user_string() for key in context.selected_asset_keys}
+        selected = sorted(key.to_user_string() for key in context.selected_asset_keys)
         keys = sorted({k for a in selected for k in resources_by_key.get(a, [])})
         extras = {}
         if (
@@ -187,59 +181,14 @@ def _multi_asset(
         ):
             keys_range = context.partition_key_range
             extras[RANGE_EXTRA] = {"start": keys_range.start, "end": keys_range.end}
-        pipes: dg.PipesSubprocessClient = getattr(context.resources, PIPES_RESOURCE_KEY)
-        with tempfile.TemporaryDirectory(prefix="baton-step-") as scratch:
-            summary = Path(scratch) / "summary.json"
-            env = {
-                **step_environment(manifest, keys, context.resources),
-                SUMMARY_ENV_VAR: str(summary),
-            }
-            try:
-                invocation = pipes.run(
-                    context=context, command=node.command("run"), env=env, extras=extras
-                )
-            except DagsterPipesExecutionError as error:
-                raise step_failure(summary) from error
-        yield from invocation.get_results(implicit_materializations=False)
+        yield from run_node_step(
+            context,
+            getattr(context.resources, PIPES_RESOURCE_KEY),
+            node.command("run"),
+            env=step_environment(manifest, keys, context.resources),
+            extras=extras,
+            selected=selected,
+            secrets=secret_values(manifest, context.resources),
+        )
 
     return run_in_node
-
-
-def step_failure(summary_path: Path) -> dg.Failure:
-    """The TypeScript error as the step's failure: message in the description, stack in metadata."""
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return dg.Failure(
-            description="the Node step failed before it could report why; see the step's stderr"
-        )
-    failures = summary["failures"]
-    first = (
-        failures[0]
-        if failures
-        else {"asset": "", "error": {"name": "Error", "message": "step failed"}}
-    )
-    error = first["error"]
-    where = f"{first['asset']}" + (
-        f" [{first['partitionKey']}]" if first.get("partitionKey") else ""
-    )
-    description = (
-        f"{where}: {error['name']}: {error['message']}"
-        if where
-        else f"{error['name']}: {error['message']}"
-    )
-    stack = "\n\n".join(
-        f["error"].get("stack") or f["error"]["message"] for f in failures
-    )
-    return dg.Failure(
-        description=description,
-        metadata={
-            "baton/failed": dg.MetadataValue.json(
-                {f["asset"]: f["error"]["message"] for f in failures}
-            ),
-            "baton/skipped": dg.MetadataValue.json(summary["skipped"]),
-            "baton/materialized": dg.MetadataValue.json(summary["materialized"]),
-            "stack": dg.MetadataValue.md(f"```\n{stack}\n```"),
-        },
-        allow_retries=True,
-    )

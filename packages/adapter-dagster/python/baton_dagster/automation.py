@@ -8,7 +8,7 @@ import dagster as dg
 from .manifest import Manifest
 from .node import BatonNode
 from .partitions import partitions_def
-from .resources import step_environment
+from .resources import secret_values, step_environment
 
 
 def _keys(manifest: Manifest, ids: list[str]) -> list[dg.AssetKey]:
@@ -19,9 +19,32 @@ def _keys(manifest: Manifest, ids: list[str]) -> list[dg.AssetKey]:
 def last_complete_key(
     definition: dg.TimeWindowPartitionsDefinition, at: datetime, offset: int = 0
 ) -> str | None:
-    """The last partition whose window has ended at `at`, `offset` windows further back."""
-    keys = definition.get_partition_keys(current_time=at)
-    return keys[-1 - offset] if len(keys) > offset else None
+    """The last partition whose window has ended at `at`, `offset` windows further back; None
+    when there is none yet, or when that window lies after the partitions' end (the schedule
+    has outlived its partitions: re-running the last one every tick would be wrong)."""
+    unbounded = definition
+    if definition.end is not None:
+        unbounded = dg.TimeWindowPartitionsDefinition(
+            start=definition.start,
+            cron_schedule=definition.cron_schedule,
+            fmt=definition.fmt,
+            timezone=definition.timezone,
+            end_offset=definition.end_offset,
+        )
+    keys = unbounded.get_partition_keys(current_time=at)
+    if len(keys) <= offset:
+        return None
+    key = keys[-1 - offset]
+    return key if key in definition.get_partition_keys(current_time=at) else None
+
+
+def _why_skipped(definition: dg.TimeWindowPartitionsDefinition, at: datetime) -> str:
+    if definition.end is not None and at >= definition.end:
+        return (
+            f"its partitions ended at {definition.end.isoformat()}: "
+            f"no partition to run at {at.isoformat()}"
+        )
+    return f"no partition is complete at {at.isoformat()}"
 
 
 def build_schedule(manifest: Manifest, spec: dict[str, Any]) -> dg.ScheduleDefinition:
@@ -51,7 +74,7 @@ def build_schedule(manifest: Manifest, spec: dict[str, Any]) -> dg.ScheduleDefin
         key = last_complete_key(definition, context.scheduled_execution_time, offset)
         if key is None:
             return dg.SkipReason(
-                f"no partition is complete at {context.scheduled_execution_time.isoformat()}"
+                _why_skipped(definition, context.scheduled_execution_time)
             )
         return dg.RunRequest(run_key=key, partition_key=key)
 
@@ -76,7 +99,9 @@ def build_sensor(
         if context.cursor is not None:
             args += ["--cursor", context.cursor]
         tick = node.tick(
-            *args, env=step_environment(manifest, resource_keys, context.resources)
+            *args,
+            env=step_environment(manifest, resource_keys, context.resources),
+            secrets=secret_values(manifest, context.resources),
         )
         if tick["cursor"] is not None and tick["cursor"] != context.cursor:
             context.update_cursor(tick["cursor"])

@@ -1,12 +1,14 @@
 """Launching the Baton step runtime (Node). Nothing here runs while definitions load."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import baton_core
 
 from .manifest import Manifest
+from .step import Redactor
 
 
 class BatonNode:
@@ -20,14 +22,26 @@ class BatonNode:
     def command(self, command: str, *args: str) -> list[str]:
         return self._manifest.step_command(command, args)
 
-    def tick(self, command: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
-        """Evaluate a sensor or schedule in Node and return its tick result."""
+    def tick(
+        self,
+        command: str,
+        *args: str,
+        env: dict[str, str],
+        secrets: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Evaluate a sensor or schedule in Node and return its tick result, every text in it
+        (skip reason, failure) with the known secret values redacted."""
+        redact = Redactor(secrets)
         result = baton_core.run_step(
             self.command(command, *args), {**os.environ, **env}
         )
         if result.tick is not None:
-            return result.tick
-        invocation = " ".join([command, *args])
+            tick = dict(result.tick)
+            if tick.get("skipReason") is not None:
+                tick["skipReason"] = redact(tick["skipReason"])
+            return tick
+        invocation = redact(" ".join([command, *args]))
         raise RuntimeError(
-            f"`{invocation}` failed in Node (exit {result.exit_code}): {result.failure}"
+            f"`{invocation}` failed in Node (exit {result.exit_code}): "
+            f"{redact(result.failure)}"
         )

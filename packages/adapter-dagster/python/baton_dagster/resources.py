@@ -1,11 +1,15 @@
 """Baton resources as Dagster resources.
 
-Each Baton resource becomes a `ConfigurableResource` whose fields are bound to the environment
-variables the manifest names (`EnvVar`, resolved when a run starts and hidden in the UI). The
-values reach the Node step only through its environment, never through Pipes extras or logs.
+Each Baton resource becomes a `ConfigurableResource` with one optional field per config field.
+Left unset (the default), the Node step reads the environment variable the manifest names, in
+the run's own process, as Baton does everywhere: so a variable missing for one resource fails
+only the assets that use it, never the code location or another asset's run. Set in run config
+(the launchpad, a schedule), a field's value is passed to the step in that variable instead.
+Values reach the Node step only through its environment, never through Pipes extras or logs.
 """
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -18,10 +22,23 @@ def _class_name(key: str) -> str:
     return "".join(part.capitalize() for part in key.split("_")) + "Resource"
 
 
+def _field_description(field: dict[str, Any]) -> str:
+    source = f"environment variable {field['env']}"
+    if field["secret"]:
+        source += " (a secret: set it in the environment, not in run config)"
+    elif field["default"] is not None:
+        source += f", else {field['default']!r}"
+    about = f"{field['description']}. " if field["description"] else ""
+    return f"{about}Unset: read from {source} when the step runs."
+
+
 def resource_class(resource: dict[str, Any]) -> type[dg.ConfigurableResource]:
     fields: dict[str, Any] = {}
     for field in resource["config"]:
-        fields[field["field"]] = (str, Field(description=field["description"]))
+        fields[field["field"]] = (
+            str | None,
+            Field(default=None, description=_field_description(field)),
+        )
     cls = create_model(
         _class_name(resource["key"]), __base__=dg.ConfigurableResource, **fields
     )
@@ -29,35 +46,43 @@ def resource_class(resource: dict[str, Any]) -> type[dg.ConfigurableResource]:
     return cls
 
 
-def _binding(field: dict[str, Any]) -> Any:
-    # A non-secret field with a default keeps working when its variable is unset, as in Baton.
-    if (
-        field["default"] is not None
-        and not field["secret"]
-        and field["env"] not in os.environ
-    ):
-        return field["default"]
-    return dg.EnvVar(field["env"])
-
-
 def build_resources(manifest: Manifest) -> dict[str, dg.ConfigurableResource]:
-    resources = {}
-    for resource in manifest["resources"]:
-        cls = resource_class(resource)
-        resources[resource["key"]] = cls(
-            **{f["field"]: _binding(f) for f in resource["config"]}
-        )
-    return resources
+    return {r["key"]: resource_class(r)() for r in manifest["resources"]}
+
+
+def _configured(resources: Any, key: str, field: str) -> str | None:
+    instance = getattr(resources, key, None)
+    value = getattr(instance, field, None) if instance is not None else None
+    return value if isinstance(value, str) else None
 
 
 def step_environment(
     manifest: Manifest, keys: list[str], resources: Any
 ) -> dict[str, str]:
-    """The variables a Node step needs for these resources, read from the resolved Dagster resources."""
+    """The variables set in run config for these resources; the step reads the rest itself."""
     by_key = {r["key"]: r for r in manifest["resources"]}
     env: dict[str, str] = {}
     for key in keys:
-        instance = getattr(resources, key)
         for field in by_key[key]["config"]:
-            env[field["env"]] = str(getattr(instance, field["field"]))
+            value = _configured(resources, key, field["field"])
+            if value is not None:
+                env[field["env"]] = value
     return env
+
+
+def secret_values(
+    manifest: Manifest, resources: Any, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every secret value a step could print: each secret field of every resource, as configured
+    for this run or else as set in the environment."""
+    environ = os.environ if environ is None else environ
+    values = []
+    for resource in manifest["resources"]:
+        for field in resource["config"]:
+            if not field["secret"]:
+                continue
+            value = _configured(resources, resource["key"], field["field"])
+            value = value if value is not None else environ.get(field["env"])
+            if value:
+                values.append(value)
+    return values

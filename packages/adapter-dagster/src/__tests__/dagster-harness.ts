@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadDefinitions } from "@baton/core";
-import { ensurePythonEnv, type HarnessEnvironment, type HarnessRun, type HarnessTick, type PythonEnv, type RuntimeHarness } from "@baton/testing";
+import { ensurePythonEnv, startedMarker, type HarnessEnvironment, type HarnessRun, type HarnessTick, type PythonEnv, type RuntimeHarness } from "@baton/testing";
 import { buildDagsterProject, dagsterStepEntryPath, type DagsterProject } from "../build.js";
 
 const packageDir = fileURLToPath(new URL("../../", import.meta.url));
@@ -76,14 +76,30 @@ export async function startDagster(environment: HarnessEnvironment): Promise<{ d
   return { driver, project };
 }
 
+function markerOf(environment: HarnessEnvironment, asset: string): string | null {
+  try {
+    return startedMarker(environment, asset);
+  } catch {
+    return null;
+  }
+}
+
 export function dagsterHarness(): RuntimeHarness {
   let driver: DagsterDriver | undefined;
+  let env: HarnessEnvironment | undefined;
   return {
     name: "dagster",
     async setup(environment) {
+      env = environment;
       ({ driver } = await startDagster(environment));
     },
-    materialize: (request) => driver!.request<HarnessRun>({ op: "materialize", ...request }),
+    // Cancellation: `dagster asset materialize` SIGTERMed once the asset's started marker exists.
+    materialize: (request) =>
+      driver!.request<HarnessRun>({
+        op: "materialize",
+        ...request,
+        ...(request.cancelAfterStart ? { startedMarker: markerOf(env!, request.cancelAfterStart) } : {}),
+      }),
     scheduleTick: (name, at) => driver!.request<HarnessTick>({ op: "schedule", name, at: at.toISOString() }),
     sensorTick: (name, cursor) => driver!.request<HarnessTick>({ op: "sensor", name, cursor }),
     async teardown() {

@@ -7,20 +7,26 @@ Dagster and Node also print there). Requests:
   {"op": "materialize", "assets": [ID], "partitionKey": K?, "partitionRange": {start, end}?}
   {"op": "schedule", "name": N, "at": ISO}
   {"op": "sensor", "name": N, "cursor": C?}
+  {"op": "events", "runId": R}
+  {"op": "setenv", "env": {NAME: VALUE | null}}
+A materialize request with "cancelAfterStart" runs `dagster asset materialize` in a child
+process and SIGTERMs it once the asset started ("startedMarker" exists, else its Pipes log).
 """
 
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 import traceback
 from datetime import datetime
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluation,
-)
 from dagster._utils.schedules import reverse_cron_string_iterator
+
+WAIT_SECONDS = 180
 
 ANSWER = "@@driver "
 state: dict = {}
@@ -36,6 +42,8 @@ def load(request):
     dg.Definitions.validate_loadable(defs)
     os.makedirs(request["home"], exist_ok=True)
     state["defs"] = defs
+    state["definitions"] = request["definitions"]
+    state["home"] = request["home"]
     state["instance"] = dg.DagsterInstance.local_temp(tempdir=request["home"])
     state["job"] = defs.resolve_implicit_global_asset_job_def()
     return {"ok": True}
@@ -82,25 +90,196 @@ def state_op(key):
     return None
 
 
+def _execute_in_process(request, selection, tags):
+    """Run the selection in this process; the run id, or None when Dagster refused the request."""
+    result = state["job"].execute_in_process(
+        asset_selection=selection,
+        partition_key=request.get("partitionKey"),
+        tags=tags,
+        instance=state["instance"],
+        raise_on_error=False,
+    )
+    return result.run_id
+
+
+def _execute_and_cancel(request, tags):
+    """`dagster asset materialize` in a child process, SIGTERMed once the asset's step started:
+    what a user does to a run in a terminal (the webserver's "Terminate" sends SIGTERM too)."""
+    instance = state["instance"]
+    before = {r.run_id for r in instance.get_runs()}
+    argv = [
+        os.path.join(os.path.dirname(sys.executable), "dagster"),
+        "asset",
+        "materialize",
+        "-f",
+        state["definitions"],
+        "--select",
+        ",".join(request["assets"]),
+    ]
+    if request.get("partitionKey"):
+        argv += ["--partition", request["partitionKey"]]
+    env = {**os.environ, "DAGSTER_HOME": state["home"]}
+    cli = subprocess.Popen(argv, cwd=os.path.dirname(state["definitions"]), env=env)
+    marker = request.get("startedMarker")
+    target = request["cancelAfterStart"]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not _started(instance, before, target, marker):
+        if cli.poll() is not None:
+            raise RuntimeError(
+                f"dagster asset materialize exited ({cli.returncode}) before {target} started"
+            )
+        if time.monotonic() > deadline:
+            cli.kill()
+            raise TimeoutError(f"waited {WAIT_SECONDS} s for {target} to start")
+        time.sleep(0.1)
+    cli.send_signal(signal.SIGTERM)
+    try:
+        cli.wait(timeout=WAIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        cli.kill()
+        raise
+    new = [r for r in instance.get_runs() if r.run_id not in before]
+    return new[0].run_id if new else None
+
+
+def _started(instance, before, asset, marker):
+    if marker is not None:
+        return os.path.exists(marker)
+    for run in instance.get_runs():
+        if run.run_id in before:
+            continue
+        for record in instance.get_records_for_run(run.run_id).records:
+            if f"{asset}: started" in (record.event_log_entry.user_message or ""):
+                return True
+    return False
+
+
+def _read_run(run_id, request):
+    """The run as Dagster recorded it: run status, step events, materializations, checks, and
+    every record and compute log of the run as text."""
+    instance = state["instance"]
+    run = instance.get_run_by_id(run_id)
+    entries = [
+        r.event_log_entry
+        for r in instance.get_records_for_run(run_id, limit=None).records
+    ]
+    texts = [dg.serialize_value(run)]
+    materializations, starts, failures, checks = [], {}, {}, []
+    for entry in entries:
+        texts.append(dg.serialize_value(entry))
+        event = entry.dagster_event
+        if event is None:
+            continue
+        kind = event.event_type_value
+        if kind == "ASSET_MATERIALIZATION":
+            m = event.event_specific_data.materialization
+            materializations.append(
+                {"asset": m.asset_key.to_user_string(), "partitionKey": m.partition}
+            )
+        elif kind in ("STEP_START", "STEP_RESTARTED"):
+            starts[event.step_key] = starts.get(event.step_key, 0) + 1
+        elif kind == "STEP_FAILURE":
+            failures[event.step_key] = event.step_failure_data
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            checks.append(
+                {
+                    "asset": evaluation.asset_key.to_user_string(),
+                    "check": evaluation.check_name,
+                    "passed": evaluation.passed,
+                    "partitionKey": getattr(evaluation, "partition", None)
+                    or request.get("partitionKey"),
+                }
+            )
+    texts += _compute_logs(run_id)
+    materialized = {m["asset"] for m in materializations}
+    assets = {}
+    for asset_id in request["assets"]:
+        step = state_op(dg.AssetKey(asset_id.split("/")))
+        attempts = starts.get(step, 0)
+        # The step failed naming this asset (a failed error-severity check, a teardown
+        # error after the output was written): failed, even if Dagster has its materialization.
+        if step in failures and (
+            asset_id in _failed_assets(failures[step])
+            or "" in _failed_assets(failures[step])
+        ):
+            assets[asset_id] = _failed(failures[step], asset_id, attempts)
+        elif asset_id in materialized:
+            assets[asset_id] = {
+                "status": "success",
+                "attempts": attempts,
+                "error": None,
+            }
+        elif step in failures:
+            assets[asset_id] = _failed(failures[step], asset_id, attempts)
+        else:
+            assets[asset_id] = {"status": "skipped", "attempts": 0, "error": None}
+    return {
+        "status": "success" if run.status == dg.DagsterRunStatus.SUCCESS else "failure",
+        "runStatus": run.status.value,
+        "assets": assets,
+        "checks": checks,
+        "materializations": materializations,
+        "recordsText": "\n".join(texts),
+        "runId": run_id,
+    }
+
+
+def _failed_assets(failure):
+    metadata = failure.user_failure_data.metadata if failure.user_failure_data else {}
+    return metadata["baton/failed"].value if "baton/failed" in metadata else {}
+
+
+def _failed(failure, asset_id, attempts):
+    metadata = failure.user_failure_data.metadata if failure.user_failure_data else {}
+    failed = metadata["baton/failed"].value if "baton/failed" in metadata else {}
+    skipped = metadata["baton/skipped"].value if "baton/skipped" in metadata else {}
+    if asset_id in skipped:
+        return {"status": "skipped", "attempts": 0, "error": None}
+    # Asset "" is the step's own failure (a resource's teardown): every asset of the step shares it.
+    message = (
+        failed.get(asset_id)
+        or failed.get("")
+        or (
+            failure.user_failure_data.description
+            if failure.user_failure_data
+            else failure.error.message
+        )
+    )
+    return {"status": "failure", "attempts": attempts, "error": message}
+
+
+def _compute_logs(run_id):
+    """The run's captured stdout/stderr as Dagster stored them (files under DAGSTER_HOME)."""
+    texts = []
+    for root, _dirs, files in os.walk(state["home"]):
+        if run_id not in root:
+            continue
+        for name in sorted(files):
+            with open(
+                os.path.join(root, name), encoding="utf-8", errors="replace"
+            ) as f:
+                texts.append(f.read())
+    return texts
+
+
 def materialize(request):
     selection = [dg.AssetKey(i.split("/")) for i in request["assets"]]
-    op_of = {i: state_op(k) for i, k in zip(request["assets"], selection, strict=True)}
     tags = {}
     if request.get("partitionRange"):
         tags = {
             "dagster/asset_partition_range_start": request["partitionRange"]["start"],
             "dagster/asset_partition_range_end": request["partitionRange"]["end"],
         }
+    message = "Dagster recorded no run for this request"
     try:
-        result = state["job"].execute_in_process(
-            asset_selection=selection,
-            partition_key=request.get("partitionKey"),
-            tags=tags,
-            instance=state["instance"],
-            raise_on_error=False,
-        )
+        if request.get("cancelAfterStart"):
+            run_id = _execute_and_cancel(request, tags)
+        else:
+            run_id = _execute_in_process(request, selection, tags)
     except Exception as error:  # noqa: BLE001 — invalid requests fail before any step starts
-        message = str(error)
+        run_id, message = None, str(error)
+    if run_id is None:
         return {
             "status": "failure",
             "assets": {
@@ -108,74 +287,22 @@ def materialize(request):
                 for i in request["assets"]
             },
             "checks": [],
+            "materializations": [],
+            "recordsText": message,
         }
-    materialized, starts, failures, skipped_steps, checks = set(), {}, {}, set(), []
-    for event in result.all_events:
-        kind = event.event_type_value
-        if kind == "ASSET_MATERIALIZATION":
-            materialized.add(event.asset_key.to_user_string())
-        elif kind in ("STEP_START", "STEP_RESTARTED"):
-            starts[event.step_key] = starts.get(event.step_key, 0) + 1
-        elif kind == "STEP_FAILURE":
-            failures[event.step_key] = event.step_failure_data
-        elif kind == "STEP_SKIPPED":
-            skipped_steps.add(event.step_key)
-        elif kind == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            assert isinstance(evaluation, AssetCheckEvaluation)
-            checks.append(
-                {
-                    "asset": evaluation.asset_key.to_user_string(),
-                    "check": evaluation.check_name,
-                    "passed": evaluation.passed,
-                    "partitionKey": request.get("partitionKey"),
-                }
-            )
-    assets = {}
-    for asset_id in request["assets"]:
-        step = op_of[asset_id]
-        attempts = starts.get(step, 0)
-        if asset_id in materialized:
-            assets[asset_id] = {
-                "status": "success",
-                "attempts": attempts,
-                "error": None,
-            }
-        elif step in failures:
-            failure = failures[step]
-            metadata = (
-                failure.user_failure_data.metadata if failure.user_failure_data else {}
-            )
-            failed = (
-                metadata["baton/failed"].value if "baton/failed" in metadata else {}
-            )
-            skipped = (
-                metadata["baton/skipped"].value if "baton/skipped" in metadata else {}
-            )
-            if asset_id in skipped:
-                assets[asset_id] = {"status": "skipped", "attempts": 0, "error": None}
-            else:
-                message = failed.get(asset_id) or (
-                    failure.user_failure_data.description
-                    if failure.user_failure_data
-                    else failure.error.message
-                )
-                assets[asset_id] = {
-                    "status": "failure",
-                    "attempts": attempts,
-                    "error": message,
-                }
-        else:
-            assets[asset_id] = {"status": "skipped", "attempts": 0, "error": None}
-    return {
-        "status": "success" if result.success else "failure",
-        "assets": assets,
-        "checks": checks,
-    }
+    return _read_run(run_id, request)
 
 
 def _ids(keys):
     return sorted(k.to_user_string() for k in keys)
+
+
+def _tick_text(data):
+    """What Dagster keeps of a tick: its evaluation result (run requests, skip reason, cursor)."""
+    try:
+        return dg.serialize_value(data)
+    except Exception:  # noqa: BLE001 — not every tick result is serializable; keep its repr
+        return repr(data)
 
 
 def schedule(request):
@@ -208,6 +335,7 @@ def schedule(request):
         ],
         "cursor": None,
         "skipReason": data.skip_message,
+        "recordsText": _tick_text(data),
     }
 
 
@@ -233,10 +361,45 @@ def sensor(request):
         ],
         "cursor": data.cursor if data.cursor is not None else request.get("cursor"),
         "skipReason": data.skip_message,
+        "recordsText": _tick_text(data),
     }
 
 
+def events(request):
+    """The run's event log, one entry per record: type, step, asset, time, message."""
+    out = []
+    for record in (
+        state["instance"].get_records_for_run(request["runId"], limit=None).records
+    ):
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        out.append(
+            {
+                "type": event.event_type_value if event else None,
+                "step": entry.step_key,
+                "asset": event.asset_key.to_user_string()
+                if event and event.asset_key
+                else None,
+                "timestamp": entry.timestamp,
+                "message": entry.user_message,
+            }
+        )
+    return {"events": out}
+
+
+def setenv(request):
+    """Set (a string) or unset (null) variables of this process, which runs the steps."""
+    for name, value in request["env"].items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return {"ok": True}
+
+
 OPS = {
+    "events": events,
+    "setenv": setenv,
     "load": load,
     "graph": graph,
     "materialize": materialize,

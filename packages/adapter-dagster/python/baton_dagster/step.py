@@ -1,0 +1,301 @@
+"""One Dagster step in Node, through Dagster Pipes: every reported event recorded, then the verdict.
+
+`run_node_step` opens a Pipes session itself (`dg.open_pipes_session`) instead of calling
+`PipesSubprocessClient.run`, for four reasons:
+
+- results are yielded to Dagster while Node runs, so each materialization and check evaluation
+  is in the event log as soon as its asset finishes, not when the process exits;
+- a failed step keeps them: everything Node reported is yielded first, then the step fails with
+  the first failure in the order the step ran its assets (`dg.Failure`);
+- Node's stdout and stderr pass through here, with every known secret value replaced by `***`,
+  before they reach Dagster's compute logs;
+- a deterministic failure (exit code 3, or Node missing) is not retried whatever the retry policy.
+
+The `PipesSubprocessClient` resource still configures the session: its `env`, `cwd`, context
+injector, message reader and `termination_timeout_seconds` are used as `run` would use them.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import dagster as dg
+
+# The Node step writes how it ended here: failures, skipped and materialized assets, whether
+# it finished (a Pipes `closed` exception only becomes an engine event, not the step's error).
+SUMMARY_ENV_VAR = "BATON_DAGSTER_SUMMARY"
+# Exit code of the Node step for a deterministic failure (see @baton/testing CONTRACT-v2.md).
+DETERMINISTIC_EXIT = 3
+POLL_SECONDS = 0.1
+STDERR_TAIL_LINES = 20
+UNFINISHED_HINT = (
+    "a compute whose promise never settles, or process.exit() in user code?"
+)
+
+
+class Redactor:
+    """Replaces every known secret value by `***` (longest first, so no part of one is left)."""
+
+    def __init__(self, secrets: Sequence[str]):
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def value(self, value: Any) -> Any:
+        """The same JSON value with every string in it redacted."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if isinstance(value, dict):
+            return {self(k): self.value(v) for k, v in value.items()}
+        return value
+
+
+class _Forwarder(threading.Thread):
+    """Copies one of Node's streams to ours line by line, redacted; keeps the last lines."""
+
+    def __init__(self, source: IO[str], target: IO[str], redact: Redactor):
+        super().__init__(daemon=True)
+        self._source, self._target, self._redact = source, target, redact
+        self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+
+    def run(self) -> None:
+        for line in self._source:
+            text = self._redact(line)
+            self.tail.append(text.rstrip("\n"))
+            self._target.write(text)
+            self._target.flush()
+
+
+def run_node_step(
+    context: dg.AssetExecutionContext,
+    client: dg.PipesSubprocessClient,
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    extras: Mapping[str, Any],
+    selected: Sequence[str],
+    secrets: Sequence[str],
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Run the Node step, yielding its results as they arrive; raise `dg.Failure` if it failed."""
+    redact = Redactor(secrets)
+    with tempfile.TemporaryDirectory(prefix="baton-step-") as scratch:
+        summary_path = Path(scratch) / "summary.json"
+        yielded = 0
+        with dg.open_pipes_session(
+            context=context,
+            context_injector=client.context_injector,
+            message_reader=client.message_reader,
+            extras=dict(extras),
+        ) as session:
+            process = _start(
+                command,
+                cwd=client.cwd,
+                env={
+                    **os.environ,
+                    **client.env,
+                    **env,
+                    SUMMARY_ENV_VAR: str(summary_path),
+                    **session.get_bootstrap_env_vars(),
+                },
+            )
+            assert process.stdout is not None and process.stderr is not None
+            out = _Forwarder(process.stdout, sys.stdout, redact)
+            err = _Forwarder(process.stderr, sys.stderr, redact)
+            out.start()
+            err.start()
+            try:
+                while not _exited(process):
+                    results = session.get_reported_results()
+                    yield from results[yielded:]
+                    yielded = len(results)
+            finally:
+                # Interrupted (a terminated run, SIGTERM to the CLI) or abandoned: stop Node first.
+                if process.poll() is None:
+                    _stop(process, context, client.termination_timeout_seconds)
+                out.join(timeout=10)
+                err.join(timeout=10)
+        # The session is closed: its reader has read every message Node wrote.
+        results = session.get_reported_results()
+        yield from results[yielded:]
+        failure = step_failure(
+            process.returncode,
+            _read_summary(summary_path),
+            results,
+            selected,
+            redact,
+            stderr=list(err.tail),
+        )
+    if failure is not None:
+        raise failure
+
+
+def _start(
+    command: Sequence[str], *, cwd: str | None, env: Mapping[str, str]
+) -> subprocess.Popen[str]:
+    try:
+        return subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            # Signals reach Node only through this process (forwarded below); Node itself exits
+            # when this process dies (the step bin watches its parent).
+            start_new_session=True,
+        )
+    except OSError as error:
+        # Raised from here, without the environment (and its secrets) in any frame shown.
+        raise dg.Failure(
+            description=(
+                f"cannot start Node ({command[0]}): {error.strerror or error}; "
+                "install Node 20+ or set BATON_NODE to the node binary"
+            ),
+            allow_retries=False,
+        ) from None
+
+
+def _exited(process: subprocess.Popen[str]) -> bool:
+    try:
+        process.wait(timeout=POLL_SECONDS)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _stop(
+    process: subprocess.Popen[str], context: dg.AssetExecutionContext, grace: float
+) -> None:
+    """SIGTERM, as a user's cancellation would send; SIGKILL if Node outlives the grace period."""
+    context.log.info("[baton] stopping the Node step (SIGTERM)")
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        context.log.warning(
+            f"[baton] the Node step did not stop within {grace:g} s; killing it"
+        )
+        process.kill()
+        process.wait()
+
+
+def _read_summary(path: Path) -> dict[str, Any] | None:
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _where(failure: Mapping[str, Any]) -> str:
+    key = failure.get("partitionKey")
+    return f"{failure['asset']}" + (f" [{key}]" if key else "")
+
+
+def step_failure(
+    exit_code: int,
+    summary: dict[str, Any] | None,
+    results: Sequence[Any],
+    selected: Sequence[str],
+    redact: Redactor,
+    stderr: Sequence[str] = (),
+) -> dg.Failure | None:
+    """The step's verdict: None when every selected asset materialized or was skipped on purpose.
+
+    Otherwise the failure to raise: the first asset failure in run order (message in the
+    description, every failure and the skipped and materialized assets in metadata), or, when
+    Node ended without a result for some asset, a message naming those assets.
+    """
+    materialized = sorted(
+        {
+            r.asset_key.to_user_string()
+            for r in results
+            if isinstance(r, dg.MaterializeResult) and r.asset_key is not None
+        }
+    )
+    summary = redact.value(summary) if summary is not None else None
+    failures: list[dict[str, Any]] = list(summary["failures"]) if summary else []
+    skipped: dict[str, str] = dict(summary["skipped"]) if summary else {}
+    failed = {f["asset"] for f in failures}
+    missing = [
+        a
+        for a in selected
+        if a not in materialized and a not in skipped and a not in failed
+    ]
+    finished = bool(summary and summary.get("finished"))
+    if exit_code == 0 and finished and not failures and not missing:
+        return None
+
+    if failures:
+        first = failures[0]
+        error = first["error"]
+        where = _where(first)
+        description = f"{error['name']}: {error['message']}"
+        description = f"{where}: {description}" if where else description
+        if missing:
+            description += f" (and no result for {_names(missing)})"
+    elif exit_code < 0:
+        name = signal.Signals(-exit_code).name
+        description = f"the Node step was killed by {name} before it finished" + (
+            f": no result for {_names(missing)}" if missing else ""
+        )
+    elif summary is None and exit_code != 0:
+        # Node failed before the step began (an import error, a crash): its stderr says why.
+        description = (
+            f"the Node step failed (exit {exit_code}) before it reported a result for "
+            f"{_names(missing or list(selected))}"
+        )
+    elif missing or not finished:
+        description = (
+            "the Node step ended before it finished: no result for "
+            f"{_names(missing or list(selected))}; {UNFINISHED_HINT}"
+        )
+    else:
+        description = f"the Node step failed (exit {exit_code})"
+    if not summary and stderr:
+        description += "\n" + "\n".join(stderr)
+
+    stack = "\n\n".join(
+        f"{_where(f)}:\n{f['error'].get('stack') or f['error']['message']}"
+        for f in failures
+    )
+    metadata: dict[str, dg.MetadataValue] = {
+        "baton/failed": dg.MetadataValue.json(
+            {f["asset"]: f["error"]["message"] for f in failures}
+        ),
+        "baton/skipped": dg.MetadataValue.json(skipped),
+        "baton/materialized": dg.MetadataValue.json(materialized),
+        "baton/missing": dg.MetadataValue.json(missing),
+        "baton/exit_code": dg.MetadataValue.int(exit_code),
+    }
+    if stack:
+        metadata["stack"] = dg.MetadataValue.md(f"```\n{stack}\n```")
+    # Deterministic failures (exit 3: a missing variable, a bad partition key, a failed
+    # error-severity check...) fail the same way on every attempt: no retry.
+    retryable = exit_code != DETERMINISTIC_EXIT and bool(
+        summary.get("retryable", True) if summary else True
+    )
+    return dg.Failure(
+        description=redact(description), metadata=metadata, allow_retries=retryable
+    )
+
+
+def _names(assets: Sequence[str]) -> str:
+    return ", ".join(f'"{a}"' for a in assets)
