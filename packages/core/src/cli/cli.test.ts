@@ -89,8 +89,14 @@ const TRUTH = `
 import pl from "nodejs-polars";
 import { asset, definitions, resource, secret, sensor } from "@baton/core";
 const vault = resource({ config: { token: secret("CLI_TOKEN") }, create: ({ token }) => ({ token }) });
+const leaky = resource({
+  config: { token: secret("CLI_TOKEN") },
+  create: ({ token }) => ({ token }),
+  teardown: (c) => { throw new Error("teardown: could not close session for token=" + c.token); },
+});
 export default definitions({
   assets: [
+    asset({ key: "teardown_throws", resources: ["leaky"], compute: () => pl.DataFrame({ x: [1, 2] }) }),
     asset({ key: "fine", compute: () => pl.DataFrame({ x: [1] }) }),
     asset({ key: "never_settles", deps: ["fine"], compute: () => new Promise(() => {}) }),
     asset({ key: "exits_early", compute: () => process.exit(0) }),
@@ -104,7 +110,7 @@ export default definitions({
       },
     }),
   ],
-  resources: { vault },
+  resources: { vault, leaky },
   sensors: [sensor({ name: "secret_sensor", selection: "fine", resources: ["vault"], evaluate: ({ resources }) => ({ skip: "nothing new for " + resources.vault.token, cursor: "c-" + resources.vault.token }) })],
 });
 `;
@@ -381,6 +387,15 @@ describe("baton CLI tells the truth (issue 10)", () => {
     expect(r.stdout + r.stderr).not.toContain(TOKEN);
     expect(r.stdout).toContain("console.log token=***");
     expect(r.stderr).toContain("console.error token=***");
+  });
+
+  it("materialize keeps a committed output when teardown then fails, says why the run failed, and redacts it", async () => {
+    const r = await cli(["materialize", "--definitions", "truth.ts", "--select", "teardown_throws"], { CLI_TOKEN: TOKEN });
+    expect(r.code).toBe(1);
+    expect(r.out.join("\n")).not.toContain(TOKEN);
+    expect(r.out.some((l) => /^✔ teardown_throws {2}\S+ {2}2 rows$/.test(l))).toBe(true);
+    expect(r.out).toContain('✘ step failed: resource "leaky" teardown failed: teardown: could not close session for token=***');
+    expect(r.out.at(-1)).toMatch(/^✘ run failed .*0 succeeded, 1 failed, 0 skipped; 2 rows written$/);
   });
 
   it("sensor tick redacts the skip reason and the cursor", async () => {

@@ -115,7 +115,14 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     }
     case "materialize": {
       const printer = values.json ? undefined : progressPrinter(io.out);
-      const tracked = trackRun(printer);
+      // A step can fail beyond its assets (a resource's teardown after the output was written): say why.
+      const tracked = trackRun(
+        printer &&
+          ((e) => {
+            printer(e);
+            if (e.type === "step_end" && e.error) io.out(`✘ step failed: ${e.error.message.split("\n").join("\n    ")}`);
+          }),
+      );
       let result;
       try {
         result = await materialize(defs, {

@@ -62,12 +62,15 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   const ordered = defs.assets.filter((a) => selected.has(a.id));
 
   const emit = options.onEvent;
+  // Known before any resource is built, so that a factory's failure is redacted too.
+  const secrets = stepSecrets(defs, resourceKeys(ordered), environment);
+  const redact = redactorOf(secrets);
   // A bad partition key fails the step before any user code runs, with the asset named.
   let plan: { asset: AssetDefinition; keys: string[] }[];
   try {
     plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
   } catch (e) {
-    const error = serializeError(e);
+    const error = redactError(serializeError(e), redact);
     const asset = (e as { asset?: string }).asset ?? ordered[0]?.id ?? "";
     emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: [], retryNumber });
     emit({ type: "asset_failure", asset, partitionKey: options.partitionKey ?? null, error });
@@ -85,9 +88,6 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
 
   const outcomes: Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }> = {};
   const failures: SerializedError[] = [];
-  // Known before any resource is built, so that a factory's failure is redacted too.
-  const secrets = stepSecrets(defs, resourceKeys(ordered), environment);
-  const redact = redactorOf(secrets);
   const releaseOutput = options.redactOutput !== false && secrets.length > 0 ? redactProcessOutput(redact) : () => undefined;
   const fail = (asset: string, partitionKey: string | null, e: unknown) => {
     const error = redactError(serializeError(e), redact);
