@@ -1,15 +1,17 @@
 """Partition keys on the Python side, so a run's partition is checked before any step starts.
 
-A port of the rules in @baton/core (src/partitions/time.ts): time windows are computed on "walls"
-(naive local times in the partitions' timezone) with calendar arithmetic, so calendar steps ignore
-DST, and become instants only when compared with a clock. Ambiguous wall times take their first
-occurrence; wall times in a DST gap are read with the offset before the gap (as core does).
+A port of the rules in @baton/core (src/partitions/time.ts), which are Dagster's: daily, weekly and
+monthly windows step by calendar arithmetic on "walls" (naive local times in the partitions'
+timezone) and start at the first occurrence of their wall time (in a DST gap, read with the offset
+before the gap); hourly windows start at every instant whose wall time is on the hour, so the
+hour a fall-back repeats is two windows, the second keyed with its UTC offset.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -18,6 +20,8 @@ from zoneinfo import ZoneInfo
 _TOKEN_WIDTH = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2}
 _ISO_LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$")
 _LIST_LIMIT = 20
+# Dagster's key for the second pass of a repeated hour: the key, then strftime's %z.
+_OFFSET_SUFFIX = re.compile(r"([+-])(\d{2})(\d{2})(\d{2})?$")
 
 
 class PartitionError(ValueError):
@@ -58,7 +62,14 @@ def _iso(instant: datetime, zone: ZoneInfo) -> str:
 
 
 class TimePartitions:
-    """Hourly, daily, weekly or monthly windows from ``start`` (inclusive) to ``end`` (exclusive)."""
+    """Hourly, daily, weekly or monthly windows from ``start`` (inclusive) to ``end`` (exclusive).
+
+    A window is named by its start instant (an aware UTC datetime), as in Dagster: daily, weekly
+    and monthly windows start at the first occurrence of their wall time (in a DST gap, when the
+    clocks jump); hourly windows start at every instant whose wall time is on the hour, so a
+    fall-back's repeated hour is two windows and the second one's key ends in its UTC offset
+    ("2024-11-03-01:00-0500").
+    """
 
     def __init__(self, definition: dict[str, Any]) -> None:
         self.grain: str = definition["grain"]
@@ -71,20 +82,55 @@ class TimePartitions:
         end = self._parse_iso(definition["end"]) if definition.get("end") else None
         if first is None or (definition.get("end") and end is None):
             raise PartitionError(f"invalid time partitions definition {definition}")
-        self.first: datetime = first
-        self.end: datetime | None = end
+        self.first: datetime = self._resolve(first)
+        self.end: datetime | None = None if end is None else self._resolve(end)
 
-    # -- walls and instants -------------------------------------------------------------------
+    # -- walls, offsets and instants ----------------------------------------------------------
+    # Walls are naive local times; instants are aware UTC datetimes; hourly stepping works on
+    # whole epoch seconds (every window starts on one).
 
-    def _instant(self, wall: datetime) -> datetime:
+    def _resolve(self, wall: datetime) -> datetime:
+        """The instant a wall time means: its first occurrence; in a gap, read with the offset before."""
         return wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
 
-    def _wall_at(self, instant: datetime) -> datetime:
+    def _local(self, instant: datetime) -> datetime:
         return instant.astimezone(self.zone).replace(tzinfo=None)
 
-    def _exists(self, wall: datetime) -> bool:
-        # Only hourly windows can start inside a DST gap, and those windows do not exist.
-        return self.grain != "hourly" or self._wall_at(self._instant(wall)) == wall
+    def _offset(self, s: int) -> int:
+        offset = datetime.fromtimestamp(s, self.zone).utcoffset()
+        return int(offset.total_seconds()) if offset is not None else 0
+
+    def _change(self, a: int, b: int) -> int:
+        """The first second in (a, b] whose offset differs from a's (one change at most)."""
+        o = self._offset(a)
+        lo, hi = a, b
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._offset(mid) == o:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def _next_hour(self, s: int) -> int:
+        """The first second after ``s`` whose wall time is on the hour."""
+        frm = s + 1
+        while True:
+            o = self._offset(frm)
+            c = frm + (-(frm + o)) % 3600
+            if self._offset(c) == o:
+                return c
+            frm = self._change(frm, c)
+
+    def _previous_hour(self, s: int) -> int:
+        """The last second before ``s`` whose wall time is on the hour."""
+        to = s - 1
+        while True:
+            o = self._offset(to)
+            c = to - (to + o) % 3600
+            if self._offset(c) == o:
+                return c
+            to = self._change(c, to) - 1
 
     def _parse_iso(self, text: str) -> datetime | None:
         m = _ISO_LOCAL.match(text)
@@ -94,7 +140,7 @@ class TimePartitions:
             wall = datetime(*(int(g) if g else 0 for g in m.groups()))
         except ValueError:
             return None
-        return wall if self._wall_at(self._instant(wall)) == wall else None
+        return wall if self._local(self._resolve(wall)) == wall else None
 
     def _floor(self, wall: datetime) -> datetime:
         if self.grain == "hourly":
@@ -108,8 +154,6 @@ class TimePartitions:
         return day.replace(day=1)
 
     def _shift(self, wall: datetime, direction: int) -> datetime:
-        if self.grain == "hourly":
-            return wall + timedelta(hours=direction)
         if self.grain == "daily":
             return wall + timedelta(days=direction)
         if self.grain == "weekly":
@@ -117,27 +161,59 @@ class TimePartitions:
         months = wall.year * 12 + wall.month - 1 + direction
         return wall.replace(year=months // 12, month=months % 12 + 1, day=1)
 
-    def _step(self, wall: datetime, direction: int) -> datetime:
-        wall = self._shift(wall, direction)
-        while not self._exists(wall):
-            wall = self._shift(wall, direction)
-        return wall
+    # -- windows (named by their start instant) -----------------------------------------------
 
-    def _end_of(self, wall: datetime) -> datetime:
-        return self._instant(self._step(wall, 1))
+    def wall_at(self, start: datetime) -> datetime:
+        """The wall time of the window that starts at ``start``."""
+        local = self._local(start)
+        return local if self.grain == "hourly" else self._floor(local)
 
-    def _in_bounds(self, wall: datetime) -> bool:
-        return wall >= self.first and (self.end is None or wall < self.end)
+    def next_start(self, start: datetime, direction: int = 1) -> datetime:
+        """The start of the next (direction -1: previous) window."""
+        if self.grain == "hourly":
+            s = int(start.timestamp())
+            s = self._next_hour(s) if direction > 0 else self._previous_hour(s)
+            return datetime.fromtimestamp(s, UTC)
+        return self._resolve(self._shift(self.wall_at(start), direction))
 
-    def _last_complete_wall(self, at: datetime) -> datetime:
-        wall = self._step(self._floor(self._wall_at(at)), -1)
-        if self.end is not None and wall >= self.end:
-            return self._step(self.end, -1)
-        return wall
+    def containing(self, instant: datetime) -> datetime:
+        """The start of the window that contains ``instant``."""
+        if self.grain == "hourly":
+            s = int(instant.timestamp() // 1) + 1
+            return datetime.fromtimestamp(self._previous_hour(s), UTC)
+        start = self._resolve(self._floor(self._local(instant)))
+        while start > instant:
+            start = self.next_start(start, -1)
+        return start
+
+    def window(self, start: datetime) -> tuple[datetime, datetime]:
+        return start, self.next_start(start)
+
+    def _in_bounds(self, start: datetime) -> bool:
+        return start >= self.first and (self.end is None or start < self.end)
+
+    def _last_complete_start(self, at: datetime) -> datetime:
+        start = self.next_start(self.containing(at), -1)
+        if self.end is not None and start >= self.end:
+            return self.next_start(self.end, -1)
+        return start
+
+    def starts(self, first: datetime) -> Iterator[datetime]:
+        """Window starts from ``first`` on (``first`` must be one)."""
+        start = first
+        while True:
+            yield start
+            start = self.next_start(start)
+
+    def _is_repeat(self, start: datetime) -> bool:
+        """An hourly window at the second pass of its wall time (a fall-back's repeated hour)."""
+        return self.grain == "hourly" and self._resolve(self._local(start)) < start
 
     # -- keys ---------------------------------------------------------------------------------
 
-    def key_of(self, wall: datetime) -> str:
+    def key_of(self, start: datetime) -> str:
+        """The key of the window that starts at ``start``."""
+        wall = self.wall_at(start)
         fields = {
             "Y": wall.year,
             "m": wall.month,
@@ -145,15 +221,20 @@ class TimePartitions:
             "H": wall.hour,
             "M": wall.minute,
         }
-        return "".join(
+        key = "".join(
             str(fields[v]).zfill(_TOKEN_WIDTH[v]) if kind == "token" else v
             for kind, v in self.parts
         )
+        # Dagster's form: strftime's %z appended.
+        return (
+            key + start.astimezone(self.zone).strftime("%z")
+            if self._is_repeat(start)
+            else key
+        )
 
-    def wall_of(self, key: str) -> datetime | None:
-        """The wall of the window ``key`` starts, when it is a well-formed window start."""
+    def _parse_wall(self, text: str) -> datetime | None:
         fields = {"Y": 0, "m": 1, "d": 1, "H": 0, "M": 0}
-        rest = key
+        rest = text
         for kind, value in self.parts:
             if kind == "literal":
                 if not rest.startswith(value):
@@ -162,30 +243,72 @@ class TimePartitions:
                 continue
             width = _TOKEN_WIDTH[value]
             digits = rest[:width]
-            if len(digits) != width or not digits.isdigit():
+            if len(digits) != width or not digits.isdigit() or not digits.isascii():
                 return None
             fields[value] = int(digits)
             rest = rest[width:]
         if rest:
             return None
         try:
-            wall = datetime(
+            return datetime(
                 fields["Y"], fields["m"], fields["d"], fields["H"], fields["M"]
             )
         except ValueError:
             return None
-        if (
-            self.key_of(wall) != key
-            or self._floor(wall) != wall
-            or not self._exists(wall)
-        ):
+
+    def instant_of(self, key: str) -> datetime | None:
+        """The instant ``key`` names (a wall time, or a wall time and UTC offset), if it parses."""
+        wall = self._parse_wall(key)
+        if wall is not None:
+            return self._resolve(wall)
+        m = _OFFSET_SUFFIX.search(key)
+        if not m:
             return None
-        return wall
+        base = self._parse_wall(key[: m.start()])
+        if base is None:
+            return None
+        sign, h, mi, s = m.groups()
+        offset = timedelta(hours=int(h), minutes=int(mi), seconds=int(s or 0))
+        return (base - offset if sign == "+" else base + offset).replace(tzinfo=UTC)
+
+    def wall_of(self, key: str) -> datetime | None:
+        """The start of the window ``key`` names, when it is exactly a window start's key."""
+        instant = self.instant_of(key)
+        if instant is None:
+            return None
+        start = self.containing(instant)
+        return start if start == instant and self.key_of(start) == key else None
 
     def has_key(self, key: str, now: datetime) -> bool:
         """Whether ``key`` starts a window inside the bounds that is complete at ``now``."""
-        wall = self.wall_of(key)
-        return wall is not None and self._in_bounds(wall) and self._end_of(wall) <= now
+        start = self.wall_of(key)
+        return (
+            start is not None
+            and self._in_bounds(start)
+            and self.next_start(start) <= now
+        )
+
+    def keys(self, now: datetime) -> list[str]:
+        """Keys of every window complete at ``now``, in order (core's partitionKeys)."""
+        last = self._last_complete_start(now)
+        out: list[str] = []
+        for start in self.starts(self.first):
+            if start > last:
+                return out
+            out.append(self.key_of(start))
+        return out
+
+    def time_window(self, key: str) -> tuple[datetime, datetime]:
+        """[start, end) of ``key``'s window inside the bounds (core's timeWindowOf)."""
+        start = self.wall_of(key)
+        if start is None or not self._in_bounds(start):
+            raise PartitionError(f"unknown partition key {json.dumps(key)}")
+        return self.window(start)
+
+    def key_for_time(self, instant: datetime) -> str | None:
+        """The key of the window containing ``instant``, or None outside the bounds."""
+        start = self.containing(instant)
+        return self.key_of(start) if self._in_bounds(start) else None
 
     def last_complete_key(self, at: datetime, offset: int = 0) -> str | None:
         """The last window that ended at or before ``at`` (clamped to the end), ``offset`` windows back."""
@@ -193,28 +316,29 @@ class TimePartitions:
             raise PartitionError(
                 f"partition offset {offset} is not a whole number >= 0"
             )
-        wall = self._last_complete_wall(at)
+        start = self._last_complete_start(at)
         for _ in range(offset):
-            if wall < self.first:
+            if start < self.first:
                 break
-            wall = self._step(wall, -1)
-        return self.key_of(wall) if wall >= self.first else None
+            start = self.next_start(start, -1)
+        return self.key_of(start) if start >= self.first else None
 
     def why_not(self, key: str, now: datetime) -> str:
-        wall = self.wall_of(key)
-        if wall is None:
+        start = self.wall_of(key)
+        if start is None:
             return (
                 f' (not the start of a {self.grain} window in format "{self.format}")'
             )
-        if not self._in_bounds(wall):
+        if not self._in_bounds(start):
             return " (outside the partitions' start and end)"
-        return f" (its window is not complete: it ends at {_iso(self._end_of(wall), self.zone)})"
+        ends = _iso(self.next_start(start), self.zone)
+        return f" (its window is not complete: it ends at {ends})"
 
     def valid_range(self, now: datetime) -> str:
         first = self.key_of(self.first)
-        last = self._last_complete_wall(now)
+        last = self._last_complete_start(now)
         if last < self.first:
-            ends = _iso(self._end_of(self.first), self.zone)
+            ends = _iso(self.next_start(self.first), self.zone)
             return f'no partition is complete yet: the first, "{first}", ends at {ends}'
         return (
             f'valid keys run from "{first}" to "{self.key_of(last)}" '
@@ -222,10 +346,27 @@ class TimePartitions:
         )
 
     def order(self, key: str) -> datetime:
-        wall = self.wall_of(key)
-        if wall is None:
+        start = self.wall_of(key)
+        if start is None:
             raise PartitionError(f"unknown partition key {json.dumps(key)}")
-        return wall
+        return start
+
+    # -- the names baton_core.mapping uses (window starts stand where walls stood) ------------
+
+    def _step(self, start: datetime, direction: int) -> datetime:
+        return self.next_start(start, direction)
+
+    def _instant(self, start: datetime) -> datetime:
+        return start
+
+    def _end_of(self, start: datetime) -> datetime:
+        return self.next_start(start)
+
+    def _wall_at(self, instant: datetime) -> datetime:
+        return instant
+
+    def _last_complete_wall(self, at: datetime) -> datetime:
+        return self._last_complete_start(at)
 
 
 # The rules of core's staticPartitions() (src/partitions/define.ts), with the same words: keys name

@@ -55,9 +55,11 @@ describe("partitionKeys", () => {
     expect(partitionKeys(h, at("2024-03-31T04:00:00Z"))).toEqual(["2024-03-31-00:00", "2024-03-31-01:00", "2024-03-31-03:00", "2024-03-31-04:00", "2024-03-31-05:00"]);
   });
 
-  it("gives the repeated fall-back hour one key", () => {
+  it("gives each pass of the repeated fall-back hour its own key, the second with its UTC offset (as Dagster)", () => {
     const h = hourlyPartitions({ start: "2024-10-27T00:00", timezone: paris });
-    expect(partitionKeys(h, at("2024-10-27T04:00:00Z"))).toEqual(["2024-10-27-00:00", "2024-10-27-01:00", "2024-10-27-02:00", "2024-10-27-03:00", "2024-10-27-04:00"]);
+    expect(partitionKeys(h, at("2024-10-27T04:00:00Z"))).toEqual(["2024-10-27-00:00", "2024-10-27-01:00", "2024-10-27-02:00", "2024-10-27-02:00+0100", "2024-10-27-03:00", "2024-10-27-04:00"]);
+    const ny = hourlyPartitions({ start: "2024-11-03T00:00", timezone: "America/New_York", format: "%Y%m%d%H" });
+    expect(partitionKeys(ny, at("2024-11-03T08:00:00Z"))).toEqual(["2024110300", "2024110301", "2024110301-0500", "2024110302"]);
   });
 
   it("uses custom formats with literal text", () => {
@@ -72,9 +74,10 @@ describe("partitionKeys", () => {
     const started = performance.now();
     const keys = partitionKeys(h, at("2025-01-01T00:00:00Z"));
     expect(performance.now() - started).toBeLessThan(2000);
-    // Wall hours of 1827 days (2020-2024), minus the five spring-forward 02:00s, plus 2025-01-01 00:00
-    // (which ends at 2025-01-01T00:00Z); the fall-back 02:00s are one key each.
-    expect(keys.length).toBe(1827 * 24 - 5 + 1);
+    // Elapsed hours of 1827 days (2020-2024), plus 2025-01-01 00:00 (which ends at 2025-01-01T00:00Z):
+    // each spring-forward removes a wall hour, each fall-back repeats one ("02:00+0100").
+    expect(keys.length).toBe(1827 * 24 + 1);
+    expect(keys.filter((k) => k.endsWith("+0100"))).toHaveLength(5);
     expect(keys.at(-1)).toBe("2025-01-01-00:00");
     expect(new Set(keys).size).toBe(keys.length);
   });
@@ -101,10 +104,20 @@ describe("timeWindowOf", () => {
     expect(hours(timeWindowOf(p, "2024-10-28"))).toBe(24);
   });
 
-  it("spans the repeated hour when clocks go back", () => {
+  it("makes the repeated hour two one-hour windows when clocks go back", () => {
     const h = hourlyPartitions({ start: "2024-10-27T00:00", timezone: paris });
-    expect(iso(timeWindowOf(h, "2024-10-27-02:00"))).toEqual(["2024-10-27T00:00:00.000Z", "2024-10-27T02:00:00.000Z"]);
+    expect(iso(timeWindowOf(h, "2024-10-27-02:00"))).toEqual(["2024-10-27T00:00:00.000Z", "2024-10-27T01:00:00.000Z"]);
+    expect(iso(timeWindowOf(h, "2024-10-27-02:00+0100"))).toEqual(["2024-10-27T01:00:00.000Z", "2024-10-27T02:00:00.000Z"]);
     expect(iso(timeWindowOf(h, "2024-10-27-03:00"))).toEqual(["2024-10-27T02:00:00.000Z", "2024-10-27T03:00:00.000Z"]);
+    const ny = hourlyPartitions({ start: "2024-11-02T00:00", timezone: "America/New_York" });
+    expect(iso(timeWindowOf(ny, "2024-11-03-01:00"))).toEqual(["2024-11-03T05:00:00.000Z", "2024-11-03T06:00:00.000Z"]);
+    expect(iso(timeWindowOf(ny, "2024-11-03-01:00-0500"))).toEqual(["2024-11-03T06:00:00.000Z", "2024-11-03T07:00:00.000Z"]);
+    // Only Dagster's exact form names the second pass: not another offset, not a wall hour that happens once.
+    for (const key of ["2024-11-03-01:00-0400", "2024-11-03-01:00-05:00", "2024-11-03-02:00-0500", "2024-11-03-01:00Z", "2024-11-03-01:00 -0500"]) {
+      expect(caught(() => timeWindowOf(ny, key)).code, key).toBe("UNKNOWN_PARTITION");
+    }
+    const daily = dailyPartitions({ start: "2024-11-01", timezone: "America/New_York" });
+    expect(caught(() => timeWindowOf(daily, "2024-11-03-0500")).code).toBe("UNKNOWN_PARTITION");
   });
 
   it("handles monthly windows across a DST change", () => {
@@ -189,11 +202,13 @@ describe("keyForTime", () => {
     expect(keyForTime(monthlyPartitions({ start: "2024-01-01" }), at("2024-02-29T12:00:00Z"))).toBe("2024-02-01");
   });
 
-  it("maps both passes of a repeated hour to the same key", () => {
+  it("maps each pass of a repeated hour to its own key", () => {
     const h = hourlyPartitions({ start: "2024-10-01T00:00", timezone: paris });
     expect(keyForTime(h, at("2024-10-27T00:30:00Z"))).toBe("2024-10-27-02:00"); // 02:30 CEST
-    expect(keyForTime(h, at("2024-10-27T01:30:00Z"))).toBe("2024-10-27-02:00"); // 02:30 CET
+    expect(keyForTime(h, at("2024-10-27T01:30:00Z"))).toBe("2024-10-27-02:00+0100"); // 02:30 CET
     expect(keyForTime(h, at("2024-10-27T02:00:00Z"))).toBe("2024-10-27-03:00");
+    // Daily windows hold both passes.
+    expect(keyForTime(dailyPartitions({ start: "2024-10-01", timezone: paris }), at("2024-10-27T01:30:00Z"))).toBe("2024-10-27");
   });
 
   it("throws outside start/end", () => {

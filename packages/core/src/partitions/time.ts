@@ -6,6 +6,12 @@ import type { PartitionKeyRange, PartitionsDefinition, TimeGrain, TimePartitions
  * Time partitions are reasoned about on "walls": the local wall-clock time in the partitions'
  * timezone, held as epoch ms of that time read as UTC, so calendar arithmetic (next day, next
  * month) ignores DST. A wall becomes an instant only through `resolve`, where DST is handled.
+ *
+ * A window is identified by its start instant, as in Dagster: daily, weekly and monthly windows
+ * start at the first occurrence of their wall time (or, inside a DST gap, when the clocks jump);
+ * hourly windows start at every instant whose wall time is on the hour, so the hour that a
+ * fall-back repeats is two windows. The second one's key carries its UTC offset, as Dagster
+ * writes it: "2024-11-03-01:00" and "2024-11-03-01:00-0500" (America/New_York).
  */
 
 type Token = "Y" | "m" | "d" | "H" | "M";
@@ -95,14 +101,64 @@ function parseWall(parts: readonly FormatPart[], key: string): number | undefine
 type OffsetFn = (instant: number) => number;
 const offsetFns = new Map<string, OffsetFn>();
 
-/** UTC offset in ms of `zone` at an instant; luxon's zone lookups are the hot path, so keep one per zone. */
+/** Offsets are looked up per 32-day chunk, sampled daily: assumes a zone changes offset at most once a day. */
+const CHUNK = 32 * DAY;
+
+interface Chunk {
+  /** offsets[0] from the chunk's start; offsets[i + 1] from changes[i] on. */
+  readonly offsets: number[];
+  readonly changes: number[];
+}
+
+/**
+ * UTC offset in ms of `zone` at an instant. luxon's zone lookups are slow and hourly scans make
+ * many, so each zone's offsets are found once per chunk of time (its transitions located to the ms).
+ */
 function offsetFn(zone: string): OffsetFn {
   let fn = offsetFns.get(zone);
-  if (!fn) {
+  if (fn) return fn;
+  if (zone === "UTC" || zone === "Etc/UTC") {
+    fn = () => 0;
+  } else {
     const z = IANAZone.create(zone);
-    fn = zone === "UTC" || zone === "Etc/UTC" ? () => 0 : (t) => z.offset(t) * 60_000;
-    offsetFns.set(zone, fn);
+    const raw = (t: number) => z.offset(t) * 60_000;
+    const chunks = new Map<number, Chunk>();
+    const build = (i: number): Chunk => {
+      const start = i * CHUNK;
+      const chunk: Chunk = { offsets: [raw(start)], changes: [] };
+      let prevT = start;
+      let prevO = chunk.offsets[0] as number;
+      for (let d = 1; d <= CHUNK / DAY; d++) {
+        const t = start + d * DAY;
+        const o = raw(t);
+        if (o !== prevO) {
+          let lo = prevT;
+          let hi = t;
+          while (hi - lo > 1) {
+            const mid = Math.floor((lo + hi) / 2);
+            if (raw(mid) === prevO) lo = mid;
+            else hi = mid;
+          }
+          if (hi < start + CHUNK) {
+            chunk.changes.push(hi);
+            chunk.offsets.push(o);
+          }
+        }
+        prevT = t;
+        prevO = o;
+      }
+      chunks.set(i, chunk);
+      return chunk;
+    };
+    fn = (t) => {
+      const i = Math.floor(t / CHUNK);
+      const c = chunks.get(i) ?? build(i);
+      let k = 0;
+      while (k < c.changes.length && t >= (c.changes[k] as number)) k++;
+      return c.offsets[k] as number;
+    };
   }
+  offsetFns.set(zone, fn);
   return fn;
 }
 
@@ -116,14 +172,10 @@ interface Resolved {
 /**
  * The instant a wall time means: the earlier one when the wall time happens twice (DST fall-back),
  * the wall read with the pre-gap offset when it does not happen (spring-forward; 02:30 -> 03:30),
- * so a day whose midnight is skipped starts when the clocks jump. `hint` is a likely offset (the
- * previous window's), tried first; assumes no zone changes offset twice within 30 hours.
+ * so a day whose midnight is skipped starts when the clocks jump. Assumes no zone changes offset
+ * twice within 30 hours.
  */
-function resolve(off: OffsetFn, wall: number, hint?: number): Resolved {
-  if (hint !== undefined) {
-    const t = wall - hint;
-    if (off(t) === hint) return { t, offset: hint };
-  }
+function resolve(off: OffsetFn, wall: number): Resolved {
   const before = off(wall - 30 * HOUR);
   const after = off(wall + 30 * HOUR);
   const early = wall - before;
@@ -179,7 +231,7 @@ export function floorWall(grain: TimeGrain, wall: number, weekStartsOn = 1): num
   }
 }
 
-/** The next (or previous) window's wall, by calendar arithmetic only. */
+/** The next (or previous) window's wall, by calendar arithmetic only (not for hourly windows). */
 function shift(grain: TimeGrain, wall: number, direction: 1 | -1): number {
   switch (grain) {
     case "hourly":
@@ -193,14 +245,50 @@ function shift(grain: TimeGrain, wall: number, direction: 1 | -1): number {
   }
 }
 
+/** The first instant in (a, b] whose offset differs from a's (one change at most in between). */
+function change(off: OffsetFn, a: number, b: number): number {
+  const o = off(a);
+  let lo = a;
+  let hi = b;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (off(mid) === o) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** The first instant after `t` whose wall time is on the hour (two per wall hour when clocks go back). */
+function nextHourStart(off: OffsetFn, t: number): number {
+  let from = t + 1;
+  for (;;) {
+    const o = off(from);
+    const c = from + mod(-(from + o), HOUR);
+    if (off(c) === o) return c;
+    from = change(off, from, c);
+  }
+}
+
+/** The last instant before `t` whose wall time is on the hour. */
+function previousHourStart(off: OffsetFn, t: number): number {
+  let to = t - 1;
+  for (;;) {
+    const o = off(to);
+    const c = to - mod(to + o, HOUR);
+    if (off(c) === o) return c;
+    to = change(off, c, to) - 1;
+  }
+}
+
 interface Calendar {
   readonly def: TimePartitionsDefinition;
   readonly grain: TimeGrain;
   readonly off: OffsetFn;
   readonly parts: readonly FormatPart[];
   readonly weekStartsOn: number;
+  /** Start instant of the first window. */
   readonly first: number;
-  /** Wall of the exclusive end bound. */
+  /** Instant of the exclusive end bound (the start of the first window after the last). */
   readonly end: number | undefined;
 }
 
@@ -222,109 +310,119 @@ function calendarOf(def: TimePartitionsDefinition): Calendar {
       hint: "build it with hourlyPartitions/dailyPartitions/weeklyPartitions/monthlyPartitions, or check it with validatePartitionsDefinition",
     });
   }
+  const off = offsetFn(def.timezone);
   const cal: Calendar = {
     def,
     grain: def.grain,
-    off: offsetFn(def.timezone),
+    off,
     parts: formatParts(def.format),
     weekStartsOn: def.weekStartsOn ?? 1,
-    first,
-    end,
+    first: resolve(off, first).t,
+    end: end === undefined ? undefined : resolve(off, end).t,
   };
   calendars.set(def, cal);
   return cal;
 }
 
-/** Hourly walls inside a DST gap never happen; every other grain's windows always exist. */
-function isReal(cal: Calendar, wall: number, r: Resolved): boolean {
-  return cal.grain !== "hourly" || r.t + r.offset === wall;
+/** The wall of the window starting at `t`. */
+function wallOf(cal: Calendar, t: number): number {
+  const wall = wallAt(cal.off, t);
+  return cal.grain === "hourly" ? wall : floorWall(cal.grain, wall, cal.weekStartsOn);
 }
 
-function exists(cal: Calendar, wall: number): boolean {
-  return isReal(cal, wall, resolve(cal.off, wall));
+/** The start of the next (or previous) window. */
+function step(cal: Calendar, t: number, direction: 1 | -1): number {
+  if (cal.grain === "hourly") return direction === 1 ? nextHourStart(cal.off, t) : previousHourStart(cal.off, t);
+  return resolve(cal.off, shift(cal.grain, wallOf(cal, t), direction)).t;
 }
 
-/** The next (or previous) existing window's wall. */
-function step(cal: Calendar, wall: number, direction: 1 | -1): number {
-  let w = shift(cal.grain, wall, direction);
-  while (!exists(cal, w)) w = shift(cal.grain, w, direction);
-  return w;
+/** The start of the window containing the instant `at`. */
+function containing(cal: Calendar, at: number): number {
+  if (cal.grain === "hourly") return previousHourStart(cal.off, at + 1);
+  let t = resolve(cal.off, floorWall(cal.grain, wallAt(cal.off, at), cal.weekStartsOn)).t;
+  while (t > at) t = step(cal, t, -1);
+  return t;
 }
 
-function instant(cal: Calendar, wall: number): number {
-  return resolve(cal.off, wall).t;
+/** "+HHMM" / "-HHMM" (and seconds when there are some), as Python's %z. */
+function utcOffsetText(offset: number): string {
+  const abs = Math.abs(Math.round(offset / 1000));
+  const s = abs % 60;
+  return `${offset < 0 ? "-" : "+"}${pad(Math.floor(abs / 3600), 2)}${pad(Math.floor(abs / 60) % 60, 2)}${s ? pad(s, 2) : ""}`;
+}
+
+/** An hourly window that starts at the second occurrence of its wall time (a fall-back's repeated hour). */
+function isRepeat(cal: Calendar, t: number): boolean {
+  return cal.grain === "hourly" && resolve(cal.off, wallAt(cal.off, t)).t < t;
+}
+
+function keyOf(cal: Calendar, t: number): string {
+  const key = formatWall(cal.parts, wallOf(cal, t));
+  return isRepeat(cal, t) ? key + utcOffsetText(cal.off(t)) : key;
+}
+
+const OFFSET_SUFFIX = /([+-])(\d{2})(\d{2})(\d{2})?$/;
+
+/** The instant a key names (its window's start when it is one), or undefined when it does not parse. */
+function instantOfKey(cal: Calendar, key: string): number | undefined {
+  const wall = parseWall(cal.parts, key);
+  if (wall !== undefined) return resolve(cal.off, wall).t;
+  // Dagster's form for the second pass of a repeated hour: the key, then the UTC offset.
+  const m = OFFSET_SUFFIX.exec(key);
+  if (!m) return undefined;
+  const base = parseWall(cal.parts, key.slice(0, m.index));
+  if (base === undefined) return undefined;
+  const [, sign, h, mi, s] = m;
+  const offset = (sign === "-" ? -1 : 1) * (Number(h) * HOUR + Number(mi) * 60_000 + Number(s ?? 0) * 1000);
+  return base - offset;
+}
+
+/** Start of the key's window when `key` is exactly a window start's key (bounds not checked). */
+function startOfKey(cal: Calendar, key: string): number | undefined {
+  const t = instantOfKey(cal, key);
+  if (t === undefined) return undefined;
+  const start = containing(cal, t);
+  return start === t && keyOf(cal, start) === key ? start : undefined;
 }
 
 function iso(cal: Calendar, t: number): string {
   return DateTime.fromMillis(t, { zone: cal.def.timezone }).toISO() ?? new Date(t).toISOString();
 }
 
-function inBounds(cal: Calendar, wall: number): boolean {
-  return wall >= cal.first && (cal.end === undefined || wall < cal.end);
+function inBounds(cal: Calendar, t: number): boolean {
+  return t >= cal.first && (cal.end === undefined || t < cal.end);
 }
 
-function floorInstant(cal: Calendar, t: number): number {
-  return floorWall(cal.grain, wallAt(cal.off, t), cal.weekStartsOn);
+/** Start of the last window that ended at or before `at`, clamped to the end bound, ignoring the start. */
+function lastCompleteStart(cal: Calendar, at: number): number {
+  const t = step(cal, containing(cal, at), -1);
+  return cal.end !== undefined && t >= cal.end ? step(cal, cal.end, -1) : t;
 }
 
-/** Wall of the key's window when `key` is a well-formed window start (bounds not checked). */
-function wallOfKey(cal: Calendar, key: string): number | undefined {
-  const wall = parseWall(cal.parts, key);
-  if (wall === undefined || formatWall(cal.parts, wall) !== key) return undefined;
-  if (floorWall(cal.grain, wall, cal.weekStartsOn) !== wall) return undefined;
-  return exists(cal, wall) ? wall : undefined;
+function endOf(cal: Calendar, t: number): number {
+  return step(cal, t, 1);
 }
 
-/** Wall of the last window that ended at or before `at`, clamped to the end bound, ignoring the start. */
-function lastCompleteWall(cal: Calendar, at: number): number {
-  const wall = step(cal, floorInstant(cal, at), -1);
-  return cal.end !== undefined && wall >= cal.end ? step(cal, cal.end, -1) : wall;
-}
-
-function endOf(cal: Calendar, wall: number): number {
-  return instant(cal, step(cal, wall, 1));
-}
-
-function keyOf(cal: Calendar, wall: number): string {
-  return formatWall(cal.parts, wall);
-}
-
-/** Existing walls from `from` on while `more(wall, windowStart)` holds; offsets carry over as hints. */
-function scan(cal: Calendar, from: number, more: (wall: number, start: number) => boolean): number[] {
+/** Window starts from `from` on while `more(start)` holds. */
+function scan(cal: Calendar, from: number, more: (start: number) => boolean): number[] {
   const out: number[] = [];
-  let hint: number | undefined;
-  let stableFrom = Infinity;
-  let stableTo = -Infinity;
-  for (let w = from; ; w = shift(cal.grain, w, 1)) {
-    let r: Resolved;
-    const t = w - (hint ?? 0);
-    if (hint !== undefined && t >= stableFrom && t <= stableTo) {
-      r = { t, offset: hint };
-    } else {
-      r = resolve(cal.off, w, hint);
-      // Zone lookups dominate hourly scans: trust an offset for a day when it is the same a day later.
-      if (cal.off(r.t + DAY) === r.offset) [stableFrom, stableTo] = [r.t, r.t + DAY];
-    }
-    hint = r.offset;
-    if (!isReal(cal, w, r)) continue;
-    if (!more(w, r.t)) return out;
-    out.push(w);
-  }
+  for (let t = from; more(t); t = step(cal, t, 1)) out.push(t);
+  return out;
 }
 
 /** Keys of every complete partition (static: all keys), in partition order. */
 export function partitionKeys(def: PartitionsDefinition, now: Date = new Date()): string[] {
   if (def.type === "static") return [...def.keys];
   const cal = calendarOf(def);
-  const last = lastCompleteWall(cal, now.getTime());
-  return scan(cal, cal.first, (w) => w <= last).map((w) => keyOf(cal, w));
+  const last = lastCompleteStart(cal, now.getTime());
+  return scan(cal, cal.first, (t) => t <= last).map((t) => keyOf(cal, t));
 }
 
 export function hasPartitionKey(def: PartitionsDefinition, key: string, now: Date = new Date()): boolean {
   if (def.type === "static") return def.keys.includes(key);
   const cal = calendarOf(def);
-  const wall = wallOfKey(cal, key);
-  return wall !== undefined && inBounds(cal, wall) && endOf(cal, wall) <= now.getTime();
+  const t = startOfKey(cal, key);
+  return t !== undefined && inBounds(cal, t) && endOf(cal, t) <= now.getTime();
 }
 
 const LIST_LIMIT = 20;
@@ -340,7 +438,7 @@ function listKeys(keys: readonly string[]): string {
 function validRange(def: PartitionsDefinition, now: Date): string {
   if (def.type === "static") return `valid keys: ${listKeys(def.keys)}`;
   const cal = calendarOf(def);
-  const last = lastCompleteWall(cal, now.getTime());
+  const last = lastCompleteStart(cal, now.getTime());
   const first = keyOf(cal, cal.first);
   if (last < cal.first) return `no partition is complete yet: the first, "${first}", ends at ${iso(cal, endOf(cal, cal.first))}`;
   return `valid keys run from "${first}" to "${keyOf(cal, last)}" (${def.grain} windows, format "${def.format}", ${def.timezone})`;
@@ -352,44 +450,44 @@ export function assertPartitionKey(def: PartitionsDefinition, key: string, asset
   let why = "";
   if (def.type === "time") {
     const cal = calendarOf(def);
-    const wall = wallOfKey(cal, key);
-    if (wall === undefined) why = ` (not the start of a ${def.grain} window in format "${def.format}")`;
-    else if (!inBounds(cal, wall)) why = " (outside the partitions' start and end)";
-    else why = ` (its window is not complete: it ends at ${iso(cal, endOf(cal, wall))})`;
+    const t = startOfKey(cal, key);
+    if (t === undefined) why = ` (not the start of a ${def.grain} window in format "${def.format}")`;
+    else if (!inBounds(cal, t)) why = " (outside the partitions' start and end)";
+    else why = ` (its window is not complete: it ends at ${iso(cal, endOf(cal, t))})`;
   }
   throw new BatonError("UNKNOWN_PARTITION", `unknown partition key ${JSON.stringify(key)}${why}`, { asset: assetId, hint: validRange(def, now) });
 }
 
-/** The wall of a key in the definition's start/end; the window need not be complete. */
-function checkedWall(cal: Calendar, key: string, assetId?: string): number {
-  const wall = wallOfKey(cal, key);
-  if (wall === undefined || !inBounds(cal, wall)) {
+/** The start of a key's window in the definition's start/end; the window need not be complete. */
+function checkedStart(cal: Calendar, key: string, assetId?: string): number {
+  const t = startOfKey(cal, key);
+  if (t === undefined || !inBounds(cal, t)) {
     const last = cal.end === undefined ? "on" : `to "${keyOf(cal, step(cal, cal.end, -1))}"`;
     throw new BatonError("UNKNOWN_PARTITION", `unknown partition key ${JSON.stringify(key)}`, {
       asset: assetId,
       hint: `keys are ${cal.grain} window starts in format "${cal.def.format}" (${cal.def.timezone}), from "${keyOf(cal, cal.first)}" ${last}`,
     });
   }
-  return wall;
+  return t;
 }
 
 /** The time window [start, end) of a key; throws UNKNOWN_PARTITION for a key outside the definition. */
 export function timeWindowOf(def: TimePartitionsDefinition, key: string, assetId?: string): TimeWindow {
   const cal = calendarOf(def);
-  const wall = checkedWall(cal, key, assetId);
-  return { start: new Date(instant(cal, wall)), end: new Date(endOf(cal, wall)) };
+  const t = checkedStart(cal, key, assetId);
+  return { start: new Date(t), end: new Date(endOf(cal, t)) };
 }
 
 /** The key of the window containing `at`; throws UNKNOWN_PARTITION when `at` is outside the definition. */
 export function keyForTime(def: TimePartitionsDefinition, at: Date): string {
   const cal = calendarOf(def);
-  const wall = floorInstant(cal, at.getTime());
-  if (!inBounds(cal, wall)) {
+  const t = containing(cal, at.getTime());
+  if (!inBounds(cal, t)) {
     throw new BatonError("UNKNOWN_PARTITION", `no ${def.grain} partition contains ${at.toISOString()}`, {
       hint: `partitions start at ${def.start}${def.end === undefined ? "" : ` and end before ${def.end}`} (${def.timezone})`,
     });
   }
-  return keyOf(cal, wall);
+  return keyOf(cal, t);
 }
 
 /**
@@ -403,9 +501,9 @@ export function lastCompleteKey(def: TimePartitionsDefinition, at: Date, offset 
     });
   }
   const cal = calendarOf(def);
-  let wall = lastCompleteWall(cal, at.getTime());
-  for (let i = 0; i < offset && wall >= cal.first; i++) wall = step(cal, wall, -1);
-  return wall >= cal.first ? keyOf(cal, wall) : undefined;
+  let t = lastCompleteStart(cal, at.getTime());
+  for (let i = 0; i < offset && t >= cal.first; i++) t = step(cal, t, -1);
+  return t >= cal.first ? keyOf(cal, t) : undefined;
 }
 
 /** Keys from range.start to range.end inclusive; both must be (complete) partition keys, in order. */
@@ -424,10 +522,10 @@ export function keysInRange(def: PartitionsDefinition, range: PartitionKeyRange,
     return def.keys.slice(from, to + 1);
   }
   const cal = calendarOf(def);
-  const from = checkedWall(cal, range.start, assetId);
-  const to = checkedWall(cal, range.end, assetId);
+  const from = checkedStart(cal, range.start, assetId);
+  const to = checkedStart(cal, range.end, assetId);
   if (from > to) throw reversed();
-  return scan(cal, from, (w) => w <= to).map((w) => keyOf(cal, w));
+  return scan(cal, from, (t) => t <= to).map((t) => keyOf(cal, t));
 }
 
 /** From the earliest key's window start to the latest key's window end. */
@@ -441,22 +539,27 @@ export function timeWindowOfKeys(def: TimePartitionsDefinition, keys: readonly s
   return { start: new Date(start), end: new Date(end) };
 }
 
-/** Format an instant's wall time in the definition's timezone (not rounded to a window start). */
+/**
+ * Format an instant's wall time in the definition's timezone (not rounded to a window start); for
+ * hourly partitions, an instant in the second pass of a repeated hour gets its UTC offset, as keys do.
+ */
 export function formatKey(def: TimePartitionsDefinition, at: DateTime | Date): string {
   const cal = calendarOf(def);
-  return formatWall(cal.parts, wallAt(cal.off, at.valueOf()));
+  const t = at.valueOf();
+  const text = formatWall(cal.parts, wallAt(cal.off, t));
+  return isRepeat(cal, t) ? text + utcOffsetText(cal.off(t)) : text;
 }
 
 /** Parse a key with the definition's format into the instant it names, in the definition's timezone. */
 export function parseKey(def: TimePartitionsDefinition, key: string): DateTime {
   const cal = calendarOf(def);
-  const wall = parseWall(cal.parts, key);
-  if (wall === undefined) {
+  const t = instantOfKey(cal, key);
+  if (t === undefined) {
     throw new BatonError("UNKNOWN_PARTITION", `partition key ${JSON.stringify(key)} does not match format "${def.format}"`, {
       hint: `write keys like "${keyOf(cal, cal.first)}" (the first partition's key)`,
     });
   }
-  return DateTime.fromMillis(instant(cal, wall), { zone: def.timezone });
+  return DateTime.fromMillis(t, { zone: def.timezone });
 }
 
 /** Keys of one definition, de-duplicated, in partition order (time: chronological; static: declared). */
@@ -467,14 +570,14 @@ export function sortKeys(def: PartitionsDefinition, keys: Iterable<string>): str
     return unique.sort((a, b) => (index.get(a) ?? Infinity) - (index.get(b) ?? Infinity));
   }
   const cal = calendarOf(def);
-  const at = new Map(unique.map((k) => [k, parseWall(cal.parts, k) ?? Infinity]));
+  const at = new Map(unique.map((k) => [k, instantOfKey(cal, k) ?? Infinity]));
   return unique.sort((a, b) => (at.get(a) ?? 0) - (at.get(b) ?? 0));
 }
 
 /** Keys whose window overlaps `window`, within the definition's start/end (not limited to complete ones). */
 export function keysOverlapping(def: TimePartitionsDefinition, window: TimeWindow): string[] {
   const cal = calendarOf(def);
-  const from = Math.max(cal.first, floorInstant(cal, window.start.getTime()));
+  const from = Math.max(cal.first, containing(cal, window.start.getTime()));
   const end = window.end.getTime();
-  return scan(cal, from, (w, start) => start < end && (cal.end === undefined || w < cal.end)).map((w) => keyOf(cal, w));
+  return scan(cal, from, (t) => t < end && (cal.end === undefined || t < cal.end)).map((t) => keyOf(cal, t));
 }
