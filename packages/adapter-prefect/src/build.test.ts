@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { asset, definitions, schedule, loadDefinitions, MANIFEST_VERSION, type Definitions } from "@baton/core";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 import { buildPrefectProject, type BuildPrefectProjectOptions } from "./build.js";
-import type { AdapterCliContext } from "@baton/core";
+import { corePythonModuleDir, type AdapterCliContext } from "@baton/core";
 import { run } from "./cli.js";
 import { ACCEPTED_MANIFEST_VERSIONS, assertManifestVersion } from "./versions.js";
 import { pyLiteral } from "./python-literal.js";
@@ -34,17 +34,18 @@ function allFiles(dir: string, prefix = ""): Record<string, string> {
 describe("buildPrefectProject", () => {
   it("writes the manifest, the Python modules (baton_prefect and core's baton_core), flows.py, prefect.yaml and requirements.txt", () => {
     const { project } = build();
+    // baton_core is copied whole, whatever modules core ships.
+    const core = readdirSync(corePythonModuleDir).filter((f) => f.endsWith(".py")).map((f) => `baton_core/${f}`);
+    expect(core).toEqual(expect.arrayContaining(["baton_core/__init__.py", "baton_core/plan.py", "baton_core/step.py"]));
     expect(project.files).toEqual([
       "baton-manifest.json",
-      "baton_core/__init__.py",
-      "baton_core/manifest.py",
-      "baton_core/partitions.py",
-      "baton_core/step.py",
+      ...core.sort(),
       "baton_prefect/__init__.py",
       "baton_prefect/errors.py",
       "baton_prefect/manifest.py",
       "baton_prefect/project.py",
       "baton_prefect/resources.py",
+      "baton_prefect/verdict.py",
       "flows.py",
       "prefect.yaml",
       "requirements.txt",
@@ -109,7 +110,8 @@ describe("buildPrefectProject", () => {
   });
 
   it("prefect.yaml declares the same deployments for a process work pool", () => {
-    const yaml = build({ workPool: "local" }).read("prefect.yaml");
+    const { project, read } = build({ workPool: "local" });
+    const yaml = read("prefect.yaml");
     expect(yaml).toContain('prefect-version: "3.9.1"');
     expect(yaml).toContain(`- name: "daily_events"
   description: "Each night at 02:00 Paris time, the previous day's events"
@@ -126,7 +128,7 @@ describe("buildPrefectProject", () => {
   description: "One run per new events-<day>.ready file after the cursor"
   entrypoint: "flows.py:evaluate_sensor"`);
     expect(yaml).toContain("  - interval: 30\n");
-    expect(yaml.match(/^- name:/gm)).toHaveLength(4);
+    expect(yaml.match(/^- name:/gm)).toHaveLength(project.deployments.length);
     expect(yaml).toContain("- prefect.deployments.steps.set_working_directory:\n    directory: ");
   });
 
@@ -177,7 +179,7 @@ describe("baton prefect CLI", () => {
     const root = tmp();
     const { ctx, out } = context(root);
     expect(await run(["build", "--out", "prefect", "--flow-name", "shop"], ctx)).toBe(0);
-    expect(out.join("")).toContain("deployments: materialize, daily_events, new_event_files, new_event_files-runs");
+    expect(out.join("")).toContain("deployments: materialize, daily_events, ended_schedule, new_event_files, new_event_files-runs, secret_sensor, secret_sensor-runs");
     expect(readFileSync(join(root, "prefect", "flows.py"), "utf8")).toContain('@flow(name="shop"');
   });
 

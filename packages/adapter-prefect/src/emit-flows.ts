@@ -67,7 +67,7 @@ def materialize_assets(
     """Materialize Baton assets, each in its own task, and emit a Prefect asset event for each.
 
     Args:
-        assets: Asset ids to run, e.g. ["raw/orders"]; every asset when empty.
+        assets: Asset ids to run, e.g. ["raw/orders"]; every asset when empty (the partitioned ones only with a partition).
         partition_key: The partition of the partitioned assets, e.g. "2024-01-03".
         partition_range_start: First partition of a backfill (with partition_range_end).
         partition_range_end: Last partition of a backfill, inclusive.
