@@ -141,3 +141,22 @@ describe("errors name the user's TypeScript file and line, from source (tsx) and
     expect(out.stack).not.toContain("definitions.mjs");
   });
 });
+
+describe("withoutSourceMaps", () => {
+  it("turns source maps off for the load only, and leaves them as they were", async () => {
+    const { withoutSourceMaps } = await import("./source.js");
+    const before = process.sourceMapsEnabled;
+    try {
+      process.setSourceMapsEnabled(true);
+      const during = await withoutSourceMaps(async () => process.sourceMapsEnabled);
+      expect([during, process.sourceMapsEnabled]).toEqual([false, true]);
+      await expect(withoutSourceMaps(() => Promise.reject(new Error("load failed")))).rejects.toThrow("load failed");
+      expect(process.sourceMapsEnabled).toBe(true);
+      process.setSourceMapsEnabled(false);
+      expect(await withoutSourceMaps(async () => process.sourceMapsEnabled)).toBe(false);
+      expect(process.sourceMapsEnabled).toBe(false);
+    } finally {
+      process.setSourceMapsEnabled(before);
+    }
+  });
+});

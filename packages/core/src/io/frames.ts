@@ -2,6 +2,7 @@ import pl from "nodejs-polars";
 import type { Table } from "apache-arrow";
 import { createHash } from "node:crypto";
 import type { FrameKind } from "../asset.js";
+import { withoutSourceMaps } from "../source.js";
 
 export function isPolarsFrame(x: unknown): x is pl.DataFrame {
   return (
@@ -23,7 +24,8 @@ export function isArrowTable(x: unknown): x is Table {
 }
 
 let arrowModule: Promise<typeof import("apache-arrow")> | undefined;
-const arrow = () => (arrowModule ??= import("apache-arrow"));
+// Loaded with source maps off: the user's code needs them, apache-arrow's 470 map files do not.
+const arrow = () => (arrowModule ??= withoutSourceMaps(() => import("apache-arrow")));
 
 /** Both kinds become a polars frame for storage; Arrow → polars goes through one IPC buffer. */
 export async function toPolars(x: pl.DataFrame | Table): Promise<pl.DataFrame> {
