@@ -63,6 +63,11 @@ export default definitions({
     asset({ key: "daily", partitions: dailyPartitions({ start: "2024-01-01" }), compute: frame }),
     asset({ key: "throws", compute: () => { throw new Error("boom"); } }),
     asset({
+      key: "crashes",
+      resources: ["vault"],
+      compute: ({}, { resources }) => new Promise(() => setTimeout(() => { throw new Error("crash with token=" + resources.vault.token); }, 10)),
+    }),
+    asset({
       key: "sleeper",
       compute: async () => {
         writeFileSync(process.env.BIN_MARKER, "started");
@@ -190,6 +195,16 @@ describe("baton-step never exits 0 without step_end success", () => {
 });
 
 describe("baton-step redacts every known secret", () => {
+  it("in an uncaught exception from user code: the asset fails with it, redacted, exit 1", async () => {
+    const o = await run(["crashes"]);
+    expect(o.stdout + o.stderr).not.toContain(TOKEN);
+    expect(o.code).toBe(1);
+    const [f] = ofType(o, "asset_failure");
+    expect(f).toMatchObject({ asset: "crashes", error: { retryable: true } });
+    expect(f!.error.message).toContain("crash with token=***");
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: true });
+  });
+
   it("in what the asset prints through console.* and process.stdout/stderr.write", async () => {
     const o = await run(["prints"]);
     expect(o.code).toBe(0);

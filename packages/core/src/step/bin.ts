@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   redact = redactorOf(manifestSecrets(manifest, process.env));
   redactProcessOutput(redact);
   // Watching starts before the definitions are imported: an import that never settles is caught too.
-  if (command === "run") guard = guardStep({ assets: values.asset ?? [], write });
+  if (command === "run") guard = guardStep({ assets: values.asset ?? [], write, redact });
   const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
   if (command === "run") {
     const g = guard!;

@@ -1,4 +1,5 @@
-import type { SerializedError, StepEvent } from "./events.js";
+import { writeSync } from "node:fs";
+import { redactError, serializeError, type SerializedError, type StepEvent } from "./events.js";
 
 /** A selected asset without a result: none at all, or some of its partition keys missing. */
 export interface UnfinishedAsset {
@@ -88,9 +89,18 @@ const SIGNALS = { SIGTERM: 15, SIGINT: 2 } as const;
  *   are written synchronously on the way out and the exit code becomes 1.
  * - SIGTERM or SIGINT: the signal is aborted (nothing more is written), the open assets fail as
  *   cancelled, and the process exits at once with 128 + the signal's number.
+ * - An uncaught exception or unhandled rejection (a throw in a timer callback): the open assets
+ *   fail with that error, redacted (Node's own crash report, which would print it as it is, is
+ *   replaced); exit 1.
  * `write` must write synchronously (fs.writeSync): it runs inside an `exit` listener.
  */
-export function guardStep(options: { readonly assets: readonly string[]; readonly write: (e: StepEvent) => void }): StepGuard {
+export function guardStep(options: {
+  readonly assets: readonly string[];
+  readonly write: (e: StepEvent) => void;
+  /** Applied to a crash's error before it is reported (the step's secrets). */
+  readonly redact?: (text: string) => string;
+}): StepGuard {
+  const redact = options.redact ?? ((t: string) => t);
   const tracker = new StepTracker(options.assets);
   const controller = new AbortController();
   const started = performance.now();
@@ -100,11 +110,11 @@ export function guardStep(options: { readonly assets: readonly string[]; readonl
     options.write(e);
   };
 
-  const close = (name: string, what: string, hint: string) => {
+  const close = (name: string, what: string, hint: string, stack?: string) => {
     if (tracker.ended) return;
     const open = tracker.unfinished();
     const message = `${what}${open.length ? `: no result for ${describeUnfinished(open)}` : ""}; ${hint}`;
-    const error: SerializedError = { name, message, stack: undefined, retryable: true };
+    const error: SerializedError = { name, message, stack, retryable: true };
     for (const u of open) onEvent({ type: "asset_failure", asset: u.asset, partitionKey: u.partitionKeys.length === 1 ? u.partitionKeys[0]! : null, error });
     onEvent({ type: "step_end", status: "failure", retryable: true, durationMs: performance.now() - started, error });
   };
@@ -130,6 +140,15 @@ export function guardStep(options: { readonly assets: readonly string[]; readonl
     }
     process.exit(code);
   };
+  const onCrash = (e: unknown) => {
+    const error = redactError(serializeError(e), redact);
+    if (watching) {
+      release();
+      close(error.name, `the Node step crashed (${error.message})`, "an uncaught exception or unhandled rejection in user code?", error.stack);
+    }
+    writeSync(2, `baton-step: uncaught ${error.stack ?? `${error.name}: ${error.message}`}\n`);
+    process.exit(1);
+  };
   const onTerm = () => onSignal("SIGTERM");
   const onInt = () => onSignal("SIGINT");
 
@@ -144,6 +163,7 @@ export function guardStep(options: { readonly assets: readonly string[]; readonl
   process.on("exit", onExit);
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onInt);
+  process.on("uncaughtException", onCrash);
 
   return {
     onEvent,
