@@ -1,7 +1,7 @@
 import { IANAZone } from "luxon";
 import { BatonError, type BatonErrorCode } from "../errors.js";
 import { floorWall, formatParts, parseLocalIso } from "./time.js";
-import { callerFile } from "../source.js";
+import { callerLocation } from "../source.js";
 import type { PartitionsDefinition, StaticPartitionsDefinition, TimeGrain, TimePartitionsDefinition } from "./types.js";
 
 export interface TimePartitionsOptions {
@@ -201,7 +201,10 @@ export function partitionsProblem(def: unknown): PartitionsProblem | undefined {
 
 function checked<D extends PartitionsDefinition>(def: D): D {
   const p = problemOf(def);
-  if (p) throw new BatonError(p.code, p.problem, { file: callerFile(), hint: p.hint });
+  if (p) {
+    const at = callerLocation();
+    throw new BatonError(p.code, p.problem, { file: at && `${at.file}:${at.line}`, hint: p.hint });
+  }
   return def;
 }
 
