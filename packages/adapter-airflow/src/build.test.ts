@@ -45,7 +45,10 @@ describe("buildAirflowDags", () => {
       "baton_core/.airflowignore",
       "baton_core/__init__.py",
       "baton_core/manifest.py",
+      "baton_core/mapping.py",
       "baton_core/partitions.py",
+      "baton_core/plan.py",
+      "baton_core/selection.py",
       "baton_core/step.py",
       "baton_dags.py",
     ]);
@@ -55,7 +58,7 @@ describe("buildAirflowDags", () => {
     // Paths in the manifest are relative to its folder, so the DAGs folder can move with its project.
     expect(manifest.runtime.module.startsWith("/")).toBe(false);
     expect(JSON.parse(readFileSync(join(out, "baton/airflow.json"), "utf8"))).toEqual({ dagIdPrefix: "baton", storage: "/data/baton", resources: { landing: { variable: "landing" } } });
-    expect(result.dagIds).toEqual(["baton_assets", "baton_schedule_daily_events", "baton_sensor_new_event_files"]);
+    expect(result.dagIds).toEqual(["baton_assets", "baton_schedule_daily_events", "baton_schedule_ended_schedule", "baton_sensor_new_event_files", "baton_sensor_secret_sensor"]);
   });
 
   it("is deterministic: the same input gives byte-identical files", () => {
@@ -120,7 +123,7 @@ describe("ids", () => {
   it("lists the DAG ids the Python side builds", () => {
     const out = tmp();
     const { manifest } = buildAirflowDags({ definitions: defs, module, outDir: out, dagIdPrefix: "shop" });
-    expect(dagIdsFor(manifest, "shop")).toEqual(["shop_assets", "shop_schedule_daily_events", "shop_sensor_new_event_files"]);
+    expect(dagIdsFor(manifest, "shop")).toEqual(["shop_assets", "shop_schedule_daily_events", "shop_schedule_ended_schedule", "shop_sensor_new_event_files", "shop_sensor_secret_sensor"]);
     expect(translationProblems(manifest, "bad prefix")).toEqual(['dagIdPrefix "bad prefix" may only hold letters, digits, "_", "." and "-"']);
   });
 });
@@ -149,7 +152,7 @@ describe("cli", () => {
     const { lines, ctx } = io();
     const out = tmp();
     expect(await run(["build", "--out", out], ctx)).toBe(0);
-    expect(lines.join("\n")).toContain("baton_assets, baton_schedule_daily_events, baton_sensor_new_event_files");
+    expect(lines.join("\n")).toContain("baton_assets, baton_schedule_daily_events, baton_schedule_ended_schedule, baton_sensor_new_event_files, baton_sensor_secret_sensor");
     expect(readdirSync(out)).toContain("baton_dags.py");
   });
 

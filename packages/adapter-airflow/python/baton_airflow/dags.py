@@ -27,13 +27,15 @@ from airflow.sdk import (
 
 from .manifest import Manifest, airflow_id, asset_uri
 from .operators import (
+    PLAN_TASK_ID,
     BatonAssetOperator,
     BatonPlanOperator,
+    BatonRunOutcomeOperator,
     BatonSensorOperator,
     manifest_at,
 )
 
-PLAN_TASK_ID = "plan"
+OUTCOME_TASK_ID = "outcome"
 _PICK_LIST_LIMIT = 50
 
 
@@ -103,7 +105,8 @@ def asset_dag(
     description: str | None = None,
     tags: list[str] | None = None,
 ) -> DAG:
-    """One DAG over ``asset_ids``: a planning task, then one task per asset wired like the asset graph."""
+    """One DAG over ``asset_ids``: a planning task, one task per asset wired like the asset graph,
+    and a last task that gives the run its outcome."""
     options = options or {}
     _check_ids(asset_ids)
     in_dag = set(asset_ids)
@@ -171,6 +174,16 @@ def asset_dag(
         # Every asset task is downstream of the planner through the roots; the planner may skip
         # any of them, and none starts before it has checked the run.
         plan >> roots
+        # The one leaf: a DAG run's state is its leaves', and the skipped, unselected assets
+        # must not decide it. It fails the run when any task of the run failed.
+        outcome = BatonRunOutcomeOperator(
+            task_id=OUTCOME_TASK_ID,
+            plan_task_id=PLAN_TASK_ID,
+            asset_tasks={t.task_id: a for a, t in tasks.items()},
+            trigger_rule="all_done",
+            retries=0,
+        )
+        [plan, *tasks.values()] >> outcome
     # The trigger form's fields. Set after the tasks: every operator deep-copies the DAG's params
     # when it is created, and the tasks read the run's conf, not params.
     dag.params = ParamsDict(_params(asset_ids, partitioned))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from datetime import UTC, datetime
 from functools import cache
 
@@ -20,14 +21,31 @@ from airflow.sdk import (
     SkipMixin,
     Variable,
 )
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+)
+from airflow.sdk.log import mask_secret
 
-from baton_core import Manifest, PartitionError, StepResult, run_step
+from baton_core import (
+    Manifest,
+    PartitionError,
+    PlanError,
+    StepResult,
+    Verdict,
+    redactor,
+    run_step,
+    secret_values,
+)
 
 from .manifest import airflow_id, asset_uri, load_manifest
 from .resources import ResourceConfigError, resource_environment
-from .runplan import RunPlan, plan_run
+from .runplan import AirflowRunPlan, plan_dag_run
 from .step import child_environment
+
+PLAN_TASK_ID = "plan"
+PLAN_XCOM = "baton_plan"
 
 _LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error": "error"}
 _MAX_XCOM_MATERIALIZATIONS = 100
@@ -107,6 +125,10 @@ class _BatonOperatorMixin:
             # A JavaScript stack starts with "Name: message"; without one, say it.
             details = error.get("stack") or f"{error['name']}: {error['message']}"
             self.log.error("%s failed: %s", event["asset"] or "the step", details)
+        elif kind == "step_end" and event.get("error"):
+            error = event["error"]
+            details = error.get("stack") or f"{error['name']}: {error['message']}"
+            self.log.error("the step failed: %s", details)
         elif kind == "asset_skipped":
             self.log.info("%s skipped: %s", event["asset"], event["reason"])
 
@@ -129,18 +151,20 @@ class _BatonRunOperator(_BatonOperatorMixin, BaseOperator):
         self.schedule = schedule
         self.options = options
 
-    def _plan(self, context) -> RunPlan:
-        """The run's selection and partition, checked; every task derives the same plan."""
+    def _plan(self, context) -> AirflowRunPlan:
+        """The run's selection and partitions, checked (baton_core's planner)."""
         try:
-            return plan_run(self.manifest, self.dag_assets, self.schedule, context)
-        except (PartitionError, ValueError) as e:
+            return plan_dag_run(self.manifest, self.dag_assets, self.schedule, context)
+        except (PlanError, PartitionError, ValueError) as e:
+            # A plan that cannot be made is deterministic: no retry helps.
             raise AirflowFailException(str(e)) from e
 
 
 class BatonPlanOperator(_BatonRunOperator, SkipMixin):
-    """First task of every asset DAG: resolves the run's partition and selection, checks them
-    before any Node step starts, and marks the assets the run does not materialize as skipped
-    (exactly those: a branch operator would also follow the selection's downstream tasks)."""
+    """First task of every asset DAG: plans the run once (baton_core's planner) before any
+    Node step starts, pushes the plan to XCom for the asset tasks, and marks the assets the run
+    does not materialize as skipped (exactly those: a branch operator would also follow the
+    selection's downstream tasks)."""
 
     ui_color = "#e8f0fe"
 
@@ -149,41 +173,44 @@ class BatonPlanOperator(_BatonRunOperator, SkipMixin):
             plan = self._plan(context)
         except AirflowFailException as e:
             # Nothing has started: the run fails here, before any Node step (no retry helps).
-            context["ti"].xcom_push(key="baton_plan", value={"error": str(e)})
+            context["ti"].xcom_push(key=PLAN_XCOM, value={"error": str(e)})
             raise
-        if plan.partition_range:
+        if plan.skip_reason:
+            self.log.info("nothing to run: %s", plan.skip_reason)
+        elif plan.partition_range:
             self.log.info(
-                "partition range %s...%s (from %s)", *plan.partition_range, plan.source
+                "partition range %s (from %s)", plan.partition_range, plan.source
             )
         elif plan.partition_key is not None:
             self.log.info("partition key %s (from %s)", plan.partition_key, plan.source)
+        for warning in plan.plan.warnings if plan.plan else []:
+            self.log.warning("%s", warning)
         for asset_id, reason in plan.skipped.items():
             self.log.info("skipping %s: %s", asset_id, reason)
-        context["ti"].xcom_push(
-            key="baton_plan",
-            value={
-                "assets": plan.run,
-                "partitionKey": plan.partition_key,
-                "partitionRange": list(plan.partition_range)
-                if plan.partition_range
-                else None,
-                "skipped": plan.skipped,
-            },
-        )
+        context["ti"].xcom_push(key=PLAN_XCOM, value=plan.to_xcom())
         chosen = {airflow_id(a) for a in plan.run}
-        # Raises Airflow's "skip downstream" signal, so it comes last.
+        # Raises Airflow's "skip downstream" signal, so it comes last. Only asset tasks: the
+        # run's outcome task always runs.
         self.skip(
             context["ti"],
             [
                 t
                 for t in self.dag.tasks
-                if t.task_id != self.task_id and t.task_id not in chosen
+                if isinstance(t, BatonAssetOperator) and t.task_id not in chosen
             ],
         )
 
 
 class BatonAssetOperator(_BatonRunOperator):
-    """Materializes one Baton asset by running core's step runtime in a Node child process."""
+    """Materializes one Baton asset by running core's step runtime in a Node child process.
+
+    The task succeeds only on the step's verdict (``step_end`` and a result for the asset and
+    every partition key); its outlet then gets one asset event per materialized partition. A
+    step that skipped the asset on purpose skips the task (no asset event). Deterministic
+    failures (exit 3, no Node) raise AirflowFailException, transient ones AirflowException (the
+    retries apply). When Airflow kills the task (``on_kill``: SIGTERM to the task runner, a
+    timeout, "mark failed"), the Node step gets SIGTERM and the task fails without a retry.
+    """
 
     ui_color = "#fff4e0"
 
@@ -191,54 +218,105 @@ class BatonAssetOperator(_BatonRunOperator):
         super().__init__(**kwargs)
         self.asset_id = asset_id
 
+    def _steps(self, context) -> list[list[str]]:
+        """This asset's baton-step partition arguments, from the plan task's XCom (planned once
+        per run); planned here when there is none (a task run on its own)."""
+        pushed = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID, key=PLAN_XCOM)
+        assets = (pushed or {}).get("assets")
+        if assets is None:
+            plan = self._plan(context).plan
+            planned = plan.get(self.asset_id) if plan else None
+            steps = planned.step_args() if planned else None
+        else:
+            entry = next((a for a in assets if a["id"] == self.asset_id), None)
+            steps = entry["steps"] if entry else None
+        if steps is None:
+            raise AirflowSkipException(f"{self.asset_id} is not part of this run")
+        return steps
+
     def execute(self, context):
         asset = self.manifest.asset(self.asset_id)
-        plan = self._plan(context)
         ti = context["ti"]
-        args = [
-            "--asset",
-            self.asset_id,
-            *plan.step_args(asset),
-            "--run-id",
-            context["run_id"],
-            "--retry",
-            str(max(ti.try_number - 1, 0)),
-        ]
+        self._cancel = threading.Event()
+        outcomes: list[StepResult] = []
+        judged = Verdict(ok=True, retryable=False, message="", missing=[])
         # The environment (it may hold secrets) stays out of this frame's locals, which a
         # traceback renderer could print.
+        secrets: list[str] = []
+        for partition_args in self._steps(context):
+            args = [
+                "--asset",
+                self.asset_id,
+                *partition_args,
+                "--run-id",
+                context["run_id"],
+                "--retry",
+                str(max(ti.try_number - 1, 0)),
+            ]
+            outcome, secrets = self._run(
+                self.manifest.step_command("run", args), asset["resources"]
+            )
+            outcomes.append(outcome)
+            judged = outcome.verdict([self.asset_id])
+            if not judged.ok:
+                break
+        summary = self._summary(outcomes, judged, secrets)
+        ti.xcom_push(key="baton", value=summary)
+        if not judged.ok:
+            message = redactor(secrets)(judged.message)
+            # Cancelled, deterministic (exit 3, no Node): a retry cannot help.
+            if judged.retryable:
+                raise AirflowException(message)
+            raise AirflowFailException(message)
+        keys = [m["partitionKey"] for m in _events(outcomes, "materialization")]
+        if not keys:
+            reasons = [e["reason"] for e in _events(outcomes, "asset_skipped")]
+            # No materialization: no asset event (a succeeded task would emit one).
+            raise AirflowSkipException(
+                f"{self.asset_id}: skipped: {'; '.join(reasons) or 'nothing materialized'}"
+            )
+        self._annotate_outlets(context, summary, keys)
+
+    def _run(self, argv: list[str], resource_keys) -> tuple[StepResult, list[str]]:
+        env = self._environment(resource_keys)
+        secrets = secret_values(self.manifest, resource_keys, env)
+        for value in secrets:
+            mask_secret(value)
         outcome = run_step(
-            self.manifest.step_command("run", args),
-            self._environment(asset["resources"]),
+            argv,
+            env,
             self._log_event,
             self._output,
             cwd=self.manifest.folder,
+            secrets=secrets,
+            cancel=self._cancel,
         )
-        summary = self._summary(outcome)
-        ti.xcom_push(key="baton", value=summary)
-        if outcome.exit_code == 0:
-            self._annotate_outlets(context, summary)
-            return
-        failures = outcome.of_type("asset_failure")
-        if failures:
-            error = failures[-1]["error"]
-            message = f"{error['name']}: {error['message']}"
-        else:
-            message = f"the Baton step exited with code {outcome.exit_code} (see the log above)"
-        if outcome.exit_code in (
-            2,
-            127,
-        ):  # bad invocation or no Node: retrying will not help
-            raise AirflowFailException(f"{self.asset_id}: {message}")
-        raise AirflowException(f"{self.asset_id}: {message}")
+        return outcome, secrets
 
-    def _summary(self, outcome: StepResult) -> dict:
-        """Small metadata for XCom: never data."""
-        mats = outcome.of_type("materialization")
-        failures = outcome.of_type("asset_failure")
+    def on_kill(self) -> None:
+        """Airflow is stopping this task: stop its Node step (SIGTERM, then SIGKILL after a
+        grace period) so that nothing commits after the cancellation."""
+        cancel = getattr(self, "_cancel", None)
+        if cancel is not None:
+            self.log.warning("stopping the Node step of %s", self.asset_id)
+            cancel.set()
+
+    def _summary(
+        self, outcomes: list[StepResult], judged: Verdict, secrets: list[str]
+    ) -> dict:
+        """Small metadata for XCom: never data; every known secret redacted."""
+        mats = _events(outcomes, "materialization")
+        failures = _events(outcomes, "asset_failure")
+        ends = [o.step_end for o in outcomes if o.step_end]
+        step_error = next((e["error"] for e in ends if e.get("error")), None)
+        error = failures[0]["error"] if failures else step_error
         last_schema = mats[-1]["metadata"].get("schema") if mats else None
-        return {
+        summary = {
             "asset": self.asset_id,
-            "status": "success" if outcome.exit_code == 0 else "failure",
+            "status": "success" if judged.ok else "failure",
+            "retryable": None if judged.ok else judged.retryable,
+            "cancelled": bool(getattr(judged, "cancelled", False)),
+            "missing": list(judged.missing),
             "materializations": [
                 {
                     "partitionKey": m["partitionKey"],
@@ -263,31 +341,116 @@ class BatonAssetOperator(_BatonRunOperator):
                         "description",
                     )
                 }
-                for c in outcome.of_type("check")
+                for c in _events(outcomes, "check")
             ],
-            "error": {
-                "name": failures[-1]["error"]["name"],
-                "message": failures[-1]["error"]["message"],
-            }
-            if failures
-            else None,
+            "skipped": [e["reason"] for e in _events(outcomes, "asset_skipped")],
+            # The task's failure as the verdict reports it (the first, in the order the step
+            # ran); ``name`` is the JavaScript error's when there is one.
+            "error": None
+            if judged.ok
+            else {
+                "name": (error or {}).get("name") or "BatonStepError",
+                "message": judged.message,
+            },
         }
+        return _redact_json(summary, redactor(secrets))
 
-    def _annotate_outlets(self, context, summary: dict) -> None:
+    def _annotate_outlets(self, context, summary: dict, keys: list) -> None:
         outlet_events = context.get("outlet_events")
         if outlet_events is None or not self.outlets:
             return
         last = summary["materializations"][-1] if summary["materializations"] else {}
-        outlet_events[self.outlets[0]].extra = {
+        event = outlet_events[self.outlets[0]]
+        event.extra = {
             "baton_asset": self.asset_id,
-            "partition_keys": [
-                m["partitionKey"]
-                for m in summary["materializations"]
-                if m["partitionKey"] is not None
-            ],
             "row_count": last.get("rowCount"),
             "content_hash": last.get("contentHash"),
         }
+        partitions = sorted({k for k in keys if k is not None})
+        if partitions:
+            # One asset event per materialized partition (Airflow 3.2+ partitioned events).
+            event.add_partitions(partitions)
+
+
+def _events(outcomes: list[StepResult], kind: str) -> list[dict]:
+    return [e for o in outcomes for e in o.of_type(kind)]
+
+
+def _redact_json(value, redact):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_json(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_json(v, redact) for k, v in value.items()}
+    return value
+
+
+class BatonRunOutcomeOperator(BaseOperator):
+    """Last task of every asset DAG, and its only leaf, so the DAG run's state is this task's.
+
+    It runs once every other task is done (trigger rule ``all_done``) and fails when any task of
+    the run failed: the assets the planner skipped must not make a run with a failed asset look
+    successful. Its message names the first failure in the DAG's order.
+    """
+
+    ui_color = "#f3e8fd"
+
+    def __init__(
+        self, *, plan_task_id: str, asset_tasks: dict[str, str], **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.plan_task_id = plan_task_id
+        # task id -> asset id, in the DAG's (topological) order
+        self.asset_tasks = asset_tasks
+
+    def execute(self, context) -> dict:
+        ti = context["ti"]
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(
+            ti.run_id, {}
+        )
+        if states.get(self.plan_task_id) in _FAILED:
+            plan = ti.xcom_pull(task_ids=self.plan_task_id, key=PLAN_XCOM) or {}
+            raise AirflowFailException(
+                f"the run failed before any asset ran: {plan.get('error') or 'the plan task failed'}"
+            )
+        failed, not_run, done = [], [], []
+        for task_id, asset_id in self.asset_tasks.items():
+            state = states.get(task_id)
+            if state == "failed":
+                failed.append((task_id, asset_id))
+            elif state == "upstream_failed":
+                not_run.append(asset_id)
+            elif state == "success":
+                done.append(asset_id)
+        outcome = {
+            "succeeded": done,
+            "failed": [a for _, a in failed],
+            "upstreamFailed": not_run,
+        }
+        if not failed and not not_run:
+            self.log.info(
+                "%d asset(s) materialized: %s", len(done), ", ".join(done) or "none"
+            )
+            return outcome
+        first = failed[0] if failed else None
+        detail = ""
+        if first is not None:
+            summary = ti.xcom_pull(task_ids=first[0], key="baton") or {}
+            error = summary.get("error") or {}
+            detail = f"; first failure: {error.get('message') or f'{first[1]}: the task failed'}"
+        raise AirflowFailException(
+            f"{len(failed)} asset(s) failed ({', '.join(a for _, a in failed) or 'none'})"
+            + (
+                f", {len(not_run)} did not run ({', '.join(not_run)})"
+                if not_run
+                else ""
+            )
+            + detail
+        )
+
+
+_FAILED = ("failed", "upstream_failed")
 
 
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
@@ -329,18 +492,24 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
         if cursor is not None:
             args += ["--cursor", cursor]
         args += ["--now", datetime.now(UTC).isoformat()]
+        env = self._environment(sensor["resources"])
+        secrets = secret_values(self.manifest, sensor["resources"], env)
+        for value in secrets:
+            mask_secret(value)
         outcome = run_step(
             self.manifest.step_command("sensor", args),
-            self._environment(sensor["resources"]),
+            env,
             self._log_event,
             self._output,
             cwd=self.manifest.folder,
+            secrets=secrets,
         )
+        del env
         ticks = outcome.of_type("tick")
         if outcome.exit_code != 0 or not ticks:
             failures = outcome.of_type("asset_failure")
             message = (
-                failures[-1]["error"]["message"]
+                failures[0]["error"]["message"]
                 if failures
                 else f"exit code {outcome.exit_code}"
             )
@@ -387,6 +556,7 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
 __all__ = [
     "BatonAssetOperator",
     "BatonPlanOperator",
+    "BatonRunOutcomeOperator",
     "BatonSensorOperator",
     "asset_uri",
     "cursor_variable",

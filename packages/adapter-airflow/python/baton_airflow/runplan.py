@@ -1,48 +1,55 @@
-"""What one DAG run materializes: which assets, and for which partition key or range.
+"""What one DAG run materializes: Airflow's inputs to baton_core's planner.
 
-Precedence: the run's conf (the trigger form's params: ``partition_key``, ``partition_range`` "FIRST...LAST",
-``assets``) > a schedule's static key > the data interval of a scheduled, backfill or manual
-run of a schedule DAG (the last window complete at the interval's end, as Baton schedules pick
-it) > nothing (unpartitioned assets run; partitioned ones are skipped unless selected).
+The rules are baton_core.plan's (core's README, "What a run means"); this module only says where
+a run's selection and partition come from in Airflow. Precedence: the run's conf (the trigger
+form's params ``assets``, ``partition_key``, ``partition_range`` "FIRST...LAST") > a schedule
+DAG's tick (its data interval's end: the last complete window, or nothing after the partitions'
+end) > nothing (unpartitioned assets run; partitioned ones are skipped with a reason).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from baton_core import (
-    Manifest,
-    PartitionError,
-    check_key,
-    check_range,
-    parse_range,
-    partitions_of,
-)
-from baton_core.partitions import TimePartitions
+from baton_core import Manifest, PlanError, RunPlan, plan_run, schedule_tick_plan
 
 
 @dataclass(frozen=True)
-class RunPlan:
-    partition_key: str | None
-    partition_range: tuple[str, str] | None
-    # Where the key came from, for the log: "conf", "schedule" or "data interval".
-    source: str | None
-    explicit_assets: bool
-    run: list[str] = field(default_factory=list)
-    # asset id -> why it does not run
+class AirflowRunPlan:
+    """The run's plan (None when a schedule tick has nothing to run: ``skip_reason`` says why)."""
+
+    plan: RunPlan | None
+    partition_key: str | None = None
+    partition_range: str | None = None
+    # Where the key came from, for the log: "conf" or "data interval".
+    source: str | None = None
+    skip_reason: str | None = None
+    # asset id -> why it does not run, for every asset of the DAG outside the plan
     skipped: dict[str, str] = field(default_factory=dict)
 
-    def step_args(self, asset: dict) -> list[str]:
-        if asset["partitions"] is None:
-            return []
-        if self.partition_range:
-            return ["--partition-range", "...".join(self.partition_range)]
-        return (
-            ["--partition", self.partition_key]
-            if self.partition_key is not None
-            else []
-        )
+    @property
+    def run(self) -> list[str]:
+        return self.plan.asset_ids if self.plan else []
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {
+            "assets": [
+                {
+                    "id": a.asset_id,
+                    "partitionKeys": a.partition_keys,
+                    "steps": a.step_args(),
+                }
+                for a in (self.plan.assets if self.plan else [])
+            ],
+            "partitionKey": self.partition_key,
+            "partitionRange": self.partition_range,
+            "source": self.source,
+            "skipReason": self.skip_reason,
+            "skipped": self.skipped,
+            "warnings": list(self.plan.warnings) if self.plan else [],
+        }
 
 
 def _setting(context, name: str):
@@ -52,35 +59,14 @@ def _setting(context, name: str):
     return value if value not in (None, "", []) else None
 
 
-def _from_schedule(
-    context, schedule: dict | None
-) -> tuple[str | None, str | None, str | None]:
-    """(key, source, reason for no key) from a schedule DAG's data interval."""
-    if not schedule or schedule.get("partitions") is None:
-        return None, None, None
-    policy = schedule.get("partition") or {"type": "lastComplete"}
-    if policy["type"] == "static":
-        return policy["key"], "schedule", None
-    end = context.get("data_interval_end")
-    if end is None:
-        return None, None, "the run has no data interval"
-    parts = partitions_of(schedule["partitions"])
-    if not isinstance(parts, TimePartitions):
-        return None, None, None
-    key = parts.last_complete_key(end, policy.get("offset", 0))
-    if key is None:
-        return None, None, f"no partition is complete at {end.isoformat()}"
-    return key, "data interval", None
-
-
-def plan_run(
+def plan_dag_run(
     manifest: Manifest,
     dag_assets: list[str],
     schedule: dict | None,
     context,
     now: datetime | None = None,
-) -> RunPlan:
-    """Resolve and check the run's selection and partitions; raise PartitionError/ValueError when invalid."""
+) -> AirflowRunPlan:
+    """Plan the run of a DAG over ``dag_assets``; raises PlanError (deterministic) when invalid."""
     now = now or datetime.now(UTC)
     requested = _setting(context, "assets")
     if isinstance(requested, str):
@@ -88,48 +74,77 @@ def plan_run(
     if requested:
         unknown = sorted(set(requested) - set(dag_assets))
         if unknown:
-            raise ValueError(
-                f"assets {unknown} are not in this DAG; it has: {', '.join(dag_assets)}"
+            raise PlanError(
+                f"assets {unknown} are not in this DAG",
+                f"pick from: {', '.join(dag_assets)}",
+                code="UNKNOWN_SELECTION",
             )
-        chosen = [a for a in dag_assets if a in set(requested)]
-    else:
-        chosen = list(dag_assets)
-
-    text_range = _setting(context, "partition_range")
     key = _setting(context, "partition_key")
-    partition_range = parse_range(str(text_range)) if text_range else None
-    if partition_range and key:
-        raise PartitionError("give either partition_key or partition_range, not both")
-    source = "conf" if (partition_range or key) else None
-    no_key_reason = None
-    if source is None:
-        key, source, no_key_reason = _from_schedule(context, schedule)
+    text_range = _setting(context, "partition_range")
+    key = str(key) if key is not None else None
+    text_range = str(text_range) if text_range is not None else None
+    whole = set(dag_assets) == set(manifest.assets)
 
-    plan = RunPlan(
-        partition_key=str(key) if key is not None else None,
-        partition_range=partition_range,
-        source=source,
-        explicit_assets=bool(requested),
+    if schedule is not None and not requested and key is None and text_range is None:
+        end = context.get("data_interval_end")
+        if end is None:
+            raise PlanError(
+                "the run has no data interval, so the schedule's partition is unknown",
+                "trigger it with partition_key (or partition_range FIRST...LAST)",
+            )
+        tick = schedule_tick_plan(manifest, schedule["name"], end)
+        if tick.plan is None:
+            return _done(dag_assets, None, skip_reason=tick.skip_reason)
+        return _done(
+            dag_assets,
+            tick.plan,
+            partition_key=tick.partition_key,
+            source="data interval" if tick.partition_key is not None else None,
+        )
+
+    if requested:
+        selection: list[str] | None = [a for a in dag_assets if a in set(requested)]
+    elif key is None and text_range is None:
+        # No selection and no key: "everything" (partitioned assets skip with a reason).
+        selection = None
+    else:
+        selection = None if whole else list(dag_assets)
+    plan = plan_run(manifest.data, selection, key, text_range, now)
+    if selection is None and not whole:
+        inside = set(dag_assets)
+        plan = RunPlan(
+            [a for a in plan.assets if a.asset_id in inside],
+            [s for s in plan.skipped if s.asset_id in inside],
+            list(plan.warnings),
+        )
+    return _done(
+        dag_assets,
+        plan,
+        partition_key=key,
+        partition_range=text_range,
+        source="conf" if key is not None or text_range is not None else None,
+        requested=requested,
     )
-    for asset_id in chosen:
-        asset = manifest.asset(asset_id)
-        definition = asset["partitions"]
-        if definition is not None:
-            if partition_range:
-                check_range(
-                    definition, partition_range[0], partition_range[1], asset_id, now
-                )
-            elif plan.partition_key is not None:
-                check_key(definition, plan.partition_key, asset_id, now)
-            elif requested:
-                raise PartitionError(
-                    f"asset {asset_id} is partitioned but this run has no partition key: "
-                    "trigger it with partition_key (or partition_range FIRST...LAST)"
-                )
-            else:
-                plan.skipped[asset_id] = (
-                    no_key_reason or "partitioned, and the run has no partition_key"
-                )
-                continue
-        plan.run.append(asset_id)
-    return plan
+
+
+def _done(
+    dag_assets: list[str],
+    plan: RunPlan | None,
+    *,
+    skip_reason: str | None = None,
+    requested: list[str] | None = None,
+    **kwargs,
+) -> AirflowRunPlan:
+    skipped: dict[str, str] = {}
+    reasons = {s.asset_id: s.reason for s in plan.skipped} if plan else {}
+    running = set(plan.asset_ids) if plan else set()
+    for a in dag_assets:
+        if a in running:
+            continue
+        if skip_reason is not None:
+            skipped[a] = skip_reason
+        elif a in reasons:
+            skipped[a] = reasons[a]
+        elif requested:
+            skipped[a] = "not selected by this run"
+    return AirflowRunPlan(plan, skip_reason=skip_reason, skipped=skipped, **kwargs)

@@ -77,7 +77,7 @@ def describe() -> dict:
                     "inlets": sorted(i.uri for i in t.inlets),
                     "retries": t.retries,
                     "retryDelaySeconds": t.retry_delay.total_seconds(),
-                    "triggerRule": str(t.trigger_rule),
+                    "triggerRule": getattr(t.trigger_rule, "value", t.trigger_rule),
                     "mode": getattr(t, "mode", None),
                     "pokeInterval": float(getattr(t, "poke_interval", 0) or 0),
                 }
@@ -137,6 +137,78 @@ def _run_summary(dag_id: str, run_id: str) -> dict:
     return tasks
 
 
+def _materializations(dag_id: str, run_id: str) -> list[dict]:
+    """The asset events the run emitted (Airflow's own record of what was materialized)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+
+    with settings.Session() as session:
+        rows = session.execute(
+            select(AssetModel.name, AssetEvent.partition_key, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(
+                AssetEvent.source_dag_id == dag_id, AssetEvent.source_run_id == run_id
+            )
+            .order_by(AssetEvent.id)
+        )
+        return [
+            {"asset": name, "partitionKey": key, "extra": extra}
+            for name, key, extra in rows
+        ]
+
+
+def _records_text(dag_id: str, run_id: str) -> str:
+    """Every metadata-DB row about the run, one ``table: {row}`` line each: the DAG run, task
+    instances and their history, XComs, asset events, rendered fields, the audit log..."""
+    from sqlalchemy import MetaData, true
+
+    meta = MetaData()
+    meta.reflect(bind=settings.engine)
+    lines = []
+    with settings.engine.connect() as conn:
+        for name in sorted(meta.tables):
+            table = meta.tables[name]
+            cols = table.columns
+            if "run_id" in cols:
+                where = cols["run_id"] == run_id
+                if "dag_id" in cols:
+                    where = where & (cols["dag_id"] == dag_id)
+            elif "source_run_id" in cols:
+                where = (cols["source_run_id"] == run_id) & (
+                    cols["source_dag_id"] == dag_id
+                )
+            elif name in ("variable", "log", "trigger", "callback_request"):
+                where = true()
+            else:
+                continue
+            for row in conn.execute(select(table).where(where)):
+                lines.append(f"{name}: {json.dumps(dict(row._mapping), default=str)}")
+    return "\n".join(lines)
+
+
+def _run_report(dag_id: str, dr) -> dict:
+    with settings.Session() as session:
+        from airflow.models.dagrun import DagRun
+
+        state = session.scalar(
+            select(DagRun.state).where(
+                DagRun.dag_id == dag_id, DagRun.run_id == dr.run_id
+            )
+        )
+    return {
+        "runId": dr.run_id,
+        "state": str(state),
+        "dataIntervalStart": dr.data_interval_start.isoformat()
+        if dr.data_interval_start
+        else None,
+        "dataIntervalEnd": dr.data_interval_end.isoformat()
+        if dr.data_interval_end
+        else None,
+        "tasks": _run_summary(dag_id, dr.run_id),
+        "materializations": _materializations(dag_id, dr.run_id),
+        "recordsText": _records_text(dag_id, dr.run_id),
+    }
+
+
 def dag_test(request: dict) -> dict:
     dag = bag().dags[request["dagId"]]
     logical_date = (
@@ -148,17 +220,7 @@ def dag_test(request: dict) -> dict:
     if logical_date is not None:
         kwargs["logical_date"] = logical_date
     dr = dag.test(**kwargs)
-    return {
-        "runId": dr.run_id,
-        "state": str(dr.state),
-        "dataIntervalStart": dr.data_interval_start.isoformat()
-        if dr.data_interval_start
-        else None,
-        "dataIntervalEnd": dr.data_interval_end.isoformat()
-        if dr.data_interval_end
-        else None,
-        "tasks": _run_summary(dag.dag_id, dr.run_id),
-    }
+    return _run_report(dag.dag_id, dr)
 
 
 def schedule_tick(request: dict) -> dict:
@@ -166,7 +228,7 @@ def schedule_tick(request: dict) -> dict:
     planner derives from it (the same function the plan task runs)."""
     from airflow.serialization.encoders import coerce_to_core_timetable
 
-    from baton_airflow.runplan import _from_schedule
+    from baton_airflow.runplan import plan_dag_run
 
     dag = bag().dags[request["dagId"]]
     at = datetime.fromisoformat(request["at"])
@@ -174,15 +236,20 @@ def schedule_tick(request: dict) -> dict:
         run_after=at
     )
     plan_task = dag.get_task("plan")
-    key, _source, reason = _from_schedule(
-        {"data_interval_end": interval.end}, plan_task.schedule
+    plan = plan_dag_run(
+        plan_task.manifest,
+        plan_task.dag_assets,
+        plan_task.schedule,
+        {"data_interval_end": interval.end},
+        now=at,
     )
     return {
         "dataIntervalStart": interval.start.isoformat(),
         "dataIntervalEnd": interval.end.isoformat(),
-        "partitionKey": key,
-        "skipReason": reason,
+        "partitionKey": plan.partition_key,
+        "skipReason": plan.skip_reason,
         "assets": list(plan_task.dag_assets),
+        "plan": plan.to_xcom(),
     }
 
 
@@ -238,6 +305,7 @@ def sensor_tick(request: dict) -> dict:
     tasks = _run_summary(dag.dag_id, run_id)
     tick = tasks.get("evaluate", {}).get("xcom", {}).get("baton_tick")
     return {
+        "recordsText": _records_text(dag.dag_id, run_id),
         "state": tasks.get("evaluate", {}).get("state"),
         "tick": tick,
         "storedCursor": Variable.get(variable, default_var=None),

@@ -1,15 +1,23 @@
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadDefinitions } from "@baton/core";
-import type { HarnessEnvironment, HarnessRun, HarnessTick, RuntimeHarness } from "@baton/testing";
+import { startedMarker, waitFor, type HarnessEnvironment, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "@baton/testing";
 import { buildAirflowDags, type BuildAirflowResult } from "../build.js";
 import { airflowId } from "../ids.js";
 import type { AirflowResourceMapping } from "../options.js";
 import { AirflowDriver, airflowEnvironment, airflowPython, migrate, type DagTestReport } from "../testing/airflow.js";
 
-/** How the fixtures' resources reach the steps: the audit API from a Connection, the landing folder from a Variable. */
+/**
+ * How the fixtures' resources reach the steps: the audit API (and the canary token) from a Connection,
+ * the landing and control folders from Variables. `never_set` stays unmapped: it reads the worker's
+ * environment, where its variable is missing.
+ */
 export const FIXTURE_RESOURCES: AirflowResourceMapping = {
   audit_api: { connection: "baton_audit_api", fields: { url: "host", token: "password", dir: "extra.dir" } },
+  canary: { connection: "baton_audit_api", fields: { token: "password" } },
+  leaky: { connection: "baton_audit_api", fields: { token: "password" } },
   landing: { variable: "baton_landing" },
+  control: { variable: "baton_control" },
 };
 
 export interface AirflowHarness extends RuntimeHarness {
@@ -27,6 +35,7 @@ export function airflowHarness(): AirflowHarness {
   let driver: AirflowDriver | undefined;
   let build: BuildAirflowResult | undefined;
   let dags = "";
+  let harnessEnvironment: HarnessEnvironment | undefined;
   return {
     name: "airflow",
     driver: () => driver!,
@@ -54,16 +63,21 @@ export function airflowHarness(): AirflowHarness {
       const e = environment.env;
       await driver.request("configure", {
         connections: [{ conn_id: "baton_audit_api", conn_type: "http", host: e.FIXTURE_API_URL, password: e.FIXTURE_API_TOKEN, extra: { dir: e.FIXTURE_AUDIT_DIR } }],
-        variables: { baton_landing: { dir: e.FIXTURE_LANDING_DIR } },
+        variables: { baton_landing: { dir: e.FIXTURE_LANDING_DIR }, baton_control: { dir: e.FIXTURE_CONTROL_DIR } },
       });
+      harnessEnvironment = environment;
     },
 
     async materialize(request): Promise<HarnessRun> {
       const conf: Record<string, unknown> = { assets: request.assets };
       if (request.partitionKey !== undefined) conf.partition_key = request.partitionKey;
       if (request.partitionRange) conf.partition_range = `${request.partitionRange.start}...${request.partitionRange.end}`;
-      const run = await driver!.request<DagTestReport>("dag_test", { dagId: "baton_assets", conf });
-      return toHarnessRun(run, request.assets);
+      const logStart = logSize(driver!.logFile);
+      if (request.cancelAfterStart !== undefined) rmSync(startedMarker(harnessEnvironment!, request.cancelAfterStart), { force: true });
+      const pending = driver!.request<DagTestReport>("dag_test", { dagId: "baton_assets", conf });
+      if (request.cancelAfterStart !== undefined) await cancelWhenStarted(driver!, harnessEnvironment!, request, pending);
+      const run = await pending;
+      return toHarnessRun(run, request.assets, logSlice(driver!.logFile, logStart));
     },
 
     async scheduleTick(name, at): Promise<HarnessTick> {
@@ -71,21 +85,27 @@ export function airflowHarness(): AirflowHarness {
         dagId: `baton_schedule_${airflowId(name)}`,
         at: at.toISOString(),
       });
-      if (t.skipReason) return { runRequests: [], cursor: null, skipReason: t.skipReason };
+      // No run happens: what Airflow holds about the tick is the timetable's interval and the plan's view of it.
+      const recordsText = JSON.stringify(t);
+      if (t.skipReason) return { runRequests: [], cursor: null, skipReason: t.skipReason, recordsText };
       const tickTime = new Date(t.dataIntervalEnd).toISOString();
-      return { runRequests: [{ assets: t.assets, partitionKey: t.partitionKey, runKey: t.partitionKey ?? tickTime }], cursor: null, skipReason: null };
+      return { runRequests: [{ assets: t.assets, partitionKey: t.partitionKey, runKey: t.partitionKey ?? tickTime }], cursor: null, skipReason: null, recordsText };
     },
 
     async sensorTick(name, cursor): Promise<HarnessTick> {
-      const r = await driver!.request<{ state: string; storedCursor: string | null; tick: { runRequests: { assets: string[]; partitionKey: string | null; runKey: string | null }[]; skipReason: string | null } | null }>(
-        "sensor_tick",
-        { dagId: `baton_sensor_${airflowId(name)}`, cursor },
-      );
+      const logStart = logSize(driver!.logFile);
+      const r = await driver!.request<{
+        state: string;
+        storedCursor: string | null;
+        recordsText: string;
+        tick: { runRequests: { assets: string[]; partitionKey: string | null; runKey: string | null }[]; skipReason: string | null } | null;
+      }>("sensor_tick", { dagId: `baton_sensor_${airflowId(name)}`, cursor });
       if (!r.tick) throw new Error(`the sensor task ended ${r.state} without a tick; driver log:\n${driver!.logTail()}`);
       return {
         runRequests: r.tick.runRequests.map((q) => ({ assets: q.assets, partitionKey: q.partitionKey, runKey: q.runKey })),
         cursor: r.storedCursor,
         skipReason: r.tick.skipReason,
+        recordsText: `${r.recordsText}\n${logSlice(driver!.logFile, logStart)}`,
       };
     },
 
@@ -95,8 +115,33 @@ export function airflowHarness(): AirflowHarness {
   };
 }
 
+function logSize(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
+}
+
+/** What the driver process logged (task logs of the runs it executed) since `start`. */
+function logSlice(file: string, start: number): string {
+  return existsSync(file) ? readFileSync(file).subarray(start).toString("utf8") : "";
+}
+
+/**
+ * Cancel as an Airflow user's infrastructure does: SIGTERM to the process running the task (the
+ * driver runs `dag.test()` in-process, so it is the task runner; Airflow's handler calls the
+ * operator's on_kill), once the asset's compute has written its started marker.
+ */
+async function cancelWhenStarted(driver: AirflowDriver, environment: HarnessEnvironment, request: MaterializeRequest, run: Promise<unknown>): Promise<void> {
+  const marker = startedMarker(environment, request.cancelAfterStart!);
+  let finished = false;
+  void run.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
+  const started = await waitFor(() => finished || existsSync(marker), { what: `the step of ${request.cancelAfterStart} to start (${marker}) in the Airflow run` });
+  if (started === true && existsSync(marker)) driver.signal("SIGTERM");
+}
+
 /** Airflow task states → the suite's per-asset view (upstream_failed / skipped both mean "did not run"). */
-export function toHarnessRun(run: DagTestReport, assets: readonly string[]): HarnessRun {
+export function toHarnessRun(run: DagTestReport, assets: readonly string[], log = ""): HarnessRun {
   const plan = run.tasks.plan;
   const planError = plan?.state === "failed" ? ((plan.xcom?.baton_plan?.error as string | undefined) ?? "the run's plan task failed") : null;
   const checks: { asset: string; check: string; passed: boolean; partitionKey: string | null }[] = [];
@@ -112,5 +157,15 @@ export function toHarnessRun(run: DagTestReport, assets: readonly string[]): Har
     const status = ti?.state === "success" ? "success" : ti?.state === "failed" ? "failure" : "skipped";
     report[id] = { status, attempts: ti?.tryNumber ?? 0, error: status === "failure" ? (summary?.error?.message ?? `task ${ti?.state}`) : null };
   }
-  return { status: run.state === "success" ? "success" : "failure", assets: report, checks };
+  const xcoms = Object.entries(run.tasks)
+    .filter(([, t]) => t.xcom)
+    .map(([id, t]) => `xcom ${id}: ${JSON.stringify(t.xcom)}`)
+    .join("\n");
+  return {
+    status: run.state === "success" ? "success" : "failure",
+    assets: report,
+    checks,
+    materializations: run.materializations.map((m) => ({ asset: m.asset, partitionKey: m.partitionKey })),
+    recordsText: [run.recordsText, xcoms, log].join("\n"),
+  };
 }

@@ -1,5 +1,6 @@
 // Test and benchmark support (not part of the published API): a private Airflow home and a driver process.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -36,20 +37,28 @@ export function airflowEnvironment(root: string, dagsFolder: string): Record<str
     AIRFLOW__CORE__LOAD_EXAMPLES: "False",
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${join(root, "home", "airflow.db")}`,
     AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "True",
+    // Connection passwords and Variables are stored encrypted, as in any real deployment.
+    AIRFLOW__CORE__FERNET_KEY: `${randomBytes(32).toString("base64url")}=`,
     // The Node that runs the tests runs the steps too.
     BATON_NODE: process.execPath,
     PYTHONUNBUFFERED: "1",
   };
 }
 
+/** Deadlines for the driver, generous enough for a busy 2-core machine (a dag.test() run of many tasks). */
+export const DRIVER_START_MS = 180_000;
+export const DRIVER_REQUEST_MS = 480_000;
+const MIGRATE_MS = 300_000;
+
 /** `airflow db migrate` into a fresh home (once per suite). */
 export async function migrate(python: PythonEnv, env: Record<string, string>): Promise<void> {
   mkdirSync(env.AIRFLOW_HOME!, { recursive: true });
   try {
-    await run(python.bin("airflow"), ["db", "migrate"], { env, maxBuffer: 64 * 1024 * 1024 });
+    await run(python.bin("airflow"), ["db", "migrate"], { env, maxBuffer: 64 * 1024 * 1024, timeout: MIGRATE_MS, killSignal: "SIGKILL" });
   } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`airflow db migrate failed: ${err.message}\n${(err.stderr ?? "").slice(-4000)}`, { cause: e });
+    const err = e as { stderr?: string; message: string; killed?: boolean };
+    const why = err.killed ? `it did not finish within ${MIGRATE_MS / 1000} s` : err.message;
+    throw new Error(`airflow db migrate failed: ${why}\n${(err.stderr ?? "").slice(-4000)}`, { cause: e });
   }
 }
 
@@ -102,16 +111,43 @@ export class AirflowDriver {
         this.pending.clear();
       });
     });
-    await ready;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${DRIVER_START_MS / 1000} s waiting for the Airflow driver to import Airflow and say it is ready; its log:\n${this.logTail()}`)), DRIVER_START_MS);
+    });
+    try {
+      await Promise.race([ready, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  request<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+  /**
+   * One request; its reply must come within `timeoutMs` (default DRIVER_REQUEST_MS, generous for a
+   * loaded 2-core machine), else the promise rejects saying which request it waited for, with the log.
+   */
+  request<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = DRIVER_REQUEST_MS): Promise<T> {
     if (this.exited) return Promise.reject(this.exited);
     const id = this.nextId++;
+    const started = Date.now();
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        const what = `${op} ${JSON.stringify(args).slice(0, 200)}`;
+        reject(new Error(`timed out after ${Math.round((Date.now() - started) / 1000)} s waiting for the Airflow driver to answer ${what}; its log:\n${this.logTail()}`));
+      }, timeoutMs);
+      const settle = <V>(f: (v: V) => void) => (v: V) => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.pending.set(id, { resolve: settle(resolve as (v: unknown) => void), reject: settle(reject) });
       this.child!.stdin!.write(JSON.stringify({ id, op, ...args }) + "\n");
     });
+  }
+
+  /** Send `signal` to the driver process (it runs `dag.test()` tasks in-process: it is their task runner). */
+  signal(signal: NodeJS.Signals): void {
+    this.child!.kill(signal);
   }
 
   logTail(chars = 6000): string {
@@ -142,4 +178,8 @@ export interface DagTestReport {
   readonly dataIntervalStart: string | null;
   readonly dataIntervalEnd: string | null;
   readonly tasks: Record<string, TaskReport>;
+  /** The run's asset events (Airflow's `asset_event` rows), in order. */
+  readonly materializations: readonly { readonly asset: string; readonly partitionKey: string | null; readonly extra: Record<string, unknown> | null }[];
+  /** Every metadata-DB row about the run, one `table: {json}` line each. */
+  readonly recordsText: string;
 }
