@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { writeSync } from "node:fs";
 import { formatError, runCli, unfinishedAssets } from "./main.js";
+import { redactRegistered } from "../step/output.js";
 
 let settled = false;
 
@@ -20,6 +21,14 @@ process.on("beforeExit", () => {
 });
 process.on("exit", (code) => {
   if (!settled) unfinished(`process.exit(${code}) was called while it ran: process.exit() in user code (or a library)?`);
+});
+// Node's own crash report would print a secret as it is: report the crash redacted instead.
+process.on("uncaughtException", (e: unknown) => {
+  const open = settled ? [] : unfinishedAssets();
+  settled = true;
+  const text = (e as Error)?.stack ?? String(e);
+  writeSync(2, redactRegistered(`✘ the run crashed${open.length ? ` with no result for ${open.join(", ")}` : ""}: ${text}\n`));
+  process.exit(1);
 });
 
 runCli(process.argv.slice(2), {

@@ -100,6 +100,7 @@ export default definitions({
     asset({ key: "fine", compute: () => pl.DataFrame({ x: [1] }) }),
     asset({ key: "never_settles", deps: ["fine"], compute: () => new Promise(() => {}) }),
     asset({ key: "exits_early", compute: () => process.exit(0) }),
+    asset({ key: "crashes", resources: ["vault"], compute: (_i, { resources }) => new Promise(() => setTimeout(() => { throw new Error("crash token=" + resources.vault.token); }, 10)) }),
     asset({
       key: "prints",
       resources: ["vault"],
@@ -379,6 +380,13 @@ describe("baton CLI tells the truth (issue 10)", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("no result for exits_early");
     expect(r.stderr).toContain("process.exit()");
+  });
+
+  it("materialize reports an uncaught exception in user code redacted, naming the asset", async () => {
+    const r = await baton(["materialize", "--definitions", "truth.ts", "--select", "crashes"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+    expect(r.stderr).toContain("✘ the run crashed with no result for crashes: Error: crash token=***");
   });
 
   it("materialize redacts secrets from what the asset prints", async () => {

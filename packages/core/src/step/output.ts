@@ -52,3 +52,10 @@ export function redactProcessOutput(redact: Redact): () => void {
     patched = buried;
   };
 }
+
+/** The text with every redactor registered now applied (for what bypasses the streams, e.g. a crash report). */
+export function redactRegistered(text: string): string {
+  let out = text;
+  for (const r of registered) out = r.redact(out);
+  return out;
+}
