@@ -183,9 +183,10 @@ class StepResult:
         elif failures:
             first = failures[0]
             asset = first.get("asset") or ""
-            message = (
-                f"{asset}: {_error_message(first)}" if asset else _error_message(first)
-            )
+            message = _error_message(first)
+            # A BatonError names its asset already (``asset "x": ...``).
+            if asset and f'asset "{asset}"' not in message:
+                message = f"{asset}: {message}"
         elif end is not None and isinstance(end.get("error"), dict):
             message = str(end["error"].get("message", ""))
         elif not self.of_type("step_start"):
