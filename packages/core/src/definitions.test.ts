@@ -204,6 +204,15 @@ describe("definitions(): every validation error names the asset and file and car
     expect(errors[3]!.hint).toContain("Dagster");
   });
 
+  it("schedule and sensor errors name the file:line of their declaration (issue 10, defect 9)", () => {
+    const s = schedule({ name: "bad cron", cron: "@daily", selection: "x" });
+    const t = sensor({ name: "watcher", selection: "x", evaluate: skip, minimumIntervalSeconds: 0 });
+    expect(s.file).toBe(THIS_FILE);
+    expect(t.line).toBeGreaterThan(s.line!);
+    const errors = validationErrors(() => definitions({ assets: [leaf("x")], schedules: [s], sensors: [t] }));
+    expect(errors.map((e) => e.file)).toEqual([`${THIS_FILE}:${s.line}`, `${THIS_FILE}:${t.line}`]);
+  });
+
   it("a resource an asset needs but nobody provides", () => {
     const warehouse = resource({ config: { url: env("WAREHOUSE_URL") }, create: ({ url }) => ({ url }) });
     const a = leaf("loads", { resources: ["warehouse", "s3"] });

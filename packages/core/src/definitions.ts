@@ -116,21 +116,21 @@ export function definitions(input: DefinitionsInput): Definitions {
 
   const names = new Set<string>();
   for (const s of input.schedules ?? []) {
-    checkName("schedule", s.name, s.file, names, errors);
-    const where = { file: s.file };
+    checkName("schedule", s.name, where(s), names, errors);
+    const at = { file: where(s) };
     const cron = cronProblem(s.cron);
-    if (cron) errors.push(new BatonError("INVALID_CRON", `schedule "${s.name}": ${cron}`, { ...where, hint: "use a 5-field cron such as \"0 6 * * *\" or @daily" }));
+    if (cron) errors.push(new BatonError("INVALID_CRON", `schedule "${s.name}": ${cron}`, { ...at, hint: "use a 5-field cron such as \"0 6 * * *\" or @daily" }));
     const tz = timezoneProblem(s.timezone);
-    if (tz) errors.push(new BatonError("INVALID_TIMEZONE", `schedule "${s.name}": ${tz}`, { ...where, hint: "use an IANA timezone such as \"UTC\" or \"Europe/Paris\"" }));
-    const targets = trySelect(selectable, s.selection, `schedule "${s.name}"`, s.file, errors);
+    if (tz) errors.push(new BatonError("INVALID_TIMEZONE", `schedule "${s.name}": ${tz}`, { ...at, hint: "use an IANA timezone such as \"UTC\" or \"Europe/Paris\"" }));
+    const targets = trySelect(selectable, s.selection, `schedule "${s.name}"`, where(s), errors);
     if (targets) checkSchedulePartitions(s, targets.map((id) => byId.get(id)!), errors);
   }
   for (const s of input.sensors ?? []) {
-    checkName("sensor", s.name, s.file, names, errors);
-    trySelect(selectable, s.selection, `sensor "${s.name}"`, s.file, errors);
-    for (const r of s.resources) if (!resources[r]) errors.push(missingResource(`sensor "${s.name}"`, r, resources, s.file));
+    checkName("sensor", s.name, where(s), names, errors);
+    trySelect(selectable, s.selection, `sensor "${s.name}"`, where(s), errors);
+    for (const r of s.resources) if (!resources[r]) errors.push(missingResource(`sensor "${s.name}"`, r, resources, where(s)));
     if (!(s.minimumIntervalSeconds > 0)) {
-      errors.push(new BatonError("INVALID_DEFINITION", `sensor "${s.name}": minimumIntervalSeconds must be > 0`, { file: s.file, hint: "use e.g. 30" }));
+      errors.push(new BatonError("INVALID_DEFINITION", `sensor "${s.name}": minimumIntervalSeconds must be > 0`, { file: where(s), hint: "use e.g. 30" }));
     }
   }
   if (errors.length > 0) throw new BatonValidationError(errors);
@@ -152,8 +152,8 @@ export function definitions(input: DefinitionsInput): Definitions {
   };
 }
 
-/** Where an asset was declared, for messages: `file:line` (an editor opens it there), or the file alone. */
-function where(a: AssetDefinition): string | undefined {
+/** Where an asset, schedule or sensor was declared, for messages: `file:line` (an editor opens it there), or the file alone. */
+function where(a: { readonly file: string | undefined; readonly line?: number | undefined }): string | undefined {
   return a.file !== undefined && a.line !== undefined ? `${a.file}:${a.line}` : a.file;
 }
 
@@ -165,13 +165,13 @@ export function isSideEffect(a: AssetDefinition): boolean {
 function checkSchedulePartitions(s: ScheduleDefinition, targets: readonly AssetDefinition[], errors: BatonError[]): void {
   const defs = uniquePartitions(targets);
   if (defs.length === 0) {
-    if (s.partition) errors.push(new BatonError("INVALID_DEFINITION", `schedule "${s.name}" sets a partition but none of its assets is partitioned`, { file: s.file, hint: "remove partition from the schedule" }));
+    if (s.partition) errors.push(new BatonError("INVALID_DEFINITION", `schedule "${s.name}" sets a partition but none of its assets is partitioned`, { file: where(s), hint: "remove partition from the schedule" }));
     return;
   }
   if (defs.length > 1) {
     errors.push(
       new BatonError("UNMAPPABLE_PARTITIONS", `schedule "${s.name}" targets assets with different partitions`, {
-        file: s.file,
+        file: where(s),
         hint: "split the selection into one schedule per partitions definition",
       }),
     );
@@ -179,10 +179,10 @@ function checkSchedulePartitions(s: ScheduleDefinition, targets: readonly AssetD
   }
   const def = defs[0]!;
   if (def.type === "static" && s.partition?.type !== "static") {
-    errors.push(new BatonError("INVALID_DEFINITION", `schedule "${s.name}" targets static partitions but names no key`, { file: s.file, hint: "add partition: { type: \"static\", key: \"...\" }" }));
+    errors.push(new BatonError("INVALID_DEFINITION", `schedule "${s.name}" targets static partitions but names no key`, { file: where(s), hint: "add partition: { type: \"static\", key: \"...\" }" }));
   }
   if (s.partition?.type === "static" && !(def.type === "static" ? def.keys.includes(s.partition.key) : true)) {
-    errors.push(new BatonError("UNKNOWN_PARTITION", `schedule "${s.name}" runs unknown partition "${s.partition.key}"`, { file: s.file, hint: `use one of ${def.type === "static" ? def.keys.join(", ") : ""}` }));
+    errors.push(new BatonError("UNKNOWN_PARTITION", `schedule "${s.name}" runs unknown partition "${s.partition.key}"`, { file: where(s), hint: `use one of ${def.type === "static" ? def.keys.join(", ") : ""}` }));
   }
 }
 

@@ -1,4 +1,4 @@
-import { callerFile } from "./source.js";
+import { callerLocation } from "./source.js";
 
 /**
  * Which partition a schedule tick runs. `lastComplete` (the default for partitioned targets) is the
@@ -16,6 +16,8 @@ export interface ScheduleDefinition {
   readonly partition: SchedulePartition | undefined;
   readonly description: string | undefined;
   readonly file: string | undefined;
+  /** The line of `file` where schedule() was called, for messages (`file:line`). */
+  readonly line?: number | undefined;
 }
 
 export function schedule(config: {
@@ -26,6 +28,7 @@ export function schedule(config: {
   partition?: SchedulePartition;
   description?: string;
 }): ScheduleDefinition {
+  const at = callerLocation();
   return {
     kind: "schedule",
     name: config.name,
@@ -34,7 +37,8 @@ export function schedule(config: {
     selection: typeof config.selection === "string" ? config.selection : config.selection.join(" "),
     partition: config.partition,
     description: config.description,
-    file: callerFile(),
+    file: at?.file,
+    line: at?.line,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from "./asset.js";
 import type { TickResult } from "./schedule.js";
-import { callerFile } from "./source.js";
+import { callerLocation } from "./source.js";
 
 export interface SensorContext<R = Record<string, unknown>> {
   readonly cursor: string | undefined;
@@ -18,6 +18,8 @@ export interface SensorDefinition {
   readonly description: string | undefined;
   readonly evaluate: (context: SensorContext) => TickResult | Promise<TickResult>;
   readonly file: string | undefined;
+  /** The line of `file` where sensor() was called, for messages (`file:line`). */
+  readonly line?: number | undefined;
 }
 
 export function sensor(config: {
@@ -28,6 +30,7 @@ export function sensor(config: {
   resources?: readonly string[];
   description?: string;
 }): SensorDefinition {
+  const at = callerLocation();
   return {
     kind: "sensor",
     name: config.name,
@@ -36,6 +39,7 @@ export function sensor(config: {
     resources: [...(config.resources ?? [])],
     description: config.description,
     evaluate: config.evaluate,
-    file: callerFile(),
+    file: at?.file,
+    line: at?.line,
   };
 }
