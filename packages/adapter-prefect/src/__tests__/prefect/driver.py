@@ -79,11 +79,12 @@ def _final(task_run: Any) -> bool:
 def _wait(
     what: str, condition: Callable[[], Any], timeout: float = WAIT_SECONDS
 ) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail naming what was awaited."""
+    """Poll ``condition`` until it returns something other than None or False; fail naming
+    what was awaited."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        if value:
+        if value is not None and value is not False:
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
