@@ -369,6 +369,45 @@ class TimePartitions:
         return self._last_complete_start(at)
 
 
+def _cron_hours(field: str) -> set[int]:
+    """The hours a cron hour field matches (``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n``, ``a/n``, lists)."""
+    hours: set[int] = set()
+    for part in field.split(","):
+        rng, _, step = part.partition("/")
+        if rng == "*":
+            lo, hi = 0, 23
+        elif "-" in rng:
+            lo, hi = (int(x) for x in rng.split("-", 1))
+        else:
+            lo = int(rng)
+            hi = 23 if step else lo
+        hours.update(range(lo, hi + 1, int(step) if step else 1))
+    return hours
+
+
+def repeats_every_hour(cron: str) -> bool:
+    """Whether a cron's hour field covers every hour (core's repeatsEveryHour)."""
+    text = cron.strip().lower()
+    if text.startswith("@"):
+        return text == "@hourly"
+    return len(_cron_hours(text.split()[1]) & set(range(24))) == 24
+
+
+def schedule_tick(fired: datetime, cron: str, timezone: str) -> datetime:
+    """The Baton tick that an orchestrator's cron tick at ``fired`` stands for (core's cron.ts rule).
+
+    Dagster and Airflow fire a cron whose wall time happens twice (``30 1 * * *`` in New York on
+    2024-11-03) at its second pass; Baton and Prefect tick at the first, an hour earlier. Computing
+    the run (its last complete partition, its run key) from the first pass makes every runtime
+    request the same run, and never one whose window has not ended. Crons that repeat every hour
+    tick in both passes everywhere and are returned unchanged; so is every other instant.
+    """
+    if repeats_every_hour(cron):
+        return fired
+    local = fired.astimezone(ZoneInfo(timezone))
+    return local.replace(fold=0).astimezone(UTC)
+
+
 # The rules of core's staticPartitions() (src/partitions/define.ts), with the same words: keys name
 # storage folders, CLI lists and FIRST...LAST ranges, and Dagster refuses "..." and control characters.
 _RESERVED_KEYS = (".", "..", "__unpartitioned__")

@@ -190,6 +190,22 @@ function wallAt(off: OffsetFn, instant: number): number {
   return instant + off(instant);
 }
 
+/**
+ * The instants at which `zone`'s clocks show `wall` (none in a DST gap, two in a repeated hour), and
+ * the one a single event at that wall time means: the first, or in a gap the wall read with the
+ * offset before the gap. For cron ticks (cron.ts), which follow the same rule as windows.
+ */
+export function instantsOfWall(zone: string, wall: number): { readonly all: readonly number[]; readonly first: number } {
+  const off = offsetFn(zone);
+  const all = [...new Set([wall - off(wall - 30 * HOUR), wall - off(wall + 30 * HOUR)])].filter((t) => wallAt(off, t) === wall).sort((a, b) => a - b);
+  return { all, first: resolve(off, wall).t };
+}
+
+/** The wall time `zone`'s clocks show at an instant. */
+export function wallOfInstant(zone: string, instant: number): number {
+  return wallAt(offsetFn(zone), instant);
+}
+
 const ISO_LOCAL = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$/;
 
 /** Parse an ISO local date or date-time ("2024-01-01", "2024-01-01T06:00") that exists in `zone`, as a wall. */
