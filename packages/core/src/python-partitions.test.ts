@@ -140,3 +140,92 @@ print(json.dumps(result))`,
     expect(expected.filter((p) => p === null)).toHaveLength(10);
   });
 });
+
+describe("baton_core.partitions (Python) on DST days, against core's TypeScript", () => {
+  const ny = hourlyPartitions({ start: "2024-11-02T00:00", end: "2024-11-05T00:00", timezone: "America/New_York" });
+  const nySpring = hourlyPartitions({ start: "2024-03-09T00:00", timezone: "America/New_York", format: "%Y%m%d%H" });
+  const sydney = hourlyPartitions({ start: "2024-04-06T00:00", timezone: "Australia/Sydney" });
+  const defs = [ny, nySpring, sydney, dailyPartitions({ start: "2024-11-01", timezone: "America/New_York" })];
+  const dstKeys = [
+    "2024-11-03-01:00",
+    "2024-11-03-01:00-0500",
+    "2024-11-03-01:00-0400",
+    "2024-11-03-02:00-0500",
+    "2024-11-03-01:00-05:00",
+    "2024-03-10-02:00",
+    "2024031002",
+    "2024031001",
+    "2024031003",
+    "2024-04-07-02:00",
+    "2024-04-07-02:00+1000",
+    "2024-04-07-02:00+1100",
+    "2024-11-03",
+    "2024-11-03-0500",
+  ];
+
+  it("accepts the offset-suffixed second pass of a repeated hour and refuses the same keys with the same words", () => {
+    const nows = ["2024-11-03T06:30:00Z", "2024-11-03T07:00:00Z", "2024-12-01T00:00:00Z"];
+    const cases = defs.flatMap((def) => nows.flatMap((now) => dstKeys.map((key) => ({ def, key, now }))));
+    const expected = cases.map(({ def, key, now }) => coreProblem(() => assertPartitionKey(def, key, "a/b", new Date(now))));
+    const out = py(
+      `import json, sys
+from datetime import datetime
+from baton_core.partitions import PartitionError, check_key
+result = []
+for case in json.load(sys.stdin):
+    try:
+        check_key(case["def"], case["key"], "a/b", datetime.fromisoformat(case["now"].replace("Z", "+00:00")))
+        result.append(None)
+    except PartitionError as e:
+        result.append(str(e))
+print(json.dumps(result))`,
+      cases,
+    );
+    expect(out).toEqual(expected);
+    // Not vacuous: the second pass is accepted once complete, and refused (incomplete) before.
+    expect(expected[dstKeys.indexOf("2024-11-03-01:00-0500") + 2 * dstKeys.length]).toBeNull();
+    expect(expected[dstKeys.indexOf("2024-11-03-01:00-0500")]).toContain("its window is not complete: it ends at 2024-11-03T02:00:00.000-05:00");
+  });
+
+  it("finds the same last complete key through the repeated and the skipped hour", () => {
+    const instants = Array.from({ length: 16 }, (_, i) => new Date(Date.parse("2024-11-03T04:00:00Z") + i * 15 * 60_000).toISOString())
+      .concat(Array.from({ length: 12 }, (_, i) => new Date(Date.parse("2024-03-10T05:00:00Z") + i * 15 * 60_000).toISOString()))
+      .concat(Array.from({ length: 12 }, (_, i) => new Date(Date.parse("2024-04-06T14:00:00Z") + i * 15 * 60_000).toISOString()));
+    const cases = defs.flatMap((def) => instants.map((at) => ({ def, at })));
+    const expected = cases.map(({ def, at }) => (def.type === "time" ? [0, 1].map((o) => lastCompleteKey(def, new Date(at), o) ?? null) : null));
+    const out = py(
+      `import json, sys
+from datetime import datetime
+from baton_core.partitions import TimePartitions
+result = []
+for case in json.load(sys.stdin):
+    p = TimePartitions(case["def"])
+    at = datetime.fromisoformat(case["at"].replace("Z", "+00:00"))
+    result.append([p.last_complete_key(at, o) for o in (0, 1)])
+print(json.dumps(result))`,
+      cases,
+    );
+    expect(out).toEqual(expected);
+    expect(expected.flat()).toContain("2024-11-03-01:00-0500");
+  });
+
+  it("knows the crons that repeat every hour as core's cron.ts does, and reads a Dagster/Airflow second-pass tick as Baton's first", async () => {
+    const { repeatsEveryHour } = await import("./cron.js");
+    const crons = ["0 * * * *", "*/5 * * * *", "15 0-23 * * 1-5", "0 0-11,12-23 * * *", "0 */2 * * *", "30 1 * * *", "0 1-3 * * *", "@hourly", "@daily", "0 0 1 * *"];
+    const out = py(
+      `import json, sys
+from datetime import datetime
+from baton_core.partitions import repeats_every_hour, schedule_tick
+crons = json.load(sys.stdin)
+fired = [datetime.fromisoformat(t) for t in ("2024-11-03T06:30:00+00:00", "2024-11-03T05:30:00+00:00", "2024-03-10T07:00:00+00:00")]
+ticks = [schedule_tick(f, c, "America/New_York").isoformat() for c in ("30 1 * * *", "30 * * * *") for f in fired]
+print(json.dumps({"every": [repeats_every_hour(c) for c in crons], "ticks": ticks}))`,
+      crons,
+    );
+    expect(out).toEqual({
+      every: crons.map((c) => repeatsEveryHour(c)),
+      // 01:30 EST (Dagster's and Airflow's tick) is Baton's 01:30 EDT; every-hour crons keep both passes.
+      ticks: ["2024-11-03T05:30:00+00:00", "2024-11-03T05:30:00+00:00", "2024-03-10T07:00:00+00:00", "2024-11-03T06:30:00+00:00", "2024-11-03T05:30:00+00:00", "2024-03-10T07:00:00+00:00"],
+    });
+  });
+});
