@@ -9,6 +9,13 @@ export type SchedulePartition = { readonly type: "lastComplete"; readonly offset
 export interface ScheduleDefinition {
   readonly kind: "schedule";
   readonly name: string;
+  /**
+   * 5-field cron on the wall clock of `timezone`. At DST changes (cron.ts, the same in every runtime):
+   * a cron whose hour field covers every hour ticks at every instant whose wall time matches (both
+   * passes of a repeated hour, none in a gap); any other cron ticks once per matching wall time, at
+   * its first pass when it happens twice (`30 1 * * *`, New York, 2024-11-03: 01:30 EDT), and read
+   * with the pre-gap offset when it falls in a gap (`30 2 * * *`, 2024-03-10: 03:30 EDT).
+   */
   readonly cron: string;
   readonly timezone: string;
   /** Asset selection (see selection.ts), e.g. "group:daily" or "+customer_metrics". */
