@@ -1,10 +1,10 @@
-import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, type Manifest } from "@baton/core";
-import { makeHarnessEnvironment, type HarnessEnvironment } from "@baton/testing";
+import { controlFile, makeHarnessEnvironment, startedMarker, waitFor, type HarnessEnvironment } from "@baton/testing";
 import { airflowId, assetUri } from "./ids.js";
 import { airflowPython, type DagTestReport } from "./testing/airflow.js";
 import { airflowHarness } from "./__tests__/harness.js";
@@ -53,7 +53,8 @@ describe("Airflow parses the emitted DAG file", () => {
     expect(Object.keys(dags).sort()).toEqual(["baton_assets", ...manifest.schedules.map((s) => `baton_schedule_${s.name}`), ...manifest.sensors.map((s) => `baton_sensor_${s.name}`)].sort());
 
     const expectAssetDag = (dag: DescribedDag, ids: readonly string[]) => {
-      expect(Object.keys(dag.tasks).sort()).toEqual(["outcome", "plan", ...ids.map(airflowId)].sort());
+      expect(Object.keys(dag.tasks).sort()).toEqual(["committed", "outcome", "plan", ...ids.map(airflowId)].sort());
+      expect(dag.tasks.committed).toMatchObject({ operator: "BatonCommittedOperator", triggerRule: "all_done", upstream: ids.map(airflowId).sort() });
       // The run's outcome is the only leaf, downstream of every other task, and runs whatever they did.
       expect(dag.tasks.outcome).toMatchObject({ operator: "BatonRunOutcomeOperator", triggerRule: "all_done", retries: 0 });
       expect(dag.tasks.outcome!.upstream).toEqual(["plan", ...ids.map(airflowId)].sort());
@@ -117,6 +118,14 @@ describe("Airflow runs the DAGs", () => {
       expect({ logicalDate, state: run.state, partition: run.tasks.plan?.xcom?.baton_plan?.partitionKey }).toEqual({ logicalDate, state: "success", partition });
       expect(await store.readRecord(["daily_event_counts"], partition)).toBeDefined();
     }
+  });
+
+  it("a schedule DAG's run after its partitions end skips every asset with the reason, and materializes nothing", async () => {
+    // ended_schedule runs dst/daily, whose partitions end on 2024-11-05 (New York).
+    const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_schedule_ended_schedule", logicalDate: "2024-11-09T08:30:00+00:00" });
+    expect({ state: run.state, daily: run.tasks[airflowId("dst/daily")]?.state }).toEqual({ state: "success", daily: "skipped" });
+    expect(run.tasks.plan?.xcom?.baton_plan?.skipReason ?? "").toContain("end");
+    expect(run.materializations).toEqual([]);
   });
 
   it("the sensor DAG triggers one run per run key, with the partition in its conf, and never twice", async () => {
@@ -222,10 +231,12 @@ describe("Airflow's records tell what happened (issue 10)", () => {
     expect(prints.tasks[airflowId("secrets/prints")]?.state).toBe("success");
     const torn = await assetRun({ assets: ["secrets/teardown_throws"] });
     const ti = torn.tasks[airflowId("secrets/teardown_throws")];
-    // The output was committed before the teardown failed: the task fails (no asset event, Airflow
-    // records those for successful tasks only), and its XCom still reports the materialization.
+    // The output was committed before the teardown failed: the task fails, and the committed output
+    // still gets its asset event, from the `committed` task (Airflow emits events for successful tasks only).
     expect(ti?.state).toBe("failed");
     expect(ti?.xcom?.baton?.materializations).toHaveLength(1);
+    expect([torn.state, torn.tasks.committed?.state]).toEqual(["failed", "success"]);
+    expect(torn.materializations.map((m) => [m.asset, m.taskId, m.extra?.failed_task])).toEqual([["secrets/teardown_throws", "committed", "secrets__teardown_throws"]]);
     expect(await new LocalIOStore(environment.storageDir).readRecord(["secrets", "teardown_throws"], undefined)).toBeDefined();
     const log = readFileSync(harness.driver().logFile).subarray(logStart).toString("utf8");
     expect(log).toContain("secrets/prints console.log token=***");
@@ -250,5 +261,57 @@ describe("Airflow's records tell what happened (issue 10)", () => {
     // Long enough for the sleeper to have committed, had it survived.
     await new Promise((r) => setTimeout(r, 1500));
     expect(await store.readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
+  });
+});
+
+describe("the airflow dags test CLI, as the issue ran it", () => {
+  /** `airflow dags test baton_assets --conf …` in its own process; resolves with its exit code and output. */
+  const dagsTest = (conf: Record<string, unknown>) => {
+    const child = spawn(airflowPython().bin("airflow"), ["dags", "test", "baton_assets", "--conf", JSON.stringify(conf)], { env: harness.airflowEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, output })));
+    return { child, exited };
+  };
+  const exitOf = (p: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>) =>
+    waitFor(async () => await Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000))]), { what: "`airflow dags test` to exit" });
+
+  it("exits non-zero when an asset failed (defect 1)", async () => {
+    const { exited } = dagsTest({ assets: ["daily_event_counts"], partition_key: "2024-02-21" });
+    const result = await exitOf(exited);
+    expect({ code: result.code, failed: result.output.includes("DagRun failed") }).toEqual({ code: 1, failed: true });
+    const run = await harness.driver().request<DagTestReport>("run_report", { dagId: "baton_assets" });
+    expect([run.state, run.tasks.daily_event_counts?.state]).toEqual(["failed", "failed"]);
+  });
+
+  it("SIGTERM while truth/sleeper runs stops its Node step: nothing committed, the task failed, not retried (defect 12)", async () => {
+    const marker = startedMarker(environment, "truth/sleeper");
+    rmSync(marker, { force: true });
+    const { child, exited } = dagsTest({ assets: ["truth/sleeper"] });
+    await waitFor(() => existsSync(marker), { what: `truth/sleeper to start under airflow dags test (${marker})` });
+    const pid = Number(readFileSync(marker, "utf8").trim());
+    child.kill("SIGTERM");
+    const result = await exitOf(exited);
+    expect(result.code).not.toBe(0);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(() => !alive(), { what: `the cancelled Node step (pid ${pid}) to exit` });
+    // Let a surviving step finish, were there one: it would commit now.
+    writeFileSync(controlFile(environment.env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release"), "");
+    await new Promise((r) => setTimeout(r, 2000));
+    rmSync(controlFile(environment.env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release"), { force: true });
+    expect(await new LocalIOStore(environment.storageDir).readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
+    const run = await harness.driver().request<DagTestReport>("run_report", { dagId: "baton_assets" });
+    const ti = run.tasks[airflowId("truth/sleeper")];
+    expect({ run: run.state, ti: ti?.state, tries: ti?.tryNumber }).toEqual({ run: "failed", ti: "failed", tries: 1 });
+    expect(ti?.xcom?.baton?.error?.message ?? "").toContain("cancelled");
+    expect(run.materializations).toEqual([]);
   });
 });

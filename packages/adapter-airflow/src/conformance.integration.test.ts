@@ -1,5 +1,7 @@
 import { CAPABILITIES, describeConformance } from "@baton/testing";
 import { airflowHarness } from "./__tests__/harness.js";
 
-// Every case against real Airflow 3 (dag.test() runs, Airflow's DB, timetables and Variables).
+// Every case against real Airflow 3: dag.test() runs, read back from Airflow's metadata DB (DAG-run and
+// task-instance states, asset events, XComs), its timetables and Variables; cancellation is a SIGTERM to
+// the process running the task.
 describeConformance("airflow", airflowHarness(), { capabilities: CAPABILITIES, timeoutMs: 600_000 });

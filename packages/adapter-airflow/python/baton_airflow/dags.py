@@ -19,6 +19,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import (
     DAG,
     Asset,
+    AssetAlias,
     CronDataIntervalTimetable,
     Param,
     ParamsDict,
@@ -29,6 +30,7 @@ from .manifest import Manifest, airflow_id, asset_uri
 from .operators import (
     PLAN_TASK_ID,
     BatonAssetOperator,
+    BatonCommittedOperator,
     BatonPlanOperator,
     BatonRunOutcomeOperator,
     BatonSensorOperator,
@@ -36,6 +38,7 @@ from .operators import (
 )
 
 OUTCOME_TASK_ID = "outcome"
+COMMITTED_TASK_ID = "committed"
 _PICK_LIST_LIMIT = 50
 
 
@@ -174,8 +177,9 @@ def asset_dag(
         # Every asset task is downstream of the planner through the roots; the planner may skip
         # any of them, and none starts before it has checked the run.
         plan >> roots
-        # The one leaf: a DAG run's state is its leaves', and the skipped, unselected assets
-        # must not decide it. It fails the run when any task of the run failed.
+        # The leaves decide a DAG run's state, so the skipped, unselected assets must not be
+        # among them: ``outcome`` fails the run when any task of the run failed, ``committed``
+        # (which succeeds) records what failed tasks had committed.
         outcome = BatonRunOutcomeOperator(
             task_id=OUTCOME_TASK_ID,
             plan_task_id=PLAN_TASK_ID,
@@ -184,6 +188,17 @@ def asset_dag(
             retries=0,
         )
         [plan, *tasks.values()] >> outcome
+        # Outputs that failed tasks committed still get their asset events (Airflow emits
+        # those for successful tasks only).
+        committed = BatonCommittedOperator(
+            task_id=COMMITTED_TASK_ID,
+            asset_tasks={t.task_id: a for a, t in tasks.items()},
+            groups={a: manifest.asset(a)["group"] for a in asset_ids},
+            outlets=[AssetAlias(f"{dag_id}__committed")],
+            trigger_rule="all_done",
+            retries=0,
+        )
+        list(tasks.values()) >> committed
     # The trigger form's fields. Set after the tasks: every operator deep-copies the DAG's params
     # when it is created, and the tasks read the run's conf, not params.
     dag.params = ParamsDict(_params(asset_ids, partitioned))

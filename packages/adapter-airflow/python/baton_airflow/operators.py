@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from airflow.sdk import (
+    Asset,
     BaseOperator,
     BaseSensorOperator,
     PokeReturnValue,
@@ -450,6 +451,59 @@ class BatonRunOutcomeOperator(BaseOperator):
         )
 
 
+class BatonCommittedOperator(BaseOperator):
+    """Records, as asset events, the outputs that failed asset tasks committed before failing.
+
+    Airflow records asset events only for successful tasks, but a step can commit an output and
+    still fail (an error-severity check, a resource teardown after the write): the data is there,
+    so Airflow's asset history says so. This task runs when the others are done (trigger rule
+    ``all_done``) and emits, through its asset alias, one event per committed partition of each
+    failed asset task (from its XCom summary), with ``extra.partition_key`` and
+    ``extra.failed_task``. The run still fails (its outcome task says so).
+    """
+
+    ui_color = "#fdf3e8"
+
+    def __init__(
+        self, *, asset_tasks: dict[str, str], groups: dict[str, str], **kwargs
+    ):
+        super().__init__(**kwargs)
+        # task id -> asset id, in the DAG's order; asset id -> its group
+        self.asset_tasks = asset_tasks
+        self.groups = groups
+
+    def execute(self, context) -> None:
+        ti = context["ti"]
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(
+            ti.run_id, {}
+        )
+        alias = context["outlet_events"][self.outlets[0]]
+        for task_id, asset_id in self.asset_tasks.items():
+            if states.get(task_id) != "failed":
+                continue
+            summary = ti.xcom_pull(task_ids=task_id, key="baton") or {}
+            for m in summary.get("materializations") or []:
+                self.log.info(
+                    "%s failed after committing its output%s: recording it",
+                    asset_id,
+                    f" [{m['partitionKey']}]" if m["partitionKey"] is not None else "",
+                )
+                alias.add(
+                    Asset(
+                        name=asset_id,
+                        uri=asset_uri(asset_id),
+                        group=self.groups.get(asset_id, "asset"),
+                    ),
+                    extra={
+                        "baton_asset": asset_id,
+                        "partition_key": m["partitionKey"],
+                        "failed_task": task_id,
+                        "row_count": m.get("rowCount"),
+                        "content_hash": m.get("contentHash"),
+                    },
+                )
+
+
 _FAILED = ("failed", "upstream_failed")
 
 
@@ -555,6 +609,7 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
 
 __all__ = [
     "BatonAssetOperator",
+    "BatonCommittedOperator",
     "BatonPlanOperator",
     "BatonRunOutcomeOperator",
     "BatonSensorOperator",

@@ -72,7 +72,8 @@ def describe() -> dict:
                     "displayName": t.task_display_name,
                     "operator": type(t).__name__,
                     "upstream": sorted(t.upstream_task_ids),
-                    "outlets": [o.uri for o in t.outlets],
+                    # An asset's URI; an asset alias has only a name.
+                    "outlets": [getattr(o, "uri", None) or o.name for o in t.outlets],
                     "outletNames": [o.name for o in t.outlets],
                     "inlets": sorted(i.uri for i in t.inlets),
                     "retries": t.retries,
@@ -143,7 +144,12 @@ def _materializations(dag_id: str, run_id: str) -> list[dict]:
 
     with settings.Session() as session:
         rows = session.execute(
-            select(AssetModel.name, AssetEvent.partition_key, AssetEvent.extra)
+            select(
+                AssetModel.name,
+                AssetEvent.partition_key,
+                AssetEvent.extra,
+                AssetEvent.source_task_id,
+            )
             .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
             .where(
                 AssetEvent.source_dag_id == dag_id, AssetEvent.source_run_id == run_id
@@ -151,8 +157,8 @@ def _materializations(dag_id: str, run_id: str) -> list[dict]:
             .order_by(AssetEvent.id)
         )
         return [
-            {"asset": name, "partitionKey": key, "extra": extra}
-            for name, key, extra in rows
+            {"asset": name, "partitionKey": key, "extra": extra, "taskId": task}
+            for name, key, extra, task in rows
         ]
 
 
@@ -313,6 +319,19 @@ def sensor_tick(request: dict) -> dict:
     }
 
 
+def run_report(request: dict) -> dict:
+    """The report of a run made elsewhere (the ``airflow dags test`` CLI): its latest, or by id."""
+    from airflow.models.dagrun import DagRun
+
+    with settings.Session() as session:
+        query = select(DagRun).where(DagRun.dag_id == request["dagId"])
+        if request.get("runId"):
+            query = query.where(DagRun.run_id == request["runId"])
+        dr = session.scalars(query.order_by(DagRun.id.desc())).first()
+        session.expunge(dr)
+    return _run_report(request["dagId"], dr)
+
+
 def dag_runs(request: dict) -> dict:
     from airflow.models.dagrun import DagRun
 
@@ -382,6 +401,7 @@ OPS = {
     "schedule_tick": schedule_tick,
     "sensor_tick": sensor_tick,
     "dag_runs": dag_runs,
+    "run_report": run_report,
     "dag_versions": dag_versions,
     "parse_time": parse_time,
 }

@@ -24,6 +24,8 @@ export interface AirflowHarness extends RuntimeHarness {
   readonly driver: () => AirflowDriver;
   readonly build: () => BuildAirflowResult;
   readonly dagsFolder: () => string;
+  /** The environment of this Airflow installation (AIRFLOW_HOME, DB, DAGs folder), for `airflow` CLI calls. */
+  readonly airflowEnv: () => Record<string, string>;
 }
 
 /**
@@ -36,11 +38,13 @@ export function airflowHarness(): AirflowHarness {
   let build: BuildAirflowResult | undefined;
   let dags = "";
   let harnessEnvironment: HarnessEnvironment | undefined;
+  let airflowEnvVars: Record<string, string> = {};
   return {
     name: "airflow",
     driver: () => driver!,
     build: () => build!,
     dagsFolder: () => dags,
+    airflowEnv: () => airflowEnvVars,
     async setup(environment: HarnessEnvironment) {
       const python = airflowPython();
       const root = join(environment.workDir, "airflow");
@@ -55,6 +59,7 @@ export function airflowHarness(): AirflowHarness {
         resources: FIXTURE_RESOURCES,
       });
       const env = airflowEnvironment(root, dags);
+      airflowEnvVars = env;
       await migrate(python, env);
       driver = new AirflowDriver(python, env, join(root, "driver.log"));
       await driver.start();
@@ -165,7 +170,11 @@ export function toHarnessRun(run: DagTestReport, assets: readonly string[], log 
     status: run.state === "success" ? "success" : "failure",
     assets: report,
     checks,
-    materializations: run.materializations.map((m) => ({ asset: m.asset, partitionKey: m.partitionKey })),
+    // The `committed` task's events come through its asset alias, which carries the partition in `extra`.
+    materializations: run.materializations.map((m) => ({
+      asset: m.asset,
+      partitionKey: m.taskId === "committed" ? ((m.extra?.partition_key as string | null | undefined) ?? null) : m.partitionKey,
+    })),
     recordsText: [run.recordsText, xcoms, log].join("\n"),
   };
 }

@@ -179,7 +179,7 @@ export interface DagTestReport {
   readonly dataIntervalEnd: string | null;
   readonly tasks: Record<string, TaskReport>;
   /** The run's asset events (Airflow's `asset_event` rows), in order. */
-  readonly materializations: readonly { readonly asset: string; readonly partitionKey: string | null; readonly extra: Record<string, unknown> | null }[];
+  readonly materializations: readonly { readonly asset: string; readonly partitionKey: string | null; readonly extra: Record<string, unknown> | null; readonly taskId: string }[];
   /** Every metadata-DB row about the run, one `table: {json}` line each. */
   readonly recordsText: string;
 }
