@@ -93,9 +93,42 @@ export class PipesReporter {
     return toEscapedAssetKey(asset ? asset.key : id.split("/"));
   }
 
+  private flushed = false;
+
   /** Every event is redacted here, whatever core already did: nothing reaches Dagster with a secret. */
   readonly onEvent = (event: StepEvent): void => {
-    const e = this.redact(event);
+    // Once the context is closed (process.exit() in user code: Pipes' exit hook ran first),
+    // nothing more can reach Dagster through Pipes; the summary still records every event.
+    if (this.pipes.isClosed) {
+      this.record(this.redact(event));
+      return;
+    }
+    this.send(this.redact(event));
+  };
+
+  /** The summary's part of an event. */
+  private record(e: StepEvent): void {
+    switch (e.type) {
+      case "materialization":
+        if (!this.summary.materialized.includes(e.asset)) this.summary.materialized.push(e.asset);
+        break;
+      case "asset_failure":
+        this.summary.failures.push({ asset: e.asset, partitionKey: e.partitionKey, error: e.error });
+        break;
+      case "asset_skipped":
+        this.summary.skipped[e.asset] = e.reason;
+        break;
+      case "step_end":
+        this.summary.finished = true;
+        this.summary.retryable = e.status === "success" || e.retryable;
+        if (e.error) this.summary.failures.push({ asset: "", partitionKey: null, error: e.error });
+        this.onEnd(this.summary);
+        break;
+      default:
+    }
+  }
+
+  private send(e: StepEvent): void {
     switch (e.type) {
       case "log":
         this.pipes.log.log(LEVELS[e.level], e.asset ? `${e.asset}: ${e.message}` : e.message);
@@ -104,7 +137,6 @@ export class PipesReporter {
         this.pipes.log.debug(`${e.asset}: started${e.partitionKey !== null ? ` [${e.partitionKey}]` : ""}`);
         break;
       case "materialization":
-        if (!this.summary.materialized.includes(e.asset)) this.summary.materialized.push(e.asset);
         if (this.isRange) push(this.materializations, e.asset, e);
         else this.pipes.reportAssetMaterialization(materializationReport(this.keyOf(e.asset), e));
         break;
@@ -113,29 +145,21 @@ export class PipesReporter {
         else this.pipes.reportAssetCheck(checkReport(this.keyOf(e.asset), e));
         break;
       case "asset_failure":
-        this.summary.failures.push({ asset: e.asset, partitionKey: e.partitionKey, error: e.error });
         this.pipes.log.error(`${e.asset}${e.partitionKey !== null ? ` [${e.partitionKey}]` : ""} failed: ${e.error.name}: ${e.error.message}`);
         break;
       case "asset_skipped":
-        this.summary.skipped[e.asset] = e.reason;
         this.pipes.log.warning(`${e.asset}: skipped, ${e.reason}`);
         break;
       case "step_end":
         this.flush();
-        this.summary.finished = true;
-        this.summary.retryable = e.status === "success" || e.retryable;
-        if (e.error) {
-          this.summary.failures.push({ asset: "", partitionKey: null, error: e.error });
-          this.pipes.log.error(`the step failed: ${e.error.name}: ${e.error.message}`);
-        }
-        this.onEnd(this.summary);
+        if (e.error) this.pipes.log.error(`the step failed: ${e.error.name}: ${e.error.message}`);
         break;
       case "step_start":
         break;
     }
-  };
-
-  private flushed = false;
+    // After the Pipes messages: at step_end, the summary is written and the context closed.
+    this.record(e);
+  }
 
   /** Report what a range step held back; only for assets that completed every partition. Once. */
   flush(): void {

@@ -40,7 +40,11 @@ export const needsVault = asset({
   compute: () => one("vault", 1),
 });
 
-export const plain = asset({ key: "plain", group: "plain", compute: () => one("plain", 1) });
+/** Same group and retry policy as needs_vault, so the same multi-asset op, but no resource. */
+export const plain = asset({ key: "plain", group: "vault", retry: { maxRetries: 2, delaySeconds: 0 }, compute: () => one("plain", 1) });
+
+/** No resource, a retry policy: its own op. */
+export const retried = asset({ key: "retried", group: "retried", retry: { maxRetries: 2, delaySeconds: 0 }, compute: () => one("retried", 1) });
 
 /** Writes `<dir>/hang.started` (its pid), then waits for `<dir>/hang.release` and writes an output. */
 export const hang = asset({
@@ -58,6 +62,6 @@ export const hang = asset({
 });
 
 export default definitions({
-  assets: [first, second, needsVault, plain, hang],
+  assets: [first, second, needsVault, plain, retried, hang],
   resources: { vault, control },
 });
