@@ -351,23 +351,6 @@ class TimePartitions:
             raise PartitionError(f"unknown partition key {json.dumps(key)}")
         return start
 
-    # -- the names baton_core.mapping uses (window starts stand where walls stood) ------------
-
-    def _step(self, start: datetime, direction: int) -> datetime:
-        return self.next_start(start, direction)
-
-    def _instant(self, start: datetime) -> datetime:
-        return start
-
-    def _end_of(self, start: datetime) -> datetime:
-        return self.next_start(start)
-
-    def _wall_at(self, instant: datetime) -> datetime:
-        return instant
-
-    def _last_complete_wall(self, at: datetime) -> datetime:
-        return self._last_complete_start(at)
-
 
 def _cron_hours(field: str) -> set[int]:
     """The hours a cron hour field matches (``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n``, ``a/n``, lists)."""
