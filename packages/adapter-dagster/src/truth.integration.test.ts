@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +24,7 @@ interface RunEvent {
 
 type Run = HarnessRun & { runId: string; runStatus: string };
 
+const CANARY = `canary-${Math.random().toString(36).slice(2)}-value`;
 let driver: DagsterDriver;
 let environment: HarnessEnvironment;
 let projectDir: string;
@@ -41,7 +42,7 @@ beforeAll(async () => {
     storageDir: join(root, "storage"),
     workDir: join(root, "work"),
     configDir: join(root, "config"),
-    env: { BATON_STORAGE: join(root, "storage"), TRUTH_CONTROL_DIR: join(root, "control") },
+    env: { BATON_STORAGE: join(root, "storage"), TRUTH_CONTROL_DIR: join(root, "control"), TRUTH_CANARY: CANARY },
   };
   delete process.env.TRUTH_VAULT_TOKEN;
   const started = await startDagster(environment);
@@ -97,6 +98,19 @@ describe("one resource's unset variable fails only the assets that use it", () =
   }, 240_000);
 });
 
+describe("secrets in what Node prints", () => {
+  it("a secret written straight to fd 1 and 2 is redacted before Dagster's compute logs, and stored nowhere", async () => {
+    const run = await materialize(["raw_print"]);
+    expect(run.status).toBe("success");
+    // The compute logs kept the lines (so the test proves something), without the value.
+    expect(run.recordsText).toContain("raw_print fd1 token=***");
+    expect(run.recordsText).toContain("raw_print fd2 token=***");
+    expect(run.recordsText).not.toContain(CANARY);
+    const leaks = filesUnder(environment.workDir).filter((f) => readFileSync(f).includes(Buffer.from(CANARY)));
+    expect(leaks, "files under the Dagster home holding the canary").toEqual([]);
+  }, 240_000);
+});
+
 describe("Node missing", () => {
   it("fails the step once, saying to set BATON_NODE, instead of a FileNotFoundError", async () => {
     await driver.request({ op: "setenv", env: { BATON_NODE: "/nonexistent/bin/node" } });
@@ -142,6 +156,12 @@ describe("a killed Python process does not leave its Node step behind", () => {
     }
   }, 240_000);
 });
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
+}
 
 function alive(pid: number): boolean {
   try {

@@ -2,7 +2,7 @@
 // conformance fixtures cannot show on their own (streaming, one resource's missing variable, Node
 // missing, a killed Python process).
 import pl from "nodejs-polars";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { asset, definitions, env, resource, secret } from "@baton/core";
 
@@ -13,6 +13,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const vault = resource({
   description: "Needs TRUTH_VAULT_TOKEN, which is never set",
   config: { token: secret("TRUTH_VAULT_TOKEN", { description: "vault token" }) },
+  create: ({ token }) => ({ token }),
+});
+
+const canary = resource({
+  config: { token: secret("TRUTH_CANARY", { description: "the canary" }) },
   create: ({ token }) => ({ token }),
 });
 
@@ -43,6 +48,18 @@ export const needsVault = asset({
 /** Same group and retry policy as needs_vault, so the same multi-asset op, but no resource. */
 export const plain = asset({ key: "plain", group: "vault", retry: { maxRetries: 2, delaySeconds: 0 }, compute: () => one("plain", 1) });
 
+/** Writes the canary straight to file descriptors 1 and 2, past Node's stream redaction. */
+export const rawPrint = asset({
+  key: "raw_print",
+  group: "secrets",
+  resources: ["canary"],
+  compute: (_i, ctx) => {
+    writeSync(1, `raw_print fd1 token=${ctx.resources.canary.token}\n`);
+    writeSync(2, `raw_print fd2 token=${ctx.resources.canary.token}\n`);
+    return one("raw", 1);
+  },
+});
+
 /** No resource, a retry policy: its own op. */
 export const retried = asset({ key: "retried", group: "retried", retry: { maxRetries: 2, delaySeconds: 0 }, compute: () => one("retried", 1) });
 
@@ -62,6 +79,6 @@ export const hang = asset({
 });
 
 export default definitions({
-  assets: [first, second, needsVault, plain, retried, hang],
-  resources: { vault, control },
+  assets: [first, second, needsVault, plain, retried, rawPrint, hang],
+  resources: { vault, canary, control },
 });
