@@ -114,6 +114,15 @@ def _task_runs(flow_run_id: Any, expected: int) -> list[Any]:
         raise TimeoutError(f"{e}; seen: {states}") from None
 
 
+def _all_task_runs(flow_run_id: Any) -> list[Any]:
+    """Every task run of the flow run as Prefect has it now (a sensor's are the placeholders of
+    the deployment runs it started, which stay Scheduled)."""
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
 def _api(method: str, path: str, body: Any = None) -> Any:
     response = httpx.request(method, f"{PREFECT_API_URL.value()}{path}", json=body)
     response.raise_for_status()
@@ -316,10 +325,7 @@ def _collect(
     if settle:
         task_runs = _task_runs(flow_run_id, expected)
     else:
-        with get_client(sync_client=True) as client:
-            task_runs = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-            )
+        task_runs = _all_task_runs(flow_run_id)
     ran = [
         r
         for r in task_runs
@@ -515,7 +521,7 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
         "flowRunId": str(flow_run_id),
         "recordsText": _records_text(
             flow_run_id,
-            _task_runs(flow_run_id, 0),
+            _all_task_runs(flow_run_id),
             _events(flow_run_id),
             [result, {"cursor_variable": cursor}],
         ),
