@@ -1,6 +1,7 @@
 import pl from "nodejs-polars";
 import { Table, tableFromArrays } from "apache-arrow";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { asset, input, type AssetContext } from "../asset.js";
@@ -368,7 +369,10 @@ describe("runStep: run-time errors", () => {
     const f = log.of("asset_failure")[0]!;
     expect(f.asset).toBe("sales/bad");
     expect(f.error.code).toBe("WRONG_OUTPUT_TYPE");
-    expect(f.error.message).toContain(`asset "sales/bad" (${THIS_FILE}): ${problem}`);
+    // file:line of the asset() call, so an editor opens it there (source.test.ts checks the line itself;
+    // vitest's transform moves it).
+    expect(a.line).toEqual(expect.any(Number));
+    expect(f.error.message).toContain(`asset "sales/bad" (${THIS_FILE}:${a.line}): ${problem}`);
     expect(f.error.message).toContain(hint);
     expect(log.of("materialization")).toEqual([]);
     expect(await store.readRecord(["sales", "bad"], undefined)).toBeUndefined();
@@ -382,7 +386,7 @@ describe("runStep: run-time errors", () => {
     const f = log.of("asset_failure")[0]!;
     expect(f.asset).toBe("notify_bad");
     expect(f.error.code).toBe("WRONG_OUTPUT_TYPE");
-    expect(f.error.message).toContain('declared output: "none" but returned a polars DataFrame');
+    expect(f.error.message).toContain(`asset "notify_bad" (${THIS_FILE}:${bad.line}): the asset is declared output: "none" but returned a polars DataFrame`);
     expect(result.assets.notify!.status).toBe("success");
     const [m] = log.of("materialization");
     expect(m).toMatchObject({ asset: "notify", dataVersion: null, metadata: { rowCount: null, contentHash: null, path: null, format: "none", schema: [] } });
@@ -408,6 +412,48 @@ describe("runStep: run-time errors", () => {
     expect(f.error.code).toBe("MISSING_ENV");
     expect(f.error.message).toContain('asset "loads": resource "warehouse" needs environment variable WAREHOUSE_URL (field "url")');
     expect(f.error.message).toContain("fix: set WAREHOUSE_URL");
+  });
+});
+
+describe("runStep: storage errors come before compute (issue 10)", () => {
+  /** An asset whose compute leaves a marker file, so a test can tell whether it ran. */
+  function marked() {
+    const marker = join(tempDir(), "compute-ran");
+    const a = asset({ key: ["sales", "orders"], compute: () => (writeFileSync(marker, "ran"), orders()) });
+    return { a, marker };
+  }
+
+  it("a store whose folder cannot be created fails the asset with the path and the fix; the compute does not run", async () => {
+    const { a, marker } = marked();
+    // A file stands where the store's root folder should be: unwritable for every user, root included.
+    const root = join(tempDir(), "storage");
+    writeFileSync(root, "not a folder");
+    const { log, run } = step(definitions({ assets: [a] }), ["sales/orders"], { store: new LocalIOStore(root) });
+    const result = await run;
+    expect(result.status).toBe("failure");
+    expect(existsSync(marker)).toBe(false);
+    const f = log.of("asset_failure")[0]!;
+    expect(f.error.name).toBe("BatonStorageError");
+    expect(f.error.message).toContain(`asset "sales/orders": cannot create the output folder ${join(root, "sales", "orders")}`);
+    expect(f.error.message).toContain("fix: ");
+    expect(f.error.retryable).toBe(true);
+    expect(log.of("materialization")).toEqual([]);
+  });
+
+  it.skipIf(process.getuid?.() === 0)("a read-only store folder fails before the compute runs", async () => {
+    const { a, marker } = marked();
+    const root = tempDir();
+    mkdirSync(join(root, "sales"));
+    chmodSync(join(root, "sales"), 0o555);
+    try {
+      const { log, run } = step(definitions({ assets: [a] }), ["sales/orders"], { store: new LocalIOStore(root) });
+      expect((await run).status).toBe("failure");
+      expect(existsSync(marker)).toBe(false);
+      expect(log.of("asset_failure")[0]!.error).toMatchObject({ name: "BatonStorageError" });
+      expect(log.of("asset_failure")[0]!.error.message).toContain("cannot create the output folder");
+    } finally {
+      chmodSync(join(root, "sales"), 0o755);
+    }
   });
 });
 

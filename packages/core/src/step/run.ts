@@ -157,7 +157,7 @@ export function partitionKeysFor(a: AssetDefinition, o: Pick<StepOptions, "parti
   if (o.partitionKey === undefined) {
     throw new BatonError("UNKNOWN_PARTITION", "the asset is partitioned but no partition key was given", {
       asset: a.id,
-      file: a.file,
+      file: declaredAt(a),
       hint: "pass a partition key (--partition KEY) or a range (--partition-range FIRST...LAST)",
     });
   }
@@ -183,6 +183,8 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     const { frame, producedAs } = await readInput(asset, upstream, input.partitionMapping, partitionKey, o);
     inputs[input.name] = await toKind(frame, input.as ?? producedAs);
   }
+  // A store that cannot be written fails now, before the compute runs (not after its work is done).
+  await o.store.prepare(asset.key, partitionKey);
   const partitionKeys = partitionKey === undefined ? [] : [partitionKey];
   const context: AssetContext = {
     assetKey: asset.key,
@@ -264,16 +266,21 @@ async function validateOutput(asset: AssetDefinition, output: unknown): Promise<
     if (output === undefined || output === null) return undefined;
     throw new BatonError("WRONG_OUTPUT_TYPE", `the asset is declared output: "none" but returned ${got}`, {
       asset: asset.id,
-      file: asset.file,
+      file: declaredAt(asset),
       hint: "return nothing from a side-effect asset, or remove output: \"none\" to store what it returns",
     });
   }
   if (isPolarsFrame(output) || isArrowTable(output)) return await toPolars(output);
   throw new BatonError("WRONG_OUTPUT_TYPE", `compute returned ${got}, not a nodejs-polars DataFrame or an Apache Arrow Table`, {
     asset: asset.id,
-    file: asset.file,
+    file: declaredAt(asset),
     hint: output === undefined ? "return the frame (a missing `return`?), or declare output: \"none\" for a side-effect asset" : "convert the result with pl.DataFrame(...) or apache-arrow's tableFromArrays(...)",
   });
+}
+
+/** Where the asset was declared, as `file:line` (an editor opens it there), or the file alone. */
+function declaredAt(a: AssetDefinition): string | undefined {
+  return a.file !== undefined && a.line !== undefined ? `${a.file}:${a.line}` : a.file;
 }
 
 function describe(x: unknown): string {
