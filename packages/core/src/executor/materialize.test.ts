@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { asset, type AssetContext } from "../asset.js";
 import { definitions } from "../definitions.js";
 import { LocalIOStore } from "../io/store.js";
-import { dailyPartitions } from "../partitions/index.js";
+import { dailyPartitions, hourlyPartitions } from "../partitions/index.js";
 import { env, resource } from "../resource.js";
 import type { StepEvent } from "../step/events.js";
 import { materialize, type MaterializeOptions } from "./materialize.js";
@@ -259,5 +259,138 @@ describe("materialize: retries by failure class (issue 10)", () => {
     expect(r.assets.wrong).toMatchObject({ status: "failure", attempts: 1, error: { code: "WRONG_OUTPUT_TYPE", retryable: false } });
     expect(r.assets.flaky).toMatchObject({ status: "failure", attempts: 3, error: { message: "try 3", retryable: true } });
     expect(sleep).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("materialize: one planner (planRun, issue 10)", () => {
+  const hourlyAndDaily = (timezone = "UTC") => {
+    const hours: string[][] = [];
+    const raw = asset({
+      key: ["raw", "events"],
+      partitions: hourlyPartitions({ start: "2024-01-01T00:00", timezone }),
+      compute: (_i, ctx) => pl.DataFrame({ hour: ctx.partitionKeys.length ? [ctx.partitionKey!] : [] }),
+    });
+    const sessions = asset({
+      key: "sessions",
+      inputs: { raw },
+      partitions: dailyPartitions({ start: "2024-01-01", timezone }),
+      compute: ({ raw }) => (hours.push(raw.getColumn("hour").toArray() as string[]), pl.DataFrame({ n: [raw.height] })),
+    });
+    const plain = asset({ key: "plain", compute: () => frame() });
+    return { defs: definitions({ assets: [raw, sessions, plain] }), hours };
+  };
+
+  it("run everything without a key: partitioned assets are skipped with the reason, the rest runs, the run succeeds", async () => {
+    const { defs } = hourlyAndDaily();
+    const { result, events } = run(defs);
+    const r = await result;
+    expect(r.status).toBe("success");
+    expect(Object.keys(r.assets)).toEqual(["raw/events", "sessions", "plain"]);
+    expect(r.assets.plain!.status).toBe("success");
+    for (const id of ["raw/events", "sessions"]) expect(r.assets[id]).toEqual({ status: "skipped", attempts: 0, durationMs: 0, materializations: [], checks: [], error: null });
+    const skips = events.filter((e) => e.type === "asset_skipped");
+    expect(skips.map((e) => e.asset)).toEqual(["raw/events", "sessions"]);
+    for (const e of skips) expect(e.reason).toMatch(/^partitioned by .+; pass a partition key or range to run it$/);
+    expect(r.plan.skipped.map((x) => x.id)).toEqual(["raw/events", "sessions"]);
+    expect(r.failure).toBeNull();
+    expect(events.filter((e) => e.type === "step_start").map((e) => e.assets)).toEqual([["plain"]]);
+  });
+
+  it("an unpartitioned reader of a skipped asset runs, with a warning log event", async () => {
+    const daily = asset({ key: "daily", partitions: dailyPartitions({ start: "2024-01-01" }), compute: () => frame() });
+    const summary = asset({ key: "summary", inputs: { daily }, compute: ({ daily }) => pl.DataFrame({ n: [daily.height] }) });
+    const store = new LocalIOStore(tempDir());
+    await run(definitions({ assets: [daily, summary] }), { store, selection: "daily", partition: "2024-01-02" }).result;
+    const { result, events } = run(definitions({ assets: [daily, summary] }), { store });
+    const r = await result;
+    expect(r.status).toBe("success");
+    expect(r.assets.summary!.materializations[0]!.metadata.rowCount).toBe(1);
+    const warnings = events.filter((e): e is Extract<StepEvent, { type: "log" }> => e.type === "log" && e.level === "warning");
+    expect(warnings).toEqual([{ type: "log", level: "warning", message: '"summary" reads "daily", which this run skips: it reads the partitions already materialized', asset: null }]);
+    expect(r.plan.warnings).toEqual([warnings[0]!.message]);
+  });
+
+  it("--select +X --partition DAY with an hourly upstream runs the day's 24 hours (one step), then the day", async () => {
+    const { defs, hours } = hourlyAndDaily();
+    const { result, events } = run(defs, { selection: "+sessions", partition: "2024-03-10" });
+    const r = await result;
+    expect(r.status).toBe("success");
+    expect(Object.keys(r.assets)).toEqual(["raw/events", "sessions"]);
+    const keys = r.assets["raw/events"]!.materializations.map((m) => m.partitionKey);
+    expect(keys).toHaveLength(24);
+    expect([keys[0], keys[23]]).toEqual(["2024-03-10-00:00", "2024-03-10-23:00"]);
+    expect(r.assets.sessions!.materializations.map((m) => m.partitionKey)).toEqual(["2024-03-10"]);
+    expect(hours).toEqual([keys]);
+    // One step for the range of hours, then one for the day.
+    const starts = events.filter((e) => e.type === "step_start");
+    expect(starts.map((e) => [e.assets, e.partitionKeys.length])).toEqual([[["raw/events"], 24], [["sessions"], 1]]);
+  });
+
+  it.each([
+    ["the autumn change (25 hours)", "2024-11-03", 25],
+    ["the spring change (23 hours)", "2024-03-10", 23],
+  ])("on %s in New York, a day runs its upstream hours", async (_what, day, n) => {
+    const { defs, hours } = hourlyAndDaily("America/New_York");
+    const r = await run(defs, { selection: "+sessions", partition: day, now: new Date("2025-01-01T00:00:00Z") }).result;
+    expect(r.status).toBe("success");
+    const keys = r.assets["raw/events"]!.materializations.map((m) => m.partitionKey!);
+    expect(keys).toHaveLength(n);
+    expect(new Set(keys).size).toBe(n);
+    expect(keys.every((k) => k.startsWith(day))).toBe(true);
+    // Dagster's keys: the repeated 01:00 is two windows, the second keyed with its offset.
+    if (n === 25) expect(keys).toEqual(expect.arrayContaining([`${day}-01:00`, `${day}-01:00-0500`]));
+    expect(hours).toEqual([keys]);
+    expect(r.assets.sessions!.materializations.map((m) => m.partitionKey)).toEqual([day]);
+  });
+
+  it("a key for a selection with no partitioned asset is an error before anything runs", async () => {
+    const compute = vi.fn(() => frame());
+    const defs = definitions({ assets: [asset({ key: "a", compute }), asset({ key: "b", deps: ["a"], compute })] });
+    const { result, events } = run(defs, { selection: "+b", partition: "2024-01-01" });
+    const e = await thrown(() => result);
+    expect(e).toMatchObject({ code: "UNKNOWN_PARTITION" });
+    expect(e.message).toContain('"a", "b" are not partitioned; drop --partition');
+    expect(compute).not.toHaveBeenCalled();
+    expect(events).toEqual([]);
+  });
+
+  it("a key with unpartitioned assets in the selection runs them once, with a warning", async () => {
+    const plain = asset({ key: "plain", compute: () => frame() });
+    const daily = asset({ key: "daily", deps: [plain], partitions: dailyPartitions({ start: "2024-01-01" }), compute: () => frame() });
+    const { result, events } = run(definitions({ assets: [plain, daily] }), { partition: "2024-01-02" });
+    const r = await result;
+    expect(r.status).toBe("success");
+    expect(r.assets.plain!.materializations.map((m) => m.partitionKey)).toEqual([null]);
+    expect(events.filter((e) => e.type === "log" && e.level === "warning").map((e) => (e as { message: string }).message)).toEqual(['"plain" is not partitioned: it runs once, not per partition']);
+  });
+
+  it("several failures: the run's failure is the first in run order, whatever order they finished in", async () => {
+    const late = asset({ key: "late", compute: async () => (await tick(150), Promise.reject(new Error("late failed"))) });
+    const early = asset({ key: "early", compute: () => { throw new Error("early failed"); } });
+    const defs = definitions({ assets: [late, early] });
+    const { result, events } = run(defs);
+    const r = await result;
+    expect(events.filter((e) => e.type === "asset_failure").map((e) => e.asset)).toEqual(["early", "late"]);
+    expect(r.status).toBe("failure");
+    expect(r.failure).toMatchObject({ asset: "late", error: { message: "late failed" } });
+  });
+
+  it("retries each partition range on its own; the asset's attempts are its most-tried step's", async () => {
+    let calls = 0;
+    const daily = asset({
+      key: "daily",
+      partitions: dailyPartitions({ start: "2024-01-01" }),
+      retry: { maxRetries: 2 },
+      compute: (_i, ctx) => {
+        if (ctx.partitionKey === "2024-01-03" && ++calls < 2) throw new Error("flaky");
+        return pl.DataFrame({ d: [ctx.partitionKey!] });
+      },
+    });
+    const { result, events } = run(definitions({ assets: [daily] }), { partitionRange: { start: "2024-01-01", end: "2024-01-04" } });
+    const r = await result;
+    expect(r.assets.daily).toMatchObject({ status: "success", attempts: 2, error: null });
+    // The retry re-runs the step's range; what the failed attempt reported is replaced.
+    expect(r.assets.daily!.materializations.map((m) => m.partitionKey)).toEqual(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]);
+    expect(events.filter((e) => e.type === "step_start").map((e) => e.retryNumber)).toEqual([0, 1]);
   });
 });

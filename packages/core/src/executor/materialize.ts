@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Definitions } from "../definitions.js";
 import { LocalIOStore } from "../io/store.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
-import { partitionKeysFor, runStep } from "../step/run.js";
+import { firstInRunOrder, planRun, type PlannedAsset, type RunPlan } from "../plan.js";
+import { runStep } from "../step/run.js";
 import { redactProcessOutput } from "../step/output.js";
 import { resourceKeys, secretRedactor } from "../step/resources.js";
 import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
@@ -39,9 +40,15 @@ export interface AssetRunResult {
 
 export interface MaterializeResult {
   readonly runId: string;
+  /** "failure" when any planned asset did not succeed; assets the plan skipped do not count. */
   readonly status: "success" | "failure";
   readonly durationMs: number;
+  /** Every asset of the plan, run or skipped, in dependency order. */
   readonly assets: Readonly<Record<string, AssetRunResult>>;
+  /** The run's failure: the first failed asset in run order (`firstInRunOrder`), null when none failed. */
+  readonly failure: { readonly asset: string; readonly error: SerializedError | null } | null;
+  /** Why planned assets were skipped, and what the plan warned about (also emitted as `asset_skipped` and `log` events). */
+  readonly plan: Pick<RunPlan, "skipped" | "warnings">;
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -54,9 +61,10 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const started = performance.now();
   const runId = options.runId ?? randomUUID();
   const store = options.store ?? new LocalIOStore();
-  const selected = defs.select(options.selection ?? "*");
-  // Check every partition key up front: a typo must not leave half a run behind.
-  for (const id of selected) partitionKeysFor(defs.asset(id), { partitionKey: options.partition, partitionRange: options.partitionRange }, options.now ?? new Date());
+  // The one planner (plan.ts): every key is checked up front, so a typo leaves no half run behind.
+  const plan = planRun(defs, { selection: options.selection, partitionKey: options.partition, partitionRange: options.partitionRange, now: options.now ?? new Date() });
+  const selected = plan.assets.map((a) => a.id);
+  const planned = new Map(plan.assets.map((a) => [a.id, a]));
   const inRun = new Set(selected);
   const waiting = new Map(selected.map((id) => [id, defs.upstream(id).filter((u) => inRun.has(u))]));
   const results: Record<string, AssetRunResult> = {};
@@ -64,51 +72,71 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const sleep = options.sleep ?? delay;
   const running = new Set<Promise<void>>();
   const environment = options.env ?? process.env;
+  const skipped = (): AssetRunResult => ({ status: "skipped", attempts: 0, durationMs: 0, materializations: [], checks: [], error: null });
+  for (const s of plan.skipped) {
+    results[s.id] = skipped();
+    options.onEvent?.({ type: "asset_skipped", asset: s.id, reason: s.reason });
+  }
+  for (const message of plan.warnings) options.onEvent?.({ type: "log", level: "warning", message, asset: null });
   // What the assets print between and around steps is redacted too (each step also redacts its own).
   const releaseOutput = redactProcessOutput(secretRedactor(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment));
 
-  const runAsset = async (id: string): Promise<void> => {
+  /** One step per run of consecutive partitions (one step when unpartitioned), each retried under the policy. */
+  const runAsset = async ({ id, ranges }: PlannedAsset): Promise<void> => {
     const a = defs.asset(id);
     const t0 = performance.now();
     const mats: AssetRunResult["materializations"][number][] = [];
     const checks: AssetRunResult["checks"][number][] = [];
     let error: SerializedError | null = null;
+    // The most attempts any of the asset's steps took.
     let attempts = 0;
     const maxAttempts = 1 + (a.retry?.maxRetries ?? 0);
-    let ok = false;
-    let retryable = true;
-    // Deterministic failures (a missing variable, a wrong output type…) are not retried.
-    while (!ok && retryable && attempts < maxAttempts && !options.signal?.aborted) {
-      if (attempts > 0) {
-        const base = (a.retry?.delaySeconds ?? 0) * 1000;
-        await sleep(a.retry?.backoff === "exponential" ? base * 2 ** (attempts - 1) : base);
+    let ok = true;
+    for (const range of ranges ?? [null]) {
+      const keys = range === null ? {} : range.start === range.end ? { partitionKey: range.start } : { partitionRange: range };
+      // A retry runs the whole step again: what its earlier attempts reported is replaced.
+      const kept = { mats: mats.length, checks: checks.length };
+      let tries = 0;
+      let done = false;
+      let retryable = true;
+      // Deterministic failures (a missing variable, a wrong output type…) are not retried.
+      while (!done && retryable && tries < maxAttempts && !options.signal?.aborted) {
+        if (tries > 0) {
+          const base = (a.retry?.delaySeconds ?? 0) * 1000;
+          await sleep(a.retry?.backoff === "exponential" ? base * 2 ** (tries - 1) : base);
+        }
+        mats.length = kept.mats;
+        checks.length = kept.checks;
+        error = null;
+        const step = await runStep({
+          definitions: defs,
+          assets: [id],
+          ...keys,
+          runId,
+          retryNumber: tries,
+          store,
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.resources ? { resources: options.resources } : {}),
+          ...(options.now ? { now: options.now } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          onEvent: (e) => {
+            if (e.type === "materialization") mats.push({ partitionKey: e.partitionKey, dataVersion: e.dataVersion, metadata: e.metadata });
+            else if (e.type === "check") checks.push({ check: e.check, partitionKey: e.partitionKey, passed: e.passed, severity: e.severity });
+            else if (e.type === "asset_failure") error = e.error;
+            else if (e.type === "step_end" && e.error && !error) error = e.error;
+            options.onEvent?.(e);
+          },
+        });
+        tries++;
+        done = step.status === "success";
+        retryable = step.retryable;
       }
-      mats.length = 0;
-      checks.length = 0;
-      error = null;
-      const step = await runStep({
-        definitions: defs,
-        assets: [id],
-        partitionKey: options.partition,
-        partitionRange: options.partitionRange,
-        runId,
-        retryNumber: attempts,
-        store,
-        ...(options.env ? { env: options.env } : {}),
-        ...(options.resources ? { resources: options.resources } : {}),
-        ...(options.now ? { now: options.now } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        onEvent: (e) => {
-          if (e.type === "materialization") mats.push({ partitionKey: e.partitionKey, dataVersion: e.dataVersion, metadata: e.metadata });
-          else if (e.type === "check") checks.push({ check: e.check, partitionKey: e.partitionKey, passed: e.passed, severity: e.severity });
-          else if (e.type === "asset_failure") error = e.error;
-          else if (e.type === "step_end" && e.error && !error) error = e.error;
-          options.onEvent?.(e);
-        },
-      });
-      attempts++;
-      ok = step.status === "success";
-      retryable = step.retryable;
+      attempts = Math.max(attempts, tries);
+      if (!done) {
+        ok = false;
+        if (error === null && options.signal?.aborted) error = serializeError(new StepCancelled());
+        break;
+      }
     }
     results[id] = { status: ok ? "success" : "failure", attempts, durationMs: performance.now() - t0, materializations: mats, checks, error };
   };
@@ -117,7 +145,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     for (const down of defs.downstream(id)) {
       if (!waiting.has(down)) continue;
       waiting.delete(down);
-      results[down] = { status: "skipped", attempts: 0, durationMs: 0, materializations: [], checks: [], error: null };
+      results[down] = skipped();
       options.onEvent?.({ type: "asset_skipped", asset: down, reason: `upstream "${id}" did not succeed` });
       skipDownstream(down);
     }
@@ -129,7 +157,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       if (running.size >= limit) return;
       if (ups.some((u) => results[u]?.status !== "success")) continue;
       waiting.delete(id);
-      const p: Promise<void> = runAsset(id).then(() => {
+      const p: Promise<void> = runAsset(planned.get(id)!).then(() => {
         running.delete(p);
         if (results[id]?.status !== "success") skipDownstream(id);
       });
@@ -150,7 +178,17 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   for (const id of selected) {
     if (!results[id]) results[id] = { status: "failure", attempts: 0, durationMs: 0, materializations: [], checks: [], error: serializeError(new StepCancelled()) };
   }
+  // The plan's assets decide the run; the ones it skipped (partitioned, no key given) do not fail it.
   const status = selected.every((id) => results[id]?.status === "success") ? "success" : "failure";
-  const ordered = Object.fromEntries(selected.map((id) => [id, results[id]!]));
-  return { runId, status, durationMs: performance.now() - started, assets: ordered };
+  const order = new Map(defs.assets.map((a, i) => [a.id, i]));
+  const ids = Object.keys(results).sort((x, y) => order.get(x)! - order.get(y)!);
+  const first = firstInRunOrder(plan, selected.filter((id) => results[id]!.status === "failure"));
+  return {
+    runId,
+    status,
+    durationMs: performance.now() - started,
+    assets: Object.fromEntries(ids.map((id) => [id, results[id]!])),
+    failure: first === undefined ? null : { asset: first, error: results[first]!.error },
+    plan: { skipped: plan.skipped, warnings: plan.warnings },
+  };
 }
