@@ -2,6 +2,7 @@
 import { writeSync } from "node:fs";
 import { formatError, runCli, unfinishedAssets } from "./main.js";
 import { redactRegistered } from "../step/output.js";
+import { isRetryable } from "../errors.js";
 
 let settled = false;
 
@@ -43,7 +44,8 @@ runCli(process.argv.slice(2), {
   },
   (e: unknown) => {
     settled = true;
-    process.stderr.write(formatError(e) + "\n");
-    process.exitCode = 1;
+    process.stderr.write(formatError(e, { stack: process.argv.includes("--json") }) + "\n");
+    // As baton-step: 3 when a retry cannot help (a bad key, selection or definitions), 1 otherwise.
+    process.exitCode = isRetryable(e) ? 1 : 3;
   },
 );

@@ -11,7 +11,7 @@ import type { MaterializeResult } from "../executor/materialize.js";
 import { EVENT_PREFIX } from "../step/protocol.js";
 import type { StepEvent } from "../step/events.js";
 import { compileDefinitions } from "./compile.js";
-import { runCli, USAGE, type Io } from "./main.js";
+import { formatError, runCli, USAGE, type Io } from "./main.js";
 import { findProject } from "./project.js";
 import { cleanupTempDirs, expectValidManifest, expectValidManifestJson, tempDir, thrown, validatedManifests } from "../__tests__/helpers.js";
 
@@ -100,6 +100,8 @@ export default definitions({
     asset({ key: "fine", compute: () => pl.DataFrame({ x: [1] }) }),
     asset({ key: "never_settles", deps: ["fine"], compute: () => new Promise(() => {}) }),
     asset({ key: "exits_early", compute: () => process.exit(0) }),
+    asset({ key: "fails_late", group: "failing", compute: async () => { await new Promise((r) => setTimeout(r, 150)); throw new Error("late failed"); } }),
+    asset({ key: "fails_early", group: "failing", compute: () => { throw new Error("early failed"); } }),
     asset({ key: "crashes", resources: ["vault"], compute: (_i, { resources }) => new Promise(() => setTimeout(() => { throw new Error("crash token=" + resources.vault.token); }, 10)) }),
     asset({
       key: "prints",
@@ -116,6 +118,14 @@ export default definitions({
 });
 `;
 
+const DUPLICATE = `
+import pl from "nodejs-polars";
+import { asset, definitions } from "@baton/core";
+const one = asset({ key: "orders", compute: () => pl.DataFrame({ x: [1] }) });
+const two = asset({ key: "orders", compute: () => pl.DataFrame({ x: [2] }) });
+export default definitions({ assets: [one, two] });
+`;
+
 let project: string;
 let storage: string;
 
@@ -129,6 +139,7 @@ beforeAll(() => {
   writeFileSync(join(project, "defs.ts"), DEFS);
   writeFileSync(join(project, "broken.ts"), BROKEN);
   writeFileSync(join(project, "truth.ts"), TRUTH);
+  writeFileSync(join(project, "dup.ts"), DUPLICATE);
   mkdirSync(join(project, "node_modules", "@baton"), { recursive: true });
   symlinkSync(CORE, join(project, "node_modules", "@baton", "core"), "dir");
   symlinkSync(join(CORE, "node_modules", "nodejs-polars"), join(project, "node_modules", "nodejs-polars"), "dir");
@@ -404,6 +415,44 @@ describe("baton CLI tells the truth (issue 10)", () => {
     expect(r.out.some((l) => /^✔ teardown_throws {2}\S+ {2}2 rows$/.test(l))).toBe(true);
     expect(r.out).toContain('✘ step failed: resource "leaky" teardown failed: teardown: could not close session for token=***');
     expect(r.out.at(-1)).toMatch(/^✘ run failed .*0 succeeded, 1 failed, 0 skipped; 2 rows written$/);
+  });
+
+  it("a mistake in the definitions prints the message without an internal stack (the user's core is another instance); --json keeps it", async () => {
+    const r = await baton(["validate", "--definitions", "dup.ts"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^✘ 1 problem in the Baton definitions:\n- asset "orders" \(.*dup\.ts:\d+\): the key is declared twice/);
+    expect(r.stderr.split("\n").filter((l) => /^\s+at /.test(l))).toEqual([]);
+    // In process too: the error comes from the core the definitions loaded, not this one.
+    const e = await thrown(() => cli(["validate", "--definitions", "dup.ts"]));
+    expect(formatError(e)).toBe(`✘ ${e.message}`);
+    expect(formatError(e, { stack: true })).toMatch(/\n\s+at /);
+    const json = await baton(["validate", "--definitions", "dup.ts", "--json"]);
+    expect(json.code).toBe(3);
+    expect(json.stderr).toMatch(/\n\s+at /);
+  });
+
+  it("--partition for a selection with no partitioned asset is a clear error: exit 3, nothing runs", async () => {
+    const r = await baton(["materialize", "--select", "+customer_metrics", "--partition", "2024-01-02"]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim()).toBe('✘ "sales/orders", "customers", "customer_metrics" are not partitioned; drop --partition\n  fix: run them without a partition key or range');
+  });
+
+  it("materialize of everything skips the partitioned assets with the reason and succeeds", async () => {
+    const r = await cli(["materialize"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContainEqual(expect.stringMatching(/^– daily_orders skipped: partitioned by .+; pass a partition key or range to run it$/));
+    expect(r.out.at(-1)).toMatch(/^✔ run succeeded .*: 5 succeeded, 0 failed, 1 skipped;/);
+  });
+
+  it("several failures: the run reports the first in run order, not the first to finish", async () => {
+    const r = await cli(["materialize", "--definitions", "truth.ts", "--select", "group:failing"]);
+    expect(r.code).toBe(1);
+    const failures = r.out.filter((l) => /^✘ fails_/.test(l));
+    expect(failures).toEqual(["✘ fails_early  early failed", "✘ fails_late  late failed"]);
+    expect(r.out.at(-2)).toBe("✘ first failure in run order: fails_late  late failed");
+    const json = await cli(["materialize", "--definitions", "truth.ts", "--select", "group:failing", "--json"]);
+    expect((JSON.parse(json.out.join("\n")) as MaterializeResult).failure).toMatchObject({ asset: "fails_late", error: { message: "late failed" } });
   });
 
   it("sensor tick redacts the skip reason and the cursor", async () => {

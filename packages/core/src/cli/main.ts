@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { BatonError, BatonValidationError } from "../errors.js";
+import { BatonError } from "../errors.js";
+import { isExplainedError } from "../is-baton-error.js";
 import { loadDefinitions } from "../load.js";
 import { materialize } from "../executor/materialize.js";
 import type { StepEvent } from "../step/events.js";
@@ -137,7 +138,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         tracked.done();
       }
       if (values.json) json(result);
-      else io.out(summary(result));
+      else {
+        // Several failures: the run's failure is the first in run order, whatever order they finished in.
+        const failed = Object.values(result.assets).filter((a) => a.status === "failure").length;
+        if (failed > 1 && result.failure) io.out(`✘ first failure in run order: ${result.failure.asset}${result.failure.error ? `  ${result.failure.error.message.split("\n")[0]}` : ""}`);
+        io.out(summary(result));
+      }
       if (values.show && result.status === "success") await show(defs.asset(values.show).key, values.partition, store, io);
       return result.status === "success" ? 0 : 1;
     }
@@ -195,8 +201,12 @@ function describeLine(a: ReturnType<import("../definitions.js").Definitions["ass
   return parts.join("  ");
 }
 
-/** Messages for the user: a Baton error prints as it is; anything else with its stack. */
-export function formatError(e: unknown): string {
-  if (e instanceof BatonError || e instanceof BatonValidationError) return `✘ ${e.message}`;
+/**
+ * Messages for the user: an error that explains itself (a Baton error from any instance of core —
+ * tsx loads the user's definitions with their own copy —, a storage failure) prints as it is, without
+ * an internal stack; anything else, a bug or a crash, with its stack. `stack` keeps it always (--json).
+ */
+export function formatError(e: unknown, options: { readonly stack?: boolean } = {}): string {
+  if (isExplainedError(e) && !options.stack) return `✘ ${(e as Error).message}`;
   return `✘ ${(e as Error)?.stack ?? String(e)}`;
 }
