@@ -125,16 +125,17 @@ from baton_prefect import BatonProject
 p = BatonProject("baton-manifest.json", flow_name="fixtures")
 for at in ["2024-11-05T08:30:00+00:00", "2024-11-06T08:30:00+00:00", "2025-01-15T08:30:00+00:00"]:
     plan = p.plan(schedule="ended_schedule", scheduled_start=datetime.fromisoformat(at))
-    print(json.dumps([plan.assets if not plan.skip_reason else [], plan.labels, plan.skip_reason]))`,
+    print(json.dumps([plan.assets, plan.labels, plan.skip_reason, plan.partition_key]))`,
       "",
     )
       .trim()
       .split("\n")
-      .map((line) => JSON.parse(line) as [string[], Record<string, string>, string | null]);
-    expect(out[0]).toEqual([["dst/daily"], { "dst/daily": "2024-11-04" }, null]);
+      .map((line) => JSON.parse(line) as [string[], Record<string, string>, string | null, string | null]);
+    expect(out[0]).toEqual([["dst/daily"], { "dst/daily": "2024-11-04" }, null, "2024-11-04"]);
     for (const later of out.slice(1)) {
       expect(later[0]).toEqual([]);
       expect(later[2]).toContain("dst/daily");
+      expect(later[3]).toBeNull();
     }
   });
 });

@@ -74,6 +74,8 @@ class RunPlan:
     # Assets the run leaves out on purpose, with the reason (in the run's log and result).
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The run's partition key: the one asked for, or the one a schedule's tick picked.
+    partition_key: str | None = None
 
 
 class BatonProject:
@@ -135,8 +137,8 @@ class BatonProject:
                     self.manifest, schedule, scheduled_start or now or _utcnow()
                 )
                 if tick.plan is None:
-                    return RunPlan(list(tick.targets), skip_reason=tick.skip_reason)
-                return self._run_plan(tick.plan)
+                    return RunPlan([], skip_reason=tick.skip_reason)
+                return self._run_plan(tick.plan, tick.partition_key)
             if schedule is not None and not assets:
                 assets = list(self.manifest.schedule(schedule)["assets"])
             if assets:
@@ -146,9 +148,9 @@ class BatonProject:
             )
         except PlanError as e:
             raise BatonPartitionError(str(e)) from None
-        return self._run_plan(plan)
+        return self._run_plan(plan, partition_key)
 
-    def _run_plan(self, plan: CorePlan) -> RunPlan:
+    def _run_plan(self, plan: CorePlan, partition_key: str | None) -> RunPlan:
         steps = {a.asset_id: a.step_args() for a in plan.assets}
         labels = {
             a.asset_id: _label(a.partition_keys)
@@ -162,7 +164,13 @@ class BatonProject:
             else None
         )
         return RunPlan(
-            plan.asset_ids, steps, labels, skip_reason, skipped, list(plan.warnings)
+            plan.asset_ids,
+            steps,
+            labels,
+            skip_reason,
+            skipped,
+            list(plan.warnings),
+            partition_key,
         )
 
     # -- flows -----------------------------------------------------------------------------------
