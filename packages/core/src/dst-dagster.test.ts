@@ -108,6 +108,9 @@ for (const [timezone, { spring, autumn }] of Object.entries(ZONES)) {
 // (Dagster refuses a time-window mapping between two timezones, so mappings stay within one.)
 const nyHourly = hourlyPartitions({ start: "2024-10-25", end: "2024-11-06", timezone: "America/New_York" });
 cases.push(caseFor(nyHourly, ["2024-10-27", "2024-11-03"]));
+// Custom key formats: the UTC offset goes after whatever the format writes.
+cases.push(caseFor(hourlyPartitions({ start: "2024-11-02", end: "2024-11-05", timezone: "America/New_York", format: "%Y%m%d%H" }), ["2024-11-03"]));
+cases.push(caseFor(hourlyPartitions({ start: "2024-10-26", end: "2024-10-29", timezone: "Europe/Paris", format: "h_%Y.%m.%d_%H%M" }), ["2024-10-27"]));
 
 interface Answers {
   keys: string[];
