@@ -66,7 +66,7 @@ describe("the emitted Dagster code location", () => {
       const p = a.partitions;
       if (p === null) expect(d.partitions, a.id).toBeNull();
       else if (p.type === "static") expect([d.partitions?.class, d.partitions?.count]).toEqual(["StaticPartitionsDefinition", p.keys.length]);
-      else expect([d.partitions?.class, d.partitions?.timezone, d.partitions?.fmt, d.partitions?.keys[0]]).toEqual([CLASSES[p.grain], p.timezone, p.format, p.start.slice(0, 10)]);
+      else expect([d.partitions?.class, d.partitions?.timezone, d.partitions?.fmt, d.partitions?.keys[0]?.slice(0, 10)]).toEqual([CLASSES[p.grain], p.timezone, p.format, p.start.slice(0, 10)]);
       const expected = Object.fromEntries(a.deps.filter((x) => x.partitionMapping).map((x) => [x.key.join("/"), MAPPINGS[x.partitionMapping!.type]]));
       expect(d.mappings, a.id).toEqual(expected);
     }
@@ -94,6 +94,19 @@ describe("the emitted Dagster code location", () => {
       flaky: "reliability__retry",
       broken: "reliability",
       after_broken: "reliability",
+      "truth/never_settles": "truth",
+      "truth/exits_early": "truth",
+      "truth/strict": "truth",
+      "truth/strict_child": "truth",
+      "truth/sibling_ok": "truth",
+      "truth/sibling_fail": "truth",
+      "truth/sleeper": "truth",
+      "truth/needs_missing_env": "truth__retry",
+      "secrets/prints": "secrets",
+      "secrets/teardown_throws": "secrets",
+      "secrets/check_metadata": "secrets",
+      "dst/hourly": "dst__hourly",
+      "dst/daily": "dst__daily",
     });
   });
 

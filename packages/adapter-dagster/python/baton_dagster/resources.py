@@ -51,8 +51,13 @@ def build_resources(manifest: Manifest) -> dict[str, dg.ConfigurableResource]:
 
 
 def _configured(resources: Any, key: str, field: str) -> str | None:
-    instance = getattr(resources, key, None)
-    value = getattr(instance, field, None) if instance is not None else None
+    """The field's run-config value, or None (also for a resource this context does not hold:
+    Dagster raises its own error, not AttributeError, for those)."""
+    try:
+        instance = getattr(resources, key)
+    except Exception:  # noqa: BLE001 — an unknown resource has no configured value
+        return None
+    value = getattr(instance, field, None)
     return value if isinstance(value, str) else None
 
 

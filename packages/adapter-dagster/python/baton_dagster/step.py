@@ -252,7 +252,10 @@ def step_failure(
         if missing:
             description += f" (and no result for {_names(missing)})"
     elif exit_code < 0:
-        name = signal.Signals(-exit_code).name
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
         description = f"the Node step was killed by {name} before it finished" + (
             f": no result for {_names(missing)}" if missing else ""
         )
