@@ -24,7 +24,7 @@ export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequ
 export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";
 export { definitions, isDefinitions, type Definitions, type DefinitionsInput } from "./definitions.js";
 export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";
-export { cronProblem, timezoneProblem, previousTick, nextTick } from "./cron.js";
+export { cronProblem, timezoneProblem, previousTick, nextTick, prefectSchedules, repeatsEveryHour, type PrefectSchedule } from "./cron.js";
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
 export { planRun, planScheduleTick, firstInRunOrder, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";
 export { LocalIOStore, BatonStorageError, defaultStorageRoot, encodeSegment, type OutputRecord } from "./io/store.js";

@@ -150,4 +150,21 @@ print(json.dumps(result))`,
     );
     expect(out).toEqual(expected);
   });
+
+  it("reads an orchestrator's second-pass tick of a repeated hour as Baton's first-pass tick", () => {
+    // Dagster and Airflow fire `30 1 * * *` (New York) on 2024-11-03 at 06:30Z, Baton and Prefect at 05:30Z.
+    const baton = planScheduleTick(planDefs, "ambiguous", new Date("2024-11-03T05:30:00Z"));
+    const out = py(
+      `import json, sys
+from datetime import datetime
+from baton_core import schedule_tick_plan
+data = json.load(sys.stdin)
+p = [schedule_tick_plan(data["manifest"], "ambiguous", datetime.fromisoformat(at)) for at in ("2024-11-03T05:30:00+00:00", "2024-11-03T06:30:00+00:00")]
+print(json.dumps([{"tickTime": t.tick_time, "partitionKey": t.partition_key, "runKey": t.run_key} for t in p]))`,
+      { manifest },
+    );
+    const first = { tickTime: baton.tickTime, partitionKey: baton.partitionKey, runKey: baton.runKey };
+    expect(out).toEqual([first, first]);
+    expect(baton.partitionKey).toBe("2024-11-02");
+  });
 });

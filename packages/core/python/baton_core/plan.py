@@ -21,7 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .mapping import describe_partitions, keys_in_range, sort_keys, upstream_keys
-from .partitions import PartitionError, StaticPartitions, check_key, partitions_of
+from .partitions import (
+    PartitionError,
+    StaticPartitions,
+    check_key,
+    partitions_of,
+    schedule_tick,
+)
 from .selection import SelectionError, is_everything, select_assets
 
 KEY_HINT = (
@@ -460,6 +466,9 @@ def schedule_tick_plan(manifest: Any, schedule_name: str, at: datetime) -> TickP
             else "declare one in definitions({ schedules })",
             code="UNKNOWN_SELECTION",
         )
+    # A late orchestrator tick (Dagster's and Airflow's second pass of a repeated hour) is read
+    # as the first pass, Baton's tick, so every runtime runs the same partition and run key.
+    at = schedule_tick(at, spec["cron"], spec["timezone"])
     tick = iso_utc(at)
     targets = list(spec["assets"])
     definition = spec["partitions"]

@@ -61,6 +61,7 @@ export const planDefs = definitions({
     schedule({ name: "ended_schedule", cron: "0 6 * * *", timezone: DST, selection: "dst/daily" }),
     schedule({ name: "eu_only", cron: "0 2 * * *", selection: "by_region", partition: { type: "static", key: "eu" } }),
     schedule({ name: "reports", cron: "0 3 * * *", selection: "report countries" }),
+    schedule({ name: "ambiguous", cron: "30 1 * * *", timezone: DST, selection: "dst/daily" }),
   ],
 });
 
