@@ -61,8 +61,10 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const started = performance.now();
   const runId = options.runId ?? randomUUID();
   const store = options.store ?? new LocalIOStore();
+  // One instant for the plan and its steps, so a window completing mid-run cannot change the keys.
+  const now = options.now ?? new Date();
   // The one planner (plan.ts): every key is checked up front, so a typo leaves no half run behind.
-  const plan = planRun(defs, { selection: options.selection, partitionKey: options.partition, partitionRange: options.partitionRange, now: options.now ?? new Date() });
+  const plan = planRun(defs, { selection: options.selection, partitionKey: options.partition, partitionRange: options.partitionRange, now });
   const selected = plan.assets.map((a) => a.id);
   const planned = new Map(plan.assets.map((a) => [a.id, a]));
   const inRun = new Set(selected);
@@ -117,7 +119,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           store,
           ...(options.env ? { env: options.env } : {}),
           ...(options.resources ? { resources: options.resources } : {}),
-          ...(options.now ? { now: options.now } : {}),
+          now,
           ...(options.signal ? { signal: options.signal } : {}),
           onEvent: (e) => {
             if (e.type === "materialization") mats.push({ partitionKey: e.partitionKey, dataVersion: e.dataVersion, metadata: e.metadata });
