@@ -1,6 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize, type MaterializeResult } from "@baton/core";
 import { waitFor } from "@baton/testing";
 import { assertBuilt, dagsterEnv } from "./__tests__/dagster-harness.js";
+import { expectType, freePort, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
 
 // What a Dagster user does with the example: `baton dagster build`, then `dagster dev`, then the
 // UI. This test does the same and reads what the UI reads (the webserver's GraphQL API): the
@@ -15,130 +15,20 @@ import { assertBuilt, dagsterEnv } from "./__tests__/dagster-harness.js";
 // "Materialize" button, compared byte for byte (content hashes) with Baton's embedded executor.
 
 const exampleDir = fileURLToPath(new URL("../../../examples/customer-metrics/", import.meta.url));
-const REPO = { repositoryName: "__repository__", repositoryLocationName: "definitions.py" };
 // Condition waits, with deadlines a loaded 2-core machine still meets; each names what it waited for.
-const STARTUP_MS = 240_000;
 const RUN_MS = 240_000;
-const REQUEST_MS = 180_000;
 const TEST_MS = 300_000;
 const ROWS = "10000";
-
-interface DagsterDev {
-  child: ChildProcess;
-  url: string;
-  log: () => string;
-}
 
 let dev: DagsterDev | undefined;
 let workDir: string;
 let storage: string;
 let embedded: { metrics: MaterializeResult; revenue: MaterializeResult };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Every test waits on GraphQL and runs: the package's 30 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: TEST_MS });
 
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `dagster dev` (webserver, daemon, code server, run workers, Node steps) is one process group. */
-async function stopGroup(child: ChildProcess, graceMs = 20_000): Promise<void> {
-  const pid = child.pid!;
-  if (!groupAlive(pid)) return;
-  process.kill(-pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (groupAlive(pid) && Date.now() < deadline) await sleep(200);
-  if (groupAlive(pid)) process.kill(-pid, "SIGKILL");
-  while (groupAlive(pid)) await sleep(100);
-}
-
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${dev!.url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(REQUEST_MS),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown[] };
-  if (!res.ok || body.errors || !body.data) throw new Error(`GraphQL ${res.status}: ${JSON.stringify(body.errors ?? body)}\nquery: ${query}`);
-  return body.data;
-}
-
-/** A `__typename`d GraphQL union member, or an error that shows what came back instead. */
-function expectType<T extends { __typename: string }>(value: T, typename: string, what: string): T {
-  if (value.__typename !== typename) throw new Error(`${what}: expected ${typename}, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-/** Spawns `dagster dev` before its first await (so afterAll always sees it), then waits for it. */
-async function startDagsterDev(projectDir: string, env: Record<string, string>, port: number): Promise<DagsterDev> {
-  const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-f", "definitions.py", "-p", String(port), "-h", "127.0.0.1"], {
-    cwd: projectDir,
-    env: { ...process.env, ...env, PYTHONUNBUFFERED: "1" },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-30_000);
-  };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
-  // Last resort if the worker dies without afterAll: never leave a webserver behind.
-  process.once("exit", () => {
-    if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
-  });
-  const started: DagsterDev = { child, url: `http://127.0.0.1:${port}`, log: () => log };
-  dev = started;
-
-  const fail = (why: string) => new Error(`dagster dev ${why}\n--- dagster dev output (tail) ---\n${log}`);
-  const exited = () => {
-    if (child.exitCode !== null || child.signalCode !== null) throw fail(`exited (${child.exitCode ?? child.signalCode}) before it was ready`);
-  };
-  try {
-    // 1. the webserver answers
-    await waitFor(
-      async () => {
-        exited();
-        return fetch(`${started.url}/server_info`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false);
-      },
-      { timeoutMs: STARTUP_MS, intervalMs: 500, what: `dagster dev's webserver to answer on ${started.url}/server_info` },
-    );
-    // 2. the code location (definitions.py) has loaded
-    await waitFor(
-      async () => {
-        exited();
-        const { workspaceOrError } = await gql<{
-          workspaceOrError: { __typename: string; locationEntries?: { name: string; loadStatus: string; locationOrLoadError: { __typename: string; message?: string } | null }[] };
-        }>(`{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }`);
-        const entry = workspaceOrError.locationEntries?.find((e) => e.name === REPO.repositoryLocationName);
-        if (entry?.locationOrLoadError?.__typename === "PythonError") throw fail(`could not load definitions.py: ${entry.locationOrLoadError.message}`);
-        return entry?.loadStatus === "LOADED" && entry.locationOrLoadError?.__typename === "RepositoryLocation";
-      },
-      { timeoutMs: STARTUP_MS, intervalMs: 500, what: "dagster dev to load the code location definitions.py" },
-    );
-  } catch (e) {
-    throw fail((e as Error).message);
-  }
-  return started;
-}
+const gql = <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => dev!.gql<T>(query, variables);
 
 interface RunInfo {
   runId: string;
@@ -240,7 +130,7 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
       WAREHOUSE_DIR: join(workDir, "warehouse"),
       CUSTOMER_METRICS_ROWS: ROWS,
     };
-    const starting = startDagsterDev(projectDir, env, await freePort());
+    const starting = startDagsterDev(projectDir, env, await freePort(), (d) => (dev = d));
     starting.catch(() => undefined);
     // Meanwhile, the reference: the same assets through Baton's embedded executor.
     process.env.CUSTOMER_METRICS_ROWS = ROWS;

@@ -1,0 +1,128 @@
+/**
+ * `dagster dev` for integration tests: start it on a project, wait (on conditions, with deadlines
+ * a loaded machine meets) until its webserver answers and the code location has loaded, query its
+ * GraphQL API, and stop its whole process group.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { waitFor } from "@baton/testing";
+import { dagsterEnv } from "./dagster-harness.js";
+
+export const REPO = { repositoryName: "__repository__", repositoryLocationName: "definitions.py" };
+export const STARTUP_MS = 240_000;
+export const REQUEST_MS = 180_000;
+
+export interface DagsterDev {
+  readonly child: ChildProcess;
+  readonly url: string;
+  log(): string;
+  gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `dagster dev` (webserver, daemon, code server, run workers, Node steps) is one process group. */
+export async function stopGroup(child: ChildProcess, graceMs = 20_000): Promise<void> {
+  const pid = child.pid!;
+  if (!groupAlive(pid)) return;
+  process.kill(-pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pid) && Date.now() < deadline) await sleep(200);
+  if (groupAlive(pid)) process.kill(-pid, "SIGKILL");
+  while (groupAlive(pid)) await sleep(100);
+}
+
+async function gqlAt<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(REQUEST_MS),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (!res.ok || body.errors || !body.data) throw new Error(`GraphQL ${res.status}: ${JSON.stringify(body.errors ?? body)}\nquery: ${query}`);
+  return body.data;
+}
+
+/** A `__typename`d GraphQL union member, or an error that shows what came back instead. */
+export function expectType<T extends { __typename: string }>(value: T, typename: string, what: string): T {
+  if (value.__typename !== typename) throw new Error(`${what}: expected ${typename}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * Spawns `dagster dev` at once (`onSpawn` receives it before the first await, so an afterAll can
+ * always stop it), then waits until it is ready.
+ */
+export async function startDagsterDev(projectDir: string, env: Record<string, string>, port: number, onSpawn: (dev: DagsterDev) => void = () => undefined): Promise<DagsterDev> {
+  const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-f", "definitions.py", "-p", String(port), "-h", "127.0.0.1"], {
+    cwd: projectDir,
+    env: { ...process.env, ...env, PYTHONUNBUFFERED: "1" },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-30_000);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  // Last resort if the worker dies without afterAll: never leave a webserver behind.
+  process.once("exit", () => {
+    if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const started: DagsterDev = { child, url, log: () => log, gql: (query, variables) => gqlAt(url, query, variables) };
+  onSpawn(started);
+
+  const fail = (why: string) => new Error(`dagster dev ${why}\n--- dagster dev output (tail) ---\n${log}`);
+  const exited = () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw fail(`exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+  };
+  try {
+    // 1. the webserver answers
+    await waitFor(
+      async () => {
+        exited();
+        return fetch(`${url}/server_info`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false);
+      },
+      { timeoutMs: STARTUP_MS, intervalMs: 500, what: `dagster dev's webserver to answer on ${url}/server_info` },
+    );
+    // 2. the code location (definitions.py) has loaded
+    await waitFor(
+      async () => {
+        exited();
+        const { workspaceOrError } = await started.gql<{
+          workspaceOrError: { __typename: string; locationEntries?: { name: string; loadStatus: string; locationOrLoadError: { __typename: string; message?: string } | null }[] };
+        }>(`{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }`);
+        const entry = workspaceOrError.locationEntries?.find((e) => e.name === REPO.repositoryLocationName);
+        if (entry?.locationOrLoadError?.__typename === "PythonError") throw fail(`could not load definitions.py: ${entry.locationOrLoadError.message}`);
+        return entry?.loadStatus === "LOADED" && entry.locationOrLoadError?.__typename === "RepositoryLocation";
+      },
+      { timeoutMs: STARTUP_MS, intervalMs: 500, what: "dagster dev to load the code location definitions.py" },
+    );
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  return started;
+}
