@@ -33,7 +33,7 @@ class BatonNode:
         (skip reason, failure) with the known secret values redacted."""
         redact = Redactor(secrets)
         result = baton_core.run_step(
-            self.command(command, *args), {**os.environ, **env}
+            self.command(command, *args), {**os.environ, **env}, secrets=secrets
         )
         if result.tick is not None:
             tick = dict(result.tick)
