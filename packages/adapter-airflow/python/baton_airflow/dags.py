@@ -125,7 +125,7 @@ def asset_dag(
         start_date=_start_date(schedule),
         catchup=False,
         description=description,
-        doc_md=__doc__,
+        doc_md=description,
         tags=tags or ["baton"],
     ) as dag:
         path = str(manifest.path)
@@ -156,7 +156,10 @@ def asset_dag(
                 inlets=[_asset(manifest, d["id"]) for d in a["deps"]],
                 retries=retry["maxRetries"],
                 retry_delay=timedelta(seconds=retry["delaySeconds"]),
-                retry_exponential_backoff=retry["backoff"] == "exponential",
+                # A multiplier in Airflow 3.3 (True would be 1.0: no backoff); 2.0 doubles.
+                retry_exponential_backoff=2.0
+                if retry["backoff"] == "exponential"
+                else 0,
                 # Assets the run does not select are skipped by the planner; their downstreams
                 # still run (reading the stored output), but never after a failure.
                 trigger_rule="none_failed",
