@@ -45,7 +45,6 @@ describe("buildPrefectProject", () => {
       "baton_prefect/manifest.py",
       "baton_prefect/project.py",
       "baton_prefect/resources.py",
-      "baton_prefect/verdict.py",
       "flows.py",
       "prefect.yaml",
       "requirements.txt",

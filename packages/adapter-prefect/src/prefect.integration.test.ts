@@ -90,7 +90,7 @@ describe("prefect: what a Prefect user sees", () => {
     expect(run.status).toBe("success");
     const audit = readFileSync(join(harness.environment().env.FIXTURE_AUDIT_DIR!, "audit.log"), "utf8");
     expect(audit).toContain(`via ${harness.environment().env.FIXTURE_API_URL} auth=yes`);
-    const seen = await harness.driver().request<{ messages: string[]; parameters: unknown; taskParameters: string[] }>("logs", { flowRunId: run.flowRunId });
+    const seen = await harness.driver().request<{ messages: string[]; parameters: unknown; taskParameters: string[] }>("logs", { flowRunId: run.flowRunId, contains: "audit recorded at" });
     expect(seen.messages.some((m) => m.includes(`audit recorded at ${harness.environment().env.FIXTURE_API_URL}`))).toBe(true);
     expect(JSON.stringify(seen)).not.toContain(token);
     expect(JSON.stringify(run)).not.toContain(token);
@@ -123,14 +123,17 @@ describe("prefect: what a Prefect user sees", () => {
     expect(run.materializations).toEqual([]);
   });
 
-  it("a killed flow-run process does not leave its Node step running", async () => {
+  it("a killed flow-run process does not leave its Node step running, even with its supervisor gone", async () => {
     const marker = startedMarker(harness.environment(), "truth/sleeper");
     rmSync(marker, { force: true });
-    const started = await harness.driver().request<{ flowRunId: string }>("start_run", { assets: ["truth/sleeper"], logFile: join(harness.environment().workDir, "killed-run.log") });
+    const started = await harness.driver().request<{ flowRunId: string; pid: number }>("start_run", { assets: ["truth/sleeper"], logFile: join(harness.environment().workDir, "killed-run.log") });
     await waitFor(() => existsSync(marker), { what: `truth/sleeper to start in flow run ${started.flowRunId}` });
     const node = Number(readFileSync(marker, "utf8").trim());
     const parent = Number(readFileSync(`/proc/${node}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
-    process.kill(parent, "SIGKILL"); // the Prefect engine process that runs the task
+    // First the supervisor (`prefect flow-run execute`, which would clean its process group up), then
+    // the Prefect engine process that runs the task: only the step runner itself can stop Node now.
+    process.kill(started.pid, "SIGKILL");
+    process.kill(parent, "SIGKILL");
     const alive = () => {
       try {
         process.kill(node, 0);
@@ -144,7 +147,7 @@ describe("prefect: what a Prefect user sees", () => {
     } finally {
       if (alive()) process.kill(node, "SIGKILL");
       writeFileSync(controlFile(harness.environment().env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release"), "");
-      await harness.driver().request("finish_run", { assets: ["truth/sleeper"], flowRunId: started.flowRunId });
+      await harness.driver().request("abandon_run", { flowRunId: started.flowRunId });
     }
   });
 
@@ -157,7 +160,8 @@ describe("prefect: what a Prefect user sees", () => {
     const response = await fetch(`${server!.apiUrl}/deployments/filter`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ work_pools: { name: { any_: ["baton"] } } }) });
     const deployed = (await response.json()) as { name: string; entrypoint: string; parameters: unknown; schedules: { schedule: Record<string, unknown> }[]; pull_steps: unknown[] }[];
     const byName = Object.fromEntries(deployed.map((d) => [d.name, d]));
-    expect(Object.keys(byName).sort()).toEqual(["daily_events", "materialize", "new_event_files", "new_event_files-runs"]);
+    expect(Object.keys(byName).sort()).toEqual(harness.project().deployments.map((d) => d.name).sort());
+    expect(Object.keys(byName)).toEqual(expect.arrayContaining(["daily_events", "materialize", "new_event_files", "new_event_files-runs"]));
     expect(byName.daily_events!.entrypoint).toBe("flows.py:materialize_assets");
     expect(byName.daily_events!.schedules.map((s) => [s.schedule.cron, s.schedule.timezone])).toEqual([["0 2 * * *", "Europe/Paris"]]);
     expect(byName.daily_events!.parameters).toEqual({ assets: ["web/events", "daily_event_counts"], schedule: "daily_events" });

@@ -6,9 +6,7 @@ defines the flows and deployments with it. Nothing here starts Node until a task
 
 from __future__ import annotations
 
-import inspect
 import logging
-import os
 import re
 import signal
 import threading
@@ -32,13 +30,19 @@ from prefect.runtime import flow_run, task_run
 from prefect.tasks import Task
 from prefect.variables import Variable
 
-from baton_core import PlanError, StepResult, plan_run, run_step, schedule_tick_plan
+from baton_core import (
+    PlanError,
+    StepResult,
+    Verdict,
+    plan_run,
+    run_step,
+    schedule_tick_plan,
+)
 from baton_core.plan import RunPlan as CorePlan
 
 from .errors import BatonError, BatonPartitionError, BatonRunError, BatonStepError
 from .manifest import Manifest
 from .resources import ResourceMapping, StepEnvironment, step_environment
-from .verdict import verdict
 
 URI_SCHEME = "baton://"
 _LEVELS = {
@@ -47,8 +51,6 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-# baton_core's run_step redacts on its own once it takes the secret values.
-_RUN_STEP_REDACTS = "secrets" in inspect.signature(run_step).parameters
 
 
 def asset_uri(asset_id: str) -> str:
@@ -185,6 +187,7 @@ class BatonProject:
     ) -> dict[str, Any]:
         """The body of the materialize flow: submit one task per asset and wait for all of them."""
         logger = get_run_logger()
+        self._cancelled.clear()  # a new flow run of this process
         plan = self.plan(
             assets,
             partition_key,
@@ -329,7 +332,7 @@ class BatonProject:
                 m for m in result.of_type("materialization") if m["asset"] == asset
             ]
             checks += result.of_type("check")
-            judged = verdict(result, [asset])
+            judged = _verdict(result, [asset])
             if self._cancelled.is_set():
                 failure = BatonStepError(
                     asset, "the flow run was cancelled", retryable=False
@@ -339,7 +342,7 @@ class BatonProject:
                 failure = BatonStepError(
                     asset,
                     environment.redact(judged.message),
-                    environment.redact(judged.stack) if judged.stack else None,
+                    environment.redact(_stack(result)) if _stack(result) else None,
                     retryable=judged.retryable,
                 )
                 break
@@ -386,31 +389,28 @@ class BatonProject:
                 environment.redact(line),
             )
 
-        extra: dict[str, Any] = (
-            {"secrets": tuple(environment.secrets)} if _RUN_STEP_REDACTS else {}
-        )
         return run_step(
             self.manifest.step_command(command, args),
             environment.env,
             on_event,
             on_line,
             cwd=self.manifest.folder,
-            **extra,
+            secrets=environment.secrets,
+            cancel=self._cancelled,
         )
 
     @contextmanager
     def _stop_steps_on_sigterm(self) -> Iterator[None]:
         """While the flow body waits for its tasks: on SIGTERM (how Prefect's runner and workers
-        cancel a flow run), stop every Node step this process started, then let Prefect's own
-        handler cancel the run. Only the main thread can own signal handlers."""
+        cancel a flow run), stop every Node step of this run, then let Prefect's own handler
+        cancel the run. Only the main thread can own signal handlers."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
         previous = signal.getsignal(signal.SIGTERM)
 
         def on_sigterm(signum: int, frame: Any) -> None:
-            self._cancelled.set()
-            _terminate_steps(str(self.manifest.path))
+            self._cancelled.set()  # every running step SIGTERMs its Node process
             if callable(previous):
                 previous(signum, frame)
             elif previous != signal.SIG_IGN:
@@ -435,11 +435,11 @@ class BatonProject:
 
         result = self._run_step("sensor", args, environment, logger)
         if result.exit_code != 0:
-            judged = verdict(result, [])
+            judged = _verdict(result, [])
             raise BatonStepError(
                 sensor,
                 environment.redact(judged.message),
-                environment.redact(judged.stack) if judged.stack else None,
+                environment.redact(_stack(result)) if _stack(result) else None,
                 retryable=judged.retryable,
             )
         if result.tick is None:
@@ -505,6 +505,23 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _verdict(result: StepResult, selected: list[str]) -> Verdict:
+    """baton_core's verdict; a TypeScript error keeps its own name and message (the task is
+    named after the asset already)."""
+    judged = result.verdict(selected)
+    failures = result.of_type("asset_failure")
+    if judged.ok or judged.cancelled or not failures:
+        return judged
+    error = failures[0]["error"]
+    message = f"{error.get('name', 'Error')}: {error.get('message', '')}"
+    return Verdict(False, judged.retryable, message, judged.missing)
+
+
+def _stack(result: StepResult) -> str | None:
+    failures = result.of_type("asset_failure")
+    return failures[0]["error"].get("stack") if failures else None
+
+
 def _emit_materialized(asset: Asset, metadata: dict[str, Any]) -> None:
     """The materialization event of an output a failing task did commit: Prefect emits only
     `materialization.failed` for a failed task, which would hide that the data was written."""
@@ -537,28 +554,6 @@ def _retryable(state: State[Any]) -> bool:
     """Prefect's retry condition: a deterministic Baton failure is never retried."""
     error = state.result(raise_on_failure=False)
     return getattr(error, "retryable", True) is not False
-
-
-def _terminate_steps(manifest_path: str) -> None:
-    """SIGTERM the Node steps this process started for the manifest (Linux: /proc lists them)."""
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return  # elsewhere the runner's signal to the process group reaches Node itself
-    for tid in tasks:
-        try:
-            with open(f"/proc/self/task/{tid}/children", encoding="ascii") as f:
-                children = f.read().split()
-        except OSError:
-            continue
-        for pid in children:
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    argv = f.read().decode("utf-8", "replace").split("\0")
-                if manifest_path in argv:
-                    os.kill(int(pid), signal.SIGTERM)
-            except (OSError, ValueError):
-                continue
 
 
 def _reference(event: Mapping[str, Any]) -> dict[str, Any]:

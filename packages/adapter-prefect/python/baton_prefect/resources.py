@@ -26,6 +26,8 @@ from prefect.types import SecretDict
 from prefect.variables import Variable
 from pydantic import Field
 
+from baton_core import secret_values
+
 from .errors import BatonError
 from .manifest import Manifest
 
@@ -101,27 +103,10 @@ def step_environment(
             if secret and value:
                 result.secrets.append(value)
     # Every secret field is masked, mapped or not: an unmapped one comes from the worker's env.
-    result.secrets.extend(_secret_values(manifest, keys, result.env))
+    result.secrets.extend(secret_values(manifest, keys, result.env))
     # Mask longer secrets first so a secret containing another is masked whole.
     result.secrets = sorted(set(result.secrets), key=lambda s: (-len(s), s))
     return result
-
-
-def _secret_values(
-    manifest: Manifest, resource_keys: list[str], env: Mapping[str, str]
-) -> list[str]:
-    """The values the step will see for the secret fields of these resources."""
-    try:
-        from baton_core import secret_values  # core's own rule, once it ships one
-    except ImportError:
-        values = []
-        for key in resource_keys:
-            for config in manifest.resources[key]["config"]:
-                value = env.get(config["env"])
-                if config["secret"] and value:
-                    values.append(value)
-        return values
-    return [v for v in secret_values(manifest, resource_keys, env) if v]
 
 
 def _lookup(

@@ -32,7 +32,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.server.schemas.schedules import CronSchedule
 from prefect.settings import PREFECT_API_URL
-from prefect.states import Scheduled
+from prefect.states import Crashed, Scheduled
 from prefect.variables import Variable
 
 flows: Any = None  # the generated flows.py, imported on "setup"
@@ -310,6 +310,20 @@ def finish_run(req: dict[str, Any]) -> dict[str, Any]:
     return _collect(flow_run_id, req, 0, None, settle=False)
 
 
+def abandon_run(req: dict[str, Any]) -> dict[str, Any]:
+    """After a test killed a started run's processes: reap them and mark the run Crashed, as
+    Prefect's own crash detection would once it noticed."""
+    flow_run_id = req["flowRunId"]
+    process = running.pop(flow_run_id)
+    process.kill()
+    process.wait(timeout=WAIT_SECONDS)
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            flow_run_id, Crashed(message="killed by the test"), force=True
+        )
+    return {"flowRunId": flow_run_id}
+
+
 def _collect(
     flow_run_id: Any,
     req: dict[str, Any],
@@ -538,9 +552,13 @@ def logs(req: dict[str, Any]) -> dict[str, Any]:
                     flow_run_id=LogFilterFlowRunId(any_=[req["flowRunId"]])
                 )
             )
-        return found if len(found) >= req.get("expected", 1) else None
+        wanted = req.get("contains")
+        if wanted is not None:
+            return found if any(wanted in e.message for e in found) else None
+        return found if found else None
 
-    found = _wait(f"log lines of flow run {req['flowRunId']}", shipped)
+    what = f'a log line containing "{req["contains"]}"' if "contains" in req else "logs"
+    found = _wait(f"{what} of flow run {req['flowRunId']}", shipped)
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(req["flowRunId"])
         task_runs = client.read_task_runs(
@@ -584,6 +602,7 @@ OPS = {
     "start_run": start_run,
     "cancel_run": cancel_run,
     "finish_run": finish_run,
+    "abandon_run": abandon_run,
 }
 
 
