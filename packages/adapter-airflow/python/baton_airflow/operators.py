@@ -82,6 +82,35 @@ class _BatonOperatorMixin:
             raise AirflowFailException(str(e)) from e
         return child_environment(extra)
 
+    def _run(self, argv: list[str], resource_keys) -> tuple[StepResult, list[str]]:
+        """Run one Node step with the resources' environment; every secret value is masked in
+        Airflow's logs and redacted from what the step prints and reports. The environment
+        (it may hold secrets) stays in this frame, out of the task's."""
+        if getattr(self, "_cancel", None) is None:
+            self._cancel = threading.Event()
+        env = self._environment(resource_keys)
+        secrets = secret_values(self.manifest, resource_keys, env)
+        for value in secrets:
+            mask_secret(value)
+        outcome = run_step(
+            argv,
+            env,
+            self._log_event,
+            self._output,
+            cwd=self.manifest.folder,
+            secrets=secrets,
+            cancel=self._cancel,
+        )
+        return outcome, secrets
+
+    def on_kill(self) -> None:
+        """Airflow is stopping this task: stop its Node step (SIGTERM, then SIGKILL after a
+        grace period) so that nothing commits after the cancellation."""
+        cancel = getattr(self, "_cancel", None)
+        if cancel is not None:
+            self.log.warning("stopping the Node step of task %s", self.task_id)
+            cancel.set()
+
     def _output(self, stream: str, line: str) -> None:
         if stream == "stdout":
             self.log.info("%s", line)
@@ -241,8 +270,6 @@ class BatonAssetOperator(_BatonRunOperator):
         self._cancel = threading.Event()
         outcomes: list[StepResult] = []
         judged = Verdict(ok=True, retryable=False, message="", missing=[])
-        # The environment (it may hold secrets) stays out of this frame's locals, which a
-        # traceback renderer could print.
         secrets: list[str] = []
         for partition_args in self._steps(context):
             args = [
@@ -277,30 +304,6 @@ class BatonAssetOperator(_BatonRunOperator):
                 f"{self.asset_id}: skipped: {'; '.join(reasons) or 'nothing materialized'}"
             )
         self._annotate_outlets(context, summary, keys)
-
-    def _run(self, argv: list[str], resource_keys) -> tuple[StepResult, list[str]]:
-        env = self._environment(resource_keys)
-        secrets = secret_values(self.manifest, resource_keys, env)
-        for value in secrets:
-            mask_secret(value)
-        outcome = run_step(
-            argv,
-            env,
-            self._log_event,
-            self._output,
-            cwd=self.manifest.folder,
-            secrets=secrets,
-            cancel=self._cancel,
-        )
-        return outcome, secrets
-
-    def on_kill(self) -> None:
-        """Airflow is stopping this task: stop its Node step (SIGTERM, then SIGKILL after a
-        grace period) so that nothing commits after the cancellation."""
-        cancel = getattr(self, "_cancel", None)
-        if cancel is not None:
-            self.log.warning("stopping the Node step of %s", self.asset_id)
-            cancel.set()
 
     def _summary(
         self, outcomes: list[StepResult], judged: Verdict, secrets: list[str]
@@ -546,19 +549,9 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
         if cursor is not None:
             args += ["--cursor", cursor]
         args += ["--now", datetime.now(UTC).isoformat()]
-        env = self._environment(sensor["resources"])
-        secrets = secret_values(self.manifest, sensor["resources"], env)
-        for value in secrets:
-            mask_secret(value)
-        outcome = run_step(
-            self.manifest.step_command("sensor", args),
-            env,
-            self._log_event,
-            self._output,
-            cwd=self.manifest.folder,
-            secrets=secrets,
+        outcome, _secrets = self._run(
+            self.manifest.step_command("sensor", args), sensor["resources"]
         )
-        del env
         ticks = outcome.of_type("tick")
         if outcome.exit_code != 0 or not ticks:
             failures = outcome.of_type("asset_failure")
