@@ -215,6 +215,19 @@ describe("Airflow's records tell what happened (issue 10)", () => {
     ]);
   });
 
+  it("a day with its upstream hours: the plan maps the day's key to its 25 hours (autumn DST) and each task records its own", async () => {
+    const run = await assetRun({ assets: ["dst/hourly", "dst/daily"], partition_key: "2024-11-03" });
+    expect(run.state).toBe("success");
+    const hourly = run.materializations.filter((m) => m.asset === "dst/hourly").map((m) => m.partitionKey);
+    expect(hourly.length).toBe(25);
+    expect(hourly).toContain("2024-11-03-01:00-0500");
+    expect(run.materializations.filter((m) => m.asset === "dst/daily").map((m) => m.partitionKey)).toEqual(["2024-11-03"]);
+    expect(run.tasks.plan?.xcom?.baton_plan?.assets.map((a: { id: string; steps: string[][] }) => [a.id, a.steps])).toEqual([
+      ["dst/hourly", [["--partition-range", "2024-11-03-00:00...2024-11-03-23:00"]]],
+      ["dst/daily", [["--partition", "2024-11-03"]]],
+    ]);
+  });
+
   it("a deterministic failure is not retried; a transient one is (retry classes)", async () => {
     const missingEnv = await assetRun({ assets: ["truth/needs_missing_env"] });
     const ti = missingEnv.tasks[airflowId("truth/needs_missing_env")];
