@@ -18,6 +18,7 @@ from airflow.sdk import (
     Asset,
     BaseOperator,
     BaseSensorOperator,
+    Context,
     PokeReturnValue,
     SkipMixin,
     Variable,
@@ -181,7 +182,7 @@ class _BatonRunOperator(_BatonOperatorMixin, BaseOperator):
         self.schedule = schedule
         self.options = options
 
-    def _plan(self, context) -> AirflowRunPlan:
+    def _plan(self, context: Context) -> AirflowRunPlan:
         """The run's selection and partitions, checked (baton_core's planner)."""
         try:
             return plan_dag_run(self.manifest, self.dag_assets, self.schedule, context)
@@ -198,7 +199,7 @@ class BatonPlanOperator(_BatonRunOperator, SkipMixin):
 
     ui_color = "#e8f0fe"
 
-    def execute(self, context) -> None:
+    def execute(self, context: Context) -> None:
         try:
             plan = self._plan(context)
         except AirflowFailException as e:
@@ -248,7 +249,7 @@ class BatonAssetOperator(_BatonRunOperator):
         super().__init__(**kwargs)
         self.asset_id = asset_id
 
-    def _steps(self, context) -> list[list[str]]:
+    def _steps(self, context: Context) -> list[list[str]]:
         """This asset's baton-step partition arguments, from the plan task's XCom (planned once
         per run); planned here when there is none (a task run on its own)."""
         pushed = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID, key=PLAN_XCOM)
@@ -264,7 +265,7 @@ class BatonAssetOperator(_BatonRunOperator):
             raise AirflowSkipException(f"{self.asset_id} is not part of this run")
         return steps
 
-    def execute(self, context):
+    def execute(self, context: Context):
         asset = self.manifest.asset(self.asset_id)
         ti = context["ti"]
         self._cancel = threading.Event()
@@ -359,7 +360,7 @@ class BatonAssetOperator(_BatonRunOperator):
         }
         return _redact_json(summary, redactor(secrets))
 
-    def _annotate_outlets(self, context, summary: dict, keys: list) -> None:
+    def _annotate_outlets(self, context: Context, summary: dict, keys: list) -> None:
         outlet_events = context.get("outlet_events")
         if outlet_events is None or not self.outlets:
             return
@@ -408,7 +409,7 @@ class BatonRunOutcomeOperator(BaseOperator):
         # task id -> asset id, in the DAG's (topological) order
         self.asset_tasks = asset_tasks
 
-    def execute(self, context) -> dict:
+    def execute(self, context: Context) -> dict:
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(
             ti.run_id, {}
@@ -475,7 +476,7 @@ class BatonCommittedOperator(BaseOperator):
         self.asset_tasks = asset_tasks
         self.groups = groups
 
-    def execute(self, context) -> None:
+    def execute(self, context: Context) -> None:
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(
             ti.run_id, {}
@@ -541,7 +542,7 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
         self.sensor_name = sensor_name
         self.options = options
 
-    def poke(self, context):
+    def poke(self, context: Context):
         sensor = self.manifest.sensor(self.sensor_name)
         variable = cursor_variable(self.sensor_name)
         cursor = Variable.get(variable, default=None)

@@ -9,6 +9,7 @@ end) > nothing (unpartitioned assets run; partitioned ones are skipped with a re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,7 +53,7 @@ class AirflowRunPlan:
         }
 
 
-def _setting(context, name: str):
+def _setting(context: Mapping[str, Any], name: str) -> Any:
     # The trigger form writes its params into the run's conf; scheduled runs have none.
     conf = getattr(context.get("dag_run"), "conf", None) or {}
     value = conf.get(name)
@@ -63,7 +64,7 @@ def plan_dag_run(
     manifest: Manifest,
     dag_assets: list[str],
     schedule: dict | None,
-    context,
+    context: Mapping[str, Any],
     now: datetime | None = None,
 ) -> AirflowRunPlan:
     """Plan the run of a DAG over ``dag_assets``; raises PlanError (deterministic) when invalid."""
@@ -133,7 +134,7 @@ def _done(
     *,
     skip_reason: str | None = None,
     requested: list[str] | None = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> AirflowRunPlan:
     skipped: dict[str, str] = {}
     reasons = {s.asset_id: s.reason for s in plan.skipped} if plan else {}
