@@ -298,13 +298,13 @@ describe("the airflow dags test CLI, as the issue ran it", () => {
     expect([run.state, run.tasks.daily_event_counts?.state]).toEqual(["failed", "failed"]);
   });
 
-  it("SIGTERM while truth/sleeper runs stops its Node step: nothing committed, the task failed, not retried (defect 12)", async () => {
+  it.each(["SIGTERM", "SIGINT"] as const)("%s while truth/sleeper runs stops its Node step: nothing committed, the task failed, not retried (defect 12)", async (signal) => {
     const marker = startedMarker(environment, "truth/sleeper");
     rmSync(marker, { force: true });
     const { child, exited } = dagsTest({ assets: ["truth/sleeper"] });
     await waitFor(() => existsSync(marker), { what: `truth/sleeper to start under airflow dags test (${marker})` });
     const pid = Number(readFileSync(marker, "utf8").trim());
-    child.kill("SIGTERM");
+    child.kill(signal);
     const result = await exitOf(exited);
     expect(result.code).not.toBe(0);
     const alive = () => {

@@ -100,6 +100,10 @@ class _BatonOperatorMixin:
             self._output,
             cwd=self.manifest.folder,
             secrets=secrets,
+            # SIGTERM or SIGINT to the task runner (Airflow's supervisor sends SIGINT, then
+            # SIGTERM, to stop a task) while the step runs: Node gets SIGTERM, the step is
+            # cancelled. on_kill (a timeout, another thread) sets ``cancel`` to the same end.
+            forward_signals=True,
             cancel=self._cancel,
         )
         return outcome, secrets
