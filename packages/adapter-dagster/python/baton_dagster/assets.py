@@ -172,6 +172,19 @@ def _multi_asset(
     )
     def run_in_node(context: dg.AssetExecutionContext):
         selected = sorted(key.to_user_string() for key in context.selected_asset_keys)
+        if not selected:
+            # Checks alone (the UI's "Execute check"): Baton checks run on the output as the
+            # asset computes it, in the same step; there is no stored-output mode.
+            checks = ", ".join(
+                sorted(k.to_user_string() for k in context.selected_asset_check_keys)
+            )
+            raise dg.Failure(
+                description=(
+                    f"Baton runs checks with their asset's materialization: select the asset to "
+                    f"run {checks or 'its checks'}"
+                ),
+                allow_retries=False,
+            )
         keys = sorted({k for a in selected for k in resources_by_key.get(a, [])})
         extras = {}
         if (
