@@ -79,7 +79,7 @@ describe("prefect: what a Prefect user sees", () => {
     const run = await harness.run({ assets: ["broken", "after_broken"] });
     expect(run.assets.broken?.state).toBe("Failed");
     expect(run.assets.broken?.error).toContain("TypeError: broken: this asset always fails");
-    expect(run.assets.broken?.error).toMatch(/TypeScript stack:\n\s+at .*definitions\.js/);
+    expect(run.assets.broken?.error).toMatch(/TypeScript stack:\n\s+at .*definitions\.[tj]s:\d+/);
     expect(run.assets.after_broken?.state).toBe("NotReady");
     expect(run.message).toContain("broken failed");
   });
@@ -112,6 +112,43 @@ describe("prefect: what a Prefect user sees", () => {
     ]);
     expect(again.flowRuns.map((f) => f.id)).toEqual(first.flowRuns.map((f) => f.id));
     expect(first.cursor).toBe("2024-01-06");
+  });
+
+  /** A stand-in for `node`: prints these step events, then exits with `code` (a step as old cores ended it). */
+  function fakeNode(name: string, events: readonly object[], code: number): string {
+    const file = join(harness.environment().workDir, `${name}.sh`);
+    const lines = events.map((e) => `printf '%s\\n' '@@baton:event ${JSON.stringify(e)}'`);
+    writeFileSync(file, `#!/bin/sh\n${lines.join("\n")}\nexit ${code}\n`, { mode: 0o755 });
+    return file;
+  }
+
+  it("a step that exits 0 without step_end fails its task, and Prefect records no materialization for it", async () => {
+    const node = fakeNode("exits-0-early", [{ type: "step_start", runId: "r", assets: ["raw/orders"], partitionKeys: [], retryNumber: 0 }, { type: "asset_start", asset: "raw/orders", partitionKey: null }], 0);
+    const run = await harness.driver().request<DriverRun>("materialize", { assets: ["raw/orders"], env: { BATON_NODE: node } });
+    expect(run.status).toBe("failure");
+    expect(run.assets["raw/orders"]?.state).toBe("Failed");
+    expect(run.assets["raw/orders"]?.error).toContain("ended before it finished");
+    expect(run.materializations).toEqual([]);
+    const { events } = await harness.driver().request<{ events: { event: string }[] }>("events", { flowRunId: run.flowRunId, expected: 1 });
+    expect(events.map((e) => e.event)).not.toContain("prefect.asset.materialization.succeeded");
+    expect(events.map((e) => e.event)).toContain("prefect.asset.materialization.failed");
+  });
+
+  it("a deterministic failure (exit 3) fails the task at once, despite the asset's retries", async () => {
+    const error = { name: "BatonError", message: 'asset "flaky": FIXTURE_X is not set', code: "MISSING_ENV", retryable: false };
+    const node = fakeNode(
+      "exits-3",
+      [
+        { type: "step_start", runId: "r", assets: ["flaky"], partitionKeys: [], retryNumber: 0 },
+        { type: "asset_failure", asset: "flaky", partitionKey: null, error },
+        { type: "step_end", status: "failure", retryable: false, durationMs: 1 },
+      ],
+      3,
+    );
+    const run = await harness.driver().request<DriverRun>("materialize", { assets: ["flaky"], env: { BATON_NODE: node } });
+    expect(run.assets.flaky?.state).toBe("Failed");
+    expect(run.assets.flaky?.error).toContain("FIXTURE_X is not set");
+    expect(run.assets.flaky?.attempts, "a deterministic failure was retried").toBe(1);
   });
 
   it("a Node that cannot start (exit 127) fails the task at once, despite the asset's retries", async () => {

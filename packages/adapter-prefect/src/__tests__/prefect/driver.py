@@ -30,6 +30,8 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.server.schemas.schedules import CronSchedule
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed, Scheduled
@@ -112,6 +114,12 @@ def _task_runs(flow_run_id: Any, expected: int) -> list[Any]:
     except TimeoutError as e:
         states = [(r.name, r.state and r.state.name) for r in seen]
         raise TimeoutError(f"{e}; seen: {states}") from None
+
+
+def _drain() -> None:
+    """Send what this process's Prefect client still holds (logs and events go in batches)."""
+    APILogWorker.drain_all(timeout=WAIT_SECONDS)
+    EventsWorker.drain_all(timeout=WAIT_SECONDS)
 
 
 def _all_task_runs(flow_run_id: Any) -> list[Any]:
@@ -245,6 +253,7 @@ def materialize(req: dict[str, Any]) -> dict[str, Any]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    _drain()
     returned = state.result(raise_on_failure=False)
     if isinstance(returned, BaseException):
         returned = f"{type(returned).__name__}: {returned}"
@@ -505,6 +514,7 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
             f"{flows.evaluate_sensor.name}/{req['name']}"
         )
     state = flows.evaluate_sensor(**deployment.parameters, return_state=True)
+    _drain()
     if not state.is_completed():
         raise RuntimeError(f"the sensor flow run failed: {state.message}")
     result = state.result()
