@@ -120,6 +120,12 @@ describe("Airflow runs the DAGs", () => {
     }
   });
 
+  it("a manual run of a schedule DAG that picks some of its assets still takes the tick's partition", async () => {
+    const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_schedule_daily_events", logicalDate: "2024-01-07T01:30:00+00:00", conf: { assets: ["web/events"] } });
+    expect({ state: run.state, events: run.tasks.web__events?.state, counts: run.tasks.daily_event_counts?.state }).toEqual({ state: "success", events: "success", counts: "skipped" });
+    expect(run.materializations.map((m) => `${m.asset}@${m.partitionKey}`)).toEqual(["web/events@2024-01-06"]);
+  });
+
   it("a schedule DAG's run after its partitions end skips every asset with the reason, and materializes nothing", async () => {
     // ended_schedule runs dst/daily, whose partitions end on 2024-11-05 (New York).
     const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_schedule_ended_schedule", logicalDate: "2024-11-09T08:30:00+00:00" });

@@ -86,7 +86,7 @@ def plan_dag_run(
     text_range = str(text_range) if text_range is not None else None
     whole = set(dag_assets) == set(manifest.assets)
 
-    if schedule is not None and not requested and key is None and text_range is None:
+    if schedule is not None and key is None and text_range is None:
         end = context.get("data_interval_end")
         if end is None:
             raise PlanError(
@@ -96,11 +96,26 @@ def plan_dag_run(
         tick = schedule_tick_plan(manifest, schedule["name"], end)
         if tick.plan is None:
             return _done(dag_assets, None, skip_reason=tick.skip_reason)
+        source = "data interval" if tick.partition_key is not None else None
+        if not requested:
+            return _done(
+                dag_assets, tick.plan, partition_key=tick.partition_key, source=source
+            )
+        # Some of the schedule's assets, for the tick's partition.
+        key = tick.partition_key
+        plan = plan_run(
+            manifest.data,
+            [a for a in dag_assets if a in set(requested)],
+            key,
+            None,
+            now,
+        )
         return _done(
             dag_assets,
-            tick.plan,
-            partition_key=tick.partition_key,
-            source="data interval" if tick.partition_key is not None else None,
+            plan,
+            partition_key=key,
+            source=source,
+            requested=requested,
         )
 
     if requested:
