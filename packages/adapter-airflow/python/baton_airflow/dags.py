@@ -108,8 +108,10 @@ def asset_dag(
     description: str | None = None,
     tags: list[str] | None = None,
 ) -> DAG:
-    """One DAG over ``asset_ids``: a planning task, one task per asset wired like the asset graph,
-    and a last task that gives the run its outcome."""
+    """One DAG over ``asset_ids``: a planning task (``plan``), one task per asset wired like the
+    asset graph, and two leaves: ``outcome``, whose state is the run's (it fails when any task
+    failed), and ``committed``, which emits the asset events of outputs that failed tasks had
+    committed."""
     options = options or {}
     _check_ids(asset_ids)
     in_dag = set(asset_ids)
