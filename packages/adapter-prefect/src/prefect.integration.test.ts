@@ -134,6 +134,35 @@ describe("prefect: what a Prefect user sees", () => {
     expect(events.map((e) => e.event)).toContain("prefect.asset.materialization.failed");
   });
 
+  it("a secret of an unmapped resource field (from the worker's environment) is masked in everything Prefect keeps, even when the step itself does not mask it", async () => {
+    // `leaky` is mapped nowhere: FIXTURE_API_TOKEN comes from the worker's environment.
+    const file = join(harness.environment().workDir, "prints-token.sh");
+    const start = { type: "step_start", runId: "r", assets: ["secrets/teardown_throws"], partitionKeys: [], retryNumber: 0 };
+    const failure = (text: string) => `{"type":"asset_failure","asset":"secrets/teardown_throws","partitionKey":null,"error":{"name":"Error","message":"${text}"}}`;
+    writeFileSync(
+      file,
+      [
+        "#!/bin/sh",
+        `printf '%s\\n' '@@baton:event ${JSON.stringify(start)}'`,
+        'echo "stdout token=$FIXTURE_API_TOKEN"',
+        'echo "stderr token=$FIXTURE_API_TOKEN" >&2',
+        `printf '%s\\n' "@@baton:event {\\"type\\":\\"log\\",\\"level\\":\\"info\\",\\"message\\":\\"log token=$FIXTURE_API_TOKEN\\",\\"asset\\":null}"`,
+        `printf '%s\\n' "@@baton:event ${failure("teardown token=$FIXTURE_API_TOKEN").replaceAll('"', '\\"')}"`,
+        "exit 1",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const token = harness.environment().env.FIXTURE_API_TOKEN!;
+    const run = await harness.driver().request<DriverRun>("materialize", { assets: ["secrets/teardown_throws"], env: { BATON_NODE: file } });
+    expect(run.assets["secrets/teardown_throws"]?.error).toContain("teardown token=***");
+    expect(run.recordsText).toContain("stdout token=***");
+    expect(run.recordsText).toContain("stderr token=***");
+    expect(run.recordsText).toContain("log token=***");
+    expect(run.recordsText.includes(token), "the worker-environment secret reached Prefect").toBe(false);
+    expect(JSON.stringify(run.assets).includes(token)).toBe(false);
+  });
+
   it("a deterministic failure (exit 3) fails the task at once, despite the asset's retries", async () => {
     const error = { name: "BatonError", message: 'asset "flaky": FIXTURE_X is not set', code: "MISSING_ENV", retryable: false };
     const node = fakeNode(
