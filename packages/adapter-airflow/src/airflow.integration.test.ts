@@ -241,6 +241,10 @@ describe("Airflow's records tell what happened (issue 10)", () => {
     expect(ti?.xcom?.baton?.error?.message ?? "").toContain("FIXTURE_NEVER_SET");
     const flaky = await assetRun({ assets: ["flaky"] });
     expect({ state: flaky.tasks.flaky?.state, tries: flaky.tasks.flaky?.tryNumber }).toEqual({ state: "success", tries: 2 });
+    // No Node on the worker (exit 127): flaky's two retries cannot help, and the message says what to set.
+    const noNode = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { assets: ["flaky"] }, env: { BATON_NODE: "/nonexistent/node" } });
+    expect({ state: noNode.tasks.flaky?.state, tries: noNode.tasks.flaky?.tryNumber, run: noNode.state }).toEqual({ state: "failed", tries: 1, run: "failed" });
+    expect(noNode.tasks.flaky?.xcom?.baton?.error?.message ?? "").toContain("BATON_NODE");
   });
 
   it("the canary secret printed by an asset or thrown by a teardown is in no log, XCom or DB row; the committed output stays", async () => {

@@ -225,7 +225,17 @@ def dag_test(request: dict) -> dict:
     kwargs = {"run_conf": request.get("conf")}
     if logical_date is not None:
         kwargs["logical_date"] = logical_date
-    dr = dag.test(**kwargs)
+    # Worker environment overrides for this run only (e.g. a BATON_NODE that does not exist).
+    saved = {k: os.environ.get(k) for k in request.get("env") or {}}
+    os.environ.update(request.get("env") or {})
+    try:
+        dr = dag.test(**kwargs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return _run_report(dag.dag_id, dr)
 
 
