@@ -243,8 +243,9 @@ class BatonAssetOperator(_BatonRunOperator):
     every partition key); its outlet then gets one asset event per materialized partition. A
     step that skipped the asset on purpose skips the task (no asset event). Deterministic
     failures (exit 3, no Node) raise AirflowFailException, transient ones AirflowException (the
-    retries apply). When Airflow kills the task (``on_kill``: SIGTERM to the task runner, a
-    timeout, "mark failed"), the Node step gets SIGTERM and the task fails without a retry.
+    retries apply). When the task is stopped while a step runs (SIGTERM or SIGINT to the task
+    runner, or Airflow's ``on_kill``), the Node step gets SIGTERM, commits nothing after that,
+    and the task fails without a retry.
     """
 
     ui_color = "#fff4e0"
