@@ -189,6 +189,30 @@ describe("prefect: what a Prefect user sees", () => {
     expect(run.materializations).toEqual([]);
   });
 
+  it("cancelling the flow run (prefect flow-run cancel) stops its Node step, retries nothing and ends the run Cancelled", async () => {
+    const marker = startedMarker(harness.environment(), "truth/sleeper");
+    rmSync(marker, { force: true });
+    const run = await harness.run({ assets: ["truth/sleeper"], cancelAfterStart: "truth/sleeper" });
+    expect(run.state).toBe("Cancelled");
+    expect(run.status).toBe("failure");
+    expect(run.assets["truth/sleeper"]?.status).not.toBe("success");
+    expect(run.assets["truth/sleeper"]?.attempts ?? 0).toBeLessThanOrEqual(1);
+    expect(run.materializations).toEqual([]);
+    const node = Number(readFileSync(marker, "utf8").trim());
+    await waitFor(
+      () => {
+        try {
+          process.kill(node, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 60_000, what: `the cancelled step's Node process ${node} to exit` },
+    );
+    expect(await new LocalIOStore(harness.environment().storageDir).readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
+  });
+
   it("a killed flow-run process does not leave its Node step running, even with its supervisor gone", async () => {
     const marker = startedMarker(harness.environment(), "truth/sleeper");
     rmSync(marker, { force: true });
