@@ -228,7 +228,7 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
 
     // The UI's "Test schedule" at the 2024-01-05 01:15 Paris tick.
     const { scheduleDryRun } = await gql<{
-      scheduleDryRun: { __typename: string; evaluationResult?: { skipReason: string | null; error: { message: string } | null; runRequests: { runKey: string | null; tags: { key: string; value: string }[] }[] | null } };
+      scheduleDryRun: { __typename: string; evaluationResult?: { skipReason: string | null; error: { message: string; stack: string[]; cause: { message: string; stack: string[] } | null } | null; runRequests: { runKey: string | null; tags: { key: string; value: string }[] }[] | null } };
     }>(
       `mutation($s: ScheduleSelector!, $t: Float) { scheduleDryRun(selectorData: $s, timestamp: $t) { __typename
         ... on DryRunInstigationTick { evaluationResult { skipReason error { message } runRequests { runKey tags { key value } } } }
@@ -259,16 +259,17 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
       const { sensorDryRun } = await gql<{
         sensorDryRun: {
           __typename: string;
-          evaluationResult?: { skipReason: string | null; cursor: string | null; error: { message: string } | null; runRequests: { runKey: string | null; assetSelection: { path: string[] }[] | null }[] | null };
+          evaluationResult?: { skipReason: string | null; cursor: string | null; error: { message: string; stack: string[]; cause: { message: string; stack: string[] } | null } | null; runRequests: { runKey: string | null; assetSelection: { path: string[] }[] | null }[] | null };
         };
       }>(
         `mutation($s: SensorSelector!, $c: String) { sensorDryRun(selectorData: $s, cursor: $c) { __typename
-          ... on DryRunInstigationTick { evaluationResult { skipReason cursor error { message } runRequests { runKey assetSelection { path } } } }
+          ... on DryRunInstigationTick { evaluationResult { skipReason cursor error { message stack cause { message stack } } runRequests { runKey assetSelection { path } } } }
           ... on PythonError { message } } }`,
         { s: { ...REPO, sensorName: "orders_landed" }, c: cursor },
       );
       const r = expectType(sensorDryRun, "DryRunInstigationTick", `sensorDryRun of orders_landed (cursor ${cursor})`).evaluationResult!;
-      expect(r.error, `the sensor's evaluation error (cursor ${cursor})`).toBeNull();
+      // The whole error (its cause is the Node side's message) when it fails.
+      expect(r.error && `${r.error.message}${r.error.stack.join("")}\n${r.error.cause?.message ?? ""}${r.error.cause?.stack.join("") ?? ""}`, `the sensor's evaluation error (cursor ${cursor})`).toBeNull();
       return {
         skip: r.skipReason,
         cursor: r.cursor,
