@@ -7,6 +7,8 @@
  *   baton-dagster-step schedule --manifest M --name N --at ISO
  *
  * Sensor and schedule ticks print one `@@baton:event {"type":"tick",...}` line, like core's `baton-step`.
+ * `run` exits 0 (success), 1 (a failure a retry may fix), 3 (deterministic: never retried) or 143
+ * (cancelled by SIGTERM), and stops at once if the process that launched it dies.
  */
 import { writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";

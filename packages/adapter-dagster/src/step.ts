@@ -1,7 +1,9 @@
 /**
- * The Node side of a Dagster step: what `PipesSubprocessClient` launches. It reads what to run
- * from the Pipes context, runs it with core's step runtime, and turns every step event into a
- * Pipes message (materializations, checks, logs, the closing exception).
+ * The Node side of a Dagster step: what `baton_dagster.step.run_node_step` launches in a Pipes
+ * session. It reads what to run from the Pipes context, runs it with core's step runtime (under
+ * core's step guard), and turns every step event into a Pipes message (materializations, checks,
+ * logs, the closing exception), with every secret of the code location redacted. It exits 0 on
+ * success, 1 for a failure a retry may fix, 3 for a deterministic one, 143 when cancelled.
  */
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
