@@ -192,6 +192,7 @@ describe("prefect: what a Prefect user sees", () => {
   it("cancelling the flow run (prefect flow-run cancel) stops its Node step, retries nothing and ends the run Cancelled", async () => {
     const marker = startedMarker(harness.environment(), "truth/sleeper");
     rmSync(marker, { force: true });
+    rmSync(controlFile(harness.environment().env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release"), { force: true });
     const run = await harness.run({ assets: ["truth/sleeper"], cancelAfterStart: "truth/sleeper" });
     expect(run.state).toBe("Cancelled");
     expect(run.status).toBe("failure");
@@ -211,6 +212,35 @@ describe("prefect: what a Prefect user sees", () => {
       { timeoutMs: 60_000, what: `the cancelled step's Node process ${node} to exit` },
     );
     expect(await new LocalIOStore(harness.environment().storageDir).readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
+  });
+
+  it("a SIGTERM to the flow-run process alone (how `serve` stops a run) stops its Node step, which commits nothing", async () => {
+    const env = harness.environment();
+    const marker = startedMarker(env, "truth/sleeper");
+    const release = controlFile(env.env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release");
+    rmSync(marker, { force: true });
+    rmSync(release, { force: true });
+    const started = await harness.driver().request<{ flowRunId: string }>("start_run", { assets: ["truth/sleeper"], logFile: join(env.workDir, "sigterm-run.log") });
+    await waitFor(() => existsSync(marker), { what: `truth/sleeper to start in flow run ${started.flowRunId}` });
+    const node = Number(readFileSync(marker, "utf8").trim());
+    const engine = Number(readFileSync(`/proc/${node}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    process.kill(engine, "SIGTERM");
+    const alive = () => {
+      try {
+        process.kill(node, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await waitFor(() => !alive(), { timeoutMs: 60_000, what: `Node step ${node} to stop after its flow-run process ${engine} got SIGTERM` });
+    } finally {
+      writeFileSync(release, ""); // a step still running would now commit
+      await harness.driver().request<DriverRun>("finish_run", { assets: ["truth/sleeper"], flowRunId: started.flowRunId });
+      rmSync(release, { force: true });
+    }
+    expect(await new LocalIOStore(env.storageDir).readRecord(["truth", "sleeper"], undefined), "truth/sleeper committed after its process was told to stop").toBeUndefined();
   });
 
   it("a killed flow-run process does not leave its Node step running, even with its supervisor gone", async () => {
@@ -236,7 +266,6 @@ describe("prefect: what a Prefect user sees", () => {
       await waitFor(() => !alive(), { timeoutMs: 60_000, what: `Node step ${node} to exit after its Python parent ${parent} was killed` });
     } finally {
       if (alive()) process.kill(node, "SIGKILL");
-      writeFileSync(controlFile(harness.environment().env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release"), "");
       await harness.driver().request("abandon_run", { flowRunId: started.flowRunId });
     }
   });

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -204,7 +203,7 @@ class BatonProject:
             logger.info("Nothing to run: %s", plan.skip_reason)
             return {"skipped": plan.skip_reason, "skipped_assets": plan.skipped}
         futures: dict[str, PrefectFuture[dict[str, Any]]] = {}
-        with self._stop_steps_on_sigterm():
+        with self._stop_steps_when_interrupted():
             for asset_id in plan.assets:
                 upstream = [
                     futures[u] for u in self.manifest.upstream(asset_id) if u in futures
@@ -400,27 +399,17 @@ class BatonProject:
         )
 
     @contextmanager
-    def _stop_steps_on_sigterm(self) -> Iterator[None]:
-        """While the flow body waits for its tasks: on SIGTERM (how Prefect's runner and workers
-        cancel a flow run), stop every Node step of this run, then let Prefect's own handler
-        cancel the run. Only the main thread can own signal handlers."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = signal.getsignal(signal.SIGTERM)
-
-        def on_sigterm(signum: int, frame: Any) -> None:
-            self._cancelled.set()  # every running step SIGTERMs its Node process
-            if callable(previous):
-                previous(signum, frame)
-            elif previous != signal.SIG_IGN:
-                raise SystemExit(128 + signum)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
+    def _stop_steps_when_interrupted(self) -> Iterator[None]:
+        """While the flow body waits for its tasks: if the wait is interrupted (Prefect raises
+        TerminationSignal when the runner or worker SIGTERMs a cancelled run; KeyboardInterrupt),
+        stop every Node step of the run (SIGTERM), start and retry nothing more, and let Prefect
+        finish the cancellation. Prefect's own SIGTERM handler stays installed: it is how the
+        runner's cancel intent is acknowledged."""
         try:
             yield
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        except BaseException:
+            self._cancelled.set()
+            raise
 
     def evaluate_sensor(self, sensor: str, target: str) -> dict[str, Any]:
         """The body of the sensor flow: one tick of the TypeScript sensor, then one run per request."""
