@@ -24,18 +24,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-}, 60_000);
+}, 120_000);
 
 const options = { python: () => python, server: () => server! };
 
 describeConformance("prefect", prefectHarness({ ...options, flowName: "baton-conformance" }), { capabilities: [...CAPABILITIES], timeoutMs: 300_000 });
 
-describe("prefect: what a Prefect user sees", () => {
+// Each test waits on conditions (runs, events, processes) with deadlines for a loaded two-core machine.
+describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
   const harness = prefectHarness({ ...options, flowName: "baton-fixtures" });
   const SALES = ["raw/orders", "raw/customers", "customer_metrics", "region_customers", "region_report", "audit_log"];
 
   beforeAll(async () => harness.setup(makeHarnessEnvironment()), 600_000);
-  afterAll(async () => harness.teardown(), 60_000);
+  afterAll(async () => harness.teardown(), 120_000);
 
   it("the flow and task runs Prefect reports for a run equal the manifest's graph", async () => {
     const run = await harness.run({ assets: SALES });
@@ -209,7 +210,7 @@ describe("prefect: what a Prefect user sees", () => {
           return true;
         }
       },
-      { timeoutMs: 60_000, what: `the cancelled step's Node process ${node} to exit` },
+      { what: `the cancelled step's Node process ${node} to exit` },
     );
     expect(await new LocalIOStore(harness.environment().storageDir).readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
   });
@@ -234,7 +235,7 @@ describe("prefect: what a Prefect user sees", () => {
       }
     };
     try {
-      await waitFor(() => !alive(), { timeoutMs: 60_000, what: `Node step ${node} to stop after its flow-run process ${engine} got SIGTERM` });
+      await waitFor(() => !alive(), { what: `Node step ${node} to stop after its flow-run process ${engine} got SIGTERM` });
     } finally {
       writeFileSync(release, ""); // a step still running would now commit
       await harness.driver().request<DriverRun>("finish_run", { assets: ["truth/sleeper"], flowRunId: started.flowRunId });
@@ -263,7 +264,7 @@ describe("prefect: what a Prefect user sees", () => {
       }
     };
     try {
-      await waitFor(() => !alive(), { timeoutMs: 60_000, what: `Node step ${node} to exit after its Python parent ${parent} was killed` });
+      await waitFor(() => !alive(), { what: `Node step ${node} to exit after its Python parent ${parent} was killed` });
     } finally {
       if (alive()) process.kill(node, "SIGKILL");
       await harness.driver().request("abandon_run", { flowRunId: started.flowRunId });
