@@ -108,6 +108,30 @@ describe("buildPrefectProject", () => {
 }`);
   });
 
+  it("an every-hour cron ticks in both passes of a repeated autumn hour, as Baton's schedules do (core's prefectSchedules)", () => {
+    const x = asset({ key: "x", compute: () => undefined, output: "none" });
+    const defs: Definitions = definitions({
+      assets: [x],
+      schedules: [
+        schedule({ name: "half_past", cron: "30 * * * *", timezone: "America/New_York", selection: "x" }),
+        schedule({ name: "november_hours", cron: "15 * * 11 *", timezone: "America/New_York", selection: "x" }),
+        schedule({ name: "nightly", cron: "30 1 * * *", timezone: "America/New_York", selection: "x" }),
+      ],
+    });
+    const { read } = build({ definitions: defs });
+    const flows = read("flows.py");
+    // Prefect's CronSchedule skips the second 01:30 of a fall-back night for a local every-hour cron: in UTC it cannot.
+    expect(flows).toContain(`schedules=[Cron("30 * * * *", timezone="UTC")]`);
+    // Restricted to November, the cron stays local and an RRule adds the second passes.
+    expect(flows).toMatch(/schedules=\[Cron\("15 \* \* 11 \*", timezone="America\/New_York"\), RRule\("RDATE:20241103T061500Z,20251102T061500Z,/);
+    // A daily cron at an ambiguous time fires once, at the first pass, in Prefect as in Baton.
+    expect(flows).toContain(`schedules=[Cron("30 1 * * *", timezone="America/New_York")]`);
+    expect(flows).toContain("from prefect.schedules import Cron, RRule\n");
+    const yaml = read("prefect.yaml");
+    expect(yaml).toContain(`  - rrule: "RDATE:20241103T061500Z,`);
+    expect(read("flows.py")).toBe(build({ definitions: defs }).read("flows.py"));
+  });
+
   it("prefect.yaml declares the same deployments for a process work pool", () => {
     const { project, read } = build({ workPool: "local" });
     const yaml = read("prefect.yaml");

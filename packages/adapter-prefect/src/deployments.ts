@@ -1,4 +1,13 @@
-import { BatonError, type Manifest } from "@baton/core";
+import { BatonError, prefectSchedules, type Manifest, type PrefectSchedule } from "@baton/core";
+
+/** One schedule of a deployment: a cron in its timezone, an RRule, or an interval (sensors). */
+export type DeploymentSchedule = PrefectSchedule | { readonly intervalSeconds: number };
+
+/**
+ * Where the RDATEs of a cron's repeated autumn hours start (`prefectSchedules` lists 20 years from
+ * it): a constant, so that the same definitions always build the same files.
+ */
+export const SCHEDULE_HORIZON_START = new Date(Date.UTC(2024, 0, 1));
 
 /** One Prefect deployment of the generated flows, as both flows.py and prefect.yaml spell it. */
 export interface DeploymentSpec {
@@ -8,7 +17,8 @@ export interface DeploymentSpec {
   readonly description: string;
   readonly tags: readonly string[];
   readonly parameters: Readonly<Record<string, unknown>>;
-  readonly schedule: { readonly cron: string; readonly timezone: string } | { readonly intervalSeconds: number } | null;
+  /** Together they tick as Baton does (core's `prefectSchedules`: an every-hour cron fires in both passes of a repeated hour). */
+  readonly schedules: readonly DeploymentSchedule[];
 }
 
 export const MATERIALIZE_DEPLOYMENT = "materialize";
@@ -40,7 +50,7 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       description: "Materialize any selection of Baton assets (every asset when `assets` is empty).",
       tags: ["baton"],
       parameters: {},
-      schedule: null,
+      schedules: [],
     },
   ];
   for (const s of manifest.schedules) {
@@ -51,7 +61,7 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       description: s.description ?? `Baton schedule "${s.name}": ${s.selection}`,
       tags: ["baton", "baton-schedule"],
       parameters: { assets: [...s.assets], schedule: s.name },
-      schedule: { cron: s.cron, timezone: s.timezone },
+      schedules: prefectSchedules(s.cron, s.timezone, SCHEDULE_HORIZON_START),
     });
   }
   for (const s of manifest.sensors) {
@@ -62,7 +72,7 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       description: s.description ?? `Baton sensor "${s.name}": ${s.selection}`,
       tags: ["baton", "baton-sensor"],
       parameters: { sensor: s.name, target: `${flowName}/${sensorTargetName(s.name)}` },
-      schedule: { intervalSeconds: s.minimumIntervalSeconds },
+      schedules: [{ intervalSeconds: s.minimumIntervalSeconds }],
     });
     specs.push({
       name: sensorTargetName(s.name),
@@ -70,7 +80,7 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       description: `Runs requested by the Baton sensor "${s.name}".`,
       tags: ["baton", "baton-sensor-target"],
       parameters: { assets: [...s.assets] },
-      schedule: null,
+      schedules: [],
     });
   }
   const seen = new Set<string>();

@@ -1,4 +1,4 @@
-import type { DeploymentSpec } from "./deployments.js";
+import type { DeploymentSchedule, DeploymentSpec } from "./deployments.js";
 import { pyLiteral } from "./python-literal.js";
 
 export interface FlowsFileOptions {
@@ -12,14 +12,32 @@ export interface FlowsFileOptions {
   readonly deployments: readonly DeploymentSpec[];
 }
 
+const SCHEDULE_KINDS = ["Cron", "Interval", "RRule"] as const;
+
+function scheduleKind(s: DeploymentSchedule): (typeof SCHEDULE_KINDS)[number] {
+  return "cron" in s ? "Cron" : "rrule" in s ? "RRule" : "Interval";
+}
+
+function scheduleCall(s: DeploymentSchedule): string {
+  if ("cron" in s) return `Cron(${JSON.stringify(s.cron)}, timezone=${JSON.stringify(s.timezone)})`;
+  if ("rrule" in s) return `RRule(${JSON.stringify(s.rrule)}, timezone=${JSON.stringify(s.timezone)})`;
+  return `Interval(${s.intervalSeconds})`;
+}
+
 function deploymentCall(d: DeploymentSpec): string {
   const args = [JSON.stringify(d.name)];
-  if (d.schedule && "cron" in d.schedule) args.push(`schedules=[Cron(${JSON.stringify(d.schedule.cron)}, timezone=${JSON.stringify(d.schedule.timezone)})]`);
-  if (d.schedule && "intervalSeconds" in d.schedule) args.push(`schedules=[Interval(${d.schedule.intervalSeconds})]`);
+  if (d.schedules.length) args.push(`schedules=[${d.schedules.map(scheduleCall).join(", ")}]`);
   if (Object.keys(d.parameters).length) args.push(`parameters=${pyLiteral(d.parameters, 3)}`);
   args.push(`description=${JSON.stringify(d.description)}`);
   args.push(`tags=${pyLiteral(d.tags)}`);
   return `        ${d.flow}.to_deployment(\n${args.map((a) => `            ${a},\n`).join("")}        ),\n`;
+}
+
+/** Only the schedule kinds the deployments use (an unused import would fail the user's ruff). */
+function scheduleImport(deployments: readonly DeploymentSpec[]): string {
+  const used = new Set(deployments.flatMap((d) => d.schedules.map(scheduleKind)));
+  const names = SCHEDULE_KINDS.filter((k) => used.has(k));
+  return names.length ? `from prefect.schedules import ${names.join(", ")}\n` : "";
 }
 
 /** flows.py: the flows and deployments a Prefect user would write by hand around baton_prefect. */
@@ -40,8 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, serve
-from prefect.schedules import Cron, Interval
-
+${scheduleImport(o.deployments)}
 from baton_prefect import BatonProject
 
 # Where Prefect keeps each resource's config: Block, Secret and Variable names, never values.

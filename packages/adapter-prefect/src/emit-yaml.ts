@@ -20,9 +20,13 @@ function deployment(d: DeploymentSpec, workPool: string): string {
     `  tags: ${j(d.tags)}`,
     `  parameters: ${j(d.parameters)}`,
   ];
-  if (d.schedule && "cron" in d.schedule) lines.push("  schedules:", `  - cron: ${j(d.schedule.cron)}`, `    timezone: ${j(d.schedule.timezone)}`, "    active: true");
-  else if (d.schedule) lines.push("  schedules:", `  - interval: ${d.schedule.intervalSeconds}`, "    active: true");
-  else lines.push("  schedules: []");
+  if (d.schedules.length === 0) lines.push("  schedules: []");
+  else lines.push("  schedules:");
+  for (const s of d.schedules) {
+    if ("cron" in s) lines.push(`  - cron: ${j(s.cron)}`, `    timezone: ${j(s.timezone)}`, "    active: true");
+    else if ("rrule" in s) lines.push(`  - rrule: ${j(s.rrule)}`, `    timezone: ${j(s.timezone)}`, "    active: true");
+    else lines.push(`  - interval: ${s.intervalSeconds}`, "    active: true");
+  }
   lines.push("  work_pool:", `    name: ${j(workPool)}`, "    work_queue_name: null", "    job_variables: {}");
   return lines.join("\n") + "\n";
 }
