@@ -14,11 +14,12 @@ import { writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { evaluateScheduleTick, evaluateSensorTick, loadDefinitions } from "@baton/core";
-import { encodeEvent, serializeError } from "@baton/core/step";
+import { encodeEvent, exitWithParent, serializeError } from "@baton/core/step";
 import { runDagsterStep } from "./step.js";
 import { readStepManifest } from "./versions.js";
 
 async function main(argv: string[]): Promise<number> {
+  exitWithParent();
   const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
@@ -26,7 +27,6 @@ async function main(argv: string[]): Promise<number> {
   });
   if (!values.manifest) throw new Error("--manifest is required");
   if (command === "run") {
-    watchParent();
     return runDagsterStep({ manifestPath: values.manifest });
   }
   if (command !== "sensor" && command !== "schedule") throw new Error(`unknown command "${command ?? ""}": use run, sensor or schedule`);
@@ -40,17 +40,6 @@ async function main(argv: string[]): Promise<number> {
       : evaluateScheduleTick(defs, values.name ?? "", values.at ? new Date(values.at) : now);
   writeSync(1, encodeEvent({ type: "tick", result }));
   return 0;
-}
-
-/**
- * The step dies with the process that launched it: when that process is gone (killed, even with
- * SIGKILL), this one is re-parented, and stops at once without committing anything more.
- */
-function watchParent(): void {
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.kill(process.pid, "SIGKILL");
-  }, 500).unref();
 }
 
 main(process.argv.slice(2)).then(

@@ -233,15 +233,4 @@ print("RESULT " + json.dumps({"code": r.exit_code, "cancelled": r.cancelled, "ok
     const result = JSON.parse(/RESULT (.*)/.exec(p.out())![1]!) as Record<string, unknown>;
     expect(result).toMatchObject({ code: -9, cancelled: true, ok: false, retryable: false });
   });
-
-  it("the Node child dies with its Python parent (SIGKILL of the shim orphans nothing)", { timeout: 120_000 }, async () => {
-    const script = nodeScript(SLEEPY(""));
-    const p = background(FORWARDING, { NODE: process.execPath, SCRIPT: script, GRACE: "30" });
-    await p.waitFor("the Node step to start", () => p.out().includes("STARTED"));
-    const pid = Number(/STARTED (\d+)/.exec(p.out())![1]);
-    expect(alive(pid)).toBe(true);
-    p.child.kill("SIGKILL");
-    await p.exited;
-    await p.waitFor(`Node (pid ${pid}) to exit after its parent was killed`, () => !alive(pid), 30_000);
-  });
 });

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -269,29 +268,6 @@ def _redact_deep(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn making the child receive SIGKILL when this process dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-        # The parent may have died between fork and prctl: then nobody would send the signal.
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
-
-
 def run_step(
     argv: Sequence[str],
     env: Mapping[str, str],
@@ -309,7 +285,7 @@ def run_step(
     also collected in the result. Every value in ``secrets`` (see ``secret_values``) is replaced
     by ``***`` in every line and event before any callback sees it.
 
-    The Node child dies with this process (Linux). Cancellation: with ``forward_signals`` (only
+    The Node step dies with this process: core's step bins stop once re-parented. Cancellation: with ``forward_signals`` (only
     honoured on the main thread) SIGTERM and SIGINT received while the step runs are forwarded
     to Node as SIGTERM, and the previous handlers are restored afterwards; setting ``cancel``
     (from any thread) does the same. Node is killed if it has not exited ``cancel_grace``
@@ -338,8 +314,8 @@ def run_step(
             encoding="utf-8",
             errors="replace",
             bufsize=1,
-            # Only prctl and getppid run in the forked child: no lock is taken there.
-            preexec_fn=_die_with_parent(),  # noqa: PLW1509
+            # No preexec_fn: it runs Python in the forked child, unsafe in a threaded launcher
+            # (Dagster's code server, Prefect's task threads). Node watches its parent instead.
         )
     except OSError as e:
         # Reported, not raised: a traceback through this frame would show ``env`` (and its secrets).

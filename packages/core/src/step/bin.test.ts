@@ -396,4 +396,45 @@ print("RESULT " + json.dumps({"code": r.exit_code, "ok": v.ok, "retryable": v.re
     expect(r.message).toContain("cancelled");
     expect(existsSync(join(new LocalIOStore(storage).dirOf(["sleeper"], undefined), "record.json"))).toBe(false);
   });
+
+  it("SIGKILL of the shim orphans nothing: the step stops once its parent is gone, and commits nothing", { timeout: 120_000 }, async () => {
+    const marker = join(dir, "orphan-sleeper-started");
+    const release = join(dir, "orphan-sleeper-release");
+    let node = 0;
+    await shim(["sleeper"], { BIN_MARKER: marker, BIN_RELEASE: release }, (pid) => {
+      const wait = setInterval(() => {
+        if (!existsSync(marker)) return;
+        clearInterval(wait);
+        node = childOf(pid);
+        process.kill(pid, "SIGKILL");
+      }, 20);
+    }).catch(() => undefined); // killed: it prints no result
+    expect(node, "the Node step's pid").toBeGreaterThan(0);
+    await waitUntil(`the Node step (pid ${node}) to stop after its parent was killed`, () => !alive(node), 60_000);
+    writeFileSync(release, "go");
+    expect(existsSync(join(new LocalIOStore(storage).dirOf(["sleeper"], undefined), "record.json"))).toBe(false);
+  });
 });
+
+/** The one child process of `pid` (Linux /proc). */
+function childOf(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  if (children.length !== 1) throw new Error(`expected one child of ${pid}, found ${children.join(", ") || "none"}`);
+  return children[0]!;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

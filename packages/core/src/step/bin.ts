@@ -10,6 +10,7 @@ import { runStep } from "./run.js";
 import { encodeEvent } from "./protocol.js";
 import { redactError, serializeError, type StepEvent } from "./events.js";
 import { guardStep, type StepGuard } from "./guard.js";
+import { exitWithParent } from "./parent.js";
 import { redactProcessOutput } from "./output.js";
 import { redactorOf } from "./resources.js";
 import { evaluateSensorTick, evaluateScheduleTick } from "../ticks.js";
@@ -40,6 +41,7 @@ function manifestSecrets(manifest: Manifest, environment: Readonly<Record<string
 }
 
 async function main(argv: string[]): Promise<number> {
+  exitWithParent();
   const [command, ...rest] = argv;
   let values;
   try {

@@ -4,5 +4,6 @@ export { serializeError, redactError, redactDeep, type StepEvent, type Serialize
 export { EVENT_PREFIX, encodeEvent } from "./protocol.js";
 export { guardStep, StepTracker, describeUnfinished, type StepGuard, type UnfinishedAsset } from "./guard.js";
 export { redactProcessOutput } from "./output.js";
+export { exitWithParent } from "./parent.js";
 export { redactorOf, secretRedactor } from "./resources.js";
 export { isRetryable, DETERMINISTIC_CODES, StepCancelled } from "../errors.js";
