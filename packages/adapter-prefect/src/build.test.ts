@@ -60,7 +60,9 @@ describe("buildPrefectProject", () => {
     const filesA = allFiles(a.outDir);
     const filesB = allFiles(b.outDir);
     expect(filesB["flows.py"]).toBe(filesA["flows.py"]);
-    expect(filesB["prefect.yaml"]).toBe(filesA["prefect.yaml"]!.replace(a.outDir, b.outDir));
+    expect(filesB["prefect.yaml"]).toBe(filesA["prefect.yaml"]);
+    // No absolute path in what the build writes: the folder can move.
+    for (const [file, text] of Object.entries(filesA)) expect(text.includes(a.outDir), file).toBe(false);
     expect(filesB["baton_prefect/project.py"]).toBe(filesA["baton_prefect/project.py"]);
     expect(filesB["baton_core/step.py"]).toBe(filesA["baton_core/step.py"]);
     const again = build({ resources, outDir: a.outDir });
@@ -83,18 +85,21 @@ describe("buildPrefectProject", () => {
     expect(flows).toContain("def materialize_assets(\n    assets: list[str] | None = None,\n    partition_key: str | None = None,");
     expect(flows).toContain("partition_range_start: str | None = None,");
     expect(flows).toContain(
-      `materialize_assets.to_deployment(
+      `materialize.to_deployment(
             "daily_events",
             schedules=[Cron("0 2 * * *", timezone="Europe/Paris")],
             parameters={"assets": ["web/events", "daily_event_counts"], "schedule": "daily_events"},`,
     );
     expect(flows).toContain(
-      `evaluate_sensor.to_deployment(
+      `sensors.to_deployment(
             "new_event_files",
             schedules=[Interval(30)],
             parameters={"sensor": "new_event_files", "target": "fixtures/new_event_files-runs"},`,
     );
-    expect(flows).toContain(`materialize_assets.to_deployment(\n            "new_event_files-runs",`);
+    expect(flows).toContain(`materialize.to_deployment(\n            "new_event_files-runs",`);
+    // The deployments' code is the project folder, so Prefect runs them in place (pull step set_working_directory).
+    expect(flows).toContain('    materialize = materialize_assets.from_source(str(PROJECT_DIR), "flows.py:materialize_assets")\n');
+    expect(flows).toContain('PROJECT_DIR = Path(os.environ.get("BATON_PROJECT_DIR") or Path(__file__).parent).resolve()\n');
     expect(flows).toContain('if __name__ == "__main__":\n    serve(*deployments())');
   });
 
@@ -152,7 +157,9 @@ describe("buildPrefectProject", () => {
   entrypoint: "flows.py:evaluate_sensor"`);
     expect(yaml).toContain("  - interval: 30\n");
     expect(yaml.match(/^- name:/gm)).toHaveLength(project.deployments.length);
-    expect(yaml).toContain("- prefect.deployments.steps.set_working_directory:\n    directory: ");
+    // The folder `prefect deploy` runs in (a build step's output) becomes the workers' working directory.
+    expect(yaml).toContain("- prefect.deployments.steps.run_shell_script:\n    id: baton-project-dir\n    script: pwd\n");
+    expect(yaml).toContain('- prefect.deployments.steps.set_working_directory:\n    directory: "{{ baton-project-dir.stdout }}"\n');
   });
 
   it("keeps storage relative to the project folder", () => {

@@ -70,7 +70,7 @@ export function buildPrefectProject(options: BuildPrefectProjectOptions): Prefec
     "flows.py",
     flowsFile({ flowName, manifestFile: MANIFEST_FILE, module: manifest.runtime.module, resources: sortedResources(resources), storage, deployments }),
   );
-  files.set("prefect.yaml", prefectYaml({ flowName, workPool: options.workPool ?? "baton", projectDir: outDir, deployments }));
+  files.set("prefect.yaml", prefectYaml({ flowName, workPool: options.workPool ?? "baton", deployments }));
   files.set("requirements.txt", `prefect==${PREFECT_VERSION}\n`);
 
   // The copied modules are owned by the build: drop files a previous version shipped.

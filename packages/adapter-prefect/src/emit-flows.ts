@@ -30,7 +30,7 @@ function deploymentCall(d: DeploymentSpec): string {
   if (Object.keys(d.parameters).length) args.push(`parameters=${pyLiteral(d.parameters, 3)}`);
   args.push(`description=${JSON.stringify(d.description)}`);
   args.push(`tags=${pyLiteral(d.tags)}`);
-  return `        ${d.flow}.to_deployment(\n${args.map((a) => `            ${a},\n`).join("")}        ),\n`;
+  return `        ${d.flow === "materialize_assets" ? "materialize" : "sensors"}.to_deployment(\n${args.map((a) => `            ${a},\n`).join("")}        ),\n`;
 }
 
 /** Only the schedule kinds the deployments use (an unused import would fail the user's ruff). */
@@ -38,6 +38,14 @@ function scheduleImport(deployments: readonly DeploymentSpec[]): string {
   const used = new Set(deployments.flatMap((d) => d.schedules.map(scheduleKind)));
   const names = SCHEDULE_KINDS.filter((k) => used.has(k));
   return names.length ? `from prefect.schedules import ${names.join(", ")}\n` : "";
+}
+
+/** The flows the deployments use, loaded from this folder (a local source: pull step set_working_directory). */
+function deploymentFlows(deployments: readonly DeploymentSpec[]): string {
+  const lines: string[] = [];
+  if (deployments.some((d) => d.flow === "materialize_assets")) lines.push(`    materialize = materialize_assets.from_source(str(PROJECT_DIR), "flows.py:materialize_assets")\n`);
+  if (deployments.some((d) => d.flow === "evaluate_sensor")) lines.push(`    sensors = evaluate_sensor.from_source(str(PROJECT_DIR), "flows.py:evaluate_sensor")\n`);
+  return lines.join("");
 }
 
 /** flows.py: the flows and deployments a Prefect user would write by hand around baton_prefect. */
@@ -54,6 +62,7 @@ Importing this file reads the manifest only; Node starts when a task runs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +74,13 @@ from baton_prefect import BatonProject
 # Config fields mapped nowhere come from the worker's environment (see baton-manifest.json).
 RESOURCES: dict[str, Any] = ${pyLiteral(o.resources)}
 
+# The project folder: the manifest's paths are relative to it. Deployments run their flows in it;
+# a copy of this folder (a deployment without pull steps under \`prefect flow-run execute\`) needs
+# BATON_PROJECT_DIR set to the original folder.
+PROJECT_DIR = Path(os.environ.get("BATON_PROJECT_DIR") or Path(__file__).parent).resolve()
+
 project = BatonProject(
-    Path(__file__).with_name(${JSON.stringify(o.manifestFile)}),
+    PROJECT_DIR / ${JSON.stringify(o.manifestFile)},
     flow_name=${JSON.stringify(o.flowName)},
     resources=RESOURCES,
     storage=${pyLiteral(o.storage)},
@@ -105,8 +119,13 @@ def evaluate_sensor(sensor: str, target: str) -> dict[str, Any]:
 
 
 def deployments() -> list[Any]:
-    """Every deployment of this project; the same ones prefect.yaml declares for workers."""
-    return [
+    """Every deployment of this project; the same ones prefect.yaml declares for workers.
+
+    Their code is this folder (\`from_source(PROJECT_DIR)\`), so Prefect runs them in place: \`serve\`
+    starts their runs here, and applied to a work pool (\`d.apply(work_pool_name=...)\`) each gets
+    the pull step \`set_working_directory\` to PROJECT_DIR, as \`prefect deploy\` gives prefect.yaml's.
+    """
+${deploymentFlows(o.deployments)}    return [
 ${o.deployments.map(deploymentCall).join("")}    ]
 
 

@@ -4,8 +4,6 @@ import { PREFECT_VERSION } from "./versions.js";
 export interface PrefectYamlOptions {
   readonly flowName: string;
   readonly workPool: string;
-  /** The project folder (absolute): workers run flows from it, as `prefect init` would write. */
-  readonly projectDir: string;
   readonly deployments: readonly DeploymentSpec[];
 }
 
@@ -41,12 +39,17 @@ export function prefectYaml(o: PrefectYamlOptions): string {
 name: ${j(o.flowName)}
 prefect-version: ${j(PREFECT_VERSION)}
 
-build: null
+# Workers run the flows in this folder, wherever it is: the build step records the folder
+# \`prefect deploy\` runs in, and the pull step makes it the flow runs' working directory.
+build:
+- prefect.deployments.steps.run_shell_script:
+    id: baton-project-dir
+    script: pwd
+    stream_output: false
 push: null
-# Workers run the flows from this folder (rebuild with --out elsewhere to move it).
 pull:
 - prefect.deployments.steps.set_working_directory:
-    directory: ${j(o.projectDir)}
+    directory: "{{ baton-project-dir.stdout }}"
 
 deployments:
 ${o.deployments.map((d) => deployment(d, o.workPool)).join("")}`;

@@ -29,7 +29,9 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.objects import StateType
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.server.schemas.schedules import CronSchedule
@@ -38,6 +40,8 @@ from prefect.states import Crashed, Scheduled
 from prefect.variables import Variable
 
 flows: Any = None  # the generated flows.py, imported on "setup"
+# The process work pool the driver applies the deployments to (no worker polls it).
+WORK_POOL = "baton-driver"
 # Deadlines are generous: a loaded two-core machine runs eight Prefect clients at once.
 WAIT_SECONDS = 240
 # Flow runs started with `prefect flow-run execute` (the cancellation case), by flow run id.
@@ -65,7 +69,14 @@ def setup(req: dict[str, Any]) -> dict[str, Any]:
     import flows as generated
 
     flows = generated
-    ids = {d.name: str(d.apply()) for d in flows.deployments()}
+    # As a worker's deployments (`d.apply(work_pool_name=...)`, or `prefect deploy`): with the pull
+    # step `set_working_directory`, `prefect flow-run execute` runs them in the project folder.
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
+    ids = {d.name: str(d.apply(work_pool_name=WORK_POOL)) for d in flows.deployments()}
     return {"deployments": ids}
 
 
