@@ -121,7 +121,7 @@ describe("the emitted Dagster code location", () => {
       stderr = String((e as { stderr?: string }).stderr);
     }
     expect(stderr).toContain("is manifest version 99, but baton_dagster reads version 1");
-  }, 60_000);
+  }, 180_000);
 
   it("never writes secrets or their values into the project", () => {
     const text = execFileSync("cat", [join(outDir, "manifest.json"), join(outDir, "definitions.py")], { encoding: "utf8" });

@@ -146,8 +146,9 @@ describe("a killed Python process does not leave its Node step behind", () => {
       const parent = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
       expect(readFileSync(`/proc/${parent}/cmdline`, "utf8"), "Node's parent is a Python process").toContain("python");
       process.kill(parent, "SIGKILL");
-      await waitFor(() => !alive(pid), { timeoutMs: 30_000, what: `the orphaned Node step (pid ${pid}) to exit` });
+      await waitFor(() => !alive(pid), { what: `the orphaned Node step (pid ${pid}) to exit` });
       writeFileSync(join(control, "hang.release"), "");
+      // A watch window, not a synchronisation: a surviving step, released, would commit within it.
       await new Promise((r) => setTimeout(r, 2_000));
       expect(await store.readRecord(["hang"], undefined), "the orphaned step committed its output").toBeUndefined();
     } finally {

@@ -341,7 +341,7 @@ export const CASES: readonly ConformanceCase[] = [
           return (e as NodeJS.ErrnoException).code === "EPERM";
         }
       };
-      await waitFor(() => !alive(), { timeoutMs: 60_000, what: `the cancelled step's Node process (pid ${pid}) to exit` });
+      await waitFor(() => !alive(), { what: `the cancelled step's Node process (pid ${pid}) to exit` });
       // Release the sleeper: an orphaned or retried step would now return and commit its output.
       writeFileSync(release, "");
       const watchUntil = Date.now() + 3_000;
