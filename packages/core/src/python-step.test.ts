@@ -12,7 +12,7 @@ const pyEnv = (extra: Record<string, string> = {}) => ({ ...process.env, PYTHONP
 afterAll(cleanupTempDirs);
 
 function py(code: string, input: unknown = null, extra: Record<string, string> = {}): unknown {
-  const out = execFileSync("python3", ["-c", code], { input: JSON.stringify(input), encoding: "utf8", env: pyEnv(extra), timeout: 60_000 });
+  const out = execFileSync("python3", ["-c", code], { input: JSON.stringify(input), encoding: "utf8", env: pyEnv(extra), timeout: 120_000 });
   return JSON.parse(out);
 }
 
@@ -169,7 +169,7 @@ print(json.dumps({"code": r.exit_code, "ok": v.ok, "retryable": v.retryable, "me
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("close", (c, s) => resolve({ code: c, signal: s })));
-    const waitFor = async (what: string, test: () => boolean, ms = 60_000) => {
+    const waitFor = async (what: string, test: () => boolean, ms = 120_000) => {
       const deadline = Date.now() + ms;
       while (!test()) {
         if (Date.now() > deadline) throw new Error(`waited ${ms / 1000} s for ${what}; stdout:\n${stdout}\nstderr:\n${stderr}`);
@@ -210,7 +210,7 @@ v = r.verdict(["a"])
 print("RESULT " + json.dumps({"code": r.exit_code, "cancelled": r.cancelled, "ok": v.ok, "retryable": v.retryable, "message": v.message, "restored": signal.getsignal(signal.SIGTERM) == before, "stderr": r.stderr}), flush=True)
 `;
 
-  it.each(["SIGTERM", "SIGINT"] as const)("%s to the Python shim is forwarded to Node as SIGTERM; the step counts as cancelled, not retryable", { timeout: 120_000 }, async (sig) => {
+  it.each(["SIGTERM", "SIGINT"] as const)("%s to the Python shim is forwarded to Node as SIGTERM; the step counts as cancelled, not retryable", { timeout: 240_000 }, async (sig) => {
     const script = nodeScript(SLEEPY(`console.error("node got SIGTERM"); process.exit(143);`));
     const p = background(FORWARDING, { NODE: process.execPath, SCRIPT: script, GRACE: "30" });
     await p.waitFor("the Node step to start", () => p.out().includes("STARTED"));
@@ -224,7 +224,7 @@ print("RESULT " + json.dumps({"code": r.exit_code, "cancelled": r.cancelled, "ok
     expect(alive(pid)).toBe(false);
   });
 
-  it("a Node step that ignores SIGTERM is killed after the grace period", { timeout: 120_000 }, async () => {
+  it("a Node step that ignores SIGTERM is killed after the grace period", { timeout: 240_000 }, async () => {
     const script = nodeScript(SLEEPY(`console.error("ignoring SIGTERM");`));
     const p = background(FORWARDING, { NODE: process.execPath, SCRIPT: script, GRACE: "1" });
     await p.waitFor("the Node step to start", () => p.out().includes("STARTED"));

@@ -140,8 +140,8 @@ function step(args: string[], options: { env?: Record<string, string>; started?:
     // Generous: a loaded 2-core machine can take seconds to start Node and load polars.
     const deadline = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`baton-step ${args.join(" ")} did not exit within 60 s; stdout so far:\n${stdout}\nstderr:\n${stderr}`));
-    }, 60_000);
+      reject(new Error(`baton-step ${args.join(" ")} did not exit within 120 s; stdout so far:\n${stdout}\nstderr:\n${stderr}`));
+    }, 120_000);
     let poll: NodeJS.Timeout | undefined;
     if (options.started && options.whenStarted) {
       poll = setInterval(() => {
@@ -352,8 +352,8 @@ print("RESULT " + json.dumps({"code": r.exit_code, "ok": v.ok, "retryable": v.re
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const deadline = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new Error(`the Python shim did not exit within 60 s; stdout:\n${stdout}\nstderr:\n${stderr}`));
-      }, 60_000);
+        reject(new Error(`the Python shim did not exit within 120 s; stdout:\n${stdout}\nstderr:\n${stderr}`));
+      }, 120_000);
       child.on("close", () => {
         clearTimeout(deadline);
         const m = /RESULT (.*)/.exec(stdout);
@@ -381,7 +381,7 @@ print("RESULT " + json.dumps({"code": r.exit_code, "ok": v.ok, "retryable": v.re
     expect(await shim(["needs_env"])).toMatchObject({ code: 3, ok: false, retryable: false });
   });
 
-  it("SIGTERM to the shim cancels the step: Node stops, nothing is committed, not retryable", { timeout: 120_000 }, async () => {
+  it("SIGTERM to the shim cancels the step: Node stops, nothing is committed, not retryable", { timeout: 240_000 }, async () => {
     const marker = join(dir, "shim-sleeper-started");
     const release = join(dir, "shim-sleeper-release");
     const r = await shim(["sleeper"], { BIN_MARKER: marker, BIN_RELEASE: release }, (pid) => {
@@ -397,7 +397,7 @@ print("RESULT " + json.dumps({"code": r.exit_code, "ok": v.ok, "retryable": v.re
     expect(existsSync(join(new LocalIOStore(storage).dirOf(["sleeper"], undefined), "record.json"))).toBe(false);
   });
 
-  it("SIGKILL of the shim orphans nothing: the step stops once its parent is gone, and commits nothing", { timeout: 120_000 }, async () => {
+  it("SIGKILL of the shim orphans nothing: the step stops once its parent is gone, and commits nothing", { timeout: 240_000 }, async () => {
     const marker = join(dir, "orphan-sleeper-started");
     const release = join(dir, "orphan-sleeper-release");
     let node = 0;
@@ -410,7 +410,7 @@ print("RESULT " + json.dumps({"code": r.exit_code, "ok": v.ok, "retryable": v.re
       }, 20);
     }).catch(() => undefined); // killed: it prints no result
     expect(node, "the Node step's pid").toBeGreaterThan(0);
-    await waitUntil(`the Node step (pid ${node}) to stop after its parent was killed`, () => !alive(node), 60_000);
+    await waitUntil(`the Node step (pid ${node}) to stop after its parent was killed`, () => !alive(node), 120_000);
     writeFileSync(release, "go");
     expect(existsSync(join(new LocalIOStore(storage).dirOf(["sleeper"], undefined), "record.json"))).toBe(false);
   });
