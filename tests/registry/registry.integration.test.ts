@@ -95,7 +95,7 @@ describe("release through a local registry", () => {
         expect(existsSync(join(app, "node_modules", dep)), `node_modules/${dep}`).toBe(false);
       }
     }
-    await run("npm", ["ls", "--all"], { cwd: app, timeoutMs: 60_000 }); // no missing or invalid (peer) dependency
+    await run("npm", ["ls", "--all"], { cwd: app, timeoutMs: 120_000 }); // no missing or invalid (peer) dependency
   });
 
   it("(2) a project written from the README builds for Airflow and runs on real Airflow", async () => {
@@ -135,7 +135,7 @@ describe("release through a local registry", () => {
   it("(3) a changeset for the Dagster adapter alone releases only @baton/adapter-dagster", async () => {
     const before = new Map<string, string[]>();
     for (const p of publishable) before.set(p.name, await registryVersions(p.name, registry!.url, work));
-    await run("pnpm", ["changeset", "--patch", "@baton/adapter-dagster", "-m", "A Dagster-only fix (registry test)."], { cwd: repo, env: toolEnv(), timeoutMs: 60_000 });
+    await run("pnpm", ["changeset", "--patch", "@baton/adapter-dagster", "-m", "A Dagster-only fix (registry test)."], { cwd: repo, env: toolEnv(), timeoutMs: 120_000 });
     await run("pnpm", ["version-packages"], { cwd: repo, env: toolEnv(), timeoutMs: 120_000 });
     const bumped = workspacePackages(repo).find((p) => p.name === "@baton/adapter-dagster")!;
     expect(bumped.version).not.toBe(publishable.find((p) => p.name === "@baton/adapter-dagster")!.version);

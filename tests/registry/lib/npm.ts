@@ -5,7 +5,7 @@ export async function registryVersions(name: string, url: string, cwd: string): 
   const r = await run("npm", ["view", name, "versions", "--json", "--registry", url, `--${name.split("/")[0]}:registry=${url}`, "--prefer-online"], {
     cwd,
     allowFailure: true,
-    timeoutMs: 60_000,
+    timeoutMs: 120_000,
   });
   if (r.code !== 0) {
     if (/E404|not found|404/i.test(r.stdout + r.stderr)) return [];

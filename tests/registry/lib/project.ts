@@ -78,7 +78,7 @@ export function writeReadmeProject(dir: string): ReadmeProject {
  * was missing. On Node ≥ 22 a missing binary is an error.
  */
 export async function ensurePolarsBinary(dir: string, install: (spec: string) => Promise<unknown>): Promise<string | undefined> {
-  const probe = await run(process.execPath, ["--input-type=module", "-e", 'await import("nodejs-polars")'], { cwd: dir, allowFailure: true, timeoutMs: 60_000 });
+  const probe = await run(process.execPath, ["--input-type=module", "-e", 'await import("nodejs-polars")'], { cwd: dir, allowFailure: true, timeoutMs: 120_000 });
   if (probe.code === 0) return undefined;
   const missing = /Cannot find module '(nodejs-polars-[^']+)'/.exec(probe.stderr)?.[1];
   if (!missing || Number(process.versions.node.split(".")[0]) >= 22) throw new Error(`nodejs-polars does not load in ${dir}:\n${probe.stderr.slice(-3000)}`);

@@ -116,7 +116,7 @@ export async function startRegistry(dir: string, options: { maxLifetimeMs: numbe
   };
 
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8").slice(-4000) : "");
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (exited) throw new Error(`verdaccio exited before it answered on ${url}:\n${log()}`);
     try {
