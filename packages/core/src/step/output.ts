@@ -18,8 +18,7 @@ function redactChunk(chunk: unknown, encoding: unknown): string | undefined {
   else if (chunk instanceof Uint8Array) text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("utf8");
   else return undefined;
   if (typeof chunk === "string" && typeof encoding === "string" && encoding !== "utf8" && encoding !== "utf-8") return undefined;
-  let out = text;
-  for (const r of registered) out = r.redact(out);
+  const out = redactRegistered(text);
   return out === text ? undefined : out;
 }
 
