@@ -29,28 +29,27 @@ from typing import IO, Any
 
 import dagster as dg
 
+from baton_core import redactor
+
+# Exit code of the Node step for a deterministic failure (see @baton/testing CONTRACT-v2.md).
+from baton_core.step import EXIT_DETERMINISTIC as DETERMINISTIC_EXIT
+from baton_core.step import UNFINISHED_HINT
+
 # The Node step writes how it ended here: failures, skipped and materialized assets, whether
 # it finished (a Pipes `closed` exception only becomes an engine event, not the step's error).
 SUMMARY_ENV_VAR = "BATON_DAGSTER_SUMMARY"
-# Exit code of the Node step for a deterministic failure (see @baton/testing CONTRACT-v2.md).
-DETERMINISTIC_EXIT = 3
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
-UNFINISHED_HINT = (
-    "a compute whose promise never settles, or process.exit() in user code?"
-)
 
 
 class Redactor:
     """Replaces every known secret value by `***` (longest first, so no part of one is left)."""
 
     def __init__(self, secrets: Sequence[str]):
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._redact = redactor(secrets)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._redact(text)
 
     def value(self, value: Any) -> Any:
         """The same JSON value with every string in it redacted."""
