@@ -386,6 +386,11 @@ def _events(outcomes: list[StepResult], kind: str) -> list[dict]:
     return [e for o in outcomes for e in o.of_type(kind)]
 
 
+def _run_states(ti) -> dict[str, str]:
+    """The state of every task of this task instance's DAG run, by task id."""
+    return ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+
+
 def _redact_json(value, redact):
     if isinstance(value, str):
         return redact(value)
@@ -416,9 +421,7 @@ class BatonRunOutcomeOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict:
         ti = context["ti"]
-        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(
-            ti.run_id, {}
-        )
+        states = _run_states(ti)
         if states.get(self.plan_task_id) in _FAILED:
             plan = ti.xcom_pull(task_ids=self.plan_task_id, key=PLAN_XCOM) or {}
             raise AirflowFailException(
@@ -483,9 +486,7 @@ class BatonCommittedOperator(BaseOperator):
 
     def execute(self, context: Context) -> None:
         ti = context["ti"]
-        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(
-            ti.run_id, {}
-        )
+        states = _run_states(ti)
         alias = context["outlet_events"][self.outlets[0]]
         for task_id, asset_id in self.asset_tasks.items():
             if states.get(task_id) != "failed":
