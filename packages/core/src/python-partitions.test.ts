@@ -14,6 +14,22 @@ function py(code: string, input: unknown): unknown {
   return JSON.parse(out);
 }
 
+/** The Python `expression` (of `p`, the case's TimePartitions, `at`, its instant, and `case`) for each case. */
+function pyTimeCases(expression: string, cases: unknown): unknown {
+  return py(
+    `import json, sys
+from datetime import datetime
+from baton_core.partitions import TimePartitions
+result = []
+for case in json.load(sys.stdin):
+    p = TimePartitions(case["def"])
+    at = datetime.fromisoformat(case["at"].replace("Z", "+00:00"))
+    result.append(${expression})
+print(json.dumps(result))`,
+    cases,
+  );
+}
+
 /** The message core's error would give, in the one-line form the Python side uses. */
 function coreProblem(run: () => unknown): string | null {
   try {
@@ -43,18 +59,7 @@ describe("baton_core.partitions (Python) against core's TypeScript rules", () =>
       last: [0, 1].map((offset) => lastCompleteKey(def, new Date(at), offset) ?? null),
       valid: keys.filter((k) => hasPartitionKey(def, k, new Date(at))),
     }));
-    const out = py(
-      `import json, sys
-from datetime import datetime
-from baton_core.partitions import TimePartitions
-result = []
-for case in json.load(sys.stdin):
-    p = TimePartitions(case["def"])
-    at = datetime.fromisoformat(case["at"].replace("Z", "+00:00"))
-    result.append({"last": [p.last_complete_key(at, o) for o in (0, 1)], "valid": [k for k in case["keys"] if p.has_key(k, at)]})
-print(json.dumps(result))`,
-      cases,
-    );
+    const out = pyTimeCases(`{"last": [p.last_complete_key(at, o) for o in (0, 1)], "valid": [k for k in case["keys"] if p.has_key(k, at)]}`, cases);
     expect(out).toEqual(expected);
   });
 
@@ -193,18 +198,7 @@ print(json.dumps(result))`,
       .concat(Array.from({ length: 12 }, (_, i) => new Date(Date.parse("2024-04-06T14:00:00Z") + i * 15 * 60_000).toISOString()));
     const cases = defs.flatMap((def) => instants.map((at) => ({ def, at })));
     const expected = cases.map(({ def, at }) => (def.type === "time" ? [0, 1].map((o) => lastCompleteKey(def, new Date(at), o) ?? null) : null));
-    const out = py(
-      `import json, sys
-from datetime import datetime
-from baton_core.partitions import TimePartitions
-result = []
-for case in json.load(sys.stdin):
-    p = TimePartitions(case["def"])
-    at = datetime.fromisoformat(case["at"].replace("Z", "+00:00"))
-    result.append([p.last_complete_key(at, o) for o in (0, 1)])
-print(json.dumps(result))`,
-      cases,
-    );
+    const out = pyTimeCases(`[p.last_complete_key(at, o) for o in (0, 1)]`, cases);
     expect(out).toEqual(expected);
     expect(expected.flat()).toContain("2024-11-03-01:00-0500");
   });
