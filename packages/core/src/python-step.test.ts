@@ -2,8 +2,11 @@ import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { cleanupTempDirs, tempDir } from "./__tests__/helpers.js";
+
+// These tests start real Node and Python processes: the core default (30 s) is short on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /* python/baton_core/step.py: the verdict every adapter applies, redaction, signals, Node's lifetime. */
 const pythonDir = fileURLToPath(new URL("../python/", import.meta.url));

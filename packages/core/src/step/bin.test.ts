@@ -2,13 +2,16 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadDefinitions } from "../load.js";
 import { manifestToJson, toManifest } from "../manifest/build.js";
 import { LocalIOStore } from "../io/store.js";
 import { EVENT_PREFIX } from "./protocol.js";
 import type { StepEvent } from "./events.js";
 import { cleanupTempDirs, tempDir } from "../__tests__/helpers.js";
+
+// These tests start real Node and Python processes: the core default (30 s) is short on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /*
  * The compiled `baton-step` in a child process, against a small definitions module whose assets
