@@ -31,17 +31,13 @@ class BatonNode:
     ) -> dict[str, Any]:
         """Evaluate a sensor or schedule in Node and return its tick result, every text in it
         (skip reason, failure) with the known secret values redacted."""
-        redact = Redactor(secrets)
+        # run_step redacts every event and line, so the tick and the failure already are.
         result = baton_core.run_step(
             self.command(command, *args), {**os.environ, **env}, secrets=secrets
         )
         if result.tick is not None:
-            tick = dict(result.tick)
-            if tick.get("skipReason") is not None:
-                tick["skipReason"] = redact(tick["skipReason"])
-            return tick
-        invocation = redact(" ".join([command, *args]))
+            return dict(result.tick)
+        invocation = Redactor(secrets)(" ".join([command, *args]))
         raise RuntimeError(
-            f"`{invocation}` failed in Node (exit {result.exit_code}): "
-            f"{redact(result.failure)}"
+            f"`{invocation}` failed in Node (exit {result.exit_code}): {result.failure}"
         )
