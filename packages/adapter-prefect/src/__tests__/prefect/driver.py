@@ -7,6 +7,7 @@ Everything it reports is read back from the Prefect API, not from Python return 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
@@ -29,10 +31,9 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.objects import StateType
-from prefect.exceptions import ObjectAlreadyExists
 from prefect.events.worker import EventsWorker
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.logging.handlers import APILogWorker
 from prefect.server.schemas.schedules import CronSchedule
 from prefect.settings import PREFECT_API_URL
@@ -71,11 +72,11 @@ def setup(req: dict[str, Any]) -> dict[str, Any]:
     flows = generated
     # As a worker's deployments (`d.apply(work_pool_name=...)`, or `prefect deploy`): with the pull
     # step `set_working_directory`, `prefect flow-run execute` runs them in the project folder.
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
-        except ObjectAlreadyExists:
-            pass
+    with (
+        get_client(sync_client=True) as client,
+        contextlib.suppress(ObjectAlreadyExists),
+    ):
+        client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
     ids = {d.name: str(d.apply(work_pool_name=WORK_POOL)) for d in flows.deployments()}
     return {"deployments": ids}
 
