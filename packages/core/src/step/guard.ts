@@ -119,18 +119,14 @@ export function guardStep(options: {
     onEvent({ type: "step_end", status: "failure", retryable: true, durationMs: performance.now() - started, error });
   };
 
-  const onBeforeExit = () => {
+  const endedEarly = (hint: string) => {
     if (!watching) return;
     release();
-    close("StepUnfinished", "the Node step ended before it finished", "its event loop emptied while the step was open: a compute whose promise never settles?");
+    close("StepUnfinished", "the Node step ended before it finished", hint);
     process.exitCode = 1;
   };
-  const onExit = (code: number) => {
-    if (!watching) return;
-    release();
-    close("StepUnfinished", "the Node step ended before it finished", `process.exit(${code}) was called while the step was open: process.exit() in user code (or a library)?`);
-    process.exitCode = 1;
-  };
+  const onBeforeExit = () => endedEarly("its event loop emptied while the step was open: a compute whose promise never settles?");
+  const onExit = (code: number) => endedEarly(`process.exit(${code}) was called while the step was open: process.exit() in user code (or a library)?`);
   const onSignal = (signal: keyof typeof SIGNALS) => {
     controller.abort();
     const code = 128 + SIGNALS[signal];
