@@ -150,8 +150,7 @@ export class LocalIOStore {
     runId: string;
   }): Promise<OutputRecord> {
     const id = args.key.join("/");
-    const dir = this.dirOf(args.key, args.partitionKey);
-    await this.makeDir(dir, id);
+    const dir = await this.prepare(args.key, args.partitionKey);
     const frame = args.frame;
     const hash = frame ? contentHash(frame) : null;
     let file: string | null = null;
@@ -161,7 +160,7 @@ export class LocalIOStore {
       await this.commitFile(join(dir, file), bytes, id);
     }
     const record: OutputRecord = {
-      assetKey: args.key.join("/"),
+      assetKey: id,
       partitionKey: args.partitionKey ?? null,
       format: frame ? args.format : "none",
       file,
@@ -223,7 +222,7 @@ export class LocalIOStore {
   /** Read one output; a missing one is an error that says what to materialize. */
   async read(key: AssetKey, partitionKey: string | undefined, reader?: Reader): Promise<{ frame: pl.DataFrame; record: OutputRecord }> {
     const id = key.join("/");
-    const neededBy = typeof reader === "string" ? reader : reader?.asset;
+    const neededBy = readerAsset(reader);
     let previous: string | null | undefined;
     for (;;) {
       const record = await this.readRecord(key, partitionKey);
@@ -259,7 +258,7 @@ export class LocalIOStore {
   async readMany(key: AssetKey, partitionKeys: readonly string[], reader?: Reader): Promise<{ frame: pl.DataFrame; records: OutputRecord[] }> {
     const parts = await Promise.all(partitionKeys.map((k) => this.read(key, k, reader)));
     if (parts.length === 0) {
-      const neededBy = typeof reader === "string" ? reader : reader?.asset;
+      const neededBy = readerAsset(reader);
       throw new BatonError("MISSING_OUTPUT", `input "${key.join("/")}" has no partitions to read`, {
         ...(neededBy !== undefined ? { asset: neededBy } : {}),
         hint: `materialize at least one partition of it first: baton materialize --select ${shellWord(key.join("/"))} --partition KEY (or --partition-range FIRST...LAST)`,
@@ -375,6 +374,10 @@ async function removeStale(dir: string, keep: string | null): Promise<void> {
 
 /** Who reads an input: its asset id, and its own partition key when it is partitioned. */
 export type Reader = string | { readonly asset: string; readonly partitionKey?: string | undefined };
+
+function readerAsset(reader: Reader | undefined): string | undefined {
+  return typeof reader === "string" ? reader : reader?.asset;
+}
 
 function shellWord(text: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
