@@ -8,6 +8,7 @@ import { selectAssets, type SelectableAsset } from "./selection.js";
 import { cronProblem, timezoneProblem } from "./cron.js";
 import { defaultMapping, mappingProblem } from "./partitions/index.js";
 import { partitionsProblem } from "./partitions/define.js";
+import { declaredAt as where } from "./source.js";
 import type { PartitionsDefinition } from "./partitions/types.js";
 
 /** The validated container every runtime consumes. Assets are in dependency order. */
@@ -150,11 +151,6 @@ export function definitions(input: DefinitionsInput): Definitions {
     upstream: (id) => depsOf.get(id) ?? [],
     downstream: (id) => downstreamOf.get(id) ?? [],
   };
-}
-
-/** Where an asset, schedule or sensor was declared, for messages: `file:line` (an editor opens it there), or the file alone. */
-function where(a: { readonly file: string | undefined; readonly line?: number | undefined }): string | undefined {
-  return a.file !== undefined && a.line !== undefined ? `${a.file}:${a.line}` : a.file;
 }
 
 export function isSideEffect(a: AssetDefinition): boolean {

@@ -136,3 +136,8 @@ export function userFrameOf(error: { readonly name?: string; readonly stack?: st
   const at = error.stack === undefined ? undefined : fromText(error.stack);
   return at && `${at.file}:${at.line}:${at.column}`;
 }
+
+/** Where an asset, schedule or sensor was declared, for messages: `file:line` (an editor opens it there), or the file alone. */
+export function declaredAt(a: { readonly file: string | undefined; readonly line?: number | undefined }): string | undefined {
+  return a.file !== undefined && a.line !== undefined ? `${a.file}:${a.line}` : a.file;
+}

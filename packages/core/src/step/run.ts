@@ -9,6 +9,7 @@ import type { PartitionKeyRange } from "../partitions/types.js";
 import { buildResources, redactorOf, resourceKeys, stepSecrets, type BuiltResources } from "./resources.js";
 import { redactDeep, redactError, serializeError, type LogLevel, type SerializedError, type StepEvent } from "./events.js";
 import { redactProcessOutput } from "./output.js";
+import { declaredAt } from "../source.js";
 
 export interface StepOptions {
   readonly definitions: Definitions;
@@ -276,11 +277,6 @@ async function validateOutput(asset: AssetDefinition, output: unknown): Promise<
     file: declaredAt(asset),
     hint: output === undefined ? "return the frame (a missing `return`?), or declare output: \"none\" for a side-effect asset" : "convert the result with pl.DataFrame(...) or apache-arrow's tableFromArrays(...)",
   });
-}
-
-/** Where the asset was declared, as `file:line` (an editor opens it there), or the file alone. */
-function declaredAt(a: AssetDefinition): string | undefined {
-  return a.file !== undefined && a.line !== undefined ? `${a.file}:${a.line}` : a.file;
 }
 
 function describe(x: unknown): string {
