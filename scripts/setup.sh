@@ -9,7 +9,8 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$P
   echo "› installing pnpm $PNPM_VERSION"
   npm install --global --silent "pnpm@$PNPM_VERSION" >/dev/null
 fi
-if [ "${1:-}" = "--with-python" ] && ! command -v uv >/dev/null 2>&1; then
+# uv builds the Python wheels of every package, so even `make example` needs it.
+if ! command -v uv >/dev/null 2>&1; then
   echo "› installing uv"
   python3 -m pip install --quiet uv
 fi
