@@ -5,6 +5,8 @@ import type { MetadataValue } from "../asset.js";
 import type { ConfigSchema } from "../resource.js";
 import { uniquePartitions, type Definitions } from "../definitions.js";
 import { defaultMapping } from "../partitions/index.js";
+import { BatonError } from "../errors.js";
+import { moduleHashOf } from "./hash.js";
 import { MANIFEST_VERSION, type Manifest, type ManifestAsset } from "./types.js";
 
 const corePackage = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { name: string; version: string; engines: { node: string } };
@@ -21,6 +23,8 @@ export interface ManifestOptions {
   readonly manifestDir: string;
   /** Step entry to record; core's own by default. */
   readonly stepEntry?: string;
+  /** "sha256:<hex>" of the module; by default the module file is read and hashed. */
+  readonly moduleHash?: string;
 }
 
 /** Deterministic: the same definitions and paths give byte-identical JSON. */
@@ -55,6 +59,7 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
     generator: { name: corePackage.name, version: corePackage.version },
     runtime: {
       module: rel(options.module),
+      moduleHash: options.moduleHash ?? hashModuleFile(options.module),
       export: options.exportName ?? "default",
       stepEntry: rel(options.stepEntry ?? stepEntryPath),
       node: corePackage.engines.node,
@@ -102,6 +107,24 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
       description: s.description ?? null,
     })),
   };
+}
+
+/**
+ * A module that does not exist (yet) gets the all-zero hash, which no file has: a manifest for
+ * inspection or a unit test still validates, and a step refuses to run it. Builds pass moduleHash.
+ */
+export const NO_MODULE_HASH = `sha256:${"0".repeat(64)}`;
+
+function hashModuleFile(path: string): string {
+  try {
+    return moduleHashOf(readFileSync(path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return NO_MODULE_HASH;
+    throw new BatonError("MANIFEST", `cannot hash the definitions module: ${(e as Error).message}`, {
+      file: path,
+      hint: "check the file's permissions, or pass moduleHash to toManifest",
+    });
+  }
 }
 
 export function manifestToJson(m: Manifest): string {

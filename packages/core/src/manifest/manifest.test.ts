@@ -8,9 +8,10 @@ import { dailyPartitions, hourlyPartitions, staticPartitions, weeklyPartitions }
 import { env, resource, secret } from "../resource.js";
 import { schedule } from "../schedule.js";
 import { sensor } from "../sensor.js";
-import { manifestToJson, stepEntryPath, toManifest } from "./build.js";
+import { manifestToJson, NO_MODULE_HASH, stepEntryPath, toManifest } from "./build.js";
 import { manifestProblems, readManifest } from "./read.js";
-import { MANIFEST_VERSION, type Manifest } from "./types.js";
+import { moduleHashOf } from "./hash.js";
+import { ACCEPTED_MANIFEST_VERSIONS, MANIFEST_VERSION, type Manifest } from "./types.js";
 import { cleanupTempDirs, expectValidManifest, tempDir, thrownSync, validatedManifests } from "../__tests__/helpers.js";
 
 afterEach(() => {
@@ -71,8 +72,10 @@ function fixture(reordered = false) {
   });
 }
 
+const HASH = `sha256:${"ab".repeat(32)}`;
+
 function build(defs = fixture(), dir = "/srv/project/.baton") {
-  return expectValidManifest(toManifest(defs, { module: "/srv/project/.baton/build/definitions.mjs", manifestDir: dir, stepEntry: "/srv/project/node_modules/@baton/core/dist/step/bin.js" }));
+  return expectValidManifest(toManifest(defs, { module: "/srv/project/.baton/build/definitions.mjs", moduleHash: HASH, manifestDir: dir, stepEntry: "/srv/project/node_modules/@baton/core/dist/step/bin.js" }));
 }
 
 describe("toManifest", () => {
@@ -80,7 +83,7 @@ describe("toManifest", () => {
     const m = build();
     expect(m.manifestVersion).toBe(MANIFEST_VERSION);
     expect(m.generator).toEqual({ name: "@baton/core", version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
-    expect(m.runtime).toEqual({ module: "build/definitions.mjs", export: "default", stepEntry: "../node_modules/@baton/core/dist/step/bin.js", node: ">=20.19" });
+    expect(m.runtime).toEqual({ module: "build/definitions.mjs", moduleHash: HASH, export: "default", stepEntry: "../node_modules/@baton/core/dist/step/bin.js", node: ">=20.19" });
     expect(m.assets.map((a) => a.id)).toEqual(["sales/orders", "events", "regions", "daily_events", "weekly", "all_regions", "notify"]);
     const byId = Object.fromEntries(m.assets.map((a) => [a.id, a]));
     expect(byId["sales/orders"]).toEqual({
@@ -170,15 +173,25 @@ describe("toManifest", () => {
   });
 
   it("records runtime paths relative to the manifest's folder, and core's own step entry by default", () => {
-    const m = expectValidManifest(toManifest(fixture(), { module: "/a/b/defs.mjs", exportName: "defs", manifestDir: "/a/c" }));
+    const m = expectValidManifest(toManifest(fixture(), { module: "/a/b/defs.mjs", moduleHash: HASH, exportName: "defs", manifestDir: "/a/c" }));
     expect(m.runtime.module).toBe("../b/defs.mjs");
     expect(m.runtime.export).toBe("defs");
     expect(m.runtime.stepEntry).toBe(relative("/a/c", stepEntryPath));
     expect(stepEntryPath.endsWith(join("step", "bin.js"))).toBe(true);
   });
 
+  it("hashes the module file when no moduleHash is given, and the all-zero hash for a missing one", () => {
+    const dir = tempDir();
+    const module = join(dir, "defs.mjs");
+    writeFileSync(module, "export default 1;\n");
+    const m = expectValidManifest(toManifest(fixture(), { module, manifestDir: dir }));
+    expect(m.runtime.moduleHash).toBe(moduleHashOf("export default 1;\n"));
+    expect(m.runtime.moduleHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(toManifest(fixture(), { module: join(dir, "gone.mjs"), manifestDir: dir }).runtime.moduleHash).toBe(NO_MODULE_HASH);
+  });
+
   it("a minimal definitions gives a minimal valid manifest", () => {
-    const m = expectValidManifest(toManifest(definitions({ assets: [asset({ key: "only", compute: df })] }), { module: "/p/d.mjs", manifestDir: "/p" }));
+    const m = expectValidManifest(toManifest(definitions({ assets: [asset({ key: "only", compute: df })] }), { module: "/p/d.mjs", moduleHash: HASH, manifestDir: "/p" }));
     expect(m.assets).toHaveLength(1);
     expect(m.resources).toEqual([]);
     expect(m.schedules).toEqual([]);
@@ -215,7 +228,7 @@ describe("readManifest", () => {
   });
 
   it("rejects invalid JSON with an error naming the file", () => {
-    const path = write("{ \"manifestVersion\": 1, ");
+    const path = write("{ \"manifestVersion\": 2, ");
     const e = thrownSync(() => readManifest(path));
     expect(e).toMatchObject({ code: "MANIFEST", file: path });
     expect(e.message).toContain(path);
@@ -240,15 +253,15 @@ describe("readManifest", () => {
   });
 
   it("rejects an unsupported manifestVersion, naming the file and both versions", () => {
-    const newer = { ...JSON.parse(manifestToJson(build())), manifestVersion: 2 };
-    const path = write(JSON.stringify(newer));
+    const older = { ...JSON.parse(manifestToJson(build())), manifestVersion: 1 };
+    const path = write(JSON.stringify(older));
     const e = thrownSync(() => readManifest(path));
     expect(e).toMatchObject({ code: "MANIFEST", file: path });
     expect(e.message).toContain(path);
-    expect(e.message).toContain("manifest version 2 is not one @baton/core can read (it reads 1)");
-    expect(e.hint).toContain("version 1");
-    const adapter = thrownSync(() => readManifest(path, [1], "@baton/adapter-x"));
-    expect(adapter.message).toContain("not one @baton/adapter-x can read (it reads 1)");
+    expect(e.message).toContain("manifest version 1 is not one @baton/core can read (it reads 2)");
+    expect(e.hint).toContain("version 2");
+    const adapter = thrownSync(() => readManifest(path, ACCEPTED_MANIFEST_VERSIONS, "@baton/adapter-x"));
+    expect(adapter.message).toContain("not one @baton/adapter-x can read (it reads 2)");
     expect(adapter.hint).toContain("upgrade @baton/adapter-x");
   });
 });

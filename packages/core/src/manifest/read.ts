@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Ajv2020 } from "ajv/dist/2020.js";
 import { BatonError } from "../errors.js";
-import type { Manifest } from "./types.js";
+import { ACCEPTED_MANIFEST_VERSIONS, type Manifest } from "./types.js";
 
 let validator: ReturnType<Ajv2020["compile"]> | undefined;
 
@@ -26,7 +26,7 @@ export function manifestProblems(value: unknown): string[] {
  * keeps the parse and version checks but skips the full schema (for steps launched from a build
  * that validated it).
  */
-export function readManifest(path: string, acceptedVersions: readonly number[] = [1], reader = "@baton/core", options: { schema?: boolean } = {}): Manifest {
+export function readManifest(path: string, acceptedVersions: readonly number[] = ACCEPTED_MANIFEST_VERSIONS, reader = "@baton/core", options: { schema?: boolean } = {}): Manifest {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, "utf8"));

@@ -2,8 +2,11 @@ import type { CheckSeverity, MetadataValue } from "../asset.js";
 import type { PartitionMapping, PartitionsDefinition } from "../partitions/types.js";
 import type { SchedulePartition } from "../schedule.js";
 
-/** Bumped on any change an older adapter could misread. Adapters declare the versions they accept. */
-export const MANIFEST_VERSION = 1;
+/** Bumped on any change an older reader could misread. v2: `runtime.moduleHash`, paths inside the build. */
+export const MANIFEST_VERSION = 2;
+
+/** The one list of versions core and the adapters read (they import it; baton_core holds Python's). */
+export const ACCEPTED_MANIFEST_VERSIONS: readonly [2] = [2];
 
 export interface ManifestDep {
   readonly id: string;
@@ -72,6 +75,8 @@ export interface Manifest {
   /** How to start the step runtime; paths are relative to the manifest's folder, with '/'. */
   readonly runtime: {
     readonly module: string;
+    /** "sha256:<64 hex>" of the module's bytes; the step refuses to run a module that differs. */
+    readonly moduleHash: string;
     readonly export: string;
     readonly stepEntry: string;
     readonly node: string;

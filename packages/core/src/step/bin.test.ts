@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadDefinitions } from "../load.js";
 import { manifestToJson, toManifest } from "../manifest/build.js";
+import { moduleHashOf } from "../manifest/hash.js";
 import { LocalIOStore } from "../io/store.js";
 import { EVENT_PREFIX } from "./protocol.js";
 import type { StepEvent } from "./events.js";
@@ -115,7 +116,8 @@ beforeAll(async () => {
   manifestPath = join(dir, "manifest.json");
   const manifest = toManifest(defs, { module: join(dir, "defs.mjs"), manifestDir: dir, stepEntry: STEP_BIN });
   writeFileSync(manifestPath, manifestToJson(manifest));
-  writeFileSync(join(dir, "import_fails.json"), manifestToJson({ ...manifest, runtime: { ...manifest.runtime, module: "import_fails.mjs" } }));
+  const importFails = { module: "import_fails.mjs", moduleHash: moduleHashOf(readFileSync(join(dir, "import_fails.mjs"))) };
+  writeFileSync(join(dir, "import_fails.json"), manifestToJson({ ...manifest, runtime: { ...manifest.runtime, ...importFails } }));
 });
 
 afterAll(cleanupTempDirs);
@@ -322,7 +324,7 @@ describe("baton_core.run_step (Python) driving the real baton-step", () => {
   const SHIM = `
 import json, os, sys
 from baton_core import Manifest, run_step, secret_values
-m = Manifest.read(os.environ["MANIFEST"], [1], "test")
+m = Manifest.read(os.environ["MANIFEST"], [2], "test")
 assets = sys.argv[1:]
 keys = sorted({k for a in assets for k in m.asset(a)["resources"]})
 seen = []

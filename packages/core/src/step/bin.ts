@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BatonError, isRetryable } from "../errors.js";
 import { readManifest } from "../manifest/read.js";
+import { ACCEPTED_MANIFEST_VERSIONS } from "../manifest/types.js";
 import type { Manifest } from "../manifest/types.js";
 import { loadDefinitions } from "../load.js";
 import { runStep } from "./run.js";
@@ -11,6 +12,7 @@ import { encodeEvent } from "./protocol.js";
 import { redactError, serializeError, type StepEvent } from "./events.js";
 import { guardStep, type StepGuard } from "./guard.js";
 import { exitWithParent } from "./parent.js";
+import { verifyModule } from "./verify.js";
 import { redactProcessOutput } from "./output.js";
 import { redactorOf } from "./resources.js";
 import { evaluateSensorTick, evaluateScheduleTick } from "../ticks.js";
@@ -26,7 +28,7 @@ import { parseRange } from "../cli/args.js";
  *
  * Exit codes: 0 the step printed step_end success; 1 failure a retry may fix (a thrown error, a
  * failed teardown or import, a step that ended early); 3 deterministic failure (see
- * DETERMINISTIC_CODES, a bad manifest or usage); 143 / 130 cancelled by SIGTERM / SIGINT.
+ * DETERMINISTIC_CODES, a bad manifest, a module whose hash differs from the manifest's, or usage); 143 / 130 cancelled by SIGTERM / SIGINT.
  */
 const USAGE = "usage: baton-step run|sensor|schedule --manifest M ...";
 const out = (line: string) => writeSync(1, line);
@@ -68,7 +70,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!values.manifest) throw new BatonError("CONFIG", "--manifest is required", { hint: USAGE });
   const manifestPath = resolve(values.manifest);
-  const manifest = readManifest(manifestPath, [1], "baton-step", { schema: false });
+  const manifest = readManifest(manifestPath, ACCEPTED_MANIFEST_VERSIONS, "baton-step", { schema: false });
+  verifyModule(manifest, manifestPath);
   redact = redactorOf(manifestSecrets(manifest, process.env));
   redactProcessOutput(redact);
   // Watching starts before the definitions are imported: an import that never settles is caught too.

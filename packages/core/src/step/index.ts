@@ -7,3 +7,4 @@ export { redactProcessOutput } from "./output.js";
 export { exitWithParent } from "./parent.js";
 export { redactorOf, secretRedactor } from "./resources.js";
 export { isRetryable, DETERMINISTIC_CODES, StepCancelled } from "../errors.js";
+export { verifyModule } from "./verify.js";
