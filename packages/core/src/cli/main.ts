@@ -14,6 +14,7 @@ import { fmtMs, progressPrinter, summary } from "./progress.js";
 import { graphMermaid, graphText } from "./graph-text.js";
 import { parseRange } from "./args.js";
 import { loadAdapterCli } from "./adapters.js";
+import { runInit } from "./init.js";
 
 export const USAGE = `baton — run Baton definitions
 
@@ -24,6 +25,7 @@ export const USAGE = `baton — run Baton definitions
   baton schedule tick NAME [--at ISO]  what the schedule would run at that time
   baton sensor tick NAME [--cursor C]  run the sensor once, print its run requests and cursor
   baton validate                       check the definitions and exit
+  baton init [DIR]                     scaffold a new Baton project (DIR must be new or empty)
   baton <target> build --out DIR       build for an orchestrator with the installed @baton/adapter-<target>
 
   --definitions FILE  definitions module (default: package.json "baton.definitions")
@@ -60,7 +62,7 @@ function trackRun(next: ((e: StepEvent) => void) | undefined): { onEvent: (e: St
 }
 
 /** The CLI as a function, so tests drive it without a child process. Returns the exit code. */
-const BUILT_IN = new Set(["materialize", "list", "graph", "manifest", "schedule", "sensor", "validate"]);
+const BUILT_IN = new Set(["materialize", "list", "graph", "manifest", "schedule", "sensor", "validate", "init"]);
 
 const OPTIONS = {
   definitions: { type: "string" },
@@ -86,6 +88,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     io.out(USAGE);
     return values.help ? 0 : 2;
   }
+  // Before any project lookup: init runs in an empty folder and never loads definitions.
+  if (command === "init") return runInit(positionals.slice(1), io);
   const project = findProject(io.cwd, values.definitions);
   const defs = await loadDefinitions(project.definitions, project.exportName);
   const json = (v: unknown) => io.out(JSON.stringify(v, null, 2));
