@@ -1,10 +1,27 @@
 """The orchestrator-neutral Python side of Baton, shared by the adapters' Python modules.
 
-Stdlib only. It reads the manifest, checks partition keys as core's TypeScript does, and
+Stdlib only. It reads the manifest (typed by ``manifest_types``, generated from core's JSON
+Schema) and the build settings next to it, checks partition keys as core's TypeScript does, and
 launches core's step runtime (`node <stepEntry> ...`), reading the events it prints.
 """
 
-from .manifest import Manifest, ManifestError, ManifestVersionError, read_manifest
+from .build import BuildError, BuildInfo, read_build
+from .manifest import (
+    ACCEPTED_MANIFEST_VERSIONS,
+    Manifest,
+    ManifestError,
+    ManifestVersionError,
+    read_manifest,
+)
+from .manifest_types import (
+    ManifestAsset,
+    ManifestData,
+    ManifestResource,
+    ManifestSchedule,
+    ManifestSensor,
+    PartitionMapping,
+    PartitionsDefinition,
+)
 from .partitions import (
     PartitionError,
     check_key,
@@ -33,11 +50,21 @@ from .step import (
 )
 
 __all__ = [
+    "ACCEPTED_MANIFEST_VERSIONS",
     "EVENT_PREFIX",
+    "BuildError",
+    "BuildInfo",
     "Manifest",
+    "ManifestAsset",
+    "ManifestData",
     "ManifestError",
+    "ManifestResource",
+    "ManifestSchedule",
+    "ManifestSensor",
     "ManifestVersionError",
     "PartitionError",
+    "PartitionMapping",
+    "PartitionsDefinition",
     "PlanError",
     "PlannedAsset",
     "RunPlan",
@@ -51,6 +78,7 @@ __all__ = [
     "parse_range",
     "partitions_of",
     "plan_run",
+    "read_build",
     "read_manifest",
     "redactor",
     "run_step",

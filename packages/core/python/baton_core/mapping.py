@@ -2,17 +2,17 @@
 
 A port of core's src/partitions/mapping.ts (upstreamKeys) and of the key lists in time.ts
 (partitionKeys, keysInRange, keysOverlapping), built on baton_core.partitions so that the windows,
-the DST rules and the key checks are that module's. Everything that touches its time internals is
-in the ``_``-functions below.
+the DST rules and the key checks are that module's. Windows are named by their start, as in
+Dagster.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
+from .manifest_types import PartitionMapping, PartitionsDefinition
 from .partitions import (
     PartitionError,
     StaticPartitions,
@@ -32,43 +32,10 @@ _WEEKDAYS = (
 )
 
 
-# -- the time primitives used (baton_core.partitions.TimePartitions) -----------------------------
-# Windows are named by their start (``first``, ``end``, ``order(key)``, ``starts``, ``key_of``),
-# as in Dagster; the fallbacks serve the older wall-based TimePartitions.
-
-
-def _walls(parts: TimePartitions, start: datetime) -> Iterator[datetime]:
-    """Window starts from ``start`` on (``start`` must be one)."""
-    if hasattr(parts, "starts"):
-        yield from parts.starts(start)
-        return
-    while True:
-        yield start
-        start = parts._step(start, 1)
-
-
-def _window(parts: TimePartitions, start: datetime) -> tuple[datetime, datetime]:
-    if hasattr(parts, "window"):
-        return parts.window(start)
-    return parts._instant(start), parts._end_of(start)
-
-
-def _floor_instant(parts: TimePartitions, instant: datetime) -> datetime:
-    if hasattr(parts, "containing"):
-        return parts.containing(instant)
-    return parts._floor(parts._wall_at(instant))
-
-
-def _last_complete(parts: TimePartitions, now: datetime) -> datetime:
-    if hasattr(parts, "_last_complete_start"):
-        return parts._last_complete_start(now)
-    return parts._last_complete_wall(now)
-
-
 # -- key lists -------------------------------------------------------------------------------------
 
 
-def describe_partitions(definition: dict[str, Any] | None) -> str:
+def describe_partitions(definition: PartitionsDefinition | None) -> str:
     """A definition in words, as core's describePartitions writes it."""
     if definition is None:
         return "unpartitioned"
@@ -89,24 +56,16 @@ def describe_partitions(definition: dict[str, Any] | None) -> str:
     )
 
 
-def all_keys(definition: dict[str, Any], now: datetime) -> list[str]:
+def all_keys(definition: PartitionsDefinition, now: datetime) -> list[str]:
     """Keys of every complete partition (static: all keys), in partition order."""
     parts = partitions_of(definition)
     if isinstance(parts, StaticPartitions):
         return list(parts.keys)
-    if hasattr(parts, "keys"):
-        return parts.keys(now)
-    last = _last_complete(parts, now)
-    out: list[str] = []
-    for wall in _walls(parts, parts.first):
-        if wall > last:
-            break
-        out.append(parts.key_of(wall))
-    return out
+    return parts.keys(now)
 
 
 def keys_in_range(
-    definition: dict[str, Any], first: str, last: str, asset: str, now: datetime
+    definition: PartitionsDefinition, first: str, last: str, asset: str, now: datetime
 ) -> list[str]:
     """Keys from ``first`` to ``last`` inclusive; raises PartitionError as check_range does."""
     check_range(definition, first, last, asset, now)
@@ -115,58 +74,52 @@ def keys_in_range(
         return list(parts.keys[parts.keys.index(first) : parts.keys.index(last) + 1])
     end = parts.order(last)
     out: list[str] = []
-    for wall in _walls(parts, parts.order(first)):
-        if wall > end:
+    for start in parts.starts(parts.order(first)):
+        if start > end:
             break
-        out.append(parts.key_of(wall))
+        out.append(parts.key_of(start))
     return out
 
 
-def sort_keys(definition: dict[str, Any], keys: Iterable[str]) -> list[str]:
+def sort_keys(definition: PartitionsDefinition, keys: Iterable[str]) -> list[str]:
     """Keys of one definition, de-duplicated, in partition order."""
     parts = partitions_of(definition)
     unique = list(dict.fromkeys(keys))
     if isinstance(parts, StaticPartitions):
         index = {k: i for i, k in enumerate(parts.keys)}
         return sorted(unique, key=lambda k: index.get(k, len(index)))
-    return sorted(
-        unique,
-        key=lambda k: (parts.wall_of(k) is None, parts.wall_of(k) or datetime.min),
-    )
+    # Unknown keys last; window starts are aware, so their stand-in is too.
+    never = datetime.max.replace(tzinfo=UTC)
+    return sorted(unique, key=lambda k: parts.wall_of(k) or never)
 
 
 def keys_overlapping(
-    definition: dict[str, Any], start: datetime, end: datetime
+    definition: PartitionsDefinition, start: datetime, end: datetime
 ) -> list[str]:
     """Keys whose window overlaps [start, end), within the start/end bounds (complete or not)."""
     parts = partitions_of(definition)
     assert isinstance(parts, TimePartitions)
     out: list[str] = []
-    for wall in _walls(parts, max(parts.first, _floor_instant(parts, start))):
-        if _window(parts, wall)[0] >= end or (
-            parts.end is not None and wall >= parts.end
-        ):
+    for window in parts.starts(max(parts.first, parts.containing(start))):
+        if window >= end or (parts.end is not None and window >= parts.end):
             break
-        out.append(parts.key_of(wall))
+        out.append(parts.key_of(window))
     return out
 
 
-def _window_of_key(definition: dict[str, Any], key: str) -> tuple[datetime, datetime]:
+def _window_of_key(
+    definition: PartitionsDefinition, key: str
+) -> tuple[datetime, datetime]:
     parts = partitions_of(definition)
     assert isinstance(parts, TimePartitions)
-    if hasattr(parts, "time_window"):
-        return parts.time_window(key)
-    wall = parts.wall_of(key)
-    if wall is None or not parts._in_bounds(wall):
-        raise PartitionError(f"unknown partition key {json.dumps(key)}")
-    return _window(parts, wall)
+    return parts.time_window(key)
 
 
 def upstream_keys(
-    down: dict[str, Any] | None,
+    down: PartitionsDefinition | None,
     down_keys: Sequence[str],
-    up: dict[str, Any],
-    mapping: dict[str, Any],
+    up: PartitionsDefinition,
+    mapping: PartitionMapping,
     now: datetime,
 ) -> list[str]:
     """The upstream keys that ``down_keys`` read through ``mapping``, in upstream partition order.

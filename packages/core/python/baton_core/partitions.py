@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import cast
 from zoneinfo import ZoneInfo
+
+from .manifest_types import (
+    PartitionsDefinition,
+    StaticPartitionsDefinition,
+    TimePartitionsDefinition,
+)
 
 _TOKEN_WIDTH = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2}
 _ISO_LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$")
@@ -71,7 +77,7 @@ class TimePartitions:
     ("2024-11-03-01:00-0500").
     """
 
-    def __init__(self, definition: dict[str, Any]) -> None:
+    def __init__(self, definition: TimePartitionsDefinition) -> None:
         self.grain: str = definition["grain"]
         self.format: str = definition["format"]
         self.timezone: str = definition["timezone"]
@@ -137,7 +143,8 @@ class TimePartitions:
         if not m:
             return None
         try:
-            wall = datetime(*(int(g) if g else 0 for g in m.groups()))
+            y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
+            wall = datetime(y, mo, d, h, mi, sec)
         except ValueError:
             return None
         return wall if self._local(self._resolve(wall)) == wall else None
@@ -351,6 +358,10 @@ class TimePartitions:
             raise PartitionError(f"unknown partition key {json.dumps(key)}")
         return start
 
+    def is_reversed(self, first: str, last: str) -> bool:
+        """Whether the range ``first``...``last`` (both keys) ends before it starts."""
+        return self.order(first) > self.order(last)
+
 
 def _cron_hours(field: str) -> set[int]:
     """The hours a cron hour field matches (``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n``, ``a/n``, lists)."""
@@ -437,7 +448,7 @@ def _static_key_problem(k: object) -> str | None:
     return None
 
 
-def static_partitions_problem(definition: dict[str, Any]) -> str | None:
+def static_partitions_problem(definition: Mapping[str, object]) -> str | None:
     """Why a static partitions definition is invalid ("problem; fix", as core says it), or None."""
     keys = definition.get("keys")
     if not isinstance(keys, list) or not keys:
@@ -447,6 +458,7 @@ def static_partitions_problem(definition: dict[str, Any]) -> str | None:
         problem = _static_key_problem(k)
         if problem:
             return problem
+        assert isinstance(k, str)  # checked by _static_key_problem
         if k in seen:
             return f'static partition key "{k}" is listed twice; list each key once'
         seen.add(k)
@@ -456,7 +468,7 @@ def static_partitions_problem(definition: dict[str, Any]) -> str | None:
 class StaticPartitions:
     """A fixed list of keys, in the order they were declared."""
 
-    def __init__(self, definition: dict[str, Any]) -> None:
+    def __init__(self, definition: StaticPartitionsDefinition) -> None:
         problem = static_partitions_problem(definition)
         if problem:
             raise PartitionError(problem)
@@ -480,26 +492,30 @@ class StaticPartitions:
     def order(self, key: str) -> int:
         return self.keys.index(key)
 
+    def is_reversed(self, first: str, last: str) -> bool:
+        """Whether the range ``first``...``last`` (both keys) ends before it starts."""
+        return self.order(first) > self.order(last)
+
 
 Partitions = TimePartitions | StaticPartitions
 
 
 @lru_cache(maxsize=256)
 def _partitions(definition_json: str) -> Partitions:
-    definition = json.loads(definition_json)
-    return (
-        TimePartitions(definition)
-        if definition["type"] == "time"
-        else StaticPartitions(definition)
-    )
+    definition = cast(PartitionsDefinition, json.loads(definition_json))
+    if definition["type"] == "time":
+        return TimePartitions(definition)
+    return StaticPartitions(definition)
 
 
-def partitions_of(definition: dict[str, Any]) -> Partitions:
+def partitions_of(definition: PartitionsDefinition) -> Partitions:
     """The (cached) partitions of a manifest partitions definition."""
     return _partitions(json.dumps(definition, sort_keys=True))
 
 
-def check_key(definition: dict[str, Any], key: str, asset: str, now: datetime) -> None:
+def check_key(
+    definition: PartitionsDefinition, key: str, asset: str, now: datetime
+) -> None:
     """Raise PartitionError naming the asset, the key and the valid keys unless ``key`` is a partition."""
     parts = partitions_of(definition)
     if not parts.has_key(key, now):
@@ -508,13 +524,12 @@ def check_key(definition: dict[str, Any], key: str, asset: str, now: datetime) -
 
 
 def check_range(
-    definition: dict[str, Any], first: str, last: str, asset: str, now: datetime
+    definition: PartitionsDefinition, first: str, last: str, asset: str, now: datetime
 ) -> None:
     """Raise PartitionError unless ``first`` and ``last`` are partitions and ``first`` comes first."""
     check_key(definition, first, asset, now)
     check_key(definition, last, asset, now)
-    parts = partitions_of(definition)
-    if parts.order(first) > parts.order(last):  # type: ignore[operator]
+    if partitions_of(definition).is_reversed(first, last):
         raise PartitionError(
             f'asset "{asset}": partition range "{first}" to "{last}" ends before it starts'
         )

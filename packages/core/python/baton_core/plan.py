@@ -18,17 +18,28 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .manifest_types import (
+    ManifestAsset,
+    ManifestData,
+    PartitionMapping,
+    PartitionsDefinition,
+    TimePartitionsDefinition,
+)
 from .mapping import describe_partitions, keys_in_range, sort_keys, upstream_keys
 from .partitions import (
     PartitionError,
     StaticPartitions,
+    TimePartitions,
     check_key,
     partitions_of,
     schedule_tick,
 )
 from .selection import SelectionError, is_everything, select_assets
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
 
 KEY_HINT = (
     "pass a partition key or a range: --partition KEY or --partition-range FIRST...LAST "
@@ -130,8 +141,8 @@ class TickPlan:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _data(manifest: Any) -> Mapping[str, Any]:
-    return manifest.data if hasattr(manifest, "data") else manifest
+def _data(manifest: Manifest | ManifestData) -> ManifestData:
+    return manifest if isinstance(manifest, dict) else manifest.data
 
 
 def _utc(at: datetime | None) -> datetime:
@@ -168,12 +179,18 @@ def _describe_keys(keys: Sequence[str]) -> str:
     )
 
 
-def _has(definition: dict[str, Any], key: str, now: datetime) -> bool:
+def _has(definition: PartitionsDefinition, key: str, now: datetime) -> bool:
     return partitions_of(definition).has_key(key, now)
 
 
+def _has_all(
+    definition: PartitionsDefinition | None, keys: Sequence[str], now: datetime
+) -> bool:
+    return definition is not None and all(_has(definition, k, now) for k in keys)
+
+
 def _check(
-    definition: dict[str, Any], key: str, asset: str, now: datetime
+    definition: PartitionsDefinition, key: str, asset: str, now: datetime
 ) -> PartitionError | None:
     try:
         check_key(definition, key, asset, now)
@@ -183,7 +200,7 @@ def _check(
 
 
 def _ranges(
-    definition: dict[str, Any], keys: Sequence[str], now: datetime
+    definition: PartitionsDefinition, keys: Sequence[str], now: datetime
 ) -> list[tuple[str, str]]:
     """Runs of consecutive partitions in ``keys`` (sorted, valid)."""
     if not keys:
@@ -215,7 +232,7 @@ def _ranges(
 
 
 def plan_run(
-    manifest: Any,
+    manifest: Manifest | ManifestData,
     selection: str | Sequence[str] | None = None,
     partition_key: str | None = None,
     partition_range: tuple[str, str] | str | None = None,
@@ -228,7 +245,7 @@ def plan_run(
     """
     now = _utc(now)
     data = _data(manifest)
-    assets: list[dict[str, Any]] = list(data["assets"])
+    assets: list[ManifestAsset] = list(data["assets"])
     by_id = {a["id"]: a for a in assets}
     if isinstance(partition_range, str):
         first, sep, last = partition_range.partition("...")
@@ -272,8 +289,8 @@ def plan_run(
             for i in partitioned
         ]
         gone = set(partitioned)
-        warnings = []
-        planned = []
+        warnings: list[str] = []
+        planned: list[PlannedAsset] = []
         for i in ids:
             if i in gone:
                 continue
@@ -303,7 +320,7 @@ def plan_run(
         )
 
     selected = set(ids)
-    consumers: dict[str, list[tuple[str, dict[str, Any]]]] = {i: [] for i in ids}
+    consumers: dict[str, list[tuple[str, PartitionMapping]]] = {i: [] for i in ids}
     for c in ids:
         if by_id[c]["partitions"] is None:
             continue
@@ -350,10 +367,10 @@ def plan_run(
         for k in ordered:
             if not _has(definition, k, now):
                 c, kind = found[k]
-                e = _check(definition, k, i, now)
+                error = _check(definition, k, i, now)
                 problem, hint = (
-                    _key_problem(e, i)
-                    if e
+                    _key_problem(error, i)
+                    if error
                     else (f"unknown partition key {json.dumps(k)}", "")
                 )
                 raise PlanError(
@@ -369,7 +386,7 @@ def plan_run(
         keys[i] = ordered
 
     planned = []
-    warnings: list[str] = []
+    warnings = []
     for i in ids:
         definition = by_id[i]["partitions"]
         if definition is None:
@@ -386,11 +403,11 @@ def plan_run(
 
 def _leaf_keys(
     asset: str,
-    definition: dict[str, Any],
+    definition: PartitionsDefinition,
     partition_key: str | None,
     partition_range: tuple[str, str] | None,
     ids: Sequence[str],
-    by_id: Mapping[str, dict[str, Any]],
+    by_id: Mapping[str, ManifestAsset],
     now: datetime,
 ) -> list[str]:
     """The keys the run's key or range gives a leaf of the selection (no selected consumer maps to it)."""
@@ -408,11 +425,7 @@ def _leaf_keys(
         [partition_key] if partition_key is not None else list(partition_range or ())
     )
     fits = [
-        i
-        for i in ids
-        if i != asset
-        and by_id[i]["partitions"] is not None
-        and all(_has(by_id[i]["partitions"], k, now) for k in wanted)
+        i for i in ids if i != asset and _has_all(by_id[i]["partitions"], wanted, now)
     ]
     if fits:
         hint += (
@@ -425,7 +438,7 @@ def _leaf_keys(
 
 def _leaf_problem(
     asset: str,
-    definition: dict[str, Any],
+    definition: PartitionsDefinition,
     partition_key: str | None,
     partition_range: tuple[str, str] | None,
     now: datetime,
@@ -440,8 +453,7 @@ def _leaf_problem(
             return _key_problem(e, asset)
     if partition_range is not None:
         first, last = partition_range
-        parts = partitions_of(definition)
-        if parts.order(first) > parts.order(last):  # type: ignore[operator]
+        if partitions_of(definition).is_reversed(first, last):
             return (
                 f'partition range "{first}" to "{last}" ends before it starts',
                 f'swap them: start "{last}", end "{first}"',
@@ -449,7 +461,9 @@ def _leaf_problem(
     return "", ""
 
 
-def schedule_tick_plan(manifest: Any, schedule_name: str, at: datetime) -> TickPlan:
+def schedule_tick_plan(
+    manifest: Manifest | ManifestData, schedule_name: str, at: datetime
+) -> TickPlan:
     """What the schedule's tick at ``at`` (the tick's own time: Airflow's data_interval_end,
     Prefect's scheduled start) runs: the last window complete at ``at`` (``offset`` windows back),
     or a static key; nothing, with a reason, before the first window completes or after the
@@ -479,10 +493,11 @@ def schedule_tick_plan(manifest: Any, schedule_name: str, at: datetime) -> TickP
             key = policy["key"]
         elif definition["type"] == "time":
             first = targets[0] if targets else schedule_name
-            open_ended = {k: v for k, v in definition.items() if k != "end"}
-            key = partitions_of(open_ended).last_complete_key(
-                at, policy.get("offset", 0)
-            )
+            open_ended: TimePartitionsDefinition = {**definition}
+            open_ended.pop("end", None)
+            parts = partitions_of(open_ended)
+            assert isinstance(parts, TimePartitions)
+            key = parts.last_complete_key(at, policy.get("offset", 0))
             reason = None
             if key is None:
                 reason = f'no partition of "{first}" is complete at {tick}'

@@ -10,7 +10,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from .manifest_types import ManifestAsset
 
 SYNTAX = (
     'a selection is terms separated by spaces or commas: "*", a key ("sales/orders"), '
@@ -167,7 +168,7 @@ def _walk(start: list[str], edges: Mapping[str, list[str]], limit: Depth) -> set
 
 
 def select_assets(
-    assets: Sequence[Mapping[str, Any]], expression: str | Sequence[str]
+    assets: Sequence[ManifestAsset], expression: str | Sequence[str]
 ) -> list[str]:
     """Ids of the manifest assets matched by ``expression``, in the order of ``assets``."""
     terms = parse_selection(expression)

@@ -21,7 +21,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
+    from .manifest_types import ManifestData, ManifestResource
 
 EVENT_PREFIX = "@@baton:event "
 REDACTED = "***"
@@ -219,24 +223,27 @@ def _error_message(failure: dict[str, Any]) -> str:
 
 
 def secret_values(
-    manifest: Any, resource_keys: Iterable[str], env: Mapping[str, str]
+    manifest: Manifest | ManifestData,
+    resource_keys: Iterable[str],
+    env: Mapping[str, str],
 ) -> list[str]:
     """The values, in ``env``, of the secret config fields of these resources, longest first.
 
     ``manifest`` is a ``Manifest`` or the manifest's JSON (a dict). Pass the result to
     ``run_step(..., secrets=...)``, with any value the adapter itself knows to be secret.
     """
-    if isinstance(manifest, Mapping):
-        by_key = {r["key"]: r for r in manifest.get("resources", [])}
-    else:
-        by_key = dict(manifest.resources)
+    by_key: dict[str, ManifestResource] = (
+        {r["key"]: r for r in manifest["resources"]}
+        if isinstance(manifest, dict)
+        else dict(manifest.resources)
+    )
     values: set[str] = set()
     for key in resource_keys:
         resource = by_key.get(key)
         if resource is None:
             continue
-        for config in resource.get("config", []):
-            if config.get("secret"):
+        for config in resource["config"]:
+            if config["secret"]:
                 value = env.get(config["env"])
                 if value:
                     values.add(value)
@@ -342,7 +349,7 @@ def run_step(
                 timer.start()
                 killer.append(timer)
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if forward_signals and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda _n, _f: stop())
