@@ -3,6 +3,10 @@ export { CASES, type ConformanceCase, type CaseContext } from "./suite/cases.js"
 export { CAPABILITIES, type Capability, type HarnessEnvironment, type HarnessMaterialization, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "./suite/harness.js";
 export { formatReport, formatMatrix, type ReportRow } from "./suite/report.js";
 export { embeddedHarness } from "./embedded.js";
-export { ensurePythonEnv, type PythonEnv } from "./python-env.js";
 export { waitFor, DEFAULT_WAIT_MS, type WaitForOptions } from "./wait.js";
 export { controlFile, startedMarker } from "./fixtures/control.js";
+export { ensurePythonEnv, type PythonEnv, type PythonEnvOptions } from "./python-env.js";
+export { withFileLock, type LockOptions } from "./lock.js";
+export { relocate, findCheckout, type Relocated, type RelocateOptions, type RelocatedResult, type RelocatedRunOptions } from "./relocation.js";
+export { portabilityProblems, type PortabilityOptions } from "./portability.js";
+export { compareFolders } from "./compare.js";
