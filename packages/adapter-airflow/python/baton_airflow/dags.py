@@ -10,9 +10,9 @@ Call ``asset_dag`` / ``sensor_dag`` yourself to group differently.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -22,9 +22,12 @@ from airflow.sdk import (
     AssetAlias,
     CronDataIntervalTimetable,
     Param,
-    ParamsDict,
     get_parsing_context,
 )
+from airflow.sdk.definitions.param import ParamsDict
+from pendulum import DateTime
+
+from baton_core import ManifestSchedule, ManifestSensor
 
 from .manifest import Manifest, airflow_id, asset_uri
 from .operators import (
@@ -36,6 +39,7 @@ from .operators import (
     BatonSensorOperator,
     manifest_at,
 )
+from .options import AirflowOptions, build_options, default_options
 
 OUTCOME_TASK_ID = "outcome"
 COMMITTED_TASK_ID = "committed"
@@ -44,7 +48,7 @@ _PICK_LIST_LIMIT = 50
 
 def _asset(manifest: Manifest, asset_id: str) -> Asset:
     """One Asset object per Baton asset, shared by every task and DAG that names it."""
-    cache = manifest.__dict__.setdefault("_airflow_assets", {})
+    cache: dict[str, Asset] = manifest.__dict__.setdefault("_airflow_assets", {})
     if asset_id not in cache:
         cache[asset_id] = Asset(
             name=asset_id,
@@ -56,7 +60,9 @@ def _asset(manifest: Manifest, asset_id: str) -> Asset:
 
 def _params(asset_ids: list[str], partitioned: bool) -> dict[str, Param]:
     # A pick list in the trigger form only for small DAGs: it is stored with the serialized DAG.
-    pick = {"examples": asset_ids} if len(asset_ids) <= _PICK_LIST_LIMIT else {}
+    pick: dict[str, Any] = (
+        {"examples": asset_ids} if len(asset_ids) <= _PICK_LIST_LIMIT else {}
+    )
     params = {
         "assets": Param(
             [],
@@ -90,11 +96,13 @@ def _check_ids(asset_ids: list[str]) -> None:
             )
 
 
-def _start_date(schedule: dict | None):
+def _start_date(schedule: ManifestSchedule | None) -> DateTime | None:
     """The first partition's start for time-partitioned schedules (so backfills can reach it)."""
-    parts = (schedule or {}).get("partitions")
+    parts = schedule["partitions"] if schedule else None
     if parts and parts["type"] == "time":
-        return pendulum.parse(parts["start"], tz=parts["timezone"])
+        start = pendulum.parse(parts["start"], tz=parts["timezone"])
+        assert isinstance(start, DateTime), f"partitions start {parts['start']!r}"
+        return start
     return None
 
 
@@ -103,8 +111,8 @@ def asset_dag(
     dag_id: str,
     asset_ids: list[str],
     *,
-    schedule: dict | None = None,
-    options: dict | None = None,
+    schedule: ManifestSchedule | None = None,
+    options: AirflowOptions | None = None,
     description: str | None = None,
     tags: list[str] | None = None,
 ) -> DAG:
@@ -112,7 +120,7 @@ def asset_dag(
     asset graph, and two leaves: ``outcome``, whose state is the run's (it fails when any task
     failed), and ``committed``, which emits the asset events of outputs that failed tasks had
     committed."""
-    options = options or {}
+    options = options or default_options()
     _check_ids(asset_ids)
     in_dag = set(asset_ids)
     partitioned = any(manifest.asset(a)["partitions"] is not None for a in asset_ids)
@@ -213,10 +221,10 @@ def asset_dag(
 def sensor_dag(
     manifest: Manifest,
     dag_id: str,
-    sensor: dict,
+    sensor: ManifestSensor,
     *,
     target_dag_id: str,
-    options: dict | None = None,
+    options: AirflowOptions | None = None,
 ) -> DAG:
     """A continuous DAG whose sensor task (reschedule mode) pokes the Baton sensor every
     minimumIntervalSeconds and, once it asks for runs, triggers one target DAG run per request."""
@@ -233,7 +241,7 @@ def sensor_dag(
             task_id="evaluate",
             manifest_path=str(manifest.path),
             sensor_name=sensor["name"],
-            options=options or {},
+            options=options or default_options(),
             mode="reschedule",
             poke_interval=timedelta(seconds=sensor["minimumIntervalSeconds"]),
             # A run that found nothing for a day ends quietly; the next one starts at once.
@@ -249,17 +257,11 @@ def sensor_dag(
     return dag
 
 
-def load_options(folder: Path) -> dict:
-    path = folder / "airflow.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def build_dags(folder: str | Path) -> dict[str, DAG]:
-    """Every DAG for the manifest in ``folder`` (manifest.json + airflow.json), by DAG id."""
-    folder = Path(folder)
-    manifest = manifest_at(str(folder / "manifest.json"))
-    options = load_options(folder)
-    prefix = options.get("dagIdPrefix") or "baton"
+def build_dags(manifest_path: str | Path) -> dict[str, DAG]:
+    """Every DAG for a Baton build (its baton/manifest.json and baton/build.json), by DAG id."""
+    manifest = manifest_at(str(Path(manifest_path).resolve()))
+    options = build_options(manifest.path)
+    prefix = options["dagIdPrefix"]
     # A worker running one task needs only that task's DAG (Airflow's parsing context says which).
     wanted = get_parsing_context().dag_id
     all_id = f"{prefix}_assets"
@@ -272,7 +274,7 @@ def build_dags(folder: str | Path) -> dict[str, DAG]:
             options=options,
             description="Every Baton asset: trigger with conf partition_key / partition_range / assets",
         )
-    for s in manifest.data["schedules"]:
+    for s in manifest.schedules:
         dag_id = f"{prefix}_schedule_{airflow_id(s['name'])}"
         if wanted not in (None, dag_id):
             continue
@@ -285,11 +287,11 @@ def build_dags(folder: str | Path) -> dict[str, DAG]:
             description=s["description"] or f"Baton schedule {s['name']}",
             tags=["baton", "schedule"],
         )
-    for s in manifest.data["sensors"]:
-        dag_id = f"{prefix}_sensor_{airflow_id(s['name'])}"
+    for sensor in manifest.sensors:
+        dag_id = f"{prefix}_sensor_{airflow_id(sensor['name'])}"
         if wanted not in (None, dag_id):
             continue
         dags[dag_id] = sensor_dag(
-            manifest, dag_id, s, target_dag_id=all_id, options=options
+            manifest, dag_id, sensor, target_dag_id=all_id, options=options
         )
     return dags

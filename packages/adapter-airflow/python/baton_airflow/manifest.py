@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 
 from baton_core import Manifest, ManifestError
+from baton_core.manifest import ACCEPTED_MANIFEST_VERSIONS
 
-# Keep in step with ACCEPTED_MANIFEST_VERSIONS in src/versions.ts.
-ACCEPTED_MANIFEST_VERSIONS = (1,)
 READER = "baton_airflow"
-REBUILD = "rebuild the DAGs folder with `baton airflow build` from a matching @baton/adapter-airflow"
+REBUILD = "rebuild the DAG bundle with `baton airflow build` from a matching @baton/adapter-airflow"
 
 __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",

@@ -11,8 +11,10 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any, cast
 
 from airflow.sdk import (
     Asset,
@@ -32,6 +34,7 @@ from airflow.sdk.log import mask_secret
 
 from baton_core import (
     Manifest,
+    ManifestSchedule,
     PartitionError,
     PlanError,
     StepResult,
@@ -42,6 +45,7 @@ from baton_core import (
 )
 
 from .manifest import airflow_id, asset_uri, load_manifest
+from .options import AirflowOptions
 from .resources import ResourceConfigError, resource_environment
 from .runplan import AirflowRunPlan, plan_dag_run
 from .step import child_environment
@@ -58,21 +62,23 @@ def manifest_at(path: str) -> Manifest:
     return load_manifest(path)
 
 
-class _BatonOperatorMixin:
+class _BatonOperatorMixin(BaseOperator):
     """Shared plumbing: options, environment and the Node child's output in the task log."""
 
     manifest_path: str
-    options: dict
+    options: AirflowOptions
+    _cancel: threading.Event | None = None
 
     @property
     def manifest(self) -> Manifest:
         return manifest_at(self.manifest_path)
 
-    def _environment(self, resource_keys) -> dict[str, str]:
+    def _environment(self, resource_keys: Iterable[str]) -> dict[str, str]:
         extra: dict[str, str] = {}
         # A BATON_STORAGE set on the worker wins over the storage chosen at build time.
-        if self.options.get("storage") and "BATON_STORAGE" not in os.environ:
-            extra["BATON_STORAGE"] = self.options["storage"]
+        storage = self.options.get("storage")
+        if storage and "BATON_STORAGE" not in os.environ:
+            extra["BATON_STORAGE"] = storage
         try:
             extra.update(
                 resource_environment(
@@ -83,14 +89,17 @@ class _BatonOperatorMixin:
             raise AirflowFailException(str(e)) from e
         return child_environment(extra)
 
-    def _run(self, argv: list[str], resource_keys) -> tuple[StepResult, list[str]]:
+    def _run(
+        self, argv: list[str], resource_keys: Iterable[str]
+    ) -> tuple[StepResult, list[str]]:
         """Run one Node step with the resources' environment; every secret value is masked in
         Airflow's logs and redacted from what the step prints and reports. The environment
         (it may hold secrets) stays in this frame, out of the task's."""
-        if getattr(self, "_cancel", None) is None:
+        if self._cancel is None:
             self._cancel = threading.Event()
-        env = self._environment(resource_keys)
-        secrets = secret_values(self.manifest, resource_keys, env)
+        keys = list(resource_keys)
+        env = self._environment(keys)
+        secrets = secret_values(self.manifest, keys, env)
         for value in secrets:
             mask_secret(value)
         outcome = run_step(
@@ -111,7 +120,7 @@ class _BatonOperatorMixin:
     def on_kill(self) -> None:
         """Airflow is stopping this task: stop its Node step (SIGTERM, then SIGKILL after a
         grace period) so that nothing commits after the cancellation."""
-        cancel = getattr(self, "_cancel", None)
+        cancel = self._cancel
         if cancel is not None:
             self.log.warning("stopping the Node step of task %s", self.task_id)
             cancel.set()
@@ -122,10 +131,10 @@ class _BatonOperatorMixin:
         else:
             self.log.warning("%s", line)
 
-    def _log_event(self, event: dict) -> None:
+    def _log_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "log":
-            getattr(self.log, _LEVELS.get(event.get("level"), "info"))(
+            getattr(self.log, _LEVELS.get(str(event.get("level")), "info"))(
                 "%s", event.get("message", "")
             )
         elif kind == "check":
@@ -176,9 +185,9 @@ class _BatonRunOperator(_BatonOperatorMixin, BaseOperator):
         *,
         manifest_path: str,
         dag_assets: list[str],
-        schedule: dict | None,
-        options: dict,
-        **kwargs,
+        schedule: ManifestSchedule | None,
+        options: AirflowOptions,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.manifest_path = manifest_path
@@ -250,7 +259,7 @@ class BatonAssetOperator(_BatonRunOperator):
 
     ui_color = "#fff4e0"
 
-    def __init__(self, *, asset_id: str, **kwargs) -> None:
+    def __init__(self, *, asset_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.asset_id = asset_id
 
@@ -265,12 +274,12 @@ class BatonAssetOperator(_BatonRunOperator):
             steps = planned.step_args() if planned else None
         else:
             entry = next((a for a in assets if a["id"] == self.asset_id), None)
-            steps = entry["steps"] if entry else None
+            steps = cast("list[list[str]]", entry["steps"]) if entry else None
         if steps is None:
             raise AirflowSkipException(f"{self.asset_id} is not part of this run")
         return steps
 
-    def execute(self, context: Context):
+    def execute(self, context: Context) -> None:
         asset = self.manifest.asset(self.asset_id)
         ti = context["ti"]
         self._cancel = threading.Event()
@@ -313,7 +322,7 @@ class BatonAssetOperator(_BatonRunOperator):
 
     def _summary(
         self, outcomes: list[StepResult], judged: Verdict, secrets: list[str]
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Small metadata for XCom: never data; every known secret redacted."""
         mats = _events(outcomes, "materialization")
         failures = _events(outcomes, "asset_failure")
@@ -363,9 +372,11 @@ class BatonAssetOperator(_BatonRunOperator):
                 "message": judged.message,
             },
         }
-        return _redact_json(summary, redactor(secrets))
+        return cast("dict[str, Any]", _redact_json(summary, redactor(secrets)))
 
-    def _annotate_outlets(self, context: Context, summary: dict, keys: list) -> None:
+    def _annotate_outlets(
+        self, context: Context, summary: dict[str, Any], keys: list[str | None]
+    ) -> None:
         outlet_events = context.get("outlet_events")
         if outlet_events is None or not self.outlets:
             return
@@ -382,16 +393,17 @@ class BatonAssetOperator(_BatonRunOperator):
             event.add_partitions(partitions)
 
 
-def _events(outcomes: list[StepResult], kind: str) -> list[dict]:
+def _events(outcomes: list[StepResult], kind: str) -> list[dict[str, Any]]:
     return [e for o in outcomes for e in o.of_type(kind)]
 
 
-def _run_states(ti) -> dict[str, str]:
+def _run_states(ti: Any) -> dict[str, str]:
     """The state of every task of this task instance's DAG run, by task id."""
-    return ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id])
+    return cast("dict[str, str]", states.get(ti.run_id, {}))
 
 
-def _redact_json(value, redact):
+def _redact_json(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, list):
@@ -412,14 +424,14 @@ class BatonRunOutcomeOperator(BaseOperator):
     ui_color = "#f3e8fd"
 
     def __init__(
-        self, *, plan_task_id: str, asset_tasks: dict[str, str], **kwargs
+        self, *, plan_task_id: str, asset_tasks: dict[str, str], **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.plan_task_id = plan_task_id
         # task id -> asset id, in the DAG's (topological) order
         self.asset_tasks = asset_tasks
 
-    def execute(self, context: Context) -> dict:
+    def execute(self, context: Context) -> dict[str, list[str]]:
         ti = context["ti"]
         states = _run_states(ti)
         if states.get(self.plan_task_id) in _FAILED:
@@ -427,7 +439,9 @@ class BatonRunOutcomeOperator(BaseOperator):
             raise AirflowFailException(
                 f"the run failed before any asset ran: {plan.get('error') or 'the plan task failed'}"
             )
-        failed, not_run, done = [], [], []
+        failed: list[tuple[str, str]] = []
+        not_run: list[str] = []
+        done: list[str] = []
         for task_id, asset_id in self.asset_tasks.items():
             state = states.get(task_id)
             if state == "failed":
@@ -477,8 +491,8 @@ class BatonCommittedOperator(BaseOperator):
     ui_color = "#fdf3e8"
 
     def __init__(
-        self, *, asset_tasks: dict[str, str], groups: dict[str, str], **kwargs
-    ):
+        self, *, asset_tasks: dict[str, str], groups: dict[str, str], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         # task id -> asset id, in the DAG's order; asset id -> its group
         self.asset_tasks = asset_tasks
@@ -541,14 +555,19 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
     ui_color = "#e6f4ea"
 
     def __init__(
-        self, *, manifest_path: str, sensor_name: str, options: dict, **kwargs
+        self,
+        *,
+        manifest_path: str,
+        sensor_name: str,
+        options: AirflowOptions,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.manifest_path = manifest_path
         self.sensor_name = sensor_name
         self.options = options
 
-    def poke(self, context: Context):
+    def poke(self, context: Context) -> bool | PokeReturnValue:
         sensor = self.manifest.sensor(self.sensor_name)
         variable = cursor_variable(self.sensor_name)
         cursor = Variable.get(variable, default=None)
@@ -592,14 +611,14 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
             return False
         triggers = []
         for r in requests:
-            conf = {"assets": list(r["assets"])}
+            conf: dict[str, Any] = {"assets": list(r["assets"])}
             if r.get("partitionKey") is not None:
                 conf["partition_key"] = r["partitionKey"]
             if r.get("runKey") is not None:
                 conf["baton_run_key"] = r["runKey"]
             if r.get("tags"):
                 conf["baton_tags"] = r["tags"]
-            trigger = {"conf": conf}
+            trigger: dict[str, Any] = {"conf": conf}
             if r.get("runKey") is not None:
                 trigger["trigger_run_id"] = run_id_for(self.sensor_name, r["runKey"])
             triggers.append(trigger)

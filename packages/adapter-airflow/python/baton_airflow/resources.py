@@ -15,7 +15,8 @@ DAG file, XCom or the log (secret values are registered with Airflow's log maske
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .manifest import Manifest
 
@@ -26,7 +27,7 @@ class ResourceConfigError(ValueError):
     pass
 
 
-def _from_connection(conn, source: str):
+def _from_connection(conn: Any, source: str) -> Any:
     if source == "uri":
         return conn.get_uri()
     if source.startswith("extra."):
@@ -38,7 +39,7 @@ def _from_connection(conn, source: str):
     )
 
 
-def _lookup(spec: dict):
+def _lookup(spec: dict[str, Any]) -> tuple[str, Callable[[str], Any], str]:
     """The Airflow object behind one mapping entry and a function reading a field source from it."""
     from airflow.sdk import Connection, Variable
 
@@ -58,7 +59,7 @@ def _lookup(spec: dict):
 
 
 def resource_environment(
-    manifest: Manifest, keys: Iterable[str], mapping: dict[str, dict]
+    manifest: Manifest, keys: Iterable[str], mapping: Mapping[str, dict[str, Any]]
 ) -> dict[str, str]:
     """Environment variables (name -> value) for the given resources, read from Airflow."""
     from airflow.sdk.log import mask_secret

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from baton_core import Manifest, PlanError, RunPlan, plan_run, schedule_tick_plan
+from baton_core import (
+    Manifest,
+    ManifestSchedule,
+    PlanError,
+    RunPlan,
+    plan_run,
+    schedule_tick_plan,
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def _setting(context: Mapping[str, Any], name: str) -> Any:
 def plan_dag_run(
     manifest: Manifest,
     dag_assets: list[str],
-    schedule: dict | None,
+    schedule: ManifestSchedule | None,
     context: Mapping[str, Any],
     now: datetime | None = None,
 ) -> AirflowRunPlan:
