@@ -7,10 +7,17 @@ process, which reports a materialization per asset, its checks and its logs thro
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+
+from baton_core.manifest_types import (
+    ManifestAsset,
+    ManifestRetry,
+    PartitionsDefinition,
+)
 
 from .manifest import Manifest, asset_key_string
 from .node import BatonNode
@@ -26,13 +33,13 @@ RANGE_EXTRA = "baton/partition_range"
 @dataclass
 class Bucket:
     group: str
-    partitions: dict[str, Any] | None
-    retry: dict[str, Any] | None
+    partitions: PartitionsDefinition | None
+    retry: ManifestRetry | None
     level: int
-    assets: list[dict[str, Any]] = field(default_factory=list)
+    assets: list[ManifestAsset] = field(default_factory=list)
 
 
-def _bucket_key(asset: dict[str, Any]) -> str:
+def _bucket_key(asset: ManifestAsset) -> str:
     return json.dumps(
         [asset["group"], asset["partitions"], asset["retry"]], sort_keys=True
     )
@@ -47,7 +54,7 @@ def plan_buckets(manifest: Manifest) -> list[Bucket]:
     by_id = {a["id"]: a for a in manifest["assets"]}
     levels: dict[str, int] = {}
 
-    def level(asset: dict[str, Any]) -> int:
+    def level(asset: ManifestAsset) -> int:
         if asset["id"] not in levels:
             ups = [by_id[d["id"]] for d in asset["deps"] if d["id"] in by_id]
             levels[asset["id"]] = max(
@@ -90,7 +97,7 @@ def _op_names(buckets: list[Bucket]) -> list[str]:
     return names
 
 
-def asset_spec(asset: dict[str, Any]) -> dg.AssetSpec:
+def asset_spec(asset: ManifestAsset) -> dg.AssetSpec:
     deps = [
         dg.AssetDep(
             dg.AssetKey(d["key"]),
@@ -115,7 +122,7 @@ def asset_spec(asset: dict[str, Any]) -> dg.AssetSpec:
     )
 
 
-def check_specs(asset: dict[str, Any]) -> list[dg.AssetCheckSpec]:
+def check_specs(asset: ManifestAsset) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name=c["name"],
@@ -129,7 +136,7 @@ def check_specs(asset: dict[str, Any]) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def retry_policy(retry: dict[str, Any] | None) -> dg.RetryPolicy | None:
+def retry_policy(retry: ManifestRetry | None) -> dg.RetryPolicy | None:
     if retry is None:
         return None
     backoff = dg.Backoff.EXPONENTIAL if retry["backoff"] == "exponential" else None
@@ -170,7 +177,9 @@ def _multi_asset(
         required_resource_keys={PIPES_RESOURCE_KEY, *resource_keys},
         op_tags={"kind": "typescript"},
     )
-    def run_in_node(context: dg.AssetExecutionContext):
+    def run_in_node(
+        context: dg.AssetExecutionContext,
+    ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
         selected = sorted(key.to_user_string() for key in context.selected_asset_keys)
         if not selected:
             # Checks alone (the UI's "Execute check"): Baton checks run on the output as the
@@ -186,7 +195,7 @@ def _multi_asset(
                 allow_retries=False,
             )
         keys = sorted({k for a in selected for k in resources_by_key.get(a, [])})
-        extras = {}
+        extras: dict[str, Any] = {}
         if (
             partitioned
             and context.has_partition_key_range

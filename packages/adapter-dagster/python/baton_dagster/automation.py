@@ -1,40 +1,48 @@
 """Baton schedules and sensors as Dagster schedules and sensors."""
 
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dagster as dg
 
 import baton_core
+from baton_core.manifest_types import ManifestSchedule, ManifestSensor
 
 from .manifest import Manifest
 from .node import BatonNode
 from .resources import secret_values, step_environment
 
 
-def _keys(manifest: Manifest, ids: list[str]) -> list[dg.AssetKey]:
+def _keys(manifest: Manifest, ids: Sequence[str]) -> list[dg.AssetKey]:
     by_id = {a["id"]: a["key"] for a in manifest["assets"]}
     return [dg.AssetKey(by_id[i]) for i in ids]
 
 
-def build_schedule(manifest: Manifest, spec: dict[str, Any]) -> dg.ScheduleDefinition:
-    common = {
-        "name": spec["name"],
-        "cron_schedule": spec["cron"],
-        "execution_timezone": spec["timezone"],
-        "target": dg.AssetSelection.assets(*_keys(manifest, spec["assets"])),
-        "description": spec["description"],
-    }
+def build_schedule(manifest: Manifest, spec: ManifestSchedule) -> dg.ScheduleDefinition:
     partition = spec["partition"]
-    if partition is None:
-        return dg.ScheduleDefinition(**common)
-    if partition["type"] == "static":
-        key = partition["key"]
-        return dg.ScheduleDefinition(
-            **common, execution_fn=lambda _: dg.RunRequest(partition_key=key)
-        )
     name = spec["name"]
 
-    def run_last_complete_window(context: dg.ScheduleEvaluationContext):
+    def schedule(
+        execution_fn: Callable[[dg.ScheduleEvaluationContext], Any] | None = None,
+    ) -> dg.ScheduleDefinition:
+        return dg.ScheduleDefinition(
+            name=name,
+            cron_schedule=spec["cron"],
+            execution_timezone=spec["timezone"],
+            target=dg.AssetSelection.assets(*_keys(manifest, spec["assets"])),
+            description=spec["description"],
+            execution_fn=execution_fn,
+        )
+
+    if partition is None:
+        return schedule()
+    if partition["type"] == "static":
+        key = partition["key"]
+        return schedule(lambda _: dg.RunRequest(partition_key=key))
+
+    def run_last_complete_window(
+        context: dg.ScheduleEvaluationContext,
+    ) -> dg.RunRequest | dg.SkipReason:
         # The window (or the reason to skip: none complete yet, partitions ended) is decided by
         # baton_core's planner, as on every runtime; Dagster evaluates it at its own tick time.
         tick = baton_core.schedule_tick_plan(
@@ -44,23 +52,25 @@ def build_schedule(manifest: Manifest, spec: dict[str, Any]) -> dg.ScheduleDefin
             return dg.SkipReason(tick.skip_reason)
         return dg.RunRequest(run_key=tick.run_key, partition_key=tick.partition_key)
 
-    return dg.ScheduleDefinition(**common, execution_fn=run_last_complete_window)
+    return schedule(run_last_complete_window)
 
 
 def build_sensor(
-    manifest: Manifest, node: BatonNode, spec: dict[str, Any]
+    manifest: Manifest, node: BatonNode, spec: ManifestSensor
 ) -> dg.SensorDefinition:
     name = spec["name"]
     resource_keys = list(spec["resources"])
 
     @dg.sensor(
         name=name,
-        minimum_interval_seconds=spec["minimumIntervalSeconds"],
+        minimum_interval_seconds=int(spec["minimumIntervalSeconds"]),
         description=spec["description"],
         target=dg.AssetSelection.assets(*_keys(manifest, spec["assets"])),
         required_resource_keys=set(resource_keys),
     )
-    def evaluate_in_node(context: dg.SensorEvaluationContext):
+    def evaluate_in_node(
+        context: dg.SensorEvaluationContext,
+    ) -> Iterator[dg.RunRequest | dg.SkipReason]:
         args = ["sensor", "--name", name]
         if context.cursor is not None:
             args += ["--cursor", context.cursor]

@@ -1,14 +1,13 @@
 """Reading the Baton manifest: the contract between the TypeScript definitions and this module."""
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from baton_core import ManifestError, ManifestVersionError, read_manifest
+from baton_core import ManifestError, read_manifest
+from baton_core.manifest import ACCEPTED_MANIFEST_VERSIONS
+from baton_core.manifest_types import ManifestData
 
-# Manifest versions this module understands; keep in step with ACCEPTED_MANIFEST_VERSIONS in src/build.ts.
-ACCEPTED_MANIFEST_VERSIONS = (1,)
-
-Manifest = dict[str, Any]
+Manifest = ManifestData
 
 __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",
@@ -18,19 +17,18 @@ __all__ = [
     "load_manifest",
 ]
 
+REBUILD_HINT = (
+    "rebuild it with `baton dagster build`, or upgrade @baton/adapter-dagster"
+)
+
 
 def load_manifest(path: str | Path) -> Manifest:
-    path = Path(path)
-    try:
-        return read_manifest(path, ACCEPTED_MANIFEST_VERSIONS, "baton_dagster")
-    except ManifestVersionError as error:
-        accepted = ", ".join(str(v) for v in ACCEPTED_MANIFEST_VERSIONS)
-        raise ManifestError(
-            f"{path} is manifest version {error.version}, but baton_dagster reads version {accepted}: "
-            "rebuild it with `baton dagster build`, or upgrade @baton/adapter-dagster"
-        ) from None
+    """The manifest, once its version is one baton_core reads (the error names the file)."""
+    return read_manifest(
+        Path(path), ACCEPTED_MANIFEST_VERSIONS, "baton_dagster", REBUILD_HINT
+    )
 
 
-def asset_key_string(key: list[str]) -> str:
+def asset_key_string(key: Sequence[str]) -> str:
     """The key as Dagster prints it ("raw/orders"); also what Baton calls the asset's id."""
     return "/".join(key)

@@ -5,6 +5,8 @@ from typing import Any
 
 import dagster as dg
 
+from baton_core.manifest_types import PartitionMapping, PartitionsDefinition
+
 _TIME_CLASSES = {
     "hourly": dg.HourlyPartitionsDefinition,
     "daily": dg.DailyPartitionsDefinition,
@@ -13,7 +15,9 @@ _TIME_CLASSES = {
 }
 
 
-def partitions_def(spec: dict[str, Any] | None) -> dg.PartitionsDefinition | None:
+def partitions_def(
+    spec: PartitionsDefinition | None,
+) -> dg.PartitionsDefinition[str] | None:
     if spec is None:
         return None
     if spec["type"] == "static":
@@ -31,10 +35,11 @@ def partitions_def(spec: dict[str, Any] | None) -> dg.PartitionsDefinition | Non
     if grain == "weekly":
         # Both count days from Sunday = 0; Baton's default week starts on Monday.
         options["day_offset"] = spec.get("weekStartsOn", 1)
-    return _TIME_CLASSES[grain](**options)
+    partitions: dg.PartitionsDefinition[str] = _TIME_CLASSES[grain](**options)
+    return partitions
 
 
-def partition_mapping(spec: dict[str, Any] | None) -> dg.PartitionMapping | None:
+def partition_mapping(spec: PartitionMapping | None) -> dg.PartitionMapping | None:
     if spec is None:
         return None
     kind = spec["type"]
@@ -47,7 +52,7 @@ def partition_mapping(spec: dict[str, Any] | None) -> dg.PartitionMapping | None
     raise ValueError(f"unknown Baton partition mapping {kind!r}")
 
 
-def partitions_label(spec: dict[str, Any] | None) -> str | None:
+def partitions_label(spec: PartitionsDefinition | None) -> str | None:
     """A short name for op names: the grain of time partitions, "static" otherwise."""
     if spec is None:
         return None

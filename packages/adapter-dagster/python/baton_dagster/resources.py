@@ -15,6 +15,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, create_model
 
+from baton_core.manifest_types import ManifestResource, ManifestResourceConfig
+
 from .manifest import Manifest
 
 
@@ -22,7 +24,7 @@ def _class_name(key: str) -> str:
     return "".join(part.capitalize() for part in key.split("_")) + "Resource"
 
 
-def _field_description(field: dict[str, Any]) -> str:
+def _field_description(field: ManifestResourceConfig) -> str:
     source = f"environment variable {field['env']}"
     if field["secret"]:
         source += " (a secret: set it in the environment, not in run config)"
@@ -32,7 +34,7 @@ def _field_description(field: dict[str, Any]) -> str:
     return f"{about}Unset: read from {source} when the step runs."
 
 
-def resource_class(resource: dict[str, Any]) -> type[dg.ConfigurableResource]:
+def resource_class(resource: ManifestResource) -> type[dg.ConfigurableResource[Any]]:
     fields: dict[str, Any] = {}
     for field in resource["config"]:
         fields[field["field"]] = (
@@ -46,7 +48,7 @@ def resource_class(resource: dict[str, Any]) -> type[dg.ConfigurableResource]:
     return cls
 
 
-def build_resources(manifest: Manifest) -> dict[str, dg.ConfigurableResource]:
+def build_resources(manifest: Manifest) -> dict[str, dg.ConfigurableResource[Any]]:
     return {r["key"]: resource_class(r)() for r in manifest["resources"]}
 
 

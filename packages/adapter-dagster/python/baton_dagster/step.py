@@ -87,7 +87,7 @@ def run_node_step(
     extras: Mapping[str, Any],
     selected: Sequence[str],
     secrets: Sequence[str],
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
     """Run the Node step, yielding its results as they arrive; raise `dg.Failure` if it failed."""
     redact = Redactor(secrets)
     with tempfile.TemporaryDirectory(prefix="baton-step-") as scratch:
