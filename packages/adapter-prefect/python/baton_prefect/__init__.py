@@ -12,12 +12,11 @@ from .errors import (
     BatonSelectionError,
     BatonStepError,
 )
-from .manifest import ACCEPTED_MANIFEST_VERSIONS, Manifest
+from .manifest import Manifest
 from .project import BatonProject, RunPlan, asset_uri
 from .resources import BatonResource
 
 __all__ = [
-    "ACCEPTED_MANIFEST_VERSIONS",
     "BatonError",
     "BatonManifestError",
     "BatonPartitionError",

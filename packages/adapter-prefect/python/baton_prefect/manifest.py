@@ -6,13 +6,15 @@ from pathlib import Path
 
 from baton_core import Manifest as CoreManifest
 from baton_core import ManifestError, read_manifest
+from baton_core.manifest import ACCEPTED_MANIFEST_VERSIONS
 
 from .errors import BatonManifestError, BatonSelectionError
 
-# Versions of the manifest this module understands (the TypeScript emitter declares the same).
-ACCEPTED_MANIFEST_VERSIONS = (1,)
 READER = "baton_prefect"
-REBUILD = "rebuild the project with `baton prefect build` from a @baton/adapter-prefect that matches this module"
+REBUILD = (
+    "rebuild the folder with `baton prefect build` and install its requirements.txt,"
+    " so that the baton-prefect wheel and the manifest come from one build"
+)
 
 
 class Manifest(CoreManifest):

@@ -37,11 +37,19 @@ from baton_core import (
     run_step,
     schedule_tick_plan,
 )
+from baton_core.build import read_build
 from baton_core.plan import RunPlan as CorePlan
 
-from .errors import BatonError, BatonPartitionError, BatonRunError, BatonStepError
+from .errors import (
+    BatonError,
+    BatonManifestError,
+    BatonPartitionError,
+    BatonRunError,
+    BatonStepError,
+)
 from .manifest import Manifest
 from .resources import ResourceMapping, StepEnvironment, step_environment
+from .sync import sync_result
 
 URI_SCHEME = "baton://"
 _LEVELS = {
@@ -98,6 +106,24 @@ class BatonProject:
         self._tasks: dict[str, Task[..., dict[str, Any]]] = {}
         # Set when this process is told to stop (a cancelled flow run): no step starts or retries.
         self._cancelled = threading.Event()
+
+    @classmethod
+    def from_build(cls, manifest: str | Path, *, flow_name: str) -> BatonProject:
+        """The project of a build folder: its storage default and the resource mapping (the
+        ``resources`` option) come from ``baton/build.json`` next to the manifest."""
+        build = read_build(manifest)
+        resources = build.options.get("resources")
+        if resources is not None and not isinstance(resources, Mapping):
+            raise BatonManifestError(
+                f'{Path(manifest).parent / "build.json"}: option "resources" is not an'
+                " object; rebuild with `baton prefect build --resources FILE.json`"
+            )
+        return cls(
+            manifest,
+            flow_name=flow_name,
+            resources=resources,
+            storage=build.storage,
+        )
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -236,7 +262,7 @@ class BatonProject:
         """The Prefect task that materializes one asset (named for it in the run graph)."""
         if asset_id not in self._tasks:
             spec = self.manifest.asset(asset_id)
-            upstream = [
+            upstream: list[Asset | str] = [
                 self._assets[u]
                 for u in self.manifest.upstream(asset_id)
                 if u in self._assets
@@ -338,10 +364,11 @@ class BatonProject:
                 )
                 break
             if not judged.ok:
+                stack = _stack(result)
                 failure = BatonStepError(
                     asset,
                     environment.redact(judged.message),
-                    environment.redact(_stack(result)) if _stack(result) else None,
+                    environment.redact(stack) if stack else None,
                     retryable=judged.retryable,
                 )
                 break
@@ -362,7 +389,7 @@ class BatonProject:
             raise failure
         if metadata is not None:
             add_asset_metadata(asset_uri(asset), metadata)
-        return environment.redact_all(
+        reported: dict[str, Any] = environment.redact_all(
             {
                 "asset": asset,
                 "uri": asset_uri(asset),
@@ -370,6 +397,7 @@ class BatonProject:
                 "checks": [_check_row(c) for c in checks],
             }
         )
+        return reported
 
     def _run_step(
         self,
@@ -425,10 +453,11 @@ class BatonProject:
         result = self._run_step("sensor", args, environment, logger)
         if result.exit_code != 0:
             judged = _verdict(result, [])
+            stack = _stack(result)
             raise BatonStepError(
                 sensor,
                 environment.redact(judged.message),
-                environment.redact(_stack(result)) if _stack(result) else None,
+                environment.redact(stack) if stack else None,
                 retryable=judged.retryable,
             )
         if result.tick is None:
@@ -438,18 +467,22 @@ class BatonProject:
         requested = []
         for request in tick["runRequests"]:
             run_key = request["runKey"]
-            run = run_deployment(
-                target,
-                parameters={
-                    "assets": request["assets"],
-                    "partition_key": request["partitionKey"],
-                },
-                idempotency_key=f"{sensor}:{run_key}" if run_key is not None else None,
-                tags=[
-                    f"baton-sensor:{sensor}",
-                    *(f"{k}:{v}" for k, v in request["tags"].items()),
-                ],
-                timeout=0,
+            run = sync_result(
+                run_deployment(
+                    target,
+                    parameters={
+                        "assets": request["assets"],
+                        "partition_key": request["partitionKey"],
+                    },
+                    idempotency_key=f"{sensor}:{run_key}"
+                    if run_key is not None
+                    else None,
+                    tags=[
+                        f"baton-sensor:{sensor}",
+                        *(f"{k}:{v}" for k, v in request["tags"].items()),
+                    ],
+                    timeout=0,
+                )
             )
             logger.info("Run request %s -> flow run %s (%s)", run_key, run.name, run.id)
             requested.append({**request, "flowRunId": str(run.id)})
@@ -471,10 +504,10 @@ class BatonProject:
 
     def environment(self, resource_keys: list[str]) -> StepEnvironment:
         environment = step_environment(self.manifest, resource_keys, self.resources)
+        # The build's storage (an absolute path or a URL) is a default: a worker's own
+        # BATON_STORAGE (already in the step's environment) wins.
         if self.storage and "BATON_STORAGE" not in environment.env:
-            environment.env["BATON_STORAGE"] = str(
-                (self.manifest.folder / self.storage).resolve()
-            )
+            environment.env["BATON_STORAGE"] = self.storage
         return environment
 
     def _prefect_asset(self, asset_id: str) -> Asset:

@@ -30,6 +30,7 @@ from baton_core import secret_values
 
 from .errors import BatonError
 from .manifest import Manifest
+from .sync import sync_result
 
 ResourceMapping = Mapping[str, Mapping[str, Any]]
 
@@ -115,7 +116,8 @@ def _lookup(
     source = spec.get("fields", {}).get(name)
     if source is not None:
         if "secret" in source:
-            return _text(Secret.load(source["secret"]).get()), True
+            secret: Secret[Any] = sync_result(Secret.load(source["secret"]))
+            return _text(secret.get()), True
         if "variable" in source:
             value = Variable.get(source["variable"])
             return (None if value is None else _text(value)), False
@@ -127,7 +129,7 @@ def _lookup(
     if "block" in spec:
         block_name = spec["block"]
         if block_name not in blocks:
-            blocks[block_name] = BatonResource.load(block_name)
+            blocks[block_name] = sync_result(BatonResource.load(block_name))
         block = blocks[block_name]
         secrets = block.secrets.get_secret_value()
         if name in secrets:

@@ -1,0 +1,147 @@
+"""BatonProject: how a build becomes Prefect tasks, assets and step environments (no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prefect.tasks import MaterializingTask
+
+from baton_prefect import (
+    BatonManifestError,
+    BatonPartitionError,
+    BatonProject,
+    BatonSelectionError,
+    asset_uri,
+)
+
+from .conftest import Build
+
+
+def test_from_build_takes_storage_and_resources_from_build_json(build: Build) -> None:
+    manifest = build(
+        storage="s3://bucket/baton",
+        options={
+            "flowName": "shop",
+            "resources": {"warehouse": {"fields": {"dsn": {"env": "SHOP_DSN"}}}},
+            "workPool": "baton",
+        },
+    )
+    project = BatonProject.from_build(manifest, flow_name="shop")
+    assert project.storage == "s3://bucket/baton"
+    assert project.resources == {"warehouse": {"fields": {"dsn": {"env": "SHOP_DSN"}}}}
+    assert project.manifest.folder == manifest.parent.resolve()
+
+
+def test_from_build_names_the_file_when_build_json_is_missing(build: Build) -> None:
+    manifest = build()
+    (manifest.parent / "build.json").unlink()
+    with pytest.raises(Exception, match=r"build\.json: missing"):
+        BatonProject.from_build(manifest, flow_name="shop")
+
+
+def test_refuses_another_manifest_version_and_says_to_rebuild(build: Build) -> None:
+    with pytest.raises(
+        BatonManifestError, match=r"manifest version 1 .* reads 2.*baton prefect build"
+    ):
+        BatonProject.from_build(build(version=1), flow_name="shop")
+
+
+def test_the_build_storage_is_a_default_and_a_worker_storage_wins(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = BatonProject.from_build(build(storage="/data/baton"), flow_name="shop")
+    monkeypatch.delenv("BATON_STORAGE", raising=False)
+    assert project.environment([]).env["BATON_STORAGE"] == "/data/baton"
+    monkeypatch.setenv("BATON_STORAGE", "/worker/storage")
+    assert project.environment([]).env["BATON_STORAGE"] == "/worker/storage"
+
+
+def test_no_build_storage_leaves_the_step_environment_alone(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BATON_STORAGE", raising=False)
+    project = BatonProject.from_build(build(), flow_name="shop")
+    assert "BATON_STORAGE" not in project.environment([]).env
+
+
+def test_a_resource_field_mapped_to_the_env_reaches_the_step_and_secrets_are_masked(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_DSN", "postgres://db")
+    monkeypatch.setenv("WAREHOUSE_PASSWORD", "hunter2")
+    options = {"resources": {"warehouse": {"fields": {"dsn": {"env": "SHOP_DSN"}}}}}
+    project = BatonProject.from_build(build(options=options), flow_name="shop")
+    environment = project.environment(["warehouse"])
+    assert environment.env["WAREHOUSE_DSN"] == "postgres://db"
+    assert environment.redact("password=hunter2") == "password=***"
+
+
+def test_each_asset_becomes_a_materializing_task_named_for_it(build: Build) -> None:
+    project = BatonProject.from_build(build(), flow_name="shop")
+    task = project.task("customer_metrics")
+    assert isinstance(task, MaterializingTask)
+    assert task.name == "customer_metrics"
+    assert task.retries == 3
+    assert task.retry_delay_seconds == [2, 4, 8]
+    assert sorted(task.tags) == ["group:sales", "tier:gold"]
+    # Upstream assets once each, as Prefect asset dependencies.
+    assert [a.key for a in task.asset_deps] == [
+        "baton://raw/orders",
+        "baton://raw/customers",
+    ]
+    assert [a.key for a in task.assets] == ["baton://customer_metrics"]
+
+
+def test_prefect_assets_carry_name_owners_and_description(build: Build) -> None:
+    project = BatonProject.from_build(build(), flow_name="shop")
+    task = project.task("raw/orders")
+    assert isinstance(task, MaterializingTask)
+    (orders,) = task.assets
+    assert orders.key == asset_uri("raw/orders") == "baton://raw/orders"
+    assert orders.properties is not None
+    assert orders.properties.name == "raw/orders"
+    assert orders.properties.owners == ["team:data"]
+    assert orders.properties.description == "Orders"
+
+
+def test_a_partitioned_task_run_is_named_with_its_partitions(build: Build) -> None:
+    project = BatonProject.from_build(build(), flow_name="shop")
+    plan = project.plan(["events"], None, "2024-01-02", "2024-01-04")
+    assert plan.assets == ["events"]
+    assert plan.labels == {"events": "2024-01-02...2024-01-04"}
+    assert (
+        project.task("events", plan).task_run_name == "events [2024-01-02...2024-01-04]"
+    )
+
+
+def test_a_run_of_every_asset_without_a_partition_skips_the_partitioned_ones(
+    build: Build,
+) -> None:
+    plan = BatonProject.from_build(build(), flow_name="shop").plan()
+    assert plan.assets == ["raw/orders", "raw/customers", "customer_metrics"]
+    assert list(plan.skipped) == ["events"]
+
+
+def test_bad_selections_and_partitions_fail_before_any_task(build: Build) -> None:
+    project = BatonProject.from_build(build(), flow_name="shop")
+    with pytest.raises(BatonSelectionError, match='there is no asset "nope"'):
+        project.plan(["nope"])
+    with pytest.raises(BatonPartitionError, match="partition_range_end"):
+        project.plan(["events"], None, "2024-01-02", None)
+    with pytest.raises(BatonPartitionError):
+        project.plan(["events"], "not-a-day")
+
+
+def test_sensor_cursors_live_in_valid_prefect_variable_names(build: Build) -> None:
+    project = BatonProject.from_build(build(), flow_name="Shop Flows")
+    assert project.cursor_variable("New Files!") == "shop_flows_new_files_cursor"
+
+
+def test_the_manifest_path_may_be_relative(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = build()
+    monkeypatch.chdir(manifest.parent.parent)
+    project = BatonProject.from_build(Path("baton/manifest.json"), flow_name="shop")
+    assert project.manifest.step_entry.is_absolute()
