@@ -1,7 +1,9 @@
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTinyWheel } from "./__tests__/tiny-wheel.js";
 import { findCheckout, relocate, type Relocated } from "./relocation.js";
@@ -103,6 +105,24 @@ describe("relocate", () => {
 
   it("rejects a venv whose requirements file is not in the copy", async () => {
     await expect(r.venv("missing.txt")).rejects.toThrow(/no requirements file .*missing\.txt/);
+  });
+});
+
+describe("relocate, where a mount namespace is not permitted", () => {
+  it("throws saying why and how to fix it", () => {
+    // an unprivileged user may not unshare -m; the built module runs as nobody in a child process
+    const built = fileURLToPath(new URL("../dist/relocation.js", import.meta.url));
+    if (!existsSync(built)) throw new Error(`${built} is missing: run \`pnpm --filter @baton/testing build\` first`);
+    const build = mkdtempSync(join(tmpdir(), "baton-build-"));
+    chmodSync(build, 0o755);
+    try {
+      const script = `import { relocate } from ${JSON.stringify(built)};\ntry { relocate(${JSON.stringify(build)}); } catch (e) { process.stdout.write(e.message); process.exit(7); }`;
+      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script], { encoding: "utf8", cwd: "/" });
+      expect(r.status, r.stderr).toBe(7);
+      expect(r.stdout).toMatch(/cannot make a private mount namespace .*Operation not permitted[\s\S]*fix: run the relocation tests as root/);
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+    }
   });
 });
 
