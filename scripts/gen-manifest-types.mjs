@@ -32,6 +32,7 @@ const NAMES = {
   "#/$defs/resource": "ManifestResource",
   "#/$defs/resource/properties/config/items": "ManifestResourceConfig",
   "#/$defs/schedule": "ManifestSchedule",
+  "#/$defs/schedule/properties/partition": "SchedulePartition",
   "#/$defs/schedule/properties/partition/oneOf/1": "LastCompleteSchedulePartition",
   "#/$defs/schedule/properties/partition/oneOf/2": "StaticSchedulePartition",
   "#/$defs/sensor": "ManifestSensor",
@@ -109,11 +110,12 @@ function typeOf(node, pointer) {
     const key = node.oneOf !== undefined ? "oneOf" : "anyOf";
     checkKeywords(node, pointer, new Set([key]));
     const members = node[key].map((m, i) => typeOf(m, `${pointer}/${key}/${i}`));
-    const text = union(members);
     const name = NAMES[pointer];
-    if (name === undefined) return text;
-    define(name, pointer, () => ({ kind: "alias", text }));
-    return name;
+    if (name === undefined) return union(members);
+    // A named union never includes None: a nullable use is `Name | None`, as in core's types.
+    const some = members.filter((m) => m !== "None");
+    define(name, pointer, () => ({ kind: "alias", text: union(some) }));
+    return some.length < members.length ? `${name} | None` : name;
   }
   if (Array.isArray(node.type)) {
     checkKeywords(node, pointer, new Set(["type"]));

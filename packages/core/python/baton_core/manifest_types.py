@@ -105,13 +105,16 @@ class StaticSchedulePartition(TypedDict):
     key: str
 
 
+SchedulePartition = LastCompleteSchedulePartition | StaticSchedulePartition
+
+
 class ManifestSchedule(TypedDict):
     name: str
     cron: str
     timezone: str
     selection: str
     assets: list[str]
-    partition: LastCompleteSchedulePartition | StaticSchedulePartition | None
+    partition: SchedulePartition | None
     partitions: PartitionsDefinition | None
     description: str | None
 
