@@ -20,10 +20,12 @@ const PATH_CHAR = /[\w.~-]/;
 /** URLs name places on the network, not on the build machine; file: URLs are paths and stay. */
 const URL = /\b(?!file:)[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>()]*/gi;
 /**
- * A ".." path segment: next to a separator on one side and nothing that continues a name on either,
- * or quoted alone (`os.path.join(here, "..")`).
+ * A ".." path segment: "../" or "..\" not continuing a name, or "/.." and "\.." ending a path (so a
+ * regex's "\..*" is not one).
  */
-const DOTDOT = /(?<![\w.~-])\.\.(?=[/\\])|(?<=[/\\])\.\.(?![\w.~-])|(?<=["'`])\.\.(?=["'`])/g;
+const DOTDOT = /(?<![\w.~-])\.\.(?=[/\\])|(?<=[/\\])\.\.(?=$|[/\\\s"'`,;)\]}])/g;
+/** What ends a path token in code, JSON, YAML or prose. */
+const TOKEN_END = /[\s"'`,;<>()[\]{}=]/;
 
 function startsToken(line: string, at: number): boolean {
   const before = line[at - 1];
@@ -37,9 +39,18 @@ function endsToken(line: string, end: number): boolean {
   return after === undefined || !PATH_CHAR.test(after);
 }
 
+/** The start and end of the path-like token around `at`. */
+function tokenSpan(line: string, at: number): [number, number] {
+  let start = at;
+  while (start > 0 && !TOKEN_END.test(line[start - 1] ?? "")) start--;
+  let end = at;
+  while (end < line.length && !TOKEN_END.test(line[end] ?? "")) end++;
+  return [start, end];
+}
+
 /** The path-like token starting at `at`, for the message. */
 function tokenAt(line: string, at: number): string {
-  return /^[^\s"'`,;<>()[\]{}]*/.exec(line.slice(at))?.[0] ?? "";
+  return line.slice(at, tokenSpan(line, at)[1]);
 }
 
 function lineProblems(line: string, prefixes: readonly { text: string; what: string }[]): string[] {
@@ -52,8 +63,10 @@ function lineProblems(line: string, prefixes: readonly { text: string; what: str
     }
   }
   for (const m of text.matchAll(DOTDOT)) {
-    const start = Math.max(0, m.index - 20);
-    found.set(m.index + 0.5, `".." path segment in "${text.slice(start, m.index + 22).trim()}"`);
+    // "../../x" is one problem: keyed by the token it is in
+    const [start, end] = tokenSpan(text, m.index);
+    if (found.has(start) || found.has(start + 0.5)) continue;
+    found.set(start + 0.5, `".." path segment in "${text.slice(start, end)}"`);
   }
   return [...found.entries()].sort(([a], [b]) => a - b).map(([, what]) => what);
 }
@@ -71,7 +84,7 @@ function* files(dir: string, rel: string, skipped: readonly string[]): Generator
 /**
  * Everything in a build folder that ties it to the machine it was built on: the checkout, home or
  * temp path, a `forbidden` prefix, an absolute /work/, /tmp/, /home/, /root/ or /Users/ path, a ".."
- * segment, a symlink leaving the folder. Text files only (a NUL byte marks a binary); the runtime's
+ * segment (once per token: "../../x" is one), a symlink leaving the folder. Text files only (a NUL byte marks a binary); the runtime's
  * node_modules and the wheels are third-party bytes and are left out. Each entry is
  * "<file>:<line>: <what>" with the file relative to `dir`; empty when the folder is portable.
  */
