@@ -65,7 +65,7 @@ describe("portabilityProblems", () => {
     ]);
   });
 
-  it("skips binaries, the runtime's node_modules and the wheels, and flags symlinks that leave the folder", () => {
+  it("skips binaries and the contents of the runtime's node_modules and the wheels; flags symlinks that leave the folder", () => {
     const dir = folder({
       "baton/runtime/node_modules/x/index.js": `require("../y"); // ${checkout}\n`,
       "wheels/baton_core-0.1.0-py3-none-any.whl": `/work/main ${checkout}`,
@@ -75,9 +75,13 @@ describe("portabilityProblems", () => {
     symlinkSync("/work/main/node_modules/.pnpm/x", join(dir, "baton", "absolute-link"));
     symlinkSync("../../elsewhere", join(dir, "baton", "escaping-link"));
     symlinkSync("ok.txt", join(dir, "baton", "inner-link"));
+    // inside node_modules the bytes are not read, but a link out of the folder still breaks a copy
+    symlinkSync("../x", join(dir, "baton", "runtime", "node_modules", "x-alias"));
+    symlinkSync("/root/.local/share/pnpm/store/y", join(dir, "baton", "runtime", "node_modules", "y"));
     expect(portabilityProblems(dir)).toEqual([
       "baton/absolute-link:0: symlink to the absolute path /work/main/node_modules/.pnpm/x",
       "baton/escaping-link:0: symlink ../../elsewhere leaves the folder",
+      "baton/runtime/node_modules/y:0: symlink to the absolute path /root/.local/share/pnpm/store/y",
     ]);
   });
 });

@@ -71,21 +71,23 @@ function lineProblems(line: string, prefixes: readonly { text: string; what: str
   return [...found.entries()].sort(([a], [b]) => a - b).map(([, what]) => what);
 }
 
-function* files(dir: string, rel: string, skipped: readonly string[]): Generator<string> {
+/** Every file and symlink under `dir`; `read` is false inside the skipped folders (links only). */
+function* files(dir: string, rel: string, skipped: readonly string[], read = true): Generator<{ path: string; read: boolean }> {
   for (const name of readdirSync(join(dir, rel)).sort()) {
     const path = rel ? `${rel}/${name}` : name;
-    if (skipped.some((s) => path === s || path.startsWith(`${s}/`))) continue;
+    const inSkipped = !read || skipped.some((s) => path === s || path.startsWith(`${s}/`));
     const stat = lstatSync(join(dir, path));
-    if (stat.isDirectory()) yield* files(dir, path, skipped);
-    else yield path;
+    if (stat.isDirectory()) yield* files(dir, path, skipped, !inSkipped);
+    else yield { path, read: !inSkipped };
   }
 }
 
 /**
  * Everything in a build folder that ties it to the machine it was built on: the checkout, home or
  * temp path, a `forbidden` prefix, an absolute /work/, /tmp/, /home/, /root/ or /Users/ path, a ".."
- * segment (once per token: "../../x" is one), a symlink leaving the folder. Text files only (a NUL byte marks a binary); the runtime's
- * node_modules and the wheels are third-party bytes and are left out. Each entry is
+ * segment (once per path: "../../x" is one), a symlink that is absolute or leaves the folder. Text
+ * files only (a NUL byte marks a binary); the contents of the runtime's node_modules and of the wheels
+ * are third-party bytes and are left out, their symlinks are not. Each entry is
  * "<file>:<line>: <what>" with the file relative to `dir`; empty when the folder is portable.
  */
 export function portabilityProblems(dir: string, options: PortabilityOptions = {}): string[] {
@@ -109,8 +111,9 @@ export function portabilityProblems(dir: string, options: PortabilityOptions = {
     .map((p) => ({ ...p, text: p.text.replace(/\/+$/, "") }))
     .filter((p) => p.text.length > 1);
   const problems: string[] = [];
-  for (const file of files(root, "", [...SKIPPED, ...(options.exclude ?? [])])) {
+  for (const { path: file, read } of files(root, "", [...SKIPPED, ...(options.exclude ?? [])])) {
     const full = join(root, file);
+    // links are checked everywhere: a node_modules link into a pnpm store breaks a copy as surely
     if (lstatSync(full).isSymbolicLink()) {
       const target = readlinkSync(full);
       const lands = posix.normalize(posix.join(posix.dirname(file), target));
@@ -118,6 +121,7 @@ export function portabilityProblems(dir: string, options: PortabilityOptions = {
       else if (lands === ".." || lands.startsWith("../")) problems.push(`${file}:0: symlink ${target} leaves the folder`);
       continue;
     }
+    if (!read) continue;
     const bytes = readFileSync(full);
     if (bytes.includes(0)) continue;
     const lines = bytes.toString("utf8").split(/\r?\n/);

@@ -108,6 +108,32 @@ describe("relocate", () => {
   });
 });
 
+describe("relocate with more folders to hide", () => {
+  it("hides each of them, ignores one that does not exist, and leaves the rest of the machine alone", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "baton-hide-"));
+    const build = join(parent, "build");
+    mkdirSync(build);
+    writeFileSync(join(build, "data.txt"), "copy\n");
+    const stores = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => join(parent, `store-${n}`));
+    for (const s of stores) {
+      mkdirSync(s);
+      writeFileSync(join(s, "pkg.txt"), "store\n");
+    }
+    const visible = join(parent, "visible.txt");
+    writeFileSync(visible, "visible\n");
+    const r = relocate(build, { hide: [...stores, join(parent, "missing")] });
+    try {
+      // ten extra mounts: the wrapper's positional parameters go past $9
+      for (const s of [stores[0], stores[9]]) expect((await r.run("cat", [join(s ?? "", "pkg.txt")])).code).not.toBe(0);
+      expect(await r.run("cat", [visible])).toMatchObject({ code: 0, stdout: "visible\n" });
+      expect(await r.run("cat", ["data.txt"])).toMatchObject({ code: 0, stdout: "copy\n" });
+    } finally {
+      r.cleanup();
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("relocate, where a mount namespace is not permitted", () => {
   it("throws saying why and how to fix it", () => {
     // an unprivileged user may not unshare -m; the built module runs as nobody in a child process

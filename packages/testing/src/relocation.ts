@@ -12,6 +12,8 @@ export interface RelocateOptions {
   readonly checkout?: string;
   /** Python for `venv()`: a version uv can find or an interpreter path (default "3.11"). */
   readonly python?: string;
+  /** More folders to hide (a pnpm store, ~/.npm); those that do not exist are ignored. */
+  readonly hide?: readonly string[];
 }
 
 export interface RelocatedRunOptions {
@@ -88,7 +90,7 @@ function onPath(name: string): string {
  * command, so the process the caller holds is the command itself (signals reach it directly).
  */
 function wrapper(hidden: readonly string[]): string {
-  const mounts = hidden.map((_, i) => `mount -t tmpfs none "$${i + 1}" || { echo "${HIDE_MARK} $${i + 1}" >&2; exit ${HIDE_FAILED}; }`);
+  const mounts = hidden.map((_, i) => `mount -t tmpfs none "\${${i + 1}}" || { echo "${HIDE_MARK} \${${i + 1}}" >&2; exit ${HIDE_FAILED}; }`);
   return `${mounts.join(" && ")} && shift ${hidden.length} && exec "$@"`;
 }
 
@@ -135,7 +137,8 @@ export function relocate(buildDir: string, options: RelocateOptions = {}): Reloc
   const source = realpathSync(resolve(buildDir));
   const checkout = realpathSync(options.checkout ?? findCheckout());
   const parent = realpathSync(options.parent ?? tmpdir());
-  const hidden = inside(source, checkout) ? [checkout] : [checkout, source];
+  const extra = (options.hide ?? []).filter((h) => existsSync(h)).map((h) => realpathSync(h));
+  const hidden = [checkout, source, ...extra].filter((h, i, all) => !all.some((other, j) => j !== i && inside(h, other) && (h !== other || j < i)));
   if (hidden.some((h) => inside(parent, h)))
     throw new Error(`relocate: the temp folder parent ${parent} is inside the hidden ${hidden.find((h) => inside(parent, h))}; pass { parent } outside it (or set TMPDIR)`);
   const root = mkdtempSync(join(parent, "baton-relocated-"));
