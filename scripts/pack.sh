@@ -5,19 +5,24 @@
 #     ranges become real versions (install them with `npm install ./dist/baton-core-<v>.tgz …`);
 #   - the four Python wheels (baton_core, baton_dagster, baton_airflow, baton_prefect), the same
 #     files the tarballs carry under python/dist, for a deployment's `pip install --find-links`.
-# Usage: bash scripts/pack.sh [OUT_DIR]   (default dist/)
+# Usage: bash scripts/pack.sh [--no-build] [OUT_DIR]   (default dist/; --no-build: the packages are
+# built already, as in tests/registry, whose turbo task builds them first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+BUILD=1
+if [ "${1:-}" = "--no-build" ]; then BUILD=0; shift; fi
 OUT="${1:-dist}"
 case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 
 PACKAGES=(core adapter-dagster adapter-airflow adapter-prefect testing)
 
-bash scripts/setup.sh
-filters=()
-for p in "${PACKAGES[@]}"; do filters+=("--filter=./packages/$p"); done
-pnpm exec turbo run build "${filters[@]}" --output-logs=errors-only
+if [ "$BUILD" = 1 ]; then
+  bash scripts/setup.sh
+  filters=()
+  for p in "${PACKAGES[@]}"; do filters+=("--filter=./packages/$p"); done
+  pnpm exec turbo run build "${filters[@]}" --output-logs=errors-only
+fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -4,15 +4,33 @@
  * needs, publint --strict is clean, and @arethetypeswrong/cli (esm-only profile) is clean.
  * Needs the packages built; turbo builds them first (`test` depends on `^build`).
  */
-import { basename } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkPackage, publishablePackages } from "./scripts/check-packages.mjs";
+import { checkPackage, checkPackedFiles, publishablePackages } from "./scripts/check-packages.mjs";
 
 const dirs = publishablePackages();
 
 describe("published package contents", () => {
   it("finds the publishable packages", () => {
     expect(dirs.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("a package ships its one wheel of its own version, no loose module; only core ships templates", () => {
+    const airflow = dirs.find((d) => basename(d) === "adapter-airflow")!;
+    const version = (JSON.parse(readFileSync(join(airflow, "package.json"), "utf8")) as { version: string }).version;
+    const base = ["package.json", "README.md", "LICENSE"];
+    const good = checkPackedFiles(airflow, [...base, `python/dist/baton_airflow-${version}-py3-none-any.whl`]);
+    expect(good.filter((p) => /wheel|Python|templates/.test(p))).toEqual([]);
+    const bad = checkPackedFiles(airflow, [...base, "python/baton_airflow/__init__.py", "python/dist/baton_airflow-0.0.0-py3-none-any.whl", "templates/init/x.ts"]);
+    expect(bad).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/unexpected Python file python\/baton_airflow\/__init__\.py/),
+        expect.stringMatching(/unexpected Python file python\/dist\/baton_airflow-0\.0\.0/),
+        expect.stringMatching(new RegExp(`missing its wheel python/dist/baton_airflow-${version.replace(/\./g, "\\.")}-py3-none-any\\.whl`)),
+        expect.stringMatching(/only @baton\/core ships templates/),
+      ]),
+    );
   });
 
   for (const dir of dirs) {

@@ -1,13 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ensurePythonEnv } from "@baton/testing";
 import { run } from "./exec.js";
-import { REPO_ROOT } from "./workspace.js";
-
-const RUN_DAGS = fileURLToPath(new URL("../airflow/run_dags.py", import.meta.url));
-/** The Airflow adapter's integration pins: the same real Airflow its own tests run. */
-const REQUIREMENTS = join(REPO_ROOT, "packages", "adapter-airflow", "python", "requirements-test.txt");
+import { userEnv } from "./user.js";
 
 export interface OutputRecord {
   readonly assetKey: string;
@@ -16,46 +10,50 @@ export interface OutputRecord {
   readonly runId: string;
 }
 
-export interface AirflowRun {
-  /** DAG id → run state and task states, as Airflow's metadata DB has them after `dag.test()`. */
-  readonly dags: Record<string, { state: string; tasks: Record<string, string | null> }>;
-  readonly importErrors: Record<string, string>;
-  /** Unpartitioned outputs in the IO store after the runs, by asset key. */
-  readonly records: Record<string, OutputRecord>;
-  readonly log: string;
+export interface AirflowHome {
+  /** `airflow ARGS` with this home, its SQLite DB and the DAGs folder; throws on a non-zero exit. */
+  airflow(args: readonly string[], timeoutMs?: number): Promise<string>;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /**
- * Run every DAG in `dagsFolder` once on real Airflow: the virtual environment from the Airflow
- * adapter's requirements-test.txt (made with uv by @baton/testing's ensurePythonEnv, shared with
- * that adapter's tests through BATON_VENV_ROOT), a fresh SQLite metadata DB (`airflow db migrate`),
- * then `dag.test()` per DAG. The Node steps write to `storage` (BATON_STORAGE on the worker).
+ * The set-up a user does before Airflow shows a DAG (README "Install Baton into your own project"):
+ * a fresh AIRFLOW_HOME with a SQLite DB, the build folder as the DAGs folder, no examples, then
+ * `airflow db migrate` (without it every command fails on a missing table) and `airflow dags
+ * reserialize` (without a running dag-processor, `dags list` shows nothing until the files are parsed).
  */
-export async function runOnAirflow(options: { project: string; dagsFolder: string; storage: string; work: string }): Promise<AirflowRun> {
-  const venv = ensurePythonEnv({ name: "airflow", requirements: REQUIREMENTS, root: process.env.BATON_VENV_ROOT ?? join(REPO_ROOT, ".venvs") });
-  const home = join(options.work, "airflow-home");
-  mkdirSync(home, { recursive: true });
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AIRFLOW")));
+export async function airflowHome(options: { venvBin: string; dagsFolder: string; home: string; storage: string }): Promise<AirflowHome> {
+  mkdirSync(options.home, { recursive: true });
+  const inherited = Object.fromEntries(Object.entries(userEnv()).filter(([k]) => !k.startsWith("AIRFLOW")));
   const env: NodeJS.ProcessEnv = {
     ...inherited,
-    AIRFLOW_HOME: home,
+    AIRFLOW_HOME: options.home,
     AIRFLOW__CORE__DAGS_FOLDER: options.dagsFolder,
     AIRFLOW__CORE__LOAD_EXAMPLES: "False",
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${join(home, "airflow.db")}`,
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${join(options.home, "airflow.db")}`,
     BATON_STORAGE: options.storage,
-    BATON_NODE: process.execPath,
   };
-  await run(venv.bin("airflow"), ["db", "migrate"], { cwd: options.project, env, timeoutMs: 3 * 60_000 });
-  const result = await run(venv.python, [RUN_DAGS], { cwd: options.project, env, timeoutMs: 4 * 60_000 });
-  const line = result.stdout.split("\n").reverse().find((l) => l.startsWith("@@summary "));
-  if (!line) throw new Error(`run_dags.py printed no summary:\n${(result.stdout + result.stderr).slice(-6000)}`);
-  const summary = JSON.parse(line.slice("@@summary ".length)) as Pick<AirflowRun, "dags" | "importErrors">;
+  const airflow = async (args: readonly string[], timeoutMs = 4 * 60_000) =>
+    (await run(join(options.venvBin, "airflow"), args, { cwd: options.dagsFolder, env, timeoutMs })).stdout;
+  await airflow(["db", "migrate"]);
+  await airflow(["dags", "reserialize"]);
+  return { airflow, env };
+}
+
+/** JSON printed by `airflow … -o json`, after whatever log lines Airflow prints before it. */
+export function jsonOutput<T>(stdout: string): T {
+  const start = stdout.search(/^[[{]/m);
+  if (start < 0) throw new Error(`no JSON in Airflow's output:\n${stdout.slice(-3000)}`);
+  return JSON.parse(stdout.slice(start)) as T;
+}
+
+/** Unpartitioned outputs in an IO store folder, by asset key. */
+export function storedRecords(storage: string): Record<string, OutputRecord> {
   const records: Record<string, OutputRecord> = {};
-  if (existsSync(options.storage)) {
-    for (const key of readdirSync(options.storage)) {
-      const file = join(options.storage, key, "__unpartitioned__", "record.json");
-      if (existsSync(file)) records[decodeURIComponent(key)] = JSON.parse(readFileSync(file, "utf8")) as OutputRecord;
-    }
+  if (!existsSync(storage)) return records;
+  for (const key of readdirSync(storage)) {
+    const file = join(storage, key, "__unpartitioned__", "record.json");
+    if (existsSync(file)) records[decodeURIComponent(key)] = JSON.parse(readFileSync(file, "utf8")) as OutputRecord;
   }
-  return { ...summary, records, log: `${result.stdout}\n${result.stderr}` };
+  return records;
 }

@@ -2,7 +2,9 @@
 // Packaging lint of every publishable package (packages/* without "private": true):
 //   1. the packed file list (`pnpm pack --dry-run --json`, what `pnpm publish` ships) holds exactly
 //      what the package needs: compiled JS + declarations built from its own src/, README, LICENSE,
-//      core's JSON Schema, an adapter's Python module — no tests, maps, sources or configs;
+//      core's JSON Schema and `baton init` templates, the package's one wheel of its own version
+//      (python/dist/baton_<x>-<version>-py3-none-any.whl) — no tests, maps, sources, configs or
+//      loose Python modules;
 //   2. publint --strict (on the pnpm-packed tarball);
 //   3. @arethetypeswrong/cli --pack --profile esm-only.
 // Needs the packages built (`pnpm build`). Usage: node scripts/check-packages.mjs [package dir…]
@@ -47,7 +49,9 @@ const FORBIDDEN = [
   [/conformance-report/, "a test report"],
   [/\.tgz$/, "a tarball"],
 ];
-const TOP_LEVEL = new Set(["package.json", "README.md", "LICENSE", "CHANGELOG.md", "dist", "schema", "python"]);
+// `baton init` copies templates/ into the user's project: there a test, a tsconfig and src/ belong.
+const TEMPLATE_FORBIDDEN = FORBIDDEN.filter(([, what]) => ["node_modules", "Python bytecode", "a tarball", "a source map (its sources are not shipped)"].includes(what));
+const TOP_LEVEL = new Set(["package.json", "README.md", "LICENSE", "CHANGELOG.md", "dist", "schema", "templates", "python"]);
 
 /** Problems in a packed file list; [] when it is exactly what the package needs. */
 export function checkPackedFiles(pkgDir, files) {
@@ -59,7 +63,8 @@ export function checkPackedFiles(pkgDir, files) {
   for (const f of files) {
     const top = f.split("/")[0];
     if (!TOP_LEVEL.has(top)) problems.push(`unexpected file ${f} (a package ships ${[...TOP_LEVEL].join(", ")})`);
-    for (const [re, what] of FORBIDDEN) if (re.test(f)) unwanted.set(what, [...(unwanted.get(what) ?? []), f]);
+    if (top === "templates" && pkg.name !== "@baton/core") problems.push(`unexpected file ${f} (only @baton/core ships templates, for baton init)`);
+    for (const [re, what] of top === "templates" ? TEMPLATE_FORBIDDEN : FORBIDDEN) if (re.test(f)) unwanted.set(what, [...(unwanted.get(what) ?? []), f]);
   }
   for (const [what, list] of unwanted)
     problems.push(`ships ${list.length === 1 ? what : `${list.length} files that are each ${what}`}: ${list.slice(0, 3).join(", ")}${list.length > 3 ? ", …" : ""}`);
@@ -76,19 +81,34 @@ export function checkPackedFiles(pkgDir, files) {
     const p = target.replace(/^\.\//, "");
     if (!p.includes("*") && !has(p)) problems.push(`exports/bin target ${target} is not in the package`);
   }
-  if (pkg.name === "@baton/core" && !has("schema/manifest.schema.json")) problems.push("missing schema/manifest.schema.json");
+  if (pkg.name === "@baton/core") {
+    if (!has("schema/manifest.schema.json")) problems.push("missing schema/manifest.schema.json");
+    for (const t of ["templates/init/package.json.tmpl", "templates/init/src/definitions.ts"]) if (!has(t)) problems.push(`missing ${t} (baton init scaffolds from it)`);
+  }
+  problems.push(...wheelProblems(pkgDir, pkg, files));
   if (/^@baton\/adapter-/.test(pkg.name)) {
     // `baton <target>` imports the adapter's "./cli" export: it must resolve for an ESM import.
     const cli = conditionTarget(pkg.exports?.["./cli"], ["import", "node"]);
     if (!cli) problems.push(`no "./cli" export for \`baton ${pkg.name.slice("@baton/adapter-".length)}\` to import`);
     else if (!has(cli.replace(/^\.\//, ""))) problems.push(`exports["./cli"] → ${cli} is not in the package`);
-    const mod = `python/baton_${pkg.name.slice("@baton/adapter-".length)}/__init__.py`;
-    if (!has(mod)) problems.push(`missing the Python module (${mod})`);
   }
-  if (!files.some((f) => f.startsWith("python/")) && existsSync(join(pkgDir, "python")) && !/^@baton\/adapter-/.test(pkg.name))
-    problems.push("has a python/ folder that is not shipped");
   return problems;
 }
+
+/**
+ * A package with a Python distribution (python/pyproject.toml) ships exactly its one wheel, of the
+ * npm package's version (the versioning rule of .changeset/README.md), and no loose module.
+ */
+function wheelProblems(pkgDir, pkg, files) {
+  const python = files.filter((f) => f.startsWith("python/"));
+  if (!existsSync(join(pkgDir, "python", "pyproject.toml"))) return python.map((f) => `unexpected file ${f} (no python/pyproject.toml)`);
+  const dist = `baton_${pkg.name.replace(/^@baton\/(adapter-)?/, "")}`;
+  const expected = `python/dist/${dist}-${pkg.version}-py3-none-any.whl`;
+  const problems = python.filter((f) => f !== expected).map((f) => `unexpected Python file ${f} (a package ships only ${expected})`);
+  if (!has(files, expected)) problems.push(`missing its wheel ${expected} (the build script runs \`uv build --wheel\`; the wheel's version must be the package's)`);
+  return problems;
+}
+const has = (files, p) => files.includes(p);
 
 /** The file a conditional export resolves to under `conditions` (Node's rules: first matching key wins). */
 function conditionTarget(exp, conditions) {
