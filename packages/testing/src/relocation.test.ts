@@ -99,6 +99,12 @@ describe("relocate", () => {
     expect({ code, signal }).toEqual({ code: null, signal: "SIGTERM" });
   });
 
+  it("refuses a working directory inside a hidden folder, where relative paths would still reach the sources", async () => {
+    await expect(r.run("cat", ["pnpm-workspace.yaml"], { cwd: checkout })).rejects.toThrow(/working directory .* is inside the hidden/);
+    expect(() => r.spawn("cat", ["baton/hello.txt"], { cwd: build })).toThrow(/is inside the hidden/);
+    expect(await r.run("cat", ["hello.txt"], { cwd: "baton" })).toMatchObject({ code: 0, stdout: "hello from the build\n" });
+  });
+
   it("kills a command past its deadline and names it", async () => {
     await expect(r.run("sleep", ["60"], { timeoutMs: 300 })).rejects.toThrow(/`sleep 60` .* did not end within 0 s/);
   });

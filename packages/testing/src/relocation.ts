@@ -17,7 +17,7 @@ export interface RelocateOptions {
 }
 
 export interface RelocatedRunOptions {
-  /** Working directory (default: the copy). */
+  /** Working directory, relative to the copy (default: the copy); never inside a hidden folder. */
   readonly cwd?: string;
   /** Added to the cleaned environment; wins over it. */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -158,7 +158,10 @@ export function relocate(buildDir: string, options: RelocateOptions = {}): Reloc
 
   const start = (cmd: string, args: readonly string[], opts: RelocatedRunOptions, stdio: StdioOptions): ChildProcess => {
     const venv = opts.venv === undefined ? venvs.at(-1) : opts.venv;
-    const cwd = opts.cwd ?? dir;
+    const cwd = resolve(dir, opts.cwd ?? ".");
+    // a working directory inside a hidden folder would still reach the real files: mounts do not move a cwd
+    const under = hidden.find((h) => inside(existsSync(cwd) ? realpathSync(cwd) : cwd, h));
+    if (under) throw new Error(`relocate: the working directory ${cwd} is inside the hidden ${under}; run \`${cmd}\` in the copy (${dir}) or its home`);
     const env: Record<string, string> = { ...cleanEnv(hidden) };
     for (const [k, v] of Object.entries(opts.env ?? {})) {
       if (v === undefined) delete env[k];
