@@ -9,6 +9,9 @@ export BATON_CONFORMANCE_DIR="${BATON_CONFORMANCE_DIR:-$PWD/.baton/conformance}"
 pnpm exec turbo run build --output-logs=errors-only
 pnpm run lint
 pnpm exec turbo run typecheck --output-logs=errors-only
+# The Python packages: versions in step with npm, ruff, mypy --strict, pytest (each in its orchestrator's venv).
+node scripts/python-versions.mjs --check
+bash scripts/check-python.sh
 mkdir -p .baton
 pnpm exec turbo run test --concurrency=1 2>&1 | tee .baton/test.log
 node scripts/conformance-matrix.mjs "$BATON_CONFORMANCE_DIR"
