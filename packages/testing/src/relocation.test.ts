@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,6 +61,8 @@ describe("relocate", () => {
       VIRTUAL_ENV: join(checkout, ".venvs", "x"),
       npm_config_registry: "http://127.0.0.1:1/",
       BATON_TEST_POINTS_BACK: join(checkout, "packages"),
+      XDG_CONFIG_HOME: "/somewhere/config",
+      BATON_TEST_IN_HOME: join(homedir(), ".dagster"),
     });
     try {
       const r1 = await r.run("sh", ["-c", 'echo "HOME=$HOME"; ls -A "$HOME" | wc -l; env'], { env: { EXTRA: "given" } });
@@ -68,7 +70,7 @@ describe("relocate", () => {
       const lines = r1.stdout.split("\n");
       expect(lines[0]).toBe(`HOME=${r.home}`);
       expect(lines[1]?.trim()).toBe("0");
-      for (const name of ["NODE_PATH", "PYTHONPATH", "VIRTUAL_ENV", "npm_config_registry", "BATON_TEST_POINTS_BACK"])
+      for (const name of ["NODE_PATH", "PYTHONPATH", "VIRTUAL_ENV", "npm_config_registry", "BATON_TEST_POINTS_BACK", "XDG_CONFIG_HOME", "BATON_TEST_IN_HOME"])
         expect(lines.some((l) => l.startsWith(`${name}=`))).toBe(false);
       expect(lines).toContain("EXTRA=given");
       const path = lines.find((l) => l.startsWith("PATH="));

@@ -1,6 +1,6 @@
 import { execFileSync, spawn as spawnChild, type ChildProcess, type StdioOptions } from "node:child_process";
 import { accessSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PythonEnv } from "./python-env.js";
@@ -112,15 +112,21 @@ function assertUnshare(probe: string): void {
   unshareChecked = true;
 }
 
-/** The test process's environment minus everything that could lead a command back to the sources. */
+/**
+ * The test process's environment minus everything that could lead a command back to the sources
+ * or to the real HOME's configuration (the HOME a command gets is fresh).
+ */
 function cleanEnv(hidden: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
+  const realHome = homedir();
   for (const [key, value] of Object.entries(process.env)) {
     if (value === undefined) continue;
     if (["NODE_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "INIT_CWD", "OLDPWD"].includes(key)) continue;
-    if (/^npm_(config|package|lifecycle)_/i.test(key) || /^PNPM_/i.test(key)) continue;
-    // BATON_VENV_ROOT, a PWD in the checkout…: a deployment has no such folder
-    if (hidden.some((h) => value.split(delimiter).some((part) => inside(part, h)))) continue;
+    if (/^(npm_(config|package|lifecycle)_|PNPM_|XDG_)/i.test(key)) continue;
+    const parts = value.split(delimiter);
+    // BATON_VENV_ROOT, a PWD in the checkout, DAGSTER_HOME under ~…: a fresh machine has no such folder
+    if (hidden.some((h) => parts.some((part) => inside(part, h)))) continue;
+    if (realHome.length > 1 && parts.some((part) => inside(part, realHome))) continue;
     env[key] = value;
   }
   return env;
