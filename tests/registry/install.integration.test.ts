@@ -112,15 +112,15 @@ describe("install Baton into a project outside the repository (README path)", ()
 
   it("(5) a fresh venv from the build's requirements.txt; Airflow lists the DAGs after db migrate + dags reserialize", async () => {
     expect(out, "step (4) must have built the project").not.toBe("");
-    const venv = join(work, "venv");
+    // The README's commands, from the project folder: the requirements file alone, its Baton wheels from the build.
+    const venv = join(app, ".venv");
     const uv = process.env.BATON_UV ?? "uv";
-    await run(uv, ["venv", "--quiet", "--python", "3.11", venv], { cwd: out, env: userEnv(), timeoutMs: 4 * 60_000 });
-    // What a deployment runs: the requirements file alone, its Baton wheels from the folder.
-    await run(uv, ["pip", "install", "--quiet", "--python", join(venv, "bin", "python"), "-r", "requirements.txt"], { cwd: out, env: userEnv(), timeoutMs: 8 * 60_000 });
+    await run(uv, ["venv", "--quiet", "--python", "3.11", ".venv"], { cwd: app, env: userEnv(), timeoutMs: 4 * 60_000 });
+    await run(uv, ["pip", "install", "--quiet", "--python", ".venv/bin/python", "-r", "build/airflow/requirements.txt"], { cwd: app, env: userEnv(), timeoutMs: 8 * 60_000 });
     const where = await run(join(venv, "bin", "python"), ["-c", "import baton_airflow, baton_core; print(baton_airflow.__file__); print(baton_core.__file__)"], { cwd: work, env: userEnv(), timeoutMs: 60_000 });
     for (const file of where.stdout.trim().split("\n")) expect(file.startsWith(join(venv, "lib")), file).toBe(true);
 
-    home = await airflowHome({ venvBin: join(venv, "bin"), dagsFolder: out, home: join(work, "airflow-home"), storage: join(work, "airflow-storage") });
+    home = await airflowHome({ venvBin: join(venv, "bin"), cwd: app, dagsFolder: out, home: join(app, ".airflow"), storage: join(app, ".baton", "airflow-storage") });
     const errors = jsonOutput<unknown[]>(await home.airflow(["dags", "list-import-errors", "--output", "json"]));
     expect(errors).toEqual([]);
     const listed = jsonOutput<{ dag_id: string }[]>(await home.airflow(["dags", "list", "--output", "json"]));
@@ -134,7 +134,7 @@ describe("install Baton into a project outside the repository (README path)", ()
       const log = await home!.airflow(["dags", "test", id], 6 * 60_000);
       expect(log, `DAG ${id}`).not.toMatch(/state=failed|DagRunState\.FAILED/);
     }
-    const records = storedRecords(join(work, "airflow-storage"));
+    const records = storedRecords(join(app, ".baton", "airflow-storage"));
     expect(records["orders"]?.rowCount).toBe(5);
     expect(records["customer_totals"]?.rowCount).toBe(3);
   }, 10 * 60_000);

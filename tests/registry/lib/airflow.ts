@@ -22,7 +22,7 @@ export interface AirflowHome {
  * `airflow db migrate` (without it every command fails on a missing table) and `airflow dags
  * reserialize` (without a running dag-processor, `dags list` shows nothing until the files are parsed).
  */
-export async function airflowHome(options: { venvBin: string; dagsFolder: string; home: string; storage: string }): Promise<AirflowHome> {
+export async function airflowHome(options: { venvBin: string; cwd: string; dagsFolder: string; home: string; storage: string }): Promise<AirflowHome> {
   mkdirSync(options.home, { recursive: true });
   const inherited = Object.fromEntries(Object.entries(userEnv()).filter(([k]) => !k.startsWith("AIRFLOW")));
   const env: NodeJS.ProcessEnv = {
@@ -34,7 +34,7 @@ export async function airflowHome(options: { venvBin: string; dagsFolder: string
     BATON_STORAGE: options.storage,
   };
   const airflow = async (args: readonly string[], timeoutMs = 4 * 60_000) =>
-    (await run(join(options.venvBin, "airflow"), args, { cwd: options.dagsFolder, env, timeoutMs })).stdout;
+    (await run(join(options.venvBin, "airflow"), args, { cwd: options.cwd, env, timeoutMs })).stdout;
   await airflow(["db", "migrate"]);
   await airflow(["dags", "reserialize"]);
   return { airflow, env };
