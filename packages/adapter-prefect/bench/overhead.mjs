@@ -2,27 +2,31 @@
 // Per-task overhead of the Node step versus a native Python+polars Prefect task (not a test).
 //   pnpm --filter @baton/adapter-prefect build && node packages/adapter-prefect/bench/overhead.mjs [iterations]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadDefinitions } from "@baton/core";
+import { createRequire } from "node:module";
+import { buildTarget } from "@baton/core/build";
 import { ensurePythonEnv } from "@baton/testing";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const dist = join(here, "..", "dist", "index.js");
+const dist = join(here, "..", "dist", "cli.js");
 if (!existsSync(dist)) {
   console.error("build the adapter first: pnpm --filter @baton/adapter-prefect build");
   process.exit(1);
 }
-const { buildPrefectProject } = await import(dist);
+const { adapter } = await import(dist);
 const iterations = Number(process.argv[2] ?? 10);
 
 const root = mkdtempSync(join(tmpdir(), "baton-prefect-bench-"));
 const module = fixtureModulePath();
-const project = buildPrefectProject({ definitions: await loadDefinitions(module, "default"), module, outDir: join(root, "project"), flowName: "baton-bench" });
-const env = ensurePythonEnv({ name: "prefect-bench", requirements: join(here, "..", "python", "requirements-bench.txt") });
+// The fixtures' package is the project: its node_modules hold what the build's runtime copies.
+const testingRoot = join(createRequire(import.meta.url).resolve("@baton/testing/package.json"), "..");
+const project = await buildTarget(adapter, { projectRoot: testingRoot, definitionsFile: module, outDir: join(root, "project"), rawOptions: { flowName: "baton-bench" } });
+const wheels = readdirSync(join(project.outDir, "wheels")).map((w) => join(project.outDir, "wheels", w));
+const env = ensurePythonEnv({ name: "prefect-bench", requirements: join(here, "..", "python", "requirements-bench.txt"), wheels });
 
 const output = execFileSync(env.python, [join(here, "overhead.py"), project.outDir, String(iterations)], {
   encoding: "utf8",

@@ -1,4 +1,4 @@
-import { BatonError, prefectSchedules, type Manifest, type PrefectSchedule } from "@baton/core";
+import { prefectSchedules, type Manifest, type PrefectSchedule } from "@baton/core";
 
 /** One schedule of a deployment: a cron in its timezone, an RRule, or an interval (sensors). */
 export type DeploymentSchedule = PrefectSchedule | { readonly intervalSeconds: number };
@@ -28,21 +28,12 @@ export function sensorTargetName(sensor: string): string {
   return `${sensor}-runs`;
 }
 
-// Prefect refuses these in flow and deployment names (they would break "flow/deployment" paths).
-const BANNED = /[/%&<>]/;
-
-export function checkName(kind: string, name: string): void {
-  if (name.trim() === "" || BANNED.test(name)) {
-    throw new BatonError("CONFIG", `${kind} name ${JSON.stringify(name)} cannot be a Prefect name`, { hint: "Prefect names cannot be empty or contain / % & < >; rename it" });
-  }
-}
-
 /**
  * Deployments for a manifest: one for ad-hoc runs, one per schedule (cron with its timezone), and
- * per sensor a polling deployment plus the deployment its run requests start.
+ * per sensor a polling deployment plus the deployment its run requests start. Names are checked by
+ * `problems()` (problems.ts), not here.
  */
 export function deploymentSpecs(manifest: Manifest, flowName: string): DeploymentSpec[] {
-  checkName("flow", flowName);
   const specs: DeploymentSpec[] = [
     {
       name: MATERIALIZE_DEPLOYMENT,
@@ -54,7 +45,6 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
     },
   ];
   for (const s of manifest.schedules) {
-    checkName("schedule", s.name);
     specs.push({
       name: s.name,
       flow: "materialize_assets",
@@ -65,7 +55,6 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
     });
   }
   for (const s of manifest.sensors) {
-    checkName("sensor", s.name);
     specs.push({
       name: s.name,
       flow: "evaluate_sensor",
@@ -82,16 +71,6 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       parameters: { assets: [...s.assets] },
       schedules: [],
     });
-  }
-  const seen = new Set<string>();
-  for (const d of specs) {
-    const key = `${d.flow}/${d.name}`;
-    if (seen.has(key)) {
-      throw new BatonError("CONFIG", `two Prefect deployments would be named "${d.name}"`, {
-        hint: `rename the schedule or sensor: "${MATERIALIZE_DEPLOYMENT}" and "<sensor>-runs" are taken by the adapter`,
-      });
-    }
-    seen.add(key);
   }
   return specs;
 }

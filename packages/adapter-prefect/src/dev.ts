@@ -1,22 +1,49 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { AdapterCommand } from "@baton/core/build";
+import type { PrefectOptions } from "./options.js";
+
+/**
+ * `baton prefect dev --out DIR [--python PYTHON] [--port 4200]`: core builds into DIR, then this
+ * serves it. PYTHON needs the folder's requirements.txt installed (default $BATON_PREFECT_PYTHON or python3).
+ */
+export const devCommand: AdapterCommand<PrefectOptions> = {
+  description: "build, then start a local Prefect server and serve every deployment of the build (--python PYTHON, --port 4200)",
+  async run(context) {
+    let values: { python?: string; port?: string };
+    try {
+      ({ values } = parseArgs({ args: [...context.args], options: { python: { type: "string" }, port: { type: "string" } } }));
+    } catch (e) {
+      context.err(`baton prefect dev: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const port = Number(values.port ?? 4200);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+      context.err(`baton prefect dev: --port ${values.port} is not a TCP port\n`);
+      return 2;
+    }
+    const python = values.python ?? process.env.BATON_PREFECT_PYTHON ?? "python3";
+    return serveLocally({ projectDir: context.outDir, python, port, log: context.out });
+  },
+};
 
 export interface DevServerOptions {
-  /** The built project folder (flows.py inside). */
+  /** The build folder (flows.py inside). */
   readonly projectDir: string;
-  /** A Python with prefect==3.9.1 installed. */
+  /** A Python with the folder's requirements.txt installed. */
   readonly python: string;
   readonly port: number;
   readonly log: (text: string) => void;
 }
 
 /**
- * `baton prefect dev`: a local Prefect server (home and SQLite database in <project>/.prefect) and
+ * A local Prefect server (its home and SQLite database outside the build folder, which the next build replaces) and
  * `python flows.py` serving every deployment against it, until Ctrl-C.
  */
 export async function serveLocally(o: DevServerOptions): Promise<number> {
-  const home = join(o.projectDir, ".prefect");
+  // Next to the build, not in it: a rebuild replaces the folder, the runs history stays.
+  const home = process.env.PREFECT_HOME ?? `${o.projectDir.replace(/\/+$/, "")}.prefect`;
   mkdirSync(home, { recursive: true });
   const api = `http://127.0.0.1:${o.port}/api`;
   const env = { ...process.env, PREFECT_HOME: home, PREFECT_API_URL: api, BATON_NODE: process.env.BATON_NODE ?? process.execPath };

@@ -1,5 +1,7 @@
-export { buildPrefectProject, pythonModuleDir, MANIFEST_FILE, PYTHON_PACKAGE, CORE_PYTHON_PACKAGE, type BuildPrefectProjectOptions, type PrefectProject } from "./build.js";
-export { deploymentSpecs, sensorTargetName, MATERIALIZE_DEPLOYMENT, type DeploymentSpec } from "./deployments.js";
-export { checkResources, type PrefectResourceMapping, type PrefectResources, type PrefectValueSource } from "./resources.js";
-export { ACCEPTED_MANIFEST_VERSIONS, PREFECT_VERSION, assertManifestVersion } from "./versions.js";
-export { run as runCli } from "./cli.js";
+export { adapter, prefectWheel } from "./adapter.js";
+export { deploymentSpecs, sensorTargetName, MATERIALIZE_DEPLOYMENT, type DeploymentSpec, type DeploymentSchedule } from "./deployments.js";
+export { resolvePrefectOptions, flowNameOf, type PrefectOptions } from "./options.js";
+export { prefectProblems } from "./problems.js";
+export { prefectPlan } from "./plan.js";
+export { resourceProblems, type PrefectResourceMapping, type PrefectResources, type PrefectValueSource } from "./resources.js";
+export { PREFECT_VERSION } from "./versions.js";

@@ -105,7 +105,7 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     expect(JSON.stringify(seen)).not.toContain(token);
     expect(JSON.stringify(run)).not.toContain(token);
     expect(readFileSync(join(harness.project().outDir, "flows.py"), "utf8")).not.toContain(token);
-    expect(readFileSync(join(harness.project().outDir, "baton-manifest.json"), "utf8")).not.toContain(token);
+    expect(readFileSync(join(harness.project().outDir, "baton", "manifest.json"), "utf8")).not.toContain(token);
   });
 
   it("sensor run keys start each target deployment run once, with the requested partition", async () => {

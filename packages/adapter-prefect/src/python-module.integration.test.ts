@@ -3,25 +3,25 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadDefinitions } from "@baton/core";
 import { fixtureModulePath } from "@baton/testing/fixtures";
-import { buildPrefectProject, type PrefectProject } from "./build.js";
 import { prefectEnv } from "./__tests__/prefect/env.js";
+import { buildFixtures, type PrefectProject } from "./__tests__/prefect/harness.js";
 
-/* The shipped Python module on its own, in the pinned Prefect environment (no server needed).
+/* The installed baton_prefect wheel with a real build, in the pinned Prefect environment (no server needed).
    Its partition rules are baton_core's, compared with core's TypeScript in core (src/python-partitions.test.ts). */
 let python = "";
 let project: PrefectProject;
+const home = mkdtempSync(join(tmpdir(), "baton-prefect-py-home-"));
 
 function py(code: string, input: string, env: Record<string, string> = {}): string {
-  return execFileSync(python, ["-c", code], { cwd: project.outDir, input, encoding: "utf8", env: { ...process.env, PYTHONPATH: project.outDir, PREFECT_HOME: join(project.outDir, ".prefect"), ...env } });
+  // PYTHONPATH: `import flows` from the build folder; baton_prefect and baton_core are the installed wheels.
+  return execFileSync(python, ["-c", code], { cwd: project.outDir, input, encoding: "utf8", env: { ...process.env, PYTHONPATH: project.outDir, PREFECT_HOME: join(home, ".prefect"), ...env } });
 }
 
 beforeAll(async () => {
   python = prefectEnv().python;
-  const module = fixtureModulePath();
   const outDir = join(mkdtempSync(join(tmpdir(), "baton-prefect-py-")), "project");
-  project = buildPrefectProject({ definitions: await loadDefinitions(module, "default"), module, outDir, flowName: "fixtures" });
+  project = await buildFixtures({ fixtureModule: fixtureModulePath(), outDir, flowName: "fixtures" });
 }, 300_000);
 
 describe("baton_prefect (Python)", () => {
@@ -49,26 +49,27 @@ print(json.dumps([[d.name, d.flow_name, [[getattr(s.schedule, "cron", None), get
   });
 
   it("refuses a manifest version it does not read, naming both versions", () => {
-    const manifest = JSON.parse(readFileSync(join(project.outDir, "baton-manifest.json"), "utf8")) as Record<string, unknown>;
-    const other = join(project.outDir, "v2.json");
-    writeFileSync(other, JSON.stringify({ ...manifest, manifestVersion: 2 }));
+    const manifest = JSON.parse(readFileSync(join(project.outDir, "baton", "manifest.json"), "utf8")) as Record<string, unknown>;
+    const other = join(project.outDir, "baton", "v1.json");
+    writeFileSync(other, JSON.stringify({ ...manifest, manifestVersion: 1 }));
     const out = py(
       `from baton_prefect import Manifest, BatonManifestError
 try:
-    Manifest.load("v2.json")
+    Manifest.load("baton/v1.json")
 except BatonManifestError as e:
     print(e)`,
       "",
     );
-    expect(out).toContain("manifest version 2");
-    expect(out).toContain("baton_prefect can read (it reads 1)");
+    expect(out).toContain("manifest version 1");
+    expect(out).toContain("baton_prefect can read (it reads 2)");
+    expect(out).toContain("rebuild the folder with `baton prefect build`");
   });
 
   it("checks partition keys before any task starts, with baton_core's planner", () => {
     const out = py(
       `import json
 from baton_prefect import BatonProject, BatonPartitionError
-p = BatonProject("baton-manifest.json", flow_name="fixtures")
+p = BatonProject.from_build("baton/manifest.json", flow_name="fixtures")
 for kwargs in [dict(assets=["web/events"], partition_key="1999-12-31"), dict(assets=["web/events"]),
                dict(assets=["regional_sales"], partition_key="mars"),
                dict(assets=["web/events"], partition_range_start="2024-01-07", partition_range_end="2024-01-01"),
@@ -103,7 +104,7 @@ print(json.dumps([plan.assets, plan.steps, plan.labels, plan.skip_reason]))`,
     const out = py(
       `import json
 from baton_prefect import BatonProject
-p = BatonProject("baton-manifest.json", flow_name="fixtures")
+p = BatonProject.from_build("baton/manifest.json", flow_name="fixtures")
 plan = p.plan()
 print(json.dumps([plan.assets, plan.skipped, plan.skip_reason]))`,
       "",
@@ -122,7 +123,7 @@ print(json.dumps([plan.assets, plan.skipped, plan.skip_reason]))`,
       `import json
 from datetime import datetime
 from baton_prefect import BatonProject
-p = BatonProject("baton-manifest.json", flow_name="fixtures")
+p = BatonProject.from_build("baton/manifest.json", flow_name="fixtures")
 for at in ["2024-11-05T08:30:00+00:00", "2024-11-06T08:30:00+00:00", "2025-01-15T08:30:00+00:00"]:
     plan = p.plan(schedule="ended_schedule", scheduled_start=datetime.fromisoformat(at))
     print(json.dumps([plan.assets, plan.labels, plan.skip_reason, plan.partition_key]))`,

@@ -1,4 +1,4 @@
-import { BatonError, type Manifest } from "@baton/core";
+import type { Manifest } from "@baton/core";
 
 /** Where Prefect keeps one config value: a Secret block, a Variable, or the worker's environment. */
 export type PrefectValueSource = { readonly secret: string } | { readonly variable: string } | { readonly env: string };
@@ -15,53 +15,52 @@ export interface PrefectResourceMapping {
 
 export type PrefectResources = Readonly<Record<string, PrefectResourceMapping>>;
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const VARIABLE = /^[a-z0-9_-]{1,255}$/;
+// Block document names (BaseBlock documents and Secret blocks): lowercase letters, digits, dashes
+// (prefect 3.9.1 prefect/types/names.py: BlockDocumentName, LOWERCASE_LETTERS_NUMBERS_AND_DASHES_ONLY_REGEX).
+const BLOCK_DOCUMENT_NAME = /^[a-z0-9-]+$/;
+// Variable names: lowercase letters, digits, '-' and '_', at most 255 (prefect/types/names.py: VariableName).
+const VARIABLE_NAME = /^[a-z0-9_-]{1,255}$/;
 
-/** Check a mapping against the manifest: unknown resources or fields, secrets in Variables. */
-export function checkResources(manifest: Manifest, mapping: PrefectResources): void {
-  const fail = (problem: string, hint: string) => {
-    throw new BatonError("CONFIG", `Prefect resource mapping: ${problem}`, { hint });
-  };
+/** Every problem of a mapping against the manifest: unknown resources or fields, names Prefect refuses, secrets in Variables. */
+export function resourceProblems(manifest: Manifest, mapping: PrefectResources): string[] {
+  const problems: string[] = [];
+  const fail = (problem: string, hint: string) => problems.push(`Prefect resource mapping (--resources): ${problem}; ${hint}`);
   for (const [key, spec] of Object.entries(mapping)) {
     const resource = manifest.resources.find((r) => r.key === key);
-    if (!resource) fail(`there is no resource "${key}"`, `map one of: ${manifest.resources.map((r) => r.key).join(", ") || "(none declared)"}`);
+    if (!resource) {
+      fail(`there is no resource "${key}"`, `map one of: ${manifest.resources.map((r) => r.key).join(", ") || "(none declared)"}`);
+      continue;
+    }
+    if (typeof spec !== "object" || spec === null) {
+      fail(`resource "${key}": ${JSON.stringify(spec)} is not a mapping`, 'use { "block": "…", "fields": { … } }');
+      continue;
+    }
     const unknownKeys = Object.keys(spec).filter((k) => k !== "block" && k !== "fields");
     if (unknownKeys.length) fail(`resource "${key}" has unknown option(s) ${unknownKeys.join(", ")}`, "use block and/or fields");
-    if (spec.block !== undefined && (typeof spec.block !== "string" || !NAME.test(spec.block))) {
-      fail(`resource "${key}": block ${JSON.stringify(spec.block)} is not a block document name`, 'name a BatonResource block document, e.g. "warehouse-prod"');
+    if (spec.block !== undefined && (typeof spec.block !== "string" || !BLOCK_DOCUMENT_NAME.test(spec.block))) {
+      fail(`resource "${key}": block ${JSON.stringify(spec.block)} is not a block document name`, 'Prefect block names are lowercase letters, digits and dashes, e.g. "warehouse-prod"');
     }
     for (const [field, source] of Object.entries(spec.fields ?? {})) {
-      const config = resource!.config.find((c) => c.field === field);
-      if (!config) fail(`resource "${key}" has no config field "${field}"`, `its fields are: ${resource!.config.map((c) => c.field).join(", ")}`);
-      const kinds = Object.keys(source);
+      const config = resource.config.find((c) => c.field === field);
+      if (!config) {
+        fail(`resource "${key}" has no config field "${field}"`, `its fields are: ${resource.config.map((c) => c.field).join(", ")}`);
+        continue;
+      }
+      const kinds = typeof source === "object" && source !== null ? Object.keys(source) : [];
       const kind = kinds[0];
       const name = kind === undefined ? undefined : (source as Record<string, unknown>)[kind];
       if (kinds.length !== 1 || (kind !== "secret" && kind !== "variable" && kind !== "env") || typeof name !== "string" || name === "") {
-        fail(`resource "${key}" field "${field}": ${JSON.stringify(source)} is not a source`, 'use { secret: "block-name" }, { variable: "name" } or { env: "VAR" }');
+        fail(`resource "${key}" field "${field}": ${JSON.stringify(source)} is not a source`, 'use { "secret": "block-name" }, { "variable": "name" } or { "env": "VAR" }');
+        continue;
       }
-      if (kind === "variable" && config!.secret) {
-        fail(`resource "${key}" field "${field}" is a secret but is mapped to the Variable "${String(name)}"`, "Prefect Variables are not for secrets: use a Secret block or a BatonResource block");
-      }
-      if (kind === "variable" && !VARIABLE.test(String(name))) {
-        fail(`resource "${key}" field "${field}": "${String(name)}" is not a Prefect Variable name`, "use lowercase letters, digits, '-' and '_'");
-      }
-      if (kind === "secret" && !NAME.test(String(name))) {
-        fail(`resource "${key}" field "${field}": "${String(name)}" is not a block document name`, 'name a Secret block document, e.g. "warehouse-password"');
+      if (kind === "variable" && config.secret) {
+        fail(`resource "${key}" field "${field}" is a secret but is mapped to the Variable "${name}"`, "Prefect Variables are not for secrets: use a Secret block or a BatonResource block");
+      } else if (kind === "variable" && !VARIABLE_NAME.test(name)) {
+        fail(`resource "${key}" field "${field}": "${name}" is not a Prefect Variable name`, "use at most 255 lowercase letters, digits, '-' and '_'");
+      } else if (kind === "secret" && !BLOCK_DOCUMENT_NAME.test(name)) {
+        fail(`resource "${key}" field "${field}": "${name}" is not a block document name`, 'Prefect block names are lowercase letters, digits and dashes, e.g. "warehouse-password"');
       }
     }
   }
-}
-
-/** The mapping with keys in a stable order, so the generated code is byte-identical across builds. */
-export function sortedResources(mapping: PrefectResources): Record<string, Record<string, unknown>> {
-  return Object.fromEntries(
-    Object.keys(mapping)
-      .sort()
-      .map((key) => {
-        const spec = mapping[key]!;
-        const fields = spec.fields ? Object.fromEntries(Object.keys(spec.fields).sort().map((f) => [f, spec.fields![f]])) : undefined;
-        return [key, { ...(spec.block !== undefined ? { block: spec.block } : {}), ...(fields ? { fields } : {}) }];
-      }),
-  );
+  return problems;
 }

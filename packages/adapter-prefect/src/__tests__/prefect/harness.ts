@@ -1,10 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadDefinitions } from "@baton/core";
+import type { Manifest } from "@baton/core";
+import { buildTarget } from "@baton/core/build";
 import { startedMarker, waitFor, type HarnessEnvironment, type HarnessMaterialization, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "@baton/testing";
-import { buildPrefectProject, type PrefectProject } from "../../build.js";
+import { adapter } from "../../cli.js";
+import { deploymentSpecs, type DeploymentSpec } from "../../deployments.js";
 import type { PrefectResources } from "../../resources.js";
 import { Driver } from "./driver.js";
+import { packageDir } from "./env.js";
 import type { PrefectServer } from "./server.js";
 
 export interface DriverAsset {
@@ -42,6 +45,26 @@ export const FIXTURE_RESOURCES: PrefectResources = {
   landing: { block: "fixture-landing" },
 };
 const FROM_PREFECT = ["FIXTURE_API_URL", "FIXTURE_LANDING_DIR"];
+
+/** A build of the fixtures for Prefect, as `baton prefect build` writes it. */
+export interface PrefectProject {
+  readonly outDir: string;
+  readonly manifest: Manifest;
+  readonly deployments: readonly DeploymentSpec[];
+}
+
+/** Build the conformance fixtures with core's runner and this adapter; the fixtures' package is the project. */
+export async function buildFixtures(options: { fixtureModule: string; exportName?: string; outDir: string; flowName: string; resources?: PrefectResources; storage?: string }): Promise<PrefectProject> {
+  const built = await buildTarget(adapter, {
+    projectRoot: packageDir("@baton/testing"),
+    definitionsFile: options.fixtureModule,
+    exportName: options.exportName ?? "default",
+    outDir: options.outDir,
+    rawOptions: { flowName: options.flowName, ...(options.resources ? { resources: options.resources } : {}) },
+    storage: options.storage ?? null,
+  });
+  return { outDir: built.outDir, manifest: built.manifest, deployments: deploymentSpecs(built.manifest, options.flowName) };
+}
 
 export interface PrefectHarness extends RuntimeHarness {
   readonly driver: () => Driver;
@@ -85,9 +108,9 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
     run,
     async setup(e) {
       environment = e;
-      const definitions = await loadDefinitions(e.fixtureModule, e.exportName);
-      project = buildPrefectProject({ definitions, module: e.fixtureModule, exportName: e.exportName, outDir: join(e.workDir, "project"), flowName: options.flowName, resources: FIXTURE_RESOURCES });
+      project = await buildFixtures({ fixtureModule: e.fixtureModule, exportName: e.exportName, outDir: join(e.workDir, "project"), flowName: options.flowName, resources: FIXTURE_RESOURCES });
       // Values that Prefect keeps (blocks, variables) are not in the driver's environment at all.
+      // PYTHONPATH only lets the driver import the generated flows.py; baton_prefect is installed.
       const env: Record<string, string | undefined> = { ...process.env, ...e.env, ...options.server().env, BATON_NODE: process.execPath, PYTHONPATH: project.outDir };
       for (const name of FROM_PREFECT) delete env[name];
       driver = new Driver(options.python(), { cwd: project.outDir, env, logFile: join(e.workDir, "driver.log") });

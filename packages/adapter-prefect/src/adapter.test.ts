@@ -1,0 +1,193 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { asset, definitions, schedule, sensor, loadDefinitions, toManifest, type Definitions, type Manifest } from "@baton/core";
+import type { BuildInput } from "@baton/core/build";
+import { portabilityProblems } from "@baton/testing";
+import { fixtureModulePath } from "@baton/testing/fixtures";
+import { adapter } from "./cli.js";
+import type { PrefectOptions } from "./options.js";
+import { pyLiteral } from "./python-literal.js";
+
+/* The adapter on its own (problems, emit, plan), without core's runner or Prefect. */
+const module = fixtureModulePath();
+const fixtures = await loadDefinitions(module, "default");
+const manifestOf = (defs: Definitions): Manifest => toManifest(defs, { module, exportName: "default", manifestDir: "/build/baton", moduleHash: `sha256:${"0".repeat(64)}` });
+const fixtureManifest = manifestOf(fixtures);
+
+const options = (raw: Record<string, unknown> = {}): PrefectOptions => adapter.resolveOptions({ "flow-name": "fixtures", ...raw });
+const input = (o: PrefectOptions = options(), manifest = fixtureManifest, projectName?: string): BuildInput<PrefectOptions> => ({ manifest, options: o, storage: null, projectName });
+const files = (i = input()) => Object.fromEntries(adapter.emit(i).map((f) => [f.path, String(f.content)]));
+
+const x = asset({ key: "x", compute: () => undefined, output: "none" });
+
+describe("prefect adapter: options", () => {
+  it("takes flags and package.json spellings, defaults the work pool and the flow name", () => {
+    expect(adapter.resolveOptions({})).toEqual({ flowName: null, resources: {}, workPool: "baton" });
+    expect(adapter.resolveOptions({ flowName: "shop", workPool: "local", resources: { landing: { block: "l" } } })).toEqual({ flowName: "shop", resources: { landing: { block: "l" } }, workPool: "local" });
+    expect(() => adapter.resolveOptions({ "work-pool": "" })).toThrow(/--work-pool/);
+    expect(() => adapter.resolveOptions({ resources: [] })).toThrow(/--resources: must be a JSON object/);
+    // No --flow-name: the package name without its scope.
+    expect(files(input(adapter.resolveOptions({}), fixtureManifest, "@acme/shop"))["flows.py"]).toContain('@flow(name="shop"');
+    expect(files(input(adapter.resolveOptions({}), fixtureManifest, undefined))["flows.py"]).toContain('@flow(name="baton"');
+  });
+
+  it("declares its runtime, wheel and the exact Prefect pin", () => {
+    expect(adapter.runtime).toEqual({ stepPackage: "@baton/core", stepBin: "dist/step/bin.js" });
+    const python = adapter.python();
+    expect(python.requirements).toEqual(["prefect==3.9.1"]);
+    expect(python.wheels).toHaveLength(1);
+    expect(python.wheels[0]).toMatch(/\/python\/dist\/baton_prefect-0\.1\.0-py3-none-any\.whl$/);
+  });
+});
+
+describe("prefect adapter: emit", () => {
+  it("writes flows.py and prefect.yaml only, deterministically, with no absolute path or '..'", () => {
+    const a = files();
+    expect(Object.keys(a).sort()).toEqual(["flows.py", "prefect.yaml"]);
+    expect(files()).toEqual(a);
+    const dir = mkdtempSync(join(tmpdir(), "baton-prefect-emit-"));
+    for (const [file, text] of Object.entries(a)) writeFileSync(join(dir, file), text);
+    expect(portabilityProblems(dir)).toEqual([]);
+  });
+
+  it("flows.py imports the installed baton_prefect and reads baton/manifest.json and build.json next to itself", () => {
+    const flows = files()["flows.py"]!;
+    expect(flows).toContain("from baton_prefect import BatonProject\nfrom prefect import flow, serve\nfrom prefect.schedules import Cron, Interval\n");
+    expect(flows).toContain("PROJECT_DIR = Path(__file__).resolve().parent\n");
+    expect(flows).toContain('project = BatonProject.from_build(\n    PROJECT_DIR / "baton" / "manifest.json", flow_name="fixtures"\n)');
+    expect(flows).not.toMatch(/sys\.path|BATON_PROJECT_DIR|RESOURCES/);
+    expect(flows).toContain('@flow(name="fixtures"');
+    expect(flows).toContain('@flow(name="fixtures-sensors"');
+    expect(flows).toContain(
+      `materialize.to_deployment(
+            "daily_events",
+            schedules=[Cron("0 2 * * *", timezone="Europe/Paris")],
+            parameters={"assets": ["web/events", "daily_event_counts"], "schedule": "daily_events"},`,
+    );
+    expect(flows).toContain(
+      `sensors.to_deployment(
+            "new_event_files",
+            schedules=[Interval(30)],
+            parameters={"sensor": "new_event_files", "target": "fixtures/new_event_files-runs"},`,
+    );
+    expect(flows).toContain('    materialize = materialize_assets.from_source(str(PROJECT_DIR), "flows.py:materialize_assets")\n');
+    expect(flows).toContain('if __name__ == "__main__":\n    serve(*deployments())');
+  });
+
+  it("an every-hour cron ticks in both passes of a repeated autumn hour, as Baton's schedules do (core's prefectSchedules)", () => {
+    const defs: Definitions = definitions({
+      assets: [x],
+      schedules: [
+        schedule({ name: "half_past", cron: "30 * * * *", timezone: "America/New_York", selection: "x" }),
+        schedule({ name: "november_hours", cron: "15 * * 11 *", timezone: "America/New_York", selection: "x" }),
+        schedule({ name: "nightly", cron: "30 1 * * *", timezone: "America/New_York", selection: "x" }),
+      ],
+    });
+    const out = files(input(options(), manifestOf(defs)));
+    const flows = out["flows.py"]!;
+    expect(flows).toContain(`schedules=[Cron("30 * * * *", timezone="UTC")]`);
+    expect(flows).toMatch(/schedules=\[Cron\("15 \* \* 11 \*", timezone="America\/New_York"\), RRule\("RDATE:20241103T061500Z,20251102T061500Z,/);
+    expect(flows).toContain(`schedules=[Cron("30 1 * * *", timezone="America/New_York")]`);
+    expect(flows).toContain("from prefect.schedules import Cron, RRule\n");
+    expect(out["prefect.yaml"]).toContain(`  - rrule: "RDATE:20241103T061500Z,`);
+  });
+
+  it("prefect.yaml declares the same deployments for the work pool, with a pull step from the folder it is deployed from", () => {
+    const yaml = files(input(options({ "work-pool": "local" })))["prefect.yaml"]!;
+    expect(yaml).toContain('prefect-version: "3.9.1"');
+    expect(yaml).toContain(`- name: "daily_events"
+  description: "Each night at 02:00 Paris time, the previous day's events"
+  entrypoint: "flows.py:materialize_assets"
+  tags: ["baton","baton-schedule"]
+  parameters: {"assets":["web/events","daily_event_counts"],"schedule":"daily_events"}
+  schedules:
+  - cron: "0 2 * * *"
+    timezone: "Europe/Paris"
+    active: true
+  work_pool:
+    name: "local"`);
+    expect(yaml).toContain("  - interval: 30\n");
+    expect(yaml.match(/^- name:/gm)).toHaveLength(1 + fixtureManifest.schedules.length + 2 * fixtureManifest.sensors.length);
+    expect(yaml).toContain("- prefect.deployments.steps.run_shell_script:\n    id: baton-project-dir\n    script: pwd\n");
+    expect(yaml).toContain('- prefect.deployments.steps.set_working_directory:\n    directory: "{{ baton-project-dir.stdout }}"\n');
+  });
+
+  it("refuses to emit what breaks Prefect's rules, listing each problem", () => {
+    expect(() => files(input(options({ "flow-name": "a/b" })))).toThrow(/flow \(--flow-name or the package name\) name "a\/b" contains \//);
+  });
+});
+
+describe("prefect adapter: problems", () => {
+  const problems = (o: PrefectOptions, manifest = fixtureManifest) => adapter.problems(manifest, o);
+
+  it("has none for the fixtures with their resource mapping", () => {
+    expect(problems(options({ resources: { audit_api: { fields: { token: { secret: "fixture-api-token" }, url: { variable: "fixture_api_url" } } }, landing: { block: "fixture-landing" } } }))).toEqual([]);
+  });
+
+  it("names each resource mapping that cannot work", () => {
+    const found = problems(
+      options({
+        resources: {
+          nope: { block: "x" },
+          audit_api: { fields: { tokn: { secret: "x" }, token: { variable: "audit_token" }, url: { variable: "Not Valid" } } },
+          landing: { block: "Landing_Zone", fields: { dir: { file: "x" } } },
+        },
+      }),
+    ).join("\n");
+    expect(found).toMatch(/there is no resource "nope"/);
+    expect(found).toMatch(/resource "audit_api" has no config field "tokn"/);
+    expect(found).toMatch(/field "token" is a secret but is mapped to the Variable "audit_token"/);
+    expect(found).toMatch(/"Not Valid" is not a Prefect Variable name/);
+    // Prefect's block document names are lowercase letters, digits and dashes.
+    expect(found).toMatch(/block "Landing_Zone" is not a block document name/);
+    expect(found).toMatch(/field "dir": \{"file":"x"\} is not a source/);
+  });
+
+  it("names flows, deployments and work pools Prefect refuses, and deployment names that collide", () => {
+    expect(problems(options({ "flow-name": "a%b" }))).toEqual([expect.stringMatching(/flow .* name "a%b" contains %/)]);
+    expect(problems(options({ "work-pool": "prefect-pool" }))).toEqual([expect.stringMatching(/"prefect-pool" starts with "prefect", which Prefect reserves/)]);
+    expect(problems(options({ "work-pool": "a<b" }))).toEqual([expect.stringMatching(/work pool .* contains </)]);
+    const defs = definitions({
+      assets: [x],
+      schedules: [schedule({ name: "materialize", cron: "0 * * * *", selection: "x" }), schedule({ name: "nightly", cron: "0 1 * * *", selection: "x", description: "uses {{ $HOME }}" })],
+    });
+    const found = problems(options(), manifestOf(defs));
+    expect(found).toContainEqual(expect.stringMatching(/two Prefect deployments of one flow would be named "materialize"/));
+    expect(found).toContainEqual(expect.stringMatching(/deployment "nightly": its description contains a Prefect template placeholder/));
+  });
+
+  it("names a sensor whose cursor Variable would be longer than Prefect allows", () => {
+    const long = "s".repeat(250);
+    const defs = definitions({ assets: [x], sensors: [sensor({ name: long, selection: "x", evaluate: () => ({ runRequests: [] }) })] });
+    expect(problems(options(), manifestOf(defs))).toEqual([expect.stringMatching(new RegExp(`sensor "${long}": its cursor Variable .* longer than Prefect's 255`))]);
+  });
+});
+
+describe("prefect adapter: plan", () => {
+  it("covers every asset, edge, schedule and sensor", () => {
+    const plan = adapter.plan(fixtureManifest, options());
+    expect(plan.target).toBe("prefect");
+    expect(plan.assets.map((a) => a.id)).toEqual(fixtureManifest.assets.map((a) => a.id));
+    const metrics = plan.assets.find((a) => a.id === "customer_metrics")!;
+    expect(metrics.becomes).toEqual([
+      expect.stringContaining('task "customer_metrics" in flow "fixtures" (deployment "fixtures/materialize", work pool "baton")'),
+      expect.stringContaining("Prefect asset baton://customer_metrics: a prefect.asset.materialization.succeeded event"),
+    ]);
+    expect(plan.edges).toContainEqual({ from: "raw/orders", to: "customer_metrics", via: "task wait_for and asset dependency (asset_deps)" });
+    expect(plan.edges).toHaveLength(fixtureManifest.assets.reduce((n, a) => n + new Set(a.deps.map((d) => d.id)).size, 0));
+    expect(plan.schedules.map((s) => s.name)).toEqual(fixtureManifest.schedules.map((s) => s.name));
+    expect(plan.schedules.find((s) => s.name === "daily_events")!.becomes).toBe('deployment "fixtures/daily_events" on cron "0 2 * * *" in Europe/Paris, running 2 assets');
+    expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('deployment "fixtures-sensors/new_event_files" every 30 s');
+    expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('starting the deployment "fixtures/new_event_files-runs" once per run key');
+    expect(plan.assets.find((a) => a.id === "web/events")!.partitions).toMatch(/^daily 2024-01-01 to 2024-03-01 \(exclusive\) in UTC, keys "%Y-%m-%d"/);
+    expect(plan.unsupported).toEqual([]);
+  });
+});
+
+describe("pyLiteral", () => {
+  it("writes Python literals", () => {
+    expect(pyLiteral({ a: [true, false, null], b: 1.5, c: 'q"\n' })).toBe('{"a": [True, False, None], "b": 1.5, "c": "q\\"\\n"}');
+  });
+});

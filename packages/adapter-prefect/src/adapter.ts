@@ -1,0 +1,81 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BatonError } from "@baton/core";
+import type { BatonAdapter, BuildInput, OutputFile } from "@baton/core/build";
+import { deploymentSpecs } from "./deployments.js";
+import { devCommand } from "./dev.js";
+import { flowsFile } from "./emit-flows.js";
+import { prefectYaml } from "./emit-yaml.js";
+import { flowNameOf, PREFECT_OPTIONS, resolvePrefectOptions, type PrefectOptions } from "./options.js";
+import { prefectPlan } from "./plan.js";
+import { prefectProblems } from "./problems.js";
+import { PREFECT_VERSION } from "./versions.js";
+
+/** Where the package's build script (`uv build --wheel`) writes the baton-prefect wheel. */
+const WHEEL_DIR = fileURLToPath(new URL("../python/dist/", import.meta.url));
+
+/** The one baton_prefect wheel this package ships (the build script keeps exactly one). */
+export function prefectWheel(): string {
+  const hint = "build the adapter first: pnpm --filter @baton/adapter-prefect build";
+  let wheels: string[] = [];
+  try {
+    wheels = readdirSync(WHEEL_DIR).filter((f) => /^baton_prefect-.+\.whl$/.test(f));
+  } catch {
+    // reported below
+  }
+  if (wheels.length !== 1) {
+    throw new BatonError("CONFIG", `expected one baton-prefect wheel in @baton/adapter-prefect, found ${wheels.length ? wheels.join(", ") : "none"}`, { file: WHEEL_DIR, hint });
+  }
+  return join(WHEEL_DIR, wheels[0]!);
+}
+
+/** The flow name of a plan, which knows no package name: the option, else a placeholder. */
+const planFlowName = (o: PrefectOptions) => o.flowName ?? "<package name>";
+
+export const adapter: BatonAdapter<PrefectOptions> = {
+  name: "prefect",
+  title: "Prefect",
+  supports: {
+    timePartitions: "the flow parameter partition_key (Prefect has no partitions)",
+    staticPartitions: "the flow parameter partition_key (Prefect has no partitions)",
+    partitionRanges: "partition_range_start/end: one task per asset runs the range's consecutive partitions",
+    schedules: "a deployment per schedule (cron in its timezone; RRules for the repeated DST hour)",
+    sensors: "a deployment on an interval schedule evaluating the sensor, starting a deployment per run key (Prefect has no sensors)",
+    checks: "logged and kept as a table artifact per asset (Prefect has no asset checks)",
+    retries: true,
+    resources: "Blocks, Secrets and Variables (--resources), else the worker's environment",
+  },
+  options: PREFECT_OPTIONS,
+  runtime: { stepPackage: "@baton/core", stepBin: "dist/step/bin.js" },
+  python: () => ({ wheels: [prefectWheel()], requirements: [`prefect==${PREFECT_VERSION}`] }),
+  resolveOptions: resolvePrefectOptions,
+  // A plan or check without a package name checks the flow name it can know.
+  problems: (manifest, options) => prefectProblems(manifest, options, options.flowName ?? "baton"),
+  emit(input: BuildInput<PrefectOptions>): OutputFile[] {
+    const flowName = flowNameOf(input.options, input.projectName);
+    const problems = prefectProblems(input.manifest, input.options, flowName);
+    if (problems.length) {
+      throw new BatonError("CONFIG", `the definitions break Prefect's rules:\n  - ${problems.join("\n  - ")}`, { hint: "fix each one and rebuild with `baton prefect build`" });
+    }
+    const deployments = deploymentSpecs(input.manifest, flowName);
+    return [
+      { path: "flows.py", content: flowsFile({ flowName, deployments }) },
+      { path: "prefect.yaml", content: prefectYaml({ flowName, workPool: input.options.workPool, deployments }) },
+    ];
+  },
+  plan: (manifest, options) => prefectPlan(manifest, planFlowName(options), options.workPool),
+  nextSteps(out, input) {
+    const pool = input.options.workPool;
+    return [
+      `Deploy it (in a Python environment with Prefect's API configured, PREFECT_API_URL):`,
+      `  cd ${out}`,
+      `  pip install -r requirements.txt`,
+      `  prefect work-pool create ${pool} --type process`,
+      `  prefect --no-prompt deploy --all`,
+      `  prefect worker start --pool ${pool}`,
+      `Or serve every deployment from this folder: python flows.py`,
+    ];
+  },
+  commands: { dev: devCommand },
+};

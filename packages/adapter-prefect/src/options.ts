@@ -1,0 +1,49 @@
+import { BatonError } from "@baton/core";
+import type { AdapterOption } from "@baton/core/build";
+import type { PrefectResources } from "./resources.js";
+
+/** `baton prefect build` options, as resolved (flags over package.json `"baton": { "prefect": … }`). */
+export interface PrefectOptions {
+  /** The materialize flow's name (the sensor flow is "<name>-sensors"); null: the project's package name. */
+  readonly flowName: string | null;
+  /** Where Prefect keeps each resource's config (Blocks, Secrets, Variables); see resources.ts. */
+  readonly resources: PrefectResources;
+  /** The process work pool prefect.yaml deploys to. */
+  readonly workPool: string;
+}
+
+export const DEFAULT_WORK_POOL = "baton";
+export const DEFAULT_FLOW_NAME = "baton";
+
+export const PREFECT_OPTIONS: Readonly<Record<string, AdapterOption>> = {
+  "flow-name": { type: "string", description: 'name of the materialize flow (default: the package name without its scope; the sensor flow is "<name>-sensors")' },
+  resources: { type: "string", jsonFile: true, description: "JSON file mapping each resource's config to Prefect Blocks, Secrets and Variables" },
+  "work-pool": { type: "string", description: `process work pool prefect.yaml deploys to (default "${DEFAULT_WORK_POOL}")` },
+};
+
+const optionError = (option: string, problem: string, hint: string) => new BatonError("CONFIG", `prefect option ${option}: ${problem}`, { hint });
+
+function stringOption(raw: Readonly<Record<string, unknown>>, flag: string, key: string): string | null {
+  const value = raw[flag] ?? raw[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || value.trim() === "") throw optionError(`--${flag}`, `${JSON.stringify(value)} is not a name`, `pass a non-empty string (package.json "baton": { "prefect": { "${key}": "…" } })`);
+  return value;
+}
+
+/** Accepts both the flag spelling ("flow-name") and package.json's ("flowName"). */
+export function resolvePrefectOptions(raw: Readonly<Record<string, unknown>>): PrefectOptions {
+  const resources = raw.resources ?? {};
+  if (typeof resources !== "object" || resources === null || Array.isArray(resources)) {
+    throw optionError("--resources", "must be a JSON object keyed by resource", 'e.g. { "warehouse": { "block": "warehouse-prod" } }');
+  }
+  return {
+    flowName: stringOption(raw, "flow-name", "flowName"),
+    resources: resources as PrefectResources,
+    workPool: stringOption(raw, "work-pool", "workPool") ?? DEFAULT_WORK_POOL,
+  };
+}
+
+/** The flow name a build uses: the option, else the package name without its scope. */
+export function flowNameOf(options: PrefectOptions, projectName: string | undefined): string {
+  return options.flowName ?? projectName?.replace(/^@[^/]+\//, "") ?? DEFAULT_FLOW_NAME;
+}

@@ -1,0 +1,49 @@
+import type { Manifest, PartitionsDefinition } from "@baton/core";
+import type { TargetPlan } from "@baton/core/build";
+import { deploymentSpecs, MATERIALIZE_DEPLOYMENT, sensorTargetName, type DeploymentSchedule } from "./deployments.js";
+import { assetUri, cursorVariable } from "./prefect-names.js";
+
+function partitionsText(p: PartitionsDefinition | null): string | null {
+  if (p === null) return null;
+  if (p.type === "static") return `static (${p.keys.length} keys: ${p.keys.slice(0, 5).join(", ")}${p.keys.length > 5 ? ", …" : ""}); the flow parameter partition_key`;
+  const range = p.end ? `${p.start} to ${p.end} (exclusive)` : `from ${p.start}`;
+  return `${p.grain} ${range} in ${p.timezone}, keys "${p.format}"; the flow parameters partition_key or partition_range_start/end`;
+}
+
+function scheduleText(s: DeploymentSchedule): string {
+  if ("cron" in s) return `cron "${s.cron}" in ${s.timezone}`;
+  if ("rrule" in s) return `an RRule in ${s.timezone} (the repeated hour of a DST change)`;
+  return `an interval of ${s.intervalSeconds} s`;
+}
+
+/** What `emit` produces for the manifest, in Prefect's words. */
+export function prefectPlan(manifest: Manifest, flowName: string, workPool: string): TargetPlan {
+  const specs = deploymentSpecs(manifest, flowName);
+  const sensorFlow = `${flowName}-sensors`;
+  return {
+    target: "prefect",
+    assets: manifest.assets.map((a) => ({
+      id: a.id,
+      becomes: [
+        `task "${a.id}" in flow "${flowName}" (deployment "${flowName}/${MATERIALIZE_DEPLOYMENT}", work pool "${workPool}")${a.retry ? `, ${a.retry.maxRetries} retries` : ""}`,
+        `Prefect asset ${assetUri(a.id)}: a prefect.asset.materialization.succeeded event per run${a.checks.length ? `; checks as the table artifact "${a.id}-checks"` : ""}`,
+      ],
+      partitions: partitionsText(a.partitions),
+    })),
+    edges: manifest.assets.flatMap((a) =>
+      [...new Set(a.deps.map((d) => d.id))].map((from) => ({ from, to: a.id, via: "task wait_for and asset dependency (asset_deps)" })),
+    ),
+    schedules: manifest.schedules.map((s) => {
+      const spec = specs.find((d) => d.name === s.name && d.flow === "materialize_assets");
+      const when = spec ? spec.schedules.map(scheduleText).join(" + ") : `cron "${s.cron}" in ${s.timezone}`;
+      return { name: s.name, becomes: `deployment "${flowName}/${s.name}" on ${when}, running ${s.assets.length} assets` };
+    }),
+    sensors: manifest.sensors.map((s) => ({
+      name: s.name,
+      becomes:
+        `deployment "${sensorFlow}/${s.name}" every ${s.minimumIntervalSeconds} s (cursor in the Variable "${cursorVariable(flowName, s.name)}"), ` +
+        `starting the deployment "${flowName}/${sensorTargetName(s.name)}" once per run key`,
+    })),
+    unsupported: [],
+  };
+}
