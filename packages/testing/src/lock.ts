@@ -76,6 +76,7 @@ export function withFileLock<T>(path: string, options: LockOptions, fn: () => T)
         throw new Error(
           `timed out after ${Math.round((Date.now() - started) / 1000)} s waiting for the lock on ${options.what} (${path}, held by pid ${holder || "?"})\n` +
             `  fix: wait for that process to finish, or remove ${path} if no process is installing`,
+          { cause: e },
         );
       }
       sleepSync(pause);
