@@ -69,6 +69,7 @@ step() {
   fi
 }
 
+step "python versions: pyproject = package.json" . node scripts/python-versions.mjs --check
 core_wheel=$(wheel packages/core baton_core @baton/core) || fail "baton_core: wheel"
 
 # -- baton_core ----------------------------------------------------------------------------------
