@@ -76,6 +76,8 @@ describe("relocate", () => {
       const path = lines.find((l) => l.startsWith("PATH="));
       expect(path).toMatch(/^PATH=(.*:)?\/usr\/local\/bin:\/usr\/bin:\/bin$/);
       expect(path?.slice(5).split(":")).toContain(dirname(process.execPath));
+      const withTools = await r.run("sh", ["-c", 'echo "$PATH"'], { path: ["/opt/tools/bin"], venv: null });
+      expect(withTools.stdout.trim().split(":")[0]).toBe("/opt/tools/bin");
       expect(path).not.toContain(checkout);
     } finally {
       process.env = saved;

@@ -19,10 +19,12 @@ export interface RelocateOptions {
 export interface RelocatedRunOptions {
   /** Working directory, relative to the copy (default: the copy); never inside a hidden folder. */
   readonly cwd?: string;
-  /** Added to the cleaned environment; wins over it. */
+  /** Added to the cleaned environment; wins over it (HOME and PATH are always set by relocate). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Whose bin goes first on PATH; default the last `venv()` made, `null` for none. */
   readonly venv?: PythonEnv | null;
+  /** More folders for PATH, after the venv's bin (a tool the target machine would have, such as uv's folder). */
+  readonly path?: readonly string[];
   /** `run` only: the command is killed (with its process group) after this long; default 300 s. */
   readonly timeoutMs?: number;
   /** `spawn` only (default "pipe"). */
@@ -173,7 +175,7 @@ export function relocate(buildDir: string, options: RelocateOptions = {}): Reloc
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    const path = [venv ? join(venv.dir, "bin") : undefined, dirname(process.execPath), ...SYSTEM_PATH].filter((p) => p !== undefined);
+    const path = [venv ? join(venv.dir, "bin") : undefined, ...(opts.path ?? []), dirname(process.execPath), ...SYSTEM_PATH].filter((p) => p !== undefined);
     // keep the last of duplicates: node in /usr/bin leaves the system order as it is
     Object.assign(env, { HOME: home, PWD: cwd, PATH: path.filter((p, i) => path.lastIndexOf(p) === i).join(delimiter) });
     // detached: its own process group, so a timeout or cleanup() also ends what the command started
