@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHarnessEnvironment } from "@baton/testing";
 import type { Manifest } from "@baton/core";
 import { dagsterEnv, startDagster, type DagsterDriver } from "./__tests__/dagster-harness.js";
+import { dagsterPlan } from "./plan.js";
 
 interface DagsterAsset {
   deps: string[];
@@ -26,6 +27,7 @@ describe("the emitted Dagster code location", () => {
   let driver: DagsterDriver;
   let manifest: Manifest;
   let outDir: string;
+  let module: string;
   let graph: Record<string, DagsterAsset>;
 
   beforeAll(async () => {
@@ -33,6 +35,7 @@ describe("the emitted Dagster code location", () => {
     driver = started.driver;
     manifest = started.project.manifest;
     outDir = started.project.outDir;
+    module = started.project.module;
     graph = (await driver.request<{ assets: Record<string, DagsterAsset> }>({ op: "graph" })).assets;
   }, 600_000);
 
@@ -40,8 +43,8 @@ describe("the emitted Dagster code location", () => {
     await driver?.close();
   });
 
-  it("passes `dagster definitions validate -f definitions.py`", () => {
-    const out = execFileSync(dagsterEnv().bin("dagster"), ["definitions", "validate", "-f", "definitions.py"], { cwd: outDir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  it("loads as a code-location image would: `dagster definitions validate -m <module>.definitions -d src`", () => {
+    const out = execFileSync(dagsterEnv().bin("dagster"), ["definitions", "validate", "-m", `${module}.definitions`, "-d", "src"], { cwd: outDir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     expect(out + "").not.toContain("failed");
   }, 120_000);
 
@@ -110,21 +113,28 @@ describe("the emitted Dagster code location", () => {
     });
   });
 
+  it("says what `baton dagster plan` says: the same op per asset as Dagster loaded", () => {
+    const plan = dagsterPlan(manifest);
+    for (const a of plan.assets) expect(a.becomes[1], a.id).toBe(`op ${graph[manifest.assets.find((m) => m.id === a.id)!.key.join("/")]!.op} in multi-asset ${graph[manifest.assets.find((m) => m.id === a.id)!.key.join("/")]!.op} (a Node step through Dagster Pipes)`);
+  });
+
   it("refuses, on the Python side, a manifest version it does not read, naming both versions", () => {
     const dir = mkdtempSync(join(tmpdir(), "baton-dagster-version-"));
     writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, manifestVersion: 99 }));
-    const script = `import sys; sys.path.insert(0, ${JSON.stringify(outDir)})\nfrom baton_dagster import build_definitions\nbuild_definitions(${JSON.stringify(join(dir, "manifest.json"))})`;
+    writeFileSync(join(dir, "build.json"), JSON.stringify({ options: {}, storage: null, target: "dagster" }));
+    // The installed baton_dagster wheel, as in a deployment (no path manipulation).
+    const script = `from baton_dagster import build_definitions\nbuild_definitions(${JSON.stringify(join(dir, "manifest.json"))})`;
     let stderr = "";
     try {
       execFileSync(dagsterEnv().python, ["-c", script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     } catch (e) {
       stderr = String((e as { stderr?: string }).stderr);
     }
-    expect(stderr).toContain("is manifest version 99, but baton_dagster reads version 1");
+    expect(stderr).toContain(`manifest version 99 in ${join(dir, "manifest.json")} is not one baton_dagster can read (it reads 2)`);
   }, 180_000);
 
   it("never writes secrets or their values into the project", () => {
-    const text = execFileSync("cat", [join(outDir, "manifest.json"), join(outDir, "definitions.py")], { encoding: "utf8" });
+    const text = execFileSync("cat", [join(outDir, "baton", "manifest.json"), join(outDir, "baton", "build.json"), join(outDir, "pyproject.toml"), join(outDir, "src", module, "defs", "baton", "defs.yaml")], { encoding: "utf8" });
     expect(text).toContain("FIXTURE_API_TOKEN");
     expect(text).not.toMatch(/tok-[a-z0-9]+/);
   });

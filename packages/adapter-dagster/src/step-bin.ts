@@ -8,12 +8,13 @@
  *
  * Sensor and schedule ticks print one `@@baton:event {"type":"tick",...}` line, like core's `baton-step`.
  * `run` exits 0 (success), 1 (a failure a retry may fix), 3 (deterministic: never retried) or 143
- * (cancelled by SIGTERM), and stops at once if the process that launched it dies.
+ * (cancelled by SIGTERM), and stops at once if the process that launched it dies. Every command
+ * first checks that the definitions module is the one the build hashed (exit 3 if not).
  */
 import { writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { evaluateScheduleTick, evaluateSensorTick, loadDefinitions } from "@baton/core";
+import { evaluateScheduleTick, evaluateSensorTick, isRetryable, loadDefinitions, verifyModule } from "@baton/core";
 import { encodeEvent, exitWithParent, serializeError } from "@baton/core/step";
 import { runDagsterStep } from "./step.js";
 import { readStepManifest } from "./versions.js";
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
   if (command !== "sensor" && command !== "schedule") throw new Error(`unknown command "${command ?? ""}": use run, sensor or schedule`);
   const manifestPath = resolve(values.manifest);
   const manifest = readStepManifest(manifestPath);
+  verifyModule(manifest, manifestPath);
   const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
   const now = values.now ? new Date(values.now) : new Date();
   const result =
@@ -47,7 +49,8 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     writeSync(1, encodeEvent({ type: "asset_failure", asset: "", partitionKey: null, error: serializeError(e) }));
     process.stderr.write(`baton-dagster-step: ${(e as Error).message ?? String(e)}\n`);
-    // Not a step failure with a known cause (CONTRACT-v2: exit 2 is not used): a retry may help.
-    process.exit(1);
+    // A deterministic error (a module that changed since the build, a bad manifest) exits 3;
+    // anything else may pass on a retry (CONTRACT-v2: exit 2 is not used).
+    process.exit(isRetryable(e) ? 1 : 3);
   },
 );

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { loadDefinitions, type Manifest, type PartitionKeyRange } from "@baton/core";
+import { loadDefinitions, verifyModule, type Manifest, type PartitionKeyRange } from "@baton/core";
 import { guardStep, redactDeep, redactorOf, redactProcessOutput, runStep, serializeError, type SerializedError, type StepEvent } from "@baton/core/step";
 import { openDagsterPipes, toEscapedAssetKey, type PipesContext } from "./pipes/index.js";
 import { checkReport, materializationReport, rangeCheckReport, rangeMaterializationReport, type CheckEvent, type MaterializationEvent } from "./reports.js";
@@ -223,6 +223,8 @@ export async function runDagsterStep(options: DagsterStepOptions): Promise<numbe
   try {
     const manifestPath = resolve(options.manifestPath);
     const manifest = readStepManifest(manifestPath);
+    // A module that is not the one the build hashed: BatonError("MANIFEST"), deterministic (exit 3).
+    verifyModule(manifest, manifestPath);
     const secrets = secretValues(manifest, env);
     redact = redactor(secrets);
     // Every secret of the code location, not only this step's: the asset could print any of them.

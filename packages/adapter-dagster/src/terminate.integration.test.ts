@@ -3,10 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalIOStore, loadDefinitions } from "@baton/core";
+import { LocalIOStore } from "@baton/core";
 import { waitFor } from "@baton/testing";
-import { buildDagsterProject } from "./build.js";
-import { assertBuilt } from "./__tests__/dagster-harness.js";
+import { assertBuilt, buildProject } from "./__tests__/dagster-harness.js";
 import { expectType, freePort, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
 
 // Cancellation the way a Dagster user does it: "Terminate" on a run in the UI (the webserver's
@@ -25,11 +24,10 @@ beforeAll(async () => {
   control = join(root, "control");
   for (const d of [home, control, join(root, "storage")]) mkdirSync(d, { recursive: true });
   writeFileSync(join(home, "dagster.yaml"), "telemetry:\n  enabled: false\n");
-  const definitions = await loadDefinitions(fixtureModule, "default");
-  const project = buildDagsterProject({ definitions, module: fixtureModule, outDir: join(root, "project") });
+  const project = await buildProject(fixtureModule, join(root, "project"));
   store = new LocalIOStore(join(root, "storage"));
   const env = { DAGSTER_HOME: home, BATON_STORAGE: join(root, "storage"), BATON_NODE: process.execPath, TRUTH_CONTROL_DIR: control };
-  await startDagsterDev(project.outDir, env, await freePort(), (d) => (dev = d));
+  await startDagsterDev(project, env, await freePort(), (d) => (dev = d));
 }, STARTUP_MS + 60_000);
 
 afterAll(async () => {

@@ -8,8 +8,18 @@ const NAME = /^[A-Za-z0-9_]+$/;
 const KEY_PART = /^[A-Za-z0-9_.-]+$/;
 const TAG = /^[A-Za-z0-9_.-]{0,63}$/;
 const TAG_KEY = /^([A-Za-z0-9_.-]+\/)?[A-Za-z0-9_.-]{1,63}$/;
-/** What Dagster refuses in a partition key (`INVALID_PARTITION_SUBSTRINGS`): the code location would not load. */
+/**
+ * What Dagster refuses in a partition key: `INVALID_PARTITION_SUBSTRINGS` in dagster 1.13.28
+ * `_core/definitions/partitions/utils/base.py` (raised by `StaticPartitionsDefinition`): the code
+ * location would not load.
+ */
 const PARTITION_KEY_FORBIDDEN = ["...", "\u0007", "\b", "\f", "\n", "\r", "\t", "\v", "\u0000"] as const;
+/**
+ * Dagster's owner rule: `is_valid_owner` in dagster 1.13.28 `_core/definitions/utils.py` (an email
+ * by `_core/utils.py` `is_valid_email`'s regex, used with `re.fullmatch`, or "team:" and a name),
+ * checked by `AssetSpec` (`validate_asset_owner`) when the code location loads.
+ */
+const EMAIL = /^\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b$/;
 const SHOWN: Record<string, string> = { "\u0007": "\\a", "\b": "\\b", "\f": "\\f", "\n": "a newline", "\r": "\\r", "\t": "a tab", "\v": "\\v", "\u0000": "\\0" };
 
 /** Why Dagster refuses this partition key, or null. */
@@ -17,6 +27,13 @@ export function partitionKeyProblem(key: string): string | null {
   const found = PARTITION_KEY_FORBIDDEN.filter((s) => key.includes(s));
   if (found.length === 0) return null;
   return `partition key ${JSON.stringify(key)} contains ${found.map((s) => SHOWN[s] ?? `"${s}"`).join(", ")}, which Dagster does not allow in a partition key`;
+}
+
+/** Why Dagster refuses this owner, or null. */
+export function ownerProblem(owner: string): string | null {
+  if (EMAIL.test(owner) || (owner.startsWith("team:") && owner.length > 5)) return null;
+  if (owner.startsWith("team:")) return `owner "team:" has no team name after "team:"`;
+  return `owner ${JSON.stringify(owner)} is neither an email address nor a team ("team:<name>"), the only owners Dagster accepts`;
 }
 
 export function dagsterProblems(manifest: Manifest): string[] {
@@ -27,6 +44,10 @@ export function dagsterProblems(manifest: Manifest): string[] {
   for (const a of manifest.assets) {
     for (const part of a.key) if (!KEY_PART.test(part)) problems.push(`asset "${a.id}": key part "${part}" must use only letters, digits, "_", "-" and "."`);
     name(`asset "${a.id}": group`, a.group);
+    for (const owner of a.owners) {
+      const problem = ownerProblem(owner);
+      if (problem) problems.push(`asset "${a.id}": ${problem}`);
+    }
     for (const c of a.checks) name(`asset "${a.id}": check`, c.name);
     if (a.partitions?.type === "static") {
       for (const key of a.partitions.keys) {

@@ -28,6 +28,7 @@ const CANARY = `canary-${Math.random().toString(36).slice(2)}-value`;
 let driver: DagsterDriver;
 let environment: HarnessEnvironment;
 let projectDir: string;
+let projectModule: string;
 let store: LocalIOStore;
 
 const events = async (run: Run) => (await driver.request<{ events: RunEvent[] }>({ op: "events", runId: run.runId })).events;
@@ -48,6 +49,7 @@ beforeAll(async () => {
   const started = await startDagster(environment);
   driver = started.driver;
   projectDir = started.project.outDir;
+  projectModule = started.project.module;
   store = new LocalIOStore(environment.storageDir);
 }, 600_000);
 
@@ -75,10 +77,11 @@ describe("one resource's unset variable fails only the assets that use it", () =
     expect(run.materializations).toEqual([{ asset: "plain", partitionKey: null }]);
   }, 240_000);
 
+  // `dg launch --assets` runs the same command in process (dagster-dg-cli's launch.py: asset_materialize_command_impl).
   it("`dagster asset materialize --select plain` succeeds, as the user's own command (it failed on the other resource's config)", () => {
     const home = join(environment.workDir, "cli-home");
     mkdirSync(home, { recursive: true });
-    const cli = spawnSync(dagsterEnv().bin("dagster"), ["asset", "materialize", "-f", "definitions.py", "--select", "plain"], {
+    const cli = spawnSync(dagsterEnv().bin("dagster"), ["asset", "materialize", "-m", `${projectModule}.definitions`, "-d", "src", "--select", "plain"], {
       cwd: projectDir,
       env: { ...process.env, ...environment.env, DAGSTER_HOME: home },
       encoding: "utf8",
@@ -133,7 +136,7 @@ describe("a killed Python process does not leave its Node step behind", () => {
     const started = join(control, "hang.started");
     const home = join(environment.workDir, "cli-home");
     mkdirSync(home, { recursive: true });
-    const cli = spawn(dagsterEnv().bin("dagster"), ["asset", "materialize", "-f", "definitions.py", "--select", "hang"], {
+    const cli = spawn(dagsterEnv().bin("dagster"), ["asset", "materialize", "-m", `${projectModule}.definitions`, "-d", "src", "--select", "hang"], {
       cwd: projectDir,
       env: { ...process.env, ...environment.env, DAGSTER_HOME: home },
       stdio: "ignore",

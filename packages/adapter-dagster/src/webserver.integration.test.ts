@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize, type MaterializeResult } from "@baton/core";
 import { waitFor } from "@baton/testing";
 import { assertBuilt, dagsterEnv } from "./__tests__/dagster-harness.js";
+import { moduleName } from "./project.js";
 import { expectType, freePort, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
 
 // What a Dagster user does with the example: `baton dagster build`, then `dagster dev`, then the
@@ -130,7 +131,7 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
       WAREHOUSE_DIR: join(workDir, "warehouse"),
       CUSTOMER_METRICS_ROWS: ROWS,
     };
-    const starting = startDagsterDev(projectDir, env, await freePort(), (d) => (dev = d));
+    const starting = startDagsterDev({ outDir: projectDir, module: moduleName("customer-metrics") }, env, await freePort(), (d) => (dev = d));
     starting.catch(() => undefined);
     // Meanwhile, the reference: the same assets through Baton's embedded executor.
     process.env.CUSTOMER_METRICS_ROWS = ROWS;

@@ -4,11 +4,15 @@
  * GraphQL API, and stop its whole process group.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { waitFor } from "@baton/testing";
 import { dagsterEnv } from "./dagster-harness.js";
 
-export const REPO = { repositoryName: "__repository__", repositoryLocationName: "definitions.py" };
+/** The code location the tests' workspace file names (`dg dev` names it after the project: `code_location_name`). */
+export const REPO = { repositoryName: "__repository__", repositoryLocationName: "baton" };
 export const STARTUP_MS = 240_000;
 export const REQUEST_MS = 180_000;
 
@@ -71,22 +75,31 @@ export function expectType<T extends { __typename: string }>(value: T, typename:
 }
 
 /**
- * Spawns `dagster dev` at once (`onSpawn` receives it before the first await, so an afterAll can
- * always stop it), then waits until it is ready.
+ * Spawns `dagster dev` on a built dg project at once (`onSpawn` receives it before the first
+ * await, so an afterAll can always stop it), then waits until it is ready. A workspace file names
+ * the location "baton" and loads `<module>.definitions` from the project's src/, as dg does.
  */
-export async function startDagsterDev(projectDir: string, env: Record<string, string>, port: number, onSpawn: (dev: DagsterDev) => void = () => undefined): Promise<DagsterDev> {
-  const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-f", "definitions.py", "-p", String(port), "-h", "127.0.0.1"], {
-    cwd: projectDir,
+export async function startDagsterDev(project: { outDir: string; module: string }, env: Record<string, string>, port: number, onSpawn: (dev: DagsterDev) => void = () => undefined): Promise<DagsterDev> {
+  const workspace = join(mkdtempSync(join(tmpdir(), "baton-dagster-ws-")), "workspace.yaml");
+  const entry = { module_name: `${project.module}.definitions`, working_directory: join(project.outDir, "src"), location_name: REPO.repositoryLocationName };
+  writeFileSync(workspace, `load_from:\n  - python_module: ${JSON.stringify(entry)}\n`);
+  const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-w", workspace, "-p", String(port), "-h", "127.0.0.1"], {
+    cwd: project.outDir,
     env: { ...process.env, ...env, PYTHONUNBUFFERED: "1" },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  return watchDagsterDev(child, port, REPO.repositoryLocationName, "dagster dev", onSpawn);
+}
+
+/** Waits until a started `dagster dev` / `dg dev` answers and has loaded `location`. */
+export async function watchDagsterDev(child: ChildProcess, port: number, location: string, what: string, onSpawn: (dev: DagsterDev) => void = () => undefined): Promise<DagsterDev> {
   let log = "";
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-30_000);
   };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
   // Last resort if the worker dies without afterAll: never leave a webserver behind.
   process.once("exit", () => {
     if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
@@ -95,7 +108,7 @@ export async function startDagsterDev(projectDir: string, env: Record<string, st
   const started: DagsterDev = { child, url, log: () => log, gql: (query, variables) => gqlAt(url, query, variables) };
   onSpawn(started);
 
-  const fail = (why: string) => new Error(`dagster dev ${why}\n--- dagster dev output (tail) ---\n${log}`);
+  const fail = (why: string) => new Error(`${what} ${why}\n--- ${what} output (tail) ---\n${log}`);
   const exited = () => {
     if (child.exitCode !== null || child.signalCode !== null) throw fail(`exited (${child.exitCode ?? child.signalCode}) before it was ready`);
   };
@@ -106,20 +119,20 @@ export async function startDagsterDev(projectDir: string, env: Record<string, st
         exited();
         return fetch(`${url}/server_info`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false);
       },
-      { timeoutMs: STARTUP_MS, intervalMs: 500, what: `dagster dev's webserver to answer on ${url}/server_info` },
+      { timeoutMs: STARTUP_MS, intervalMs: 500, what: `${what}'s webserver to answer on ${url}/server_info` },
     );
-    // 2. the code location (definitions.py) has loaded
+    // 2. the code location has loaded
     await waitFor(
       async () => {
         exited();
         const { workspaceOrError } = await started.gql<{
           workspaceOrError: { __typename: string; locationEntries?: { name: string; loadStatus: string; locationOrLoadError: { __typename: string; message?: string } | null }[] };
         }>(`{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }`);
-        const entry = workspaceOrError.locationEntries?.find((e) => e.name === REPO.repositoryLocationName);
-        if (entry?.locationOrLoadError?.__typename === "PythonError") throw fail(`could not load definitions.py: ${entry.locationOrLoadError.message}`);
+        const entry = workspaceOrError.locationEntries?.find((e) => e.name === location);
+        if (entry?.locationOrLoadError?.__typename === "PythonError") throw fail(`could not load the code location ${location}: ${entry.locationOrLoadError.message}`);
         return entry?.loadStatus === "LOADED" && entry.locationOrLoadError?.__typename === "RepositoryLocation";
       },
-      { timeoutMs: STARTUP_MS, intervalMs: 500, what: "dagster dev to load the code location definitions.py" },
+      { timeoutMs: STARTUP_MS, intervalMs: 500, what: `${what} to load the code location ${location}` },
     );
   } catch (e) {
     throw fail((e as Error).message);

@@ -1,25 +1,80 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { loadDefinitions } from "@baton/core";
+import { createRequire } from "node:module";
+import { buildTarget, type BuildResult } from "@baton/core/build";
 import { ensurePythonEnv, startedMarker, type HarnessEnvironment, type HarnessRun, type HarnessTick, type PythonEnv, type RuntimeHarness } from "@baton/testing";
-import { buildDagsterProject, dagsterStepEntryPath, type DagsterProject } from "../build.js";
+import { adapter, dagsterWheel } from "../adapter.js";
+import { moduleName } from "../project.js";
 
-const packageDir = fileURLToPath(new URL("../../", import.meta.url));
+export const packageDir = fileURLToPath(new URL("../../", import.meta.url));
+const stepBin = join(packageDir, adapter.runtime.stepBin);
 const driverPath = fileURLToPath(new URL("./driver.py", import.meta.url));
 const ANSWER = "@@driver ";
 
-/** The pinned Dagster from python/requirements-test.txt (created once, cached by uv). */
+/** The baton-core wheel @baton/core ships (core's corePythonWheel() is not exported from its entry points yet). */
+export function corePythonWheel(): string {
+  const dist = join(dirname(require.resolve("@baton/core/package.json")), "python", "dist");
+  const wheel = existsSync(dist) ? readdirSync(dist).find((f) => /^baton_core-.+\.whl$/.test(f)) : undefined;
+  if (!wheel) throw new Error(`no baton-core wheel in ${dist}: build @baton/core first (pnpm --filter @baton/core build)`);
+  return join(dist, wheel);
+}
+
+/** The pinned Dagster from python/requirements-test.txt with the baton-core and baton-dagster wheels (cached by uv). */
 export function dagsterEnv(): PythonEnv {
-  return ensurePythonEnv({ name: "dagster", requirements: join(packageDir, "python", "requirements-test.txt") });
+  return ensurePythonEnv({ name: "dagster", requirements: join(packageDir, "python", "requirements-test.txt"), wheels: [corePythonWheel(), dagsterWheel()] });
 }
 
 export function assertBuilt(): void {
-  if (!existsSync(dagsterStepEntryPath)) {
-    throw new Error(`${dagsterStepEntryPath} is missing: build the package first (pnpm --filter @baton/adapter-dagster build)`);
+  if (!existsSync(stepBin)) {
+    throw new Error(`${stepBin} is missing: build the package first (pnpm --filter @baton/adapter-dagster build)`);
   }
+}
+
+export type DagsterProject = BuildResult<unknown> & { readonly module: string };
+
+let fixtureRoot: string | undefined;
+
+/**
+ * A project for the test definitions, as a user's would be: its node_modules holds what they
+ * import (@baton/core, nodejs-polars, apache-arrow, from @baton/testing's install) and this adapter
+ * (the step package), linked to the installed packages, which the build copies into its runtime.
+ */
+export function fixtureProject(): string {
+  if (fixtureRoot) return fixtureRoot;
+  const root = mkdtempSync(join(tmpdir(), "baton-dagster-fixtures-"));
+  const testing = dirname(require.resolve("@baton/testing/package.json"));
+  const packages: Record<string, string> = { "@baton/adapter-dagster": packageDir };
+  for (const name of ["@baton/core", "nodejs-polars", "apache-arrow"]) packages[name] = realpathSync(join(testing, "node_modules", name));
+  for (const [name, dir] of Object.entries(packages)) {
+    mkdirSync(dirname(join(root, "node_modules", name)), { recursive: true });
+    symlinkSync(dir, join(root, "node_modules", name), "dir");
+  }
+  const dependencies = Object.fromEntries(Object.keys(packages).map((n) => [n, "*"]));
+  writeFileSync(join(root, "package.json"), JSON.stringify({ name: "dagster-fixtures", private: true, type: "module", dependencies }, null, 2));
+  fixtureRoot = root;
+  return root;
+}
+const require = createRequire(import.meta.url);
+
+/** examples/customer-metrics: a real project (its node_modules has this adapter as a devDependency). */
+export const exampleDir = join(packageDir, "..", "..", "examples", "customer-metrics");
+
+/** `baton dagster build` of the example, as a user runs it in the example's folder. */
+export async function buildExample(outDir: string, storage: string | null = null): Promise<DagsterProject> {
+  assertBuilt();
+  const result = await buildTarget(adapter, { projectRoot: exampleDir, definitionsFile: "src/definitions.ts", outDir, storage });
+  return { ...result, module: moduleName(result.input.projectName) };
+}
+
+/** `baton dagster build` of a compiled definitions module (core's buildTarget with this adapter). */
+export async function buildProject(definitionsFile: string, outDir: string, exportName = "default"): Promise<DagsterProject> {
+  assertBuilt();
+  const result = await buildTarget(adapter, { projectRoot: fixtureProject(), definitionsFile, exportName, outDir });
+  return { ...result, module: moduleName(result.input.projectName) };
 }
 
 /**
@@ -66,13 +121,11 @@ export class DagsterDriver {
 
 /** Build the fixture project into workDir and start a driver on it. */
 export async function startDagster(environment: HarnessEnvironment): Promise<{ driver: DagsterDriver; project: DagsterProject }> {
-  assertBuilt();
   const python = dagsterEnv().python;
-  const definitions = await loadDefinitions(environment.fixtureModule, environment.exportName);
-  const project = buildDagsterProject({ definitions, module: environment.fixtureModule, exportName: environment.exportName, outDir: join(environment.workDir, "project") });
+  const project = await buildProject(environment.fixtureModule, join(environment.workDir, "project"), environment.exportName);
   const home = join(environment.workDir, "dagster-home");
   const driver = new DagsterDriver(python, { ...environment.env, DAGSTER_HOME: home }, project.outDir);
-  await driver.request({ op: "load", definitions: join(project.outDir, "definitions.py"), home });
+  await driver.request({ op: "load", project: project.outDir, module: project.module, home });
   return { driver, project };
 }
 

@@ -2,7 +2,7 @@
 
 Reads one JSON request per line on stdin, answers one JSON line on stdout (prefixed, since
 Dagster and Node also print there). Requests:
-  {"op": "load", "definitions": PATH, "home": DIR}
+  {"op": "load", "project": DIR, "module": NAME, "home": DIR}
   {"op": "graph"}
   {"op": "materialize", "assets": [ID], "partitionKey": K?, "partitionRange": {start, end}?}
   {"op": "schedule", "name": N, "at": ISO}
@@ -13,7 +13,7 @@ A materialize request with "cancelAfterStart" runs `dagster asset materialize` i
 process and SIGTERMs it once the asset started ("startedMarker" exists, else its Pipes log).
 """
 
-import importlib.util
+import importlib
 import json
 import os
 import signal
@@ -33,16 +33,19 @@ state: dict = {}
 
 
 def load(request):
-    spec = importlib.util.spec_from_file_location(
-        "baton_code_location", request["definitions"]
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # What dg's and `dagster -d src` do: the project's src/ is the working directory.
+    src = os.path.join(request["project"], "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    module = importlib.import_module(f"{request['module']}.definitions")
     defs = module.defs
+    if not isinstance(defs, dg.Definitions):
+        defs = defs()  # @dg.definitions: loaded lazily, as Dagster's loader does
     dg.Definitions.validate_loadable(defs)
     os.makedirs(request["home"], exist_ok=True)
     state["defs"] = defs
-    state["definitions"] = request["definitions"]
+    state["project"] = request["project"]
+    state["module"] = request["module"]
     state["home"] = request["home"]
     state["instance"] = dg.DagsterInstance.local_temp(tempdir=request["home"])
     state["job"] = defs.resolve_implicit_global_asset_job_def()
@@ -111,15 +114,17 @@ def _execute_and_cancel(request, tags):
         os.path.join(os.path.dirname(sys.executable), "dagster"),
         "asset",
         "materialize",
-        "-f",
-        state["definitions"],
+        "-m",
+        f"{state['module']}.definitions",
+        "-d",
+        os.path.join(state["project"], "src"),
         "--select",
         ",".join(request["assets"]),
     ]
     if request.get("partitionKey"):
         argv += ["--partition", request["partitionKey"]]
     env = {**os.environ, "DAGSTER_HOME": state["home"]}
-    cli = subprocess.Popen(argv, cwd=os.path.dirname(state["definitions"]), env=env)
+    cli = subprocess.Popen(argv, cwd=state["project"], env=env)
     marker = request.get("startedMarker")
     target = request["cancelAfterStart"]
     deadline = time.monotonic() + WAIT_SECONDS

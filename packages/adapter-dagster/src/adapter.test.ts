@@ -1,0 +1,98 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { asset, definitions, loadDefinitions, toManifest, type Manifest } from "@baton/core";
+import { compareFolders, portabilityProblems } from "@baton/testing";
+import { fixtureModulePath } from "@baton/testing/fixtures";
+import pl from "nodejs-polars";
+import { adapter } from "./adapter.js";
+import { buildExample } from "./__tests__/dagster-harness.js";
+import { moduleName } from "./project.js";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "baton-dagster-adapter-"));
+const fixtureModule = fixtureModulePath();
+
+async function fixtureManifest(): Promise<Manifest> {
+  const defs = await loadDefinitions(fixtureModule, "default");
+  return toManifest(defs, { module: fixtureModule, manifestDir: tmp(), stepEntry: fixtureModule });
+}
+
+describe("problems", () => {
+  it("refuses owners Dagster refuses (an email or team:<name> only), naming the asset", () => {
+    const owned = (owners: string[]) => asset({ key: `a${owners.length}`, owners, compute: () => pl.DataFrame({ a: [1] }) });
+    const defs = definitions({ assets: [owned(["alice", "team:"]), owned(["alice@example.com", "team:data", "x"])] });
+    const manifest = toManifest(defs, { module: fixtureModule, manifestDir: tmp(), stepEntry: fixtureModule });
+    expect(adapter.problems(manifest, {})).toEqual([
+      'asset "a2": owner "alice" is neither an email address nor a team ("team:<name>"), the only owners Dagster accepts',
+      'asset "a2": owner "team:" has no team name after "team:"',
+      'asset "a3": owner "x" is neither an email address nor a team ("team:<name>"), the only owners Dagster accepts',
+    ]);
+  });
+
+  it("refuses partition keys with the substrings Dagster forbids, and names Dagster can't hold", () => {
+    const manifest = {
+      assets: [{ id: "parts", key: ["parts"], group: "my-group", owners: [], checks: [], tags: { note: "has spaces" }, partitions: { type: "static", keys: ["ok", "x\ny", "a...b"] } }],
+      resources: [],
+      schedules: [{ name: "nightly", partition: { type: "static", key: "t\tab" }, partitions: null }],
+      sensors: [],
+    } as unknown as Manifest;
+    expect(adapter.problems(manifest, {})).toEqual([
+      'asset "parts": group "my-group": Dagster names allow only letters, digits and "_"',
+      'asset "parts": partition key "x\\ny" contains a newline, which Dagster does not allow in a partition key',
+      'asset "parts": partition key "a...b" contains "...", which Dagster does not allow in a partition key',
+      'asset "parts": tag note=has spaces must use only letters, digits, "_", "-" and "." (63 characters at most)',
+      'schedule "nightly": partition key "t\\tab" contains a tab, which Dagster does not allow in a partition key',
+    ]);
+  });
+
+  it("passes the conformance fixture", async () => {
+    expect(adapter.problems(await fixtureManifest(), {})).toEqual([]);
+  });
+});
+
+describe("plan", () => {
+  it("covers every asset, schedule and sensor", async () => {
+    const manifest = await fixtureManifest();
+    const plan = adapter.plan(manifest, {});
+    expect(plan.assets.map((a) => a.id)).toEqual(manifest.assets.map((a) => a.id));
+    expect(plan.schedules.map((s) => s.name)).toEqual(manifest.schedules.map((s) => s.name));
+    expect(plan.sensors.map((s) => s.name)).toEqual(manifest.sensors.map((s) => s.name));
+    expect(plan.edges).toHaveLength(manifest.assets.reduce((n, a) => n + a.deps.length, 0));
+    for (const s of plan.schedules) expect(s.becomes).toContain(`job __anonymous_asset_job_${s.name}`);
+    const checked = manifest.assets.find((a) => a.checks.length > 0)!;
+    expect(plan.assets.find((a) => a.id === checked.id)!.becomes).toContain(`asset check ${checked.key.join("/")}:${checked.checks[0]!.name}${checked.checks[0]!.severity === "error" ? " (blocking)" : ""}`);
+  });
+});
+
+describe("emit", () => {
+  it("names the Python module after the project, never shadowing a library", () => {
+    expect([moduleName("@acme/customer-metrics"), moduleName("dagster"), moduleName("7up"), moduleName(undefined)]).toEqual(["customer_metrics", "dagster_defs", "baton_7up", "baton_project"]);
+  });
+
+  it("writes a dg project whose defs.yaml names the Baton component and the build folder without `..`", async () => {
+    const manifest = await fixtureManifest();
+    const files = Object.fromEntries(adapter.emit({ manifest, options: {}, storage: null, projectName: "@acme/sales" }).map((f) => [f.path, String(f.content)]));
+    expect(Object.keys(files).sort()).toEqual(["pyproject.toml", "src/sales/__init__.py", "src/sales/definitions.py", "src/sales/defs/__init__.py", "src/sales/defs/baton/defs.yaml"]);
+    expect(files["src/sales/defs/baton/defs.yaml"]).toContain('type: baton_dagster.BatonBuildComponent\n\nattributes:\n  build: "{{ context.project_root }}/baton"\n');
+    expect(files["src/sales/definitions.py"]).toContain("load_from_defs_folder(path_within_project=Path(__file__).parent)");
+    const pyproject = files["pyproject.toml"]!;
+    expect(pyproject).toContain('[tool.dg]\ndirectory_type = "project"\n\n[tool.dg.project]\nroot_module = "sales"');
+    // The same exact pins as requirements.txt (core writes it from python() and the wheels).
+    for (const pin of [...adapter.python().requirements, "baton-core==0.1.0", "baton-dagster==0.1.0"]) expect(pyproject).toContain(`"${pin}",`);
+    expect(pyproject).toContain('dev = [\n    "dagster-dg-cli==1.13.27",\n]');
+  });
+});
+
+describe("baton dagster build (core's buildTarget with this adapter)", () => {
+  it("is portable and deterministic: two builds of the example are byte-identical, with no absolute path or `..`", async () => {
+    const [a, b] = [join(tmp(), "out"), join(tmp(), "out")];
+    const first = await buildExample(a);
+    await buildExample(b);
+    expect(first.files).toEqual(expect.arrayContaining(["baton/manifest.json", "baton/build.json", "requirements.txt", "pyproject.toml", "src/customer_metrics/defs/baton/defs.yaml"]));
+    expect(first.manifest.runtime.stepEntry).toBe("runtime/node_modules/@baton/adapter-dagster/dist/step-bin.js");
+    expect(JSON.parse(readFileSync(join(a, "baton", "build.json"), "utf8"))).toEqual({ options: {}, storage: null, target: "dagster" });
+    expect(portabilityProblems(a)).toEqual([]);
+    expect(compareFolders(a, b)).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,73 @@
+/**
+ * `baton dagster`: the Dagster adapter for core's build runner. It checks the manifest against
+ * Dagster's rules and emits a `dg` project whose one component is the Baton build; core writes
+ * everything else (baton/, wheels/, requirements.txt) and replaces the folder atomically.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BatonError } from "@baton/core";
+import type { BatonAdapter, BuildInput } from "@baton/core/build";
+import { dagsterPlan } from "./plan.js";
+import { DAGSTER_PINS, moduleName, projectFiles } from "./project.js";
+import { dagsterProblems } from "./translate.js";
+
+const wheelDir = fileURLToPath(new URL("../python/dist/", import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+
+/** The baton-dagster wheel this package ships (built by `pnpm --filter @baton/adapter-dagster build`). */
+export function dagsterWheel(): string {
+  const hint = "build it first: pnpm --filter @baton/adapter-dagster build";
+  let files: string[] = [];
+  try {
+    files = readdirSync(wheelDir);
+  } catch {
+    // Reported below as a missing wheel.
+  }
+  const wanted = `baton_dagster-${pkg.version}-py3-none-any.whl`;
+  if (!files.includes(wanted)) throw new BatonError("CONFIG", `the baton-dagster wheel ${wanted} is missing`, { file: wheelDir, hint });
+  return join(wheelDir, wanted);
+}
+
+/** Pins the dg project lists besides Dagster's: the Baton wheels, read from their file names. */
+function wheelPin(file: string): string {
+  const [name, version] = file.split("/").at(-1)!.split("-");
+  return `${name!.replace(/_/g, "-")}==${version}`;
+}
+
+type Options = Readonly<Record<string, never>>;
+
+export const adapter: BatonAdapter<Options> = {
+  name: "dagster",
+  title: "Dagster",
+  supports: {
+    timePartitions: true,
+    staticPartitions: true,
+    partitionRanges: "one Node step per range (BackfillPolicy.single_run); a range's materialization omits the data version",
+    schedules: true,
+    sensors: true,
+    checks: "evaluated with their asset's materialization, never alone",
+    retries: true,
+    resources: true,
+  },
+  options: {},
+  runtime: { stepPackage: "@baton/adapter-dagster", stepBin: "dist/step-bin.js" },
+  python: () => ({ wheels: [dagsterWheel()], requirements: [...DAGSTER_PINS] }),
+  resolveOptions: () => ({}),
+  problems: (manifest) => dagsterProblems(manifest),
+  emit(input: BuildInput<Options>) {
+    // Core pins baton-core and baton-dagster to the versions of the wheels it copies: the same here.
+    const dependencies = [...DAGSTER_PINS, `baton-core==${input.manifest.generator.version}`, wheelPin(dagsterWheel())].sort();
+    return projectFiles({ module: moduleName(input.projectName), dependencies });
+  },
+  plan: (manifest) => dagsterPlan(manifest),
+  nextSteps(out, input) {
+    const m = input.manifest;
+    return [
+      `Dagster project (dg) in ${out}: ${m.assets.length} assets, ${m.schedules.length} schedules, ${m.sensors.length} sensors`,
+      `  check it:  cd ${out} && uv sync && uv run dg check defs`,
+      `  run it:    uv run dg launch --assets '*'   ·   uv run dg dev`,
+      `  deploy:    pip install -r requirements.txt (a code-location image: see the adapter README)`,
+    ];
+  },
+};

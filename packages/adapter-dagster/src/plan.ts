@@ -1,0 +1,114 @@
+/**
+ * `baton dagster plan`: the Dagster objects a build becomes. The multi-asset grouping mirrors
+ * `baton_dagster.assets.plan_buckets` and `_op_names` (python/baton_dagster/assets.py); the
+ * relocation test compares both with what Dagster loads (`dg list defs --json`).
+ */
+import type { Manifest, ManifestAsset } from "@baton/core";
+import type { TargetPlan } from "@baton/core/build";
+
+export interface Bucket {
+  readonly name: string;
+  readonly level: number;
+  readonly assets: readonly ManifestAsset[];
+}
+
+// Python's json.dumps(sort_keys=True) and JSON.stringify agree for these values once keys are sorted.
+function sorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sorted);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sorted((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+const kindOf = (a: ManifestAsset) => JSON.stringify(sorted([a.group, a.partitions, a.retry]));
+
+/** One multi-asset per group, partitions definition and retry policy, split by level so no cycle forms between them. */
+export function planBuckets(manifest: Manifest): Bucket[] {
+  const byId = new Map(manifest.assets.map((a) => [a.id, a]));
+  const levels = new Map<string, number>();
+  const level = (a: ManifestAsset): number => {
+    const known = levels.get(a.id);
+    if (known !== undefined) return known;
+    const ups = a.deps.map((d) => byId.get(d.id)).filter((u): u is ManifestAsset => u !== undefined);
+    const value = Math.max(0, ...ups.map((u) => level(u) + (kindOf(u) !== kindOf(a) ? 1 : 0)));
+    levels.set(a.id, value);
+    return value;
+  };
+  const buckets = new Map<string, { level: number; assets: ManifestAsset[]; first: ManifestAsset }>();
+  for (const a of manifest.assets) {
+    const key = JSON.stringify([kindOf(a), level(a)]);
+    const bucket = buckets.get(key) ?? { level: level(a), assets: [], first: a };
+    bucket.assets.push(a);
+    buckets.set(key, bucket);
+  }
+  const list = [...buckets.values()];
+  const kinds = list.map((b) => JSON.stringify([b.first.group, JSON.stringify(sorted(b.first.partitions)), JSON.stringify(b.first.retry)]));
+  const names: string[] = [];
+  return list.map((b, i) => {
+    const split = kinds.filter((k) => k === kinds[i]).length > 1 && b.level > 0;
+    const p = b.first.partitions;
+    const parts = [b.first.group, p === null ? null : p.type === "time" ? p.grain : "static", b.first.retry ? "retry" : null, split ? `stage${b.level}` : null];
+    // Python's re.sub(r"\W", "_", …): anything but a word character becomes "_".
+    const base = parts.filter((x): x is string => Boolean(x)).join("__").replace(/[^\p{L}\p{N}_]/gu, "_");
+    let name = base;
+    for (let n = 2; names.includes(name); n++) name = `${base}_${n}`;
+    names.push(name);
+    return { name, level: b.level, assets: b.assets };
+  });
+}
+
+function partitionsText(a: ManifestAsset): string | null {
+  const p = a.partitions;
+  if (p === null) return null;
+  if (p.type === "static") return `StaticPartitionsDefinition (${p.keys.length} keys)`;
+  const cls = { hourly: "Hourly", daily: "Daily", weekly: "Weekly", monthly: "Monthly" }[p.grain];
+  return `${cls}PartitionsDefinition from ${p.start}${p.end ? ` to ${p.end}` : ""} (${p.timezone}), one run per range (BackfillPolicy.single_run)`;
+}
+
+/** The implicit job Dagster makes for a schedule or sensor that targets an asset selection (dagster/_core/definitions/target.py). */
+export const anonymousJobName = (automation: string) => `__anonymous_asset_job_${automation}`;
+
+export function dagsterPlan(manifest: Manifest): TargetPlan {
+  const buckets = planBuckets(manifest);
+  const opOf = new Map(buckets.flatMap((b) => b.assets.map((a) => [a.id, b.name] as const)));
+  const keyOf = new Map(manifest.assets.map((a) => [a.id, a.key.join("/")]));
+  const ids = (list: readonly string[]) => list.map((id) => keyOf.get(id) ?? id).join(", ");
+  return {
+    target: "dagster",
+    assets: manifest.assets.map((a) => ({
+      id: a.id,
+      becomes: [
+        `asset ${a.key.join("/")}`,
+        `op ${opOf.get(a.id)!} in multi-asset ${opOf.get(a.id)!} (a Node step through Dagster Pipes)`,
+        ...a.checks.map((c) => `asset check ${a.key.join("/")}:${c.name}${c.severity === "error" ? " (blocking)" : ""}`),
+        ...(a.retry ? [`RetryPolicy max_retries=${a.retry.maxRetries}, delay=${a.retry.delaySeconds}s, ${a.retry.backoff}`] : []),
+        ...a.resources.map((r) => `resource ${r}`),
+      ],
+      partitions: partitionsText(a),
+    })),
+    edges: manifest.assets.flatMap((a) =>
+      a.deps.map((d) => ({
+        from: d.key.join("/"),
+        to: a.key.join("/"),
+        via: `AssetDep${d.partitionMapping ? ` with ${mappingName(d.partitionMapping.type)}` : ""}${opOf.get(d.id) === opOf.get(a.id) ? " (same op)" : ""}`,
+      })),
+    ),
+    schedules: manifest.schedules.map((s) => ({
+      name: s.name,
+      becomes: `ScheduleDefinition ${s.name} (${s.cron}, ${s.timezone}) running job ${anonymousJobName(s.name)} on ${ids(s.assets)}${s.partition ? `, partition ${s.partition.type === "static" ? JSON.stringify(s.partition.key) : "the last complete window"}` : ""}`,
+    })),
+    sensors: manifest.sensors.map((s) => ({
+      name: s.name,
+      becomes: `SensorDefinition ${s.name} (every ${s.minimumIntervalSeconds}s, evaluated in Node) running job ${anonymousJobName(s.name)} on ${ids(s.assets)}`,
+    })),
+    unsupported: manifest.assets.flatMap((a) =>
+      a.checks.length > 0
+        ? [{ definition: `checks of ${a.id}`, reason: "run with their asset's materialization only: Dagster's \"Execute check\" alone fails with a hint" }]
+        : [],
+    ),
+  };
+}
+
+function mappingName(type: string): string {
+  return { identity: "IdentityPartitionMapping", timeWindow: "TimeWindowPartitionMapping", allPartitions: "AllPartitionMapping" }[type] ?? type;
+}
