@@ -175,7 +175,7 @@ describe("prefect adapter: plan", () => {
       expect.stringContaining('task "customer_metrics" in flow "fixtures" (deployment "fixtures/materialize", work pool "baton")'),
       expect.stringContaining("Prefect asset baton://customer_metrics: a prefect.asset.materialization.succeeded event"),
     ]);
-    expect(plan.edges).toContainEqual({ from: "raw/orders", to: "customer_metrics", via: "task wait_for and asset dependency (asset_deps)" });
+    expect(plan.edges).toContainEqual({ from: "raw/orders", to: "customer_metrics", via: "task wait_for + asset_deps" });
     expect(plan.edges).toHaveLength(fixtureManifest.assets.reduce((n, a) => n + new Set(a.deps.map((d) => d.id)).size, 0));
     expect(plan.schedules.map((s) => s.name)).toEqual(fixtureManifest.schedules.map((s) => s.name));
     expect(plan.schedules.find((s) => s.name === "daily_events")!.becomes).toBe('deployment "fixtures/daily_events" on cron "0 2 * * *" in Europe/Paris, running 2 assets');
@@ -183,6 +183,12 @@ describe("prefect adapter: plan", () => {
     expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('starting the deployment "fixtures/new_event_files-runs" once per run key');
     expect(plan.assets.find((a) => a.id === "web/events")!.partitions).toMatch(/^daily 2024-01-01 to 2024-03-01 \(exclusive\) in UTC, keys "%Y-%m-%d"/);
     expect(plan.unsupported).toEqual([]);
+  });
+
+  it("without --flow-name says the flow is named after the package, which a plan is not told", () => {
+    const plan = adapter.plan(fixtureManifest, adapter.resolveOptions({}));
+    expect(plan.assets[0]!.becomes[0]).toContain('in flow "<package name>"');
+    expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('the Variable "<flow name>_new_event_files_cursor"');
   });
 });
 

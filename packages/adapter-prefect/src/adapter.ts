@@ -30,9 +30,6 @@ export function prefectWheel(): string {
   return join(WHEEL_DIR, wheels[0]!);
 }
 
-/** The flow name of a plan, which knows no package name: the option, else a placeholder. */
-const planFlowName = (o: PrefectOptions) => o.flowName ?? "<package name>";
-
 export const adapter: BatonAdapter<PrefectOptions> = {
   name: "prefect",
   title: "Prefect",
@@ -64,7 +61,7 @@ export const adapter: BatonAdapter<PrefectOptions> = {
       { path: "prefect.yaml", content: prefectYaml({ flowName, workPool: input.options.workPool, deployments }) },
     ];
   },
-  plan: (manifest, options) => prefectPlan(manifest, planFlowName(options), options.workPool),
+  plan: (manifest, options) => prefectPlan(manifest, options.flowName, options.workPool),
   nextSteps(out, input) {
     const pool = input.options.workPool;
     return [

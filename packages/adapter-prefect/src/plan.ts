@@ -17,7 +17,10 @@ function scheduleText(s: DeploymentSchedule): string {
 }
 
 /** What `emit` produces for the manifest, in Prefect's words. */
-export function prefectPlan(manifest: Manifest, flowName: string, workPool: string): TargetPlan {
+export function prefectPlan(manifest: Manifest, flowName: string | null, workPool: string): TargetPlan {
+  // Without --flow-name the flow is named after the package, which a plan is not told.
+  const known = flowName !== null;
+  flowName ??= "<package name>";
   const specs = deploymentSpecs(manifest, flowName);
   const sensorFlow = `${flowName}-sensors`;
   return {
@@ -31,17 +34,17 @@ export function prefectPlan(manifest: Manifest, flowName: string, workPool: stri
       partitions: partitionsText(a.partitions),
     })),
     edges: manifest.assets.flatMap((a) =>
-      [...new Set(a.deps.map((d) => d.id))].map((from) => ({ from, to: a.id, via: "task wait_for and asset dependency (asset_deps)" })),
+      [...new Set(a.deps.map((d) => d.id))].map((from) => ({ from, to: a.id, via: "task wait_for + asset_deps" })),
     ),
     schedules: manifest.schedules.map((s) => {
       const spec = specs.find((d) => d.name === s.name && d.flow === "materialize_assets");
       const when = spec ? spec.schedules.map(scheduleText).join(" + ") : `cron "${s.cron}" in ${s.timezone}`;
-      return { name: s.name, becomes: `deployment "${flowName}/${s.name}" on ${when}, running ${s.assets.length} assets` };
+      return { name: s.name, becomes: `deployment "${flowName}/${s.name}" on ${when}, running ${s.assets.length === 1 ? "1 asset" : `${s.assets.length} assets`}` };
     }),
     sensors: manifest.sensors.map((s) => ({
       name: s.name,
       becomes:
-        `deployment "${sensorFlow}/${s.name}" every ${s.minimumIntervalSeconds} s (cursor in the Variable "${cursorVariable(flowName, s.name)}"), ` +
+        `deployment "${sensorFlow}/${s.name}" every ${s.minimumIntervalSeconds} s (cursor in the Variable "${known ? cursorVariable(flowName, s.name) : `<flow name>_${s.name}_cursor`}"), ` +
         `starting the deployment "${flowName}/${sensorTargetName(s.name)}" once per run key`,
     })),
     unsupported: [],
