@@ -7,6 +7,7 @@
 # their pins (as @baton/testing's ensurePythonEnv keys them), and are reused while the pins hold.
 # Runs every check, prints each failure as "<package>: <tool>", and exits 1 if any failed.
 set -uo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 repo=$PWD
 root="${BATON_VENV_ROOT:-$repo/.venvs}"
