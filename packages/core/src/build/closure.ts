@@ -23,7 +23,7 @@ export interface RuntimeClosure {
   readonly packages: readonly PlacedPackage[];
 }
 
-interface PackageJson {
+export interface PackageJson {
   name?: string;
   version?: string;
   files?: string[];
@@ -32,7 +32,7 @@ interface PackageJson {
   peerDependencies?: Record<string, string>;
 }
 
-interface Installed {
+export interface Installed {
   readonly dir: string;
   readonly pkg: PackageJson;
 }

@@ -555,3 +555,82 @@ describe("baton-step (compiled bin in a child process)", () => {
     expect(events(t.stdout)[0]).toMatchObject({ type: "tick", result: { runRequests: [{ partitionKey: "2024-01-31" }], tickTime: "2024-02-01T06:00:00.000Z" } });
   });
 });
+
+/** An installed adapter package exporting the contract's `adapter` (plain JS, as a published one would be). */
+const FAKE_ADAPTER = `
+export const adapter = {
+  name: "fake",
+  title: "Fake Orchestrator",
+  supports: { timePartitions: true, staticPartitions: true, partitionRanges: true, schedules: true, sensors: "polled", checks: true, retries: true, resources: true },
+  options: { greeting: { type: "string", description: "the emitted greeting" }, loud: { type: "boolean", description: "shout it" } },
+  runtime: { stepPackage: "@baton/core", stepBin: "dist/step/bin.js" },
+  python: () => ({ wheels: [], requirements: ["fake-orchestrator==1.0.0"] }),
+  resolveOptions: (raw) => ({ greeting: raw.greeting ?? "hello", loud: raw.loud === true }),
+  problems: (m) => m.assets.filter((a) => a.id === "forbidden").map((a) => "asset " + a.id + " is forbidden"),
+  emit: ({ manifest, options }) => [{ path: "fake.py", content: "# " + (options.loud ? options.greeting.toUpperCase() : options.greeting) + "\\nASSETS = " + JSON.stringify(manifest.assets.map((a) => a.id)) + "\\n" }],
+  plan: (m) => ({ target: "fake", assets: m.assets.map((a) => ({ id: a.id, becomes: ["job " + a.id], partitions: null })), edges: [], schedules: [], sensors: [], unsupported: [] }),
+  nextSteps: (out) => ["fake serve " + out],
+  commands: {
+    hello: { description: "print what it got", run: async (c) => { c.out("hello " + c.outDir + " " + JSON.stringify(c.args) + " " + c.options.greeting); return 7; } },
+  },
+};
+`;
+
+describe("baton <target> with an adapter exporting the contract", () => {
+  beforeAll(() => {
+    const pkg = join(project, "node_modules", "@baton", "adapter-fake");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "@baton/adapter-fake", version: "0.0.1", type: "module", exports: { "./cli": "./cli.js" } }));
+    writeFileSync(join(pkg, "cli.js"), FAKE_ADAPTER);
+  });
+
+  it("build --out DIR (relative to the CLI's folder) writes the build and prints the next steps", async () => {
+    const r = await cli(["fake", "build", "--out", "builds/fake", "--greeting", "hey", "--loud"]);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/^✔ built for Fake Orchestrator into builds\/fake in \d+\.\d s: 6 assets, 1 schedule, 1 sensor; runtime of \d+ packages$/);
+    expect(r.out.slice(1)).toEqual(["  fake serve builds/fake"]);
+    const out = join(project, "builds", "fake");
+    expect(readFileSync(join(out, "fake.py"), "utf8")).toContain("# HEY\n");
+    expect(JSON.parse(readFileSync(join(out, "baton", "build.json"), "utf8"))).toEqual({ options: { greeting: "hey", loud: true }, storage: null, target: "fake" });
+    expect(expectValidManifestJson(readFileSync(join(out, "baton", "manifest.json"), "utf8")).runtime.module).toMatch(/^runtime\/definitions-[0-9a-f]{16}\.mjs$/);
+  });
+
+  it("plan prints the translation as text or JSON and writes nothing", async () => {
+    const text = await cli(["fake", "plan"]);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain("Plan for Fake Orchestrator (nothing written)");
+    expect(text.out).toContain("Assets (6)");
+    const json = await cli(["fake", "plan", "--json"]);
+    expect(JSON.parse(json.out.join("\n"))).toMatchObject({ target: "fake", title: "Fake Orchestrator", problems: [], assets: expect.arrayContaining([{ id: "report", becomes: ["job report"], partitions: null }]) });
+  });
+
+  it("an adapter command builds into --out first, then runs with the arguments core did not take", async () => {
+    const r = await cli(["fake", "hello", "--out", "builds/hello", "--greeting", "yo", "extra", "--verbose"]);
+    expect(r.code).toBe(7);
+    expect(r.out.at(-1)).toBe(`hello ${join(project, "builds", "hello")} ["extra","--verbose"] yo`);
+    expect(existsSync(join(project, "builds", "hello", "baton", "build.json"))).toBe(true);
+  });
+
+  it("usage errors exit 2 with the target's usage; a build error exits 1 with its fix", async () => {
+    const noOut = await cli(["fake", "build"]);
+    expect(noOut.code).toBe(2);
+    expect(noOut.err[0]).toBe("✘ baton fake build needs --out DIR (the folder to build into)");
+    expect(noOut.err.join("\n")).toContain("--greeting VALUE");
+    const unknown = await cli(["fake", "build", "--out", "x", "--colour", "red"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err[0]).toContain("--colour");
+    const noCommand = await cli(["fake", "deploy", "--out", "x"]);
+    expect(noCommand.code).toBe(2);
+    expect(noCommand.err[0]).toBe('✘ baton fake has no command "deploy" (it has: build, plan, hello)');
+    const usage = await cli(["fake"]);
+    expect(usage.code).toBe(2);
+    expect(usage.out[0]).toBe("baton fake — build for Fake Orchestrator with @baton/adapter-fake");
+    expect((await cli(["fake", "--help"])).code).toBe(0);
+    const storage = await cli(["fake", "build", "--out", "builds/s", "--storage", "relative/storage"]);
+    expect(storage.code).toBe(1);
+    expect(storage.err.join("\n")).toContain('--storage "relative/storage" is a relative path');
+    expect(storage.err.join("\n")).toContain("fix: give an absolute path");
+    expect(existsSync(join(project, "builds", "s"))).toBe(false);
+  });
+});

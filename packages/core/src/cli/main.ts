@@ -13,7 +13,9 @@ import { findProject } from "./project.js";
 import { fmtMs, progressPrinter, summary } from "./progress.js";
 import { graphMermaid, graphText } from "./graph-text.js";
 import { parseRange } from "./args.js";
-import { loadAdapterCli } from "./adapters.js";
+import { loadAdapter } from "./adapters.js";
+import { runTargetCommand, targetUsage } from "../build/command.js";
+import { UsageError } from "../build/options.js";
 import { runInit } from "./init.js";
 
 export const USAGE = `baton — run Baton definitions
@@ -26,7 +28,12 @@ export const USAGE = `baton — run Baton definitions
   baton sensor tick NAME [--cursor C]  run the sensor once, print its run requests and cursor
   baton validate                       check the definitions and exit
   baton init [DIR]                     scaffold a new Baton project (DIR must be new or empty)
-  baton <target> build --out DIR       build for an orchestrator with the installed @baton/adapter-<target>
+  baton <target> build --out DIR [--storage PATH|URL] [flags]
+                                       build a deployable folder for an orchestrator (the installed
+                                       @baton/adapter-<target>: dagster, airflow, prefect)
+  baton <target> plan [--json]         what that build would produce, writing nothing
+  baton <target> <command> --out DIR   build, then run an adapter's command (e.g. baton prefect dev)
+  baton <target> --help                the target's flags and commands
 
   --definitions FILE  definitions module (default: package.json "baton.definitions")
   Selection: key, prefix/*, group:NAME, tag:K=V, +key (upstream), key+ (downstream), comma-separated.
@@ -174,17 +181,32 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
-/** `baton <target> …`: everything after the target belongs to the adapter's own CLI. */
+/** `baton <target> build|plan|<command> …` with the installed @baton/adapter-<target>. */
 async function runAdapter(target: string, argv: readonly string[], io: Io): Promise<number> {
   const at = argv.indexOf("--definitions");
   const definitionsPath = at >= 0 ? argv[at + 1] : undefined;
   const args = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : [...argv];
   const project = findProject(io.cwd, definitionsPath);
   const rest = args.slice(args.indexOf(target) + 1);
-  const adapter = await loadAdapterCli(target, project.root);
-  const defs = await loadDefinitions(project.definitions, project.exportName);
-  const module = await compileDefinitions(project);
-  return adapter.run(rest, { defs, module, exportName: project.exportName, projectRoot: project.root, out: io.out, err: io.err });
+  const loaded = await loadAdapter(target, project.root);
+  if (loaded.kind === "legacy") {
+    // An adapter not yet ported to the contract builds from the shared compiled module.
+    const defs = await loadDefinitions(project.definitions, project.exportName);
+    const module = await compileDefinitions(project);
+    return loaded.cli.run(rest, { defs, module, exportName: project.exportName, projectRoot: project.root, out: io.out, err: io.err });
+  }
+  try {
+    return await runTargetCommand(loaded.adapter, rest, { projectRoot: project.root, definitionsFile: project.definitions, exportName: project.exportName }, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`✘ ${e.message}\n\n${targetUsage(loaded.adapter)}`);
+      return 2;
+    }
+    // A build that cannot be made is exit 1 with its message and fix; a crash keeps its stack.
+    if (!isExplainedError(e)) throw e;
+    io.err(formatError(e));
+    return 1;
+  }
 }
 
 async function show(key: readonly string[], partition: string | undefined, store: LocalIOStore, io: Io): Promise<void> {
