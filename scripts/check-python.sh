@@ -43,7 +43,7 @@ venv() {
 }
 
 # wheel PACKAGE_DIR MODULE NPM_NAME -> the one wheel in PACKAGE_DIR/python/dist, refused when
-# missing or older than any of the module's sources (a check of stale code proves nothing).
+# missing or older than the module's sources or pyproject (a check of stale code proves nothing).
 wheel() {
   local dist="$1/python/dist" found
   found=$(find "$dist" -maxdepth 1 -name '*.whl' 2>/dev/null)
@@ -51,8 +51,8 @@ wheel() {
     say "  no single wheel in $dist; fix: pnpm --filter $3 build" >&2
     return 1
   fi
-  if [[ -n $(find "$1/python/$2" -name '*.py' -newer "$found" -print -quit) ]]; then
-    say "  $found is older than the sources in $1/python/$2; fix: pnpm --filter $3 build" >&2
+  if [[ -n $(find "$1/python/$2" "$1/python/pyproject.toml" \( -name '*.py' -o -name pyproject.toml \) -newer "$found" -print -quit) ]]; then
+    say "  $found is older than $1/python/$2 or its pyproject.toml; fix: pnpm --filter $3 build" >&2
     return 1
   fi
   printf '%s\n' "$found"
