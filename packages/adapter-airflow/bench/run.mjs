@@ -8,12 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadDefinitions } from "@baton/core";
+import { buildTarget } from "@baton/core/build";
 import { ensurePythonEnv } from "@baton/testing";
-import { buildAirflowDags } from "../dist/index.js";
-import { AirflowDriver, airflowEnvironment, migrate } from "../dist/testing/airflow.js";
+import { adapter, airflowPythonWheel } from "../dist/index.js";
+import { AirflowDriver, airflowEnvironment, coreWheel, migrate } from "../dist/testing/airflow.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const python = ensurePythonEnv({ name: "airflow-bench", requirements: join(here, "..", "python", "requirements-bench.txt") });
+const packageRoot = join(here, "..");
+const python = ensurePythonEnv({ name: "airflow-bench", requirements: join(here, "..", "python", "requirements-bench.txt"), wheels: [coreWheel(), airflowPythonWheel()] });
+// Each benchmark project is a build (core's buildTarget) in a sub-folder of one DAGs folder.
+const build = (definitionsFile, outDir, extra = {}) => buildTarget(adapter, { projectRoot: packageRoot, definitionsFile, outDir, ...extra });
 const root = mkdtempSync(join(tmpdir(), "baton-airflow-bench-"));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (s) => `${(s * 1000).toFixed(0)} ms`;
@@ -24,14 +28,14 @@ const emitted = join(root, "dags", "emitted");
 const hand = join(root, "dags", "hand");
 mkdirSync(hand, { recursive: true });
 const defs = await loadDefinitions(wide);
-buildAirflowDags({ definitions: defs, module: wide, outDir: emitted });
+await build(wide, emitted);
 cpSync(join(here, "handwritten_dags.py"), join(hand, "handwritten_dags.py"));
 
 // --- 2. overhead setup ---------------------------------------------------------------------
 const overheadModule = join(here, "overhead-definitions.mjs");
 const storage = join(root, "storage");
 const baton = join(root, "dags", "overhead");
-buildAirflowDags({ definitions: await loadDefinitions(overheadModule), module: overheadModule, outDir: baton, storage, dagIdPrefix: "overhead" });
+await build(overheadModule, baton, { storage, rawOptions: { dagIdPrefix: "overhead" } });
 cpSync(join(here, "native_dags.py"), join(root, "dags", "native_dags.py"));
 
 const env = { ...airflowEnvironment(root, join(root, "dags")), BATON_BENCH_STORAGE: storage };

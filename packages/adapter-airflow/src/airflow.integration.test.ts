@@ -98,12 +98,13 @@ describe("Airflow parses the emitted DAG file", () => {
     const dir = join(environment.workDir, "future");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, manifestVersion: 99 }));
-    const code = `import sys; sys.path.insert(0, ${JSON.stringify(harness.dagsFolder())})\nfrom baton_airflow import load_manifest\nload_manifest(${JSON.stringify(join(dir, "manifest.json"))})`;
+    // baton_airflow is the installed wheel: no path to the DAGs folder needed.
+    const code = `from baton_airflow import load_manifest\nload_manifest(${JSON.stringify(join(dir, "manifest.json"))})`;
     const failure = await exec(airflowPython().python, ["-c", code]).then(
       () => "",
       (e: { stderr: string }) => e.stderr,
     );
-    expect(failure).toMatch(/manifest version 99 .* is not one baton_airflow can read \(it reads 1\)/);
+    expect(failure).toMatch(/manifest version 99 .* is not one baton_airflow can read \(it reads 2\)/);
   });
 });
 

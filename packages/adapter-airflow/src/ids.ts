@@ -10,11 +10,16 @@ export function assetUri(assetId: string): string {
   return `x-baton://${assetId}`;
 }
 
+export const DEFAULT_DAG_ID_PREFIX = "baton";
+
+export const assetsDagId = (prefix: string) => `${prefix}_assets`;
+export const scheduleDagId = (prefix: string, name: string) => `${prefix}_schedule_${airflowId(name)}`;
+export const sensorDagId = (prefix: string, name: string) => `${prefix}_sensor_${airflowId(name)}`;
+
+/** Task ids every asset DAG holds besides its assets' (baton_airflow.dags / operators). */
+export const FIXED_TASK_IDS = ["plan", "outcome", "committed"] as const;
+
 /** The DAG ids baton_airflow.build_dags creates for a manifest, in creation order. */
-export function dagIdsFor(manifest: Manifest, prefix = "baton"): string[] {
-  return [
-    `${prefix}_assets`,
-    ...manifest.schedules.map((s) => `${prefix}_schedule_${airflowId(s.name)}`),
-    ...manifest.sensors.map((s) => `${prefix}_sensor_${airflowId(s.name)}`),
-  ];
+export function dagIdsFor(manifest: Manifest, prefix = DEFAULT_DAG_ID_PREFIX): string[] {
+  return [assetsDagId(prefix), ...manifest.schedules.map((s) => scheduleDagId(prefix, s.name)), ...manifest.sensors.map((s) => sensorDagId(prefix, s.name))];
 }

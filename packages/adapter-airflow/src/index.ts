@@ -1,4 +1,6 @@
-export { buildAirflowDags, translationProblems, pythonModuleDir, DAG_FILE, BATON_DIR, MODULE_DIR, CORE_MODULE_DIR, type BuildAirflowOptions, type BuildAirflowResult } from "./build.js";
-export { mappingProblems, type AirflowResourceMapping, type AirflowResourceSource, type AirflowOptionsFile } from "./options.js";
-export { ACCEPTED_MANIFEST_VERSIONS, assertManifestVersion } from "./versions.js";
-export { airflowId, assetUri, dagIdsFor } from "./ids.js";
+export { adapter, airflowPythonWheel, AIRFLOW_REQUIREMENTS } from "./adapter.js";
+export { DAG_FILE, DAG_FILE_TEXT, IGNORE_FILE, IGNORE_TEXT } from "./emit.js";
+export { translationProblems, MAX_ID_LENGTH } from "./problems.js";
+export { airflowPlan } from "./plan.js";
+export { mappingProblems, resolveAirflowOptions, type AirflowOptions, type AirflowResourceMapping, type AirflowResourceSource } from "./options.js";
+export { airflowId, assetUri, dagIdsFor, assetsDagId, scheduleDagId, sensorDagId, DEFAULT_DAG_ID_PREFIX } from "./ids.js";

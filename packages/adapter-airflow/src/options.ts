@@ -1,3 +1,6 @@
+import { BatonError } from "@baton/core";
+import { DEFAULT_DAG_ID_PREFIX } from "./ids.js";
+
 /** Where one Baton resource's config comes from in Airflow (resolved at run time, inside the task). */
 export type AirflowResourceSource =
   | {
@@ -15,11 +18,33 @@ export type AirflowResourceSource =
 
 export type AirflowResourceMapping = Readonly<Record<string, AirflowResourceSource>>;
 
-/** What the Python side reads from baton/airflow.json; names only, never secret values. */
-export interface AirflowOptionsFile {
+/** The adapter's resolved options, as core writes them into baton/build.json ("options"). */
+export interface AirflowOptions {
+  /** DAG ids start with this; default "baton". */
   readonly dagIdPrefix: string;
-  readonly storage: string | null;
+  /** Baton resource -> Airflow Connection or Variable; names only, never secret values. */
   readonly resources: AirflowResourceMapping;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Check the raw option values (a flag over package.json `"baton": { "airflow": { … } }`; the
+ * --resources file arrives parsed). Accepts the flag's kebab-case and package.json's camelCase.
+ */
+export function resolveAirflowOptions(raw: Readonly<Record<string, unknown>>): AirflowOptions {
+  const prefix = raw["dag-id-prefix"] ?? raw.dagIdPrefix ?? DEFAULT_DAG_ID_PREFIX;
+  if (typeof prefix !== "string" || prefix === "") {
+    throw new BatonError("CONFIG", `option dag-id-prefix must be a non-empty string, not ${JSON.stringify(prefix)}`, { hint: 'e.g. --dag-id-prefix shop or "dagIdPrefix": "shop"' });
+  }
+  const resources = raw.resources ?? {};
+  if (!isObject(resources) || !Object.values(resources).every(isObject)) {
+    throw new BatonError("CONFIG", "option resources must be a JSON object of { <resource>: { connection | variable, fields } }", {
+      hint: 'e.g. { "warehouse": { "connection": "warehouse", "fields": { "password": "password" } } }',
+    });
+  }
+  const sorted = Object.fromEntries(Object.keys(resources).sort().map((k) => [k, resources[k]])) as unknown as AirflowResourceMapping;
+  return { dagIdPrefix: prefix, resources: sorted };
 }
 
 const CONNECTION_FIELDS = new Set(["host", "login", "password", "schema", "port", "uri", "conn_type"]);

@@ -1,11 +1,10 @@
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { loadDefinitions } from "@baton/core";
+import type { BuildResult } from "@baton/core/build";
 import { startedMarker, waitFor, type HarnessEnvironment, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "@baton/testing";
-import { buildAirflowDags, type BuildAirflowResult } from "../build.js";
 import { airflowId } from "../ids.js";
-import type { AirflowResourceMapping } from "../options.js";
-import { AirflowDriver, airflowEnvironment, airflowPython, migrate, type DagTestReport } from "../testing/airflow.js";
+import type { AirflowOptions, AirflowResourceMapping } from "../options.js";
+import { AirflowDriver, airflowEnvironment, airflowPython, buildFixture, migrate, type DagTestReport } from "../testing/airflow.js";
 
 /**
  * How the fixtures' resources reach the steps: the audit API (and the canary token) from a Connection,
@@ -22,7 +21,7 @@ export const FIXTURE_RESOURCES: AirflowResourceMapping = {
 
 export interface AirflowHarness extends RuntimeHarness {
   readonly driver: () => AirflowDriver;
-  readonly build: () => BuildAirflowResult;
+  readonly build: () => BuildResult<AirflowOptions>;
   readonly dagsFolder: () => string;
   /** The environment of this Airflow installation (AIRFLOW_HOME, DB, DAGs folder), for `airflow` CLI calls. */
   readonly airflowEnv: () => Record<string, string>;
@@ -35,7 +34,7 @@ export interface AirflowHarness extends RuntimeHarness {
  */
 export function airflowHarness(): AirflowHarness {
   let driver: AirflowDriver | undefined;
-  let build: BuildAirflowResult | undefined;
+  let build: BuildResult<AirflowOptions> | undefined;
   let dags = "";
   let harnessEnvironment: HarnessEnvironment | undefined;
   let airflowEnvVars: Record<string, string> = {};
@@ -49,15 +48,8 @@ export function airflowHarness(): AirflowHarness {
       const python = airflowPython();
       const root = join(environment.workDir, "airflow");
       dags = join(root, "dags");
-      const definitions = await loadDefinitions(environment.fixtureModule, environment.exportName);
-      build = buildAirflowDags({
-        definitions,
-        module: environment.fixtureModule,
-        exportName: environment.exportName,
-        outDir: dags,
-        storage: environment.storageDir,
-        resources: FIXTURE_RESOURCES,
-      });
+      // The DAGs folder is a whole build (core's buildTarget with this adapter), as users deploy it.
+      build = await buildFixture(environment, dags, { resources: FIXTURE_RESOURCES });
       const env = airflowEnvironment(root, dags);
       airflowEnvVars = env;
       await migrate(python, env);

@@ -1,12 +1,16 @@
 // Test and benchmark support (not part of the published API): a private Airflow home and a driver process.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ensurePythonEnv, type PythonEnv } from "@baton/testing";
+import { buildTarget, type BuildResult } from "@baton/core/build";
+import { ensurePythonEnv, type HarnessEnvironment, type PythonEnv } from "@baton/testing";
+import { adapter, airflowPythonWheel } from "../adapter.js";
+import type { AirflowOptions } from "../options.js";
 
 const run = promisify(execFile);
 
@@ -14,9 +18,32 @@ export const packageDir = fileURLToPath(new URL("../../", import.meta.url));
 export const requirementsFile = join(packageDir, "python", "requirements-test.txt");
 const driverFile = join(packageDir, "python", "harness", "driver.py");
 
-/** The pinned Airflow environment (created once by uv, then reused). */
+/** The baton-core wheel @baton/core ships (core's corePythonWheel() is not exported from its entry points). */
+export function coreWheel(): string {
+  const dist = join(dirname(createRequire(import.meta.url).resolve("@baton/core/package.json")), "python", "dist");
+  const wheels = existsSync(dist) ? readdirSync(dist).filter((f) => /^baton_core-.+\.whl$/.test(f)) : [];
+  if (wheels.length !== 1) throw new Error(`expected one baton_core-*.whl in ${dist}, found ${wheels.length}; run pnpm --filter @baton/core build`);
+  return join(dist, wheels[0]!);
+}
+
+/** The pinned Airflow environment with the Baton wheels installed (created once by uv, then reused). */
 export function airflowPython(): PythonEnv {
-  return ensurePythonEnv({ name: "airflow", requirements: requirementsFile });
+  return ensurePythonEnv({ name: "airflow", requirements: requirementsFile, wheels: [coreWheel(), airflowPythonWheel()] });
+}
+
+/** The testing package: its node_modules hold what the fixture definitions import. */
+const fixtureProject = dirname(createRequire(import.meta.url).resolve("@baton/testing/package.json"));
+
+/** `baton airflow build` of the conformance fixtures into `outDir`, through core's buildTarget. */
+export function buildFixture(environment: HarnessEnvironment, outDir: string, rawOptions: Readonly<Record<string, unknown>> = {}): Promise<BuildResult<AirflowOptions>> {
+  return buildTarget(adapter, {
+    projectRoot: fixtureProject,
+    definitionsFile: environment.fixtureModule,
+    exportName: environment.exportName,
+    outDir,
+    storage: environment.storageDir,
+    rawOptions,
+  });
 }
 
 /**

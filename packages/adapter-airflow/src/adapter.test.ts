@@ -1,0 +1,152 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { asset, definitions, loadDefinitions, schedule, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { fixtureModulePath } from "@baton/testing/fixtures";
+import { AIRFLOW_REQUIREMENTS, adapter } from "./adapter.js";
+import { DAG_FILE, IGNORE_FILE } from "./emit.js";
+import { airflowId, assetUri, dagIdsFor } from "./ids.js";
+import { mappingProblems, type AirflowOptions } from "./options.js";
+
+const module = fixtureModulePath();
+const manifestOf = (defs: Definitions): Manifest => toManifest(defs, { module, manifestDir: "/out/baton", moduleHash: `sha256:${"0".repeat(64)}` });
+const fixture = manifestOf(await loadDefinitions(module));
+const defaults: AirflowOptions = adapter.resolveOptions({});
+const text = (content: string | Uint8Array) => (typeof content === "string" ? content : new TextDecoder().decode(content));
+const emitted = (manifest = fixture, options = defaults) =>
+  Object.fromEntries(adapter.emit({ manifest, options, storage: null, projectName: "fixture" }).map((f) => [f.path, text(f.content)]));
+
+describe("emit", () => {
+  it("writes one DAG file and one root .airflowignore, nothing else (core writes baton/, wheels/ and requirements.txt)", () => {
+    expect(Object.keys(emitted()).sort()).toEqual([IGNORE_FILE, DAG_FILE]);
+  });
+
+  it("the DAG file imports the installed baton_airflow and reads the manifest next to itself: no sys.path, no absolute path", () => {
+    const dag = emitted()[DAG_FILE]!;
+    expect(dag).toContain("from baton_airflow import build_dags");
+    expect(dag).toContain('build_dags(Path(__file__).parent / "baton" / "manifest.json")');
+    expect(dag).not.toMatch(/sys\.path|import sys|\.\.\/|\/work\/|subprocess/);
+    // dag_discovery_safe_mode only parses files that mention both words.
+    expect(dag.toLowerCase()).toContain("airflow");
+    expect(dag.toLowerCase()).toContain("dag");
+  });
+
+  it("keeps the Node runtime and the wheels out of the DAG processor, anchored at the bundle root", () => {
+    const lines = emitted()[IGNORE_FILE]!.split("\n").filter((l) => l && !l.startsWith("#"));
+    expect(lines).toEqual(["/baton/", "/wheels/"]);
+  });
+
+  it("is the same for any manifest and options: the DAG file holds no configuration", () => {
+    const other = emitted(manifestOf(definitions({ assets: [asset({ key: "a", compute: () => undefined, output: "none" })] })), adapter.resolveOptions({ "dag-id-prefix": "shop" }));
+    expect(other).toEqual(emitted());
+  });
+});
+
+describe("resolveOptions", () => {
+  it("defaults to the baton prefix and no resource mapping", () => {
+    expect(defaults).toEqual({ dagIdPrefix: "baton", resources: {} });
+  });
+
+  it("takes the flag's kebab-case or package.json's camelCase, and sorts the mapping (build.json is deterministic)", () => {
+    expect(adapter.resolveOptions({ "dag-id-prefix": "shop" }).dagIdPrefix).toBe("shop");
+    expect(adapter.resolveOptions({ dagIdPrefix: "shop" }).dagIdPrefix).toBe("shop");
+    const r = adapter.resolveOptions({ resources: { z: { variable: "z" }, a: { connection: "a" } } });
+    expect(Object.keys(r.resources)).toEqual(["a", "z"]);
+  });
+
+  it("refuses values of the wrong type, naming the option", () => {
+    expect(() => adapter.resolveOptions({ "dag-id-prefix": 3 })).toThrow(/option dag-id-prefix must be a non-empty string/);
+    expect(() => adapter.resolveOptions({ resources: ["x"] })).toThrow(/option resources must be a JSON object/);
+    expect(() => adapter.resolveOptions({ resources: { a: "conn" } })).toThrow(/option resources must be a JSON object/);
+  });
+});
+
+describe("problems: Airflow's parse-time rules at build time", () => {
+  const none = (key: string) => asset({ key, compute: () => undefined, output: "none" });
+  const problemsOf = (defs: Definitions, options: Readonly<Record<string, unknown>> = {}) => adapter.problems(manifestOf(defs), adapter.resolveOptions(options));
+
+  it("the fixture builds", () => {
+    expect(adapter.problems(fixture, defaults)).toEqual([]);
+  });
+
+  it("names both definitions whose names become one Airflow id", () => {
+    const d = definitions({ assets: [asset({ key: ["x", "y"], compute: () => undefined, output: "none" }), none("x__y")], schedules: [schedule({ name: "s", cron: "0 * * * *", selection: "x/y" })] });
+    expect(problemsOf(d)).toEqual(['assets "x/y" and "x__y" both become Airflow id "x__y"; rename one']);
+  });
+
+  it("refuses assets named like the DAG's own tasks or Airflow's reserved asset names", () => {
+    const d = definitions({ assets: [none("plan"), none("outcome"), none("self")] });
+    const problems = problemsOf(d);
+    expect(problems.filter((p) => p.includes("already uses for its own task")).map((p) => p.split(" ")[1])).toEqual(['"plan"', '"outcome"']);
+    expect(problems).toContain('asset "self": Airflow refuses an Asset named "self" (it is reserved); rename the asset');
+  });
+
+  it("refuses ids longer than Airflow's 250 characters and a prefix Airflow's key rule refuses", () => {
+    const long = "k".repeat(251);
+    expect(problemsOf(definitions({ assets: [none(long)] }))[0]).toMatch(/becomes an Airflow task id of 251 characters; Airflow allows at most 250/);
+    const name = "s".repeat(240);
+    const d = definitions({ assets: [none("a")], schedules: [schedule({ name, cron: "0 * * * *", selection: "a" })] });
+    expect(problemsOf(d)).toEqual([expect.stringMatching(/^schedule "s+": its DAG id "baton_schedule_s+…" has 255 characters/)]);
+    expect(problemsOf(definitions({ assets: [none("a")] }), { dagIdPrefix: "bad prefix" })).toEqual(['dagIdPrefix "bad prefix" may only hold letters, digits, "_", "." and "-" (Airflow\'s DAG id rule)']);
+  });
+
+  it("refuses a cron Airflow's croniter rejects (L in the day of week) and accepts the rest", () => {
+    const d = (cron: string) => definitions({ assets: [none("a")], schedules: [schedule({ name: "s", cron, selection: "a" })] });
+    expect(problemsOf(d("0 0 * * 5L"))).toEqual([expect.stringContaining('schedule "s": cron "0 0 * * 5L" uses "L" in the day-of-week field')]);
+    expect(problemsOf(d("0 0 * * FRIL"))).toHaveLength(1);
+    for (const ok of ["0 0 L * *", "0 0 * * SUN-SAT", "0 0 * * MON#1", "0 0 * * 1-5"]) expect({ ok, problems: problemsOf(d(ok)) }).toEqual({ ok, problems: [] });
+  });
+
+  it("checks the resource mapping against the definitions, naming the resource", () => {
+    expect(adapter.problems(fixture, adapter.resolveOptions({ resources: { nope: { variable: "x" } } }))).toEqual([expect.stringMatching(/^resources\.nope: there is no Baton resource "nope"/)]);
+    expect(adapter.problems(fixture, adapter.resolveOptions({ resources: { audit_api: { connection: "a", fields: { token: "secret_field" } } } }))).toEqual([
+      expect.stringContaining('resources.audit_api.fields.token: "secret_field" is not a connection field'),
+    ]);
+    expect(mappingProblems({ audit_api: { connection: "a", fields: { nofield: "host" } } }, [{ key: "audit_api", config: [{ field: "url" }] }])).toEqual([
+      'resources.audit_api.fields.nofield: resource "audit_api" has no config field "nofield" (it has url)',
+    ]);
+  });
+});
+
+describe("plan", () => {
+  const plan = adapter.plan(fixture, defaults);
+
+  it("covers every asset, schedule and sensor of the manifest, and every dependency", () => {
+    expect(plan.target).toBe("airflow");
+    expect(plan.assets.map((a) => a.id)).toEqual(fixture.assets.map((a) => a.id));
+    expect(plan.schedules.map((s) => s.name)).toEqual(fixture.schedules.map((s) => s.name));
+    expect(plan.sensors.map((s) => s.name)).toEqual(fixture.sensors.map((s) => s.name));
+    expect(plan.edges.map((e) => `${e.from}>${e.to}`)).toEqual(fixture.assets.flatMap((a) => a.deps.map((d) => `${d.id}>${a.id}`)));
+  });
+
+  it("names the DAGs, task ids, Asset URIs and timetables the build creates", () => {
+    for (const a of plan.assets) {
+      const inSchedules = fixture.schedules.filter((s) => s.assets.includes(a.id)).length;
+      expect(a.becomes.filter((b) => b.startsWith(`task ${airflowId(a.id)} `))).toHaveLength(1 + inSchedules);
+      expect(a.becomes.some((b) => b.includes(`uri ${assetUri(a.id)}`))).toBe(true);
+      expect(a.partitions === null).toBe(fixture.assets.find((x) => x.id === a.id)!.partitions === null);
+    }
+    const s = fixture.schedules[0]!;
+    expect(plan.schedules[0]!.becomes).toContain(`DAG baton_schedule_${airflowId(s.name)} on CronDataIntervalTimetable("${s.cron}", timezone="${s.timezone}")`);
+    expect(plan.sensors[0]!.becomes).toMatch(/^DAG baton_sensor_\S+ \(@continuous, max_active_runs=1\)/);
+    expect(dagIdsFor(fixture, "shop")).toEqual(["shop_assets", ...fixture.schedules.map((x) => `shop_schedule_${airflowId(x.name)}`), ...fixture.sensors.map((x) => `shop_sensor_${airflowId(x.name)}`)]);
+  });
+
+  it("lists exponential retry backoff as degraded, naming the asset", () => {
+    const d = definitions({ assets: [asset({ key: "r", compute: () => undefined, output: "none", retry: { maxRetries: 2, delaySeconds: 1, backoff: "exponential" } })] });
+    expect(adapter.plan(manifestOf(d), defaults).unsupported).toEqual([{ definition: "asset r retry backoff", reason: expect.stringContaining("retry_exponential_backoff") }]);
+  });
+});
+
+describe("python", () => {
+  it("pins the orchestrator exactly as the tests' environment does, and ships the baton-airflow wheel", () => {
+    const pinned = readFileSync(new URL("../python/requirements-test.txt", import.meta.url), "utf8").split("\n");
+    for (const r of AIRFLOW_REQUIREMENTS) expect(pinned).toContain(r);
+    const { wheels, requirements } = adapter.python();
+    expect(requirements).toEqual([...AIRFLOW_REQUIREMENTS]);
+    expect(wheels).toEqual([expect.stringMatching(/\/python\/dist\/baton_airflow-0\.1\.0-py3-none-any\.whl$/)]);
+  });
+
+  it("launches core's step entry", () => {
+    expect(adapter.runtime).toEqual({ stepPackage: "@baton/core", stepBin: "dist/step/bin.js" });
+  });
+});

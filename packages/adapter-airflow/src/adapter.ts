@@ -1,0 +1,69 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BatonError } from "@baton/core";
+import type { BatonAdapter } from "@baton/core/build";
+import { airflowFiles } from "./emit.js";
+import { assetsDagId, dagIdsFor } from "./ids.js";
+import { mappingProblems, resolveAirflowOptions, type AirflowOptions } from "./options.js";
+import { airflowPlan } from "./plan.js";
+import { translationProblems } from "./problems.js";
+
+/** The exact pins written to OUT/requirements.txt (the same as python/requirements-test.txt, a test checks). */
+export const AIRFLOW_REQUIREMENTS = ["apache-airflow==3.3.2", "apache-airflow-providers-standard==1.21.0"] as const;
+
+/** Where this package's build script (scripts/build-wheel.mjs) writes the baton-airflow wheel. */
+const wheelDir = fileURLToPath(new URL("../python/dist/", import.meta.url));
+
+/** The absolute path of the one baton-airflow wheel this package ships. */
+export function airflowPythonWheel(): string {
+  const hint = "build the adapter first: pnpm --filter @baton/adapter-airflow build";
+  let files: string[] = [];
+  try {
+    files = readdirSync(wheelDir).filter((f) => /^baton_airflow-.+\.whl$/.test(f));
+  } catch {
+    // reported below
+  }
+  if (files.length !== 1) {
+    throw new BatonError("CONFIG", `expected one baton_airflow-*.whl in @baton/adapter-airflow, found ${files.length === 0 ? "none" : files.join(", ")}`, { file: wheelDir, hint });
+  }
+  return join(wheelDir, files[0]!);
+}
+
+export const adapter: BatonAdapter<AirflowOptions> = {
+  name: "airflow",
+  title: "Apache Airflow",
+  supports: {
+    timePartitions: "partition keys travel in the run's conf or a schedule DAG's data interval, not Airflow-native partitioned runs",
+    staticPartitions: "partition keys travel in the run's conf",
+    partitionRanges: "one DAG run over the range (conf partition_range FIRST...LAST)",
+    schedules: true,
+    sensors: "a continuous DAG with a reschedule-mode sensor that triggers the assets DAG",
+    checks: "logged per check; a failed error check fails the task",
+    retries: "Airflow's retry_exponential_backoff formula, not Baton's exact doubling",
+    resources: "from Airflow Connections or Variables (option resources); unmapped ones read the worker's environment",
+  },
+  options: {
+    resources: {
+      type: "string",
+      jsonFile: true,
+      description:
+        'JSON file: { "<resource>": { "connection": "<conn id>", "fields": { "<field>": "host|login|password|schema|port|uri|conn_type|extra.<key>" } } | { "variable": "<JSON Variable key>" } }',
+    },
+    "dag-id-prefix": { type: "string", description: 'DAG ids start with this (default "baton")' },
+  },
+  runtime: { stepPackage: "@baton/core", stepBin: "dist/step/bin.js" },
+  python: () => ({ wheels: [airflowPythonWheel()], requirements: [...AIRFLOW_REQUIREMENTS] }),
+  resolveOptions: resolveAirflowOptions,
+  problems: (manifest, options) => [...translationProblems(manifest, options.dagIdPrefix), ...mappingProblems(options.resources, manifest.resources)],
+  emit: () => airflowFiles(),
+  plan: airflowPlan,
+  nextSteps(out, input) {
+    const dags = dagIdsFor(input.manifest, input.options.dagIdPrefix);
+    return [
+      `DAG bundle ${out} → DAGs ${dags.join(", ")}`,
+      `install into the Airflow environment or image: pip install -r ${out}/requirements.txt (Node ≥ 20 on every worker)`,
+      `try it: export AIRFLOW__CORE__DAGS_FOLDER=${out}; airflow db migrate && airflow dags reserialize && airflow dags test ${assetsDagId(input.options.dagIdPrefix)}`,
+    ];
+  },
+};
