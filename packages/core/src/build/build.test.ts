@@ -4,11 +4,13 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { cleanupTempDirs, expectValidManifestJson, tempDir, thrown } from "../__tests__/helpers.js";
 import { fakeAdapter } from "./__tests__/fake-adapter.js";
-import { buildTarget, type BuildTargetOptions } from "./runner.js";
+import { buildTarget, requirementsText, wheelPin, type BuildTargetOptions } from "./runner.js";
+import { globMatcher, packFiles } from "./pack-files.js";
+import { packageName } from "./runtime.js";
 import { planTarget, renderPlan } from "./plan.js";
 
 // Builds copy a real production closure (nodejs-polars, apache-arrow, esbuild…): give them time on a loaded machine.
-vi.setConfig({ testTimeout: 180_000 });
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 afterAll(cleanupTempDirs);
 
 const CORE = fileURLToPath(new URL("../..", import.meta.url));
@@ -214,5 +216,31 @@ describe("planTarget and renderPlan", () => {
     for (const section of ["Assets (1)", "Edges (0)", "Schedules (0)", "Sensors (0)", "Not honoured (0)", "Problems (the build would fail) (1)"]) expect(text).toContain(section);
     expect(text).toContain("  tiny\n    → job tiny");
     expect(readdirSync(root).sort()).toEqual(before);
+  });
+});
+
+describe("the runner's small rules", () => {
+  it("requirements.txt: wheel names become pins, one per distribution, sorted by name; a conflict is refused", () => {
+    expect(wheelPin("/x/baton_core-0.1.0-py3-none-any.whl")).toBe("baton-core==0.1.0");
+    const text = requirementsText("dagster", ["dagster==1.13.28", "dagster-pipes==1.13.28", "dagster-webserver==1.13.28"], ["/w/baton_dagster-0.1.0-py3-none-any.whl", "/w/baton_core-0.1.0-py3-none-any.whl"]);
+    expect(text.split("\n").slice(2)).toEqual(["--find-links wheels", "baton-core==0.1.0", "baton-dagster==0.1.0", "dagster==1.13.28", "dagster-pipes==1.13.28", "dagster-webserver==1.13.28", ""]);
+    expect(() => requirementsText("x", ["Dagster_Pipes==1.0", "dagster-pipes==2.0"], [])).toThrow(/two requirements for dagster-pipes/);
+  });
+
+  it("external imports name their package; builtins, relative and subpath imports do not", () => {
+    expect(["@baton/core/step", "nodejs-polars", "lodash/fp", "node:fs", "fs", "./x.js", "#internal", "@scope"].map(packageName)).toEqual(["@baton/core", "nodejs-polars", "lodash", undefined, undefined, undefined, undefined, undefined]);
+  });
+
+  it("npm's files rules: folders take their contents, negations in order, package.json/README/LICENSE always", () => {
+    expect(globMatcher("dist")("dist/a/b.js")).toBe(true);
+    expect(globMatcher("dist/**/*.map")("dist/a/b.js.map")).toBe(true);
+    expect(globMatcher("dist/**/__tests__")("dist/x/__tests__/h.js")).toBe(true);
+    expect(globMatcher("python/dist/*.whl")("python/dist/sub/a.whl")).toBe(false);
+    const dir = tempDir();
+    for (const f of ["package.json", "README.md", "LICENSE", "src/a.ts", "dist/a.js", "dist/a.js.map", "dist/a.test.js", "dist/__tests__/h.js", "python/dist/x.whl", "python/x.py"]) {
+      mkdirSync(join(dir, f, ".."), { recursive: true });
+      writeFileSync(join(dir, f), "");
+    }
+    expect(packFiles(dir, ["dist", "!dist/**/*.test.*", "!dist/**/__tests__", "!dist/**/*.map", "python/dist/*.whl"])).toEqual(["LICENSE", "README.md", "dist/a.js", "package.json", "python/dist/x.whl"]);
   });
 });

@@ -182,15 +182,17 @@ export function wheelPin(file: string): string {
   return `${m[1]!.replace(/_/g, "-").toLowerCase()}==${m[2]}`;
 }
 
+/** requirements.txt: a header, `--find-links wheels`, then one exact pin per distribution, sorted by name. */
 export function requirementsText(target: string, requirements: readonly string[], wheels: readonly string[]): string {
-  const pins = [...new Set([...requirements, ...wheels.map(wheelPin)])].sort();
   const byName = new Map<string, string>();
-  for (const pin of pins) {
+  for (const pin of new Set([...requirements, ...wheels.map(wheelPin)])) {
+    // PEP 503 normalisation: "Dagster_Pipes" and "dagster-pipes" are one distribution.
     const name = pin.split(/[=<>!~ ;[]/)[0]!.toLowerCase().replace(/[-_.]+/g, "-");
     const prior = byName.get(name);
     if (prior) throw new BatonError("CONFIG", `two requirements for ${name}: "${prior}" and "${pin}"`, { hint: `@baton/adapter-${target} and its wheels must pin ${name} once` });
     byName.set(name, pin);
   }
+  const pins = [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, pin]) => pin);
   return [
     `# Python requirements of this Baton build for ${target}: exact pins, the Baton wheels from ./wheels.`,
     "#   pip install -r requirements.txt   (or: uv pip install -r requirements.txt)",
