@@ -1,8 +1,11 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Manifest } from "@baton/core";
 import type { SerializedError, StepEvent } from "@baton/core/step";
 import { PipesMetadata, type PipesContext, type ReportAssetCheckOptions, type ReportAssetMaterializationOptions } from "./pipes/index.js";
-import { PipesReporter, RANGE_EXTRA, redactor, requestFromPipes, toError } from "./step.js";
+import { PipesReporter, RANGE_EXTRA, SUMMARY_ENV_VAR, redactor, requestFromPipes, runDagsterStep, toError } from "./step.js";
 
 const manifest = {
   assets: [
@@ -148,5 +151,22 @@ describe("toError", () => {
   it("rebuilds the TypeScript error with its name, stack and cause", () => {
     const e = toError({ name: "TypeError", message: "outer", stack: "TypeError: outer\n    at a", cause: { name: "Error", message: "inner", stack: undefined } as SerializedError } as SerializedError);
     expect([e.name, e.message, e.stack, (e.cause as Error).message]).toEqual(["TypeError", "outer", "TypeError: outer\n    at a", "inner"]);
+  });
+});
+
+describe("runDagsterStep and the build's module hash", () => {
+  it("refuses a definitions module that changed since the build: exit 3, the MANIFEST error closes Pipes and is in the summary", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "baton-dagster-hash-"));
+    writeFileSync(join(dir, "definitions-0000000000000000.mjs"), "export default {};\n");
+    const built = { manifestVersion: 2, runtime: { module: "definitions-0000000000000000.mjs", moduleHash: `sha256:${"0".repeat(64)}`, export: "default", stepEntry: "x.js", node: ">=20" }, assets: [], resources: [], schedules: [], sensors: [] };
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify(built));
+    const summary = join(dir, "summary.json");
+    const { pipes, sent } = fakePipes({ assetKeys: [] });
+    const code = await runDagsterStep({ manifestPath: join(dir, "manifest.json"), pipes, env: { [SUMMARY_ENV_VAR]: summary } });
+    expect(code).toBe(3);
+    const closed = sent.closed[0] as Error;
+    expect(closed.message).toMatch(/the definitions module changed since the build/);
+    expect(closed.message).toContain(join(dir, "definitions-0000000000000000.mjs"));
+    expect(JSON.parse(readFileSync(summary, "utf8"))).toMatchObject({ retryable: false, failures: [{ asset: "", error: { name: "BatonError", code: "MANIFEST" } }] });
   });
 });
