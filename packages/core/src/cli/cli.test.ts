@@ -582,6 +582,17 @@ describe("baton <target> with an adapter exporting the contract", () => {
     mkdirSync(pkg, { recursive: true });
     writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "@baton/adapter-fake", version: "0.0.1", type: "module", exports: { "./cli": "./cli.js" } }));
     writeFileSync(join(pkg, "cli.js"), FAKE_ADAPTER);
+    const legacy = join(project, "node_modules", "@baton", "adapter-old");
+    mkdirSync(legacy, { recursive: true });
+    writeFileSync(join(legacy, "package.json"), JSON.stringify({ name: "@baton/adapter-old", version: "0.0.1", type: "module", exports: { "./cli": { import: "./cli.js" } } }));
+    writeFileSync(join(legacy, "cli.js"), "export async function run() { return 0; }\n");
+  });
+
+  it("an adapter from before the contract (run() only) is refused with an upgrade hint", async () => {
+    const e = await thrown(() => cli(["old", "build", "--out", "builds/old"]));
+    expect(e).toMatchObject({ code: "CONFIG" });
+    expect(e.message).toContain("@baton/adapter-old/cli exports no `adapter` (it exports run(), the CLI of adapters before the build contract)");
+    expect(e.message).toContain("upgrade @baton/adapter-old");
   });
 
   it("build --out DIR (relative to the CLI's folder) writes the build and prints the next steps", async () => {

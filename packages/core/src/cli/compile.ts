@@ -6,8 +6,9 @@ import { manifestToJson, toManifest } from "../manifest/build.js";
 import type { Project } from "./project.js";
 
 /**
- * The compiled entry orchestrated runs import: the user's definitions bundled into one ESM file
- * inside the project (so its node_modules still resolve), packages left external.
+ * For `baton manifest` (inspection and local tools) only: the definitions bundled into one ESM file
+ * inside the project (so its node_modules still resolve), packages left external. Builds never use
+ * this shared file: `baton <target> build` writes its own content-addressed module (build/runtime.ts).
  */
 export async function compileDefinitions(project: Project): Promise<string> {
   const outfile = join(project.root, ".baton", "build", "definitions.mjs");

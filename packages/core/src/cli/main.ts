@@ -188,18 +188,12 @@ async function runAdapter(target: string, argv: readonly string[], io: Io): Prom
   const args = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : [...argv];
   const project = findProject(io.cwd, definitionsPath);
   const rest = args.slice(args.indexOf(target) + 1);
-  const loaded = await loadAdapter(target, project.root);
-  if (loaded.kind === "legacy") {
-    // An adapter not yet ported to the contract builds from the shared compiled module.
-    const defs = await loadDefinitions(project.definitions, project.exportName);
-    const module = await compileDefinitions(project);
-    return loaded.cli.run(rest, { defs, module, exportName: project.exportName, projectRoot: project.root, out: io.out, err: io.err });
-  }
+  const adapter = await loadAdapter(target, project.root);
   try {
-    return await runTargetCommand(loaded.adapter, rest, { projectRoot: project.root, definitionsFile: project.definitions, exportName: project.exportName }, io);
+    return await runTargetCommand(adapter, rest, { projectRoot: project.root, definitionsFile: project.definitions, exportName: project.exportName }, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`✘ ${e.message}\n\n${targetUsage(loaded.adapter)}`);
+      io.err(`✘ ${e.message}\n\n${targetUsage(adapter)}`);
       return 2;
     }
     // A build that cannot be made is exit 1 with its message and fix; a crash keeps its stack.
