@@ -3,20 +3,22 @@
 // asset run in Node through Pipes, in one Dagster, one run. Not a test: it prints figures.
 //   node bench/pipes-overhead.mjs [rounds]      (build the package first)
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadDefinitions } from "@baton/core";
+import { buildTarget } from "@baton/core/build";
 import { ensurePythonEnv } from "@baton/testing";
-import { buildDagsterProject } from "../dist/index.js";
+import { adapter, dagsterWheel } from "../dist/index.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const rounds = Number(process.argv[2] ?? 5);
 const module = join(here, "definitions.mjs");
 const work = mkdtempSync(join(tmpdir(), "baton-dagster-bench-"));
-const project = buildDagsterProject({ definitions: await loadDefinitions(module, "default"), module, outDir: join(work, "project") });
-const { python } = ensurePythonEnv({ name: "dagster-bench", requirements: join(here, "..", "python", "requirements-bench.txt") });
+// This package is the project: its node_modules hold what the definitions import, and it resolves itself (the step package).
+const project = await buildTarget(adapter, { projectRoot: join(here, ".."), definitionsFile: module, outDir: join(work, "project") });
+const wheels = readdirSync(join(here, "..", "..", "core", "python", "dist")).filter((f) => f.endsWith(".whl")).map((f) => join(here, "..", "..", "core", "python", "dist", f));
+const { python } = ensurePythonEnv({ name: "dagster-bench", requirements: join(here, "..", "python", "requirements-bench.txt"), wheels: [...wheels, dagsterWheel()] });
 
 const out = execFileSync(python, [join(here, "runner.py"), project.outDir, String(rounds)], {
   env: { ...process.env, BATON_STORAGE: join(work, "storage"), DAGSTER_HOME: work },

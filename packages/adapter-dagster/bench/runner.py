@@ -10,10 +10,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-project, rounds = Path(sys.argv[1]), int(sys.argv[2])
-sys.path.insert(0, str(project))
-from baton_dagster import build_definitions  # noqa: E402
+from baton_dagster import build_definitions
 
+project, rounds = Path(sys.argv[1]), int(sys.argv[2])
 ROWS = 200_000
 out_dir = Path(tempfile.mkdtemp(prefix="native-"))
 
@@ -35,7 +34,7 @@ def native_summary() -> dg.MaterializeResult:
 
 
 defs = dg.Definitions.merge(
-    build_definitions(project / "manifest.json"),
+    build_definitions(project / "baton" / "manifest.json"),
     dg.Definitions(assets=[native_summary]),
 )
 job = defs.resolve_implicit_global_asset_job_def()
