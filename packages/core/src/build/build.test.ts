@@ -125,11 +125,14 @@ describe("buildTarget", () => {
 
   it("replaces a previous build, and refuses a non-empty folder that is not one, naming it", async () => {
     const root = project(tiny());
-    const out = join(tempDir(), "out");
+    const parent = tempDir();
+    const out = join(parent, "out");
     await buildTarget(fakeAdapter(), opts(root, out, { rawOptions: { greeting: "one" } }));
     writeFileSync(join(out, "stale.txt"), "from an old build");
+    mkdirSync(join(parent, ".out.baton-old-0123abcd")); // what an interrupted removal leaves
     await buildTarget(fakeAdapter(), opts(root, out, { rawOptions: { greeting: "two" } }));
     expect(readdirSync(out)).not.toContain("stale.txt");
+    expect(readdirSync(parent)).toEqual(["out"]);
     expect(readFileSync(join(out, "fake", "definitions.py"), "utf8")).toContain("two");
 
     const foreign = join(tempDir(), "mine");

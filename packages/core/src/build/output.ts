@@ -30,6 +30,7 @@ export async function replaceAtomically(out: string, write: (dir: string) => Pro
   assertReplaceable(out);
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
+  removeStaleOld(parent, basename(out));
   const sibling = (kind: string) => join(parent, `.${basename(out)}.baton-${kind}-${randomBytes(6).toString("hex")}`);
   const tmp = sibling("tmp");
   mkdirSync(tmp);
@@ -53,5 +54,17 @@ export async function replaceAtomically(out: string, write: (dir: string) => Pro
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  rmSync(old, { recursive: true, force: true });
+  try {
+    rmSync(old, { recursive: true, force: true });
+  } catch {
+    // The new build is in place; the next build removes what is left of the old one.
+  }
+}
+
+/** Previous builds a swap could not finish removing (`.<name>.baton-old-*`): never in use, safe to delete. */
+function removeStaleOld(parent: string, name: string): void {
+  const prefix = `.${name}.baton-old-`;
+  for (const entry of readdirSync(parent)) {
+    if (entry.startsWith(prefix)) rmSync(join(parent, entry), { recursive: true, force: true });
+  }
 }

@@ -9,7 +9,7 @@ import { corePythonWheel } from "../python.js";
 import { copyClosure, planClosure } from "./closure.js";
 import type { BatonAdapter, BuildInput, OutputFile } from "./contract.js";
 import { rawTargetOptions } from "./options.js";
-import { replaceAtomically } from "./output.js";
+import { assertReplaceable, replaceAtomically } from "./output.js";
 import { compileModule, type CompiledModule } from "./runtime.js";
 import { checkStorage } from "./storage.js";
 
@@ -60,6 +60,7 @@ export interface BuildResult<O> {
 export async function buildTarget<O>(adapter: BatonAdapter<O>, options: BuildTargetOptions): Promise<BuildResult<O>> {
   const out = resolve(options.outDir);
   const storage = checkStorage(options.storage);
+  assertReplaceable(out); // before any work; checked again just before the swap
   const prepared = await prepare(adapter, options, join(out, "baton"));
   const { compiled, manifest, resolved } = prepared;
   const problems = adapter.problems(manifest, resolved);
