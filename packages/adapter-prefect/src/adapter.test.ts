@@ -115,7 +115,7 @@ describe("prefect adapter: emit", () => {
   });
 
   it("refuses to emit what breaks Prefect's rules, listing each problem", () => {
-    expect(() => files(input(options({ "flow-name": "a/b" })))).toThrow(/flow \(--flow-name or the package name\) name "a\/b" contains \//);
+    expect(() => files(input(options({ "flow-name": "a/b" })))).toThrow(/flow name "a\/b" \(--flow-name, else the package name\) contains \//);
   });
 });
 
@@ -146,9 +146,9 @@ describe("prefect adapter: problems", () => {
   });
 
   it("names flows, deployments and work pools Prefect refuses, and deployment names that collide", () => {
-    expect(problems(options({ "flow-name": "a%b" }))).toEqual([expect.stringMatching(/flow .* name "a%b" contains %/)]);
-    expect(problems(options({ "work-pool": "prefect-pool" }))).toEqual([expect.stringMatching(/"prefect-pool" starts with "prefect", which Prefect reserves/)]);
-    expect(problems(options({ "work-pool": "a<b" }))).toEqual([expect.stringMatching(/work pool .* contains </)]);
+    expect(problems(options({ "flow-name": "a%b" }))).toEqual([expect.stringMatching(/flow name "a%b" .* contains %/)]);
+    expect(problems(options({ "work-pool": "prefect-pool" }))).toEqual([expect.stringMatching(/"prefect-pool" \(--work-pool\) starts with "prefect", which Prefect reserves/)]);
+    expect(problems(options({ "work-pool": "a<b" }))).toEqual([expect.stringMatching(/work pool name "a<b" \(--work-pool\) contains </)]);
     const defs = definitions({
       assets: [x],
       schedules: [schedule({ name: "materialize", cron: "0 * * * *", selection: "x" }), schedule({ name: "nightly", cron: "0 1 * * *", selection: "x", description: "uses {{ $HOME }}" })],

@@ -25,11 +25,11 @@ const PLACEHOLDER = /\{\{\s*[\w.\-[\]$]+\s*\}\}/;
 
 const show = (s: string) => JSON.stringify(s);
 
-function nameProblem(kind: string, name: string): string | null {
+function nameProblem(kind: string, name: string, where = ""): string | null {
   // types/names.py non_emptyish: a name of only spaces and quotes is empty.
-  if (name.replace(/['" ]/g, "") === "") return `${kind} name ${show(name)} is empty to Prefect; give it a name`;
+  if (name.replace(/['" ]/g, "") === "") return `${kind} name ${show(name)}${where} is empty to Prefect; give it a name`;
   const banned = BANNED.filter((c) => name.includes(c));
-  if (banned.length) return `${kind} name ${show(name)} contains ${banned.join(" ")}, which Prefect forbids in names (${BANNED.join(" ")}); rename it`;
+  if (banned.length) return `${kind} name ${show(name)}${where} contains ${banned.join(" ")}, which Prefect forbids in names (${BANNED.join(" ")}); rename it`;
   return null;
 }
 
@@ -38,14 +38,14 @@ export function prefectProblems(manifest: Manifest, options: PrefectOptions, flo
   const problems: string[] = [...resourceProblems(manifest, options.resources)];
   const push = (p: string | null) => p !== null && problems.push(p);
 
-  push(nameProblem("flow (--flow-name or the package name)", flowName));
-  push(nameProblem("work pool (--work-pool)", options.workPool));
+  push(nameProblem("flow", flowName, " (--flow-name, else the package name)"));
+  push(nameProblem("work pool", options.workPool, " (--work-pool)"));
   // server/api/workers.py create_work_pool: 403 "Work pools starting with 'Prefect' are reserved for internal use."
-  if (options.workPool.toLowerCase().startsWith("prefect")) problems.push(`work pool (--work-pool) ${show(options.workPool)} starts with "prefect", which Prefect reserves for its own pools; choose another name`);
-  if (PLACEHOLDER.test(options.workPool)) problems.push(`work pool (--work-pool) ${show(options.workPool)} contains a Prefect template placeholder {{ … }}, which prefect deploy would replace; rename it`);
+  if (options.workPool.toLowerCase().startsWith("prefect")) problems.push(`work pool name ${show(options.workPool)} (--work-pool) starts with "prefect", which Prefect reserves for its own pools; choose another name`);
+  if (PLACEHOLDER.test(options.workPool)) problems.push(`work pool name ${show(options.workPool)} (--work-pool) contains a Prefect template placeholder {{ … }}, which prefect deploy would replace; rename it`);
 
-  for (const s of manifest.schedules) push(nameProblem(`schedule "${s.name}": deployment`, s.name));
-  for (const s of manifest.sensors) push(nameProblem(`sensor "${s.name}": deployment`, s.name));
+  for (const s of manifest.schedules) push(nameProblem("deployment", s.name, ` (the schedule "${s.name}")`));
+  for (const s of manifest.sensors) push(nameProblem("deployment", s.name, ` (the sensor "${s.name}")`));
 
   const specs = deploymentSpecs(manifest, flowName);
   const seen = new Map<string, string>();
