@@ -46,6 +46,21 @@ describe("problems", () => {
     ]);
   });
 
+  it("refuses names Dagster reserves (check_valid_name): an op from a group, an output from a key, a schedule", () => {
+    const a = asset({ key: "type", group: "class", compute: () => pl.DataFrame({ a: [1] }) });
+    const manifest = toManifest(definitions({ assets: [a] }), { module: fixtureModule, manifestDir: tmp(), stepEntry: fixtureModule });
+    const withSchedule = { ...manifest, schedules: [{ name: "import", partition: null, partitions: null }] } as unknown as Manifest;
+    expect(adapter.problems(withSchedule, {})).toEqual([
+      'asset "type": its Dagster output name "type" is a name Dagster reserves (a Python keyword or one of its own); rename the key',
+      'schedule "import": a name Dagster reserves (a Python keyword or one of its own); rename it',
+    ]);
+    expect(adapter.problems(manifest, {})).toEqual([
+      'asset "type": its Dagster output name "type" is a name Dagster reserves (a Python keyword or one of its own); rename the key',
+    ]);
+    const grouped = toManifest(definitions({ assets: [asset({ key: "ok", group: "class", compute: () => pl.DataFrame({ a: [1] }) })] }), { module: fixtureModule, manifestDir: tmp(), stepEntry: fixtureModule });
+    expect(adapter.problems(grouped, {})).toEqual(['assets "ok": their Dagster op would be named "class", a name Dagster reserves; rename the group']);
+  });
+
   it("passes the conformance fixture", async () => {
     expect(adapter.problems(await fixtureManifest(), {})).toEqual([]);
   });

@@ -3,9 +3,22 @@
  * names the definition and the rule Dagster enforces.
  */
 import type { Manifest } from "@baton/core";
+import { planBuckets } from "./plan.js";
 
+/** `VALID_NAME_REGEX` in dagster 1.13.28 `_core/definitions/utils.py` (ops, checks, schedules, sensors, resource keys). */
 const NAME = /^[A-Za-z0-9_]+$/;
+/**
+ * `DISALLOWED_NAMES` in the same file: `check_valid_name` refuses them for op and output names
+ * (node_definition.py, output.py) and schedule and sensor names (schedule_definition.py,
+ * sensor_definition.py). Python 3.11's `keyword.kwlist` is part of it.
+ */
+const DISALLOWED = new Set([
+  ...["context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict", "output_arg_dict", "int", "str", "float", "bool", "input", "output", "type"],
+  ...["False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except"],
+  ...["finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield"],
+]);
 const KEY_PART = /^[A-Za-z0-9_.-]+$/;
+/** `VALID_STRICT_TAG_VALUE_REGEX` and (without its nested namespaces) `VALID_TAG_KEY_REGEX` in dagster 1.13.28 `_utils/tags.py`. */
 const TAG = /^[A-Za-z0-9_.-]{0,63}$/;
 const TAG_KEY = /^([A-Za-z0-9_.-]+\/)?[A-Za-z0-9_.-]{1,63}$/;
 /**
@@ -38,10 +51,14 @@ export function ownerProblem(owner: string): string | null {
 
 export function dagsterProblems(manifest: Manifest): string[] {
   const problems: string[] = [];
-  const name = (what: string, value: string) => {
+  const name = (what: string, value: string, checked = false) => {
     if (!NAME.test(value)) problems.push(`${what} "${value}": Dagster names allow only letters, digits and "_"`);
+    else if (checked && DISALLOWED.has(value)) problems.push(`${what} "${value}": a name Dagster reserves (a Python keyword or one of its own); rename it`);
   };
   for (const a of manifest.assets) {
+    // The multi-asset's output for the asset is named after its key (AssetKey.to_python_identifier).
+    const output = a.key.join("__").replace(/[^A-Za-z0-9_]/g, "_");
+    if (DISALLOWED.has(output)) problems.push(`asset "${a.id}": its Dagster output name "${output}" is a name Dagster reserves (a Python keyword or one of its own); rename the key`);
     for (const part of a.key) if (!KEY_PART.test(part)) problems.push(`asset "${a.id}": key part "${part}" must use only letters, digits, "_", "-" and "."`);
     name(`asset "${a.id}": group`, a.group);
     for (const owner of a.owners) {
@@ -61,7 +78,7 @@ export function dagsterProblems(manifest: Manifest): string[] {
   }
   for (const r of manifest.resources) name("resource", r.key);
   for (const s of manifest.schedules) {
-    name("schedule", s.name);
+    name("schedule", s.name, true);
     if (s.partitions && !s.partition) problems.push(`schedule "${s.name}": its targets are partitioned but it names no partition to run`);
     if (s.partition?.type === "static") {
       const problem = partitionKeyProblem(s.partition.key);
@@ -71,6 +88,12 @@ export function dagsterProblems(manifest: Manifest): string[] {
       problems.push(`schedule "${s.name}": static partitions have no "last complete" window; give the schedule partition: { type: "static", key }`);
     }
   }
-  for (const s of manifest.sensors) name("sensor", s.name);
+  for (const s of manifest.sensors) name("sensor", s.name, true);
+  if (problems.length === 0) {
+    // The multi-asset (op) names come from the groups: "type" or "class" would not load.
+    for (const b of planBuckets(manifest)) {
+      if (DISALLOWED.has(b.name)) problems.push(`assets ${b.assets.map((a) => `"${a.id}"`).join(", ")}: their Dagster op would be named "${b.name}", a name Dagster reserves; rename the group`);
+    }
+  }
   return problems;
 }
