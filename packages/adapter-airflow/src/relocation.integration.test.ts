@@ -89,6 +89,11 @@ describe("the example's Airflow build is a deployable artifact", () => {
   });
 
   it("runs relocated: db migrate, dags reserialize, dags list and dags test, with the in-place content hashes", async () => {
+    // Airflow's own file discovery: the root .airflowignore keeps the DAG processor out of baton/ and wheels/.
+    const code = "import json, sys\nfrom airflow.utils.file import find_dag_file_paths\nprint(json.dumps(find_dag_file_paths(sys.argv[1], safe_mode=True)))";
+    const found = await relocated.run("python", ["-c", code, relocated.dir], { env });
+    expect(jsonArray<string>(found.stdout)).toEqual([join(relocated.dir, "baton_dags.py")]);
+
     await airflow("db", "migrate");
     await airflow("dags", "reserialize");
     const listed = jsonArray<{ dag_id: string }>((await airflow("dags", "list", "--output", "json")).stdout);
