@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -109,6 +109,21 @@ describe("a build runs with the source checkout out of reach", () => {
       expect(frame.height).toBeGreaterThan(0);
       expect(frame.columns).toContain("total_spend");
     });
+  });
+
+  it("the build's --storage is the step's BATON_STORAGE unless the worker sets one", async () => {
+    const site = join(tempDir("baton-reloc-site-"), "deployed");
+    cpSync(copy, site, { recursive: true });
+    const baked = tempDir("baton-reloc-baked-");
+    writeFileSync(join(site, "baton", "build.json"), JSON.stringify({ options: {}, storage: baked, target: "fake" }));
+    const step = join(site, "baton", "runtime", "node_modules", "@baton", "core", "dist", "step", "bin.js");
+    const args = [step, "run", "--manifest", join(site, "baton", "manifest.json"), "--asset", "customers", "--run-id", "baked-1"];
+    const r = hidden([checkout(), out], "node", args, { HOME: tempDir() }, site);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await new LocalIOStore(baked).read(["customers"], undefined)).frame.height).toBe(1000);
+    const worker = tempDir("baton-reloc-worker-");
+    expect(hidden([checkout(), out], "node", args, { HOME: tempDir(), BATON_STORAGE: worker }, site).code).toBe(0);
+    expect(existsSync(join(worker, "customers"))).toBe(true);
   });
 
   it("a tampered module is refused: exit 3, the module named, rebuild with `baton fake build`", () => {

@@ -13,6 +13,7 @@ import { redactError, serializeError, type StepEvent } from "./events.js";
 import { guardStep, type StepGuard } from "./guard.js";
 import { exitWithParent } from "./parent.js";
 import { verifyModule } from "./verify.js";
+import { applyBuildStorage } from "./build-info.js";
 import { redactProcessOutput } from "./output.js";
 import { redactorOf } from "./resources.js";
 import { evaluateSensorTick, evaluateScheduleTick } from "../ticks.js";
@@ -72,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
   const manifestPath = resolve(values.manifest);
   const manifest = readManifest(manifestPath, ACCEPTED_MANIFEST_VERSIONS, "baton-step", { schema: false });
   verifyModule(manifest, manifestPath);
+  applyBuildStorage(dirname(manifestPath));
   redact = redactorOf(manifestSecrets(manifest, process.env));
   redactProcessOutput(redact);
   // Watching starts before the definitions are imported: an import that never settles is caught too.
