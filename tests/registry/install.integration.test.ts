@@ -94,6 +94,14 @@ describe("install Baton into a project outside the repository (README path)", ()
 
   it("(4) `baton airflow build --out build/airflow` writes a build that declares its Python side and carries its runtime", async () => {
     expect(app, "step (3) must have installed the packages").not.toBe("");
+    // The README's step 3 starts with the plan: what the build would produce, writing nothing.
+    const planned = await run("npx", ["baton", "airflow", "plan", "--json"], { cwd: app, env: userEnv(), timeoutMs: 120_000 });
+    const plan = JSON.parse(planned.stdout) as { target: string; assets: { id: string; becomes: string[] }[] };
+    expect(plan.target).toBe("airflow");
+    expect(plan.assets.map((a) => a.id).sort()).toEqual(["customer_totals", "orders"]);
+    for (const a of plan.assets) expect(a.becomes.length, a.id).toBeGreaterThan(0);
+    expect(existsSync(join(app, "build")), "plan writes nothing").toBe(false);
+
     const built = await run("npx", ["baton", "airflow", "build", "--out", "build/airflow"], { cwd: app, env: userEnv(), timeoutMs: 4 * 60_000 });
     out = join(app, "build", "airflow");
     const requirements = readFileSync(join(out, "requirements.txt"), "utf8");
