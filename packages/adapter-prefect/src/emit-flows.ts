@@ -52,7 +52,7 @@ every deployment (schedules and sensors included) against your Prefect API:
 
     python flows.py
 
-Importing this file reads the build's manifest only; Node starts when a task runs.
+Importing this file reads baton/manifest.json and baton/build.json only; Node starts when a task runs.
 """
 
 from __future__ import annotations

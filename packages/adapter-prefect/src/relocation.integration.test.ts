@@ -29,7 +29,7 @@ let relocated: Relocated;
 let venv: PythonEnv;
 let api = "";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<Json> {
   const response = await fetch(`${api}${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
