@@ -21,6 +21,9 @@ const MAX_VARIABLE_NAME_LENGTH = 255;
 // utilities/templating/__init__.py PLACEHOLDER_CAPTURE_REGEX: `prefect deploy` templates every string
 // of a prefect.yaml deployment (cli/deploy/_core.py: apply_values with os.environ, then with the
 // build steps' outputs), so "{{ x }}" in a name, description or parameter would be replaced or dropped.
+// Tags have no rule in Prefect 3.9.1 (server/schemas/core.py: TaskRun.tags and Deployment.tags are
+// List[str]): an asset's group and tags become its task's tags as they are; the deployments' tags
+// are the adapter's own constants.
 const PLACEHOLDER = /\{\{\s*[\w.\-[\]$]+\s*\}\}/;
 
 const show = (s: string) => JSON.stringify(s);
