@@ -90,9 +90,10 @@ describe("baton init", () => {
   });
 
   it("names the nodejs-polars native package to install on Node < 22 only", () => {
-    expect(nextSteps("app", "20.19.0").join("\n")).toMatch(/npm install nodejs-polars-[a-z0-9]+-[a-z0-9]+(-gnu|-musl|-msvc)?@0\.25\.2/);
-    expect(nextSteps("app", "22.12.0").join("\n")).not.toMatch(/nodejs-polars-/);
-    expect(nextSteps(".", "22.12.0").join("\n")).not.toMatch(/cd /);
+    expect(nextSteps("app", "1.2.3", "20.19.0").join("\n")).toMatch(/npm install nodejs-polars-[a-z0-9]+-[a-z0-9]+(-gnu|-musl|-msvc)?@0\.25\.2/);
+    expect(nextSteps("app", "1.2.3", "22.12.0").join("\n")).not.toMatch(/nodejs-polars-/);
+    expect(nextSteps(".", "1.2.3", "22.12.0").join("\n")).not.toMatch(/cd /);
+    expect(nextSteps(".", "1.2.3", "22.12.0").join("\n")).toMatch(/npm install <baton checkout>\/dist\/baton-core-1\.2\.3\.tgz /);
     expect(polarsBinary("linux", "x64", false)).toBe("nodejs-polars-linux-x64-gnu");
     expect(polarsBinary("linux", "arm64", true)).toBe("nodejs-polars-linux-arm64-musl");
     expect(polarsBinary("darwin", "arm64", false)).toBe("nodejs-polars-darwin-arm64");

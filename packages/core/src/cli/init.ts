@@ -67,15 +67,16 @@ export function runInit(args: readonly string[], io: { readonly cwd: string; out
   const result = initProject(resolve(io.cwd, dir));
   const shown = relative(io.cwd, result.dir) || ".";
   io.out(`✔ created the Baton project ${result.name} in ${shown}: ${result.files.join(", ")}`);
-  io.out(nextSteps(shown).join("\n"));
+  io.out(nextSteps(shown, coreVersion()).join("\n"));
   return 0;
 }
 
 /** What to run after `baton init`, including the Node 20 + npm step nodejs-polars needs. */
-export function nextSteps(shown: string, node = process.versions.node): string[] {
+export function nextSteps(shown: string, version: string, node = process.versions.node): string[] {
   const lines = ["", "Next:"];
   if (shown !== ".") lines.push(`  cd ${shown}`);
-  lines.push("  npm install                 # until @baton/* is published: npm install <baton checkout>/dist/baton-core-<version>.tgz (make pack)");
+  // @baton/* is not on the public registry yet: `make pack` in a Baton checkout writes the tarballs.
+  lines.push(`  npm install <baton checkout>/dist/baton-core-${version}.tgz <baton checkout>/dist/baton-adapter-<target>-<version>.tgz   # written by make pack`);
   const major = Number(node.split(".")[0]);
   if (major < 22)
     lines.push(
@@ -84,7 +85,8 @@ export function nextSteps(shown: string, node = process.versions.node): string[]
   lines.push(
     "  npm test                    # the logic's unit tests (src/logic), no orchestrator",
     "  npx baton materialize       # run every asset on the embedded executor; outputs in .baton/storage",
-    "  npx baton <target> build --out build/<target>   # after npm install @baton/adapter-<target> (dagster, airflow, prefect)",
+    "  npx baton <target> plan     # what a build for <target> (dagster, airflow, prefect) would produce, writing nothing",
+    "  npx baton <target> build --out build/<target>   # a self-contained folder to deploy",
   );
   return lines;
 }
