@@ -36,6 +36,7 @@ let out = "";
 let polarsStep: string | undefined; // the nodejs-polars install line `baton init` printed, if any
 let home: AirflowHome | undefined;
 let dagIds: string[] = [];
+// Deadlines are generous: on a cold cache npm, npx and uv download from their registries.
 const npm = (args: readonly string[], timeoutMs = 4 * 60_000) => run("npm", [...args, "--no-audit", "--no-fund"], { cwd: app, env: userEnv(), timeoutMs });
 
 beforeAll(async () => {
@@ -73,7 +74,7 @@ describe("install Baton into a project outside the repository (README path)", ()
       expect(polarsStep, "on Node < 22, baton init names the native package npm skips").toBeDefined();
       if (init.polarsBinary) expect(polarsStep).toBe(`${init.polarsBinary}@${polars}`);
     } else expect(polarsStep).toBeUndefined();
-  });
+  }, 8 * 60_000);
 
   it("(3) npm install of the core and Airflow tarballs; the logic's unit test and `baton materialize` pass there", async () => {
     expect(app, "step (2) must have scaffolded the project").not.toBe("");
@@ -90,7 +91,7 @@ describe("install Baton into a project outside the repository (README path)", ()
     expect(result.status).toBe("success");
     expect(Object.keys(result.assets).sort()).toEqual(["customer_totals", "orders"]);
     expect(storedRecords(storage)["customer_totals"]?.rowCount).toBe(3);
-  });
+  }, 10 * 60_000);
 
   it("(4) `baton airflow build --out build/airflow` writes a build that declares its Python side and carries its runtime", async () => {
     expect(app, "step (3) must have installed the packages").not.toBe("");
@@ -116,7 +117,7 @@ describe("install Baton into a project outside the repository (README path)", ()
     expect(existsSync(join(out, "baton", manifest.runtime.module))).toBe(true);
     expect(existsSync(join(out, "baton", manifest.runtime.stepEntry)), manifest.runtime.stepEntry).toBe(true);
     expect(built.stdout + built.stderr).not.toMatch(/✘/);
-  });
+  }, 6 * 60_000);
 
   it("(5) a fresh venv from the build's requirements.txt; Airflow lists the DAGs after db migrate + dags reserialize", async () => {
     expect(out, "step (4) must have built the project").not.toBe("");
