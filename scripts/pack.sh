@@ -24,6 +24,11 @@ if [ "$BUILD" = 1 ]; then
   pnpm exec turbo run build "${filters[@]}" --output-logs=errors-only
 fi
 
+# Replace only a previous pack output: a folder holding nothing but tarballs and wheels.
+if [ -d "$OUT" ] && find "$OUT" -mindepth 1 ! -name '*.tgz' ! -name '*.whl' | grep -q .; then
+  echo "✘ $OUT holds files other than .tgz and .whl; fix: name a new or empty folder (bash scripts/pack.sh [--no-build] DIR)" >&2
+  exit 1
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 for p in "${PACKAGES[@]}"; do
