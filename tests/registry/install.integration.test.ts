@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { airflowHome, jsonOutput, storedRecords, type AirflowHome } from "./lib/airflow.js";
 import { run } from "./lib/exec.js";
-import { npxBaton, sha256, unpack, userEnv } from "./lib/user.js";
+import { npxBaton, removeNpxInstalls, sha256, unpack, userEnv } from "./lib/user.js";
 import { REPO_ROOT, workspacePackages } from "./lib/workspace.js";
 
 const PACKAGES = ["@baton/core", "@baton/adapter-dagster", "@baton/adapter-airflow", "@baton/adapter-prefect", "@baton/testing"];
@@ -45,8 +45,10 @@ beforeAll(async () => {
   await run("bash", [join(REPO_ROOT, "scripts", "pack.sh"), "--no-build", dist], { cwd: REPO_ROOT, timeoutMs: 4 * 60_000 });
 }, 5 * 60_000);
 
-afterAll(() => {
-  if (work && !process.env.BATON_KEEP_REGISTRY_TEST) rmSync(work, { recursive: true, force: true });
+afterAll(async () => {
+  if (!work) return;
+  await removeNpxInstalls(work); // what `npx --package=<tarball in work>` left in the npm cache
+  if (!process.env.BATON_KEEP_REGISTRY_TEST) rmSync(work, { recursive: true, force: true });
 });
 
 describe("install Baton into a project outside the repository (README path)", () => {

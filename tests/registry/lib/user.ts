@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { run, type RunResult } from "./exec.js";
 
@@ -42,4 +42,25 @@ export async function unpack(tarball: string, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   await run("tar", ["-xzf", tarball, "-C", dir], { cwd: dir, timeoutMs: 60_000 });
   return join(dir, "package");
+}
+
+/**
+ * npx installs `--package` specs into `<npm cache>/_npx/<hash>/` and keeps them (~150 MB with
+ * nodejs-polars). Remove the installs whose packages came from `dir` (the test's temp folder), so
+ * runs do not pile up in the user's cache. Returns how many were removed.
+ */
+export async function removeNpxInstalls(dir: string): Promise<number> {
+  const cache = (await run("npm", ["config", "get", "cache"], { cwd: dir, env: userEnv(), timeoutMs: 60_000 })).stdout.trim();
+  const root = join(cache, "_npx");
+  if (!cache || !existsSync(root)) return 0;
+  let removed = 0;
+  for (const entry of readdirSync(root)) {
+    const pkgFile = join(root, entry, "package.json");
+    if (!existsSync(pkgFile)) continue;
+    const packages = (JSON.parse(readFileSync(pkgFile, "utf8")) as { _npx?: { packages?: string[] } })._npx?.packages ?? [];
+    if (!packages.some((p) => p.startsWith(`${dir}/`))) continue;
+    rmSync(join(root, entry), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }
