@@ -15,6 +15,10 @@ import { FIXED_TASK_IDS, airflowId, assetUri, dagIdsFor } from "./ids.js";
  * - a cron timetable is checked with croniter when the DAG is bagged (dag.py:763 ->
  *   timetables/_cron.py:55): croniter 6 refuses "L" in the day-of-week field ("5L", last
  *   Friday), which the cron syntax Baton accepts allows (checked against both parsers).
+ * Checked and needing no rule: every timezone Node's Intl lists (and the legacy aliases such as
+ * US/Eastern) builds a CronDataIntervalTimetable; retries are ints and delays seconds
+ * (bases/operator.py _convert_retries); poke_interval and timeout are non-negative
+ * (bases/sensor.py:168); tags are Baton's own, under TAG_MAX_LEN = 100 (dag.py:87).
  */
 export const MAX_ID_LENGTH = 250;
 export const MAX_ASSET_IDENTIFIER = 1500;
