@@ -125,3 +125,8 @@ def test_ids() -> None:
     odd = run_id_for("s", "a b/c")
     assert odd == run_id_for("s", "a b/c")
     assert odd.startswith("baton_sensor__s__") and " " not in odd
+
+
+def test_refuses_options_of_the_wrong_shape(make_build: BuildFactory) -> None:
+    with pytest.raises(ManifestError, match=r"options.resources must be an object"):
+        build_options(make_build(options={"resources": ["warehouse"]}))
