@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadDefinitions } from "@baton/core";
-import { buildTarget } from "@baton/core/build";
+import { buildTarget, corePythonWheel } from "@baton/core/build";
 import { ensurePythonEnv } from "@baton/testing";
 import { adapter, airflowPythonWheel } from "../dist/index.js";
-import { AirflowDriver, airflowEnvironment, coreWheel, migrate } from "../dist/testing/airflow.js";
+import { AirflowDriver, airflowEnvironment, migrate } from "../dist/testing/airflow.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const packageRoot = join(here, "..");
-const python = ensurePythonEnv({ name: "airflow-bench", requirements: join(here, "..", "python", "requirements-bench.txt"), wheels: [coreWheel(), airflowPythonWheel()] });
+const python = ensurePythonEnv({ name: "airflow-bench", requirements: join(here, "..", "python", "requirements-bench.txt"), wheels: [corePythonWheel(), airflowPythonWheel()] });
 // Each benchmark project is a build (core's buildTarget) in a sub-folder of one DAGs folder.
 const build = (definitionsFile, outDir, extra = {}) => buildTarget(adapter, { projectRoot: packageRoot, definitionsFile, outDir, ...extra });
 const root = mkdtempSync(join(tmpdir(), "baton-airflow-bench-"));

@@ -1,8 +1,5 @@
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BatonError } from "@baton/core";
-import type { BatonAdapter } from "@baton/core/build";
+import { shippedWheel, type BatonAdapter } from "@baton/core/build";
 import { airflowFiles } from "./emit.js";
 import { assetsDagId, dagIdsFor } from "./ids.js";
 import { mappingProblems, resolveAirflowOptions, type AirflowOptions } from "./options.js";
@@ -13,21 +10,10 @@ import { translationProblems } from "./problems.js";
 export const AIRFLOW_REQUIREMENTS = ["apache-airflow==3.3.2", "apache-airflow-providers-standard==1.21.0"] as const;
 
 /** Where this package's build script (scripts/build-wheel.mjs) writes the baton-airflow wheel. */
-const wheelDir = fileURLToPath(new URL("../python/dist/", import.meta.url));
 
-/** The absolute path of the one baton-airflow wheel this package ships. */
+/** The baton_airflow wheel this package ships (built by `pnpm --filter @baton/adapter-airflow build`). */
 export function airflowPythonWheel(): string {
-  const hint = "build the adapter first: pnpm --filter @baton/adapter-airflow build";
-  let files: string[] = [];
-  try {
-    files = readdirSync(wheelDir).filter((f) => /^baton_airflow-.+\.whl$/.test(f));
-  } catch {
-    // reported below
-  }
-  if (files.length !== 1) {
-    throw new BatonError("CONFIG", `expected one baton_airflow-*.whl in @baton/adapter-airflow, found ${files.length === 0 ? "none" : files.join(", ")}`, { file: wheelDir, hint });
-  }
-  return join(wheelDir, files[0]!);
+  return shippedWheel(fileURLToPath(new URL("../python/dist/", import.meta.url)), "baton_airflow", "@baton/adapter-airflow");
 }
 
 export const adapter: BatonAdapter<AirflowOptions> = {

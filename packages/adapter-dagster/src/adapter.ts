@@ -3,30 +3,16 @@
  * Dagster's rules and emits a `dg` project whose one component is the Baton build; core writes
  * everything else (baton/, wheels/, requirements.txt) and replaces the folder atomically.
  */
-import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BatonError } from "@baton/core";
-import type { BatonAdapter, BuildInput } from "@baton/core/build";
+import { shippedWheel, type BatonAdapter, type BuildInput } from "@baton/core/build";
 import { dagsterPlan } from "./plan.js";
 import { DAGSTER_PINS, moduleName, projectFiles } from "./project.js";
 import { dagsterProblems } from "./translate.js";
 
-const wheelDir = fileURLToPath(new URL("../python/dist/", import.meta.url));
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
-/** The baton-dagster wheel this package ships (built by `pnpm --filter @baton/adapter-dagster build`). */
+/** The baton_dagster wheel this package ships (built by `pnpm --filter @baton/adapter-dagster build`). */
 export function dagsterWheel(): string {
-  const hint = "build it first: pnpm --filter @baton/adapter-dagster build";
-  let files: string[] = [];
-  try {
-    files = readdirSync(wheelDir);
-  } catch {
-    // Reported below as a missing wheel.
-  }
-  const wanted = `baton_dagster-${pkg.version}-py3-none-any.whl`;
-  if (!files.includes(wanted)) throw new BatonError("CONFIG", `the baton-dagster wheel ${wanted} is missing`, { file: wheelDir, hint });
-  return join(wheelDir, wanted);
+  return shippedWheel(fileURLToPath(new URL("../python/dist/", import.meta.url)), "baton_dagster", "@baton/adapter-dagster");
 }
 
 /** Pins the dg project lists besides Dagster's: the Baton wheels, read from their file names. */

@@ -1,8 +1,6 @@
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BatonError } from "@baton/core";
-import type { BatonAdapter, BuildInput, OutputFile } from "@baton/core/build";
+import { shippedWheel, type BatonAdapter, type BuildInput, type OutputFile } from "@baton/core/build";
 import { deploymentSpecs } from "./deployments.js";
 import { devCommand } from "./dev.js";
 import { flowsFile } from "./emit-flows.js";
@@ -13,21 +11,10 @@ import { prefectProblems } from "./problems.js";
 import { PREFECT_VERSION } from "./versions.js";
 
 /** Where the package's build script (`uv build --wheel`) writes the baton-prefect wheel. */
-const WHEEL_DIR = fileURLToPath(new URL("../python/dist/", import.meta.url));
 
-/** The one baton_prefect wheel this package ships (the build script keeps exactly one). */
+/** The baton_prefect wheel this package ships (built by `pnpm --filter @baton/adapter-prefect build`). */
 export function prefectWheel(): string {
-  const hint = "build the adapter first: pnpm --filter @baton/adapter-prefect build";
-  let wheels: string[] = [];
-  try {
-    wheels = readdirSync(WHEEL_DIR).filter((f) => /^baton_prefect-.+\.whl$/.test(f));
-  } catch {
-    // reported below
-  }
-  if (wheels.length !== 1) {
-    throw new BatonError("CONFIG", `expected one baton-prefect wheel in @baton/adapter-prefect, found ${wheels.length ? wheels.join(", ") : "none"}`, { file: WHEEL_DIR, hint });
-  }
-  return join(WHEEL_DIR, wheels[0]!);
+  return shippedWheel(fileURLToPath(new URL("../python/dist/", import.meta.url)), "baton_prefect", "@baton/adapter-prefect");
 }
 
 export const adapter: BatonAdapter<PrefectOptions> = {

@@ -38,4 +38,4 @@ export { moduleHashOf } from "./manifest/hash.js";
 export { verifyModule } from "./step/verify.js";
 export { MANIFEST_VERSION, ACCEPTED_MANIFEST_VERSIONS, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep } from "./manifest/types.js";
 export { loadDefinitions } from "./load.js";
-export { corePythonModuleDir } from "./python.js";
+export { corePythonWheel, shippedWheel } from "./python.js";

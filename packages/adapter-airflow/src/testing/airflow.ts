@@ -1,13 +1,13 @@
 // Test and benchmark support (not part of the published API): a private Airflow home and a driver process.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { buildTarget, type BuildResult } from "@baton/core/build";
+import { buildTarget, corePythonWheel, type BuildResult } from "@baton/core/build";
 import { ensurePythonEnv, type HarnessEnvironment, type PythonEnv } from "@baton/testing";
 import { adapter, airflowPythonWheel } from "../adapter.js";
 import type { AirflowOptions } from "../options.js";
@@ -18,17 +18,10 @@ export const packageDir = fileURLToPath(new URL("../../", import.meta.url));
 export const requirementsFile = join(packageDir, "python", "requirements-test.txt");
 const driverFile = join(packageDir, "python", "harness", "driver.py");
 
-/** The baton-core wheel @baton/core ships (core's corePythonWheel() is not exported from its entry points). */
-export function coreWheel(): string {
-  const dist = join(dirname(createRequire(import.meta.url).resolve("@baton/core/package.json")), "python", "dist");
-  const wheels = existsSync(dist) ? readdirSync(dist).filter((f) => /^baton_core-.+\.whl$/.test(f)) : [];
-  if (wheels.length !== 1) throw new Error(`expected one baton_core-*.whl in ${dist}, found ${wheels.length}; run pnpm --filter @baton/core build`);
-  return join(dist, wheels[0]!);
-}
 
 /** The pinned Airflow environment with the Baton wheels installed (created once by uv, then reused). */
 export function airflowPython(): PythonEnv {
-  return ensurePythonEnv({ name: "airflow", requirements: requirementsFile, wheels: [coreWheel(), airflowPythonWheel()] });
+  return ensurePythonEnv({ name: "airflow", requirements: requirementsFile, wheels: [corePythonWheel(), airflowPythonWheel()] });
 }
 
 /** The testing package: its node_modules hold what the fixture definitions import. */

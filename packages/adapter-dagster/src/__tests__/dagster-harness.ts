@@ -1,11 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
-import { buildTarget, type BuildResult } from "@baton/core/build";
+import { buildTarget, corePythonWheel, type BuildResult } from "@baton/core/build";
 import { ensurePythonEnv, startedMarker, type HarnessEnvironment, type HarnessRun, type HarnessTick, type PythonEnv, type RuntimeHarness } from "@baton/testing";
 import { adapter, dagsterWheel } from "../adapter.js";
 import { moduleName } from "../project.js";
@@ -15,13 +15,6 @@ const stepBin = join(packageDir, adapter.runtime.stepBin);
 const driverPath = fileURLToPath(new URL("./driver.py", import.meta.url));
 const ANSWER = "@@driver ";
 
-/** The baton-core wheel @baton/core ships (core's corePythonWheel() is not exported from its entry points yet). */
-export function corePythonWheel(): string {
-  const dist = join(dirname(require.resolve("@baton/core/package.json")), "python", "dist");
-  const wheel = existsSync(dist) ? readdirSync(dist).find((f) => /^baton_core-.+\.whl$/.test(f)) : undefined;
-  if (!wheel) throw new Error(`no baton-core wheel in ${dist}: build @baton/core first (pnpm --filter @baton/core build)`);
-  return join(dist, wheel);
-}
 
 /** The pinned Dagster from python/requirements-test.txt with the baton-core and baton-dagster wheels (cached by uv). */
 export function dagsterEnv(): PythonEnv {

@@ -7,3 +7,4 @@ export { checkStorage } from "./storage.js";
 export { BUILD_MARKER } from "./output.js";
 export { verifyModule } from "../step/verify.js";
 export { ACCEPTED_MANIFEST_VERSIONS, MANIFEST_VERSION } from "../manifest/types.js";
+export { corePythonWheel, shippedWheel } from "../python.js";
