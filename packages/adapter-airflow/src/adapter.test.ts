@@ -10,7 +10,7 @@ import { mappingProblems, type AirflowOptions } from "./options.js";
 const module = fixtureModulePath();
 const manifestOf = (defs: Definitions): Manifest => toManifest(defs, { module, manifestDir: "/out/baton", moduleHash: `sha256:${"0".repeat(64)}` });
 const fixture = manifestOf(await loadDefinitions(module));
-const defaults: AirflowOptions = adapter.resolveOptions({});
+const defaults: AirflowOptions = adapter.resolveOptions({}, { name: undefined });
 const text = (content: string | Uint8Array) => (typeof content === "string" ? content : new TextDecoder().decode(content));
 const emitted = (manifest = fixture, options = defaults) =>
   Object.fromEntries(adapter.emit({ manifest, options, storage: null, projectName: "fixture" }).map((f) => [f.path, text(f.content)]));
@@ -36,7 +36,7 @@ describe("emit", () => {
   });
 
   it("is the same for any manifest and options: the DAG file holds no configuration", () => {
-    const other = emitted(manifestOf(definitions({ assets: [asset({ key: "a", compute: () => undefined, output: "none" })] })), adapter.resolveOptions({ "dag-id-prefix": "shop" }));
+    const other = emitted(manifestOf(definitions({ assets: [asset({ key: "a", compute: () => undefined, output: "none" })] })), adapter.resolveOptions({ "dag-id-prefix": "shop" }, { name: undefined }));
     expect(other).toEqual(emitted());
   });
 });
@@ -47,22 +47,22 @@ describe("resolveOptions", () => {
   });
 
   it("takes the flag's kebab-case or package.json's camelCase, and sorts the mapping (build.json is deterministic)", () => {
-    expect(adapter.resolveOptions({ "dag-id-prefix": "shop" }).dagIdPrefix).toBe("shop");
-    expect(adapter.resolveOptions({ dagIdPrefix: "shop" }).dagIdPrefix).toBe("shop");
-    const r = adapter.resolveOptions({ resources: { z: { variable: "z" }, a: { connection: "a" } } });
+    expect(adapter.resolveOptions({ "dag-id-prefix": "shop" }, { name: undefined }).dagIdPrefix).toBe("shop");
+    expect(adapter.resolveOptions({ dagIdPrefix: "shop" }, { name: undefined }).dagIdPrefix).toBe("shop");
+    const r = adapter.resolveOptions({ resources: { z: { variable: "z" }, a: { connection: "a" } } }, { name: undefined });
     expect(Object.keys(r.resources)).toEqual(["a", "z"]);
   });
 
   it("refuses values of the wrong type, naming the option", () => {
-    expect(() => adapter.resolveOptions({ "dag-id-prefix": 3 })).toThrow(/option dag-id-prefix must be a non-empty string/);
-    expect(() => adapter.resolveOptions({ resources: ["x"] })).toThrow(/option resources must be a JSON object/);
-    expect(() => adapter.resolveOptions({ resources: { a: "conn" } })).toThrow(/option resources must be a JSON object/);
+    expect(() => adapter.resolveOptions({ "dag-id-prefix": 3 }, { name: undefined })).toThrow(/option dag-id-prefix must be a non-empty string/);
+    expect(() => adapter.resolveOptions({ resources: ["x"] }, { name: undefined })).toThrow(/option resources must be a JSON object/);
+    expect(() => adapter.resolveOptions({ resources: { a: "conn" } }, { name: undefined })).toThrow(/option resources must be a JSON object/);
   });
 });
 
 describe("problems: Airflow's parse-time rules at build time", () => {
   const none = (key: string) => asset({ key, compute: () => undefined, output: "none" });
-  const problemsOf = (defs: Definitions, options: Readonly<Record<string, unknown>> = {}) => adapter.problems(manifestOf(defs), adapter.resolveOptions(options));
+  const problemsOf = (defs: Definitions, options: Readonly<Record<string, unknown>> = {}) => adapter.problems(manifestOf(defs), adapter.resolveOptions(options, { name: undefined }));
 
   it("the fixture builds", () => {
     expect(adapter.problems(fixture, defaults)).toEqual([]);
@@ -97,8 +97,8 @@ describe("problems: Airflow's parse-time rules at build time", () => {
   });
 
   it("checks the resource mapping against the definitions, naming the resource", () => {
-    expect(adapter.problems(fixture, adapter.resolveOptions({ resources: { nope: { variable: "x" } } }))).toEqual([expect.stringMatching(/^resources\.nope: there is no Baton resource "nope"/)]);
-    expect(adapter.problems(fixture, adapter.resolveOptions({ resources: { audit_api: { connection: "a", fields: { token: "secret_field" } } } }))).toEqual([
+    expect(adapter.problems(fixture, adapter.resolveOptions({ resources: { nope: { variable: "x" } } }, { name: undefined }))).toEqual([expect.stringMatching(/^resources\.nope: there is no Baton resource "nope"/)]);
+    expect(adapter.problems(fixture, adapter.resolveOptions({ resources: { audit_api: { connection: "a", fields: { token: "secret_field" } } } }, { name: undefined }))).toEqual([
       expect.stringContaining('resources.audit_api.fields.token: "secret_field" is not a connection field'),
     ]);
     expect(mappingProblems({ audit_api: { connection: "a", fields: { nofield: "host" } } }, [{ key: "audit_api", config: [{ field: "url" }] }])).toEqual([

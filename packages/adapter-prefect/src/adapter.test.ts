@@ -16,7 +16,7 @@ const fixtures = await loadDefinitions(module, "default");
 const manifestOf = (defs: Definitions): Manifest => toManifest(defs, { module, exportName: "default", manifestDir: "/build/baton", moduleHash: `sha256:${"0".repeat(64)}` });
 const fixtureManifest = manifestOf(fixtures);
 
-const options = (raw: Record<string, unknown> = {}): PrefectOptions => adapter.resolveOptions({ "flow-name": "fixtures", ...raw });
+const options = (raw: Record<string, unknown> = {}): PrefectOptions => adapter.resolveOptions({ "flow-name": "fixtures", ...raw }, { name: undefined });
 const input = (o: PrefectOptions = options(), manifest = fixtureManifest, projectName?: string): BuildInput<PrefectOptions> => ({ manifest, options: o, storage: null, projectName });
 const files = (i = input()) => Object.fromEntries(adapter.emit(i).map((f) => [f.path, String(f.content)]));
 
@@ -24,13 +24,13 @@ const x = asset({ key: "x", compute: () => undefined, output: "none" });
 
 describe("prefect adapter: options", () => {
   it("takes flags and package.json spellings, defaults the work pool and the flow name", () => {
-    expect(adapter.resolveOptions({})).toEqual({ flowName: null, resources: {}, workPool: "baton" });
-    expect(adapter.resolveOptions({ flowName: "shop", workPool: "local", resources: { landing: { block: "l" } } })).toEqual({ flowName: "shop", resources: { landing: { block: "l" } }, workPool: "local" });
-    expect(() => adapter.resolveOptions({ "work-pool": "" })).toThrow(/--work-pool/);
-    expect(() => adapter.resolveOptions({ resources: [] })).toThrow(/--resources: must be a JSON object/);
+    expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ flowName: "baton", resources: {}, workPool: "baton" });
+    expect(adapter.resolveOptions({ flowName: "shop", workPool: "local", resources: { landing: { block: "l" } } }, { name: undefined })).toEqual({ flowName: "shop", resources: { landing: { block: "l" } }, workPool: "local" });
+    expect(() => adapter.resolveOptions({ "work-pool": "" }, { name: undefined })).toThrow(/--work-pool/);
+    expect(() => adapter.resolveOptions({ resources: [] }, { name: undefined })).toThrow(/--resources: must be a JSON object/);
     // No --flow-name: the package name without its scope.
-    expect(files(input(adapter.resolveOptions({}), fixtureManifest, "@acme/shop"))["flows.py"]).toContain('@flow(name="shop"');
-    expect(files(input(adapter.resolveOptions({}), fixtureManifest, undefined))["flows.py"]).toContain('@flow(name="baton"');
+    expect(files(input(adapter.resolveOptions({}, { name: "@acme/shop" }), fixtureManifest, "@acme/shop"))["flows.py"]).toContain('@flow(name="shop"');
+    expect(files(input(adapter.resolveOptions({}, { name: undefined }), fixtureManifest, undefined))["flows.py"]).toContain('@flow(name="baton"');
   });
 
   it("declares its runtime, wheel and the exact Prefect pin", () => {
@@ -185,10 +185,10 @@ describe("prefect adapter: plan", () => {
     expect(plan.unsupported).toEqual([]);
   });
 
-  it("without --flow-name says the flow is named after the package, which a plan is not told", () => {
-    const plan = adapter.plan(fixtureManifest, adapter.resolveOptions({}));
-    expect(plan.assets[0]!.becomes[0]).toContain('in flow "<package name>"');
-    expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('the Variable "<flow name>_new_event_files_cursor"');
+  it("without --flow-name names the flow after the package, as the build does", () => {
+    const plan = adapter.plan(fixtureManifest, adapter.resolveOptions({}, { name: "@acme/shop" }));
+    expect(plan.assets[0]!.becomes[0]).toContain('in flow "shop"');
+    expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('the Variable "shop_new_event_files_cursor"');
   });
 });
 

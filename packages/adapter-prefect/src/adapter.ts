@@ -5,7 +5,7 @@ import { deploymentSpecs } from "./deployments.js";
 import { devCommand } from "./dev.js";
 import { flowsFile } from "./emit-flows.js";
 import { prefectYaml } from "./emit-yaml.js";
-import { flowNameOf, PREFECT_OPTIONS, resolvePrefectOptions, type PrefectOptions } from "./options.js";
+import { PREFECT_OPTIONS, resolvePrefectOptions, type PrefectOptions } from "./options.js";
 import { prefectPlan } from "./plan.js";
 import { prefectProblems } from "./problems.js";
 import { PREFECT_VERSION } from "./versions.js";
@@ -34,10 +34,9 @@ export const adapter: BatonAdapter<PrefectOptions> = {
   runtime: { stepPackage: "@baton/core", stepBin: "dist/step/bin.js" },
   python: () => ({ wheels: [prefectWheel()], requirements: [`prefect==${PREFECT_VERSION}`] }),
   resolveOptions: resolvePrefectOptions,
-  // A plan or check without a package name checks the flow name it can know.
-  problems: (manifest, options) => prefectProblems(manifest, options, options.flowName ?? "baton"),
+  problems: (manifest, options) => prefectProblems(manifest, options, options.flowName),
   emit(input: BuildInput<PrefectOptions>): OutputFile[] {
-    const flowName = flowNameOf(input.options, input.projectName);
+    const flowName = input.options.flowName;
     const problems = prefectProblems(input.manifest, input.options, flowName);
     if (problems.length) {
       throw new BatonError("CONFIG", `the definitions break Prefect's rules:\n  - ${problems.join("\n  - ")}`, { hint: "fix each one and rebuild with `baton prefect build`" });

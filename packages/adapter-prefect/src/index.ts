@@ -1,6 +1,6 @@
 export { adapter, prefectWheel } from "./adapter.js";
 export { deploymentSpecs, sensorTargetName, MATERIALIZE_DEPLOYMENT, type DeploymentSpec, type DeploymentSchedule } from "./deployments.js";
-export { resolvePrefectOptions, flowNameOf, type PrefectOptions } from "./options.js";
+export { resolvePrefectOptions, type PrefectOptions } from "./options.js";
 export { prefectProblems } from "./problems.js";
 export { prefectPlan } from "./plan.js";
 export { resourceProblems, type PrefectResourceMapping, type PrefectResources, type PrefectValueSource } from "./resources.js";

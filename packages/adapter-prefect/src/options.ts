@@ -1,11 +1,11 @@
 import { BatonError } from "@baton/core";
-import type { AdapterOption } from "@baton/core/build";
+import type { AdapterOption, ProjectContext } from "@baton/core/build";
 import type { PrefectResources } from "./resources.js";
 
 /** `baton prefect build` options, as resolved (flags over package.json `"baton": { "prefect": … }`). */
 export interface PrefectOptions {
-  /** The materialize flow's name (the sensor flow is "<name>-sensors"); null: the project's package name. */
-  readonly flowName: string | null;
+  /** The materialize flow's name (the sensor flow is "<name>-sensors"): the option, else the package name without its scope. */
+  readonly flowName: string;
   /** Where Prefect keeps each resource's config (Blocks, Secrets, Variables); see resources.ts. */
   readonly resources: PrefectResources;
   /** The process work pool prefect.yaml deploys to. */
@@ -31,19 +31,14 @@ function stringOption(raw: Readonly<Record<string, unknown>>, flag: string, key:
 }
 
 /** Accepts both the flag spelling ("flow-name") and package.json's ("flowName"). */
-export function resolvePrefectOptions(raw: Readonly<Record<string, unknown>>): PrefectOptions {
+export function resolvePrefectOptions(raw: Readonly<Record<string, unknown>>, project: ProjectContext = { name: undefined }): PrefectOptions {
   const resources = raw.resources ?? {};
   if (typeof resources !== "object" || resources === null || Array.isArray(resources)) {
     throw optionError("--resources", "must be a JSON object keyed by resource", 'e.g. { "warehouse": { "block": "warehouse-prod" } }');
   }
   return {
-    flowName: stringOption(raw, "flow-name", "flowName"),
+    flowName: stringOption(raw, "flow-name", "flowName") ?? project.name?.replace(/^@[^/]+\//, "") ?? DEFAULT_FLOW_NAME,
     resources: resources as PrefectResources,
     workPool: stringOption(raw, "work-pool", "workPool") ?? DEFAULT_WORK_POOL,
   };
-}
-
-/** The flow name a build uses: the option, else the package name without its scope. */
-export function flowNameOf(options: PrefectOptions, projectName: string | undefined): string {
-  return options.flowName ?? projectName?.replace(/^@[^/]+\//, "") ?? DEFAULT_FLOW_NAME;
 }

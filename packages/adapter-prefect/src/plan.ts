@@ -17,10 +17,8 @@ function scheduleText(s: DeploymentSchedule): string {
 }
 
 /** What `emit` produces for the manifest, in Prefect's words. */
-export function prefectPlan(manifest: Manifest, flowName: string | null, workPool: string): TargetPlan {
+export function prefectPlan(manifest: Manifest, flowName: string, workPool: string): TargetPlan {
   // Without --flow-name the flow is named after the package, which a plan is not told.
-  const known = flowName !== null;
-  flowName ??= "<package name>";
   const specs = deploymentSpecs(manifest, flowName);
   const sensorFlow = `${flowName}-sensors`;
   return {
@@ -44,7 +42,7 @@ export function prefectPlan(manifest: Manifest, flowName: string | null, workPoo
     sensors: manifest.sensors.map((s) => ({
       name: s.name,
       becomes:
-        `deployment "${sensorFlow}/${s.name}" every ${s.minimumIntervalSeconds} s (cursor in the Variable "${known ? cursorVariable(flowName, s.name) : `<flow name>_${s.name}_cursor`}"), ` +
+        `deployment "${sensorFlow}/${s.name}" every ${s.minimumIntervalSeconds} s (cursor in the Variable "${cursorVariable(flowName, s.name)}"), ` +
         `starting the deployment "${flowName}/${sensorTargetName(s.name)}" once per run key`,
     })),
     unsupported: [],

@@ -23,9 +23,10 @@ export interface BatonAdapter<O = Readonly<Record<string, unknown>>> {
   python(): PythonRequirements;
   /**
    * Check and normalise option values (a flag wins over package.json; JSON-file options arrive
-   * parsed). Throws a BatonError that names the option.
+   * parsed), defaults included: what it returns is recorded in `baton/build.json`. Throws a
+   * BatonError that names the option.
    */
-  resolveOptions(raw: Readonly<Record<string, unknown>>): O;
+  resolveOptions(raw: Readonly<Record<string, unknown>>, project: ProjectContext): O;
   /** Every rule of the orchestrator the manifest breaks, each naming the asset, schedule or sensor. */
   problems(manifest: Manifest, options: O): string[];
   /** The target's own files, relative to the output folder. Never an absolute path or `..` inside. */
@@ -36,6 +37,12 @@ export interface BatonAdapter<O = Readonly<Record<string, unknown>>> {
   nextSteps(out: string, input: BuildInput<O>): string[];
   /** Extra subcommands (`baton prefect dev`). Core builds into `--out` first, then calls run. */
   readonly commands?: Readonly<Record<string, AdapterCommand<O>>>;
+}
+
+/** What an adapter may know of the project when resolving options (never its paths). */
+export interface ProjectContext {
+  /** package.json `name`, if any. */
+  readonly name: string | undefined;
 }
 
 export type AdapterFeature =

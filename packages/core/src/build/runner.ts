@@ -121,7 +121,8 @@ export async function prepare<O>(adapter: BatonAdapter<O>, input: ProjectInput, 
   const root = resolve(input.projectRoot);
   const definitionsFile = resolve(root, input.definitionsFile);
   const exportName = input.exportName ?? "default";
-  const resolved = adapter.resolveOptions(rawTargetOptions(adapter, root, input.rawOptions ?? {}));
+  const projectName = input.projectName ?? packageName(root);
+  const resolved = adapter.resolveOptions(rawTargetOptions(adapter, root, input.rawOptions ?? {}), { name: projectName });
   const compiled = await compileModule(root, definitionsFile);
   const defs = input.defs ?? (await loadDefinitions(definitionsFile, exportName));
   const runtime = join(batonDir, "runtime");
@@ -132,7 +133,7 @@ export async function prepare<O>(adapter: BatonAdapter<O>, input: ProjectInput, 
     manifestDir: batonDir,
     stepEntry: join(runtime, "node_modules", ...adapter.runtime.stepPackage.split("/"), ...adapter.runtime.stepBin.split("/")),
   });
-  return { root, definitionsFile, projectName: input.projectName ?? packageName(root), compiled, manifest, resolved };
+  return { root, definitionsFile, projectName, compiled, manifest, resolved };
 }
 
 export function definitionProblems(adapter: BatonAdapter<never> | { readonly title: string; readonly name: string }, problems: readonly string[], file: string): BatonError {
