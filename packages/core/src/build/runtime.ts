@@ -57,22 +57,31 @@ export async function compileModule(projectRoot: string, definitionsFile: string
   const mapFile = result.outputFiles.find((f) => f.path.endsWith(".mjs.map"));
   if (!js || !mapFile) throw new Error(`esbuild wrote no module for ${definitionsFile}`);
   const map = portableMap(mapFile.text);
-  const name = createHash("sha256").update(js.contents).update("\0").update(map).digest("hex").slice(0, 16);
+  const text = portableComments(js.text);
+  const name = createHash("sha256").update(text).update("\0").update(map).digest("hex").slice(0, 16);
   const fileName = `definitions-${name}.mjs`;
   // Linked by hand (esbuild's "external" adds no comment): Node finds it next to the module.
-  const code = Buffer.concat([Buffer.from(js.contents), Buffer.from(`//# sourceMappingURL=${fileName}.map\n`)]);
+  const code = Buffer.from(`${text}//# sourceMappingURL=${fileName}.map\n`);
   return { fileName, code, moduleHash: moduleHashOf(code), mapFileName: `${fileName}.map`, map, packages: externalPackages(result.metafile) };
 }
 
-/** Map sources as project-relative paths without "..": a file above the root becomes `_up/…`. */
+/** A project-relative path without "..": a file above the root becomes `_up/…`. */
+function portablePath(s: string): string {
+  const parts = s.split(/[\\/]/).filter((p) => p !== "" && p !== ".");
+  let up = 0;
+  while (parts[up] === "..") up++;
+  return [...(up ? ["_up"] : []), ...parts.slice(up).filter((p) => p !== "..")].join("/");
+}
+
+/** esbuild heads each bundled file with `// <path>`; a file above the root gets the map's `_up/…` name. */
+function portableComments(js: string): string {
+  return js.replace(/^\/\/ ((?:\.\.[\\/])+\S*)$/gm, (_, path: string) => `// ${portablePath(path)}`);
+}
+
+/** Map sources as project-relative paths without "..". */
 function portableMap(text: string): string {
   const map = JSON.parse(text) as { sources: string[] };
-  map.sources = map.sources.map((s) => {
-    const parts = s.split(/[\\/]/).filter((p) => p !== "" && p !== ".");
-    let up = 0;
-    while (parts[up] === "..") up++;
-    return [...(up ? ["_up"] : []), ...parts.slice(up).filter((p) => p !== "..")].join("/");
-  });
+  map.sources = map.sources.map(portablePath);
   return JSON.stringify(map);
 }
 
