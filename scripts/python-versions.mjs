@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The Python distributions move with the npm package that ships them (.changeset/README.md):
 // each packages/<pkg>/python/pyproject.toml has its package.json's version, and each adapter's
-// `baton-core==<v>` dependency names @baton/core's version.
+// `baton-core` dependency is the range of its npm peer dependency on @baton/core (`^0.1.0` →
+// `baton-core>=0.1.0,<0.2.0`): the wheel accepts exactly the cores the npm package does, so a core
+// release inside that range never changes an adapter's wheel. Builds pin both exactly anyway.
 //   node scripts/python-versions.mjs [--check]   list every mismatch, exit 1 if there is one
 //   node scripts/python-versions.mjs --write     fix them in place (after `pnpm version-packages`)
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,6 +24,15 @@ function pep440(version, where) {
     throw new Error(`${where}: version "${version}" has no Python form; use X.Y.Z or X.Y.Z-alpha|beta|rc.N (changeset pre tags alpha, beta, rc)`);
   }
   return m[2] ? `${m[1]}${{ alpha: "a", beta: "b", rc: "rc" }[m[2]]}${m[3]}` : m[1];
+}
+
+/** npm's caret range as PEP 440: ^0.1.2 → >=0.1.2,<0.2.0; ^1.2.3 → >=1.2.3,<2.0.0. */
+function caretRange(range, where) {
+  const m = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range ?? "");
+  if (!m) throw new Error(`${where}: peerDependencies["@baton/core"] is "${range}"; use a caret range (^X.Y.Z) the wheel can mirror`);
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  const upper = major > 0 ? `${major + 1}.0.0` : `0.${minor + 1}.0`;
+  return `>=${m[1]}.${m[2]}.${m[3]},<${upper}`;
 }
 
 /** The [project] table of a pyproject: its text span, so edits stay inside it. */
@@ -49,7 +60,6 @@ const unbumped = [];
 let changed = 0;
 try {
   if (!core) throw new Error("packages/core/python/pyproject.toml is missing");
-  const coreVersion = pep440(core.npm.version, "packages/core/package.json");
   for (const p of packages) {
     const want = pep440(p.npm.version, relative(root, join(p.file, "../../package.json")));
     const [from, to] = projectTable(p.text, p.rel);
@@ -64,14 +74,15 @@ try {
       table = table.replace(/^(version\s*=\s*)"[^"]*"/m, `$1"${want}"`);
     }
     if (p !== core) {
-      const pin = /"baton-core==([^"]*)"/.exec(table)?.[1];
+      const range = caretRange(p.npm.peerDependencies?.["@baton/core"], relative(root, join(p.file, "../../package.json")));
+      const pin = /"baton-core([^"]*)"/.exec(table)?.[1];
       if (pin === undefined) {
-        problems.push(`${p.rel}: no "baton-core==<version>" in dependencies (an adapter's wheel needs the baton-core it was built with; fix by hand)`);
-      } else if (pin !== coreVersion) {
-        problems.push(`${p.rel}: depends on baton-core==${pin}, but @baton/core is ${core.npm.version} (Python: ${coreVersion})`);
-        table = table.replace(/"baton-core==[^"]*"/, `"baton-core==${coreVersion}"`);
-        // The pin is part of the wheel: a new pin under an old version would be a second, different
-        // baton-airflow 0.1.0, and the published one would still want the old baton-core.
+        problems.push(`${p.rel}: no "baton-core…" in dependencies (an adapter's wheel needs baton-core; fix by hand)`);
+      } else if (pin !== range) {
+        problems.push(`${p.rel}: depends on "baton-core${pin}", but ${p.npm.name}'s peer range on @baton/core is ${p.npm.peerDependencies["@baton/core"]} (Python: baton-core${range})`);
+        table = table.replace(/"baton-core[^"]*"/, `"baton-core${range}"`);
+        // The dependency is part of the wheel: a new one under an old version would be a second,
+        // different wheel of that version.
         if (version === want) unbumped.push(p.npm.name);
       }
     }
@@ -92,8 +103,8 @@ if (mode === "--write") {
   for (const m of manual) console.error(`✘ ${m}`);
   for (const name of unbumped) {
     console.error(
-      `✘ ${name} pins baton-core exactly but was not bumped with @baton/core: its wheel changes under the same version\n` +
-        `  fix: pnpm changeset --patch ${name} -m "Depend on baton-core ${core.npm.version}", then pnpm version-packages and this script again`,
+      `✘ ${name}'s baton-core range changed but its version did not: its wheel would change under the same version\n` +
+        `  fix: pnpm changeset --patch ${name} -m "Accept the @baton/core range of its peer dependency", then pnpm version-packages and this script again`,
     );
   }
   process.exit(manual.length || unbumped.length ? 1 : 0);
