@@ -4,7 +4,7 @@
  * everything else (baton/, wheels/, requirements.txt) and replaces the folder atomically.
  */
 import { fileURLToPath } from "node:url";
-import { shippedWheel, type BatonAdapter, type BuildInput } from "@baton/core/build";
+import { corePythonWheel, shippedWheel, wheelPin, type BatonAdapter, type BuildInput } from "@baton/core/build";
 import { dagsterPlan } from "./plan.js";
 import { DAGSTER_PINS, moduleName, projectFiles } from "./project.js";
 import { dagsterProblems } from "./translate.js";
@@ -15,11 +15,6 @@ export function dagsterWheel(): string {
   return shippedWheel(fileURLToPath(new URL("../python/dist/", import.meta.url)), "baton_dagster", "@baton/adapter-dagster");
 }
 
-/** Pins the dg project lists besides Dagster's: the Baton wheels, read from their file names. */
-function wheelPin(file: string): string {
-  const [name, version] = file.split("/").at(-1)!.split("-");
-  return `${name!.replace(/_/g, "-")}==${version}`;
-}
 
 type Options = Readonly<Record<string, never>>;
 
@@ -43,14 +38,13 @@ export const adapter: BatonAdapter<Options> = {
   problems: (manifest) => dagsterProblems(manifest),
   emit(input: BuildInput<Options>) {
     // Core pins baton-core and baton-dagster to the versions of the wheels it copies: the same here.
-    const dependencies = [...DAGSTER_PINS, `baton-core==${input.manifest.generator.version}`, wheelPin(dagsterWheel())].sort();
+    const dependencies = [...DAGSTER_PINS, wheelPin(corePythonWheel()), wheelPin(dagsterWheel())].sort();
     return projectFiles({ module: moduleName(input.projectName), dependencies });
   },
   plan: (manifest) => dagsterPlan(manifest),
-  nextSteps(out, input) {
-    const m = input.manifest;
+  nextSteps(out) {
     return [
-      `Dagster project (dg) in ${out}: ${m.assets.length} assets, ${m.schedules.length} schedules, ${m.sensors.length} sensors`,
+      `Dagster project (dg) in ${out}`,
       `  check it:  cd ${out} && uv sync && uv run dg check defs`,
       `  run it:    uv run dg launch --assets '*'   ·   uv run dg dev`,
       `  deploy:    pip install -r requirements.txt (a code-location image: see the adapter README)`,
