@@ -11,10 +11,11 @@ pnpm run lint
 pnpm exec turbo run typecheck --output-logs=errors-only
 # The Python packages: versions in step with npm, ruff, mypy --strict, pytest (each in its orchestrator's venv).
 node scripts/python-versions.mjs --check
-bash scripts/check-python.sh
+mkdir -p .baton
+bash scripts/check-python.sh 2>&1 | tee .baton/python.log
 # ruff over every shipped module and test driver, and over the projects generated for the example.
 bash scripts/lint-python.sh
 mkdir -p .baton
 pnpm exec turbo run test --concurrency=1 2>&1 | tee .baton/test.log
 node scripts/conformance-matrix.mjs "$BATON_CONFORMANCE_DIR"
-node scripts/count-tests.mjs .baton/test.log
+node scripts/count-tests.mjs .baton/test.log .baton/python.log
