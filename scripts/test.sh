@@ -15,7 +15,6 @@ mkdir -p .baton
 bash scripts/check-python.sh 2>&1 | tee .baton/python.log
 # ruff over every shipped module and test driver, and over the projects generated for the example.
 bash scripts/lint-python.sh
-mkdir -p .baton
 pnpm exec turbo run test --concurrency=1 2>&1 | tee .baton/test.log
 node scripts/conformance-matrix.mjs "$BATON_CONFORMANCE_DIR"
 node scripts/count-tests.mjs .baton/test.log .baton/python.log
