@@ -12,7 +12,7 @@ from conftest import manifest_data
 from baton_airflow.runplan import plan_dag_run
 from baton_core import Manifest, PlanError
 
-MANIFEST = Manifest("/out/baton/manifest.json", manifest_data())  # type: ignore[arg-type]
+MANIFEST = Manifest("/out/baton/manifest.json", manifest_data())
 ALL = ["raw/orders", "daily_orders"]
 
 

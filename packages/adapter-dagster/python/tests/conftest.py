@@ -1,103 +1,51 @@
-"""A small Baton build written by hand: the manifest (v2) and build.json core writes."""
+"""The builds these tests load: baton_core.testing's manifests, with Dagster's step entry."""
 
-import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from baton_core.manifest_types import ManifestAsset, ManifestData
+from baton_core import testing
+from baton_core.manifest_types import ManifestAsset, ManifestData, ManifestDep
+from baton_core.testing import asset, daily
+
+__all__ = ["DAILY", "asset", "dep", "manifest", "write_build"]
+
+DAILY = daily("2024-01-01T00:00:00")
+STEP_ENTRY = "runtime/node_modules/@baton/adapter-dagster/dist/step-bin.js"
 
 
-def asset(id: str, **fields: Any) -> ManifestAsset:
-    base: dict[str, Any] = {
-        "id": id,
-        "key": id.split("/"),
-        "deps": [],
-        "partitions": None,
-        "group": "default",
-        "description": None,
-        "owners": [],
-        "tags": {},
-        "codeVersion": None,
-        "metadata": {},
-        "checks": [],
-        "retry": None,
-        "resources": [],
-        "format": "parquet",
-        "output": "table",
-    }
-    base.update(fields)
-    return cast(ManifestAsset, base)
+def dep(upstream: str, mapping: str | None = None) -> ManifestDep:
+    """An ordering-only dependency, as Baton's `deps: [...]` writes it."""
+    return testing.dep(upstream, mapping, input_name=None)
 
 
-def dep(upstream: str, mapping: str | None = None) -> dict[str, Any]:
-    return {
-        "id": upstream,
-        "key": upstream.split("/"),
-        "input": None,
-        "partitionMapping": None if mapping is None else {"type": mapping},
-    }
+def manifest(*assets: ManifestAsset, **rest: Any) -> ManifestData:
+    return testing.manifest(*assets, step_entry=STEP_ENTRY, **rest)
 
 
-DAILY = {
-    "type": "time",
-    "grain": "daily",
-    "start": "2024-01-01T00:00:00",
-    "timezone": "UTC",
-    "format": "%Y-%m-%d",
-}
-
-
-def manifest(assets: list[ManifestAsset], **rest: Any) -> ManifestData:
-    data: dict[str, Any] = {
-        "manifestVersion": 2,
-        "generator": {"name": "@baton/core", "version": "0.1.0"},
-        "runtime": {
-            "module": "runtime/definitions-0123456789abcdef.mjs",
-            "moduleHash": "sha256:" + "0" * 64,
-            "export": "default",
-            "stepEntry": "runtime/node_modules/@baton/adapter-dagster/dist/step-bin.js",
-            "node": ">=20.19",
-        },
-        "assets": assets,
-        "resources": [],
-        "schedules": [],
-        "sensors": [],
-    }
-    data.update(rest)
-    return cast(ManifestData, data)
-
-
-def write_build(folder: Path, data: ManifestData, storage: str | None = None) -> Path:
-    """OUT/baton as core writes it; returns the manifest's path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
-    build: dict[str, Any] = {"options": {}, "storage": storage, "target": "dagster"}
-    (folder / "build.json").write_text(json.dumps(build), encoding="utf-8")
-    return folder / "manifest.json"
+def write_build(out: Path, data: ManifestData, storage: str | None = None) -> Path:
+    return testing.write_build(out, data, target="dagster", storage=storage)
 
 
 @pytest.fixture
 def sales() -> ManifestData:
     return manifest(
-        [
-            asset("raw/orders", group="sales", owners=["team:sales"]),
-            asset(
-                "orders_daily",
-                group="sales",
-                partitions=DAILY,
-                deps=[dep("raw/orders")],
-                checks=[{"name": "positive", "description": None, "severity": "error"}],
-            ),
-            asset(
-                "report",
-                group="sales",
-                deps=[dep("orders_daily", "allPartitions")],
-                retry={"maxRetries": 2, "delaySeconds": 5, "backoff": "exponential"},
-                resources=["warehouse"],
-            ),
-        ],
+        asset("raw/orders", group="sales", owners=["team:sales"]),
+        asset(
+            "orders_daily",
+            group="sales",
+            partitions=DAILY,
+            deps=[dep("raw/orders")],
+            checks=[{"name": "positive", "description": None, "severity": "error"}],
+        ),
+        asset(
+            "report",
+            group="sales",
+            deps=[dep("orders_daily", "allPartitions")],
+            retry={"maxRetries": 2, "delaySeconds": 5, "backoff": "exponential"},
+            resources=["warehouse"],
+        ),
         resources=[
             {
                 "key": "warehouse",

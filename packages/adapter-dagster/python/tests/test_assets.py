@@ -22,11 +22,9 @@ def test_assets_of_one_kind_share_a_multi_asset_and_kinds_split_it(
 def test_a_dependency_through_another_kind_moves_to_a_later_stage() -> None:
     # a -> p (partitioned) -> b: a and b are of one kind, but one op for both would be a cycle.
     data = manifest(
-        [
-            asset("a"),
-            asset("p", partitions=DAILY, deps=[dep("a")]),
-            asset("b", deps=[dep("p", "allPartitions")]),
-        ]
+        asset("a"),
+        asset("p", partitions=DAILY, deps=[dep("a")]),
+        asset("b", deps=[dep("p", "allPartitions")]),
     )
     buckets = plan_buckets(data)
     assert [(b.level, [a["id"] for a in b.assets]) for b in buckets] == [

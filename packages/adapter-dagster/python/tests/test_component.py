@@ -30,7 +30,7 @@ def dg_project(root: Path, data: ManifestData, storage: str | None = None) -> Pa
     (package / "__init__.py").write_text("", encoding="utf-8")
     (package / "defs" / "__init__.py").write_text("", encoding="utf-8")
     (package / "defs" / "baton" / "defs.yaml").write_text(DEFS_YAML, encoding="utf-8")
-    write_build(root / "baton", data, storage)
+    write_build(root, data, storage)
     return package
 
 
@@ -66,7 +66,7 @@ def test_storage_comes_from_build_json_unless_the_worker_sets_baton_storage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sales: ManifestData
 ) -> None:
     monkeypatch.delenv("BATON_STORAGE", raising=False)
-    path = write_build(tmp_path / "baton", sales, storage="s3://bucket/baton")
+    path = write_build(tmp_path, sales, storage="s3://bucket/baton")
     client = (build_definitions(path).resources or {})[PIPES_RESOURCE_KEY]
     assert client.env == {"BATON_STORAGE": "s3://bucket/baton"}
 
@@ -79,7 +79,7 @@ def test_storage_comes_from_build_json_unless_the_worker_sets_baton_storage(
 def test_a_manifest_of_another_version_names_the_file_and_the_fix(
     tmp_path: Path, sales: ManifestData
 ) -> None:
-    path = write_build(tmp_path / "baton", {**sales, "manifestVersion": 1})  # type: ignore[typeddict-item]
+    path = write_build(tmp_path, {**sales, "manifestVersion": 1})  # type: ignore[typeddict-item]
     with pytest.raises(
         ManifestError,
         match=r"manifest version 1 in .*manifest\.json.*baton dagster build",
@@ -90,7 +90,7 @@ def test_a_manifest_of_another_version_names_the_file_and_the_fix(
 def test_a_build_without_build_json_is_refused(
     tmp_path: Path, sales: ManifestData
 ) -> None:
-    path = write_build(tmp_path / "baton", sales)
+    path = write_build(tmp_path, sales)
     (tmp_path / "baton" / "build.json").unlink()
     with pytest.raises(ValueError, match=r"build\.json: missing"):
         build_definitions(path)

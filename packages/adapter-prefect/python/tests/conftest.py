@@ -2,53 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from baton_core import testing
+from baton_core.manifest_types import ManifestDep, ManifestResource
+from baton_core.testing import asset, daily
+
 Build = Callable[..., Path]
 
 
-def asset(asset_id: str, **fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": asset_id,
-        "key": asset_id.split("/"),
-        "deps": [],
-        "partitions": None,
-        "group": "default",
-        "description": None,
-        "owners": [],
-        "tags": {},
-        "codeVersion": None,
-        "metadata": {},
-        "checks": [],
-        "retry": None,
-        "resources": [],
-        "format": "parquet",
-        "output": "table",
-    }
-    return {**base, **fields}
+def dep(upstream: str) -> ManifestDep:
+    """An ordering-only dependency, as Baton's `deps: [...]` writes it."""
+    return testing.dep(upstream, input_name=None)
 
 
-def dep(upstream: str) -> dict[str, Any]:
-    return {
-        "id": upstream,
-        "key": upstream.split("/"),
-        "input": None,
-        "partitionMapping": None,
-    }
-
-
-DAILY = {
-    "type": "time",
-    "grain": "daily",
-    "start": "2024-01-01",
-    "timezone": "UTC",
-    "format": "%Y-%m-%d",
-}
+DAILY = daily()
 
 ASSETS = [
     asset("raw/orders", owners=["team:data"], description="Orders"),
@@ -63,7 +35,7 @@ ASSETS = [
     asset("events", partitions=DAILY, resources=["warehouse"]),
 ]
 
-RESOURCES = [
+RESOURCES: list[ManifestResource] = [
     {
         "key": "warehouse",
         "description": None,
@@ -97,31 +69,17 @@ def build(tmp_path: Path) -> Build:
         options: dict[str, Any] | None = None,
         version: int = 2,
     ) -> Path:
-        folder = tmp_path / "out" / "baton"
-        folder.mkdir(parents=True, exist_ok=True)
-        manifest = {
+        data = {
+            **testing.manifest(*ASSETS, resources=RESOURCES),
             "manifestVersion": version,
-            "generator": {"name": "@baton/core", "version": "0.1.0"},
-            "runtime": {
-                "module": "runtime/definitions-0123456789abcdef.mjs",
-                "moduleHash": "sha256:" + "0" * 64,
-                "export": "default",
-                "stepEntry": "runtime/node_modules/@baton/core/dist/step/bin.js",
-                "node": ">=20.19",
-            },
-            "assets": ASSETS,
-            "resources": RESOURCES,
-            "schedules": [],
-            "sensors": [],
         }
-        (folder / "manifest.json").write_text(json.dumps(manifest))
-        build_info = {
-            "target": "prefect",
-            "storage": storage,
-            "options": options
-            or {"flowName": None, "resources": {}, "workPool": "baton"},
-        }
-        (folder / "build.json").write_text(json.dumps(build_info))
-        return folder / "manifest.json"
+        return testing.write_build(
+            tmp_path / "out",
+            data,
+            target="prefect",
+            storage=storage,
+            options=options
+            or {"flowName": "baton", "resources": {}, "workPool": "baton"},
+        )
 
     return write

@@ -1,0 +1,152 @@
+"""Builders of small manifests and build folders, shaped as core writes them (manifest v2).
+
+For unit tests of code that reads Baton builds (the adapters' translators, a custom DAG file):
+``asset``, ``dep`` and the partition helpers make manifest entries with every required field, and
+``write_build`` lays out ``OUT/baton/manifest.json`` and ``OUT/baton/build.json`` as
+``baton <target> build`` does, without Node or an orchestrator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from .manifest_types import (
+    ManifestAsset,
+    ManifestData,
+    ManifestDep,
+    ManifestResource,
+    ManifestSchedule,
+    ManifestSensor,
+    PartitionMapping,
+    StaticPartitionsDefinition,
+    TimePartitionsDefinition,
+)
+
+__all__ = [
+    "CORE_STEP_ENTRY",
+    "asset",
+    "daily",
+    "dep",
+    "hourly",
+    "manifest",
+    "static",
+    "write_build",
+]
+
+# Where a build's runtime keeps core's step entry (adapters with their own pass step_entry).
+CORE_STEP_ENTRY = "runtime/node_modules/@baton/core/dist/step/bin.js"
+
+
+def daily(
+    start: str = "2024-01-01", timezone: str = "UTC", end: str | None = None
+) -> TimePartitionsDefinition:
+    definition: TimePartitionsDefinition = {
+        "type": "time",
+        "grain": "daily",
+        "start": start,
+        "timezone": timezone,
+        "format": "%Y-%m-%d",
+    }
+    if end is not None:
+        definition["end"] = end
+    return definition
+
+
+def hourly(
+    start: str = "2024-01-01T00:00", timezone: str = "UTC"
+) -> TimePartitionsDefinition:
+    return {
+        "type": "time",
+        "grain": "hourly",
+        "start": start,
+        "timezone": timezone,
+        "format": "%Y-%m-%d-%H:%M",
+    }
+
+
+def static(*keys: str) -> StaticPartitionsDefinition:
+    return {"type": "static", "keys": list(keys)}
+
+
+def dep(
+    asset_id: str, mapping: str | None = None, input_name: str | None = "input"
+) -> ManifestDep:
+    """A dependency on ``asset_id``: a data input named ``input_name`` (None: ordering only)."""
+    return {
+        "id": asset_id,
+        "key": asset_id.split("/"),
+        "input": input_name,
+        "partitionMapping": None
+        if mapping is None
+        else cast(PartitionMapping, {"type": mapping}),
+    }
+
+
+def asset(
+    asset_id: str, deps: Sequence[ManifestDep | str] = (), **fields: Any
+) -> ManifestAsset:
+    """An asset with defaults for every field; a dep given as a string is an input named after it."""
+    entry: dict[str, Any] = {
+        "id": asset_id,
+        "key": asset_id.split("/"),
+        "deps": [d if not isinstance(d, str) else dep(d, input_name=d) for d in deps],
+        "partitions": None,
+        "group": "default",
+        "description": None,
+        "owners": [],
+        "tags": {},
+        "codeVersion": None,
+        "metadata": {},
+        "checks": [],
+        "retry": None,
+        "resources": [],
+        "format": "parquet",
+        "output": "table",
+    }
+    entry.update(fields)
+    return cast(ManifestAsset, entry)
+
+
+def manifest(
+    *assets: ManifestAsset,
+    resources: Sequence[ManifestResource] = (),
+    schedules: Sequence[ManifestSchedule] = (),
+    sensors: Sequence[ManifestSensor] = (),
+    step_entry: str = CORE_STEP_ENTRY,
+) -> ManifestData:
+    return {
+        "manifestVersion": 2,
+        "generator": {"name": "@baton/core", "version": "0.1.0"},
+        "runtime": {
+            "module": "runtime/definitions-0123456789abcdef.mjs",
+            "moduleHash": "sha256:" + "0" * 64,
+            "export": "default",
+            "stepEntry": step_entry,
+            "node": ">=20.19",
+        },
+        "assets": list(assets),
+        "resources": list(resources),
+        "schedules": list(schedules),
+        "sensors": list(sensors),
+    }
+
+
+def write_build(
+    out: str | Path,
+    data: ManifestData | Mapping[str, Any],
+    *,
+    target: str,
+    storage: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Path:
+    """``out/baton/manifest.json`` and ``out/baton/build.json``; returns the manifest's path."""
+    folder = Path(out) / "baton"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    build = {"options": dict(options or {}), "storage": storage, "target": target}
+    (folder / "build.json").write_text(json.dumps(build, indent=2), encoding="utf-8")
+    return path
