@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, type Manifest } from "@baton/core";
-import { makeHarnessEnvironment, startedMarker, waitFor, type HarnessEnvironment } from "@baton/testing";
+import { makeHarnessEnvironment, startedMarker, waitFor, type HarnessEnvironment, processAlive } from "@baton/testing";
 import { airflowId, assetUri } from "./ids.js";
 import { airflowPython, type DagTestReport } from "./testing/airflow.js";
 import { airflowHarness } from "./__tests__/harness.js";
@@ -34,15 +34,6 @@ interface DescribedDag {
 
 const harness = airflowHarness();
 
-/** Whether the process `pid` still runs (signal 0 only checks). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 let environment: HarnessEnvironment;
 let manifest: Manifest;
 
@@ -294,7 +285,7 @@ describe("Airflow's records tell what happened (issue 10)", () => {
     expect(run.materializations).toEqual([]);
     // Once its Node process is gone nothing can commit any more: then the store must hold nothing.
     const pid = Number(readFileSync(startedMarker(environment, "truth/sleeper"), "utf8").trim());
-    await waitFor(() => !alive(pid), { what: `the cancelled Node step (pid ${pid}) to exit` });
+    await waitFor(() => !processAlive(pid), { what: `the cancelled Node step (pid ${pid}) to exit` });
     expect(await store.readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
   });
 });
@@ -330,7 +321,7 @@ describe("the airflow dags test CLI, as the issue ran it", () => {
     const result = await exitOf(exited);
     expect(result.code).not.toBe(0);
     // Once its Node process is gone nothing can commit any more: then the store must hold nothing.
-    await waitFor(() => !alive(pid), { what: `the cancelled Node step (pid ${pid}) to exit` });
+    await waitFor(() => !processAlive(pid), { what: `the cancelled Node step (pid ${pid}) to exit` });
     expect(await new LocalIOStore(environment.storageDir).readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
     const run = await harness.driver().request<DagTestReport>("run_report", { dagId: "baton_assets" });
     const ti = run.tasks[airflowId("truth/sleeper")];

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { waitFor } from "@baton/testing";
+import { waitFor, processAlive } from "@baton/testing";
 import { assertBuilt, buildProject } from "./__tests__/dagster-harness.js";
 import { expectType, freePort, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
 
@@ -34,14 +34,6 @@ afterAll(async () => {
   if (dev) await stopGroup(dev.child);
 }, 60_000);
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("terminating a run in `dagster dev`", () => {
   it("stops its Node step; the run ends canceled, with no materialization, and nothing is committed afterwards", async () => {
@@ -60,7 +52,7 @@ describe("terminating a run in `dagster dev`", () => {
     );
     expectType(terminateRun, "TerminateRunSuccess", `terminateRun of ${runId}`);
 
-    await waitFor(() => !alive(pid), { what: `the terminated run's Node step (pid ${pid}) to exit` });
+    await waitFor(() => !processAlive(pid), { what: `the terminated run's Node step (pid ${pid}) to exit` });
     const run = await waitFor(
       async () => {
         const { runOrError } = await dev!.gql<{ runOrError: { status: string; assetMaterializations: unknown[] } }>(

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { waitFor, type HarnessEnvironment, type HarnessRun } from "@baton/testing";
+import { waitFor, type HarnessEnvironment, type HarnessRun, processAlive } from "@baton/testing";
 import { dagsterEnv, startDagster, type DagsterDriver } from "./__tests__/dagster-harness.js";
 
 // What Dagster itself records (its event log, run and step status) for the failure modes of
@@ -149,7 +149,7 @@ describe("a killed Python process does not leave its Node step behind", () => {
       const parent = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
       expect(readFileSync(`/proc/${parent}/cmdline`, "utf8"), "Node's parent is a Python process").toContain("python");
       process.kill(parent, "SIGKILL");
-      await waitFor(() => !alive(pid), { what: `the orphaned Node step (pid ${pid}) to exit` });
+      await waitFor(() => !processAlive(pid), { what: `the orphaned Node step (pid ${pid}) to exit` });
       writeFileSync(join(control, "hang.release"), "");
       // A watch window, not a synchronisation: a surviving step, released, would commit within it.
       await new Promise((r) => setTimeout(r, 2_000));
@@ -167,11 +167,3 @@ function filesUnder(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

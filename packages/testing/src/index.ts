@@ -10,3 +10,4 @@ export { withFileLock, type LockOptions } from "./lock.js";
 export { relocate, findCheckout, type Relocated, type RelocateOptions, type RelocatedResult, type RelocatedRunOptions } from "./relocation.js";
 export { portabilityProblems, type PortabilityOptions } from "./portability.js";
 export { compareFolders } from "./compare.js";
+export { processAlive } from "./process.js";
