@@ -1,8 +1,30 @@
 #!/usr/bin/env node
 import { writeSync } from "node:fs";
-import { formatError, runCli, unfinishedAssets } from "./main.js";
 import { redactRegistered } from "../step/output.js";
 import { isRetryable } from "../errors.js";
+
+const argv = process.argv.slice(2);
+const io = {
+  cwd: process.cwd(),
+  env: process.env,
+  out: (t: string) => process.stdout.write(t + "\n"),
+  err: (t: string) => process.stderr.write(t + "\n"),
+};
+
+// `baton init` runs where nothing is installed yet (on Node 20, npm skips nodejs-polars' native
+// package): it must not load the rest of the CLI, which loads polars.
+if (argv[0] === "init") {
+  const { runInit } = await import("./init.js");
+  try {
+    process.exitCode = runInit(argv.slice(1), io);
+  } catch (e) {
+    process.stderr.write(`✘ ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
+  process.exit();
+}
+
+const { formatError, runCli, unfinishedAssets } = await import("./main.js");
 
 let settled = false;
 
@@ -32,12 +54,7 @@ process.on("uncaughtException", (e: unknown) => {
   process.exit(1);
 });
 
-runCli(process.argv.slice(2), {
-  cwd: process.cwd(),
-  env: process.env,
-  out: (t) => process.stdout.write(t + "\n"),
-  err: (t) => process.stderr.write(t + "\n"),
-}).then(
+runCli(argv, io).then(
   (code) => {
     settled = true;
     process.exitCode = code;
