@@ -1,5 +1,4 @@
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +7,7 @@ import { LocalIOStore, loadDefinitions, materialize } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
 import { compareFolders, portabilityProblems, relocate, waitFor, type PythonEnv, type Relocated } from "@baton/testing";
 import { adapter } from "./cli.js";
+import { freePort } from "./__tests__/prefect/server.js";
 
 /*
  * The build is a deployable artifact: examples/customer-metrics built for Prefect, copied to a fresh
@@ -31,21 +31,19 @@ let api = "";
 
 type Json = Record<string, any>;
 
+/**
+ * One request to the server's REST API. 429, 502 and 503 are retried with backoff, as Prefect's own
+ * client does by default: its SQLite database answers 503 while another writer (the worker's
+ * polling, a deploy) holds the lock.
+ */
 async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<Json> {
-  const response = await fetch(`${api}${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  if (!response.ok) throw new Error(`Prefect API ${method} ${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as Json;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? done(address.port) : fail(new Error("no free port"))));
-    });
-  });
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(`${api}${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    if (response.ok) return (await response.json()) as Json;
+    const text = await response.text();
+    if (![429, 502, 503].includes(response.status) || attempt === 6) throw new Error(`Prefect API ${method} ${path}: ${response.status} ${text} (attempt ${attempt})`);
+    await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+  }
 }
 
 const tail = (file: string) => {
