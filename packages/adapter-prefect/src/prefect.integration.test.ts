@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { CAPABILITIES, type Capability, controlFile, describeConformance, makeHarnessEnvironment, startedMarker, waitFor } from "@baton/testing";
+import { CAPABILITIES, type Capability, controlFile, describeConformance, makeHarnessEnvironment, processAlive, startedMarker, waitFor } from "@baton/testing";
 import { prefectEnv } from "./__tests__/prefect/env.js";
 import { prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
 import { startPrefectServer, type PrefectServer } from "./__tests__/prefect/server.js";
@@ -25,6 +25,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 }, 120_000);
+
+/** The parent of process `pid` (field 4 of /proc/<pid>/stat, after the command in parentheses). */
+const parentPid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
 
 const options = { python: () => python, server: () => server! };
 
@@ -210,17 +213,7 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     expect(run.assets["truth/sleeper"]?.attempts ?? 0).toBeLessThanOrEqual(1);
     expect(run.materializations).toEqual([]);
     const node = Number(readFileSync(marker, "utf8").trim());
-    await waitFor(
-      () => {
-        try {
-          process.kill(node, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      { what: `the cancelled step's Node process ${node} to exit` },
-    );
+    await waitFor(() => !processAlive(node), { what: `the cancelled step's Node process ${node} to exit` });
     expect(await new LocalIOStore(harness.environment().storageDir).readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
   });
 
@@ -233,18 +226,10 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     const started = await harness.driver().request<{ flowRunId: string }>("start_run", { assets: ["truth/sleeper"], logFile: join(env.workDir, "sigterm-run.log") });
     await waitFor(() => existsSync(marker), { what: `truth/sleeper to start in flow run ${started.flowRunId}` });
     const node = Number(readFileSync(marker, "utf8").trim());
-    const engine = Number(readFileSync(`/proc/${node}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    const engine = parentPid(node);
     process.kill(engine, "SIGTERM");
-    const alive = () => {
-      try {
-        process.kill(node, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     try {
-      await waitFor(() => !alive(), { what: `Node step ${node} to stop after its flow-run process ${engine} got SIGTERM` });
+      await waitFor(() => !processAlive(node), { what: `Node step ${node} to stop after its flow-run process ${engine} got SIGTERM` });
     } finally {
       writeFileSync(release, ""); // a step still running would now commit
       await harness.driver().request<DriverRun>("finish_run", { assets: ["truth/sleeper"], flowRunId: started.flowRunId });
@@ -259,23 +244,15 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     const started = await harness.driver().request<{ flowRunId: string; pid: number }>("start_run", { assets: ["truth/sleeper"], logFile: join(harness.environment().workDir, "killed-run.log") });
     await waitFor(() => existsSync(marker), { what: `truth/sleeper to start in flow run ${started.flowRunId}` });
     const node = Number(readFileSync(marker, "utf8").trim());
-    const parent = Number(readFileSync(`/proc/${node}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    const parent = parentPid(node);
     // First the supervisor (`prefect flow-run execute`, which would clean its process group up), then
     // the Prefect engine process that runs the task: only the step runner itself can stop Node now.
     process.kill(started.pid, "SIGKILL");
     process.kill(parent, "SIGKILL");
-    const alive = () => {
-      try {
-        process.kill(node, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     try {
-      await waitFor(() => !alive(), { what: `Node step ${node} to exit after its Python parent ${parent} was killed` });
+      await waitFor(() => !processAlive(node), { what: `Node step ${node} to exit after its Python parent ${parent} was killed` });
     } finally {
-      if (alive()) process.kill(node, "SIGKILL");
+      if (processAlive(node)) process.kill(node, "SIGKILL");
       await harness.driver().request("abandon_run", { flowRunId: started.flowRunId });
     }
   });

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { processAlive } from "./process.js";
 
 export interface LockOptions {
   /** What the lock guards, for the timeout message ("the dagster virtual environment"). */
@@ -16,14 +17,6 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
-function holderGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH";
-  }
-}
 
 /** Removes the lock at `path` when it is stale; true when it did (or it was already gone). */
 function clearStale(path: string, staleMs: number): boolean {
@@ -37,7 +30,7 @@ function clearStale(path: string, staleMs: number): boolean {
   }
   const pid = Number.parseInt(text.split("\n")[0] ?? "", 10);
   // a holder still writing its pid looks like "no pid": only age decides then
-  const stale = age > staleMs || (Number.isInteger(pid) && pid > 0 && holderGone(pid));
+  const stale = age > staleMs || (Number.isInteger(pid) && pid > 0 && !processAlive(pid));
   if (!stale) return false;
   // rename first: of two waiters that both saw it stale, only one moves this very file
   const aside = `${path}.stale-${process.pid}`;

@@ -4,6 +4,7 @@ import { join, relative } from "node:path";
 import type { LocalIOStore } from "@baton/core";
 import { controlFile, startedMarker } from "../fixtures/control.js";
 import { EXPECTED_OUTPUTS, expectedKey } from "../fixtures/expected.js";
+import { processAlive } from "../process.js";
 import { waitFor } from "../wait.js";
 import type { Capability, HarnessEnvironment, HarnessRun, RuntimeHarness } from "./harness.js";
 
@@ -333,15 +334,7 @@ export const CASES: readonly ConformanceCase[] = [
       expect(run.assets["truth/sleeper"]?.status ?? "failure").not.toBe("success");
       expect(recordedKeys(run, "truth/sleeper")).toEqual([]);
       const pid = Number(readFileSync(marker, "utf8").trim());
-      const alive = () => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch (e) {
-          return (e as NodeJS.ErrnoException).code === "EPERM";
-        }
-      };
-      await waitFor(() => !alive(), { what: `the cancelled step's Node process (pid ${pid}) to exit` });
+      await waitFor(() => !processAlive(pid), { what: `the cancelled step's Node process (pid ${pid}) to exit` });
       // Release the sleeper: an orphaned or retried step would now return and commit its output.
       writeFileSync(release, "");
       const watchUntil = Date.now() + 3_000;
