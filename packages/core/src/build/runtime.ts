@@ -19,6 +19,9 @@ export interface CompiledModule {
   readonly packages: readonly string[];
 }
 
+/** How definitions are bundled, for builds and for `baton manifest`: packages stay external, ESM for Node 20. */
+export const BUNDLE_OPTIONS = { bundle: true, packages: "external", format: "esm", platform: "node", target: "node20" } as const;
+
 /**
  * Bundle the definitions with esbuild: the project's own files inlined, packages external (the
  * build copies them into runtime/node_modules). Nothing is written and nothing names a path
@@ -34,11 +37,7 @@ export async function compileModule(projectRoot: string, definitionsFile: string
       entryPoints: [resolve(root, definitionsFile)],
       absWorkingDir: root,
       outfile,
-      bundle: true,
-      packages: "external",
-      format: "esm",
-      platform: "node",
-      target: "node20",
+      ...BUNDLE_OPTIONS,
       sourcemap: "external",
       sourcesContent: true,
       metafile: true,

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { build } from "esbuild";
 import type { Definitions } from "../definitions.js";
 import { manifestToJson, toManifest } from "../manifest/build.js";
+import { BUNDLE_OPTIONS } from "../build/runtime.js";
 import type { Project } from "./project.js";
 
 /**
@@ -15,11 +16,7 @@ export async function compileDefinitions(project: Project): Promise<string> {
   await build({
     entryPoints: [project.definitions],
     outfile,
-    bundle: true,
-    packages: "external",
-    format: "esm",
-    platform: "node",
-    target: "node20",
+    ...BUNDLE_OPTIONS,
     sourcemap: "linked",
     logLevel: "error",
   });
