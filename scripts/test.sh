@@ -9,8 +9,7 @@ export BATON_CONFORMANCE_DIR="${BATON_CONFORMANCE_DIR:-$PWD/.baton/conformance}"
 pnpm exec turbo run build --output-logs=errors-only
 pnpm run lint
 pnpm exec turbo run typecheck --output-logs=errors-only
-# The Python packages: versions in step with npm, ruff, mypy --strict, pytest (each in its orchestrator's venv).
-node scripts/python-versions.mjs --check
+# The Python packages (check-python.sh): versions in step with npm, ruff, mypy --strict, pytest (each in its orchestrator's venv).
 mkdir -p .baton
 bash scripts/check-python.sh 2>&1 | tee .baton/python.log
 # ruff over every shipped module and test driver, and over the projects generated for the example.

@@ -3,7 +3,7 @@ import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import type { Definitions } from "../definitions.js";
 import { BatonError } from "../errors.js";
 import { loadDefinitions } from "../load.js";
-import { manifestToJson, toManifest } from "../manifest/build.js";
+import { manifestToJson, sortKeys, toManifest } from "../manifest/build.js";
 import type { Manifest } from "../manifest/types.js";
 import { corePythonWheel } from "../python.js";
 import { copyClosure, planClosure } from "./closure.js";
@@ -150,6 +150,7 @@ function checkEmitted(adapter: { readonly name: string }, files: readonly Output
   const seen = new Set<string>();
   const fail = (path: string, problem: string) =>
     new BatonError("CONFIG", `@baton/adapter-${adapter.name} emitted ${JSON.stringify(path)}, ${problem}`, { file: path, hint: `this is a bug in @baton/adapter-${adapter.name}: report it, or upgrade it` });
+  const paths = forbidden.filter((p) => p.length > 1);
   for (const f of files) {
     const segments = f.path.split("/");
     if (isAbsolute(f.path) || /^[A-Za-z]:/.test(f.path) || f.path.includes("\\")) throw fail(f.path, "which is not a relative path with '/'");
@@ -157,8 +158,8 @@ function checkEmitted(adapter: { readonly name: string }, files: readonly Output
     if (CORE_PATHS.test(f.path)) throw fail(f.path, "which is one of core's paths (baton/, wheels/, requirements.txt)");
     if (seen.has(f.path)) throw fail(f.path, "twice");
     seen.add(f.path);
-    const bytes = typeof f.content === "string" ? Buffer.from(f.content) : Buffer.from(f.content);
-    for (const path of forbidden.filter((p) => p.length > 1)) {
+    const bytes = Buffer.from(f.content);
+    for (const path of paths) {
       if (bytes.includes(path)) throw fail(f.path, `whose content contains the build-time path ${path}: a build must run from any folder`);
     }
   }
@@ -222,10 +223,4 @@ function listFiles(dir: string, prefix = ""): string[] {
     else out.push(rel);
   }
   return out.sort();
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
-  return v;
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { isBuiltin } from "node:module";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { build, type Metafile } from "esbuild";
 import { BatonError } from "../errors.js";
 import { moduleHashOf } from "../manifest/hash.js";
@@ -102,9 +102,4 @@ export function packageName(specifier: string): string | undefined {
   const parts = specifier.split("/");
   if (specifier.startsWith("@")) return parts.length >= 2 && parts[1] ? `${parts[0]}/${parts[1]}` : undefined;
   return parts[0] || undefined;
-}
-
-/** `path` relative to `root` with "/" separators (for messages and the manifest). */
-export function relativeTo(root: string, path: string): string {
-  return relative(root, path).split(sep).join("/");
 }

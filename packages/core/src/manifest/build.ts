@@ -131,7 +131,8 @@ export function manifestToJson(m: Manifest): string {
   return JSON.stringify(m, null, 2) + "\n";
 }
 
-function sortKeys(v: unknown): unknown {
+/** Object keys sorted at every depth, so equal values give byte-identical JSON. */
+export function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
   return v;
