@@ -9,8 +9,6 @@ import { translationProblems } from "./problems.js";
 /** The exact pins written to OUT/requirements.txt (the same as python/requirements-test.txt, a test checks). */
 export const AIRFLOW_REQUIREMENTS = ["apache-airflow==3.3.2", "apache-airflow-providers-standard==1.21.0"] as const;
 
-/** Where this package's build script (scripts/build-wheel.mjs) writes the baton-airflow wheel. */
-
 /** The baton_airflow wheel this package ships (built by `pnpm --filter @baton/adapter-airflow build`). */
 export function airflowPythonWheel(): string {
   return shippedWheel(fileURLToPath(new URL("../python/dist/", import.meta.url)), "baton_airflow", "@baton/adapter-airflow");

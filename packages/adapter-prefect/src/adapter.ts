@@ -10,8 +10,6 @@ import { prefectPlan } from "./plan.js";
 import { prefectProblems } from "./problems.js";
 import { PREFECT_VERSION } from "./versions.js";
 
-/** Where the package's build script (`uv build --wheel`) writes the baton-prefect wheel. */
-
 /** The baton_prefect wheel this package ships (built by `pnpm --filter @baton/adapter-prefect build`). */
 export function prefectWheel(): string {
   return shippedWheel(fileURLToPath(new URL("../python/dist/", import.meta.url)), "baton_prefect", "@baton/adapter-prefect");
@@ -34,13 +32,14 @@ export const adapter: BatonAdapter<PrefectOptions> = {
   runtime: { stepPackage: "@baton/core", stepBin: "dist/step/bin.js" },
   python: () => ({ wheels: [prefectWheel()], requirements: [`prefect==${PREFECT_VERSION}`] }),
   resolveOptions: resolvePrefectOptions,
-  problems: (manifest, options) => prefectProblems(manifest, options, options.flowName),
+  problems: prefectProblems,
   emit(input: BuildInput<PrefectOptions>): OutputFile[] {
-    const flowName = input.options.flowName;
-    const problems = prefectProblems(input.manifest, input.options, flowName);
+    // Core refuses a build with problems before it asks for files; emit called on its own refuses too.
+    const problems = prefectProblems(input.manifest, input.options);
     if (problems.length) {
       throw new BatonError("CONFIG", `the definitions break Prefect's rules:\n  - ${problems.join("\n  - ")}`, { hint: "fix each one and rebuild with `baton prefect build`" });
     }
+    const flowName = input.options.flowName;
     const deployments = deploymentSpecs(input.manifest, flowName);
     return [
       { path: "flows.py", content: flowsFile({ flowName, deployments }) },

@@ -37,7 +37,8 @@ function nameProblem(kind: string, name: string, where = ""): string | null {
 }
 
 /** Every Prefect rule the manifest and options break, each naming the asset, schedule, sensor or option. */
-export function prefectProblems(manifest: Manifest, options: PrefectOptions, flowName: string): string[] {
+export function prefectProblems(manifest: Manifest, options: PrefectOptions): string[] {
+  const { flowName } = options;
   const problems: string[] = [...resourceProblems(manifest, options.resources)];
   const push = (p: string | null) => p !== null && problems.push(p);
 
