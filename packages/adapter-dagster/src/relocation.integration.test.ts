@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize } from "@baton/core";
-import { compareFolders, portabilityProblems, relocate, type PythonEnv, type Relocated, type RelocatedRunOptions } from "@baton/testing";
+import { compareFolders, portabilityProblems, relocate, type PythonEnv, type Relocated, type RelocatedRunOptions, freePort } from "@baton/testing";
 import { buildExample, exampleDir, type DagsterProject } from "./__tests__/dagster-harness.js";
-import { freePort, stopGroup, watchDagsterDev, type DagsterDev } from "./__tests__/dagster-dev.js";
+import { stopGroup, watchDagsterDev, type DagsterDev } from "./__tests__/dagster-dev.js";
 
 const uv = process.env.BATON_UV ?? execFileSync("sh", ["-c", "command -v uv"], { encoding: "utf8" }).trim();
 const python = execFileSync(uv, ["python", "find", "3.11"], { encoding: "utf8" }).trim();

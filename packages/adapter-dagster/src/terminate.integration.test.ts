@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { waitFor, processAlive } from "@baton/testing";
+import { waitFor, processAlive, freePort } from "@baton/testing";
 import { assertBuilt, buildProject } from "./__tests__/dagster-harness.js";
-import { expectType, freePort, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
+import { expectType, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
 
 // Cancellation the way a Dagster user does it: "Terminate" on a run in the UI (the webserver's
 // terminateRun mutation), with the run launched by `dagster dev`'s run launcher. The Node step

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize, type MaterializeResult } from "@baton/core";
-import { waitFor } from "@baton/testing";
+import { waitFor, freePort } from "@baton/testing";
 import { assertBuilt, dagsterEnv } from "./__tests__/dagster-harness.js";
 import { moduleName } from "./project.js";
-import { expectType, freePort, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
+import { expectType, REPO, startDagsterDev, STARTUP_MS, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
 
 // What a Dagster user does with the example: `baton dagster build`, then `dagster dev`, then the
 // UI. This test does the same and reads what the UI reads (the webserver's GraphQL API): the

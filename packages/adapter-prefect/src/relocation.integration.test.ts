@@ -5,9 +5,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
-import { compareFolders, portabilityProblems, relocate, waitFor, type PythonEnv, type Relocated } from "@baton/testing";
+import { compareFolders, freePort, portabilityProblems, relocate, waitFor, type PythonEnv, type Relocated } from "@baton/testing";
 import { adapter } from "./cli.js";
-import { freePort } from "./__tests__/prefect/server.js";
 
 /*
  * The build is a deployable artifact: examples/customer-metrics built for Prefect, copied to a fresh

@@ -11,3 +11,4 @@ export { relocate, findCheckout, type Relocated, type RelocateOptions, type Relo
 export { portabilityProblems, type PortabilityOptions } from "./portability.js";
 export { compareFolders } from "./compare.js";
 export { processAlive } from "./process.js";
+export { freePort } from "./port.js";

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "@baton/testing";
 
 export interface PrefectServer {
   /** PREFECT_API_URL for clients, e.g. http://127.0.0.1:41234/api */
@@ -9,18 +9,6 @@ export interface PrefectServer {
   /** Variables every Prefect client process of the tests needs. */
   readonly env: Readonly<Record<string, string>>;
   stop(): Promise<void>;
-}
-
-/** A port nothing listens on now (the OS picks it), for a server started next. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /**
