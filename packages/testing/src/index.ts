@@ -12,3 +12,4 @@ export { portabilityProblems, type PortabilityOptions } from "./portability.js";
 export { compareFolders } from "./compare.js";
 export { processAlive } from "./process.js";
 export { freePort } from "./port.js";
+export { startMoto, type MotoServer, type MotoOptions } from "./moto.js";

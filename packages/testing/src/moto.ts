@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./port.js";
+import { ensurePythonEnv } from "./python-env.js";
+import { processAlive } from "./process.js";
+import { waitFor } from "./wait.js";
+
+export interface MotoServer {
+  /** `http://127.0.0.1:<port>`. */
+  readonly endpoint: string;
+  /** The bucket created at start. */
+  readonly bucket: string;
+  /** The AWS variables a step needs to reach this server (fake credentials, path-style endpoint). */
+  readonly env: Readonly<Record<string, string>>;
+  /** `s3://<bucket>/<prefix>`: a store URL for BATON_STORAGE. */
+  storageUrl(prefix: string): string;
+  /** Create another bucket (PUT /<name>). */
+  createBucket(name: string): Promise<void>;
+  /** Where moto's own output goes (for a failing test's message). */
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+export interface MotoOptions {
+  /** The bucket to create (default "baton-test"). */
+  readonly bucket?: string;
+  /** Extra variables for moto itself (e.g. INITIAL_NO_AUTH_ACTION_COUNT to enforce IAM). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+const REQUIREMENTS = join(dirname(fileURLToPath(import.meta.url)), "..", "python", "requirements-moto.txt");
+
+/**
+ * A real S3-API server (moto, from PyPI, in its own virtual environment) on a free loopback port,
+ * with one bucket. Tests that need object storage start it; it never skips: a machine without uv
+ * or PyPI fails in ensurePythonEnv with the fix.
+ */
+export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
+  const venv = ensurePythonEnv({ name: "moto", requirements: REQUIREMENTS });
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const logDir = join(tmpdir(), "baton-moto");
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `moto-${port}.log`);
+  const out = openSync(logFile, "a");
+  const child: ChildProcess = spawn(venv.bin("moto_server"), ["-H", "127.0.0.1", "-p", String(port)], {
+    stdio: ["ignore", out, out],
+    env: { ...process.env, ...options.env },
+  });
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const stopNow = () => {
+    if (!exited && child.pid !== undefined && processAlive(child.pid)) child.kill("SIGKILL");
+  };
+  process.once("exit", stopNow);
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`moto_server exited before answering (see ${logFile})`);
+      const res = await fetch(`${endpoint}/moto-api/`);
+      return res.ok;
+    },
+    { what: `moto_server to answer on ${endpoint} (log: ${logFile})` },
+  );
+  const createBucket = async (name: string) => {
+    const res = await fetch(`${endpoint}/${name}`, { method: "PUT" });
+    if (!res.ok) throw new Error(`moto: creating bucket ${name} failed: ${res.status} ${await res.text()}`);
+  };
+  const bucket = options.bucket ?? "baton-test";
+  await createBucket(bucket);
+  return {
+    endpoint,
+    bucket,
+    logFile,
+    env: {
+      AWS_ACCESS_KEY_ID: "baton-test-key",
+      AWS_SECRET_ACCESS_KEY: `baton-test-secret-${Math.random().toString(36).slice(2)}`,
+      AWS_REGION: "us-east-1",
+      AWS_ENDPOINT_URL_S3: endpoint,
+    },
+    storageUrl: (prefix) => `s3://${bucket}/${prefix.replace(/^\/+/, "")}`,
+    createBucket,
+    stop: async () => {
+      process.removeListener("exit", stopNow);
+      if (exited || child.pid === undefined) return;
+      child.kill("SIGTERM");
+      await waitFor(() => exited || !processAlive(child.pid!), { what: `moto_server (pid ${child.pid}) to exit`, timeoutMs: 30_000 }).catch(() => child.kill("SIGKILL"));
+    },
+  };
+}
