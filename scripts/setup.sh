@@ -16,3 +16,16 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 echo "› pnpm install"
 pnpm install --frozen-lockfile --reporter=silent
+
+# The tests' own servers: Redis is the Celery broker of the distributed Airflow test (started by the
+# test on 127.0.0.1, never as a system service). It comes from Debian's packages.
+if [ "${1:-}" = "--with-python" ] && ! command -v redis-server >/dev/null 2>&1; then
+  echo "› installing redis-server (Debian package)"
+  SUDO=""
+  [ "$(id -u)" = "0" ] || SUDO="sudo"
+  $SUDO apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y --no-install-recommends redis-server >/dev/null; } \
+    || { echo "setup: could not install redis-server; install the Debian package redis-server and rerun" >&2; exit 1; }
+  # The package's own service is not used; tests start their own server on a free port.
+  { command -v systemctl >/dev/null && $SUDO systemctl disable --now redis-server >/dev/null 2>&1; } || true
+fi
