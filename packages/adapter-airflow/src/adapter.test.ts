@@ -43,7 +43,13 @@ describe("emit", () => {
 
 describe("resolveOptions", () => {
   it("defaults to the baton prefix and no resource mapping", () => {
-    expect(defaults).toEqual({ dagIdPrefix: "baton", resources: {} });
+    expect(defaults).toEqual({ dagIdPrefix: "baton", resources: {}, storageConnection: null });
+  });
+
+  it("takes the store's AWS connection id from the flag or package.json, and refuses a value that is not a connection id", () => {
+    expect(adapter.resolveOptions({ "storage-connection": "baton_storage" }, { name: undefined }).storageConnection).toBe("baton_storage");
+    expect(adapter.resolveOptions({ storageConnection: "s3.store" }, { name: undefined }).storageConnection).toBe("s3.store");
+    expect(() => adapter.resolveOptions({ storageConnection: "not a conn id" }, { name: undefined })).toThrow(/storage-connection must be an Airflow connection id/);
   });
 
   it("takes the flag's kebab-case or package.json's camelCase, and sorts the mapping (build.json is deterministic)", () => {

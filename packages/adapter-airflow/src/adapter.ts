@@ -35,6 +35,10 @@ export const adapter: BatonAdapter<AirflowOptions> = {
         'JSON file: { "<resource>": { "connection": "<conn id>", "fields": { "<field>": "host|login|password|schema|port|uri|conn_type|extra.<key>" } } | { "variable": "<JSON Variable key>" } }',
     },
     "dag-id-prefix": { type: "string", description: 'DAG ids start with this (default "baton")' },
+    "storage-connection": {
+      type: "string",
+      description: "Airflow AWS connection id with the S3 store's credentials (login, password, extra.endpoint_url, extra.region_name, extra.aws_session_token); default: the worker's environment",
+    },
   },
   runtime: { stepPackage: "@baton/core", stepBin: "dist/step/bin.js" },
   python: () => ({ wheels: [airflowPythonWheel()], requirements: [...AIRFLOW_REQUIREMENTS] }),

@@ -24,6 +24,11 @@ export interface AirflowOptions {
   readonly dagIdPrefix: string;
   /** Baton resource -> Airflow Connection or Variable; names only, never secret values. */
   readonly resources: AirflowResourceMapping;
+  /**
+   * Airflow AWS Connection (conn_type aws) holding the S3 store's credentials, resolved inside each
+   * task into the Node step's AWS_* variables; null: the worker's own environment decides.
+   */
+  readonly storageConnection: string | null;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -44,7 +49,13 @@ export function resolveAirflowOptions(raw: Readonly<Record<string, unknown>>): A
     });
   }
   const sorted = Object.fromEntries(Object.keys(resources).sort().map((k) => [k, resources[k]])) as unknown as AirflowResourceMapping;
-  return { dagIdPrefix: prefix, resources: sorted };
+  const connection = raw["storage-connection"] ?? raw.storageConnection ?? null;
+  if (connection !== null && (typeof connection !== "string" || !/^[A-Za-z0-9_.-]+$/.test(connection))) {
+    throw new BatonError("CONFIG", `option storage-connection must be an Airflow connection id, not ${JSON.stringify(connection)}`, {
+      hint: 'e.g. --storage-connection baton_storage or "storageConnection": "baton_storage" (an AWS connection: login = access key id, password = secret key)',
+    });
+  }
+  return { dagIdPrefix: prefix, resources: sorted, storageConnection: connection };
 }
 
 const CONNECTION_FIELDS = new Set(["host", "login", "password", "schema", "port", "uri", "conn_type"]);

@@ -49,6 +49,7 @@ from .options import AirflowOptions
 from .resources import ResourceConfigError, resource_environment
 from .runplan import AirflowRunPlan, plan_dag_run
 from .step import child_environment
+from .storage import StorageConnectionError, storage_environment, storage_secrets
 
 PLAN_TASK_ID = "plan"
 PLAN_XCOM = "baton_plan"
@@ -79,13 +80,17 @@ class _BatonOperatorMixin(BaseOperator):
         storage = self.options.get("storage")
         if storage and "BATON_STORAGE" not in os.environ:
             extra["BATON_STORAGE"] = storage
+        connection = self.options.get("storageConnection")
         try:
+            if connection:
+                # The build's connection is explicit: it wins over the worker's AWS variables.
+                extra.update(storage_environment(connection))
             extra.update(
                 resource_environment(
                     self.manifest, resource_keys, self.options.get("resources") or {}
                 )
             )
-        except ResourceConfigError as e:
+        except (ResourceConfigError, StorageConnectionError) as e:
             raise AirflowFailException(str(e)) from e
         return child_environment(extra)
 
@@ -99,7 +104,11 @@ class _BatonOperatorMixin(BaseOperator):
             self._cancel = threading.Event()
         keys = list(resource_keys)
         env = self._environment(keys)
-        secrets = secret_values(self.manifest, keys, env)
+        # The store's credentials are secrets too, wherever they came from.
+        secrets = sorted(
+            {*secret_values(self.manifest, keys, env), *storage_secrets(env)},
+            key=lambda v: (-len(v), v),
+        )
         for value in secrets:
             mask_secret(value)
         outcome = run_step(

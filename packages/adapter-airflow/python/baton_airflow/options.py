@@ -12,15 +12,22 @@ DEFAULT_DAG_ID_PREFIX = "baton"
 
 class AirflowOptions(TypedDict):
     """``storage``: the build's default IO store (a worker's BATON_STORAGE wins), or None;
-    ``resources``: Baton resource -> {connection|variable, fields} (names, never values)."""
+    ``resources``: Baton resource -> {connection|variable, fields} (names, never values);
+    ``storageConnection``: the AWS connection id with the S3 store's credentials, or None."""
 
     storage: str | None
     resources: dict[str, dict[str, Any]]
     dagIdPrefix: str
+    storageConnection: str | None
 
 
 def default_options(storage: str | None = None) -> AirflowOptions:
-    return {"storage": storage, "resources": {}, "dagIdPrefix": DEFAULT_DAG_ID_PREFIX}
+    return {
+        "storage": storage,
+        "resources": {},
+        "dagIdPrefix": DEFAULT_DAG_ID_PREFIX,
+        "storageConnection": None,
+    }
 
 
 def build_options(manifest_path: str | Path) -> AirflowOptions:
@@ -34,9 +41,20 @@ def build_options(manifest_path: str | Path) -> AirflowOptions:
         )
     resources = build.options.get("resources") or {}
     prefix = build.options.get("dagIdPrefix") or DEFAULT_DAG_ID_PREFIX
-    if not isinstance(resources, dict) or not isinstance(prefix, str):
+    connection = build.options.get("storageConnection")
+    if (
+        not isinstance(resources, dict)
+        or not isinstance(prefix, str)
+        or not isinstance(connection, str | None)
+    ):
         raise ManifestError(
             f"{Path(manifest_path).parent / 'build.json'}: options.resources must be an "
-            "object and options.dagIdPrefix a string; rebuild with `baton airflow build`"
+            "object, options.dagIdPrefix a string and options.storageConnection a string or "
+            "null; rebuild with `baton airflow build`"
         )
-    return {"storage": build.storage, "resources": resources, "dagIdPrefix": prefix}
+    return {
+        "storage": build.storage,
+        "resources": resources,
+        "dagIdPrefix": prefix,
+        "storageConnection": connection,
+    }

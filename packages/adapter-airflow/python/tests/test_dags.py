@@ -83,12 +83,18 @@ def test_a_sensor_is_a_continuous_dag_poking_in_reschedule_mode(
 def test_options_come_from_build_json(make_build: BuildFactory) -> None:
     resources = {"db": {"connection": "warehouse"}}
     path = make_build(
-        options={"dagIdPrefix": "shop", "resources": resources}, storage="/data"
+        options={
+            "dagIdPrefix": "shop",
+            "resources": resources,
+            "storageConnection": "store",
+        },
+        storage="/data",
     )
     assert build_options(path) == {
         "storage": "/data",
         "resources": resources,
         "dagIdPrefix": "shop",
+        "storageConnection": "store",
     }
     dags = build_dags(path)
     assert sorted(dags) == [
