@@ -24,8 +24,9 @@ const x = asset({ key: "x", compute: () => undefined, output: "none" });
 
 describe("prefect adapter: options", () => {
   it("takes flags and package.json spellings, defaults the work pool and the flow name", () => {
-    expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ flowName: "baton", resources: {}, workPool: "baton" });
-    expect(adapter.resolveOptions({ flowName: "shop", workPool: "local", resources: { landing: { block: "l" } } }, { name: undefined })).toEqual({ flowName: "shop", resources: { landing: { block: "l" } }, workPool: "local" });
+    expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ flowName: "baton", resources: {}, workPool: "baton", storageSecret: null });
+    expect(adapter.resolveOptions({ flowName: "shop", workPool: "local", resources: { landing: { block: "l" } }, storageSecret: "baton-s3" }, { name: undefined })).toEqual({ flowName: "shop", resources: { landing: { block: "l" } }, workPool: "local", storageSecret: "baton-s3" });
+    expect(adapter.resolveOptions({ "storage-secret": "shop-s3" }, { name: undefined }).storageSecret).toBe("shop-s3");
     expect(() => adapter.resolveOptions({ "work-pool": "" }, { name: undefined })).toThrow(/--work-pool/);
     expect(() => adapter.resolveOptions({ resources: [] }, { name: undefined })).toThrow(/--resources: must be a JSON object/);
     // No --flow-name: the package name without its scope.
@@ -111,7 +112,11 @@ describe("prefect adapter: emit", () => {
     expect(yaml).toContain("  - interval: 30\n");
     expect(yaml.match(/^- name:/gm)).toHaveLength(1 + fixtureManifest.schedules.length + 2 * fixtureManifest.sensors.length);
     expect(yaml).toContain("- prefect.deployments.steps.run_shell_script:\n    id: baton-project-dir\n    script: pwd\n");
-    expect(yaml).toContain('- prefect.deployments.steps.set_working_directory:\n    directory: "{{ baton-project-dir.stdout }}"\n');
+    // The worker's own copy (BATON_PROJECT_DIR), else the folder deploy ran in, is the working directory.
+    expect(yaml).toContain(
+      '- prefect.deployments.steps.run_shell_script:\n    id: baton-worker-dir\n    script: "echo \\"${BATON_PROJECT_DIR:-$BATON_DEPLOYED_DIR}\\""\n    shell: true\n    env:\n      BATON_DEPLOYED_DIR: "{{ baton-project-dir.stdout }}"\n',
+    );
+    expect(yaml).toContain('- prefect.deployments.steps.set_working_directory:\n    directory: "{{ baton-worker-dir.stdout }}"\n');
   });
 
   it("refuses to emit what breaks Prefect's rules, listing each problem", () => {
@@ -123,6 +128,8 @@ describe("prefect adapter: problems", () => {
   const problems = (o: PrefectOptions, manifest = fixtureManifest) => adapter.problems(manifest, o);
 
   it("has none for the fixtures with their resource mapping", () => {
+    expect(problems(options({ "storage-secret": "baton-s3" }))).toEqual([]);
+    expect(problems(options({ "storage-secret": "Baton_S3" }))).toEqual([expect.stringMatching(/storage secret "Baton_S3" \(--storage-secret\) is not a block document name/)]);
     expect(problems(options({ resources: { audit_api: { fields: { token: { secret: "fixture-api-token" }, url: { variable: "fixture_api_url" } } }, landing: { block: "fixture-landing" } } }))).toEqual([]);
   });
 

@@ -37,12 +37,14 @@ export function prefectYaml(o: PrefectYamlOptions): string {
 #   prefect work-pool create ${o.workPool} --type process
 #   prefect --no-prompt deploy --all
 #   prefect worker start --pool ${o.workPool}
+# (a worker elsewhere, with its own copy of this folder: BATON_PROJECT_DIR=<copy> prefect worker start …)
 name: ${j(o.flowName)}
 prefect-version: ${j(PREFECT_VERSION)}
 
 # Workers run the flows in this folder, wherever it is: the build step records the folder
-# \`prefect deploy\` runs in (no path is written here), and the pull step makes it the flow
-# runs' working directory. Deploy from where the workers will find the folder.
+# \`prefect deploy\` runs in (no path is written here). A worker with its own copy of the build
+# sets BATON_PROJECT_DIR to it (its flow runs inherit the worker's environment); the pull step
+# then makes that copy the flow runs' working directory, else the folder deploy ran in.
 build:
 - prefect.deployments.steps.run_shell_script:
     id: baton-project-dir
@@ -50,8 +52,15 @@ build:
     stream_output: false
 push: null
 pull:
+- prefect.deployments.steps.run_shell_script:
+    id: baton-worker-dir
+    script: ${j('echo "${BATON_PROJECT_DIR:-$BATON_DEPLOYED_DIR}"')}
+    shell: true
+    env:
+      BATON_DEPLOYED_DIR: "{{ baton-project-dir.stdout }}"
+    stream_output: false
 - prefect.deployments.steps.set_working_directory:
-    directory: "{{ baton-project-dir.stdout }}"
+    directory: "{{ baton-worker-dir.stdout }}"
 
 deployments:
 ${o.deployments.map((d) => deployment(d, o.workPool)).join("")}`;

@@ -10,6 +10,12 @@ export interface PrefectOptions {
   readonly resources: PrefectResources;
   /** The process work pool prefect.yaml deploys to. */
   readonly workPool: string;
+  /**
+   * A Prefect Secret block whose JSON value holds the S3 store's credentials (aws_access_key_id,
+   * aws_secret_access_key, aws_session_token, region, endpoint_url): loaded in the flow run, put
+   * into each Node step's environment only. Null: the worker's environment decides.
+   */
+  readonly storageSecret: string | null;
 }
 
 export const DEFAULT_WORK_POOL = "baton";
@@ -19,6 +25,7 @@ export const PREFECT_OPTIONS: Readonly<Record<string, AdapterOption>> = {
   "flow-name": { type: "string", description: 'name of the materialize flow (default: the package name without its scope; the sensor flow is "<name>-sensors")' },
   resources: { type: "string", jsonFile: true, description: "JSON file mapping each resource's config to Prefect Blocks, Secrets and Variables" },
   "work-pool": { type: "string", description: `process work pool prefect.yaml deploys to (default "${DEFAULT_WORK_POOL}")` },
+  "storage-secret": { type: "string", description: "Prefect Secret block (JSON: aws_access_key_id, aws_secret_access_key, region, endpoint_url, …) with the S3 store's credentials for the steps (default: the workers' environment)" },
 };
 
 const optionError = (option: string, problem: string, hint: string) => new BatonError("CONFIG", `prefect option ${option}: ${problem}`, { hint });
@@ -40,5 +47,6 @@ export function resolvePrefectOptions(raw: Readonly<Record<string, unknown>>, pr
     flowName: stringOption(raw, "flow-name", "flowName") ?? project.name?.replace(/^@[^/]+\//, "") ?? DEFAULT_FLOW_NAME,
     resources: resources as PrefectResources,
     workPool: stringOption(raw, "work-pool", "workPool") ?? DEFAULT_WORK_POOL,
+    storageSecret: stringOption(raw, "storage-secret", "storageSecret"),
   };
 }

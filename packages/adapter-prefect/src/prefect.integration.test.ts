@@ -7,6 +7,7 @@ import { LocalIOStore } from "@baton/core";
 import { CAPABILITIES, type Capability, controlFile, describeConformance, makeHarnessEnvironment, processAlive, startedMarker, waitFor } from "@baton/testing";
 import { prefectEnv } from "./__tests__/prefect/env.js";
 import { prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
+import { expectedPullSteps } from "./__tests__/prefect/pull-steps.js";
 import { startPrefectServer, type PrefectServer } from "./__tests__/prefect/server.js";
 
 /*
@@ -272,7 +273,7 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     expect(byName.daily_events!.schedules.map((s) => [s.schedule.cron, s.schedule.timezone])).toEqual([["0 2 * * *", "Europe/Paris"]]);
     expect(byName.daily_events!.parameters).toEqual({ assets: ["web/events", "daily_event_counts"], schedule: "daily_events" });
     expect(byName.new_event_files!.schedules.map((s) => s.schedule.interval)).toEqual([30]);
-    expect(byName.materialize!.pull_steps).toEqual([{ "prefect.deployments.steps.set_working_directory": { directory: cwd } }]);
+    expect(byName.materialize!.pull_steps).toEqual(expectedPullSteps(cwd));
   });
 
   it("a schedule deployment's cron and timezone pick the scheduled start and its partition", async () => {

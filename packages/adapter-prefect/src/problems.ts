@@ -2,7 +2,7 @@ import type { Manifest } from "@baton/core";
 import { deploymentSpecs, MATERIALIZE_DEPLOYMENT } from "./deployments.js";
 import type { PrefectOptions } from "./options.js";
 import { assetUri, cursorVariable } from "./prefect-names.js";
-import { resourceProblems } from "./resources.js";
+import { BLOCK_DOCUMENT_NAME, resourceProblems } from "./resources.js";
 
 /*
  * Prefect's rules that would otherwise break a build at `prefect deploy`, at the import of flows.py
@@ -47,6 +47,10 @@ export function prefectProblems(manifest: Manifest, options: PrefectOptions): st
   // server/api/workers.py create_work_pool: 403 "Work pools starting with 'Prefect' are reserved for internal use."
   if (options.workPool.toLowerCase().startsWith("prefect")) problems.push(`work pool name ${show(options.workPool)} (--work-pool) starts with "prefect", which Prefect reserves for its own pools; choose another name`);
   if (PLACEHOLDER.test(options.workPool)) problems.push(`work pool name ${show(options.workPool)} (--work-pool) contains a Prefect template placeholder {{ … }}, which prefect deploy would replace; rename it`);
+
+  if (options.storageSecret !== null && !BLOCK_DOCUMENT_NAME.test(options.storageSecret)) {
+    problems.push(`storage secret ${show(options.storageSecret)} (--storage-secret) is not a block document name: Prefect block names are lowercase letters, digits and dashes, e.g. "baton-s3"`);
+  }
 
   for (const s of manifest.schedules) push(nameProblem("deployment", s.name, ` (the schedule "${s.name}")`));
   for (const s of manifest.sensors) push(nameProblem("deployment", s.name, ` (the sensor "${s.name}")`));

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
 import { compareFolders, freePort, portabilityProblems, relocate, waitFor, type PythonEnv, type Relocated } from "@baton/testing";
+import { expectedPullSteps } from "./__tests__/prefect/pull-steps.js";
 import { adapter } from "./cli.js";
 
 /*
@@ -118,8 +119,8 @@ describe("prefect: a relocated build runs with only what it declares", { timeout
     await prefect(["--no-prompt", "deploy", "--all"], "deploying prefect.yaml");
 
     const deployment = await call("GET", `/deployments/name/${FLOW}/materialize`);
-    // The pull step is the folder prefect deploy ran in: the copy, not the build folder.
-    expect(deployment.pull_steps).toEqual([{ "prefect.deployments.steps.set_working_directory": { directory: relocated.dir } }]);
+    // The pull step is the folder prefect deploy ran in (the worker sets no BATON_PROJECT_DIR): the copy, not the build folder.
+    expect(deployment.pull_steps).toEqual(expectedPullSteps(relocated.dir));
     const deployed = (await call("POST", "/deployments/filter", { work_pools: { name: { any_: ["baton"] } } })) as unknown as Json[];
     expect(deployed.map((d) => d.name).sort()).toEqual(["materialize", "nightly_revenue", "orders_landed", "orders_landed-runs"]);
 

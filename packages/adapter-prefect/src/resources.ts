@@ -17,7 +17,7 @@ export type PrefectResources = Readonly<Record<string, PrefectResourceMapping>>;
 
 // Block document names (BaseBlock documents and Secret blocks): lowercase letters, digits, dashes
 // (prefect 3.9.1 prefect/types/names.py: BlockDocumentName, LOWERCASE_LETTERS_NUMBERS_AND_DASHES_ONLY_REGEX).
-const BLOCK_DOCUMENT_NAME = /^[a-z0-9-]+$/;
+export const BLOCK_DOCUMENT_NAME = /^[a-z0-9-]+$/;
 // Variable names: lowercase letters, digits, '-' and '_', at most 255 (prefect/types/names.py: VariableName).
 const VARIABLE_NAME = /^[a-z0-9_-]{1,255}$/;
 

@@ -48,7 +48,13 @@ from .errors import (
     BatonStepError,
 )
 from .manifest import Manifest
-from .resources import ResourceMapping, StepEnvironment, step_environment
+from .resources import (
+    ResourceMapping,
+    StepEnvironment,
+    step_environment,
+    storage_credentials,
+    with_storage_credentials,
+)
 from .sync import sync_result
 
 URI_SCHEME = "baton://"
@@ -97,11 +103,14 @@ class BatonProject:
         flow_name: str,
         resources: ResourceMapping | None = None,
         storage: str | None = None,
+        storage_secret: str | None = None,
     ) -> None:
         self.manifest = Manifest.load(manifest)
         self.flow_name = flow_name
         self.resources: ResourceMapping = resources or {}
         self.storage = storage
+        # A Secret block with the S3 store's credentials, loaded when a step runs (never a value here).
+        self.storage_secret = storage_secret
         self._assets = {a: self._prefect_asset(a) for a in self.manifest.assets}
         self._tasks: dict[str, Task[..., dict[str, Any]]] = {}
         # Set when this process is told to stop (a cancelled flow run): no step starts or retries.
@@ -109,8 +118,9 @@ class BatonProject:
 
     @classmethod
     def from_build(cls, manifest: str | Path, *, flow_name: str) -> BatonProject:
-        """The project of a build folder: its storage default and the resource mapping (the
-        ``resources`` option) come from ``baton/build.json`` next to the manifest."""
+        """The project of a build folder: its storage default, the resource mapping (the
+        ``resources`` option) and the storage Secret's name (``storageSecret``) come from
+        ``baton/build.json`` next to the manifest."""
         build = read_build(manifest)
         resources = build.options.get("resources")
         if resources is not None and not isinstance(resources, Mapping):
@@ -118,11 +128,18 @@ class BatonProject:
                 f'{Path(manifest).parent / "build.json"}: option "resources" is not an'
                 " object; rebuild with `baton prefect build --resources FILE.json`"
             )
+        storage_secret = build.options.get("storageSecret")
+        if storage_secret is not None and not isinstance(storage_secret, str):
+            raise BatonManifestError(
+                f'{Path(manifest).parent / "build.json"}: option "storageSecret" is not a'
+                " name; rebuild with `baton prefect build --storage-secret NAME`"
+            )
         return cls(
             manifest,
             flow_name=flow_name,
             resources=resources,
             storage=build.storage,
+            storage_secret=storage_secret,
         )
 
     # -- planning --------------------------------------------------------------------------------
@@ -508,7 +525,12 @@ class BatonProject:
         # BATON_STORAGE (already in the step's environment) wins.
         if self.storage and "BATON_STORAGE" not in environment.env:
             environment.env["BATON_STORAGE"] = self.storage
-        return environment
+        credentials = (
+            storage_credentials(self.storage_secret)
+            if self.storage_secret is not None
+            else StepEnvironment(env={})
+        )
+        return with_storage_credentials(environment, credentials)
 
     def _prefect_asset(self, asset_id: str) -> Asset:
         spec = self.manifest.asset(asset_id)

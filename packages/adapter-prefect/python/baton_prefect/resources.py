@@ -137,3 +137,74 @@ def _lookup(
         if name in block.values:
             return block.values[name], False
     return None, False
+
+
+# The keys of the storage Secret's JSON value and the variables the step's S3 client reads.
+STORAGE_SECRET_KEYS = {
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "AWS_SESSION_TOKEN",
+    "region": "AWS_REGION",
+    "endpoint_url": "AWS_ENDPOINT_URL_S3",
+}
+# Values masked in everything the step prints (the region and endpoint are not secret).
+_MASKED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Inherited credentials that would mix with the Secret's into another identity.
+_REPLACED = ("AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+def storage_credentials(secret_name: str) -> StepEnvironment:
+    """The S3 store's variables from a Prefect Secret block whose value is a JSON object.
+
+    Only the returned ``env`` carries the values (for the Node step); ``secrets`` lists the ones
+    to mask. Unknown keys are refused, naming the ones accepted, so a typo is not silently lost.
+    """
+    secret: Secret[Any] = sync_result(Secret.load(secret_name))
+    value = secret.get()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, Mapping):
+        raise BatonError(
+            f'the storage Secret "{secret_name}" is not a JSON object; save it as'
+            ' {"aws_access_key_id": …, "aws_secret_access_key": …, "region": …,'
+            ' "endpoint_url": …}'
+        )
+    unknown = sorted(set(value) - set(STORAGE_SECRET_KEYS))
+    if unknown:
+        raise BatonError(
+            f'the storage Secret "{secret_name}" has unknown key(s) {", ".join(unknown)};'
+            f" use {', '.join(STORAGE_SECRET_KEYS)}"
+        )
+    env = {
+        STORAGE_SECRET_KEYS[k]: str(v)
+        for k, v in value.items()
+        if v is not None and str(v) != ""
+    }
+    if ("AWS_ACCESS_KEY_ID" in env) != ("AWS_SECRET_ACCESS_KEY" in env):
+        raise BatonError(
+            f'the storage Secret "{secret_name}" needs both aws_access_key_id and'
+            " aws_secret_access_key, or neither"
+        )
+    return StepEnvironment(env=env, secrets=[env[k] for k in _MASKED if k in env])
+
+
+def with_storage_credentials(
+    environment: StepEnvironment, credentials: StepEnvironment
+) -> StepEnvironment:
+    """``environment`` with the storage Secret's variables: they win over the worker's, and a
+    key pair from the Secret drops the worker's own session token and profile. The store's
+    credentials are masked wherever they came from (the Secret or the worker's environment)."""
+    env = dict(environment.env)
+    if "AWS_ACCESS_KEY_ID" in credentials.env:
+        for name in _REPLACED:
+            env.pop(name, None)
+    env.update(credentials.env)
+    masked = {env[k] for k in _MASKED if env.get(k)}
+    secrets = sorted(
+        set(environment.secrets) | set(credentials.secrets) | masked,
+        key=lambda s: (-len(s), s),
+    )
+    return StepEnvironment(env=env, secrets=secrets)
