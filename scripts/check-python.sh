@@ -75,7 +75,9 @@ core_wheel=$(wheel packages/core baton_core @baton/core) || fail "baton_core: wh
 
 # -- baton_core ----------------------------------------------------------------------------------
 if [[ -n "${core_wheel:-}" ]]; then
-  if env=$(venv check-core "$dev_pins"); then
+  # read_output's extras (polars, s3fs) and the moto server its S3 tests start.
+  core_pins=("$dev_pins" packages/core/python/requirements-s3.txt packages/testing/python/requirements-moto.txt)
+  if env=$(venv check-core "${core_pins[@]}"); then
     "$uv" pip install --quiet --python "$env/bin/python" --reinstall --no-deps "$core_wheel"
     step "baton_core: types generated from the schema" . node scripts/gen-manifest-types.mjs --check
     step "baton_core: ruff check" packages/core/python "$env/bin/ruff" check .
@@ -83,7 +85,7 @@ if [[ -n "${core_wheel:-}" ]]; then
     step "baton_core: mypy --strict" packages/core/python "$env/bin/mypy" --strict --cache-dir "$env/.mypy_cache" baton_core tests
     step "baton_core: pytest" packages/core/python "$env/bin/pytest" -q -p no:cacheprovider tests
   else
-    fail "baton_core: venv from $dev_pins"
+    fail "baton_core: venv from ${core_pins[*]}"
   fi
 fi
 

@@ -3,6 +3,8 @@
 Stdlib only. It reads the manifest (typed by ``manifest_types``, generated from core's JSON
 Schema) and the build settings next to it, checks partition keys as core's TypeScript does, and
 launches core's step runtime (`node <stepEntry> ...`), reading the events it prints.
+``read_output`` reads a committed output into polars (the ``read`` and ``s3`` extras, imported
+only when it is called).
 """
 
 from .build import BuildError, BuildInfo, read_build
@@ -48,12 +50,25 @@ from .step import (
     secret_values,
     step_command,
 )
+from .storage import (
+    ColumnSchema,
+    MissingOutputError,
+    OutputRecord,
+    RecordMismatchError,
+    StorageError,
+    StorageUrlError,
+    encode_segment,
+    read_output,
+    read_record,
+    s3_options,
+)
 
 __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",
     "EVENT_PREFIX",
     "BuildError",
     "BuildInfo",
+    "ColumnSchema",
     "Manifest",
     "ManifestAsset",
     "ManifestData",
@@ -62,26 +77,35 @@ __all__ = [
     "ManifestSchedule",
     "ManifestSensor",
     "ManifestVersionError",
+    "MissingOutputError",
+    "OutputRecord",
     "PartitionError",
     "PartitionMapping",
     "PartitionsDefinition",
     "PlanError",
     "PlannedAsset",
+    "RecordMismatchError",
     "RunPlan",
     "Skipped",
     "StepResult",
+    "StorageError",
+    "StorageUrlError",
     "TickPlan",
     "Verdict",
     "check_key",
     "check_range",
+    "encode_segment",
     "node_binary",
     "parse_range",
     "partitions_of",
     "plan_run",
     "read_build",
     "read_manifest",
+    "read_output",
+    "read_record",
     "redactor",
     "run_step",
+    "s3_options",
     "schedule_tick_plan",
     "secret_values",
     "step_command",

@@ -3,15 +3,19 @@
 For unit tests of code that reads Baton builds (the adapters' translators, a custom DAG file):
 ``asset``, ``dep`` and the partition helpers make manifest entries with every required field, and
 ``write_build`` lays out ``OUT/baton/manifest.json`` and ``OUT/baton/build.json`` as
-``baton <target> build`` does, without Node or an orchestrator.
+``baton <target> build`` does, without Node or an orchestrator. ``write_output`` commits a polars
+frame to a store (a folder or ``s3://…``) in core's layout, for tests of code that reads outputs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .manifest_types import (
     ManifestAsset,
@@ -24,6 +28,10 @@ from .manifest_types import (
     StaticPartitionsDefinition,
     TimePartitionsDefinition,
 )
+from .storage import OutputRecord, _folder, _key_parts, _open_store
+
+if TYPE_CHECKING:
+    import polars
 
 __all__ = [
     "CORE_STEP_ENTRY",
@@ -34,6 +42,7 @@ __all__ = [
     "manifest",
     "static",
     "write_build",
+    "write_output",
 ]
 
 # Where a build's runtime keeps core's step entry (adapters with their own pass step_entry).
@@ -150,3 +159,48 @@ def write_build(
     build = {"options": dict(options or {}), "storage": storage, "target": target}
     (folder / "build.json").write_text(json.dumps(build, indent=2), encoding="utf-8")
     return path
+
+
+def write_output(
+    storage: str | os.PathLike[str],
+    key: str | Sequence[str],
+    frame: polars.DataFrame,
+    partition: str | None = None,
+    *,
+    format: Literal["parquet", "ipc"] = "parquet",
+    run_id: str = "test-run",
+    code_version: str | None = None,
+) -> OutputRecord:
+    """Commit ``frame`` as core's store does: the data file, then ``record.json`` naming it.
+
+    ``contentHash`` follows core's recipe (sha256 of the frame's Arrow IPC stream); another
+    polars version may frame the stream differently, so it is not promised to equal Node's.
+    """
+    store = _open_store(storage)
+    parts = _key_parts(key)
+    folder = _folder(parts, partition)
+    stream = frame.rechunk().write_ipc_stream(None).getvalue()
+    digest = hashlib.sha256(stream).hexdigest()
+    buffer = io.BytesIO()
+    if format == "parquet":
+        frame.write_parquet(buffer, compression="zstd")
+    else:
+        frame.write_ipc(buffer)
+    file = f"data-{digest[:16]}.{format}"
+    store.write([*folder, file], buffer.getvalue())
+    record: OutputRecord = {
+        "assetKey": "/".join(parts),
+        "partitionKey": partition,
+        "format": format,
+        "file": file,
+        "rowCount": frame.height,
+        "schema": [{"name": n, "type": str(t)} for n, t in frame.schema.items()],
+        "contentHash": digest,
+        "producedAs": "polars",
+        "codeVersion": code_version,
+        "runId": run_id,
+    }
+    store.write(
+        [*folder, "record.json"], (json.dumps(record, indent=2) + "\n").encode()
+    )
+    return record
