@@ -12,6 +12,7 @@ import { moduleName } from "./project.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "baton-dagster-adapter-"));
 const fixtureModule = fixtureModulePath();
+const OPTS = { storageCredentials: "environment" } as const;
 
 async function fixtureManifest(): Promise<Manifest> {
   const defs = await loadDefinitions(fixtureModule, "default");
@@ -23,7 +24,7 @@ describe("problems", () => {
     const owned = (owners: string[]) => asset({ key: `a${owners.length}`, owners, compute: () => pl.DataFrame({ a: [1] }) });
     const defs = definitions({ assets: [owned(["alice", "team:"]), owned(["alice@example.com", "team:data", "x"])] });
     const manifest = toManifest(defs, { module: fixtureModule, manifestDir: tmp(), stepEntry: fixtureModule });
-    expect(adapter.problems(manifest, {})).toEqual([
+    expect(adapter.problems(manifest, OPTS)).toEqual([
       'asset "a2": owner "alice" is neither an email address nor a team ("team:<name>"), the only owners Dagster accepts',
       'asset "a2": owner "team:" has no team name after "team:"',
       'asset "a3": owner "x" is neither an email address nor a team ("team:<name>"), the only owners Dagster accepts',
@@ -37,7 +38,7 @@ describe("problems", () => {
       schedules: [{ name: "nightly", partition: { type: "static", key: "t\tab" }, partitions: null }],
       sensors: [],
     } as unknown as Manifest;
-    expect(adapter.problems(manifest, {})).toEqual([
+    expect(adapter.problems(manifest, OPTS)).toEqual([
       'asset "parts": group "my-group": Dagster names allow only letters, digits and "_"',
       'asset "parts": partition key "x\\ny" contains a newline, which Dagster does not allow in a partition key',
       'asset "parts": partition key "a...b" contains "...", which Dagster does not allow in a partition key',
@@ -50,26 +51,26 @@ describe("problems", () => {
     const a = asset({ key: "type", group: "class", compute: () => pl.DataFrame({ a: [1] }) });
     const manifest = toManifest(definitions({ assets: [a] }), { module: fixtureModule, manifestDir: tmp(), stepEntry: fixtureModule });
     const withSchedule = { ...manifest, schedules: [{ name: "import", partition: null, partitions: null }] } as unknown as Manifest;
-    expect(adapter.problems(withSchedule, {})).toEqual([
+    expect(adapter.problems(withSchedule, OPTS)).toEqual([
       'asset "type": its Dagster output name "type" is a name Dagster reserves (a Python keyword or one of its own); rename the key',
       'schedule "import": a name Dagster reserves (a Python keyword or one of its own); rename it',
     ]);
-    expect(adapter.problems(manifest, {})).toEqual([
+    expect(adapter.problems(manifest, OPTS)).toEqual([
       'asset "type": its Dagster output name "type" is a name Dagster reserves (a Python keyword or one of its own); rename the key',
     ]);
     const grouped = toManifest(definitions({ assets: [asset({ key: "ok", group: "class", compute: () => pl.DataFrame({ a: [1] }) })] }), { module: fixtureModule, manifestDir: tmp(), stepEntry: fixtureModule });
-    expect(adapter.problems(grouped, {})).toEqual(['assets "ok": their Dagster op would be named "class", a name Dagster reserves; rename the group']);
+    expect(adapter.problems(grouped, OPTS)).toEqual(['assets "ok": their Dagster op would be named "class", a name Dagster reserves; rename the group']);
   });
 
   it("passes the conformance fixture", async () => {
-    expect(adapter.problems(await fixtureManifest(), {})).toEqual([]);
+    expect(adapter.problems(await fixtureManifest(), OPTS)).toEqual([]);
   });
 });
 
 describe("plan", () => {
   it("covers every asset, schedule and sensor", async () => {
     const manifest = await fixtureManifest();
-    const plan = adapter.plan(manifest, {});
+    const plan = adapter.plan(manifest, OPTS);
     expect(plan.assets.map((a) => a.id)).toEqual(manifest.assets.map((a) => a.id));
     expect(plan.schedules.map((s) => s.name)).toEqual(manifest.schedules.map((s) => s.name));
     expect(plan.sensors.map((s) => s.name)).toEqual(manifest.sensors.map((s) => s.name));
@@ -87,8 +88,9 @@ describe("emit", () => {
 
   it("writes a dg project whose defs.yaml names the Baton component and the build folder without `..`", async () => {
     const manifest = await fixtureManifest();
-    const files = Object.fromEntries(adapter.emit({ manifest, options: {}, storage: null, projectName: "@acme/sales" }).map((f) => [f.path, String(f.content)]));
-    expect(Object.keys(files).sort()).toEqual(["pyproject.toml", "src/sales/__init__.py", "src/sales/definitions.py", "src/sales/defs/__init__.py", "src/sales/defs/baton/defs.yaml"]);
+    const files = Object.fromEntries(adapter.emit({ manifest, options: OPTS, storage: null, projectName: "@acme/sales" }).map((f) => [f.path, String(f.content)]));
+    expect(Object.keys(files).sort()).toEqual(["pyproject.toml", "src/sales/__init__.py", "src/sales/definitions.py", "src/sales/defs/__init__.py", "src/sales/defs/baton/defs.yaml", "src/sales/defs/resources.py"]);
+    expect(files["src/sales/defs/resources.py"]).toContain('"baton_storage": BatonStorage(),');
     expect(files["src/sales/defs/baton/defs.yaml"]).toContain('type: baton_dagster.BatonBuildComponent\n\nattributes:\n  build: "{{ context.project_root }}/baton"\n');
     expect(files["src/sales/definitions.py"]).toContain("load_from_defs_folder(path_within_project=Path(__file__).parent)");
     const pyproject = files["pyproject.toml"]!;
@@ -99,6 +101,28 @@ describe("emit", () => {
   });
 });
 
+describe("storage resource (defs/resources.py)", () => {
+  const emitted = async (storage: string | null, storageCredentials: "environment" | "chain") => {
+    const manifest = await fixtureManifest();
+    const files = adapter.emit({ manifest, options: { storageCredentials }, storage, projectName: "sales" });
+    return String(files.find((f) => f.path === "src/sales/defs/resources.py")!.content);
+  };
+
+  it("an s3:// build reads the S3 keys with dg.EnvVar in the run; chain and local builds set nothing", async () => {
+    const s3 = await emitted("s3://bucket/prefix", "environment");
+    expect(s3).toContain('"baton_storage": BatonStorage(\n                aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),\n                aws_secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),\n            ),');
+    expect(s3).toContain("@dg.definitions\ndef resources() -> dg.Definitions:");
+    expect(await emitted("s3://bucket/prefix", "chain")).toContain('"baton_storage": BatonStorage(),');
+    expect(await emitted("/data/store", "environment")).toContain('"baton_storage": BatonStorage(),');
+  });
+
+  it("refuses an unknown storage-credentials value, naming the option", () => {
+    expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ storageCredentials: "environment" });
+    expect(adapter.resolveOptions({ storageCredentials: "chain" }, { name: undefined })).toEqual({ storageCredentials: "chain" });
+    expect(() => adapter.resolveOptions({ storageCredentials: "vault" }, { name: undefined })).toThrow(/option storage-credentials must be "environment" or "chain", not "vault"/);
+  });
+});
+
 describe("baton dagster build (core's buildTarget with this adapter)", () => {
   it("is portable and deterministic: two builds of the example are byte-identical, with no absolute path or `..`", async () => {
     const [a, b] = [join(tmp(), "out"), join(tmp(), "out")];
@@ -106,7 +130,7 @@ describe("baton dagster build (core's buildTarget with this adapter)", () => {
     await buildExample(b);
     expect(first.files).toEqual(expect.arrayContaining(["baton/manifest.json", "baton/build.json", "requirements.txt", "pyproject.toml", "src/customer_metrics/defs/baton/defs.yaml"]));
     expect(first.manifest.runtime.stepEntry).toBe("runtime/node_modules/@baton/adapter-dagster/dist/step-bin.js");
-    expect(JSON.parse(readFileSync(join(a, "baton", "build.json"), "utf8"))).toEqual({ options: {}, storage: null, target: "dagster" });
+    expect(JSON.parse(readFileSync(join(a, "baton", "build.json"), "utf8"))).toEqual({ options: { storageCredentials: "environment" }, storage: null, target: "dagster" });
     expect(portabilityProblems(a)).toEqual([]);
     expect(compareFolders(a, b)).toEqual([]);
   }, 120_000);

@@ -4,9 +4,10 @@
  * everything else (baton/, wheels/, requirements.txt) and replaces the folder atomically.
  */
 import { fileURLToPath } from "node:url";
+import { BatonError } from "@baton/core";
 import { corePythonWheel, shippedWheel, wheelPin, type BatonAdapter, type BuildInput } from "@baton/core/build";
 import { dagsterPlan } from "./plan.js";
-import { DAGSTER_PINS, moduleName, projectFiles } from "./project.js";
+import { DAGSTER_PINS, moduleName, projectFiles, type StorageCredentials } from "./project.js";
 import { dagsterProblems } from "./translate.js";
 
 
@@ -16,7 +17,21 @@ export function dagsterWheel(): string {
 }
 
 
-type Options = Readonly<Record<string, never>>;
+interface Options {
+  readonly storageCredentials: StorageCredentials;
+}
+
+const CREDENTIALS: readonly StorageCredentials[] = ["environment", "chain"];
+
+function resolveOptions(raw: Readonly<Record<string, unknown>>): Options {
+  const value = raw.storageCredentials ?? "environment";
+  if (typeof value !== "string" || !CREDENTIALS.includes(value as StorageCredentials)) {
+    throw new BatonError("CONFIG", `option storage-credentials must be "environment" or "chain", not ${JSON.stringify(value)}`, {
+      hint: 'e.g. --storage-credentials chain or "storageCredentials": "chain" (the AWS SDK\'s chain: profiles, instance roles)',
+    });
+  }
+  return { storageCredentials: value as StorageCredentials };
+}
 
 export const adapter: BatonAdapter<Options> = {
   name: "dagster",
@@ -31,15 +46,20 @@ export const adapter: BatonAdapter<Options> = {
     retries: true,
     resources: true,
   },
-  options: {},
+  options: {
+    "storage-credentials": {
+      type: "string",
+      description: 'S3 credentials of the steps (resource baton_storage): "environment" (default: dg.EnvVar("AWS_ACCESS_KEY_ID") and dg.EnvVar("AWS_SECRET_ACCESS_KEY"), read in the run) or "chain" (the AWS SDK\'s chain: profiles, instance roles)',
+    },
+  },
   runtime: { stepPackage: "@baton/adapter-dagster", stepBin: "dist/step-bin.js" },
   python: () => ({ wheels: [dagsterWheel()], requirements: [...DAGSTER_PINS] }),
-  resolveOptions: () => ({}),
+  resolveOptions: (raw) => resolveOptions(raw),
   problems: (manifest) => dagsterProblems(manifest),
   emit(input: BuildInput<Options>) {
     // Core pins baton-core and baton-dagster to the versions of the wheels it copies: the same here.
     const dependencies = [...DAGSTER_PINS, wheelPin(corePythonWheel()), wheelPin(dagsterWheel())].sort();
-    return projectFiles({ module: moduleName(input.projectName), dependencies });
+    return projectFiles({ module: moduleName(input.projectName), dependencies, storage: input.storage, storageCredentials: input.options.storageCredentials });
   },
   plan: (manifest) => dagsterPlan(manifest),
   nextSteps(out) {

@@ -1,13 +1,17 @@
 """Baton definitions as a Dagster code location, each step run in Node through Dagster Pipes."""
 
 from .component import BatonBuildComponent
-from .definitions import build_definitions
+from .definitions import baton_definitions, build_definitions
 from .manifest import ACCEPTED_MANIFEST_VERSIONS, ManifestError, load_manifest
+from .storage import STORAGE_RESOURCE_KEY, BatonStorage
 
 __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",
+    "STORAGE_RESOURCE_KEY",
     "BatonBuildComponent",
+    "BatonStorage",
     "ManifestError",
+    "baton_definitions",
     "build_definitions",
     "load_manifest",
 ]

@@ -24,6 +24,7 @@ from .node import BatonNode
 from .partitions import partition_mapping, partitions_def, partitions_label
 from .resources import secret_values, step_environment
 from .step import run_node_step
+from .storage import STORAGE_RESOURCE_KEY, BatonStorage, storage_secrets
 
 PIPES_RESOURCE_KEY = "pipes_subprocess_client"
 # Range runs (single-run backfills) have no partition key in the Pipes context.
@@ -147,17 +148,24 @@ def retry_policy(retry: ManifestRetry | None) -> dg.RetryPolicy | None:
     )
 
 
-def build_assets(manifest: Manifest, node: BatonNode) -> list[dg.AssetsDefinition]:
+def build_assets(
+    manifest: Manifest, node: BatonNode, build_storage: str | None = None
+) -> list[dg.AssetsDefinition]:
+    """The multi-assets; `build_storage` is the build's `--storage` (`baton/build.json`)."""
     buckets = plan_buckets(manifest)
     names = _op_names(buckets)
     return [
-        _multi_asset(manifest, node, b, name)
+        _multi_asset(manifest, node, b, name, build_storage)
         for b, name in zip(buckets, names, strict=True)
     ]
 
 
 def _multi_asset(
-    manifest: Manifest, node: BatonNode, bucket: Bucket, name: str
+    manifest: Manifest,
+    node: BatonNode,
+    bucket: Bucket,
+    name: str,
+    build_storage: str | None,
 ) -> dg.AssetsDefinition:
     resource_keys = sorted({key for a in bucket.assets for key in a["resources"]})
     resources_by_key = {
@@ -174,7 +182,11 @@ def _multi_asset(
         # Node runs every key of a range in one process: one step per range, not per key.
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         retry_policy=retry_policy(bucket.retry),
-        required_resource_keys={PIPES_RESOURCE_KEY, *resource_keys},
+        required_resource_keys={
+            PIPES_RESOURCE_KEY,
+            STORAGE_RESOURCE_KEY,
+            *resource_keys,
+        },
         op_tags={"kind": "typescript"},
     )
     def run_in_node(
@@ -203,14 +215,20 @@ def _multi_asset(
         ):
             keys_range = context.partition_key_range
             extras[RANGE_EXTRA] = {"start": keys_range.start, "end": keys_range.end}
+        # Decided here, in the run: the storage resource (EnvVar resolved now), else the worker.
+        storage: BatonStorage = getattr(context.resources, STORAGE_RESOURCE_KEY)
+        storage_env = storage.step_environment(build_storage)
         yield from run_node_step(
             context,
             getattr(context.resources, PIPES_RESOURCE_KEY),
             node.command("run"),
-            env=step_environment(manifest, keys, context.resources),
+            env={**step_environment(manifest, keys, context.resources), **storage_env},
             extras=extras,
             selected=selected,
-            secrets=secret_values(manifest, context.resources),
+            secrets=[
+                *secret_values(manifest, context.resources),
+                *storage_secrets(storage_env),
+            ],
         )
 
     return run_in_node

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from .definitions import build_definitions
+from .definitions import baton_definitions
 
 
 @dataclass
@@ -35,4 +35,4 @@ class BatonBuildComponent(dg.Component, dg.Resolvable):
         return folder / "manifest.json"
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        return build_definitions(self.manifest_path(context))
+        return baton_definitions(self.manifest_path(context))

@@ -1,13 +1,13 @@
 """BatonBuildComponent loaded the way `dg` loads a project: from its defs folder."""
 
-import os
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from baton_core.manifest_types import ManifestData
-from baton_dagster import ManifestError, build_definitions
+from baton_dagster import BatonStorage, ManifestError, build_definitions
 from baton_dagster.assets import PIPES_RESOURCE_KEY
 
 from .conftest import write_build
@@ -16,6 +16,14 @@ DEFS_YAML = """type: baton_dagster.BatonBuildComponent
 
 attributes:
   build: "{{ context.project_root }}/baton"
+"""
+RESOURCES_PY = """import dagster as dg
+from baton_dagster import BatonStorage
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"baton_storage": BatonStorage()})
 """
 
 
@@ -30,12 +38,16 @@ def dg_project(root: Path, data: ManifestData, storage: str | None = None) -> Pa
     (package / "__init__.py").write_text("", encoding="utf-8")
     (package / "defs" / "__init__.py").write_text("", encoding="utf-8")
     (package / "defs" / "baton" / "defs.yaml").write_text(DEFS_YAML, encoding="utf-8")
+    (package / "defs" / "resources.py").write_text(RESOURCES_PY, encoding="utf-8")
     write_build(root, data, storage)
     return package
 
 
 def load(package: Path, monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
-    # What dg's workspace entry does: the project's src/ is the working directory.
+    # What dg's workspace entry does: the project's src/ is the working directory. Every test's
+    # project has the same module name: forget the last one's modules.
+    for name in [m for m in sys.modules if m.split(".")[0] == package.name]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(package.parent))
     return dg.load_from_defs_folder(path_within_project=package)
 
@@ -59,21 +71,31 @@ def test_the_component_yields_assets_checks_schedules_sensors_and_resources(
         "__anonymous_asset_job_nightly"
     )
     assert defs.resolve_sensor_def("new_orders").minimum_interval_seconds == 30
-    assert set(defs.resources or {}) == {PIPES_RESOURCE_KEY, "warehouse"}
+    # baton_storage comes from the project (its generated defs/resources.py), not the component.
+    assert set(defs.resources or {}) == {
+        PIPES_RESOURCE_KEY,
+        "warehouse",
+        "baton_storage",
+    }
 
 
-def test_storage_comes_from_build_json_unless_the_worker_sets_baton_storage(
+def test_the_component_leaves_baton_storage_to_the_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sales: ManifestData
 ) -> None:
-    monkeypatch.delenv("BATON_STORAGE", raising=False)
-    path = write_build(tmp_path, sales, storage="s3://bucket/baton")
-    client = (build_definitions(path).resources or {})[PIPES_RESOURCE_KEY]
-    assert client.env == {"BATON_STORAGE": "s3://bucket/baton"}
+    package = dg_project(tmp_path, sales)
+    (package / "defs" / "resources.py").unlink()
+    with pytest.raises(Exception, match="baton_storage"):
+        dg.Definitions.validate_loadable(load(package, monkeypatch))
 
-    monkeypatch.setenv("BATON_STORAGE", "/worker/storage")
-    client = (build_definitions(path).resources or {})[PIPES_RESOURCE_KEY]
-    assert client.env == {}
-    assert os.environ["BATON_STORAGE"] == "/worker/storage"
+
+def test_build_definitions_defaults_baton_storage_to_the_worker_environment(
+    tmp_path: Path, sales: ManifestData
+) -> None:
+    path = write_build(tmp_path, sales, storage="s3://bucket/baton")
+    storage = (build_definitions(path).resources or {})["baton_storage"]
+    assert storage == BatonStorage()
+    given = BatonStorage(url="s3://other/x")
+    assert (build_definitions(path, given).resources or {})["baton_storage"] is given
 
 
 def test_a_manifest_of_another_version_names_the_file_and_the_fix(
