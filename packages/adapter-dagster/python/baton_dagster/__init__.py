@@ -2,6 +2,7 @@
 
 from .component import BatonBuildComponent
 from .definitions import baton_definitions, build_definitions
+from .io_manager import BatonInputManager
 from .manifest import ACCEPTED_MANIFEST_VERSIONS, ManifestError, load_manifest
 from .storage import STORAGE_RESOURCE_KEY, BatonStorage
 
@@ -9,6 +10,7 @@ __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",
     "STORAGE_RESOURCE_KEY",
     "BatonBuildComponent",
+    "BatonInputManager",
     "BatonStorage",
     "ManifestError",
     "baton_definitions",

@@ -5,7 +5,9 @@
       build: "{{ context.project_root }}/baton"
 
 in the manner of dagster-dbt's `DbtProjectComponent`: the component names the artifact (here the
-`baton/` folder a `baton dagster build` writes) and yields its definitions.
+`baton/` folder a `baton dagster build` writes) and yields its definitions. Its assets need a
+`baton_storage` resource (`BatonStorage`), which the project declares (the generated
+`defs/resources.py`), so the store and its credentials are the deployment's, set in Python.
 """
 
 from dataclasses import dataclass
