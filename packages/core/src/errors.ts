@@ -20,7 +20,8 @@ export type BatonErrorCode =
   | "CHECK_FAILED"
   | "MISSING_OUTPUT"
   | "MANIFEST"
-  | "CONFIG";
+  | "CONFIG"
+  | "STORAGE_URL";
 
 export interface BatonErrorDetails {
   asset?: string;
@@ -78,6 +79,7 @@ export const DETERMINISTIC_CODES: ReadonlySet<string> = new Set<BatonErrorCode>(
   "UNMAPPABLE_PARTITIONS",
   "MANIFEST",
   "CONFIG",
+  "STORAGE_URL",
   "UNKNOWN_SELECTION",
   "CYCLE",
   "UNKNOWN_INPUT",
@@ -97,6 +99,8 @@ export function isRetryable(e: unknown): boolean {
   if (e === null || typeof e !== "object") return true;
   const { name, code } = e as { name?: unknown; code?: unknown };
   if (name === "BatonValidationError") return false;
+  // A storage failure that only a configuration fix cures (a missing bucket, rejected credentials).
+  if (name === "BatonStorageError" && (e as { retryable?: unknown }).retryable === false) return false;
   return !(name === "BatonError" && typeof code === "string" && DETERMINISTIC_CODES.has(code));
 }
 

@@ -27,7 +27,9 @@ export { selectAssets, parseSelection, type SelectableAsset } from "./selection.
 export { cronProblem, timezoneProblem, previousTick, nextTick, prefectSchedules, repeatsEveryHour, type PrefectSchedule } from "./cron.js";
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
 export { planRun, planScheduleTick, firstInRunOrder, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";
-export { LocalIOStore, BatonStorageError, defaultStorageRoot, encodeSegment, type OutputRecord } from "./io/store.js";
+export { LocalIOStore, BackendIOStore, BatonStorageError, defaultStorageRoot, encodeSegment, type IOStore, type OutputRecord, type WriteArgs, type WriteResult } from "./io/store.js";
+export { openStore, storageSecrets, type OpenStoreOptions } from "./io/open.js";
+export type { S3StoreOptions } from "./io/s3-backend.js";
 export { isBatonError, isBatonValidationError, isExplainedError } from "./is-baton-error.js";
 export { enableSourceMaps, type CallerLocation } from "./source.js";
 export { contentHash, toPolars, type ColumnSchema } from "./io/frames.js";

@@ -5,7 +5,8 @@ import { isExplainedError } from "../is-baton-error.js";
 import { loadDefinitions } from "../load.js";
 import { materialize } from "../executor/materialize.js";
 import type { StepEvent } from "../step/events.js";
-import { LocalIOStore } from "../io/store.js";
+import type { IOStore } from "../io/store.js";
+import { openStore } from "../io/open.js";
 import { manifestToJson, toManifest } from "../manifest/build.js";
 import { evaluateScheduleTick, evaluateSensorTick } from "../ticks.js";
 import { compileDefinitions, writeManifest } from "./compile.js";
@@ -100,7 +101,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   const project = findProject(io.cwd, values.definitions);
   const defs = await loadDefinitions(project.definitions, project.exportName);
   const json = (v: unknown) => io.out(JSON.stringify(v, null, 2));
-  const store = new LocalIOStore(io.env.BATON_STORAGE ?? join(project.root, ".baton", "storage"));
+  const store = openStore(io.env.BATON_STORAGE, io.env, { defaultRoot: join(project.root, ".baton", "storage") });
 
   switch (command) {
     case "validate":
@@ -203,7 +204,7 @@ async function runAdapter(target: string, argv: readonly string[], io: Io): Prom
   }
 }
 
-async function show(key: readonly string[], partition: string | undefined, store: LocalIOStore, io: Io): Promise<void> {
+async function show(key: readonly string[], partition: string | undefined, store: IOStore, io: Io): Promise<void> {
   const { frame } = await store.read(key, partition);
   io.out(`\n${key.join("/")}${partition ? ` [${partition}]` : ""}:`);
   io.out(frame.head(20).toString());

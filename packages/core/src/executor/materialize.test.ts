@@ -194,7 +194,7 @@ describe("materialize", () => {
     expect(e.message).toContain('unknown partition key "2024-02-30"');
     expect(compute).not.toHaveBeenCalled();
     expect(events).toEqual([]);
-    expect(readdirSync(store.root)).toEqual([]);
+    expect(readdirSync(store.url)).toEqual([]);
   });
 
   it("a range that ends before it starts, or a key after the last complete window, fails up front too", async () => {

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Definitions } from "../definitions.js";
-import { LocalIOStore } from "../io/store.js";
+import type { IOStore } from "../io/store.js";
+import { openStore, storageSecrets } from "../io/open.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
 import { firstInRunOrder, planRun, type PlannedAsset, type RunPlan } from "../plan.js";
 import { runStep } from "../step/run.js";
 import { redactProcessOutput } from "../step/output.js";
-import { resourceKeys, secretRedactor } from "../step/resources.js";
+import { redactorOf, resourceKeys, stepSecrets } from "../step/resources.js";
 import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
 import { StepCancelled } from "../errors.js";
 
@@ -17,7 +18,8 @@ export interface MaterializeOptions {
   /** Ready-made resource instances, replacing the definitions' factories. */
   readonly resources?: Readonly<Record<string, unknown>>;
   readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly store?: LocalIOStore;
+  /** Where outputs go; by default the store BATON_STORAGE (of `env`) names. */
+  readonly store?: IOStore;
   readonly runId?: string;
   /** Independent assets run concurrently, at most this many at once. */
   readonly concurrency?: number;
@@ -60,7 +62,8 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function materialize(defs: Definitions, options: MaterializeOptions = {}): Promise<MaterializeResult> {
   const started = performance.now();
   const runId = options.runId ?? randomUUID();
-  const store = options.store ?? new LocalIOStore();
+  const environment = options.env ?? process.env;
+  const store = options.store ?? openStore(environment.BATON_STORAGE, environment);
   // One instant for the plan and its steps, so a window completing mid-run cannot change the keys.
   const now = options.now ?? new Date();
   // The one planner (plan.ts): every key is checked up front, so a typo leaves no half run behind.
@@ -73,7 +76,6 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const limit = Math.max(1, options.concurrency ?? 4);
   const sleep = options.sleep ?? delay;
   const running = new Set<Promise<void>>();
-  const environment = options.env ?? process.env;
   const skipped = (): AssetRunResult => ({ status: "skipped", attempts: 0, durationMs: 0, materializations: [], checks: [], error: null });
   for (const s of plan.skipped) {
     results[s.id] = skipped();
@@ -81,7 +83,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   }
   for (const message of plan.warnings) options.onEvent?.({ type: "log", level: "warning", message, asset: null });
   // What the assets print between and around steps is redacted too (each step also redacts its own).
-  const releaseOutput = redactProcessOutput(secretRedactor(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment));
+  const releaseOutput = redactProcessOutput(redactorOf([...stepSecrets(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment), ...storageSecrets(environment)]));
 
   /** One step per run of consecutive partitions (one step when unpartitioned), each retried under the policy. */
   const runAsset = async ({ id, ranges }: PlannedAsset): Promise<void> => {

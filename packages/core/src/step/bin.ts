@@ -16,6 +16,7 @@ import { verifyModule } from "./verify.js";
 import { applyBuildStorage } from "./build-info.js";
 import { redactProcessOutput } from "./output.js";
 import { redactorOf } from "./resources.js";
+import { storageSecrets } from "../io/open.js";
 import { evaluateSensorTick, evaluateScheduleTick } from "../ticks.js";
 import { parseRange } from "../cli/args.js";
 
@@ -74,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   const manifest = readManifest(manifestPath, ACCEPTED_MANIFEST_VERSIONS, "baton-step", { schema: false });
   verifyModule(manifest, manifestPath);
   applyBuildStorage(dirname(manifestPath));
-  redact = redactorOf(manifestSecrets(manifest, process.env));
+  redact = redactorOf([...manifestSecrets(manifest, process.env), ...storageSecrets(process.env)]);
   redactProcessOutput(redact);
   // Watching starts before the definitions are imported: an import that never settles is caught too.
   if (command === "run") guard = guardStep({ assets: values.asset ?? [], write, redact });

@@ -2,7 +2,8 @@ import type pl from "nodejs-polars";
 import type { AssetContext, AssetDefinition, CheckResult, Logger } from "../asset.js";
 import type { Definitions } from "../definitions.js";
 import { BatonError, StepCancelled } from "../errors.js";
-import { LocalIOStore, type OutputRecord } from "../io/store.js";
+import type { IOStore, OutputRecord } from "../io/store.js";
+import { openStore, storageSecrets } from "../io/open.js";
 import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
 import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
@@ -19,7 +20,8 @@ export interface StepOptions {
   readonly partitionRange?: PartitionKeyRange | undefined;
   readonly runId: string;
   readonly retryNumber?: number;
-  readonly store?: LocalIOStore;
+  /** Where outputs go; by default the store BATON_STORAGE (of `env`) names. */
+  readonly store?: IOStore;
   /** Where resource config is read from; process.env by default. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Ready-made resource instances that replace the definitions' factories (tests, notebooks). */
@@ -54,7 +56,6 @@ export interface StepResult {
 export async function runStep(options: StepOptions): Promise<StepResult> {
   const started = performance.now();
   const defs = options.definitions;
-  const store = options.store ?? new LocalIOStore();
   const environment = options.env ?? process.env;
   const retryNumber = options.retryNumber ?? 0;
   const now = options.now ?? new Date();
@@ -64,11 +65,15 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
 
   const emit = options.onEvent;
   // Known before any resource is built, so that a factory's failure is redacted too.
-  const secrets = stepSecrets(defs, resourceKeys(ordered), environment);
+  // Storage credentials are secrets too: an S3 error or a user's log line never shows them.
+  const secrets = [...stepSecrets(defs, resourceKeys(ordered), environment), ...storageSecrets(environment)];
   const redact = redactorOf(secrets);
   // A bad partition key fails the step before any user code runs, with the asset named.
   let plan: { asset: AssetDefinition; keys: string[] }[];
+  let store: IOStore;
   try {
+    // A BATON_STORAGE that names no usable store fails here too, before any user code runs.
+    store = options.store ?? openStore(environment.BATON_STORAGE, environment);
     plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
   } catch (e) {
     const error = redactError(serializeError(e), redact);
@@ -167,7 +172,7 @@ export function partitionKeysFor(a: AssetDefinition, o: Pick<StepOptions, "parti
 }
 
 interface RunOneOptions extends StepOptions {
-  readonly store: LocalIOStore;
+  readonly store: IOStore;
   readonly now: Date;
   readonly retryNumber: number;
   readonly resources: Readonly<Record<string, unknown>>;
@@ -202,7 +207,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
   const frame = await validateOutput(asset, output);
   // Nothing is committed once the step is cancelled, even by a compute that finishes afterwards.
   if (o.signal?.aborted) throw new StepCancelled();
-  const record = await o.store.write({
+  const { conflict, ...record } = await o.store.write({
     key: asset.key,
     partitionKey,
     frame,
@@ -221,12 +226,21 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
       schema: record.schema,
       contentHash: record.contentHash,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-      path: record.file ? `${o.store.dirOf(asset.key, partitionKey)}/${record.file}` : null,
+      path: record.file ? o.store.locationOf(asset.key, partitionKey, record.file) : null,
       format: record.format,
       codeVersion: record.codeVersion,
       user: redactDeep(asset.metadata, o.redact),
     },
   });
+  if (conflict) {
+    const where = `asset "${asset.id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""}`;
+    o.onEvent({
+      type: "log",
+      level: "warning",
+      message: o.redact(`${where}: run ${conflict.otherRunId ?? "(unknown)"} committed this output while run ${o.runId} was writing it; this run's output replaced it (last writer wins)`),
+      asset: asset.id,
+    });
+  }
   // Checks are reported after the materialization they evaluate, as orchestrators expect.
   const failedChecks = await runChecks(asset, output, context, partitionKey, o);
   if (failedChecks.length > 0) {
