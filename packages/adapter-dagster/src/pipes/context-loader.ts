@@ -1,12 +1,15 @@
 /**
  * Loading the context payload (`PipesDefaultContextLoader`): the context params are either
  * `{"path": "<file>"}` (JSON file written by `PipesTempFileContextInjector`, the default of
- * `PipesSubprocessClient`) or `{"data": {...}}` (inline, `PipesEnvContextInjector`).
+ * `PipesSubprocessClient`), `{"data": {...}}` (inline, `PipesEnvContextInjector`), or
+ * `{"bucket": B, "key": K}` (an S3 object, dagster-aws's `PipesS3ContextInjector`; read by
+ * {@link PipesS3ContextLoader}, which Python makes the user pass explicitly).
  */
 import { readFileSync } from "node:fs";
 
 import { DagsterPipesError } from "./errors.js";
 import type { PipesContextData, PipesParams } from "./protocol.js";
+import { isS3ContextParams, PipesS3ContextLoader } from "./s3.js";
 
 export interface PipesContextLoader {
   loadContext(params: PipesParams): PipesContextData;
@@ -82,8 +85,10 @@ export class PipesDefaultContextLoader implements PipesContextLoader {
       }
       return normalizeContextData(data, "inline data");
     }
+    // s3.ts imports this module too; the class is only used here, at call time.
+    if (isS3ContextParams(params)) return new PipesS3ContextLoader().loadContext(params);
     throw new DagsterPipesError(
-      `Invalid params for PipesDefaultContextLoader, expected key "path" or "data", received ${JSON.stringify(params)}`,
+      `Invalid params for PipesDefaultContextLoader, expected key "path", "data" or "bucket" and "key", received ${JSON.stringify(params)}`,
     );
   }
 }

@@ -249,10 +249,10 @@ describe("openDagsterPipes", () => {
   it("a failing message writer surfaces as an error from openDagsterPipes", () => {
     const loader = new PipesMappingParamsLoader({
       DAGSTER_PIPES_CONTEXT: encodeParam({ data: contextData() }),
-      DAGSTER_PIPES_MESSAGES: encodeParam({ bucket: "b" }),
+      DAGSTER_PIPES_MESSAGES: encodeParam({ container: "b" }),
     });
     expect(() => openDagsterPipes({ paramsLoader: loader, ...hooks })).toThrow(
-      /Invalid params for PipesDefaultMessageWriter, expected key "path", "stdio" or "buffered_stdio"/,
+      /Invalid params for PipesDefaultMessageWriter, expected key "path", "stdio", "buffered_stdio" or "bucket"/,
     );
     expect(isPipesContextInitialized()).toBe(false);
   });

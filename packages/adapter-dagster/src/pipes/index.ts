@@ -1,6 +1,8 @@
 /**
  * `@baton/adapter-dagster/pipes`: the external (launched-process) side of the Dagster Pipes
- * protocol, version 0.1, for Node. Depends only on Node built-ins.
+ * protocol, version 0.1, for Node. Channels: files, stdout/stderr, and S3 (dagster-aws's
+ * `PipesS3ContextInjector` / `PipesS3MessageReader`), chosen from the bootstrap params. Depends
+ * only on Node built-ins; the S3 channel loads the optional peer `@aws-sdk/client-s3`.
  *
  * ```ts
  * import { openDagsterPipes, PipesMetadata } from "@baton/adapter-dagster/pipes";
@@ -77,6 +79,25 @@ export {
   type PipesMessageWriterChannel,
   type PipesStdioStream,
 } from "./writers.js";
+export {
+  PipesS3ContextLoader,
+  PipesS3MessageWriter,
+  PipesS3MessageWriterChannel,
+  isS3ContextParams,
+  isS3MessagesParams,
+  type PipesS3MessageWriterOptions,
+  type PipesS3Options,
+} from "./s3.js";
+export { PipesS3Bridge, defaultS3Client, type PipesS3BridgeOptions, type PipesS3ChunkSink, type PipesS3Client } from "./s3-bridge.js";
+export { PipesChunkUploader, messageChunkKey, type PipesChunkPut, type PipesChunkUploaderOptions } from "./chunks.js";
+export {
+  AWS_SDK_S3_RANGE,
+  DEFAULT_S3_UPLOAD_INTERVAL,
+  S3_INTERVAL_ENV_VAR,
+  s3ClientConfig,
+  s3UploadInterval,
+  type PipesS3ClientConfig,
+} from "./s3-config.js";
 export {
   installProcessHooks,
   PipesProcessExitError,

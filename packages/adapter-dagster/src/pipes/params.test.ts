@@ -112,7 +112,7 @@ describe("context loader", () => {
 
   it("rejects params without path or data, and bad types", () => {
     const loader = new PipesDefaultContextLoader();
-    expect(() => loader.loadContext({ bucket: "b" })).toThrow('Invalid params for PipesDefaultContextLoader, expected key "path" or "data"');
+    expect(() => loader.loadContext({ bucket: "b" })).toThrow('Invalid params for PipesDefaultContextLoader, expected key "path", "data" or "bucket" and "key"');
     expect(() => loader.loadContext({ path: 3 })).toThrow(/parameter `path`/);
     expect(() => loader.loadContext({ data: [] })).toThrow(/parameter `data`/);
     expect(() => loader.loadContext({ path: "/definitely/not/here" })).toThrow(/Could not read the Dagster Pipes context file/);

@@ -9,9 +9,11 @@
  *   synchronously to the file descriptor.
  * - `{"buffered_stdio": "stdout" | "stderr"}` — messages are kept in memory and written on
  *   close, or at process exit if the channel was never closed.
+ * - `{"bucket": B, "key_prefix": P}` — chunks uploaded to S3 ({@link PipesS3MessageWriter},
+ *   dagster-aws's `PipesS3MessageReader`; Python makes the user pass its writer explicitly).
  *
- * All channels write synchronously, so `close()` has finished writing when it returns and a
- * following `process.exit()` loses nothing.
+ * All channels write synchronously (S3: `close()` waits for the last upload), so `close()` has
+ * finished writing when it returns and a following `process.exit()` loses nothing.
  */
 import { Buffer } from "node:buffer";
 import { appendFileSync, writeSync } from "node:fs";
@@ -19,6 +21,7 @@ import process from "node:process";
 
 import { DagsterPipesError } from "./errors.js";
 import { makeMessage, type PipesExtras, type PipesMessage, type PipesParams } from "./protocol.js";
+import { isS3MessagesParams, PipesS3MessageWriter } from "./s3.js";
 import { serializeJson } from "./serialize.js";
 
 /** Writes messages to the orchestrator. */
@@ -241,7 +244,7 @@ function stdioParam(params: PipesParams, key: string): PipesStdioStream {
   return stream;
 }
 
-/** The default writer: picks a channel from the `path` / `stdio` / `buffered_stdio` params. */
+/** The default writer: picks a channel from the `path` / `stdio` / `buffered_stdio` / `bucket` params. */
 export class PipesDefaultMessageWriter implements PipesMessageWriter {
   static readonly FILE_PATH_KEY = "path";
   static readonly STDIO_KEY = "stdio";
@@ -267,8 +270,10 @@ export class PipesDefaultMessageWriter implements PipesMessageWriter {
         stdioParam(params, PipesDefaultMessageWriter.BUFFERED_STDIO_KEY),
       );
     }
+    // s3.ts imports this module too; the class is only used here, at call time.
+    if (isS3MessagesParams(params)) return new PipesS3MessageWriter().open(params);
     throw new DagsterPipesError(
-      `Invalid params for PipesDefaultMessageWriter, expected key "path", "stdio" or "buffered_stdio", received ${JSON.stringify(params)}. ` +
+      `Invalid params for PipesDefaultMessageWriter, expected key "path", "stdio", "buffered_stdio" or "bucket", received ${JSON.stringify(params)}. ` +
         "The orchestration side's message reader may expect a different message writer: pass it as `messageWriter` to `openDagsterPipes`.",
     );
   }
