@@ -261,9 +261,11 @@ class _Store:
         )
 
 
-def _open_store(storage: str | os.PathLike[str] | None) -> _Store:
+def _open_store(
+    storage: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
+) -> _Store:
     if storage is None:
-        storage = os.environ.get("BATON_STORAGE")
+        storage = (os.environ if env is None else env).get("BATON_STORAGE")
         if not storage:
             raise StorageUrlError(
                 "no store given: storage= is None and BATON_STORAGE is not set",
@@ -294,7 +296,7 @@ def _open_store(storage: str | os.PathLike[str] | None) -> _Store:
                 "use s3://bucket or s3://bucket/prefix",
             )
         s3fs = _need("s3fs", "s3")
-        options = s3_options()
+        options = s3_options(env)
         fs = s3fs.S3FileSystem(**options)
         url = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
         base = bucket + (f"/{prefix}" if prefix else "")
@@ -352,30 +354,37 @@ def read_record(
     key: str | Sequence[str],
     partition: str | None = None,
     storage: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
 ) -> OutputRecord | None:
     """The committed record of one output, or None when it has not been materialized.
 
     ``key`` is "a/b" or ["a", "b"]; ``partition`` the partition key (None: unpartitioned);
     ``storage`` a folder, ``file:///…`` or ``s3://bucket/prefix`` (default: ``BATON_STORAGE``).
+    ``env`` replaces ``os.environ`` as the source of BATON_STORAGE and the S3 settings (AWS_*,
+    BATON_S3_PATH_STYLE), for callers that resolve credentials from their own secret store.
     A record that names another asset or partition raises RecordMismatchError.
     """
-    return _read_record(_open_store(storage), _key_parts(key), partition)
+    return _read_record(_open_store(storage, env), _key_parts(key), partition)
 
 
 def read_output(
     key: str | Sequence[str],
     partition: str | None = None,
     storage: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
 ) -> polars.DataFrame:
     """The rows of one committed output as a polars DataFrame.
 
     Reads the record, then the data file it names (Parquet or Arrow IPC); if that file is gone
     (a newer commit replaced it after the record was read) the record is read once more. Raises
     MissingOutputError when there is no output, StorageUrlError for an unset or unsupported
-    store, StorageError for anything else, naming the store and what to fix.
+    store, StorageError for anything else, naming the store and what to fix. ``key``,
+    ``partition``, ``storage`` and ``env`` are as for ``read_record``.
     """
     pl = _need("polars", "read")
-    store = _open_store(storage)
+    store = _open_store(storage, env)
     parts = _key_parts(key)
     asset = "/".join(parts)
     folder = _folder(parts, partition)

@@ -170,13 +170,14 @@ def write_output(
     format: Literal["parquet", "ipc"] = "parquet",
     run_id: str = "test-run",
     code_version: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> OutputRecord:
     """Commit ``frame`` as core's store does: the data file, then ``record.json`` naming it.
 
     ``contentHash`` follows core's recipe (sha256 of the frame's Arrow IPC stream); another
     polars version may frame the stream differently, so it is not promised to equal Node's.
     """
-    store = _open_store(storage)
+    store = _open_store(storage, env)
     parts = _key_parts(key)
     folder = _folder(parts, partition)
     stream = frame.rechunk().write_ipc_stream(None).getvalue()

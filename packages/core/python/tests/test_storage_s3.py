@@ -94,3 +94,16 @@ def test_an_unreachable_endpoint_is_an_error_naming_it(
     assert dead in str(caught.value)
     assert "AWS_ENDPOINT_URL_S3" in str(caught.value)
     assert time.monotonic() - started < 120
+
+
+def test_env_replaces_os_environ_for_the_store_and_its_credentials(
+    s3_env: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"s3://{s3_env.bucket}/{prefix()}"
+    write_output(url, "orders", ORDERS)
+    given = {**s3_env.env, "BATON_STORAGE": url}
+    for name in s3_env.env:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # not this one
+    assert_frame_equal(read_output("orders", env=given), ORDERS)
+    assert read_record("orders", storage=url, env=given) is not None
