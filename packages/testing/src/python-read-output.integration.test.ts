@@ -1,0 +1,136 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pl from "nodejs-polars";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { contentHash, loadDefinitions, materialize, openStore, type Definitions, type IOStore } from "@baton/core";
+import { corePythonWheel } from "@baton/core/build";
+import { startMoto, type MotoServer } from "./moto.js";
+import { ensurePythonEnv, type PythonEnv } from "./python-env.js";
+
+// Node writes the example's outputs with the embedded executor; a Python process reads them back
+// with baton_core.read_output (the installed baton-core wheel, polars and s3fs from their pins),
+// from a local folder and from a moto bucket. Python hands each frame back as Parquet, and Node
+// checks rows, columns and types against what it stored, and the content hash against the record.
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const EXAMPLE = join(REPO, "examples", "customer-metrics", "src", "definitions.ts");
+const READ_PINS = join(REPO, "packages", "core", "python", "requirements-s3.txt");
+const DAYS = ["2024-01-02", "2024-01-03"];
+const OUTPUTS: readonly { key: string[]; partition: string | null }[] = [
+  { key: ["orders"], partition: null },
+  { key: ["customers"], partition: null },
+  { key: ["customer_metrics"], partition: null },
+  ...DAYS.map((day) => ({ key: ["daily_revenue"], partition: day })),
+];
+
+// One Python process reads every output of a job; it prints one JSON line per read.
+const READER = `
+import json, sys
+import baton_core
+from baton_core import read_output, read_record
+job = json.loads(sys.argv[1])
+for read in job["reads"]:
+    key = read["key"] if read["asList"] else "/".join(read["key"])
+    try:
+        frame = read_output(key, read["partition"])
+    except baton_core.MissingOutputError as e:
+        print(json.dumps({"missing": str(e)}), flush=True)
+        continue
+    frame.write_parquet(read["out"])
+    print(json.dumps({
+        "height": frame.height,
+        "columns": frame.columns,
+        "record": read_record(key, read["partition"]),
+    }), flush=True)
+`;
+
+interface Answer {
+  readonly height?: number;
+  readonly columns?: string[];
+  readonly record?: Record<string, unknown>;
+  readonly missing?: string;
+}
+
+let python: PythonEnv;
+let defs: Definitions;
+let moto: MotoServer | undefined;
+const scratch = mkdtempSync(join(tmpdir(), "baton-py-read-"));
+
+beforeAll(async () => {
+  python = ensurePythonEnv({ name: "baton-read", requirements: READ_PINS, wheels: [corePythonWheel()] });
+  defs = await loadDefinitions(EXAMPLE);
+  moto = await startMoto();
+}, 900_000);
+
+afterAll(async () => {
+  await moto?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** The example's tables and two days of daily_revenue, committed by the embedded executor. */
+async function writeExample(store: IOStore, env: Record<string, string | undefined>): Promise<void> {
+  const tables = await materialize(defs, { selection: "orders customers customer_metrics", store, env, runId: "py-read-1" });
+  expect(tables.status, JSON.stringify(tables.failure)).toBe("success");
+  const days = await materialize(defs, { selection: "daily_revenue", partitionRange: { start: DAYS[0]!, end: DAYS.at(-1)! }, store, env, runId: "py-read-2" });
+  expect(days.status, JSON.stringify(days.failure)).toBe("success");
+  expect(days.assets.daily_revenue!.materializations.map((m) => m.partitionKey)).toEqual(DAYS);
+}
+
+/** Runs the Python reader with BATON_STORAGE and the given variables; its answers in read order. */
+function readInPython(name: string, env: Record<string, string>, reads: readonly { key: string[]; partition: string | null; asList?: boolean }[]): { answers: Answer[]; files: string[] } {
+  const files = reads.map((_, i) => join(scratch, `${name}-${i}.parquet`));
+  const job = { reads: reads.map((r, i) => ({ key: r.key, partition: r.partition, asList: r.asList ?? false, out: files[i] })) };
+  const stdout = execFileSync(python.python, ["-c", READER, JSON.stringify(job)], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 300_000 });
+  return { answers: stdout.trim().split("\n").map((line) => JSON.parse(line) as Answer), files };
+}
+
+async function expectSameRows(store: IOStore, env: Record<string, string>, name: string): Promise<void> {
+  const { answers, files } = readInPython(name, env, OUTPUTS.map((o, i) => ({ ...o, asList: i % 2 === 1 })));
+  expect(answers).toHaveLength(OUTPUTS.length);
+  for (const [i, output] of OUTPUTS.entries()) {
+    const { frame: written, record } = await store.read(output.key, output.partition ?? undefined);
+    const answer = answers[i]!;
+    const shown = `${output.key.join("/")} ${output.partition ?? "(unpartitioned)"}`;
+    expect(answer.missing, shown).toBeUndefined();
+    expect(answer.height, shown).toBe(written.height);
+    expect(answer.columns, shown).toEqual(written.columns);
+    expect(answer.record, shown).toEqual(record);
+    const read = pl.readParquet(readFileSync(files[i]!));
+    expect(read.dtypes.map(String), shown).toEqual(written.dtypes.map(String));
+    expect(read.frameEqual(written), shown).toBe(true);
+    // The rows Python read hash to what Node recorded when it committed them.
+    expect(contentHash(read), shown).toBe(record.contentHash);
+  }
+  expect(answers[0]!.height).toBe(10_000);
+  expect(new Set(OUTPUTS.map((_, i) => answers[i]!.record!.runId))).toEqual(new Set(["py-read-1", "py-read-2"]));
+  // A partition Node never wrote is missing for Python too, not another day's rows.
+  const [missing] = readInPython(`${name}-missing`, env, [{ key: ["daily_revenue"], partition: "2024-01-20" }]).answers;
+  expect(missing!.missing).toMatch(/"daily_revenue" partition "2024-01-20" has not been materialized/);
+}
+
+describe("Python reads what Node wrote: baton_core.read_output", () => {
+  it("from a local store", async () => {
+    const root = join(scratch, "local-store");
+    const env = { BATON_STORAGE: root };
+    const store = openStore(root, env);
+    await writeExample(store, { ...process.env, ...env });
+    await expectSameRows(store, env, "local");
+  }, 600_000);
+
+  it("from an s3:// store on moto", async () => {
+    const url = moto!.storageUrl(`py-read-${Date.now()}`);
+    const env = { ...moto!.env, BATON_STORAGE: url };
+    const store = openStore(url, env);
+    await writeExample(store, { ...process.env, ...env });
+    expect((await store.listFiles()).filter((f) => f.endsWith("record.json")).sort()).toEqual([
+      "customer_metrics/__unpartitioned__/record.json",
+      "customers/__unpartitioned__/record.json",
+      ...DAYS.map((day) => `daily_revenue/${day}/record.json`),
+      "orders/__unpartitioned__/record.json",
+    ]);
+    await expectSameRows(store, env, "s3");
+  }, 600_000);
+});
