@@ -59,6 +59,7 @@ from .storage import (
     StorageUrlError,
     encode_segment,
     read_output,
+    read_outputs,
     read_record,
     s3_options,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "read_build",
     "read_manifest",
     "read_output",
+    "read_outputs",
     "read_record",
     "redactor",
     "run_step",

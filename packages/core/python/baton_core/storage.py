@@ -39,6 +39,7 @@ __all__ = [
     "StorageUrlError",
     "encode_segment",
     "read_output",
+    "read_outputs",
     "read_record",
     "s3_options",
 ]
@@ -384,11 +385,43 @@ def read_output(
     ``partition``, ``storage`` and ``env`` are as for ``read_record``.
     """
     pl = _need("polars", "read")
+    return _read_output(pl, _open_store(storage, env), _key_parts(key), partition)
+
+
+def read_outputs(
+    key: str | Sequence[str],
+    partitions: Sequence[str],
+    storage: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> polars.DataFrame:
+    """Several partitions of one asset as one DataFrame, concatenated in the order given.
+
+    Each partition is read as by ``read_output`` (a missing one is an error, never skipped), as
+    core's ``readMany`` reads a partition range for an unpartitioned downstream.
+    """
+    if isinstance(partitions, str):
+        raise TypeError("partitions is a sequence of partition keys, not one key")
+    pl = _need("polars", "read")
     store = _open_store(storage, env)
     parts = _key_parts(key)
+    if len(partitions) == 0:
+        raise MissingOutputError(
+            f'no partitions of "{"/".join(parts)}" to read',
+            "pass at least one partition key",
+        )
+    frames = [_read_output(pl, store, parts, p) for p in partitions]
+    if len(frames) == 1:
+        return frames[0]
+    return cast("polars.DataFrame", pl.concat(frames, how="vertical"))
+
+
+def _read_output(
+    pl: Any, store: _Store, parts: list[str], partition: str | None
+) -> polars.DataFrame:
     asset = "/".join(parts)
     folder = _folder(parts, partition)
-    previous: str | None = None
+    retried = False
     while True:
         record = _read_record(store, parts, partition)
         if record is None:
@@ -415,8 +448,9 @@ def read_output(
         try:
             data = store.read([*folder, file])
         except FileNotFoundError as e:
-            if file != previous:
-                previous = file
+            # A newer commit removed it after we read the old record: read the new one, once.
+            if not retried:
+                retried = True
                 continue
             raise MissingOutputError(
                 f"the data file of {_shown(asset, partition)} is gone: {store.shown([*folder, file])}",

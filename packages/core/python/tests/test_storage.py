@@ -19,6 +19,7 @@ from baton_core.storage import (
     StorageError,
     StorageUrlError,
     read_output,
+    read_outputs,
     read_record,
     s3_options,
 )
@@ -305,3 +306,21 @@ def test_s3_options_follow_the_storage_contract() -> None:
     assert forced["config_kwargs"] == {"s3": {"addressing_style": "path"}}
     with pytest.raises(StorageUrlError, match="BATON_S3_PATH_STYLE"):
         s3_options({"BATON_S3_PATH_STYLE": "yes"})
+
+
+def test_read_outputs_concatenates_partitions_in_the_order_given(
+    tmp_path: Path,
+) -> None:
+    write_output(tmp_path, "events", ORDERS.head(1), "2024-01-01")
+    write_output(tmp_path, "events", ORDERS.tail(2), "2024-01-02")
+    assert_frame_equal(
+        read_outputs("events", ["2024-01-02", "2024-01-01"], tmp_path),
+        pl.concat([ORDERS.tail(2), ORDERS.head(1)]),
+    )
+    assert_frame_equal(read_outputs("events", ["2024-01-01"], tmp_path), ORDERS.head(1))
+    with pytest.raises(MissingOutputError, match='"events" partition "2024-01-03"'):
+        read_outputs("events", ["2024-01-01", "2024-01-03"], tmp_path)
+    with pytest.raises(MissingOutputError, match="no partitions"):
+        read_outputs("events", [], tmp_path)
+    with pytest.raises(TypeError, match="not one key"):
+        read_outputs("events", "2024-01-01", tmp_path)
