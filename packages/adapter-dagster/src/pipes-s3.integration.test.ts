@@ -54,8 +54,8 @@ interface SessionRecord {
 }
 interface Report {
   dagster_version: string;
-  runs: Record<"orders" | "crash" | "failing", RunRecord>;
-  sessions: Record<"report" | "crash" | "failing", SessionRecord>;
+  runs: Record<"orders" | "crash" | "failing" | "uncaught", RunRecord>;
+  sessions: Record<"report" | "crash" | "failing" | "uncaught", SessionRecord>;
 }
 
 /** The test venv: requirements-pipes-s3.txt is also uv's override file, so its dagster pin wins over dagster-aws's. */
@@ -185,5 +185,16 @@ describe("Dagster Pipes over S3 (PipesS3ContextInjector + PipesS3MessageReader â
     expect(closed?.error).toMatchObject({ cls_name: "Error", message: "Error: the S3 step failed on purpose\n", cause: { message: "Error: root cause\n" } });
     expect(run.step_failures).toHaveLength(1);
     expect(run.step_failures[0]?.message).toContain("the Node process exited with 1");
+  });
+
+  it("an uncaught exception: the exit hook closes the context and uploads `closed` from the process's exit event", () => {
+    const run = report.runs.uncaught;
+    const session = report.sessions.uncaught;
+    expect(session.returncode).toBe(1);
+    expect(session.received_closed).toBe(true);
+    expect(run.success).toBe(false);
+    expect(run.logs.map((l) => l.message)).toContain("about to throw outside any try");
+    const closed = run.pipes_events.find((e) => e.message === "[pipes] external process pipes closed with exception");
+    expect(closed?.error).toMatchObject({ cls_name: "Error", message: "Error: uncaught over s3\n" });
   });
 });

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 
 import { DagsterPipesError } from "./errors.js";
 import type { PipesContextData, PipesParams } from "./protocol.js";
-import { isS3ContextParams, PipesS3ContextLoader } from "./s3.js";
+import { isS3ContextParams, PipesS3ContextLoader, type PipesS3Options } from "./s3.js";
 
 export interface PipesContextLoader {
   loadContext(params: PipesParams): PipesContextData;
@@ -53,6 +53,12 @@ export function normalizeContextData(raw: unknown, source: string): PipesContext
 export class PipesDefaultContextLoader implements PipesContextLoader {
   static readonly FILE_PATH_KEY = "path";
   static readonly DIRECT_KEY = "data";
+  private readonly s3: PipesS3Options;
+
+  /** `s3.client`: the client for `{bucket, key}` params (default: the worker-backed SDK client). */
+  constructor(options: { s3?: PipesS3Options } = {}) {
+    this.s3 = options.s3 ?? {};
+  }
 
   loadContext(params: PipesParams): PipesContextData {
     if (PipesDefaultContextLoader.FILE_PATH_KEY in params) {
@@ -86,7 +92,7 @@ export class PipesDefaultContextLoader implements PipesContextLoader {
       return normalizeContextData(data, "inline data");
     }
     // s3.ts imports this module too; the class is only used here, at call time.
-    if (isS3ContextParams(params)) return new PipesS3ContextLoader().loadContext(params);
+    if (isS3ContextParams(params)) return new PipesS3ContextLoader(this.s3).loadContext(params);
     throw new DagsterPipesError(
       `Invalid params for PipesDefaultContextLoader, expected key "path", "data" or "bucket" and "key", received ${JSON.stringify(params)}`,
     );

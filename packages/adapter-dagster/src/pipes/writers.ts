@@ -21,7 +21,7 @@ import process from "node:process";
 
 import { DagsterPipesError } from "./errors.js";
 import { makeMessage, type PipesExtras, type PipesMessage, type PipesParams } from "./protocol.js";
-import { isS3MessagesParams, PipesS3MessageWriter } from "./s3.js";
+import { isS3MessagesParams, PipesS3MessageWriter, type PipesS3MessageWriterOptions } from "./s3.js";
 import { serializeJson } from "./serialize.js";
 
 /** Writes messages to the orchestrator. */
@@ -250,6 +250,12 @@ export class PipesDefaultMessageWriter implements PipesMessageWriter {
   static readonly STDIO_KEY = "stdio";
   static readonly BUFFERED_STDIO_KEY = "buffered_stdio";
   static readonly INCLUDE_STDIO_IN_MESSAGES_KEY = "include_stdio_in_messages";
+  private readonly s3: PipesS3MessageWriterOptions;
+
+  /** `s3`: client and interval for `{bucket, key_prefix}` params (default: SDK client, `BATON_PIPES_S3_INTERVAL` or 10 s). */
+  constructor(options: { s3?: PipesS3MessageWriterOptions } = {}) {
+    this.s3 = options.s3 ?? {};
+  }
 
   open(params: PipesParams): PipesMessageWriterChannel {
     if (PipesDefaultMessageWriter.FILE_PATH_KEY in params) {
@@ -271,7 +277,7 @@ export class PipesDefaultMessageWriter implements PipesMessageWriter {
       );
     }
     // s3.ts imports this module too; the class is only used here, at call time.
-    if (isS3MessagesParams(params)) return new PipesS3MessageWriter().open(params);
+    if (isS3MessagesParams(params)) return new PipesS3MessageWriter(this.s3).open(params);
     throw new DagsterPipesError(
       `Invalid params for PipesDefaultMessageWriter, expected key "path", "stdio", "buffered_stdio" or "bucket", received ${JSON.stringify(params)}. ` +
         "The orchestration side's message reader may expect a different message writer: pass it as `messageWriter` to `openDagsterPipes`.",

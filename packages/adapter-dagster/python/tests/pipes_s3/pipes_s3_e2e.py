@@ -3,7 +3,7 @@
 Each asset launches a Node process through `PipesS3ContextInjector` (context object in the
 bucket) and `PipesS3MessageReader` (messages read back as chunk objects): no file and no stdout
 is shared with it. Scenarios of `src/pipes/__tests__/s3-child.mjs` ("report", "crash",
-"failing") and, with `--baton-project`, the Baton Node step of a built project. Writes what
+"failing", "uncaught") and, with `--baton-project`, the Baton Node step of a built project. Writes what
 Dagster recorded (materializations, check evaluations, logs, pipes engine events, step
 failures) and what was in the bucket as JSON.
 
@@ -121,6 +121,11 @@ def crash(context: dg.AssetExecutionContext) -> Iterator[Any]:
 @dg.asset
 def failing(context: dg.AssetExecutionContext) -> Iterator[Any]:
     yield from run_child(context, "failing")
+
+
+@dg.asset
+def uncaught(context: dg.AssetExecutionContext) -> Iterator[Any]:
+    yield from run_child(context, "uncaught")
 
 
 def jsonable(value: Any) -> Any:
@@ -262,6 +267,7 @@ def main() -> None:
             "orders": run([orders]),
             "crash": run([crash]),
             "failing": run([failing]),
+            "uncaught": run([uncaught]),
         }
     report.update(collected)
     with open(out, "w", encoding="utf-8") as f:

@@ -51,6 +51,15 @@ try {
       process.kill(process.pid, "SIGKILL");
       break;
     }
+    case "uncaught": {
+      pipes.log.info("about to throw outside any try");
+      // Never closed by this script: Pipes' exit hook closes it with the error, and the upload
+      // happens inside the process's "exit" event, where no promise could settle.
+      setTimeout(() => {
+        throw new Error("uncaught over s3");
+      }, 10);
+      break;
+    }
     case "failing": {
       pipes.log.info("about to fail");
       throw new Error("the S3 step failed on purpose", { cause: new Error("root cause") });
