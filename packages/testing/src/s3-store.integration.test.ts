@@ -3,9 +3,14 @@ import { tableFromArrays } from "apache-arrow";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalIOStore, openStore, type IOStore } from "@baton/core";
+import { LocalIOStore, asset, contentHash, staticPartitions, definitions, materialize, openStore, type IOStore } from "@baton/core";
+import { runStep, type StepEvent } from "@baton/core/step";
 import { startMoto, type MotoServer } from "./moto.js";
+import { waitFor } from "./wait.js";
 
 /*
  * The S3 store against a real S3-API server (moto, started here): the same layout, hashes and
@@ -86,6 +91,225 @@ describe("S3 store (moto)", () => {
   it("a missing output is MISSING_OUTPUT naming the S3 folder and what to materialize", async () => {
     const store = s3();
     await expect(store.read(["nope"], undefined, "reader")).rejects.toMatchObject({ code: "MISSING_OUTPUT", message: expect.stringContaining(`looked in ${store.url}/nope/__unpartitioned__`) });
+  });
+});
+
+/** The AWS SDK core uses (its dev dependency here), for what a test does behind the store's back. */
+const sdk = createRequire(createRequire(import.meta.url).resolve("@baton/core"))("@aws-sdk/client-s3") as {
+  S3Client: new (config: object) => { send(command: object): Promise<{ ETag?: string }> };
+  HeadObjectCommand: new (input: object) => object;
+  DeleteObjectCommand: new (input: object) => object;
+};
+const client = () => new sdk.S3Client({ region: "us-east-1", endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: moto.env.AWS_ACCESS_KEY_ID!, secretAccessKey: moto.env.AWS_SECRET_ACCESS_KEY! } });
+const objectKey = (store: IOStore, relative: string) => ({ Bucket: moto.bucket, Key: `${store.url.slice(`s3://${moto.bucket}/`.length)}/${relative}` });
+
+async function etagOf(store: IOStore, relative: string): Promise<string | undefined> {
+  return (await client().send(new sdk.HeadObjectCommand(objectKey(store, relative)))).ETag;
+}
+
+const dataFiles = async (store: IOStore, folder: string) => (await store.listFiles()).filter((f) => f.startsWith(`${folder}/data-`));
+
+describe("S3 commit protocol (moto)", () => {
+  it("two concurrent writers: both commit and report, the last one wins and names the other, readers never see a torn output", async () => {
+    const url = moto.storageUrl(`race-${Date.now()}`);
+    const key = ["orders"];
+    const first = openStore(url, moto.env);
+    await write(first, key, frame(3), { runId: "run-0" });
+    let releaseA!: () => void;
+    const aWaits = new Promise<void>((r) => (releaseA = r));
+    let aAtCommit!: () => void;
+    const aReady = new Promise<void>((r) => (aAtCommit = r));
+    // A reads the record's ETag, then waits at the commit while B writes and commits whole.
+    const a = openStore(url, moto.env, {
+      s3: {
+        beforeCommit: async ({ attempt }) => {
+          if (attempt > 0) return;
+          aAtCommit();
+          await aWaits;
+        },
+      },
+    });
+    const b = openStore(url, moto.env);
+    let reading = true;
+    const reader = openStore(url, moto.env);
+    const readLoop = (async () => {
+      let n = 0;
+      while (reading) {
+        const { frame: f, record } = await reader.read(key, undefined);
+        expect(contentHash(f)).toBe(record.contentHash);
+        n++;
+      }
+      return n;
+    })();
+    const aWrite = write(a, key, frame(5, 100), { runId: "run-A" });
+    await aReady;
+    const bResult = await write(b, key, frame(7, 200), { runId: "run-B" });
+    releaseA();
+    const aResult = await aWrite;
+    reading = false;
+    const readCount = await readLoop;
+    expect(readCount).toBeGreaterThan(0);
+    expect(bResult.conflict).toBeUndefined();
+    expect(aResult.conflict).toEqual({ otherRunId: "run-B" });
+    const final = await reader.read(key, undefined);
+    expect(final.record.runId).toBe("run-A");
+    expect(final.frame.height).toBe(5);
+    // Every write left its own data object (young ones are never collected).
+    expect(await dataFiles(reader, "orders/__unpartitioned__")).toHaveLength(3);
+  });
+
+  it("runStep reports the conflict as a warning naming the asset, the partition and the other run; both runs succeed", async () => {
+    const url = moto.storageUrl(`race-step-${Date.now()}`);
+    let releaseA!: () => void;
+    const aWaits = new Promise<void>((r) => (releaseA = r));
+    let aAtCommit!: () => void;
+    const aReady = new Promise<void>((r) => (aAtCommit = r));
+    const defs = definitions({ assets: [asset({ key: "sales/daily", partitions: staticPartitions(["eu", "us"]), compute: () => frame(4) })] });
+    const env = { ...moto.env, BATON_STORAGE: url };
+    const eventsA: StepEvent[] = [];
+    const eventsB: StepEvent[] = [];
+    const storeA = openStore(url, env, { s3: { beforeCommit: async ({ attempt }) => { if (attempt === 0) { aAtCommit(); await aWaits; } } } });
+    const runA = runStep({ definitions: defs, assets: ["sales/daily"], partitionKey: "eu", runId: "run-A", env, store: storeA, onEvent: (e) => eventsA.push(e), redactOutput: false });
+    await aReady;
+    const b = await runStep({ definitions: defs, assets: ["sales/daily"], partitionKey: "eu", runId: "run-B", env, onEvent: (e) => eventsB.push(e), redactOutput: false });
+    releaseA();
+    const a = await runA;
+    expect([a.status, b.status]).toEqual(["success", "success"]);
+    expect(eventsA.filter((e) => e.type === "materialization")).toHaveLength(1);
+    expect(eventsB.filter((e) => e.type === "materialization")).toHaveLength(1);
+    const warning = eventsA.find((e) => e.type === "log" && e.level === "warning");
+    expect(warning).toMatchObject({ asset: "sales/daily", message: expect.stringContaining('asset "sales/daily" partition "eu": run run-B committed this output while run run-A was writing it') });
+    expect(eventsB.some((e) => e.type === "log" && e.level === "warning")).toBe(false);
+    const mat = eventsA.find((e) => e.type === "materialization") as Extract<StepEvent, { type: "materialization" }>;
+    expect(mat.metadata.path).toMatch(new RegExp(`^${url}/sales/daily/eu/data-[0-9a-f]{16}-[0-9a-f-]{36}\\.parquet$`));
+    expect((await openStore(url, env).readRecord(["sales", "daily"], "eu"))?.runId).toBe("run-A");
+  });
+
+  it("a writer killed between its data object and its record leaves the previous output readable", async () => {
+    const url = moto.storageUrl(`killed-${Date.now()}`);
+    const store = openStore(url, moto.env);
+    const before = await write(store, ["orders"], frame(3), { runId: "run-old" });
+    const script = `
+      import pl from "nodejs-polars";
+      import { openStore } from "@baton/core";
+      const store = openStore(${JSON.stringify(url)}, process.env, { s3: { beforeCommit: async () => { process.stdout.write("AT-COMMIT\\n"); await new Promise(() => {}); } } });
+      await store.write({ key: ["orders"], partitionKey: undefined, frame: pl.DataFrame({ id: [9, 9, 9, 9] }), producedAs: "polars", format: "parquet", codeVersion: "v1", runId: "run-killed" });
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: fileURLToPath(new URL("..", import.meta.url)), env: { ...process.env, ...moto.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes("AT-COMMIT") || child.exitCode !== null, { what: "the child writer to reach its commit" });
+    expect(out).toContain("AT-COMMIT");
+    child.kill("SIGKILL");
+    await waitFor(() => child.exitCode !== null || child.signalCode !== null, { what: "the killed writer to exit" });
+    // Its data object is there, unnamed; the record still names the old output.
+    expect(await dataFiles(store, "orders/__unpartitioned__")).toHaveLength(2);
+    const back = await store.read(["orders"], undefined);
+    expect(back.record).toEqual(before);
+    expect(back.frame.height).toBe(3);
+  });
+
+  it("collects superseded data objects only once older than the stale window", async () => {
+    const url = moto.storageUrl(`gc-${Date.now()}`);
+    const young = openStore(url, moto.env); // the default window: 10 minutes
+    await write(young, ["t"], frame(1));
+    await write(young, ["t"], frame(2));
+    await write(young, ["t"], frame(3));
+    expect(await dataFiles(young, "t/__unpartitioned__")).toHaveLength(3);
+    const old = openStore(url, moto.env, { s3: { staleMs: 0 } }); // every superseded object counts as old
+    const last = await write(old, ["t"], frame(4));
+    expect(await dataFiles(old, "t/__unpartitioned__")).toEqual([`t/__unpartitioned__/${last.file}`]);
+    expect((await old.read(["t"], undefined)).frame.height).toBe(4);
+  });
+
+  it("uploads a large output in parts (multipart, If-None-Match on completion) and reads it back whole", async () => {
+    const store = s3({ s3: { partSize: 5 * 1024 * 1024 } });
+    const n = 1_700_000; // two float64 columns in IPC: ~27 MB
+    const big = pl.DataFrame({ a: Array.from({ length: n }, (_, i) => i * 1.5), b: Array.from({ length: n }, (_, i) => Math.sin(i)) });
+    const record = await write(store, ["big"], big, { format: "ipc" });
+    const etag = await etagOf(store, `big/__unpartitioned__/${record.file}`);
+    expect(etag).toMatch(/-\d+"$/); // a multipart object's ETag ends in -<parts>
+    expect(Number(/-(\d+)"$/.exec(etag!)![1])).toBeGreaterThanOrEqual(3);
+    const back = await store.read(["big"], undefined);
+    expect(back.frame.height).toBe(n);
+    expect(back.record.contentHash).toBe(record.contentHash);
+  }, 300_000);
+
+  it("a reader whose data object was collected under it re-reads the record; a record naming a missing object is MISSING_OUTPUT", async () => {
+    const url = moto.storageUrl(`reread-${Date.now()}`);
+    const writer = openStore(url, moto.env, { s3: { staleMs: 0 } });
+    const reader = openStore(url, moto.env);
+    await write(writer, ["hot"], frame(1));
+    let writing = true;
+    let writes = 0;
+    const writeLoop = (async () => {
+      while (writing) await write(writer, ["hot"], frame(1 + (++writes % 5)), { runId: `w-${writes}` });
+    })();
+    let reads = 0;
+    const deadline = Date.now() + 4000;
+    while (Date.now() < deadline || writes < 10) {
+      const { frame: f, record } = await reader.read(["hot"], undefined);
+      expect(f.height).toBe(record.rowCount);
+      reads++;
+    }
+    writing = false;
+    await writeLoop;
+    expect(reads).toBeGreaterThan(5);
+    // Damage: the record names an object that is gone.
+    const stale = await reader.readText("hot/__unpartitioned__/record.json");
+    const gone = JSON.parse(stale) as { file: string };
+    await client().send(new sdk.DeleteObjectCommand(objectKey(reader, `hot/__unpartitioned__/${gone.file}`)));
+    await expect(reader.read(["hot"], undefined, "downstream")).rejects.toMatchObject({ code: "MISSING_OUTPUT", message: expect.stringContaining(`${gone.file} does not exist`) });
+  });
+});
+
+describe("the step and the embedded executor on s3:// (moto)", () => {
+  it("materialize() runs a small graph into the bucket; metadata paths are s3:// URLs; credentials never reach events", async () => {
+    const url = moto.storageUrl(`graph-${Date.now()}`);
+    const env: Record<string, string> = { ...moto.env, BATON_STORAGE: url };
+    const secret = env.AWS_SECRET_ACCESS_KEY!;
+    const orders = asset({ key: "orders", compute: () => pl.DataFrame({ id: [1, 2, 3], amount: [10, 20, 30] }) });
+    const total = asset({
+      key: "total",
+      inputs: { orders },
+      compute: ({ orders: o }, ctx) => {
+        ctx.log.info(`secret is ${secret}`);
+        return o.select(pl.col("amount").sum());
+      },
+    });
+    const events: StepEvent[] = [];
+    const result = await materialize(definitions({ assets: [orders, total] }), { env, onEvent: (e) => events.push(e) });
+    expect(result.status).toBe("success");
+    expect(result.assets["total"]!.materializations[0]!.metadata.path).toMatch(new RegExp(`^${url}/total/__unpartitioned__/data-`));
+    const store = openStore(url, moto.env);
+    expect((await store.read(["total"], undefined)).frame.toRecords()).toEqual([{ amount: 60 }]);
+    const text = JSON.stringify(events);
+    expect(text).toContain("secret is ***");
+    expect(text).not.toContain(secret);
+    for (const f of await store.listFiles()) if (f.endsWith(".json")) expect(await store.readText(f)).not.toContain(secret);
+  });
+
+  it("the SDK's NodeVersionSupportWarning stays out of a step's stderr; other warnings still show", async () => {
+    const url = moto.storageUrl(`warn-${Date.now()}`);
+    const script = `
+      import pl from "nodejs-polars";
+      import { openStore } from "@baton/core";
+      const store = openStore(${JSON.stringify(url)}, process.env);
+      await store.write({ key: ["w"], partitionKey: undefined, frame: pl.DataFrame({ id: [1] }), producedAs: "polars", format: "parquet", codeVersion: null, runId: "r" });
+      await store.read(["w"], undefined);
+      process.emitWarning("another warning", "OtherWarning");
+      await new Promise((r) => setTimeout(r, 50));
+    `;
+    // The SDK's own switch off, so the warning is really emitted and must be dropped by the store.
+    const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _off, ...inherited } = process.env;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: fileURLToPath(new URL("..", import.meta.url)), env: { ...inherited, ...moto.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    expect(code, err).toBe(0);
+    expect(err).not.toContain("NodeVersionSupportWarning");
+    expect(err).toContain("OtherWarning: another warning");
   });
 });
 
