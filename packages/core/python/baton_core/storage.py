@@ -210,11 +210,31 @@ class _Store:
     def read(self, segments: Sequence[str]) -> bytes:
         """The object's bytes in one read; FileNotFoundError when it is absent."""
         if self.local is not None:
-            return Path(self.path(segments)).read_bytes()
+            try:
+                return Path(self.path(segments)).read_bytes()
+            except FileNotFoundError:
+                raise
+            except OSError as e:
+                raise self._error(
+                    segments,
+                    e,
+                    f"check that this user can read the folder, or set BATON_STORAGE to the store the outputs were written to (now {self.url})",
+                ) from e
         try:
             return cast(bytes, self.fs.cat_file(self.path(segments)))
-        except FileNotFoundError:
-            self._check_bucket()
+        except FileNotFoundError as e:
+            # s3fs reports a missing bucket as a missing file; its cause has the S3 error code.
+            response = getattr(e.__cause__, "response", None)
+            code = (
+                response.get("Error", {}).get("Code")
+                if isinstance(response, dict)
+                else None
+            )
+            if code == "NoSuchBucket":
+                raise StorageError(
+                    f"the bucket of the store {self.url} does not exist{self._at()}",
+                    "create the bucket, or set BATON_STORAGE to the store the outputs were written to",
+                ) from e
             raise
         except PermissionError as e:
             raise self._error(
@@ -236,18 +256,6 @@ class _Store:
             temp.replace(target)
         else:
             self.fs.pipe_file(self.path(segments), data)
-
-    def _check_bucket(self) -> None:
-        bucket = self.base.split("/", 1)[0]
-        try:
-            exists = bool(self.fs.exists(bucket))
-        except Exception as e:
-            raise self._error([], e, self._reach_hint()) from e
-        if not exists:
-            raise StorageError(
-                f"the bucket of the store {self.url} does not exist{self._at()}",
-                "create the bucket, or set BATON_STORAGE to the store the outputs were written to",
-            )
 
     def _at(self) -> str:
         return f" (endpoint {self.endpoint})" if self.endpoint else ""

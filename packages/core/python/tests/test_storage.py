@@ -324,3 +324,9 @@ def test_read_outputs_concatenates_partitions_in_the_order_given(
         read_outputs("events", [], tmp_path)
     with pytest.raises(TypeError, match="not one key"):
         read_outputs("events", "2024-01-01", tmp_path)
+
+
+def test_an_unreadable_record_is_a_storage_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "orders" / "__unpartitioned__" / "record.json").mkdir(parents=True)
+    with pytest.raises(StorageError, match=r"cannot read .*record\.json"):
+        read_record("orders", storage=tmp_path)
