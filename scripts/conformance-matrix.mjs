@@ -1,20 +1,36 @@
 // Prints every runtime's conformance report side by side (case × runtime), with each case's capability
-// and a closing pass/fail/n/a line per runtime. Cases are the union over the reports, in suite order, so a
-// report written by an older suite shows "-" for the cases it did not know.
+// and a closing pass/fail/n/a line per runtime. Each runtime runs the suite twice, on a local folder and
+// on an s3:// store (moto); the "-s3" report is its own column, next to the runtime's local one.
+// Cases are the union over the reports, in suite order, so a report written by an older suite (or a
+// storage-specific case) shows "-" where it did not run.
+//
+// Exit 1 (CI fails) when an expected runtime's report is missing, or a report has a failed or not-run
+// case. The expected runtimes are EXPECTED below; `--expect a,b,…` replaces them (a local run of one package).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const dir = process.argv[2] ?? ".baton/conformance";
-const reports = existsSync(dir)
+const RUNTIMES = ["embedded", "dagster", "airflow", "prefect"];
+const EXPECTED = RUNTIMES.flatMap((r) => [r, `${r}-s3`]);
+
+const args = process.argv.slice(2);
+const expectAt = args.indexOf("--expect");
+const expected = expectAt >= 0 ? (args.splice(expectAt, 2)[1] ?? "").split(",").filter(Boolean) : EXPECTED;
+const dir = args[0] ?? ".baton/conformance";
+
+const found = existsSync(dir)
   ? readdirSync(dir)
       .filter((f) => /^conformance-report\..+\.json$/.test(f))
-      .sort()
       .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")))
   : [];
+// Expected runtimes first, in their order (each local run beside its s3 run), then any others by name.
+const rank = (r) => (expected.includes(r.runtime) ? expected.indexOf(r.runtime) : expected.length);
+const reports = found.sort((a, b) => rank(a) - rank(b) || a.runtime.localeCompare(b.runtime));
+const problems = expected.filter((name) => !reports.some((r) => r.runtime === name)).map((name) => `no conformance report for ${name} (conformance-report.${name}.json in ${dir})`);
 if (reports.length === 0) {
   console.error(`no conformance reports in ${dir}`);
   process.exit(1);
 }
+
 const cases = [];
 const capability = new Map();
 for (const r of [...reports].sort((a, b) => b.cases.length - a.cases.length)) {
@@ -24,7 +40,7 @@ for (const r of [...reports].sort((a, b) => b.cases.length - a.cases.length)) {
     cases.push(c.case);
   }
 }
-const width = Math.max(...cases.map((c) => c.length), 4);
+const width = Math.max(...cases.map((c) => c.length), 21);
 const capWidth = Math.max(...[...capability.values()].map((c) => c.length), 10);
 const cols = reports.map((r) => Math.max(r.runtime.length, 9));
 const row = (name, cap, cells) => `${name.padEnd(width)}  ${cap.padEnd(capWidth)}  ${cells.map((c, i) => c.padEnd(cols[i])).join(" ")}`;
@@ -32,3 +48,23 @@ console.log(`\n${row("case", "capability", reports.map((r) => r.runtime))}`);
 for (const name of cases) console.log(row(name, capability.get(name), reports.map((r) => r.cases.find((c) => c.case === name)?.result ?? "-")));
 const count = (r, k) => r.cases.filter((c) => c.result === k).length;
 console.log(row("total (pass/fail/n/a)", "", reports.map((r) => `${count(r, "pass")}/${count(r, "fail")}/${count(r, "n/a")}`)));
+
+// The same case must have the same result on both stores: list where a runtime's s3 run differs.
+for (const local of reports) {
+  const s3 = reports.find((r) => r.runtime === `${local.runtime}-s3`);
+  if (!s3) continue;
+  const differ = local.cases.filter((c) => {
+    const other = s3.cases.find((o) => o.case === c.case);
+    return other !== undefined && other.result !== c.result;
+  });
+  console.log(`${local.runtime} vs ${s3.runtime}: ${differ.length === 0 ? "same result in every shared case" : `${differ.length} case(s) differ: ${differ.map((c) => c.case).join("; ")}`}`);
+}
+
+for (const r of reports) {
+  const bad = r.cases.filter((c) => c.result === "fail" || c.result === "not run");
+  if (bad.length > 0) problems.push(`${r.runtime}: ${bad.length} case(s) failed or did not run: ${bad.map((c) => `${c.case} (${c.result})`).join("; ")}`);
+}
+if (problems.length > 0) {
+  console.error(`\nconformance matrix: ${problems.length} problem(s)\n${problems.map((p) => `- ${p}`).join("\n")}`);
+  process.exit(1);
+}

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { evaluateScheduleTick, evaluateSensorTick, loadDefinitions, LocalIOStore, materialize, type Definitions, type MaterializeResult, type EvaluatedTick } from "@baton/core";
+import { evaluateScheduleTick, evaluateSensorTick, loadDefinitions, materialize, openStore, type Definitions, type MaterializeResult, type EvaluatedTick } from "@baton/core";
 import { startedMarker } from "./fixtures/control.js";
 import type { HarnessEnvironment, HarnessMaterialization, HarnessRun, HarnessTick, MaterializeRequest, RuntimeHarness } from "./suite/harness.js";
 import { DEFAULT_WAIT_MS, waitFor } from "./wait.js";
@@ -162,7 +162,7 @@ export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHa
         selection: request.assets.join(" "),
         ...(request.partitionKey !== undefined ? { partition: request.partitionKey } : {}),
         ...(request.partitionRange ? { partitionRange: request.partitionRange } : {}),
-        store: new LocalIOStore(environment!.storageDir),
+        store: openStore(environment!.storage, env()),
         env: env(),
         sleep: async () => undefined,
         onEvent: (ev) => records.push(JSON.stringify(ev)),

@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { LocalIOStore } from "@baton/core";
+import type { IOStore } from "@baton/core";
 import { controlFile, startedMarker } from "../fixtures/control.js";
 import { EXPECTED_OUTPUTS, expectedKey } from "../fixtures/expected.js";
 import { processAlive } from "../process.js";
@@ -11,12 +11,15 @@ import type { Capability, HarnessEnvironment, HarnessRun, RuntimeHarness } from 
 export interface CaseContext {
   readonly harness: RuntimeHarness;
   readonly environment: HarnessEnvironment;
-  readonly store: LocalIOStore;
+  /** The runtime's store, opened by the suite from `environment.storage` (a folder or s3://). */
+  readonly store: IOStore;
 }
 
 export interface ConformanceCase {
   readonly name: string;
   readonly capability: Capability;
+  /** Only for suite runs on this kind of store (absent: every run). */
+  readonly storage?: "local" | "s3";
   run(ctx: CaseContext): Promise<void>;
 }
 
@@ -82,26 +85,49 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * The canary secret appears in none of `texts` (the orchestrator's records) and in no file under the
- * harness's work dir or the IO store (logs, databases, compute logs, outputs).
+ * The canaries: the fixture's API token, and on s3 runs the store's AWS secret access key (the
+ * step has it in its environment, so it must be redacted like any resource secret).
  */
-function expectNoCanary(ctx: CaseContext, texts: Readonly<Record<string, string>>): void {
-  const token = ctx.environment.env.FIXTURE_API_TOKEN!;
-  expect(token.length, "the canary is too short to be found reliably").toBeGreaterThan(8);
+function canaries(ctx: CaseContext): Record<string, string> {
+  const env = ctx.environment.env;
+  const out: Record<string, string> = { FIXTURE_API_TOKEN: env.FIXTURE_API_TOKEN! };
+  if (env.AWS_SECRET_ACCESS_KEY !== undefined) out.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
+  for (const [name, value] of Object.entries(out)) expect(value.length, `the canary ${name} is too short to be found reliably`).toBeGreaterThan(8);
+  return out;
+}
+
+/**
+ * No canary secret appears in `texts` (the orchestrator's records), in a file under the harness's
+ * work dir (logs, databases, compute logs), or in an object of the IO store (read through the store,
+ * so the scan holds for a folder and for s3).
+ */
+async function expectNoCanary(ctx: CaseContext, texts: Readonly<Record<string, string>>): Promise<void> {
+  const secrets = Object.entries(canaries(ctx));
   const leaks: string[] = [];
-  for (const [what, text] of Object.entries(texts)) if (text.includes(token)) leaks.push(what);
-  const needle = Buffer.from(token);
-  for (const root of [ctx.environment.workDir, ctx.environment.storageDir]) {
-    for (const file of filesUnder(root)) {
-      const path = join(root, file);
-      try {
-        if (readFileSync(path).includes(needle)) leaks.push(path);
-      } catch {
-        // a file removed while scanning (a log rotated, a temp file) cannot hold the canary any more
-      }
+  const scan = (where: string, text: string) => {
+    for (const [name, value] of secrets) if (text.includes(value)) leaks.push(`${name} in ${where}`);
+  };
+  for (const [what, text] of Object.entries(texts)) scan(what, text);
+  const root = ctx.environment.workDir;
+  for (const file of filesUnder(root)) {
+    try {
+      scan(join(root, file), readFileSync(join(root, file), "latin1"));
+    } catch {
+      // a file removed while scanning (a log rotated, a temp file) cannot hold the canary any more
     }
   }
-  expect(leaks, "the canary secret leaked into").toEqual([]);
+  for (const file of await ctx.store.listFiles()) {
+    let text: string;
+    try {
+      text = await ctx.store.readText(file);
+    } catch (e) {
+      // An object collected while scanning (a superseded data file) cannot hold a canary any more.
+      if (!(await ctx.store.listFiles()).includes(file)) continue;
+      throw e;
+    }
+    scan(`${ctx.store.url}/${file}`, text);
+  }
+  expect(leaks, `a canary secret leaked: ${leaks.join("; ")}`).toEqual([]);
 }
 
 const RESTRICTED_KEYS = [".", "..", "__unpartitioned__", "eu\nus", "../eu", "eu/../us"];
@@ -352,14 +378,14 @@ export const CASES: readonly ConformanceCase[] = [
     async run(ctx) {
       const up = await ctx.harness.materialize({ assets: ["raw/orders", "raw/customers"] });
       expectSucceeded(up, ["raw/orders", "raw/customers"]);
-      const before = filesUnder(ctx.environment.storageDir);
+      const before = await ctx.store.listFiles();
       for (const key of RESTRICTED_KEYS) {
         const run = await ctx.harness.materialize({ assets: ["regional_sales"], partitionKey: key });
         expect({ key, status: run.status }).toEqual({ key, status: "failure" });
         expect({ key, status: run.assets.regional_sales?.status ?? "failure" }).not.toEqual({ key, status: "success" });
         expect({ key, materializations: run.materializations }).toEqual({ key, materializations: [] });
       }
-      expect(filesUnder(ctx.environment.storageDir), "a hostile partition key wrote into the store").toEqual(before);
+      expect(await ctx.store.listFiles(), "a hostile partition key wrote into the store").toEqual(before);
       await expectOutput(ctx, "raw/orders");
       await expectOutput(ctx, "raw/customers");
     },
@@ -374,7 +400,7 @@ export const CASES: readonly ConformanceCase[] = [
       // The prints were kept (redacted): a harness that records nothing proves nothing.
       expect(run.recordsText, "the orchestrator kept no trace of the asset's prints").toContain("secrets/prints console.log token=");
       expect(run.recordsText, "the orchestrator kept no trace of the asset's stderr").toContain("secrets/prints console.error token=");
-      expectNoCanary(ctx, { "the run's records": run.recordsText, "an asset error": JSON.stringify(run.assets) });
+      await expectNoCanary(ctx, { "the run's records": run.recordsText, "an asset error": JSON.stringify(run.assets) });
     },
   },
   {
@@ -387,7 +413,7 @@ export const CASES: readonly ConformanceCase[] = [
       expect(run.assets["secrets/teardown_throws"]?.error ?? "").toContain("leaky: closing the session failed");
       expect(recordedKeys(run, "secrets/teardown_throws"), "the output committed before the teardown failed has no materialization").toEqual([null]);
       await expectOutput(ctx, "secrets/teardown_throws");
-      expectNoCanary(ctx, { "the run's records": run.recordsText, "an asset error": JSON.stringify(run.assets) });
+      await expectNoCanary(ctx, { "the run's records": run.recordsText, "an asset error": JSON.stringify(run.assets) });
     },
   },
   {
@@ -398,7 +424,7 @@ export const CASES: readonly ConformanceCase[] = [
       expectSucceeded(run, ["secrets/check_metadata"]);
       expect(run.checks.map((c) => `${c.asset}:${c.check}:${c.passed}`)).toEqual(["secrets/check_metadata:token_in_metadata:false"]);
       await expectOutput(ctx, "secrets/check_metadata");
-      expectNoCanary(ctx, { "the run's records": run.recordsText });
+      await expectNoCanary(ctx, { "the run's records": run.recordsText });
     },
   },
   {
@@ -408,7 +434,7 @@ export const CASES: readonly ConformanceCase[] = [
       const tick = await ctx.harness.sensorTick("secret_sensor", null);
       expect(tick.runRequests).toEqual([]);
       expect(tick.skipReason ?? "").toContain("secret_sensor: the endpoint refused token");
-      expectNoCanary(ctx, { "the skip reason": tick.skipReason ?? "", "the cursor": tick.cursor ?? "", "the tick's records": tick.recordsText });
+      await expectNoCanary(ctx, { "the skip reason": tick.skipReason ?? "", "the cursor": tick.cursor ?? "", "the tick's records": tick.recordsText });
     },
   },
   {
@@ -475,6 +501,22 @@ export const CASES: readonly ConformanceCase[] = [
       const flaky = await ctx.harness.materialize({ assets: ["flaky"] });
       expectSucceeded(flaky, ["flaky"]);
       expect(flaky.assets.flaky?.attempts, "a thrown error was not retried").toBe(2);
+    },
+  },
+  // ---- Object storage (issue 17): runs last, so it covers everything the cases above wrote. ----
+  {
+    name: "an s3 run keeps every output in the bucket and writes nothing into a local folder",
+    capability: "materialize",
+    storage: "s3",
+    async run(ctx) {
+      // A runtime that silently fell back to a folder (BATON_STORAGE ignored, or parsed as a path) writes here.
+      expect(filesUnder(ctx.environment.storageDir), `files under the local folder ${ctx.environment.storageDir} on an s3 run`).toEqual([]);
+      const stray = filesUnder(ctx.environment.workDir).filter((f) => f.split("/").includes("s3:"));
+      expect(stray, `files below a folder named "s3:" in the runtime's working folder ${ctx.environment.workDir}`).toEqual([]);
+      expect(ctx.store.url, "the suite's store is not the s3 store it configured").toBe(ctx.environment.storage);
+      const objects = await ctx.store.listFiles();
+      expect(objects, "the cases above committed nothing to the bucket").toContain("raw/orders/__unpartitioned__/record.json");
+      expect(objects.some((o) => /\/data-[0-9a-f]{16}[^/]*\.parquet$/.test(o)), "no data object in the bucket").toBe(true);
     },
   },
 ];

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalIOStore } from "@baton/core";
+import { openStore } from "@baton/core";
 import { fixtureModulePath } from "../fixtures/path.js";
+import { startMoto, type MotoServer } from "../moto.js";
 import { CASES, type CaseContext } from "./cases.js";
 import { CAPABILITIES, type Capability, type HarnessEnvironment, type RuntimeHarness } from "./harness.js";
 import { formatReport, type ReportRow } from "./report.js";
+
+/** Where a suite run keeps its outputs: today's local folder, or a bucket on a moto server it starts. */
+export type ConformanceStorage = "local" | "s3";
 
 export interface ConformanceOptions {
   /** What the runtime supports; every case needing anything else is reported "n/a", not run. */
@@ -15,23 +20,38 @@ export interface ConformanceOptions {
   readonly reportDir?: string;
   /** Per-case timeout; orchestrators are slower than the embedded executor. */
   readonly timeoutMs?: number;
+  /**
+   * "local" (default): BATON_STORAGE is a fresh folder. "s3": the suite starts moto, and BATON_STORAGE is
+   * `s3://<bucket>/<prefix unique to the run>` with the server's AWS_* variables in `environment.env`.
+   */
+  readonly storage?: ConformanceStorage;
 }
 
-/** Fresh folders and variables for one suite run; secrets are random per run. */
-export function makeHarnessEnvironment(): HarnessEnvironment {
+export interface HarnessEnvironmentOptions {
+  /** An S3-API server to keep the outputs on (BATON_STORAGE = a fresh prefix in its bucket); none: a local folder. */
+  readonly s3?: MotoServer;
+  /** Names the s3 prefix, so a bucket shared by several runs stays readable. */
+  readonly name?: string;
+}
+
+/** Fresh folders and variables for one suite run; secrets (and the s3 prefix) are random per run. */
+export function makeHarnessEnvironment(options: HarnessEnvironmentOptions = {}): HarnessEnvironment {
   const root = mkdtempSync(join(tmpdir(), "baton-conformance-"));
   const storageDir = join(root, "storage");
   const workDir = join(root, "work");
   const configDir = join(root, "config");
   for (const d of [storageDir, workDir, configDir]) mkdirSync(d, { recursive: true });
+  const storage = options.s3 ? options.s3.storageUrl(`conformance/${options.name ?? "run"}-${randomUUID()}`) : storageDir;
   return {
     fixtureModule: fixtureModulePath(),
     exportName: "default",
+    storage,
     storageDir,
     workDir,
     configDir,
     env: {
-      BATON_STORAGE: storageDir,
+      ...options.s3?.env,
+      BATON_STORAGE: storage,
       FIXTURE_API_URL: "https://audit.example.test/v1",
       FIXTURE_API_TOKEN: `tok-${Math.random().toString(36).slice(2)}`,
       FIXTURE_AUDIT_DIR: join(root, "audit"),
@@ -48,25 +68,35 @@ export function makeHarnessEnvironment(): HarnessEnvironment {
 export function describeConformance(name: string, harness: RuntimeHarness, options: ConformanceOptions): void {
   const supported = new Set(options.capabilities);
   for (const c of supported) if (!CAPABILITIES.includes(c)) throw new Error(`unknown capability "${c}"; known: ${CAPABILITIES.join(", ")}`);
-  const rows: ReportRow[] = CASES.map((c) => ({ case: c.name, capability: c.capability, result: supported.has(c.capability) ? "not run" : "n/a" }));
+  const storage = options.storage ?? "local";
+  // Cases bound to one kind of store (the no-local-fallback check) are not listed for the other.
+  const cases = CASES.filter((c) => c.storage === undefined || c.storage === storage);
+  const rows: ReportRow[] = cases.map((c) => ({ case: c.name, capability: c.capability, result: supported.has(c.capability) ? "not run" : "n/a" }));
   let ctx: CaseContext | undefined;
+  let moto: MotoServer | undefined;
 
   describe(`conformance: ${name}`, () => {
     beforeAll(async () => {
-      const environment = makeHarnessEnvironment();
+      if (storage === "s3") moto = await startMoto();
+      const environment = makeHarnessEnvironment({ ...(moto ? { s3: moto } : {}), name });
       await harness.setup(environment);
-      ctx = { harness, environment, store: new LocalIOStore(environment.storageDir) };
+      ctx = { harness, environment, store: openStore(environment.storage, environment.env) };
     }, options.timeoutMs ?? 600_000);
 
     afterAll(async () => {
-      await harness.teardown();
-      const dir = options.reportDir ?? process.env.BATON_CONFORMANCE_DIR ?? process.cwd();
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `conformance-report.${name}.json`), JSON.stringify({ runtime: name, capabilities: [...supported], cases: rows }, null, 2) + "\n");
-      process.stdout.write(`\n${formatReport(name, rows)}\n`);
+      try {
+        await harness.teardown();
+      } finally {
+        await moto?.stop();
+        const dir = options.reportDir ?? process.env.BATON_CONFORMANCE_DIR ?? process.cwd();
+        mkdirSync(dir, { recursive: true });
+        const report = { runtime: name, storage, capabilities: [...supported], writtenAt: new Date().toISOString(), cases: rows };
+        writeFileSync(join(dir, `conformance-report.${name}.json`), JSON.stringify(report, null, 2) + "\n");
+        process.stdout.write(`\n${formatReport(name, rows)}\n`);
+      }
     }, 120_000);
 
-    CASES.forEach((c, i) => {
+    cases.forEach((c, i) => {
       // A case the runtime cannot honour is listed in the report as n/a, never run and never green.
       if (!supported.has(c.capability)) return;
       it(

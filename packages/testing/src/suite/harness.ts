@@ -5,7 +5,16 @@ export interface HarnessEnvironment {
   /** Compiled ESM module whose default export is the fixture definitions. */
   readonly fixtureModule: string;
   readonly exportName: string;
-  /** The IO store root the runtime must use (BATON_STORAGE). Scanned for the canary secret. */
+  /**
+   * The IO store the runtime must use: the BATON_STORAGE value (also in `env`), a local folder
+   * (`storageDir`) or `s3://<bucket>/<prefix unique to this run>`. Scanned for the canary secrets.
+   * Harnesses pass this (or `env.BATON_STORAGE`) to the runtime, never `storageDir`.
+   */
+  readonly storage: string;
+  /**
+   * A local folder. On local runs it is the store (`storage` equals it); on s3 runs nothing may be
+   * written under it: the suite asserts that, so a runtime that silently falls back to a folder fails.
+   */
   readonly storageDir: string;
   /**
    * A scratch folder for the runtime's own files (projects, homes, databases, logs). Every file under it
@@ -17,7 +26,10 @@ export interface HarnessEnvironment {
    * user would write). Not scanned; outside workDir and storageDir.
    */
   readonly configDir: string;
-  /** Variables the runtime must place in the environment of every step (BATON_STORAGE, resource config). */
+  /**
+   * Variables the runtime must place in the environment of every step (BATON_STORAGE, resource config;
+   * on s3 runs also the store's AWS_* variables, whose AWS_SECRET_ACCESS_KEY is a canary like FIXTURE_API_TOKEN).
+   */
   readonly env: Readonly<Record<string, string>>;
 }
 
