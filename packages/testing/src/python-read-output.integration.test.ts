@@ -26,11 +26,13 @@ const OUTPUTS: readonly { key: string[]; partition: string | null }[] = [
   ...DAYS.map((day) => ({ key: ["daily_revenue"], partition: day })),
 ];
 
-// One Python process reads every output of a job; it prints one JSON line per read.
+// One Python process reads every output of a job; it prints one JSON line per read. Then it
+// writes copies with baton_core.testing.write_output, for Node to read back (the other direction).
 const READER = `
-import json, sys
+import json, os, sys
 import baton_core
 from baton_core import read_output, read_record
+from baton_core.testing import write_output
 job = json.loads(sys.argv[1])
 for read in job["reads"]:
     key = read["key"] if read["asList"] else "/".join(read["key"])
@@ -45,6 +47,9 @@ for read in job["reads"]:
         "columns": frame.columns,
         "record": read_record(key, read["partition"]),
     }), flush=True)
+for copy in job.get("copies", []):
+    frame = read_output(copy["from"], copy["partition"]).head(5)
+    write_output(os.environ["BATON_STORAGE"], copy["to"], frame, copy["partition"], run_id="python")
 `;
 
 interface Answer {
@@ -80,15 +85,25 @@ async function writeExample(store: IOStore, env: Record<string, string | undefin
 }
 
 /** Runs the Python reader with BATON_STORAGE and the given variables; its answers in read order. */
-function readInPython(name: string, env: Record<string, string>, reads: readonly { key: string[]; partition: string | null; asList?: boolean }[]): { answers: Answer[]; files: string[] } {
+interface Copy {
+  readonly from: string;
+  readonly to: string[];
+  readonly partition: string | null;
+}
+
+function readInPython(name: string, env: Record<string, string>, reads: readonly { key: string[]; partition: string | null; asList?: boolean }[], copies: readonly Copy[] = []): { answers: Answer[]; files: string[] } {
   const files = reads.map((_, i) => join(scratch, `${name}-${i}.parquet`));
-  const job = { reads: reads.map((r, i) => ({ key: r.key, partition: r.partition, asList: r.asList ?? false, out: files[i] })) };
+  const job = { reads: reads.map((r, i) => ({ key: r.key, partition: r.partition, asList: r.asList ?? false, out: files[i] })), copies };
   const stdout = execFileSync(python.python, ["-c", READER, JSON.stringify(job)], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 300_000 });
   return { answers: stdout.trim().split("\n").map((line) => JSON.parse(line) as Answer), files };
 }
 
 async function expectSameRows(store: IOStore, env: Record<string, string>, name: string): Promise<void> {
-  const { answers, files } = readInPython(name, env, OUTPUTS.map((o, i) => ({ ...o, asList: i % 2 === 1 })));
+  const copies: Copy[] = [
+    { from: "customer_metrics", to: ["python", "top metrics"], partition: null },
+    { from: "daily_revenue", to: ["python", "revenue"], partition: DAYS[0]! },
+  ];
+  const { answers, files } = readInPython(name, env, OUTPUTS.map((o, i) => ({ ...o, asList: i % 2 === 1 })), copies);
   expect(answers).toHaveLength(OUTPUTS.length);
   for (const [i, output] of OUTPUTS.entries()) {
     const { frame: written, record } = await store.read(output.key, output.partition ?? undefined);
@@ -106,6 +121,13 @@ async function expectSameRows(store: IOStore, env: Record<string, string>, name:
   }
   expect(answers[0]!.height).toBe(10_000);
   expect(new Set(OUTPUTS.map((_, i) => answers[i]!.record!.runId))).toEqual(new Set(["py-read-1", "py-read-2"]));
+  // What Python's test builder commits, Node's store reads: the same folders and record.
+  for (const copy of copies) {
+    const { frame: source } = await store.read([copy.from], copy.partition ?? undefined);
+    const { frame, record } = await store.read(copy.to, copy.partition ?? undefined);
+    expect(frame.frameEqual(source.head(5)), copy.to.join("/")).toBe(true);
+    expect(record).toMatchObject({ assetKey: copy.to.join("/"), partitionKey: copy.partition, rowCount: Math.min(5, source.height), runId: "python" });
+  }
   // A partition Node never wrote is missing for Python too, not another day's rows.
   const [missing] = readInPython(`${name}-missing`, env, [{ key: ["daily_revenue"], partition: "2024-01-20" }]).answers;
   expect(missing!.missing).toMatch(/"daily_revenue" partition "2024-01-20" has not been materialized/);
