@@ -6,6 +6,7 @@ reads JSON and creates operators, it never starts Node.
 
 from .dags import asset_dag, build_dags, sensor_dag
 from .manifest import ACCEPTED_MANIFEST_VERSIONS, Manifest, ManifestError, load_manifest
+from .outputs import read_output
 
 __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",
@@ -14,5 +15,6 @@ __all__ = [
     "asset_dag",
     "build_dags",
     "load_manifest",
+    "read_output",
     "sensor_dag",
 ]

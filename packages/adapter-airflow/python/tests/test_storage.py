@@ -55,5 +55,5 @@ def test_a_connection_without_keys_leaves_credentials_to_the_worker() -> None:
 
 
 def test_half_a_key_pair_is_an_error_naming_the_connection() -> None:
-    with pytest.raises(StorageConnectionError, match="'store'.*both"):
+    with pytest.raises(StorageConnectionError, match=r"'store'.*both"):
         connection_environment(aws(login="AKIA1"))
