@@ -24,6 +24,8 @@ const OUTPUTS: readonly { key: string[]; partition: string | null }[] = [
   { key: ["customers"], partition: null },
   { key: ["customer_metrics"], partition: null },
   ...DAYS.map((day) => ({ key: ["daily_revenue"], partition: day })),
+  // Arrow IPC as nodejs-polars writes it, under a key and partition that need encoding.
+  { key: ["node", "orders ipc"], partition: "eu/west" },
 ];
 
 // One Python process reads every output of a job; it prints one JSON line per read. Then it
@@ -82,6 +84,8 @@ async function writeExample(store: IOStore, env: Record<string, string | undefin
   const days = await materialize(defs, { selection: "daily_revenue", partitionRange: { start: DAYS[0]!, end: DAYS.at(-1)! }, store, env, runId: "py-read-2" });
   expect(days.status, JSON.stringify(days.failure)).toBe("success");
   expect(days.assets.daily_revenue!.materializations.map((m) => m.partitionKey)).toEqual(DAYS);
+  const { frame } = await store.read(["orders"], undefined);
+  await store.write({ key: ["node", "orders ipc"], partitionKey: "eu/west", frame, producedAs: "polars", format: "ipc", codeVersion: undefined, runId: "py-read-2" });
 }
 
 /** Runs the Python reader with BATON_STORAGE and the given variables; its answers in read order. */
@@ -120,6 +124,7 @@ async function expectSameRows(store: IOStore, env: Record<string, string>, name:
     expect(contentHash(read), shown).toBe(record.contentHash);
   }
   expect(answers[0]!.height).toBe(10_000);
+  expect(answers.map((a) => a.record!.format)).toEqual([...OUTPUTS.slice(0, -1).map(() => "parquet"), "ipc"]);
   expect(new Set(OUTPUTS.map((_, i) => answers[i]!.record!.runId))).toEqual(new Set(["py-read-1", "py-read-2"]));
   // What Python's test builder commits, Node's store reads: the same folders and record.
   for (const copy of copies) {
@@ -147,12 +152,16 @@ describe("Python reads what Node wrote: baton_core.read_output", () => {
     const env = { ...moto!.env, BATON_STORAGE: url };
     const store = openStore(url, env);
     await writeExample(store, { ...process.env, ...env });
-    expect((await store.listFiles()).filter((f) => f.endsWith("record.json")).sort()).toEqual([
-      "customer_metrics/__unpartitioned__/record.json",
-      "customers/__unpartitioned__/record.json",
-      ...DAYS.map((day) => `daily_revenue/${day}/record.json`),
-      "orders/__unpartitioned__/record.json",
-    ]);
+    const records = (await store.listFiles()).filter((f) => f.endsWith("record.json"));
+    expect(records.sort()).toEqual(
+      [
+        "customer_metrics/__unpartitioned__/record.json",
+        "customers/__unpartitioned__/record.json",
+        ...DAYS.map((day) => `daily_revenue/${day}/record.json`),
+        "node/orders%20ipc/eu%2Fwest/record.json",
+        "orders/__unpartitioned__/record.json",
+      ].sort(),
+    );
     await expectSameRows(store, env, "s3");
   }, 600_000);
 });
