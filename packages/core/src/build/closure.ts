@@ -67,7 +67,8 @@ const isRegistryInstall = (dir: string) => dir.split(sep).includes("node_modules
 /**
  * The production closure of `roots` as installed for the project at `projectRoot`: each root,
  * then recursively its `dependencies`, installed `optionalDependencies` and resolvable
- * `peerDependencies`. Laid out like npm: the first version met of a name at the top level, another
+ * `peerDependencies` (for @baton/core's, also those installed in the project: the AWS SDK an
+ * s3:// store loads). Laid out like npm: the first version met of a name at the top level, another
  * version nested under the package that needs it. Breadth-first, names sorted: deterministic.
  */
 export function planClosure(projectRoot: string, roots: readonly string[]): RuntimeClosure {
@@ -98,7 +99,9 @@ export function planClosure(projectRoot: string, roots: readonly string[]): Runt
     for (const n of Object.keys(optionalDependencies)) wanted.set(n, "optional");
     for (const n of Object.keys(dependencies)) if (!(n in optionalDependencies)) wanted.set(n, "required");
     for (const name of [...wanted.keys()].sort()) {
-      const found = resolveInstalled(name, parent.source);
+      // Core's optional peers (the AWS SDK for s3:// stores) installed in the project count too:
+      // in the runtime they sit at the top level, where core finds them.
+      const found = resolveInstalled(name, parent.source) ?? (parent.name === "@baton/core" && name in peerDependencies ? resolveInstalled(name, projectRoot) : undefined);
       if (!found) {
         if (wanted.get(name) === "optional") continue; // another platform's binary, an absent peer
         throw new BatonError("CONFIG", `${parent.name}@${parent.version} depends on "${name}", which is not installed`, {

@@ -109,12 +109,12 @@ export class S3Backend implements StoreBackend {
     try {
       await client.send(new sdk.s3.PutObjectCommand({ Bucket: this.where.bucket, Key, Body: "baton write probe", IfNoneMatch: "*" }));
     } catch (e) {
-      throw this.failure(`write to the store ${this.url} (a probe object)`, this.url, e, asset);
+      throw this.failure("write a probe object to", this.url, e, asset);
     }
     try {
       await client.send(new sdk.s3.DeleteObjectCommand({ Bucket: this.where.bucket, Key }));
     } catch (e) {
-      throw this.failure(`delete from the store ${this.url} (the probe object ${Key}; superseded outputs are deleted too)`, this.url, e, asset);
+      throw this.failure("delete a probe object (the store deletes superseded outputs) from", this.url, e, asset);
     }
   }
 
