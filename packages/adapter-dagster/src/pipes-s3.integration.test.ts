@@ -14,12 +14,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { corePythonWheel } from "@baton/core/build";
 import { ensurePythonEnv, startMoto, type MotoServer, type PythonEnv } from "@baton/testing";
+import { dagsterWheel } from "./adapter.js";
+import { buildProject } from "./__tests__/dagster-harness.js";
 
 const packageDir = fileURLToPath(new URL("../", import.meta.url));
 const requirements = join(packageDir, "python", "requirements-pipes-s3.txt");
 const driver = join(packageDir, "python", "tests", "pipes_s3", "pipes_s3_e2e.py");
 const child = join(packageDir, "src", "pipes", "__tests__", "s3-child.mjs");
+const batonFixture = join(packageDir, "src", "pipes", "__tests__", "s3-definitions.mjs");
 
 interface Metadata {
   class: string;
@@ -57,22 +61,29 @@ interface Report {
   runs: Record<"orders" | "crash" | "failing" | "uncaught", RunRecord>;
   sessions: Record<"report" | "crash" | "failing" | "uncaught", SessionRecord>;
 }
+interface BatonReport {
+  baton: Record<"s3/orders" | "s3/broken", RunRecord>;
+  bucket_after: string[];
+}
 
-/** The test venv: requirements-pipes-s3.txt is also uv's override file, so its dagster pin wins over dagster-aws's. */
+/**
+ * The test venv, with the baton-core and baton-dagster wheels: requirements-pipes-s3.txt is also
+ * uv's override file, so its dagster pin wins over dagster-aws's.
+ */
 function pipesS3Env(): PythonEnv {
   const previous = process.env.UV_OVERRIDE;
   process.env.UV_OVERRIDE = requirements;
   try {
-    return ensurePythonEnv({ name: "dagster-pipes-s3", requirements });
+    return ensurePythonEnv({ name: "dagster-pipes-s3", requirements, wheels: [corePythonWheel(), dagsterWheel()] });
   } finally {
     if (previous === undefined) delete process.env.UV_OVERRIDE;
     else process.env.UV_OVERRIDE = previous;
   }
 }
 
-function runDriver(python: string, args: string[], env: Record<string, string>): Promise<void> {
+function runDriver(python: string, args: string[], env: Record<string, string>, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(python, [driver, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(python, [driver, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     proc.stdout.setEncoding("utf8").on("data", (chunk: string) => (output = (output + chunk).slice(-20_000)));
     proc.stderr.setEncoding("utf8").on("data", (chunk: string) => (output = (output + chunk).slice(-20_000)));
@@ -84,6 +95,7 @@ function runDriver(python: string, args: string[], env: Record<string, string>):
 let moto: MotoServer | undefined;
 let root: string;
 let report: Report;
+let baton: BatonReport;
 
 beforeAll(async () => {
   if (!existsSync(join(packageDir, "dist", "pipes", "s3-worker.js"))) {
@@ -94,15 +106,20 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "baton-pipes-s3-"));
   const control = join(root, "control");
   mkdirSync(control);
+  const env = { ...moto.env, BATON_TEST_BUCKET: moto.bucket, PIPES_S3_CONTROL: control, PIPES_S3_CHILD: child, BATON_NODE: process.execPath };
+  const project = await buildProject(batonFixture, join(root, "project"));
+  // Its own bucket, so the listing at its end sees only the Baton step's objects.
+  const batonBucket = "baton-step";
+  await moto.createBucket(batonBucket);
   const out = join(root, "report.json");
-  await runDriver(python, [out], {
-    ...moto.env,
-    BATON_TEST_BUCKET: moto.bucket,
-    PIPES_S3_CONTROL: control,
-    PIPES_S3_CHILD: child,
-    BATON_NODE: process.execPath,
-  });
+  const batonOut = join(root, "baton.json");
+  // Both drivers at once: most of their time is Dagster's reader waiting on its poll interval.
+  await Promise.all([
+    runDriver(python, [out], env),
+    runDriver(python, [batonOut, "--baton-project", project.outDir, project.module, "s3/orders", "s3/broken"], { ...env, BATON_TEST_BUCKET: batonBucket, BATON_STORAGE: join(root, "storage") }, project.outDir),
+  ]);
   report = JSON.parse(readFileSync(out, "utf8")) as Report;
+  baton = JSON.parse(readFileSync(batonOut, "utf8")) as BatonReport;
 }, 600_000);
 
 afterAll(async () => {
@@ -196,5 +213,41 @@ describe("Dagster Pipes over S3 (PipesS3ContextInjector + PipesS3MessageReader â
     expect(run.logs.map((l) => l.message)).toContain("about to throw outside any try");
     const closed = run.pipes_events.find((e) => e.message === "[pipes] external process pipes closed with exception");
     expect(closed?.error).toMatchObject({ cls_name: "Error", message: "Error: uncaught over s3\n" });
+  });
+});
+
+describe("the Baton Node step with its Pipes client switched to S3", () => {
+  it("materializes with the step's metadata, its check and its log, all read from the bucket", () => {
+    const run = baton.baton["s3/orders"];
+    expect(run.success).toBe(true);
+    expect(run.materializations).toHaveLength(1);
+    const [mat] = run.materializations;
+    expect(mat!.asset_key).toEqual(["s3", "orders"]);
+    expect(mat!.metadata["dagster/row_count"]).toEqual({ class: "IntMetadataValue", value: 3 });
+    expect(mat!.metadata["dagster/column_schema"]?.class).toBe("TableSchemaMetadataValue");
+    expect(mat!.metadata["baton/content_hash"]?.class).toBe("TextMetadataValue");
+    expect(mat!.tags["dagster/data_version"]).toMatch(/^[0-9a-f]{16,}$/);
+    expect(run.checks).toMatchObject([{ asset_key: ["s3", "orders"], check_name: "has_rows", passed: true }]);
+    const logs = run.logs.map((l) => l.message);
+    expect(logs).toContain("[pipes] external process successfully opened dagster pipes.");
+    expect(logs.some((m) => m.includes("orders computed by the Baton step"))).toBe(true);
+    expect(logs.filter((m) => m.includes("did not receive"))).toEqual([]);
+  });
+
+  it("a failing asset: the step's error reaches Dagster through the bucket and fails the step", () => {
+    const run = baton.baton["s3/broken"];
+    expect(run.success).toBe(false);
+    expect(run.materializations).toEqual([]);
+    const closed = run.pipes_events.find((e) => e.message === "[pipes] external process pipes closed with exception");
+    expect(closed?.error?.message).toContain("broken on purpose, reported through S3");
+    expect(run.logs.some((l) => l.level === 40 && l.message.includes("broken on purpose, reported through S3"))).toBe(true);
+    expect(run.step_failures).toHaveLength(1);
+    expect(run.step_failures[0]?.message).toContain("broken on purpose, reported through S3");
+  });
+
+  it("leaves only message chunks in the bucket (Dagster deleted each context object)", () => {
+    expect(baton.bucket_after.filter((k) => k.endsWith("context.json"))).toEqual([]);
+    expect(baton.bucket_after.length).toBeGreaterThan(0);
+    for (const key of baton.bucket_after) expect(key).toMatch(/^[A-Za-z]{30}\/\d+\.json$/);
   });
 });

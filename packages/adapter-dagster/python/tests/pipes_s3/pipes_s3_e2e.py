@@ -227,23 +227,22 @@ def baton_runs(project: str, module: str, assets: list[str]) -> dict[str, Any]:
         defs = defs()
     from baton_dagster.assets import PIPES_RESOURCE_KEY
 
-    injector, reader = s3_pipes()
     pipes = defs.resources[PIPES_RESOURCE_KEY]
-    defs = dg.Definitions.merge(
-        defs,
-        dg.Definitions(
-            resources={
-                PIPES_RESOURCE_KEY: dg.PipesSubprocessClient(
-                    env=dict(pipes.env or {}),
-                    context_injector=injector,
-                    message_reader=reader,
-                )
-            }
-        ),
-    )
-    job = defs.resolve_implicit_global_asset_job_def()
     runs = {}
     for asset in assets:
+        # A new reader per run, as each run's process would have: PipesBlobStoreMessageReader
+        # keeps its chunk counter across sessions, so a reused one asks a new session for
+        # chunk n+1 first and never sees its messages.
+        injector, reader = s3_pipes()
+        s3_client = dg.PipesSubprocessClient(
+            env=dict(pipes.env or {}), context_injector=injector, message_reader=reader
+        )
+        # The same code location, its Pipes client switched to S3 as a user would configure it.
+        job = dg.Definitions(
+            assets=defs.assets,
+            asset_checks=defs.asset_checks,
+            resources={**defs.resources, PIPES_RESOURCE_KEY: s3_client},
+        ).resolve_implicit_global_asset_job_def()
         instance = dg.DagsterInstance.ephemeral()
         result = job.execute_in_process(
             instance=instance,
@@ -262,6 +261,7 @@ def main() -> None:
     report: dict[str, Any] = {"dagster_version": dg.__version__}
     if len(args) > 1 and args[1] == "--baton-project":
         report["baton"] = baton_runs(args[2], args[3], args[4:])
+        report["bucket_after"] = objects_under("")
     else:
         report["runs"] = {
             "orders": run([orders]),
