@@ -133,16 +133,9 @@ def _materialize_hint(asset: str, partition: str | None) -> str:
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise StorageUrlError(
-        f"{name}={value!r} is neither true nor false", f"set {name} to true or false"
-    )
+    # As core's S3 store reads it: "true" or "false" in any case, anything else the default.
+    value = (env.get(name) or "").lower()
+    return True if value == "true" else False if value == "false" else default
 
 
 def s3_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -304,8 +304,12 @@ def test_s3_options_follow_the_storage_contract() -> None:
     assert fallback["profile"] == "ci"
     forced = s3_options({"BATON_S3_PATH_STYLE": "TRUE"})
     assert forced["config_kwargs"] == {"s3": {"addressing_style": "path"}}
-    with pytest.raises(StorageUrlError, match="BATON_S3_PATH_STYLE"):
-        s3_options({"BATON_S3_PATH_STYLE": "yes"})
+    # Anything but true/false is the default, as in core's S3 store (Node and Python agree).
+    other = s3_options({"BATON_S3_PATH_STYLE": "yes", "AWS_ENDPOINT_URL": "http://h"})
+    assert other["config_kwargs"] == {"s3": {"addressing_style": "path"}}
+    assert s3_options({"BATON_S3_PATH_STYLE": "1"})["config_kwargs"] == {
+        "s3": {"addressing_style": "virtual"}
+    }
 
 
 def test_read_outputs_concatenates_partitions_in_the_order_given(
