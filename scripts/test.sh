@@ -14,6 +14,7 @@ mkdir -p .baton
 bash scripts/check-python.sh 2>&1 | tee .baton/python.log
 # ruff over every shipped module and test driver, and over the projects generated for the example.
 bash scripts/lint-python.sh
+rm -rf "$BATON_CONFORMANCE_DIR"  # a report left by an earlier run must not stand in for a missing one
 pnpm exec turbo run test --concurrency=1 2>&1 | tee .baton/test.log
 node scripts/conformance-matrix.mjs "$BATON_CONFORMANCE_DIR"
 node scripts/count-tests.mjs .baton/test.log .baton/python.log
