@@ -33,7 +33,7 @@ const OUTPUTS: readonly { key: string[]; partition: string | null }[] = [
 const READER = `
 import json, os, sys
 import baton_core
-from baton_core import read_output, read_record
+from baton_core import read_output, read_outputs, read_record
 from baton_core.testing import write_output
 job = json.loads(sys.argv[1])
 for read in job["reads"]:
@@ -49,6 +49,9 @@ for read in job["reads"]:
         "columns": frame.columns,
         "record": read_record(key, read["partition"]),
     }), flush=True)
+if "many" in job:
+    many = job["many"]
+    read_outputs(many["key"], many["partitions"]).write_parquet(many["out"])
 for copy in job.get("copies", []):
     frame = read_output(copy["from"], copy["partition"]).head(5)
     write_output(os.environ["BATON_STORAGE"], copy["to"], frame, copy["partition"], run_id="python")
@@ -95,11 +98,21 @@ interface Copy {
   readonly partition: string | null;
 }
 
-function readInPython(name: string, env: Record<string, string>, reads: readonly { key: string[]; partition: string | null; asList?: boolean }[], copies: readonly Copy[] = []): { answers: Answer[]; files: string[] } {
+function readInPython(
+  name: string,
+  env: Record<string, string>,
+  reads: readonly { key: string[]; partition: string | null; asList?: boolean }[],
+  extra: { copies?: readonly Copy[]; many?: { key: string; partitions: string[] } } = {},
+): { answers: Answer[]; files: string[]; many: string } {
   const files = reads.map((_, i) => join(scratch, `${name}-${i}.parquet`));
-  const job = { reads: reads.map((r, i) => ({ key: r.key, partition: r.partition, asList: r.asList ?? false, out: files[i] })), copies };
+  const many = join(scratch, `${name}-many.parquet`);
+  const job = {
+    reads: reads.map((r, i) => ({ key: r.key, partition: r.partition, asList: r.asList ?? false, out: files[i] })),
+    copies: extra.copies ?? [],
+    ...(extra.many ? { many: { ...extra.many, out: many } } : {}),
+  };
   const stdout = execFileSync(python.python, ["-c", READER, JSON.stringify(job)], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 300_000 });
-  return { answers: stdout.trim().split("\n").map((line) => JSON.parse(line) as Answer), files };
+  return { answers: stdout.trim().split("\n").map((line) => JSON.parse(line) as Answer), files, many };
 }
 
 async function expectSameRows(store: IOStore, env: Record<string, string>, name: string): Promise<void> {
@@ -107,7 +120,8 @@ async function expectSameRows(store: IOStore, env: Record<string, string>, name:
     { from: "customer_metrics", to: ["python", "top metrics"], partition: null },
     { from: "daily_revenue", to: ["python", "revenue"], partition: DAYS[0]! },
   ];
-  const { answers, files } = readInPython(name, env, OUTPUTS.map((o, i) => ({ ...o, asList: i % 2 === 1 })), copies);
+  const reads = OUTPUTS.map((o, i) => ({ ...o, asList: i % 2 === 1 }));
+  const { answers, files, many } = readInPython(name, env, reads, { copies, many: { key: "daily_revenue", partitions: [...DAYS].reverse() } });
   expect(answers).toHaveLength(OUTPUTS.length);
   for (const [i, output] of OUTPUTS.entries()) {
     const { frame: written, record } = await store.read(output.key, output.partition ?? undefined);
@@ -126,6 +140,10 @@ async function expectSameRows(store: IOStore, env: Record<string, string>, name:
   expect(answers[0]!.height).toBe(10_000);
   expect(answers.map((a) => a.record!.format)).toEqual([...OUTPUTS.slice(0, -1).map(() => "parquet"), "ipc"]);
   expect(new Set(OUTPUTS.map((_, i) => answers[i]!.record!.runId))).toEqual(new Set(["py-read-1", "py-read-2"]));
+  // read_outputs: the days concatenated in the order asked, as core's readMany does.
+  const { frame: days } = await store.readMany(["daily_revenue"], [...DAYS].reverse());
+  expect(pl.readParquet(readFileSync(many)).frameEqual(days)).toBe(true);
+  expect(days.getColumn("day").toArray()).toEqual([...DAYS].reverse());
   // What Python's test builder commits, Node's store reads: the same folders and record.
   for (const copy of copies) {
     const { frame: source } = await store.read([copy.from], copy.partition ?? undefined);
