@@ -95,7 +95,8 @@ describe("S3 store (moto)", () => {
 });
 
 /** The AWS SDK core uses (its dev dependency here), for what a test does behind the store's back. */
-const sdk = createRequire(createRequire(import.meta.url).resolve("@baton/core"))("@aws-sdk/client-s3") as {
+const requireFromCore = createRequire(createRequire(import.meta.url).resolve("@baton/core"));
+const sdk = requireFromCore("@aws-sdk/client-s3") as {
   S3Client: new (config: object) => { send(command: object): Promise<{ ETag?: string }> };
   HeadObjectCommand: new (input: object) => object;
   DeleteObjectCommand: new (input: object) => object;
@@ -234,6 +235,12 @@ describe("S3 commit protocol (moto)", () => {
     const back = await store.read(["big"], undefined);
     expect(back.frame.height).toBe(n);
     expect(back.record.contentHash).toBe(record.contentHash);
+    // What create-only rests on for multipart bodies: Upload sends If-None-Match with
+    // CompleteMultipartUpload, and the server refuses to complete over an existing key.
+    const { Upload } = requireFromCore("@aws-sdk/lib-storage") as { Upload: new (o: object) => { done(): Promise<unknown> } };
+    const again = new Upload({ client: client(), params: { ...objectKey(store, `big/__unpartitioned__/${record.file}`), Body: Buffer.alloc(11 * 1024 * 1024, 1), IfNoneMatch: "*" }, partSize: 5 * 1024 * 1024 });
+    await expect(again.done()).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    expect(await etagOf(store, `big/__unpartitioned__/${record.file}`)).toBe(etag);
   }, 300_000);
 
   it("a reader whose data object was collected under it re-reads the record; a record naming a missing object is MISSING_OUTPUT", async () => {
