@@ -73,4 +73,21 @@ describe("a build on s3:// (moto)", () => {
     expect(frame.height).toBeGreaterThan(0);
     expect(frame.columns).toContain("total_spend");
   });
+
+  it("without the SDK in the runtime, an s3:// step fails before compute with the install command (exit 3)", async () => {
+    rmSync(join(r.dir, "baton", "runtime", "node_modules", "@aws-sdk", "client-s3"), { recursive: true });
+    const step = join(r.dir, "baton", "runtime", "node_modules", "@baton", "core", "dist", "step", "bin.js");
+    const res = await r.run("node", [step, "run", "--manifest", join(r.dir, "baton", "manifest.json"), "--asset", "orders", "--run-id", "no-sdk"], { env: { ...moto.env, BATON_STORAGE: moto.storageUrl("no-sdk") } });
+    expect(res.code, res.stderr).toBe(3);
+    const failure = res.stdout
+      .split("\n")
+      .filter((l) => l.startsWith(EVENT_PREFIX))
+      .map((l) => JSON.parse(l.slice(EVENT_PREFIX.length)) as StepEvent)
+      .find((e) => e.type === "asset_failure");
+    expect(failure).toMatchObject({ asset: "orders", error: { retryable: false } });
+    const message = (failure as Extract<StepEvent, { type: "asset_failure" }>).error.message;
+    expect(message).toContain("BATON_STORAGE is s3://");
+    expect(message).toContain("pnpm add @aws-sdk/client-s3@3.1175.0 @aws-sdk/lib-storage@3.1175.0");
+    expect(await openStore(moto.storageUrl("no-sdk"), moto.env).listFiles()).toEqual([]);
+  });
 });
