@@ -1,5 +1,4 @@
 import pl from "nodejs-polars";
-import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { asset, definitions, openStore } from "@baton/core";
 import { runStep, type StepEvent } from "@baton/core/step";
