@@ -19,6 +19,9 @@ export const FIXTURE_RESOURCES: AirflowResourceMapping = {
   control: { variable: "baton_control" },
 };
 
+/** The Airflow AWS connection holding the S3 store's credentials on s3 runs (option storageConnection). */
+export const STORAGE_CONNECTION = "baton_storage";
+
 export interface AirflowHarness extends RuntimeHarness {
   readonly driver: () => AirflowDriver;
   readonly build: () => BuildResult<AirflowOptions>;
@@ -49,7 +52,10 @@ export function airflowHarness(): AirflowHarness {
       const root = join(environment.workDir, "airflow");
       dags = join(root, "dags");
       // The DAGs folder is a whole build (core's buildTarget with this adapter), as users deploy it.
-      build = await buildFixture(environment, dags, { resources: FIXTURE_RESOURCES });
+      // On s3 runs the steps get the bucket's credentials from an Airflow AWS connection, as an
+      // operator deploys them: airflowEnvironment passes no AWS_* variable to Airflow.
+      const s3 = environment.storage.startsWith("s3://");
+      build = await buildFixture(environment, dags, { resources: FIXTURE_RESOURCES, ...(s3 ? { storageConnection: STORAGE_CONNECTION } : {}) });
       const env = airflowEnvironment(root, dags);
       airflowEnvVars = env;
       await migrate(python, env);
@@ -58,8 +64,18 @@ export function airflowHarness(): AirflowHarness {
       const synced = await driver.request<{ importErrors: Record<string, string> }>("sync");
       if (Object.keys(synced.importErrors).length > 0) throw new Error(`DAG import errors: ${JSON.stringify(synced.importErrors, null, 2)}`);
       const e = environment.env;
+      const storageConnection = {
+        conn_id: STORAGE_CONNECTION,
+        conn_type: "aws",
+        login: e.AWS_ACCESS_KEY_ID,
+        password: e.AWS_SECRET_ACCESS_KEY,
+        extra: { endpoint_url: e.AWS_ENDPOINT_URL_S3, region_name: e.AWS_REGION },
+      };
       await driver.request("configure", {
-        connections: [{ conn_id: "baton_audit_api", conn_type: "http", host: e.FIXTURE_API_URL, password: e.FIXTURE_API_TOKEN, extra: { dir: e.FIXTURE_AUDIT_DIR } }],
+        connections: [
+          { conn_id: "baton_audit_api", conn_type: "http", host: e.FIXTURE_API_URL, password: e.FIXTURE_API_TOKEN, extra: { dir: e.FIXTURE_AUDIT_DIR } },
+          ...(s3 ? [storageConnection] : []),
+        ],
         variables: { baton_landing: { dir: e.FIXTURE_LANDING_DIR }, baton_control: { dir: e.FIXTURE_CONTROL_DIR } },
       });
       harnessEnvironment = environment;

@@ -34,7 +34,8 @@ export function buildFixture(environment: HarnessEnvironment, outDir: string, ra
     definitionsFile: environment.fixtureModule,
     exportName: environment.exportName,
     outDir,
-    storage: environment.storageDir,
+    // The store the suite chose (a folder, or s3://… on moto); never storageDir, which s3 runs keep empty.
+    storage: environment.storage,
     rawOptions,
   });
 }
