@@ -8,8 +8,9 @@
  * Dagster 1.13.28 and dagster-aws 0.29.27 come from python/requirements-pipes-s3.txt (installed with
  * itself as uv's override file: dagster-aws pins dagster 1.13.27); moto from @baton/testing.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { deflateSync } from "node:zlib";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -249,5 +250,36 @@ describe("the Baton Node step with its Pipes client switched to S3", () => {
     expect(baton.bucket_after.filter((k) => k.endsWith("context.json"))).toEqual([]);
     expect(baton.bucket_after.length).toBeGreaterThan(0);
     for (const key of baton.bucket_after) expect(key).toMatch(/^[A-Za-z]{30}\/\d+\.json$/);
+  });
+});
+
+describe("the S3 client of the built package, directly", () => {
+  it("names the object and S3's answer when the context object does not exist", async () => {
+    const { PipesS3Bridge } = (await import(join(packageDir, "dist", "pipes", "index.js"))) as typeof import("./pipes/index.js");
+    const bridge = new PipesS3Bridge({ env: moto!.env });
+    try {
+      expect(() => bridge.getObjectText(moto!.bucket, "nowhere/context.json")).toThrow(
+        `Could not read s3://${moto!.bucket}/nowhere/context.json: NoSuchKey`,
+      );
+    } finally {
+      await bridge.terminate();
+    }
+  });
+
+  it("without the SDK installed, opening fails with the command that installs it", () => {
+    // The built pipes module where no node_modules can provide @aws-sdk/client-s3.
+    const dir = join(root, "no-sdk");
+    cpSync(join(packageDir, "dist", "pipes"), join(dir, "pipes"), { recursive: true, filter: (src) => !src.endsWith(".map") });
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    const encode = (value: unknown) => deflateSync(Buffer.from(JSON.stringify(value))).toString("base64");
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", `import("./pipes/index.js").then((p) => p.openDagsterPipes())`], {
+      cwd: dir,
+      env: { ...process.env, DAGSTER_PIPES_CONTEXT: encode({ bucket: "b", key: "k/context.json" }), DAGSTER_PIPES_MESSAGES: encode({ bucket: "b", key_prefix: "k" }) },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("Could not read s3://b/k/context.json");
+    expect(result.stderr).toContain("pnpm add @aws-sdk/client-s3@3.1175.0");
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Messages between the S3 bridge (main thread, `s3-bridge.ts`) and its worker (`s3-worker.ts`).
  * Requests with an `id` are answered on the reply port, then the shared flag is set so a main
- * thread blocked in `Atomics.wait` wakes up; the others are fire-and-forget.
+ * thread blocked in `Atomics.wait` wakes up; the others are fire-and-forget. The worker sends
+ * `{id: 0, ok: true}` once when it starts.
  */
 import type { MessagePort } from "node:worker_threads";
 

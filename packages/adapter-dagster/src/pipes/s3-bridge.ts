@@ -48,6 +48,8 @@ export class PipesS3Bridge implements PipesS3Client {
   private flag: Int32Array | undefined;
   private nextId = 1;
   private nextChannel = 1;
+  /** The worker answers id 0 once it runs: a timeout before that means it never started. */
+  private started = false;
 
   constructor(options: PipesS3BridgeOptions = {}) {
     const env: Record<string, string> = {};
@@ -64,7 +66,8 @@ export class PipesS3Bridge implements PipesS3Client {
     const shared = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
     const workerData: BridgeWorkerData = { config: s3ClientConfig(this.env), flag: shared, replies: port2 };
-    const worker = new Worker(WORKER_URL, { workerData, transferList: [port2], env: this.env });
+    // No inherited execArgv: `node -e …` would hand the worker the eval code and it never starts.
+    const worker = new Worker(WORKER_URL, { workerData, transferList: [port2], env: this.env, execArgv: [] });
     worker.unref();
     // An error in the worker surfaces as the timeout of the call waiting for it; nothing to do here.
     worker.on("error", () => undefined);
@@ -89,11 +92,18 @@ export class PipesS3Bridge implements PipesS3Client {
       const received = receiveMessageOnPort(replies);
       if (received) {
         const answer = received.message as BridgeReply;
-        if (answer.id === request.id) return answer;
-        continue; // the late answer of a call that timed out
+        if (answer.id === 0) this.started = true;
+        else if (answer.id === request.id) return answer;
+        continue; // the start signal, or the late answer of a call that timed out
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new DagsterPipesError(`Timed out after ${this.timeoutMs / 1000} s waiting for S3 (${what}).`);
+      if (left <= 0) {
+        throw new DagsterPipesError(
+          this.started
+            ? `Timed out after ${this.timeoutMs / 1000} s waiting for S3 (${what}).`
+            : `The Dagster Pipes S3 worker (${fileURLToPath(WORKER_URL)}) did not start within ${this.timeoutMs / 1000} s (${what}).`,
+        );
+      }
       Atomics.wait(flag, 0, 0, left);
     }
   }

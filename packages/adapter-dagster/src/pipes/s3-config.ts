@@ -48,10 +48,12 @@ export function s3UploadInterval(env: Env): number {
   return seconds;
 }
 
-/** The message for a missing SDK (it is an optional peer dependency). */
+/** The message for a missing SDK (an optional peer dependency; 3.1175.0 is what CI runs). */
 export function missingSdkMessage(cause: unknown): string {
+  const first = (cause instanceof Error ? cause.message : String(cause)).split("\n")[0];
   return (
-    "The Dagster Pipes S3 channel needs the AWS SDK, which is not installed: " +
-    `pnpm add @aws-sdk/client-s3@"${AWS_SDK_S3_RANGE}" (${cause instanceof Error ? cause.message : String(cause)})`
+    "The Dagster Pipes S3 channel needs the AWS SDK for JavaScript, which is not installed where " +
+    `@baton/adapter-dagster can import it (${first}): pnpm add @aws-sdk/client-s3@3.1175.0 ` +
+    `(supported: ${AWS_SDK_S3_RANGE}), then rebuild; a build copies it into its runtime`
   );
 }

@@ -5,6 +5,7 @@
  * or after `process.exit()`). The background chunk uploads run here too, on their interval, while
  * the main thread computes.
  */
+import process from "node:process";
 import { parentPort, workerData } from "node:worker_threads";
 
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -21,13 +22,33 @@ const channels = new Map<number, { uploader: PipesChunkUploader; errors: string[
 
 let sdk: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
 
+/**
+ * On Node < 22 the SDK warns once per process that later releases need Node 22; from a worker that
+ * lands on the step's stderr, so in every orchestrator's log. Only that warning is dropped.
+ */
+function dropNodeVersionWarning(): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    const options = rest[0];
+    const type = typeof options === "string" ? options : (options as { type?: string } | undefined)?.type;
+    if (type === "NodeVersionSupportWarning" || text.startsWith("NodeVersionSupportWarning")) return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 function connect(): Promise<{ sdk: Sdk; client: S3Client }> {
-  sdk ??= import("@aws-sdk/client-s3").then(
-    (module) => ({ sdk: module, client: new module.S3Client({ ...data.config }) }),
-    (error: unknown) => {
-      throw new Error(missingSdkMessage(error), { cause: error });
-    },
-  );
+  if (!sdk) {
+    dropNodeVersionWarning();
+    sdk = import("@aws-sdk/client-s3").then(
+      (module) => ({ sdk: module, client: new module.S3Client({ ...data.config }) }),
+      (error: unknown) => {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") throw new Error(missingSdkMessage(error), { cause: error });
+        throw error;
+      },
+    );
+  }
   return sdk;
 }
 
@@ -109,3 +130,5 @@ async function handle(request: BridgeRequest): Promise<void> {
 parentPort?.on("message", (request: BridgeRequest) => {
   void handle(request);
 });
+// Tells the main thread this worker runs (it may be blocked waiting for a first answer).
+reply({ id: 0, ok: true });

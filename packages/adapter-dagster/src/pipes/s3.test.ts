@@ -246,3 +246,19 @@ describe("PipesS3ContextLoader / PipesS3MessageWriter", () => {
     expect(sinks[0]!.closed).toBe(1);
   });
 });
+
+describe("include_stdio_in_messages over S3", () => {
+  it("forwards process.stdout writes as log_external_stream messages until closed", () => {
+    const { client, sinks } = fakeClient();
+    const channel = new PipesS3MessageWriter({ client, intervalSeconds: 10 }).open({ bucket: "bk", key_prefix: "p", include_stdio_in_messages: true });
+    process.stdout.write("captured line\n");
+    channel.writeMessage({ __dagster_pipes_version: "0.1", method: "closed", params: {} });
+    channel.close();
+    process.stdout.write("after close\n");
+    const messages = sinks[0]!.lines.map((l) => JSON.parse(l) as { method: string; params: Record<string, unknown> });
+    expect(messages).toEqual([
+      { __dagster_pipes_version: "0.1", method: "log_external_stream", params: { stream: "stdout", text: "captured line\n", extras: {} } },
+      { __dagster_pipes_version: "0.1", method: "closed", params: {} },
+    ]);
+  });
+});
