@@ -10,7 +10,7 @@ import { runStep } from "../step/run.js";
 import type { StepEvent } from "../step/events.js";
 import { cleanupTempDirs, tempDir, thrown } from "../__tests__/helpers.js";
 import { openStore, storageSecrets } from "./open.js";
-import { LocalIOStore } from "./store.js";
+import { LocalIOStore, defaultStorageRoot } from "./store.js";
 
 afterEach(cleanupTempDirs);
 
@@ -54,6 +54,11 @@ describe("openStore", () => {
     expect(e).toMatchObject({ code: "STORAGE_URL" });
     expect(e.message).not.toMatch(/AKIAXXXX|hunter2/);
     expect(e.message).toContain("AWS_SECRET_ACCESS_KEY");
+  });
+
+  it("defaultStorageRoot (LocalIOStore's default) refuses a URL instead of making a folder named after it", async () => {
+    expect(defaultStorageRoot({ BATON_STORAGE: "file:///srv/baton" })).toBe("/srv/baton");
+    expect(await thrown(() => defaultStorageRoot({ BATON_STORAGE: "s3://bucket/p" }))).toMatchObject({ code: "STORAGE_URL" });
   });
 
   it("storageSecrets lists the credential values present", () => {

@@ -1,5 +1,6 @@
 import pl from "nodejs-polars";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { BatonError } from "../errors.js";
 import type { AssetKey } from "../keys.js";
 import type { FrameKind } from "../asset.js";
@@ -46,8 +47,21 @@ function decodeSegment(segment: string): string | undefined {
 
 export { BatonStorageError } from "./storage-error.js";
 
+/**
+ * The local folder BATON_STORAGE names (default `./.baton/storage`). A URL is never read as a
+ * folder name (`s3://b/p` once became a local folder `s3:`): anything but a path or `file://` is
+ * an error here; `openStore` opens the other stores.
+ */
 export function defaultStorageRoot(environment: Readonly<Record<string, string | undefined>> = process.env): string {
-  return resolve(environment.BATON_STORAGE ?? join(process.cwd(), ".baton", "storage"));
+  const spec = environment.BATON_STORAGE;
+  if (spec === undefined || spec === "") return join(process.cwd(), ".baton", "storage");
+  if (/^file:/i.test(spec)) return fileURLToPath(spec);
+  if (/^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec)) {
+    throw new BatonError("STORAGE_URL", `BATON_STORAGE=${JSON.stringify(spec)} is not a local folder`, {
+      hint: "open it with openStore(process.env.BATON_STORAGE) (s3://bucket[/prefix]), or set BATON_STORAGE to a local folder",
+    });
+  }
+  return resolve(spec);
 }
 
 /** What `write` takes: one output of one asset (and partition). */
