@@ -14,7 +14,7 @@ from .errors import (
 )
 from .manifest import Manifest
 from .project import BatonProject, RunPlan, asset_uri
-from .resources import BatonResource
+from .resources import BatonResource, storage_env
 
 __all__ = [
     "BatonError",
@@ -28,4 +28,5 @@ __all__ = [
     "Manifest",
     "RunPlan",
     "asset_uri",
+    "storage_env",
 ]

@@ -15,13 +15,16 @@ parameters, results or logs (secret values are also masked in the forwarded outp
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prefect import get_run_logger
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
+from prefect.exceptions import MissingContextError
 from prefect.types import SecretDict
 from prefect.variables import Variable
 from pydantic import Field
@@ -161,6 +164,15 @@ def storage_credentials(secret_name: str) -> StepEnvironment:
     """
     secret: Secret[Any] = sync_result(Secret.load(secret_name))
     value = secret.get()
+    if isinstance(value, Mapping):
+        # Prefect 3.9.1 masks a Secret's value in its API and UI only when it is a string: the
+        # fields of a JSON object are shown as they are (block_documents: obfuscation by schema
+        # field "value", while the stored data is flattened to "value.<key>").
+        _run_logger().warning(
+            'the storage Secret "%s" holds a JSON object, which Prefect shows unmasked in its'
+            " API and UI; save the JSON as a string: Secret(value=json.dumps({...}))",
+            secret_name,
+        )
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -169,8 +181,8 @@ def storage_credentials(secret_name: str) -> StepEnvironment:
     if not isinstance(value, Mapping):
         raise BatonError(
             f'the storage Secret "{secret_name}" is not a JSON object; save it as'
-            ' {"aws_access_key_id": …, "aws_secret_access_key": …, "region": …,'
-            ' "endpoint_url": …}'
+            ' Secret(value=json.dumps({"aws_access_key_id": …, "aws_secret_access_key":'
+            ' …, "region": …, "endpoint_url": …}))'
         )
     unknown = sorted(set(value) - set(STORAGE_SECRET_KEYS))
     if unknown:
@@ -191,6 +203,14 @@ def storage_credentials(secret_name: str) -> StepEnvironment:
     return StepEnvironment(env=env, secrets=[env[k] for k in _MASKED if k in env])
 
 
+def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The flow or task run's logger (its messages reach Prefect), else this module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
 def with_storage_credentials(
     environment: StepEnvironment, credentials: StepEnvironment
 ) -> StepEnvironment:
@@ -208,3 +228,10 @@ def with_storage_credentials(
         key=lambda s: (-len(s), s),
     )
     return StepEnvironment(env=env, secrets=secrets)
+
+
+def storage_env(secret_name: str) -> dict[str, str]:
+    """The S3 variables of a storage Secret block, for native code that reads Baton outputs:
+    ``baton_core.read_output(key, storage=…, env=storage_env("baton-s3"))``. Call it inside the
+    task that reads (never pass the values as parameters: Prefect would record them)."""
+    return storage_credentials(secret_name).env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ def project(build: Build, secret: str | None = "baton-s3") -> BatonProject:
 def test_the_secret_becomes_the_steps_s3_variables_and_is_masked(
     build: Build, saved: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    saved["baton-s3"] = CREDENTIALS
+    saved["baton-s3"] = json.dumps(CREDENTIALS)
     monkeypatch.setenv("AWS_SESSION_TOKEN", "the-workers-own-token")
     monkeypatch.setenv("AWS_PROFILE", "worker")
     monkeypatch.delenv("BATON_STORAGE", raising=False)
@@ -66,9 +67,7 @@ def test_the_secret_becomes_the_steps_s3_variables_and_is_masked(
     assert environment.redact(line) == "key *** secret *** at http://127.0.0.1:9000"
 
 
-def test_a_json_string_value_is_accepted(build: Build, saved: dict[str, Any]) -> None:
-    import json
-
+def test_a_session_token_is_masked_too(build: Build, saved: dict[str, Any]) -> None:
     saved["baton-s3"] = json.dumps({**CREDENTIALS, "aws_session_token": "tok-123"})
     environment = project(build).environment([])
     assert environment.env["AWS_SESSION_TOKEN"] == "tok-123"
@@ -111,3 +110,14 @@ def test_a_storage_secret_that_is_not_a_name_is_refused(build: Build) -> None:
     manifest = build(options={"storageSecret": 3})
     with pytest.raises(BatonError, match=r'"storageSecret" is not a name'):
         BatonProject.from_build(manifest, flow_name="shop")
+
+
+def test_a_json_object_value_works_but_warns_that_prefect_shows_it_unmasked(
+    build: Build, saved: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    saved["baton-s3"] = CREDENTIALS
+    with caplog.at_level("WARNING", logger="baton_prefect.resources"):
+        environment = project(build).environment([])
+    assert environment.env["AWS_SECRET_ACCESS_KEY"] == "s3cr3t-from-prefect"
+    assert "save the JSON as a string" in caplog.text
+    assert "s3cr3t-from-prefect" not in caplog.text
