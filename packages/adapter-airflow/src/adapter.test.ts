@@ -52,6 +52,14 @@ describe("resolveOptions", () => {
     expect(() => adapter.resolveOptions({ storageConnection: "not a conn id" }, { name: undefined })).toThrow(/storage-connection must be an Airflow connection id/);
   });
 
+  it("names the store's connection in the next steps only when the build has one", () => {
+    const steps = (storageConnection: string | null) =>
+      adapter.nextSteps("out", { manifest: fixture, options: { ...defaults, storageConnection }, storage: "s3://b/p", projectName: "fixture" }).join("\n");
+    expect(steps("baton_storage")).toContain("create the Airflow AWS connection baton_storage");
+    expect(steps("baton_storage")).toContain("AIRFLOW_CONN_BATON_STORAGE");
+    expect(steps(null)).not.toContain("AWS connection");
+  });
+
   it("takes the flag's kebab-case or package.json's camelCase, and sorts the mapping (build.json is deterministic)", () => {
     expect(adapter.resolveOptions({ "dag-id-prefix": "shop" }, { name: undefined }).dagIdPrefix).toBe("shop");
     expect(adapter.resolveOptions({ dagIdPrefix: "shop" }, { name: undefined }).dagIdPrefix).toBe("shop");

@@ -48,9 +48,13 @@ export const adapter: BatonAdapter<AirflowOptions> = {
   plan: airflowPlan,
   nextSteps(out, input) {
     const dags = dagIdsFor(input.manifest, input.options.dagIdPrefix);
+    const connection = input.options.storageConnection;
     return [
       `DAG bundle ${out} → DAGs ${dags.join(", ")}`,
       `install into the Airflow environment or image: pip install -r ${out}/requirements.txt (Node ≥ 20 on every worker)`,
+      ...(connection
+        ? [`create the Airflow AWS connection ${connection} for the store (login = access key id, password = secret access key, extra region_name / endpoint_url)${/^\w+$/.test(connection) ? `, e.g. AIRFLOW_CONN_${connection.toUpperCase()} on the workers` : ""}`]
+        : []),
       `try it: export AIRFLOW__CORE__DAGS_FOLDER=${out}; airflow db migrate && airflow dags reserialize && airflow dags test ${assetsDagId(input.options.dagIdPrefix)}`,
     ];
   },
