@@ -24,9 +24,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
+# Only in the Pipes-over-S3 test venv (requirements-pipes-s3.txt), not in the mypy/pytest one.
+import boto3  # type: ignore[import-not-found, unused-ignore]
 import dagster as dg
-from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
+from dagster_aws.pipes import (  # type: ignore[import-not-found, unused-ignore]
+    PipesS3ContextInjector,
+    PipesS3MessageReader,
+)
 from dagster_pipes import decode_param
 
 warnings.filterwarnings("ignore")
