@@ -27,7 +27,7 @@ from prefect.blocks.system import Secret
 from prefect.exceptions import MissingContextError
 from prefect.types import SecretDict
 from prefect.variables import Variable
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from baton_core import secret_values
 
@@ -163,8 +163,8 @@ def storage_credentials(secret_name: str) -> StepEnvironment:
     to mask. Unknown keys are refused, naming the ones accepted, so a typo is not silently lost.
     """
     secret: Secret[Any] = sync_result(Secret.load(secret_name))
-    value = secret.get()
-    if isinstance(value, Mapping):
+    value = secret.get()  # a string value is JSON-decoded by Prefect
+    if not isinstance(secret.value, SecretStr):
         # Prefect 3.9.1 masks a Secret's value in its API and UI only when it is a string: the
         # fields of a JSON object are shown as they are (block_documents: obfuscation by schema
         # field "value", while the stored data is flattened to "value.<key>").

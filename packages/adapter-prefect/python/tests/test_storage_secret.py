@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from baton_prefect import BatonError, BatonProject
 from baton_prefect import resources as resources_module
@@ -21,10 +22,17 @@ CREDENTIALS = {
 
 
 class FakeSecret:
+    """As Prefect's Secret: a string is kept as a SecretStr, and get() JSON-decodes it."""
+
     def __init__(self, value: Any) -> None:
-        self.value = value
+        self.value = SecretStr(value) if isinstance(value, str) else value
 
     def get(self) -> Any:
+        if isinstance(self.value, SecretStr):
+            try:
+                return json.loads(self.value.get_secret_value())
+            except ValueError:
+                return self.value.get_secret_value()
         return self.value
 
 
@@ -121,3 +129,8 @@ def test_a_json_object_value_works_but_warns_that_prefect_shows_it_unmasked(
     assert environment.env["AWS_SECRET_ACCESS_KEY"] == "s3cr3t-from-prefect"
     assert "save the JSON as a string" in caplog.text
     assert "s3cr3t-from-prefect" not in caplog.text
+    caplog.clear()
+    saved["baton-s3"] = json.dumps(CREDENTIALS)
+    with caplog.at_level("WARNING", logger="baton_prefect.resources"):
+        project(build).environment([])
+    assert caplog.text == ""
