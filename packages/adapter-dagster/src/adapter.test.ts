@@ -90,7 +90,7 @@ describe("emit", () => {
     const manifest = await fixtureManifest();
     const files = Object.fromEntries(adapter.emit({ manifest, options: OPTS, storage: null, projectName: "@acme/sales" }).map((f) => [f.path, String(f.content)]));
     expect(Object.keys(files).sort()).toEqual(["pyproject.toml", "src/sales/__init__.py", "src/sales/definitions.py", "src/sales/defs/__init__.py", "src/sales/defs/baton/defs.yaml", "src/sales/defs/resources.py"]);
-    expect(files["src/sales/defs/resources.py"]).toContain('"baton_storage": BatonStorage(),');
+    expect(files["src/sales/defs/resources.py"]).toContain('storage = BatonStorage()\n');
     expect(files["src/sales/defs/baton/defs.yaml"]).toContain('type: baton_dagster.BatonBuildComponent\n\nattributes:\n  build: "{{ context.project_root }}/baton"\n');
     expect(files["src/sales/definitions.py"]).toContain("load_from_defs_folder(path_within_project=Path(__file__).parent)");
     const pyproject = files["pyproject.toml"]!;
@@ -108,12 +108,15 @@ describe("storage resource (defs/resources.py)", () => {
     return String(files.find((f) => f.path === "src/sales/defs/resources.py")!.content);
   };
 
-  it("an s3:// build reads the S3 keys with dg.EnvVar in the run; chain and local builds set nothing", async () => {
+  it("an s3:// build reads the S3 keys with dg.EnvVar in the run; chain and local builds set nothing; baton_input shares the storage", async () => {
     const s3 = await emitted("s3://bucket/prefix", "environment");
-    expect(s3).toContain('"baton_storage": BatonStorage(\n                aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),\n                aws_secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),\n            ),');
+    expect(s3).toContain('storage = BatonStorage(\n        aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),\n        aws_secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),\n    )\n');
+    expect(s3).toContain('"baton_storage": storage,\n            "baton_input": BatonInputManager(\n                baton_storage=storage, storage="s3://bucket/prefix"\n            ),\n');
     expect(s3).toContain("@dg.definitions\ndef resources() -> dg.Definitions:");
-    expect(await emitted("s3://bucket/prefix", "chain")).toContain('"baton_storage": BatonStorage(),');
-    expect(await emitted("/data/store", "environment")).toContain('"baton_storage": BatonStorage(),');
+    expect(await emitted("s3://bucket/prefix", "chain")).toContain("storage = BatonStorage()\n");
+    const local = await emitted(null, "environment");
+    expect(local).toContain("storage = BatonStorage()\n");
+    expect(local).toContain('"baton_input": BatonInputManager(baton_storage=storage),');
   });
 
   it("refuses an unknown storage-credentials value, naming the option", () => {

@@ -7,12 +7,17 @@ import polars as pl
 import pytest
 
 from baton_core.testing import write_output
-from baton_dagster import BatonInputManager
+from baton_dagster import BatonInputManager, BatonStorage
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-04")
 
 
-def _defs(storage: Path) -> dg.Definitions:
+@pytest.fixture(autouse=True)
+def _no_worker_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BATON_STORAGE", raising=False)
+
+
+def _defs(storage: Path, manager: BatonInputManager | None = None) -> dg.Definitions:
     # The Baton assets, as the upstream the native assets see (materialized by Node elsewhere).
     metrics = dg.AssetSpec("customer_metrics")
     revenue = dg.AssetSpec("daily_revenue", partitions_def=DAILY)
@@ -42,7 +47,10 @@ def _defs(storage: Path) -> dg.Definitions:
 
     return dg.Definitions(
         assets=[metrics, revenue, top_customers, revenue_report],
-        resources={"baton_input": BatonInputManager(storage=str(storage))},
+        resources={
+            "baton_input": manager
+            or BatonInputManager(baton_storage=BatonStorage(), storage=str(storage))
+        },
     )
 
 
@@ -92,6 +100,23 @@ def test_a_partition_loads_that_partition_and_a_range_every_key_in_order(
     ]
     assert days[0] == "2024-01-02"
     assert set(days[1:]) == {"2024-01-01,2024-01-02,2024-01-03"}
+
+
+def test_the_storage_resource_url_wins_over_the_default(
+    store: Path, tmp_path: Path
+) -> None:
+    manager = BatonInputManager(
+        baton_storage=BatonStorage(url=str(store)), storage=str(tmp_path / "empty")
+    )
+    result = (
+        _defs(tmp_path / "empty", manager)
+        .resolve_implicit_global_asset_job_def()
+        .execute_in_process(
+            asset_selection=[dg.AssetKey("top_customers")],
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    )
+    assert result.success
 
 
 def test_a_missing_output_fails_the_step_naming_the_asset(tmp_path: Path) -> None:
