@@ -150,7 +150,7 @@ describe("buildTarget", () => {
     expect(readdirSync(empty).sort()).toEqual(["baton", "fake", "requirements.txt", "wheels"]);
   });
 
-  it("storage: an absolute path or a URL verbatim, nothing → null, a relative path refused with a hint", async () => {
+  it("storage: an absolute path or an s3:// URL verbatim, nothing → null, a relative path or another scheme refused with a hint", async () => {
     const root = project(tiny());
     const storageOf = async (storage: string | null) => {
       const out = join(tempDir(), "out");
@@ -158,8 +158,18 @@ describe("buildTarget", () => {
       return (JSON.parse(readFileSync(join(out, "baton", "build.json"), "utf8")) as { storage: unknown }).storage;
     };
     expect(await storageOf("/srv/baton/storage")).toBe("/srv/baton/storage");
-    expect(await storageOf("gs://bucket/a/b")).toBe("gs://bucket/a/b");
+    expect(await storageOf("s3://bucket/a/b")).toBe("s3://bucket/a/b");
+    expect(await storageOf("file:///srv/baton/storage")).toBe("file:///srv/baton/storage");
     expect(await storageOf(null)).toBe(null);
+    // The workers could not open it: the build fails instead, naming what is supported.
+    for (const url of ["gs://bucket/a/b", "s3://KEY:secret@bucket/a"]) {
+      const out = join(tempDir(), "out");
+      const e = await thrown(() => buildTarget(fakeAdapter(), opts(root, out, { storage: url })));
+      expect(e).toMatchObject({ code: "STORAGE_URL" });
+      expect(e.message).not.toContain("secret");
+      expect(statSync(out, { throwIfNoEntry: false })).toBeUndefined();
+    }
+    expect((await thrown(() => buildTarget(fakeAdapter(), opts(root, join(tempDir(), "out"), { storage: "gs://bucket/a/b" })))).hint).toContain("s3://bucket");
     for (const relative of ["data/storage", "./storage", "../storage", ""]) {
       const out = join(tempDir(), "out");
       const e = await thrown(() => buildTarget(fakeAdapter(), opts(root, out, { storage: relative })));

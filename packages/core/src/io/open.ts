@@ -22,9 +22,17 @@ const SUPPORTED = "a local folder (an absolute or relative path, or file:///abs/
  */
 export function openStore(spec: string | undefined, env: Env = process.env, options: OpenStoreOptions = {}): IOStore {
   if (spec === undefined || spec === "") return new LocalIOStore(options.defaultRoot ?? join(process.cwd(), ".baton", "storage"));
+  const parsed = parseStorage(spec);
+  return parsed.kind === "local" ? new LocalIOStore(parsed.path) : new BackendIOStore(new S3Backend(parsed, env, options.s3));
+}
+
+export type StorageLocation = { readonly kind: "local"; readonly path: string } | { readonly kind: "s3"; readonly bucket: string; readonly prefix: string };
+
+/** What a BATON_STORAGE (or `--storage`) value names, or a STORAGE_URL error saying what is supported. */
+export function parseStorage(spec: string): StorageLocation {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(spec)?.[1];
   // "C:\…" is a Windows drive, not a scheme.
-  if (scheme === undefined || (scheme.length === 1 && process.platform === "win32")) return new LocalIOStore(resolve(spec));
+  if (scheme === undefined || (scheme.length === 1 && process.platform === "win32")) return { kind: "local", path: resolve(spec) };
   const lower = scheme.toLowerCase();
   if (lower === "file") {
     let path: string;
@@ -34,9 +42,9 @@ export function openStore(spec: string | undefined, env: Env = process.env, opti
       throw bad(spec, `it is not a file URL of an absolute path (${(e as Error).message})`);
     }
     if (!isAbsolute(path)) throw bad(spec, "a file URL names an absolute path");
-    return new LocalIOStore(path);
+    return { kind: "local", path };
   }
-  if (lower === "s3") return new BackendIOStore(new S3Backend(parseS3(spec), env, options.s3));
+  if (lower === "s3") return { kind: "s3", ...parseS3(spec) };
   throw bad(spec, `the scheme "${scheme}:" is not supported`);
 }
 
