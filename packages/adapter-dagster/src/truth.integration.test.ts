@@ -40,6 +40,7 @@ beforeAll(async () => {
   environment = {
     fixtureModule,
     exportName: "default",
+    storage: join(root, "storage"),
     storageDir: join(root, "storage"),
     workDir: join(root, "work"),
     configDir: join(root, "config"),

@@ -1,0 +1,7 @@
+import { CAPABILITIES, describeConformance } from "@baton/testing";
+import { dagsterHarness } from "./__tests__/dagster-harness.js";
+
+// The whole suite through real Dagster again, with BATON_STORAGE=s3://… on a moto server the suite
+// starts: the Node steps store and read every output in the bucket (the same golden hashes), the
+// AWS secret key never appears in Dagster's records or compute logs, and nothing lands in a folder.
+describeConformance("dagster-s3", dagsterHarness(), { capabilities: CAPABILITIES, timeoutMs: 240_000, storage: "s3" });
