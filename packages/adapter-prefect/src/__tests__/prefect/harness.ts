@@ -46,6 +46,21 @@ export const FIXTURE_RESOURCES: PrefectResources = {
 };
 const FROM_PREFECT = ["FIXTURE_API_URL", "FIXTURE_LANDING_DIR"];
 
+/** On an s3:// store the S3 credentials are a Prefect Secret too (`--storage-secret`), never the driver's env. */
+export const STORAGE_SECRET = "fixture-s3";
+
+/** The storage Secret's value for the AWS variables of an environment: JSON as a string (Prefect masks only string values). */
+export function storageSecretValue(env: Readonly<Record<string, string | undefined>>): string {
+  const value: Record<string, string | undefined> = {
+    aws_access_key_id: env.AWS_ACCESS_KEY_ID,
+    aws_secret_access_key: env.AWS_SECRET_ACCESS_KEY,
+    aws_session_token: env.AWS_SESSION_TOKEN,
+    region: env.AWS_REGION,
+    endpoint_url: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL,
+  };
+  return JSON.stringify(Object.fromEntries(Object.entries(value).filter((e) => e[1] !== undefined)));
+}
+
 /** A build of the fixtures for Prefect, as `baton prefect build` writes it. */
 export interface PrefectProject {
   readonly outDir: string;
@@ -54,13 +69,13 @@ export interface PrefectProject {
 }
 
 /** Build the conformance fixtures with core's runner and this adapter; the fixtures' package is the project. */
-export async function buildFixtures(options: { fixtureModule: string; exportName?: string; outDir: string; flowName: string; resources?: PrefectResources; storage?: string }): Promise<PrefectProject> {
+export async function buildFixtures(options: { fixtureModule: string; exportName?: string; outDir: string; flowName: string; resources?: PrefectResources; storage?: string; storageSecret?: string }): Promise<PrefectProject> {
   const built = await buildTarget(adapter, {
     projectRoot: packageDir("@baton/testing"),
     definitionsFile: options.fixtureModule,
     exportName: options.exportName ?? "default",
     outDir: options.outDir,
-    rawOptions: { flowName: options.flowName, ...(options.resources ? { resources: options.resources } : {}) },
+    rawOptions: { flowName: options.flowName, ...(options.resources ? { resources: options.resources } : {}), ...(options.storageSecret ? { storageSecret: options.storageSecret } : {}) },
     storage: options.storage ?? null,
   });
   return { outDir: built.outDir, manifest: built.manifest, deployments: deploymentSpecs(built.manifest, options.flowName) };
@@ -108,14 +123,17 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
     run,
     async setup(e) {
       environment = e;
-      project = await buildFixtures({ fixtureModule: e.fixtureModule, exportName: e.exportName, outDir: join(e.workDir, "project"), flowName: options.flowName, resources: FIXTURE_RESOURCES });
-      // Values that Prefect keeps (blocks, variables) are not in the driver's environment at all.
+      // The store is the environment's BATON_STORAGE (a folder, or s3:// with the AWS variables).
+      const s3 = (e.env.BATON_STORAGE ?? "").startsWith("s3://");
+      project = await buildFixtures({ fixtureModule: e.fixtureModule, exportName: e.exportName, outDir: join(e.workDir, "project"), flowName: options.flowName, resources: FIXTURE_RESOURCES, ...(s3 ? { storageSecret: STORAGE_SECRET } : {}) });
+      // Values that Prefect keeps (blocks, variables, the S3 credentials) are not in the driver's environment at all.
       // PYTHONPATH only lets the driver import the generated flows.py; baton_prefect is installed.
       const env: Record<string, string | undefined> = { ...process.env, ...e.env, ...options.server().env, BATON_NODE: process.execPath, PYTHONPATH: project.outDir };
       for (const name of FROM_PREFECT) delete env[name];
+      if (s3) for (const name of Object.keys(env)) if (name.startsWith("AWS_")) delete env[name];
       driver = new Driver(options.python(), { cwd: project.outDir, env, logFile: join(e.workDir, "driver.log") });
       await driver.request("setup", {
-        secrets: { "fixture-api-token": e.env.FIXTURE_API_TOKEN },
+        secrets: { "fixture-api-token": e.env.FIXTURE_API_TOKEN, ...(s3 ? { [STORAGE_SECRET]: storageSecretValue(e.env) } : {}) },
         variables: { fixture_api_url: e.env.FIXTURE_API_URL },
         blocks: { "fixture-landing": { values: { dir: e.env.FIXTURE_LANDING_DIR } } },
       });
