@@ -31,14 +31,15 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import DAG, Asset, task
-
 from baton_airflow import read_output
 
 MANIFEST = Path(__file__).parent / "baton" / "manifest.json"
 
 with DAG(
     dag_id="native_customer_metrics",
-    schedule=[Asset(name="customer_metrics", uri="x-baton://customer_metrics", group="sales")],
+    schedule=[
+        Asset(name="customer_metrics", uri="x-baton://customer_metrics", group="sales")
+    ],
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["native"],
@@ -47,7 +48,10 @@ with DAG(
     @task
     def summarize() -> dict[str, float]:
         metrics = read_output("customer_metrics", manifest_path=MANIFEST)
-        return {"rows": metrics.height, "total_spend": float(metrics["total_spend"].sum())}
+        return {
+            "rows": metrics.height,
+            "total_spend": float(metrics["total_spend"].sum()),
+        }
 
     summarize()
 `;
