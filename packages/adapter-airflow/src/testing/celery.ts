@@ -3,7 +3,7 @@
 // process of its own with its own AIRFLOW_HOME, working directory and DAGs folder.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { corePythonWheel } from "@baton/core/build";
@@ -27,6 +27,11 @@ export class Service {
     private readonly child: ChildProcess,
   ) {
     child.once("exit", (code, signal) => (this.exitCode = code ?? (signal ? -1 : 0)));
+    // A command that cannot start (not installed): an exit with the reason in the log, not an unhandled error.
+    child.once("error", (e) => {
+      appendFileSync(logFile, `${name}: could not start: ${e.message}\n`);
+      this.exitCode = -1;
+    });
   }
 
   static start(name: string, command: string, args: readonly string[], options: { cwd: string; env: Record<string, string>; logFile: string }): Service {
@@ -95,12 +100,10 @@ export async function startRedis(root: string): Promise<{ url: string; service: 
     logFile: join(root, "redis.log"),
   });
   await waitFor(
-    () => {
-      if (service.exited) throw new Error(`redis-server exited:\n${service.tail()}`);
-      return ping(port);
-    },
+    () => service.exited || ping(port),
     { what: `redis-server to answer PING on 127.0.0.1:${port}` },
   );
+  if (service.exited) throw new Error(`redis-server exited (Debian's package redis-server; scripts/setup.sh --with-python installs it):\n${service.tail()}`);
   return { url: `redis://127.0.0.1:${port}`, service };
 }
 
