@@ -78,6 +78,8 @@ let cluster: AirflowCluster | undefined;
 let python: PythonEnv;
 let root: string;
 let storageUrl: string;
+/** The embedded executor's local store, outside `root` (which must hold no output). */
+let embeddedDir: string | undefined;
 
 /** Process environment without Airflow, Baton, AWS or test-runner variables: each process gets only what it is given. */
 function baseEnv(): Record<string, string> {
@@ -133,7 +135,7 @@ afterAll(async () => {
   await cluster?.stop();
   await redis?.service.stop();
   await moto?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
+  for (const dir of [root, embeddedDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
 /** Unpause a DAG once the DAG processor has serialized it. */
@@ -226,7 +228,8 @@ describe("Airflow with the CeleryExecutor: two workers sharing only the bucket a
 
     // The same assets on the embedded executor with a local store.
     const defs = await loadDefinitions(join(example, "src/definitions.ts"));
-    const store = new LocalIOStore(mkdtempSync(join(tmpdir(), "baton-airflow-celery-embedded-")));
+    embeddedDir = mkdtempSync(join(tmpdir(), "baton-airflow-celery-embedded-"));
+    const store = new LocalIOStore(embeddedDir);
     const embedded: Record<string, string> = {};
     for (const options of [{ selection: UNPARTITIONED.join(" ") }, { selection: "daily_revenue", partitionRange: RANGE }]) {
       const result = await materialize(defs, { ...options, store, env: {} });
