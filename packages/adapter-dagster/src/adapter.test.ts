@@ -119,6 +119,14 @@ describe("storage resource (defs/resources.py)", () => {
     expect(local).toContain('"baton_input": BatonInputManager(baton_storage=storage),');
   });
 
+  it("the next steps name the variables an s3:// build reads", async () => {
+    const manifest = await fixtureManifest();
+    const steps = (storage: string | null, storageCredentials: "environment" | "chain") => adapter.nextSteps("out", { manifest, options: { storageCredentials }, storage, projectName: "sales" }).join("\n");
+    expect(steps("s3://b/p", "environment")).toContain("storage:   s3://b/p: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY where runs are launched and run (resource baton_storage in src/sales/defs/resources.py: dg.EnvVar)");
+    expect(steps("s3://b/p", "chain")).toContain("credentials from the AWS SDK's chain on each run worker");
+    expect(steps(null, "environment")).not.toContain("storage:");
+  });
+
   it("refuses an unknown storage-credentials value, naming the option", () => {
     expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ storageCredentials: "environment" });
     expect(adapter.resolveOptions({ storageCredentials: "chain" }, { name: undefined })).toEqual({ storageCredentials: "chain" });

@@ -62,12 +62,19 @@ export const adapter: BatonAdapter<Options> = {
     return projectFiles({ module: moduleName(input.projectName), dependencies, storage: input.storage, storageCredentials: input.options.storageCredentials });
   },
   plan: (manifest) => dagsterPlan(manifest),
-  nextSteps(out) {
+  nextSteps(out, input) {
+    const s3 = input.storage?.startsWith("s3://") === true;
+    const where = `resource baton_storage in src/${moduleName(input.projectName)}/defs/resources.py`;
     return [
       `Dagster project (dg) in ${out}`,
       `  check it:  cd ${out} && uv sync && uv run dg check defs`,
       `  run it:    uv run dg launch --assets '*'   ·   uv run dg dev`,
       `  deploy:    pip install -r requirements.txt (a code-location image: see the adapter README)`,
+      ...(s3 && input.options.storageCredentials === "environment"
+        ? [`  storage:   ${input.storage}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY where runs are launched and run (${where}: dg.EnvVar)`]
+        : s3
+          ? [`  storage:   ${input.storage}: credentials from the AWS SDK's chain on each run worker (${where})`]
+          : []),
     ];
   },
 };

@@ -23,6 +23,8 @@ FAKE_NODE = """#!{python}
 import json, os, sys
 with open(os.environ["DUMP_ENV_TO"], "w") as f:
     json.dump(dict(os.environ), f)
+print("key " + os.environ["AWS_SECRET_ACCESS_KEY"], flush=True)
+print("key " + os.environ["AWS_SECRET_ACCESS_KEY"], file=sys.stderr, flush=True)
 sys.exit(1)
 """
 
@@ -53,7 +55,10 @@ def test_fields_become_the_step_variables_and_the_build_storage_is_the_last_defa
 
 
 def test_env_vars_resolve_when_the_run_starts_and_reach_only_the_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sales: ManifestData
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    sales: ManifestData,
 ) -> None:
     for name in (
         "BATON_STORAGE",
@@ -97,6 +102,11 @@ def test_env_vars_resolve_when_the_run_starts_and_reach_only_the_step(
     )
     assert "STEP_FAILURE" in text
     assert SECRET not in text
+    # What the step printed passed through the launcher redacted.
+    out, err = capfd.readouterr()
+    assert "key ***" in out
+    assert "key ***" in err
+    assert SECRET not in out + err
 
 
 def test_an_unset_env_var_fails_the_run_naming_it_not_the_load(
