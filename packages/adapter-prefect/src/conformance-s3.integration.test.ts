@@ -1,11 +1,6 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
 import { CAPABILITIES, type Capability, describeConformance } from "@baton/testing";
-import { prefectEnv } from "./__tests__/prefect/env.js";
 import { prefectHarness } from "./__tests__/prefect/harness.js";
-import { startPrefectServer, type PrefectServer } from "./__tests__/prefect/server.js";
+import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
 
 /*
  * The whole conformance suite on an s3:// store (moto, started by the suite) through a real Prefect
@@ -13,18 +8,7 @@ import { startPrefectServer, type PrefectServer } from "./__tests__/prefect/serv
  * through a Prefect Secret block (--storage-secret): the harness removes every AWS_* variable from
  * the process that runs the flows.
  */
-let server: PrefectServer | undefined;
-let python = "";
-const serverDir = mkdtempSync(join(tmpdir(), "baton-prefect-s3-server-"));
-
-beforeAll(async () => {
-  python = prefectEnv().python;
-  server = await startPrefectServer({ prefect: join(dirname(python), "prefect"), dir: serverDir });
-}, 600_000);
-
-afterAll(async () => {
-  await server?.stop();
-}, 120_000);
+const { python, server } = prefectServerPerFile("baton-prefect-s3-server-");
 
 const PREFECT_CAPABILITIES = [
   "materialize", "arrow", "sideEffects", "resources", "partitions", "partitionRanges", "partitionMappings", "staticPartitions",
@@ -33,7 +17,7 @@ const PREFECT_CAPABILITIES = [
 ] as const satisfies readonly Capability[];
 if (PREFECT_CAPABILITIES.length !== CAPABILITIES.length) throw new Error(`declare every capability for Prefect on S3, or say why not: ${CAPABILITIES.filter((c) => !(PREFECT_CAPABILITIES as readonly Capability[]).includes(c)).join(", ")}`);
 
-describeConformance("prefect-s3", prefectHarness({ python: () => python, server: () => server!, flowName: "baton-conformance-s3" }), {
+describeConformance("prefect-s3", prefectHarness({ python, server, flowName: "baton-conformance-s3" }), {
   capabilities: PREFECT_CAPABILITIES,
   storage: "s3",
   timeoutMs: 300_000,

@@ -1,36 +1,23 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
 import { CAPABILITIES, type Capability, controlFile, describeConformance, makeHarnessEnvironment, processAlive, startedMarker, waitFor } from "@baton/testing";
-import { prefectEnv } from "./__tests__/prefect/env.js";
 import { prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
 import { expectedPullSteps } from "./__tests__/prefect/pull-steps.js";
-import { startPrefectServer, type PrefectServer } from "./__tests__/prefect/server.js";
+import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
 
 /*
  * Against a real Prefect 3.9.1 server on loopback (one per file: start-up is slow on two cores),
  * from the pinned virtual environment. Nothing here skips: no uv, no PyPI or no server is a failure.
  */
-let server: PrefectServer | undefined;
-let python = "";
-const serverDir = mkdtempSync(join(tmpdir(), "baton-prefect-server-"));
-
-beforeAll(async () => {
-  python = prefectEnv().python;
-  server = await startPrefectServer({ prefect: join(dirname(python), "prefect"), dir: serverDir });
-}, 600_000);
-
-afterAll(async () => {
-  await server?.stop();
-}, 120_000);
+const perFile = prefectServerPerFile("baton-prefect-server-");
 
 /** The parent of process `pid` (field 4 of /proc/<pid>/stat, after the command in parentheses). */
 const parentPid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
 
-const options = { python: () => python, server: () => server! };
+const options = { python: perFile.python, server: perFile.server };
 
 // Every capability, v2 included: truth, secrets and cancellation are read from Prefect's own records
 // (flow- and task-run states, asset events, logs, artifacts), the cancellation is `prefect flow-run cancel`.
@@ -259,12 +246,12 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
   });
 
   it("prefect.yaml deploys the same deployments with the Prefect CLI", async () => {
-    const prefect = join(dirname(python), "prefect");
-    const env = { ...process.env, ...server!.env };
+    const prefect = join(dirname(perFile.python()), "prefect");
+    const env = { ...process.env, ...perFile.server().env };
     const cwd = harness.project().outDir;
     execFileSync(prefect, ["work-pool", "create", "baton", "--type", "process", "--overwrite"], { cwd, env, stdio: "pipe" });
     execFileSync(prefect, ["--no-prompt", "deploy", "--all"], { cwd, env, stdio: "pipe" });
-    const response = await fetch(`${server!.apiUrl}/deployments/filter`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ work_pools: { name: { any_: ["baton"] } } }) });
+    const response = await fetch(`${perFile.server().apiUrl}/deployments/filter`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ work_pools: { name: { any_: ["baton"] } } }) });
     const deployed = (await response.json()) as { name: string; entrypoint: string; parameters: unknown; schedules: { schedule: Record<string, unknown> }[]; pull_steps: unknown[] }[];
     const byName = Object.fromEntries(deployed.map((d) => [d.name, d]));
     expect(Object.keys(byName).sort()).toEqual(harness.project().deployments.map((d) => d.name).sort());
