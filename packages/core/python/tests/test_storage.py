@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from frames import ORDERS
 from polars.testing import assert_frame_equal
 
 import baton_core
@@ -24,14 +25,6 @@ from baton_core.storage import (
     s3_options,
 )
 from baton_core.testing import write_output
-
-ORDERS = pl.DataFrame(
-    {
-        "order_id": [1, 2, 3],
-        "customer": ["ann", "bob", "ann"],
-        "amount": [9.5, 4.0, 2.25],
-    }
-)
 
 
 def test_an_unpartitioned_output_reads_back_with_its_record(tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
-import polars as pl
 import pytest
 import s3fs  # type: ignore[import-untyped]
 from conftest import Moto
+from frames import ORDERS
 from polars.testing import assert_frame_equal
 
 from baton_core.storage import (
@@ -19,14 +19,6 @@ from baton_core.storage import (
     s3_options,
 )
 from baton_core.testing import write_output
-
-ORDERS = pl.DataFrame(
-    {
-        "order_id": [1, 2, 3],
-        "customer": ["ann", "bob", "ann"],
-        "amount": [9.5, 4.0, 2.25],
-    }
-)
 
 
 def prefix() -> str:
