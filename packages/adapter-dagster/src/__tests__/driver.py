@@ -347,14 +347,15 @@ def schedule(request):
 def sensor(request):
     defs, instance = state["defs"], state["instance"]
     sensor_def = defs.resolve_sensor_def(request["name"])
-    context = dg.build_sensor_context(
+    # As the daemon does: resources (IO managers among them) are opened for the tick and closed.
+    with dg.build_sensor_context(
         instance=instance,
         cursor=request.get("cursor"),
         repository_def=defs.get_repository_def(),
         resources=defs.resources,
         sensor_name=request["name"],
-    )
-    data = sensor_def.evaluate_tick(context)
+    ) as context:
+        data = sensor_def.evaluate_tick(context)
     return {
         "runRequests": [
             {
