@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { Manifest } from "@baton/core";
 import type { SerializedError, StepEvent } from "@baton/core/step";
 import { PipesMetadata, type PipesContext, type ReportAssetCheckOptions, type ReportAssetMaterializationOptions } from "./pipes/index.js";
-import { PipesReporter, RANGE_EXTRA, SUMMARY_ENV_VAR, redactor, requestFromPipes, runDagsterStep, toError } from "./step.js";
+import { PipesReporter, RANGE_EXTRA, SUMMARY_ENV_VAR, redactor, requestFromPipes, runDagsterStep, secretValues, toError } from "./step.js";
 
 const manifest = {
   assets: [
@@ -134,6 +134,12 @@ describe("PipesReporter", () => {
     r.onEvent({ type: "log", level: "info", message: "token=s3cr3t-token", asset: null });
     expect(JSON.stringify(sent)).not.toContain("s3cr3t-token");
     expect(sent.checks[0]!.metadata).toEqual({ description: { type: "text", raw_value: "saw ***" }, token: "***", nested: { type: "json", raw_value: { again: "bearer ***" } } });
+  });
+
+  it("counts the IO store's S3 credentials among the secrets, beside the resources' secret fields", () => {
+    const withApi = { ...manifest, resources: [{ key: "api", config: [{ env: "API_TOKEN", secret: true }, { env: "API_URL", secret: false }] }] } as unknown as Manifest;
+    const env = { API_TOKEN: "tok-123", API_URL: "https://api.test", AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI-secret", AWS_SESSION_TOKEN: "session-token-value", AWS_ACCESS_KEY_ID: "AKIAEXAMPLEKEYID", AWS_REGION: "us-east-1" };
+    expect(secretValues(withApi, env).sort()).toEqual(["AKIAEXAMPLEKEYID", "session-token-value", "tok-123", "wJalrXUtnFEMI-secret"]);
   });
 
   it("records a failure of the step itself (a teardown) at step_end, and whether a retry may help", () => {

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { loadDefinitions, verifyModule, type Manifest, type PartitionKeyRange } from "@baton/core";
+import { loadDefinitions, storageSecrets, verifyModule, type Manifest, type PartitionKeyRange } from "@baton/core";
 import { guardStep, redactDeep, redactorOf, redactProcessOutput, runStep, serializeError, type SerializedError, type StepEvent } from "@baton/core/step";
 import { openDagsterPipes, toEscapedAssetKey, type PipesContext } from "./pipes/index.js";
 import { checkReport, materializationReport, rangeCheckReport, rangeMaterializationReport, type CheckEvent, type MaterializationEvent } from "./reports.js";
@@ -59,9 +59,10 @@ export interface StepSummary {
 /** Exit code for a deterministic failure, which Dagster must not retry (CONTRACT-v2). */
 export const DETERMINISTIC_EXIT = 3;
 
-/** The values of every secret field of the manifest's resources, as set in `env`. */
+/** The values of every secret field of the manifest's resources, and the store's credentials, as set in `env`. */
 export function secretValues(manifest: Manifest, env: Readonly<Record<string, string | undefined>>): string[] {
-  return manifest.resources.flatMap((r) => r.config.filter((f) => f.secret).map((f) => env[f.env] ?? "")).filter((v) => v.length > 0);
+  const resources = manifest.resources.flatMap((r) => r.config.filter((f) => f.secret).map((f) => env[f.env] ?? "")).filter((v) => v.length > 0);
+  return [...resources, ...storageSecrets(env)];
 }
 
 /** Replaces each secret by `***` in every string of a JSON-like value. */
