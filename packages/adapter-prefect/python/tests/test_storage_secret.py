@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from prefect.blocks.system import Secret
 from pydantic import SecretStr
 
 from baton_prefect import BatonError, BatonProject
-from baton_prefect import resources as resources_module
 
 from .conftest import Build
 
@@ -44,7 +44,8 @@ def saved(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def load(name: str) -> FakeSecret:
         return FakeSecret(blocks[name])
 
-    monkeypatch.setattr(resources_module.Secret, "load", load)
+    # The class baton_prefect.resources loads from: Prefect's own Secret block.
+    monkeypatch.setattr(Secret, "load", load)
     return blocks
 
 
