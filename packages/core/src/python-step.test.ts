@@ -216,8 +216,9 @@ print("RESULT " + json.dumps({"code": r.exit_code, "cancelled": r.cancelled, "ok
   it.each(["SIGTERM", "SIGINT"] as const)("%s to the Python shim is forwarded to Node as SIGTERM; the step counts as cancelled, not retryable", { timeout: 240_000 }, async (sig) => {
     const script = nodeScript(SLEEPY(`console.error("node got SIGTERM"); process.exit(143);`));
     const p = background(FORWARDING, { NODE: process.execPath, SCRIPT: script, GRACE: "30" });
-    await p.waitFor("the Node step to start", () => p.out().includes("STARTED"));
-    const pid = Number(/STARTED (\d+)/.exec(p.out())![1]);
+    // The whole line: unbuffered, print() writes "STARTED", the pid and the newline separately.
+    await p.waitFor("the Node step to start", () => /STARTED \d+\n/.test(p.out()));
+    const pid = Number(/STARTED (\d+)\n/.exec(p.out())![1]);
     p.child.kill(sig);
     await p.exited;
     const result = JSON.parse(/RESULT (.*)/.exec(p.out())![1]!) as Record<string, unknown>;
@@ -230,7 +231,7 @@ print("RESULT " + json.dumps({"code": r.exit_code, "cancelled": r.cancelled, "ok
   it("a Node step that ignores SIGTERM is killed after the grace period", { timeout: 240_000 }, async () => {
     const script = nodeScript(SLEEPY(`console.error("ignoring SIGTERM");`));
     const p = background(FORWARDING, { NODE: process.execPath, SCRIPT: script, GRACE: "1" });
-    await p.waitFor("the Node step to start", () => p.out().includes("STARTED"));
+    await p.waitFor("the Node step to start", () => /STARTED \d+\n/.test(p.out()));
     p.child.kill("SIGTERM");
     await p.exited;
     const result = JSON.parse(/RESULT (.*)/.exec(p.out())![1]!) as Record<string, unknown>;
