@@ -133,9 +133,15 @@ def _materialize_hint(asset: str, partition: str | None) -> str:
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    # As core's S3 store reads it: "true" or "false" in any case, anything else the default.
+    # As core's S3 store reads it: "true" or "false" in any case, unset or empty the default.
     value = (env.get(name) or "").lower()
-    return True if value == "true" else False if value == "false" else default
+    if value in ("", "true", "false"):
+        return default if value == "" else value == "true"
+    raise StorageError(
+        f"{name} must be true or false, not {env.get(name)!r}",
+        f"set {name}=true or {name}=false, or unset it (default: path-style "
+        "addressing when AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL is set)",
+    )
 
 
 def s3_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -297,12 +297,14 @@ def test_s3_options_follow_the_storage_contract() -> None:
     assert fallback["profile"] == "ci"
     forced = s3_options({"BATON_S3_PATH_STYLE": "TRUE"})
     assert forced["config_kwargs"] == {"s3": {"addressing_style": "path"}}
-    # Anything but true/false is the default, as in core's S3 store (Node and Python agree).
-    other = s3_options({"BATON_S3_PATH_STYLE": "yes", "AWS_ENDPOINT_URL": "http://h"})
-    assert other["config_kwargs"] == {"s3": {"addressing_style": "path"}}
-    assert s3_options({"BATON_S3_PATH_STYLE": "1"})["config_kwargs"] == {
-        "s3": {"addressing_style": "virtual"}
-    }
+    # Anything but true/false (or unset) is an error, as in core's S3 store and the Pipes client.
+    for bad in ("yes", "1"):
+        with pytest.raises(
+            StorageError, match="BATON_S3_PATH_STYLE must be true or false"
+        ):
+            s3_options({"BATON_S3_PATH_STYLE": bad, "AWS_ENDPOINT_URL": "http://h"})
+    empty = s3_options({"BATON_S3_PATH_STYLE": "", "AWS_ENDPOINT_URL": "http://h"})
+    assert empty["config_kwargs"] == {"s3": {"addressing_style": "path"}}
 
 
 def test_read_outputs_concatenates_partitions_in_the_order_given(

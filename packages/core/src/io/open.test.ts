@@ -24,6 +24,17 @@ async function closedPort(): Promise<number> {
 }
 
 describe("openStore", () => {
+  it("reads BATON_S3_PATH_STYLE as true or false (any case), unset or empty as the default, and refuses anything else", async () => {
+    expect(openStore("s3://bucket/p", { BATON_S3_PATH_STYLE: "TRUE" }).url).toBe("s3://bucket/p");
+    expect(openStore("s3://bucket/p", { BATON_S3_PATH_STYLE: "", AWS_ENDPOINT_URL_S3: "http://127.0.0.1:1" }).url).toBe("s3://bucket/p");
+    for (const value of ["yes", "1"]) {
+      const e = await thrown(() => openStore("s3://bucket/p", { BATON_S3_PATH_STYLE: value }));
+      expect(e).toMatchObject({ code: "CONFIG" });
+      expect(e.message).toContain(`BATON_S3_PATH_STYLE must be true or false, not "${value}"`);
+      expect(e.message).toContain("s3://bucket/p");
+    }
+  });
+
   it("opens a path, a relative path, file:// and the default as the local store", () => {
     const dir = tempDir();
     expect(openStore(dir, {})).toBeInstanceOf(LocalIOStore);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { BatonError } from "../errors.js";
 import type { CommitResult, StoreBackend } from "./backend.js";
 import { loadS3Sdk, type S3Sdk } from "./s3-sdk.js";
 import { BatonStorageError, type StorageFailure } from "./storage-error.js";
@@ -54,8 +55,13 @@ export class S3Backend implements StoreBackend {
     this.url = `s3://${where.bucket}${where.prefix ? `/${where.prefix}` : ""}`;
     this.region = env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1";
     this.endpointUrl = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
-    const pathStyle = env.BATON_S3_PATH_STYLE?.toLowerCase();
-    this.pathStyle = pathStyle === "true" ? true : pathStyle === "false" ? false : this.endpointUrl !== undefined;
+    const pathStyle = env.BATON_S3_PATH_STYLE?.toLowerCase() || undefined;
+    if (pathStyle !== undefined && pathStyle !== "true" && pathStyle !== "false") {
+      throw new BatonError("CONFIG", `BATON_S3_PATH_STYLE must be true or false, not ${JSON.stringify(env.BATON_S3_PATH_STYLE)} (store ${this.url})`, {
+        hint: "set BATON_S3_PATH_STYLE=true or BATON_S3_PATH_STYLE=false, or unset it (default: path-style addressing when AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL is set)",
+      });
+    }
+    this.pathStyle = pathStyle === undefined ? this.endpointUrl !== undefined : pathStyle === "true";
     this.endpoint = this.endpointUrl ?? `AWS S3 (${this.region})`;
     // The SDK's default chain reads process.env; a step given another environment passes its keys.
     this.credentials =
