@@ -8,7 +8,7 @@
  * `BatonInputManager`. The S3 keys reach the steps through the `baton_storage` resource's `dg.EnvVar`s,
  * set on the daemon's host only. Everything is read back from Dagster's records and from the bucket.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -195,6 +195,9 @@ beforeAll(async () => {
   writeFileSync(nodeWrapper, NODE_IN_OWN_DIR);
   chmodSync(nodeWrapper, 0o755);
   const common = { DAGSTER_HOME: home, PYTHONUNBUFFERED: "1", PYTHONWARNINGS: "ignore::UserWarning" };
+  // Create the instance's storage once, as an operator does before starting its services: a webserver
+  // and a daemon that both create a fresh SQLite schema at once can leave two alembic heads.
+  execFileSync(venv.bin("dagster"), ["instance", "migrate"], { env: { ...process.env, ...common }, stdio: "pipe", timeout: 300_000 });
 
   // 3. The daemon's host: the S3 keys (read by the baton_storage resource's dg.EnvVar in the run), Node.
   daemon = spawn(venv.bin("dagster-daemon"), ["run", "-w", workspace(daemonCopy, "daemon")], {
