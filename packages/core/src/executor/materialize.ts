@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Definitions } from "../definitions.js";
 import type { IOStore } from "../io/store.js";
-import { openStore, storageSecrets } from "../io/open.js";
+import { openStore } from "../io/open.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
 import { firstInRunOrder, planRun, type PlannedAsset, type RunPlan } from "../plan.js";
 import { runStep } from "../step/run.js";
@@ -83,7 +83,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   }
   for (const message of plan.warnings) options.onEvent?.({ type: "log", level: "warning", message, asset: null });
   // What the assets print between and around steps is redacted too (each step also redacts its own).
-  const releaseOutput = redactProcessOutput(redactorOf([...stepSecrets(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment), ...storageSecrets(environment)]));
+  const releaseOutput = redactProcessOutput(redactorOf(stepSecrets(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment)));
 
   /** One step per run of consecutive partitions (one step when unpartitioned), each retried under the policy. */
   const runAsset = async ({ id, ranges }: PlannedAsset): Promise<void> => {

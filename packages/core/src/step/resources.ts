@@ -1,6 +1,7 @@
 import type { AssetDefinition } from "../asset.js";
 import type { Definitions } from "../definitions.js";
 import { resolveConfig, secretValues, type ResourceDefinition } from "../resource.js";
+import { storageSecrets } from "../io/open.js";
 
 export interface BuiltResources {
   readonly instances: Readonly<Record<string, unknown>>;
@@ -11,7 +12,8 @@ export interface BuiltResources {
 
 /** The values of the secret fields of these resources in this environment. */
 export function stepSecrets(defs: Definitions, keys: readonly string[], environment: Readonly<Record<string, string | undefined>>): string[] {
-  return secretValues(keys.map((k) => defs.resources[k]).filter((r): r is ResourceDefinition => r !== undefined), environment);
+  // The IO store's credentials are in every step's environment whatever its resources are.
+  return [...secretValues(keys.map((k) => defs.resources[k]).filter((r): r is ResourceDefinition => r !== undefined), environment), ...storageSecrets(environment)];
 }
 
 /** Replaces each of these values with "***" (the longest first, so a secret containing another goes whole). */

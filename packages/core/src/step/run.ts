@@ -3,7 +3,7 @@ import type { AssetContext, AssetDefinition, CheckResult, Logger } from "../asse
 import type { Definitions } from "../definitions.js";
 import { BatonError, StepCancelled } from "../errors.js";
 import type { IOStore, OutputRecord } from "../io/store.js";
-import { openStore, storageSecrets } from "../io/open.js";
+import { openStore } from "../io/open.js";
 import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
 import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
@@ -66,7 +66,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   const emit = options.onEvent;
   // Known before any resource is built, so that a factory's failure is redacted too.
   // Storage credentials are secrets too: an S3 error or a user's log line never shows them.
-  const secrets = [...stepSecrets(defs, resourceKeys(ordered), environment), ...storageSecrets(environment)];
+  const secrets = stepSecrets(defs, resourceKeys(ordered), environment);
   const redact = redactorOf(secrets);
   // A bad partition key fails the step before any user code runs, with the asset named.
   let plan: { asset: AssetDefinition; keys: string[] }[];
