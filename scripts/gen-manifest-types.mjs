@@ -40,6 +40,8 @@ const NAMES = {
   "#/$defs/asset/properties/deps/items": "ManifestDep",
   "#/$defs/asset/properties/checks/items": "ManifestCheck",
   "#/$defs/asset/properties/retry/oneOf/1": "ManifestRetry",
+  "#/$defs/asset/properties/source/oneOf/1": "ManifestSource",
+  "#/properties/pools/items": "ManifestPool",
   "#/$defs/resource": "ManifestResource",
   "#/$defs/resource/properties/config/items": "ManifestResourceConfig",
   "#/$defs/schedule": "ManifestSchedule",

@@ -119,6 +119,23 @@ describe("asset()", () => {
     expect(e.message).toContain('two checks are named "not_empty"');
   });
 
+  it("timeoutSeconds is a positive, finite number of seconds; pool a pool name (issue 12)", () => {
+    const a = asset({ key: "m", compute: df, timeoutSeconds: 2.5, pool: "warehouse" });
+    expect(a.timeoutSeconds).toBe(2.5);
+    expect(a.pool).toBe("warehouse");
+    expect(asset({ key: "n", compute: df })).toMatchObject({ timeoutSeconds: undefined, pool: undefined });
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, "10" as never]) {
+      const e = expectAssetError(() => asset({ key: "m", compute: df, timeoutSeconds: bad }), "INVALID_DEFINITION", "m");
+      expect(e.message).toContain("not a positive number of seconds");
+      expect(e.hint).toContain("timeoutSeconds: 600");
+    }
+    for (const bad of ["", "1st", "has space", "a.b", 3 as never]) {
+      const e = expectAssetError(() => asset({ key: "m", compute: df, pool: bad }), "INVALID_DEFINITION", "m");
+      expect(e.message).toContain("is not a pool name");
+    }
+    expect(asset({ key: "m", compute: df, pool: "_dwh-2" }).pool).toBe("_dwh-2");
+  });
+
   it("output and io format are checked", () => {
     expectAssetError(() => asset({ key: "m", compute: df, output: "file" as never }), "INVALID_DEFINITION", "m");
     expectAssetError(() => asset({ key: "m", compute: df, io: { format: "csv" as never } }), "INVALID_DEFINITION", "m");

@@ -31,6 +31,11 @@ export interface AssetContext<R = Record<string, unknown>> {
   readonly timeWindow: TimeWindow | undefined;
   readonly resources: R;
   readonly log: Logger;
+  /**
+   * Aborted when this attempt times out (`timeoutSeconds`) or the step is cancelled: pass it to
+   * `fetch`, a driver or a loop so that the work stops too. Its `reason` says which.
+   */
+  readonly signal: AbortSignal;
 }
 
 export interface RetryPolicy {
@@ -98,6 +103,13 @@ export interface AssetConfig<I extends Record<string, InputRef>, O extends Asset
   io?: { format?: "parquet" | "ipc" };
   /** "none" declares a side-effect asset that returns nothing and stores no data. */
   output?: "table" | "none";
+  /**
+   * Seconds one attempt for one partition key may take (inputs, compute, checks, write); past it the
+   * attempt fails with code TIMEOUT, nothing is written, and the retry policy applies.
+   */
+  timeoutSeconds?: number;
+  /** A concurrency pool declared in `definitions({ pools })`: at most its `limit` steps of the pool run at once. */
+  pool?: string;
 }
 
 export interface ResolvedInput {
@@ -126,11 +138,16 @@ export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends 
   readonly checks: readonly AssetCheck<any>[];
   readonly format: "parquet" | "ipc";
   readonly output: "table" | "none";
+  readonly timeoutSeconds: number | undefined;
+  readonly pool: string | undefined;
   /** File that declared the asset, for error messages. */
   readonly file: string | undefined;
   /** The line of `file` where asset() was called, for messages (`file:line`). */
   readonly line?: number | undefined;
 }
+
+/** What a pool may be named: it becomes an Airflow pool, a Dagster pool and a Prefect tag. */
+export const POOL_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 function isAssetDefinition(x: unknown): x is AssetDefinition {
   return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "asset";
@@ -201,6 +218,21 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
   if (config.output !== undefined && config.output !== "table" && config.output !== "none") {
     throw new BatonError("INVALID_DEFINITION", `unknown output ${JSON.stringify(config.output)}`, { asset: id, file, hint: `use "table" or "none"` });
   }
+  const timeoutSeconds = config.timeoutSeconds;
+  if (timeoutSeconds !== undefined && !(typeof timeoutSeconds === "number" && Number.isFinite(timeoutSeconds) && timeoutSeconds > 0)) {
+    throw new BatonError("INVALID_DEFINITION", `timeoutSeconds is ${JSON.stringify(timeoutSeconds) ?? String(timeoutSeconds)}, not a positive number of seconds`, {
+      asset: id,
+      file,
+      hint: "use e.g. timeoutSeconds: 600 (one attempt for one partition key), or leave it out for no limit",
+    });
+  }
+  if (config.pool !== undefined && !(typeof config.pool === "string" && POOL_NAME.test(config.pool))) {
+    throw new BatonError("INVALID_DEFINITION", `pool ${JSON.stringify(config.pool)} is not a pool name`, {
+      asset: id,
+      file,
+      hint: "use letters, digits, '_' and '-', starting with a letter or '_' (e.g. pool: \"warehouse\")",
+    });
+  }
   const format = config.io?.format ?? "parquet";
   if (format !== "parquet" && format !== "ipc") {
     throw new BatonError("INVALID_DEFINITION", `unknown io format ${JSON.stringify(format)}`, { asset: id, file, hint: `use "parquet" or "ipc"` });
@@ -224,6 +256,8 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
     checks: [...(config.checks ?? [])],
     format,
     output: config.output ?? "table",
+    timeoutSeconds,
+    pool: config.pool,
     file,
     line: location?.line,
   };

@@ -76,6 +76,35 @@ describe("definitions(): a valid graph", () => {
   });
 });
 
+describe("definitions(): concurrency pools (issue 12)", () => {
+  it("keeps the declared pools; an asset may name one", () => {
+    const load = asset({ key: "load", pool: "warehouse", compute: df });
+    const defs = definitions({ assets: [load, leaf("free")], pools: { warehouse: { limit: 2, description: "the DWH allows 2 sessions" }, other: { limit: 1 } } });
+    expect(defs.pools).toEqual({ warehouse: { limit: 2, description: "the DWH allows 2 sessions" }, other: { limit: 1 } });
+    expect(defs.asset("load").pool).toBe("warehouse");
+    expect(definitions({ assets: [leaf("x")] }).pools).toEqual({});
+  });
+
+  it("an asset naming an undeclared pool names the asset, the pool, and says how to declare it", () => {
+    const load = asset({ key: "load", pool: "warehouse", compute: df });
+    const e = onlyValidationError(() => definitions({ assets: [load], pools: { lake: { limit: 1 } } }));
+    expect(e.code).toBe("INVALID_DEFINITION");
+    expect(e.message).toContain('pool "warehouse" is not declared in definitions({ pools })');
+    expect(e.hint).toBe("add pools: { warehouse: { limit: N } } to definitions() (declared: lake)");
+    expectLocated(e, "load");
+  });
+
+  it("a pool's name and limit are checked", () => {
+    const errors = validationErrors(() => definitions({ assets: [leaf("x")], pools: { "bad name": { limit: 1 }, zero: { limit: 0 }, half: { limit: 1.5 } } }));
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringContaining('pool name "bad name" is not a pool name'),
+      expect.stringContaining('pool "zero" has limit 0'),
+      expect.stringContaining('pool "half" has limit 1.5'),
+    ]);
+    for (const e of errors) expect(e.hint).toEqual(expect.any(String));
+  });
+});
+
 describe("definitions(): every validation error names the asset and file and carries a hint", () => {
   it("a dependency cycle prints the cycle", () => {
     const a = asset({ key: "a", inputs: { c: "c" }, compute: df });

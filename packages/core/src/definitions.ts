@@ -1,4 +1,4 @@
-import type { AssetDefinition } from "./asset.js";
+import { POOL_NAME, type AssetDefinition } from "./asset.js";
 import { BatonError, BatonValidationError } from "./errors.js";
 import { topoSort, upstreamIds } from "./graph.js";
 import type { ResourceDefinition } from "./resource.js";
@@ -18,6 +18,8 @@ export interface Definitions {
   readonly resources: Readonly<Record<string, ResourceDefinition<any, any>>>;
   readonly schedules: readonly ScheduleDefinition[];
   readonly sensors: readonly SensorDefinition[];
+  /** Concurrency pools by name (`asset({ pool })` names one). */
+  readonly pools: Readonly<Record<string, PoolDefinition>>;
   asset(id: string): AssetDefinition;
   /** Ids of the assets an expression selects, in dependency order. */
   select(expression: string): string[];
@@ -26,11 +28,19 @@ export interface Definitions {
   downstream(id: string): readonly string[];
 }
 
+/** At most `limit` steps holding assets of the pool run at once (an orchestrator: across runs). */
+export interface PoolDefinition {
+  readonly limit: number;
+  readonly description?: string;
+}
+
 export interface DefinitionsInput {
   assets: readonly AssetDefinition<any, any>[];
   resources?: Readonly<Record<string, ResourceDefinition<any, any>>>;
   schedules?: readonly ScheduleDefinition[];
   sensors?: readonly SensorDefinition[];
+  /** Concurrency pools, e.g. `{ warehouse: { limit: 2, description: "the DWH allows 2 sessions" } }`. */
+  pools?: Readonly<Record<string, PoolDefinition>>;
 }
 
 export function isDefinitions(x: unknown): x is Definitions {
@@ -54,8 +64,28 @@ export function definitions(input: DefinitionsInput): Definitions {
     } else byId.set(a.id, a);
   }
   const resources = input.resources ?? {};
+  const pools = input.pools ?? {};
+  for (const [name, p] of Object.entries(pools)) {
+    if (!POOL_NAME.test(name)) {
+      errors.push(new BatonError("INVALID_DEFINITION", `pool name ${JSON.stringify(name)} is not a pool name`, { hint: "use letters, digits, '_' and '-', starting with a letter or '_' (e.g. warehouse)" }));
+    }
+    const limit = (p as { limit?: unknown } | undefined)?.limit;
+    if (!(typeof limit === "number" && Number.isInteger(limit) && limit >= 1)) {
+      errors.push(new BatonError("INVALID_DEFINITION", `pool "${name}" has limit ${JSON.stringify(limit) ?? String(limit)}`, { hint: `use a whole number >= 1: pools: { ${name}: { limit: 2 } }` }));
+    }
+  }
 
   for (const a of byId.values()) {
+    if (a.pool !== undefined && !Object.hasOwn(pools, a.pool)) {
+      const known = Object.keys(pools);
+      errors.push(
+        new BatonError("INVALID_DEFINITION", `pool "${a.pool}" is not declared in definitions({ pools })`, {
+          asset: a.id,
+          file: where(a),
+          hint: `add pools: { ${/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(a.pool) ? a.pool : JSON.stringify(a.pool)}: { limit: N } } to definitions()${known.length ? ` (declared: ${known.join(", ")})` : ""}`,
+        }),
+      );
+    }
     if (a.partitions) {
       // Also catches definitions written by hand (not through staticPartitions() and the like).
       const p = partitionsProblem(a.partitions);
@@ -142,6 +172,7 @@ export function definitions(input: DefinitionsInput): Definitions {
     resources,
     schedules: [...(input.schedules ?? [])],
     sensors: [...(input.sensors ?? [])],
+    pools: Object.fromEntries(Object.entries(pools).map(([name, p]) => [name, { limit: p.limit, ...(p.description !== undefined ? { description: p.description } : {}) }])),
     asset(id) {
       const a = byId.get(id);
       if (!a) throw unknownAsset(undefined, "selection", id, byId, "UNKNOWN_SELECTION");

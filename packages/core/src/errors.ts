@@ -21,7 +21,9 @@ export type BatonErrorCode =
   | "MISSING_OUTPUT"
   | "MANIFEST"
   | "CONFIG"
-  | "STORAGE_URL";
+  | "STORAGE_URL"
+  /** An attempt ran past the asset's `timeoutSeconds` (retryable, as a timed-out task is on every orchestrator). */
+  | "TIMEOUT";
 
 export interface BatonErrorDetails {
   asset?: string;

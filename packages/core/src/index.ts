@@ -22,7 +22,7 @@ export { LocalStorageClient, localStorage, type CatalogClient, type StorageClien
 export * from "./partitions/index.js";
 export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequest, type TickResult } from "./schedule.js";
 export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";
-export { definitions, isDefinitions, type Definitions, type DefinitionsInput } from "./definitions.js";
+export { definitions, isDefinitions, type Definitions, type DefinitionsInput, type PoolDefinition } from "./definitions.js";
 export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";
 export { cronProblem, timezoneProblem, previousTick, nextTick, prefectSchedules, repeatsEveryHour, type PrefectSchedule } from "./cron.js";
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
@@ -38,6 +38,6 @@ export { toManifest, manifestToJson, stepEntryPath, type ManifestOptions } from 
 export { readManifest, manifestProblems } from "./manifest/read.js";
 export { moduleHashOf } from "./manifest/hash.js";
 export { verifyModule } from "./step/verify.js";
-export { MANIFEST_VERSION, ACCEPTED_MANIFEST_VERSIONS, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep } from "./manifest/types.js";
+export { MANIFEST_VERSION, ACCEPTED_MANIFEST_VERSIONS, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep, type ManifestSource, type ManifestPool } from "./manifest/types.js";
 export { loadDefinitions } from "./load.js";
 export { corePythonWheel, shippedWheel } from "./python.js";

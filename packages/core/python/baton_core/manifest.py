@@ -17,6 +17,7 @@ from .build import BuildInfo, read_build
 from .manifest_types import (
     ManifestAsset,
     ManifestData,
+    ManifestPool,
     ManifestResource,
     ManifestSchedule,
     ManifestSensor,
@@ -138,6 +139,11 @@ class Manifest:
     @property
     def sensors(self) -> list[ManifestSensor]:
         return self.data["sensors"]
+
+    @property
+    def pools(self) -> dict[str, ManifestPool]:
+        """Concurrency pools by name; none in a manifest written before pools existed."""
+        return {p["name"]: p for p in self.data.get("pools", [])}
 
     def asset(self, asset_id: str) -> ManifestAsset:
         try:

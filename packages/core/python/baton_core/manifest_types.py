@@ -62,6 +62,11 @@ class ManifestRetry(TypedDict):
     backoff: Literal["constant", "exponential"]
 
 
+class ManifestSource(TypedDict):
+    file: str
+    line: int | None
+
+
 class ManifestAsset(TypedDict):
     id: str
     key: list[str]
@@ -78,6 +83,13 @@ class ManifestAsset(TypedDict):
     resources: list[str]
     format: Literal["parquet", "ipc"]
     output: Literal["table", "none"]
+    # Seconds one attempt for one partition key may take; null: no limit.
+    timeoutSeconds: NotRequired[float | None]
+    # The concurrency pool, one of the manifest's pools.
+    pool: NotRequired[str | None]
+    # Where asset() was called: file relative to the project root with '/', line
+    # 1-based.
+    source: NotRequired[ManifestSource | None]
 
 
 class ManifestResourceConfig(TypedDict):
@@ -127,6 +139,12 @@ class ManifestSensor(TypedDict):
     description: str | None
 
 
+class ManifestPool(TypedDict):
+    name: str
+    limit: int
+    description: str | None
+
+
 class ManifestData(TypedDict):
     """Baton definitions compiled for orchestrator adapters (manifestVersion 2)."""
 
@@ -137,3 +155,5 @@ class ManifestData(TypedDict):
     resources: list[ManifestResource]
     schedules: list[ManifestSchedule]
     sensors: list[ManifestSensor]
+    # Concurrency pools, sorted by name.
+    pools: NotRequired[list[ManifestPool]]

@@ -88,6 +88,21 @@ def test_manifest_lookups_and_paths(build_dir: Path) -> None:
     assert m.build.target == "dagster"
 
 
+def test_pools_are_optional_and_keyed_by_name(tmp_path: Path) -> None:
+    # A manifest written before issue 12 has no pools (nor timeoutSeconds, pool, source).
+    old = Manifest(tmp_path / "manifest.json", manifest(asset("orders")))
+    assert old.pools == {}
+    assert old.asset("orders").get("timeoutSeconds") is None
+    data = manifest(asset("orders"))
+    data["pools"] = [{"name": "warehouse", "limit": 2, "description": None}]
+    data["assets"][0]["pool"] = "warehouse"
+    data["assets"][0]["timeoutSeconds"] = 30
+    data["assets"][0]["source"] = {"file": "src/defs.ts", "line": 4}
+    m = Manifest(tmp_path / "manifest.json", data)
+    assert m.pools["warehouse"]["limit"] == 2
+    assert m.asset("orders").get("pool") == "warehouse"
+
+
 def test_read_build(build_dir: Path) -> None:
     info = read_build(build_dir / "manifest.json")
     assert (info.target, info.storage, dict(info.options)) == (

@@ -61,6 +61,15 @@ def test_required_and_optional_properties() -> None:
     assert runtime.__required_keys__ >= {"module", "moduleHash", "stepEntry"}
     time = manifest_types.TimePartitionsDefinition
     assert {"end", "weekStartsOn"} <= time.__optional_keys__
+    # Issue 12's fields are optional: manifests built before them still type-check.
+    asset = manifest_types.ManifestAsset
+    assert {"timeoutSeconds", "pool", "source"} <= asset.__optional_keys__
+    assert "pools" in manifest_types.ManifestData.__optional_keys__
+    assert manifest_types.ManifestPool.__required_keys__ == {
+        "name",
+        "limit",
+        "description",
+    }
     hints = typing.get_type_hints(manifest_types.ManifestData)
     assert hints["manifestVersion"] == typing.Literal[2]
 

@@ -131,6 +131,7 @@ export async function prepare<O>(adapter: BatonAdapter<O>, input: ProjectInput, 
     moduleHash: compiled.moduleHash,
     exportName,
     manifestDir: batonDir,
+    projectRoot: root,
     stepEntry: join(runtime, "node_modules", ...adapter.runtime.stepPackage.split("/"), ...adapter.runtime.stepBin.split("/")),
   });
   return { root, definitionsFile, projectName, compiled, manifest, resolved };

@@ -27,7 +27,7 @@ export async function compileDefinitions(project: Project): Promise<string> {
 export async function writeManifest(project: Project, defs: Definitions, outFile: string): Promise<string> {
   const module = await compileDefinitions(project);
   const target = resolve(outFile);
-  const json = manifestToJson(toManifest(defs, { module, exportName: project.exportName, manifestDir: dirname(target) }));
+  const json = manifestToJson(toManifest(defs, { module, exportName: project.exportName, manifestDir: dirname(target), projectRoot: project.root }));
   await mkdir(dirname(target), { recursive: true });
   await writeFile(target, json);
   return target;

@@ -122,7 +122,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         io.out(`wrote ${path}`);
       } else {
         const module = await compileDefinitions(project);
-        io.out(manifestToJson(toManifest(defs, { module, exportName: project.exportName, manifestDir: io.cwd })).trimEnd());
+        io.out(manifestToJson(toManifest(defs, { module, exportName: project.exportName, manifestDir: io.cwd, projectRoot: project.root })).trimEnd());
       }
       return 0;
     }

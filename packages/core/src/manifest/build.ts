@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { dirname, relative, resolve, sep } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MetadataValue } from "../asset.js";
 import type { ConfigSchema } from "../resource.js";
@@ -7,7 +7,7 @@ import { uniquePartitions, type Definitions } from "../definitions.js";
 import { defaultMapping } from "../partitions/index.js";
 import { BatonError } from "../errors.js";
 import { moduleHashOf } from "./hash.js";
-import { MANIFEST_VERSION, type Manifest, type ManifestAsset } from "./types.js";
+import { MANIFEST_VERSION, type Manifest, type ManifestAsset, type ManifestSource } from "./types.js";
 
 const corePackage = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { name: string; version: string; engines: { node: string } };
 
@@ -25,11 +25,17 @@ export interface ManifestOptions {
   readonly stepEntry?: string;
   /** "sha256:<hex>" of the module; by default the module file is read and hashed. */
   readonly moduleHash?: string;
+  /**
+   * The project's folder (of its package.json): each asset's `source.file` is relative to it. By
+   * default the nearest folder above `module` with a package.json.
+   */
+  readonly projectRoot?: string;
 }
 
 /** Deterministic: the same definitions and paths give byte-identical JSON. */
 export function toManifest(defs: Definitions, options: ManifestOptions): Manifest {
   const rel = (p: string) => relative(resolve(options.manifestDir), resolve(p)).split(sep).join("/");
+  const root = resolve(options.projectRoot ?? packageRootOf(dirname(resolve(options.module))));
   const assets: ManifestAsset[] = defs.assets.map((a) => ({
     id: a.id,
     key: [...a.key],
@@ -53,6 +59,9 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
     resources: [...a.resources].sort(),
     format: a.format,
     output: a.output,
+    timeoutSeconds: a.timeoutSeconds ?? null,
+    pool: a.pool ?? null,
+    source: sourceOf(a, root),
   }));
   return {
     manifestVersion: MANIFEST_VERSION,
@@ -106,7 +115,26 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
       resources: [...s.resources].sort(),
       description: s.description ?? null,
     })),
+    pools: Object.keys(defs.pools)
+      .sort()
+      .map((name) => ({ name, limit: defs.pools[name]!.limit, description: defs.pools[name]!.description ?? null })),
   };
+}
+
+/** `asset.file` relative to the project root, with '/'; null when unknown or outside the root. */
+function sourceOf(a: { readonly file: string | undefined; readonly line?: number | undefined }, root: string): ManifestSource | null {
+  if (a.file === undefined || !isAbsolute(a.file)) return null;
+  const path = relative(root, a.file);
+  if (path === "" || path === ".." || path.startsWith(`..${sep}`) || isAbsolute(path)) return null;
+  return { file: path.split(sep).join("/"), line: a.line ?? null };
+}
+
+/** The nearest folder at or above `dir` holding a package.json; `dir` itself when there is none. */
+function packageRootOf(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "package.json"))) return d;
+    if (dirname(d) === d) return dir;
+  }
 }
 
 /**

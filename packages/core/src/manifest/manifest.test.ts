@@ -1,6 +1,7 @@
 import pl from "nodejs-polars";
 import { writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { asset, input, type MetadataValue } from "../asset.js";
 import { definitions } from "../definitions.js";
@@ -102,6 +103,9 @@ describe("toManifest", () => {
       resources: [],
       format: "parquet",
       output: "table",
+      timeoutSeconds: null,
+      pool: null,
+      source: null,
     });
     expect(byId.daily_events).toMatchObject({
       deps: [
@@ -188,6 +192,45 @@ describe("toManifest", () => {
     expect(m.runtime.moduleHash).toBe(moduleHashOf("export default 1;\n"));
     expect(m.runtime.moduleHash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(toManifest(fixture(), { module: join(dir, "gone.mjs"), manifestDir: dir }).runtime.moduleHash).toBe(NO_MODULE_HASH);
+  });
+
+  it("timeoutSeconds, pool, pools and the source relative to the project root (issue 12)", () => {
+    const root = tempDir();
+    writeFileSync(join(root, "package.json"), "{}\n");
+    const file = join(root, "src", "defs.ts");
+    const located = (key: string, line: number, extra: { timeoutSeconds?: number; pool?: string } = {}) => ({ ...asset({ key, compute: df, ...extra }), file, line });
+    const defs = definitions({
+      assets: [located("load", 7, { timeoutSeconds: 30, pool: "warehouse" }), located("free", 12), { ...asset({ key: "elsewhere", compute: df }), file: "/elsewhere/defs.ts", line: 3 }],
+      pools: { warehouse: { limit: 2, description: "the DWH allows 2 sessions" }, lake: { limit: 1 } },
+    });
+    // The build passes the project root; by default it is the nearest package.json above the module.
+    for (const m of [
+      toManifest(defs, { module: join(root, ".baton", "build", "definitions.mjs"), moduleHash: HASH, manifestDir: join(root, ".baton") }),
+      toManifest(defs, { module: "/out/baton/runtime/d.mjs", moduleHash: HASH, manifestDir: "/out/baton", projectRoot: root }),
+    ]) {
+      expectValidManifest(m);
+      const byId = Object.fromEntries(m.assets.map((a) => [a.id, a]));
+      expect(byId.load).toMatchObject({ timeoutSeconds: 30, pool: "warehouse", source: { file: "src/defs.ts", line: 7 } });
+      expect(byId.free).toMatchObject({ timeoutSeconds: null, pool: null, source: { file: "src/defs.ts", line: 12 } });
+      expect(byId.elsewhere!.source).toBeNull();
+      expect(m.pools).toEqual([
+        { name: "lake", limit: 1, description: null },
+        { name: "warehouse", limit: 2, description: "the DWH allows 2 sessions" },
+      ]);
+    }
+    // A manifest written before these fields existed still validates (they are optional in the schema).
+    const old = JSON.parse(JSON.stringify(build())) as { assets: Record<string, unknown>[]; pools?: unknown };
+    delete old.pools;
+    for (const a of old.assets) for (const k of ["timeoutSeconds", "pool", "source"]) delete a[k];
+    expect(manifestProblems(old)).toEqual([]);
+    expect(manifestProblems({ ...old, pools: [{ name: "x y", limit: 0, description: null }] }).length).toBeGreaterThan(0);
+  });
+
+  it("an asset declared in a test file under the project gets its file and line", () => {
+    const here = asset({ key: "here", compute: df });
+    const m = expectValidManifest(toManifest(definitions({ assets: [here] }), { module: "/p/d.mjs", moduleHash: HASH, manifestDir: "/p", projectRoot: fileURLToPath(new URL("../..", import.meta.url)) }));
+    expect(m.assets[0]!.source).toEqual({ file: "src/manifest/manifest.test.ts", line: expect.any(Number) });
+    expect(m.assets[0]!.source!.line).toBe(here.line);
   });
 
   it("a minimal definitions gives a minimal valid manifest", () => {

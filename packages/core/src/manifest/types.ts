@@ -33,6 +33,23 @@ export interface ManifestAsset {
   readonly resources: readonly string[];
   readonly format: "parquet" | "ipc";
   readonly output: "table" | "none";
+  /** Seconds one attempt for one partition key may take; null: no limit. */
+  readonly timeoutSeconds: number | null;
+  /** The concurrency pool (one of the manifest's `pools`), or null. */
+  readonly pool: string | null;
+  /** Where asset() was called: `file` relative to the project root with '/', `line` 1-based; null when unknown or outside the root. */
+  readonly source: ManifestSource | null;
+}
+
+export interface ManifestSource {
+  readonly file: string;
+  readonly line: number | null;
+}
+
+export interface ManifestPool {
+  readonly name: string;
+  readonly limit: number;
+  readonly description: string | null;
 }
 
 export interface ManifestResource {
@@ -85,4 +102,6 @@ export interface Manifest {
   readonly resources: readonly ManifestResource[];
   readonly schedules: readonly ManifestSchedule[];
   readonly sensors: readonly ManifestSensor[];
+  /** Concurrency pools, sorted by name. Optional in the schema (older manifests lack it and the asset fields above). */
+  readonly pools: readonly ManifestPool[];
 }

@@ -617,9 +617,12 @@ describe("runStep: truth (issue 10)", () => {
     const controller = new AbortController();
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
+    let signal: AbortSignal | undefined;
     const slow = asset({
       key: "slow",
-      compute: async () => {
+      compute: async (_i, ctx) => {
+        signal = ctx.signal;
+        expect(signal.aborted).toBe(false);
         controller.abort();
         await released;
         return orders();
@@ -629,6 +632,8 @@ describe("runStep: truth (issue 10)", () => {
     const { log, run, store } = step(definitions({ assets: [slow, next] }), ["slow", "next"], { signal: controller.signal });
     setTimeout(release, 10);
     const result = await run;
+    // The compute's own signal is aborted with the step's, so it can stop its work too.
+    expect(signal?.aborted).toBe(true);
     expect(log.of("materialization")).toEqual([]);
     expect(log.of("asset_failure").map((f) => [f.asset, f.error.name])).toEqual([["slow", "StepCancelled"], ["next", "StepCancelled"]]);
     expect(log.of("asset_failure")[0]!.error.message).toContain("cancelled");

@@ -171,6 +171,8 @@ export function partitionKeysFor(a: AssetDefinition, o: Pick<StepOptions, "parti
   return [o.partitionKey];
 }
 
+const NEVER_ABORTED = new AbortController().signal;
+
 interface RunOneOptions extends StepOptions {
   readonly store: IOStore;
   readonly now: Date;
@@ -202,6 +204,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     timeWindow: asset.partitions?.type === "time" && partitionKey !== undefined ? timeWindowOfKeys(asset.partitions, partitionKeys) : undefined,
     resources: pick(o.resources, asset.resources),
     log,
+    signal: o.signal ?? NEVER_ABORTED,
   };
   const output = await asset.compute(inputs as never, context);
   const frame = await validateOutput(asset, output);
