@@ -1,5 +1,13 @@
-"""Baton schedules and sensors as Dagster schedules and sensors."""
+"""Baton schedules and sensors as Dagster schedules and sensors, each with its own asset job.
 
+Each schedule and sensor runs a named job, `define_asset_job("<name>_job", selection=...)`, as a
+Dagster user would declare one: its runs are listed under that job (not Dagster's implicit
+`__anonymous_asset_job_<name>`), and the job is partitioned like its assets (Dagster infers the
+partitions definition from the selection), so its run requests carry partition keys that the UI
+shows and Dagster validates.
+"""
+
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -12,6 +20,21 @@ from .manifest import Manifest
 from .node import BatonNode
 from .resources import secret_values, step_environment
 
+# The levels of a Baton `log` event (core's LogLevel) as Python logging levels.
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def job_name(automation: str) -> str:
+    """The asset job a schedule or sensor runs. Schedules and sensors share one namespace of
+    identifiers in Baton, so these names are unique too."""
+    return f"{automation}_job"
+
 
 def _keys(manifest: Manifest, ids: Sequence[str]) -> list[dg.AssetKey]:
     by_id = {a["id"]: a["key"] for a in manifest["assets"]}
@@ -21,6 +44,11 @@ def _keys(manifest: Manifest, ids: Sequence[str]) -> list[dg.AssetKey]:
 def build_schedule(manifest: Manifest, spec: ManifestSchedule) -> dg.ScheduleDefinition:
     partition = spec["partition"]
     name = spec["name"]
+    job = dg.define_asset_job(
+        name=job_name(name),
+        selection=dg.AssetSelection.assets(*_keys(manifest, spec["assets"])),
+        description=f"The assets of schedule {name}",
+    )
 
     def schedule(
         execution_fn: Callable[[dg.ScheduleEvaluationContext], Any] | None = None,
@@ -29,7 +57,7 @@ def build_schedule(manifest: Manifest, spec: ManifestSchedule) -> dg.ScheduleDef
             name=name,
             cron_schedule=spec["cron"],
             execution_timezone=spec["timezone"],
-            target=dg.AssetSelection.assets(*_keys(manifest, spec["assets"])),
+            job=job,
             description=spec["description"],
             execution_fn=execution_fn,
         )
@@ -55,6 +83,18 @@ def build_schedule(manifest: Manifest, spec: ManifestSchedule) -> dg.ScheduleDef
     return schedule(run_last_complete_window)
 
 
+def tick_logger(log: logging.Logger) -> Callable[[dict[str, Any]], None]:
+    """Puts each `log` event of a Node tick into `log` at its level, as it arrives."""
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("type") != "log":
+            return
+        level = LOG_LEVELS.get(str(event.get("level")), logging.INFO)
+        log.log(level, str(event.get("message", "")))
+
+    return on_event
+
+
 def build_sensor(
     manifest: Manifest, node: BatonNode, spec: ManifestSensor
 ) -> dg.SensorDefinition:
@@ -65,7 +105,11 @@ def build_sensor(
         name=name,
         minimum_interval_seconds=int(spec["minimumIntervalSeconds"]),
         description=spec["description"],
-        target=dg.AssetSelection.assets(*_keys(manifest, spec["assets"])),
+        job=dg.define_asset_job(
+            name=job_name(name),
+            selection=dg.AssetSelection.assets(*_keys(manifest, spec["assets"])),
+            description=f"The assets of sensor {name}",
+        ),
         required_resource_keys=set(resource_keys),
     )
     def evaluate_in_node(
@@ -78,6 +122,9 @@ def build_sensor(
             *args,
             env=step_environment(manifest, resource_keys, context.resources),
             secrets=secret_values(manifest, context.resources),
+            # The sensor's `log` lines, into the tick's own log (the UI's tick details): the
+            # daemon gives the context a log key under which the instance stores them.
+            on_event=tick_logger(context.log),
         )
         if tick["cursor"] is not None and tick["cursor"] != context.cursor:
             context.update_cursor(tick["cursor"])

@@ -347,11 +347,15 @@ def schedule(request):
 def sensor(request):
     defs, instance = state["defs"], state["instance"]
     sensor_def = defs.resolve_sensor_def(request["name"])
-    # As the daemon does: resources (IO managers among them) are opened for the tick and closed.
+    repository = defs.get_repository_def()
+    # As the daemon does: resources (IO managers among them) are opened for the tick and closed,
+    # and the instance (by its ref) keeps what the sensor logs under the tick's log key.
     with dg.build_sensor_context(
         instance=instance,
+        instance_ref=instance.get_ref(),
         cursor=request.get("cursor"),
-        repository_def=defs.get_repository_def(),
+        repository_def=repository,
+        repository_name=repository.name,
         resources=defs.resources,
         sensor_name=request["name"],
     ) as context:
@@ -367,8 +371,31 @@ def sensor(request):
         ],
         "cursor": data.cursor if data.cursor is not None else request.get("cursor"),
         "skipReason": data.skip_message,
-        "recordsText": _tick_text(data),
+        "recordsText": "\n".join([_tick_text(data), *_tick_logs(data.log_key)]),
     }
+
+
+def _tick_logs(log_key):
+    """The tick's log as the UI's tick details show it: each record the sensor's `context.log`
+    wrote under the tick's log key, "LEVEL message". Test contexts name the key after the second
+    of the tick, so a later tick in the same second appends to it: read from where the last
+    read of that key stopped."""
+    if not log_key:
+        return []
+    cursors = state.setdefault("tickLogCursors", {})
+    data = state["instance"].compute_log_manager.get_log_data(
+        log_key, cursor=cursors.get(tuple(log_key))
+    )
+    cursors[tuple(log_key)] = data.cursor
+    lines = []
+    for line in (data.stderr or b"").decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line, strict=False)
+        except ValueError:
+            continue
+        message = record.get("dagster_meta", {}).get("orig_message", record.get("msg"))
+        lines.append(f"{record.get('levelname', '')} {message}")
+    return lines
 
 
 def events(request):
