@@ -22,21 +22,30 @@ from airflow.sdk import (
     AssetAlias,
     CronDataIntervalTimetable,
     Param,
+    TaskGroup,
     get_parsing_context,
 )
-from airflow.sdk.definitions.param import ParamsDict
 from pendulum import DateTime
 
-from baton_core import ManifestSchedule, ManifestSensor
+from baton_core import ManifestAsset, ManifestSchedule, ManifestSensor
 
+from .docs import (
+    asset_doc,
+    asset_extra,
+    assets_dag_doc,
+    schedule_dag_doc,
+    sensor_dag_doc,
+)
 from .manifest import Manifest, airflow_id, asset_uri
 from .operators import (
     PLAN_TASK_ID,
+    TIMEOUT_GRACE_SECONDS,
     BatonAssetOperator,
     BatonCommittedOperator,
     BatonPlanOperator,
     BatonRunOutcomeOperator,
     BatonSensorOperator,
+    cursor_variable,
     manifest_at,
 )
 from .options import AirflowOptions, build_options, default_options
@@ -44,16 +53,23 @@ from .options import AirflowOptions, build_options, default_options
 OUTCOME_TASK_ID = "outcome"
 COMMITTED_TASK_ID = "committed"
 _PICK_LIST_LIMIT = 50
+# The sensor DAG: a failing evaluation is retried (doubling from minimumIntervalSeconds, at most
+# this long apart), and after this many failed runs in a row the scheduler pauses the DAG.
+SENSOR_RETRIES = 3
+SENSOR_MAX_RETRY_DELAY = timedelta(minutes=10)
+SENSOR_MAX_CONSECUTIVE_FAILED_RUNS = 3
 
 
 def _asset(manifest: Manifest, asset_id: str) -> Asset:
     """One Asset object per Baton asset, shared by every task and DAG that names it."""
     cache: dict[str, Asset] = manifest.__dict__.setdefault("_airflow_assets", {})
     if asset_id not in cache:
+        a = manifest.asset(asset_id)
         cache[asset_id] = Asset(
             name=asset_id,
             uri=asset_uri(asset_id),
-            group=manifest.asset(asset_id)["group"],
+            group=a["group"],
+            extra=asset_extra(a),
         )
     return cache[asset_id]
 
@@ -106,6 +122,25 @@ def _start_date(schedule: ManifestSchedule | None) -> DateTime | None:
     return None
 
 
+def _task_group(group: str, task_ids: set[str]) -> TaskGroup:
+    """The TaskGroup of a Baton group. prefix_group_id=False keeps the task ids the asset ids
+    whatever the grouping; a group id must differ from every task id in the DAG, so a group
+    named like one of its assets gets a suffix."""
+    group_id = airflow_id(group)
+    if group_id in task_ids:
+        group_id += "__group"
+    return TaskGroup(
+        group_id=group_id, prefix_group_id=False, tooltip=f"Baton group {group}"
+    )
+
+
+def execution_timeout(asset: ManifestAsset) -> timedelta | None:
+    """Airflow's limit for one partition key of the asset (the task widens it to the keys it
+    runs, see BatonAssetOperator.pre_execute); None without timeoutSeconds."""
+    seconds = asset.get("timeoutSeconds")
+    return timedelta(seconds=seconds + TIMEOUT_GRACE_SECONDS) if seconds else None
+
+
 def asset_dag(
     manifest: Manifest,
     dag_id: str,
@@ -115,11 +150,12 @@ def asset_dag(
     options: AirflowOptions | None = None,
     description: str | None = None,
     tags: list[str] | None = None,
+    doc_md: str | None = None,
 ) -> DAG:
     """One DAG over ``asset_ids``: a planning task (``plan``), one task per asset wired like the
     asset graph, and two leaves: ``outcome``, whose state is the run's (it fails when any task
     failed), and ``committed``, which emits the asset events of outputs that failed tasks had
-    committed."""
+    committed. Each Baton group is a TaskGroup (task ids stay the asset ids)."""
     options = options or default_options()
     _check_ids(asset_ids)
     in_dag = set(asset_ids)
@@ -135,8 +171,11 @@ def asset_dag(
         start_date=_start_date(schedule),
         catchup=False,
         description=description,
-        doc_md=description,
+        doc_md=doc_md or description,
         tags=tags or ["baton"],
+        # The trigger form's fields; every task reads the run's values from context["params"].
+        params=_params(asset_ids, partitioned),
+        default_args={"owner": "baton"},
     ) as dag:
         path = str(manifest.path)
         plan = BatonPlanOperator(
@@ -146,9 +185,15 @@ def asset_dag(
             schedule=schedule,
             options=options,
         )
+        groups: dict[str, TaskGroup] = {}
+        task_ids = {PLAN_TASK_ID, OUTCOME_TASK_ID, COMMITTED_TASK_ID} | {
+            airflow_id(a) for a in asset_ids
+        }
         tasks = {}
         for asset_id in asset_ids:
             a = manifest.asset(asset_id)
+            if a["group"] not in groups:
+                groups[a["group"]] = _task_group(a["group"], task_ids)
             retry = a["retry"] or {
                 "maxRetries": 0,
                 "delaySeconds": 0,
@@ -173,8 +218,12 @@ def asset_dag(
                 # Assets the run does not select are skipped by the planner; their downstreams
                 # still run (reading the stored output), but never after a failure.
                 trigger_rule="none_failed",
-                doc_md=a["description"],
+                doc_md=asset_doc(a),
                 owner=",".join(a["owners"]) or "baton",
+                task_group=groups[a["group"]],
+                execution_timeout=execution_timeout(a),
+                # Airflow's pool of the same name (the build's airflow-pools.json creates it).
+                pool=a.get("pool"),
             )
         roots = []
         for asset_id, task in tasks.items():
@@ -206,15 +255,12 @@ def asset_dag(
         committed = BatonCommittedOperator(
             task_id=COMMITTED_TASK_ID,
             asset_tasks={t.task_id: a for a, t in tasks.items()},
-            groups={a: manifest.asset(a)["group"] for a in asset_ids},
+            assets={a: _asset(manifest, a) for a in asset_ids},
             outlets=[AssetAlias(f"{dag_id}__committed")],
             trigger_rule="all_done",
             retries=0,
         )
         list(tasks.values()) >> committed
-    # The trigger form's fields. Set after the tasks: every operator deep-copies the DAG's params
-    # when it is created, and the tasks read the run's conf, not params.
-    dag.params = ParamsDict(_params(asset_ids, partitioned))
     return dag
 
 
@@ -227,7 +273,12 @@ def sensor_dag(
     options: AirflowOptions | None = None,
 ) -> DAG:
     """A continuous DAG whose sensor task (reschedule mode) pokes the Baton sensor every
-    minimumIntervalSeconds and, once it asks for runs, triggers one target DAG run per request."""
+    minimumIntervalSeconds and, once it asks for runs, triggers one target DAG run per request.
+
+    A failing evaluation is retried with backoff, and the scheduler pauses the DAG after
+    SENSOR_MAX_CONSECUTIVE_FAILED_RUNS failed runs in a row (without both, a continuous DAG
+    starts a new run the moment the last one failed, forever)."""
+    interval = timedelta(seconds=sensor["minimumIntervalSeconds"])
     with DAG(
         dag_id=dag_id,
         schedule="@continuous",
@@ -235,7 +286,10 @@ def sensor_dag(
         start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
         catchup=False,
         description=sensor["description"],
+        doc_md=sensor_dag_doc(sensor, target_dag_id, cursor_variable(sensor["name"])),
         tags=["baton", "sensor"],
+        max_consecutive_failed_dag_runs=SENSOR_MAX_CONSECUTIVE_FAILED_RUNS,
+        default_args={"owner": "baton"},
     ) as dag:
         evaluate = BatonSensorOperator(
             task_id="evaluate",
@@ -243,7 +297,11 @@ def sensor_dag(
             sensor_name=sensor["name"],
             options=options or default_options(),
             mode="reschedule",
-            poke_interval=timedelta(seconds=sensor["minimumIntervalSeconds"]),
+            poke_interval=interval,
+            retries=SENSOR_RETRIES,
+            retry_delay=interval,
+            retry_exponential_backoff=2.0,
+            max_retry_delay=max(interval, SENSOR_MAX_RETRY_DELAY),
             # A run that found nothing for a day ends quietly; the next one starts at once.
             timeout=timedelta(days=1),
             soft_fail=True,
@@ -272,7 +330,12 @@ def build_dags(manifest_path: str | Path) -> dict[str, DAG]:
             all_id,
             list(manifest.assets),
             options=options,
-            description="Every Baton asset: trigger with conf partition_key / partition_range / assets",
+            description="Every Baton asset: trigger with params assets, partition_key, partition_range",
+            doc_md=assets_dag_doc(
+                len(manifest.assets),
+                sorted({a["group"] for a in manifest.assets.values()}),
+                any(a["partitions"] for a in manifest.assets.values()),
+            ),
         )
     for s in manifest.schedules:
         dag_id = f"{prefix}_schedule_{airflow_id(s['name'])}"
@@ -285,6 +348,7 @@ def build_dags(manifest_path: str | Path) -> dict[str, DAG]:
             schedule=s,
             options=options,
             description=s["description"] or f"Baton schedule {s['name']}",
+            doc_md=schedule_dag_doc(s),
             tags=["baton", "schedule"],
         )
     for sensor in manifest.sensors:

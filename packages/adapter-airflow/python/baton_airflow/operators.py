@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
@@ -29,6 +29,7 @@ from airflow.sdk.exceptions import (
     AirflowException,
     AirflowFailException,
     AirflowSkipException,
+    AirflowTaskTimeout,
 )
 from airflow.sdk.log import mask_secret
 
@@ -56,6 +57,10 @@ PLAN_XCOM = "baton_plan"
 
 _LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error": "error"}
 _MAX_XCOM_MATERIALIZATIONS = 100
+# Airflow's execution_timeout is the backstop behind core's own timeoutSeconds (contract §1):
+# core fails the attempt at the deadline, its watchdog kills a blocked Node 5 s later, and
+# Airflow's timeout fires only after that, so core's clearer message normally wins.
+TIMEOUT_GRACE_SECONDS = 10
 
 
 @cache
@@ -165,6 +170,12 @@ class _BatonOperatorMixin(BaseOperator):
         elif kind == "materialization":
             meta = event["metadata"]
             where = f" [{event['partitionKey']}]" if event.get("partitionKey") else ""
+            if _side_effect(self.manifest, event["asset"]):
+                # output "none": the asset ran for its effect, and nothing is stored.
+                self.log.info(
+                    "ran %s%s (a side effect: no stored output)", event["asset"], where
+                )
+                return
             self.log.info(
                 "materialized %s%s: %s rows, hash %s, %s",
                 event["asset"],
@@ -267,51 +278,93 @@ class BatonAssetOperator(_BatonRunOperator):
     """
 
     ui_color = "#fff4e0"
+    _planned: tuple[list[list[str]], int] | None = None
 
     def __init__(self, *, asset_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.asset_id = asset_id
 
-    def _steps(self, context: Context) -> list[list[str]]:
-        """This asset's baton-step partition arguments, from the plan task's XCom (planned once
-        per run); planned here when there is none (a task run on its own)."""
+    def _steps(self, context: Context) -> tuple[list[list[str]], int]:
+        """This asset's baton-step partition arguments and how many partition keys they run,
+        from the plan task's XCom (planned once per run); planned here when there is none (a
+        task run on its own). Read once per task attempt."""
+        if self._planned is not None:
+            return self._planned
         pushed = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID, key=PLAN_XCOM)
         assets = (pushed or {}).get("assets")
+        steps: list[list[str]] | None
         if assets is None:
             plan = self._plan(context).plan
             planned = plan.get(self.asset_id) if plan else None
             steps = planned.step_args() if planned else None
+            keys = len(planned.partition_keys or []) if planned else 0
         else:
             entry = next((a for a in assets if a["id"] == self.asset_id), None)
             steps = cast("list[list[str]]", entry["steps"]) if entry else None
+            keys = len(entry.get("partitionKeys") or []) if entry else 0
         if steps is None:
             raise AirflowSkipException(f"{self.asset_id} is not part of this run")
-        return steps
+        self._planned = (steps, max(keys, 1))
+        return self._planned
+
+    def pre_execute(self, context: Context) -> None:
+        """Widen Airflow's execution_timeout to the keys this attempt runs: timeoutSeconds bounds
+        one partition key (contract §1), and a range runs many in one task. Airflow applies the
+        limit after this hook (airflow/sdk/execution_time/task_runner.py, _execute_task and
+        _run_execute_callable)."""
+        self._planned = None
+        seconds = self.manifest.asset(self.asset_id).get("timeoutSeconds")
+        if seconds:
+            _, keys = self._steps(context)
+            self.execution_timeout = timedelta(
+                seconds=seconds * keys + TIMEOUT_GRACE_SECONDS
+            )
+
+    def _run_partition(
+        self, context: Context, partition_args: list[str]
+    ) -> tuple[StepResult, list[str]]:
+        args = [
+            "--asset",
+            self.asset_id,
+            *partition_args,
+            "--run-id",
+            context["run_id"],
+            "--retry",
+            str(max(context["ti"].try_number - 1, 0)),
+        ]
+        return self._run(
+            self.manifest.step_command("run", args),
+            self.manifest.asset(self.asset_id)["resources"],
+        )
 
     def execute(self, context: Context) -> None:
-        asset = self.manifest.asset(self.asset_id)
         ti = context["ti"]
         self._cancel = threading.Event()
         outcomes: list[StepResult] = []
         judged = Verdict(ok=True, retryable=False, message="", missing=[])
         secrets: list[str] = []
-        for partition_args in self._steps(context):
-            args = [
-                "--asset",
-                self.asset_id,
-                *partition_args,
-                "--run-id",
-                context["run_id"],
-                "--retry",
-                str(max(ti.try_number - 1, 0)),
-            ]
-            outcome, secrets = self._run(
-                self.manifest.step_command("run", args), asset["resources"]
+        steps, _ = self._steps(context)
+        self._planned = None
+        try:
+            for partition_args in steps:
+                outcome, secrets = self._run_partition(context, partition_args)
+                outcomes.append(outcome)
+                judged = outcome.verdict([self.asset_id])
+                if not judged.ok:
+                    break
+        except AirflowTaskTimeout:
+            # Airflow's execution_timeout (the backstop) fired before core's own limit; run_step
+            # has killed Node on the way out. The summary says so, as the task log does.
+            limit = (
+                self.execution_timeout.total_seconds() if self.execution_timeout else 0
             )
-            outcomes.append(outcome)
-            judged = outcome.verdict([self.asset_id])
-            if not judged.ok:
-                break
+            judged = Verdict(
+                ok=False,
+                retryable=True,
+                message=f"{self.asset_id}: timed out after {limit:g} s (Airflow's execution_timeout)",
+            )
+            ti.xcom_push(key="baton", value=self._summary(outcomes, judged, secrets))
+            raise
         summary = self._summary(outcomes, judged, secrets)
         ti.xcom_push(key="baton", value=summary)
         if not judged.ok:
@@ -391,15 +444,19 @@ class BatonAssetOperator(_BatonRunOperator):
             return
         last = summary["materializations"][-1] if summary["materializations"] else {}
         event = outlet_events[self.outlets[0]]
-        event.extra = {
-            "baton_asset": self.asset_id,
-            "row_count": last.get("rowCount"),
-            "content_hash": last.get("contentHash"),
-        }
+        extra: dict[str, Any] = {"baton_asset": self.asset_id}
+        if not _side_effect(self.manifest, self.asset_id):
+            extra["row_count"] = last.get("rowCount")
+            extra["content_hash"] = last.get("contentHash")
+        event.extra = extra
         partitions = sorted({k for k in keys if k is not None})
         if partitions:
             # One asset event per materialized partition (Airflow 3.2+ partitioned events).
             event.add_partitions(partitions)
+
+
+def _side_effect(manifest: Manifest, asset_id: Any) -> bool:
+    return asset_id in manifest.assets and manifest.asset(asset_id)["output"] == "none"
 
 
 def _events(outcomes: list[StepResult], kind: str) -> list[dict[str, Any]]:
@@ -500,12 +557,13 @@ class BatonCommittedOperator(BaseOperator):
     ui_color = "#fdf3e8"
 
     def __init__(
-        self, *, asset_tasks: dict[str, str], groups: dict[str, str], **kwargs: Any
+        self, *, asset_tasks: dict[str, str], assets: dict[str, Asset], **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        # task id -> asset id, in the DAG's order; asset id -> its group
+        # task id -> asset id, in the DAG's order; asset id -> its Airflow Asset (as the
+        # asset's own task declares it, extra included)
         self.asset_tasks = asset_tasks
-        self.groups = groups
+        self.assets = assets
 
     def execute(self, context: Context) -> None:
         ti = context["ti"]
@@ -522,11 +580,8 @@ class BatonCommittedOperator(BaseOperator):
                     f" [{m['partitionKey']}]" if m["partitionKey"] is not None else "",
                 )
                 alias.add(
-                    Asset(
-                        name=asset_id,
-                        uri=asset_uri(asset_id),
-                        group=self.groups.get(asset_id, "asset"),
-                    ),
+                    self.assets.get(asset_id)
+                    or Asset(name=asset_id, uri=asset_uri(asset_id)),
                     extra={
                         "baton_asset": asset_id,
                         "partition_key": m["partitionKey"],

@@ -1,8 +1,8 @@
 """What one DAG run materializes: Airflow's inputs to baton_core's planner.
 
 The rules are baton_core.plan's (core's README, "What a run means"); this module only says where
-a run's selection and partition come from in Airflow. Precedence: the run's conf (the trigger
-form's params ``assets``, ``partition_key``, ``partition_range`` "FIRST...LAST") > a schedule
+a run's selection and partition come from in Airflow. Precedence: the run's params (the trigger
+form or conf: ``assets``, ``partition_key``, ``partition_range`` "FIRST...LAST") > a schedule
 DAG's tick (its data interval's end: the last complete window, or nothing after the partitions'
 end) > nothing (unpartitioned assets run; partitioned ones are skipped with a reason).
 """
@@ -61,9 +61,10 @@ class AirflowRunPlan:
 
 
 def _setting(context: Mapping[str, Any], name: str) -> Any:
-    # The trigger form writes its params into the run's conf; scheduled runs have none.
-    conf = getattr(context.get("dag_run"), "conf", None) or {}
-    value = conf.get(name)
+    # The DAG's params, with the run's conf over them (Airflow merges the two, and validates
+    # them against the params' schema, before the task starts); scheduled runs get the
+    # defaults, which mean "not set".
+    value = (context.get("params") or {}).get(name)
     return value if value not in (None, "", []) else None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,7 +16,8 @@ ALL = ["raw/orders", "daily_orders"]
 
 
 def context(conf: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"dag_run": SimpleNamespace(conf=conf or {}), **extra}
+    # What Airflow gives a task: context["params"], the DAG's params with the run's conf over them.
+    return {"params": conf or {}, **extra}
 
 
 def test_conf_selects_assets_and_a_partition() -> None:
