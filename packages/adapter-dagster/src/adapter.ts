@@ -39,10 +39,10 @@ export const adapter: BatonAdapter<Options> = {
   supports: {
     timePartitions: true,
     staticPartitions: true,
-    partitionRanges: "one Node step per range (BackfillPolicy.single_run); a range's materialization omits the data version",
+    partitionRanges: "a backfill is one run per partition (BackfillPolicy.multi_run(1)); a range run is one Node step whose materializations share one data version",
     schedules: true,
     sensors: true,
-    checks: "evaluated with their asset's materialization, never alone",
+    checks: true,
     retries: true,
     resources: true,
   },

@@ -20,7 +20,8 @@ function sorted(value: unknown): unknown {
   }
   return value;
 }
-const kindOf = (a: ManifestAsset) => JSON.stringify(sorted([a.group, a.partitions, a.retry]));
+// An op has one pool: assets of different pools never share one (older manifests have no pool).
+const kindOf = (a: ManifestAsset) => JSON.stringify(sorted(a.pool ? [a.group, a.partitions, a.retry, a.pool] : [a.group, a.partitions, a.retry]));
 
 /** One multi-asset per group, partitions definition and retry policy, split by level so no cycle forms between them. */
 export function planBuckets(manifest: Manifest): Bucket[] {
@@ -42,12 +43,12 @@ export function planBuckets(manifest: Manifest): Bucket[] {
     buckets.set(key, bucket);
   }
   const list = [...buckets.values()];
-  const kinds = list.map((b) => JSON.stringify([b.first.group, JSON.stringify(sorted(b.first.partitions)), JSON.stringify(b.first.retry)]));
+  const kinds = list.map((b) => JSON.stringify([b.first.group, JSON.stringify(sorted(b.first.partitions)), JSON.stringify(b.first.retry), b.first.pool ?? null]));
   const names: string[] = [];
   return list.map((b, i) => {
     const split = kinds.filter((k) => k === kinds[i]).length > 1 && b.level > 0;
     const p = b.first.partitions;
-    const parts = [b.first.group, p === null ? null : p.type === "time" ? p.grain : "static", b.first.retry ? "retry" : null, split ? `stage${b.level}` : null];
+    const parts = [b.first.group, p === null ? null : p.type === "time" ? p.grain : "static", b.first.retry ? "retry" : null, b.first.pool ? `pool_${b.first.pool}` : null, split ? `stage${b.level}` : null];
     // Python's re.sub(r"\W", "_", …): anything but a word character becomes "_".
     const base = parts.filter((x): x is string => Boolean(x)).join("__").replace(/[^\p{L}\p{N}_]/gu, "_");
     let name = base;
@@ -62,7 +63,7 @@ function partitionsText(a: ManifestAsset): string | null {
   if (p === null) return null;
   if (p.type === "static") return `StaticPartitionsDefinition (${p.keys.length} keys)`;
   const cls = { hourly: "Hourly", daily: "Daily", weekly: "Weekly", monthly: "Monthly" }[p.grain];
-  return `${cls}PartitionsDefinition from ${p.start}${p.end ? ` to ${p.end}` : ""} (${p.timezone}), one run per range (BackfillPolicy.single_run)`;
+  return `${cls}PartitionsDefinition from ${p.start}${p.end ? ` to ${p.end}` : ""} (${p.timezone}), a backfill is one run per partition (BackfillPolicy.multi_run(1))`;
 }
 
 /** The implicit job Dagster makes for a schedule or sensor that targets an asset selection (dagster/_core/definitions/target.py). */
@@ -81,6 +82,8 @@ export function dagsterPlan(manifest: Manifest): TargetPlan {
         `asset ${a.key.join("/")}`,
         `op ${opOf.get(a.id)!} in multi-asset ${opOf.get(a.id)!} (a Node step through Dagster Pipes)`,
         ...a.checks.map((c) => `asset check ${a.key.join("/")}:${c.name}${c.severity === "error" ? " (blocking)" : ""}`),
+        ...(a.pool ? [`pool ${a.pool} (the op's pool=; its limit is the instance's)`] : []),
+        ...(a.timeoutSeconds ? [`timeout ${a.timeoutSeconds}s per partition key (core, then the step launcher stops Node)`] : []),
         ...(a.retry ? [`RetryPolicy max_retries=${a.retry.maxRetries}, delay=${a.retry.delaySeconds}s, ${a.retry.backoff}`] : []),
         ...a.resources.map((r) => `resource ${r}`),
       ],
@@ -101,11 +104,7 @@ export function dagsterPlan(manifest: Manifest): TargetPlan {
       name: s.name,
       becomes: `SensorDefinition ${s.name} (every ${s.minimumIntervalSeconds}s, evaluated in Node) running job ${anonymousJobName(s.name)} on ${ids(s.assets)}`,
     })),
-    unsupported: manifest.assets.flatMap((a) =>
-      a.checks.length > 0
-        ? [{ definition: `checks of ${a.id}`, reason: "run with their asset's materialization only: Dagster's \"Execute check\" alone fails with a hint" }]
-        : [],
-    ),
+    unsupported: [],
   };
 }
 

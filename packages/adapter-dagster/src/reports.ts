@@ -33,15 +33,16 @@ export function materializationReport(assetKey: string, e: MaterializationEvent)
 }
 
 /**
- * One report for every partition of a range. Dagster records it once per partition, so the data
- * version (a content hash) is left out and each partition's hash is kept in `baton/partitions`.
+ * One report for every partition of a range. Dagster records it once per partition, so neither
+ * a row count nor the data version (a content hash) is set for the range: each partition's are
+ * in `baton/partitions`, which the Python side adds to that partition's own event
+ * (`context.add_asset_metadata(..., partition_key=)`, baton_dagster/step.py).
  */
 export function rangeMaterializationReport(assetKey: string, events: readonly MaterializationEvent[]): ReportAssetMaterializationOptions {
   const last = events.at(-1)!;
-  const rows = events.every((e) => e.metadata.rowCount !== null) ? events.reduce((n, e) => n + (e.metadata.rowCount ?? 0), 0) : null;
   const partitions = Object.fromEntries(events.map((e) => [e.partitionKey ?? "", { rowCount: e.metadata.rowCount, contentHash: e.metadata.contentHash }]));
   const metadata: Metadata = {
-    ...outputMetadata({ ...last.metadata, rowCount: rows, contentHash: null, path: null, durationMs: events.reduce((t, e) => t + e.metadata.durationMs, 0) }),
+    ...outputMetadata({ ...last.metadata, rowCount: null, contentHash: null, path: null, durationMs: events.reduce((t, e) => t + e.metadata.durationMs, 0) }),
     "baton/partitions": PipesMetadata.json(partitions),
     ...userMetadata(last.metadata.user),
   };

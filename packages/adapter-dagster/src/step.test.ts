@@ -5,12 +5,12 @@ import { describe, expect, it } from "vitest";
 import type { Manifest } from "@baton/core";
 import type { SerializedError, StepEvent } from "@baton/core/step";
 import { PipesMetadata, type PipesContext, type ReportAssetCheckOptions, type ReportAssetMaterializationOptions } from "./pipes/index.js";
-import { PipesReporter, RANGE_EXTRA, SUMMARY_ENV_VAR, redactor, requestFromPipes, runDagsterStep, secretValues, toError } from "./step.js";
+import { CHECKS_EXTRA, CHECKS_ONLY_EXTRA, PipesReporter, RANGE_EXTRA, SUMMARY_ENV_VAR, redactor, requestFromPipes, runDagsterStep, secretValues, toError } from "./step.js";
 
 const manifest = {
   assets: [
-    { id: "raw/orders", key: ["raw", "orders"] },
-    { id: "daily", key: ["daily"] },
+    { id: "raw/orders", key: ["raw", "orders"], checks: [] },
+    { id: "daily", key: ["daily"], checks: [{ name: "has_rows" }, { name: "positive" }] },
   ],
 } as unknown as Manifest;
 
@@ -56,7 +56,21 @@ const materialization = (asset: string, partitionKey: string | null, rows: numbe
 describe("requestFromPipes", () => {
   it("turns Dagster's escaped keys into Baton ids and reads run id, retry and partition", () => {
     const { pipes } = fakePipes({ assetKeys: ["raw/orders", "daily"], isPartitionStep: true, partitionKey: "2024-01-02" });
-    expect(requestFromPipes(pipes, manifest)).toEqual({ assets: ["raw/orders", "daily"], partitionKey: "2024-01-02", partitionRange: undefined, runId: "run-1", retryNumber: 2 });
+    expect(requestFromPipes(pipes, manifest)).toEqual({ assets: ["raw/orders", "daily"], partitionKey: "2024-01-02", partitionRange: undefined, runId: "run-1", retryNumber: 2, checksOnly: false, checks: undefined });
+  });
+
+  it("runs every check when Dagster selected them all, and only the selected ones otherwise", () => {
+    const all = fakePipes({ assetKeys: ["daily"], extras: { [CHECKS_EXTRA]: { daily: ["has_rows", "positive"] } } });
+    expect(requestFromPipes(all.pipes, manifest)).toMatchObject({ checksOnly: false, checks: undefined });
+    const some = fakePipes({ assetKeys: ["raw/orders", "daily"], extras: { [CHECKS_EXTRA]: { daily: ["positive"] } } });
+    expect(requestFromPipes(some.pipes, manifest)).toMatchObject({ checksOnly: false, checks: ["positive"] });
+    const none = fakePipes({ assetKeys: ["daily"], extras: { [CHECKS_EXTRA]: {} } });
+    expect(requestFromPipes(none.pipes, manifest)).toMatchObject({ checks: [] });
+  });
+
+  it("a check-only step (no asset in the Pipes context) runs the checks named in the extras on their assets' stored outputs", () => {
+    const { pipes } = fakePipes({ assetKeys: [], isPartitionStep: true, partitionKey: "2024-01-02", extras: { [CHECKS_ONLY_EXTRA]: ["daily"], [CHECKS_EXTRA]: { daily: ["positive"] } } });
+    expect(requestFromPipes(pipes, manifest)).toEqual({ assets: ["daily"], partitionKey: "2024-01-02", partitionRange: undefined, runId: "run-1", retryNumber: 2, checksOnly: true, checks: ["positive"] });
   });
 
   it("takes a range from the extras, where range runs carry it", () => {
@@ -101,7 +115,7 @@ describe("PipesReporter", () => {
     expect(sent.logs).toEqual([["WARNING", "daily: careful"]]);
   });
 
-  it("holds a range back and reports one materialization and one check per asset", () => {
+  it("holds a range back and reports one materialization and one check per asset, each partition's row count and hash apart", () => {
     const { pipes, sent } = fakePipes();
     const r = new PipesReporter(pipes, manifest, true);
     r.onEvent(materialization("daily", "2024-01-01", 3, "h1"));
@@ -114,8 +128,10 @@ describe("PipesReporter", () => {
     expect(sent.materializations[0]).toMatchObject({
       assetKey: "daily",
       dataVersion: null,
-      metadata: { "dagster/row_count": { type: "int", raw_value: 7 }, "baton/partitions": { type: "json", raw_value: { "2024-01-01": { rowCount: 3, contentHash: "h1" }, "2024-01-02": { rowCount: 4, contentHash: "h2" } } } },
+      metadata: { "baton/partitions": { type: "json", raw_value: { "2024-01-01": { rowCount: 3, contentHash: "h1" }, "2024-01-02": { rowCount: 4, contentHash: "h2" } } } },
     });
+    // No summed row count: Dagster would record it on every partition of the range.
+    expect(sent.materializations[0]!.metadata).not.toHaveProperty("dagster/row_count");
     expect(sent.checks).toMatchObject([{ assetKey: "daily", checkName: "c", passed: false, metadata: { "baton/failed_partitions": { type: "json", raw_value: ["2024-01-02"] } } }]);
   });
 

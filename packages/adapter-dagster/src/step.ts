@@ -15,6 +15,10 @@ import { readStepManifest } from "./versions.js";
 
 /** Pipes extra the Python side sets for range runs, whose Pipes context has no partition fields. */
 export const RANGE_EXTRA = "baton/partition_range";
+/** Pipes extra of a check-only step (Dagster's "Execute check"): the asset ids whose stored outputs to check. */
+export const CHECKS_ONLY_EXTRA = "baton/checks_only";
+/** Pipes extra: per selected asset id, the names of its selected checks. */
+export const CHECKS_EXTRA = "baton/checks";
 /** File the Python side reads when the step fails, to fail the Dagster step with the TypeScript error. */
 export const SUMMARY_ENV_VAR = "BATON_DAGSTER_SUMMARY";
 
@@ -25,16 +29,28 @@ export interface StepRequest {
   readonly partitionRange: PartitionKeyRange | undefined;
   readonly runId: string;
   readonly retryNumber: number;
+  /** No compute and no write: the checks run on the stored outputs (core's check-only step). */
+  readonly checksOnly: boolean;
+  /** The checks Dagster selected, when not all of the assets' checks; undefined runs them all. */
+  readonly checks: string[] | undefined;
 }
 
 /** Dagster keys ("raw/orders", escaped) to Baton asset ids, through the manifest. */
 export function requestFromPipes(pipes: PipesContext, manifest: Manifest): StepRequest {
   const idByKey = new Map(manifest.assets.map((a) => [toEscapedAssetKey(a.key), a.id]));
-  const assets = pipes.assetKeys.map((key) => {
-    const id = idByKey.get(key);
-    if (id === undefined) throw new Error(`Dagster selected asset "${key}", which is not in the Baton manifest; rebuild the project`);
-    return id;
-  });
+  const byId = new Map(manifest.assets.map((a) => [a.id, a]));
+  const checkOnly = pipes.extras[CHECKS_ONLY_EXTRA] as string[] | undefined;
+  const assets =
+    checkOnly ??
+    pipes.assetKeys.map((key) => {
+      const id = idByKey.get(key);
+      if (id === undefined) throw new Error(`Dagster selected asset "${key}", which is not in the Baton manifest; rebuild the project`);
+      return id;
+    });
+  for (const id of assets) if (!byId.has(id)) throw new Error(`Dagster selected asset "${id}", which is not in the Baton manifest; rebuild the project`);
+  // Dagster selects checks one by one: pass them on only when some of the assets' checks are left out.
+  const selected = pipes.extras[CHECKS_EXTRA] as Record<string, string[]> | undefined;
+  const all = selected === undefined || assets.every((id) => byId.get(id)!.checks.every((c) => selected[id]?.includes(c.name)));
   const range = pipes.extras[RANGE_EXTRA] as PartitionKeyRange | undefined;
   return {
     assets,
@@ -42,6 +58,8 @@ export function requestFromPipes(pipes: PipesContext, manifest: Manifest): StepR
     partitionKey: !range && pipes.isPartitionStep ? pipes.partitionKey : undefined,
     runId: pipes.runId,
     retryNumber: pipes.retryNumber,
+    checksOnly: checkOnly !== undefined,
+    checks: all ? undefined : [...new Set(assets.flatMap((id) => selected[id] ?? []))].sort(),
   };
 }
 

@@ -9,7 +9,10 @@
   the first failure in the order the step ran its assets (`dg.Failure`);
 - Node's stdout and stderr pass through here, with every known secret value replaced by `***`,
   before they reach Dagster's compute logs;
-- a deterministic failure (exit code 3, or Node missing) is not retried whatever the retry policy.
+- a deterministic failure (exit code 3, or Node missing) is not retried whatever the retry policy;
+- a step whose assets all have `timeoutSeconds` is stopped at its backstop deadline (the sum of
+  their timeouts per partition key, plus a grace) even if Node is wedged, and fails saying it
+  timed out (Dagster has no op timeout; contract §1 in packages/core/EXECUTION-CONTRACT.md).
 
 The `PipesSubprocessClient` resource still configures the session: its `env`, `cwd`, context
 injector, message reader and `termination_timeout_seconds` are used as `run` would use them.
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -40,6 +44,10 @@ from baton_core.step import UNFINISHED_HINT
 SUMMARY_ENV_VAR = "BATON_DAGSTER_SUMMARY"
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
+# Node's watchdog line when a compute blocked its event loop past the deadline (contract §1).
+TIMED_OUT = "timed out"
+# Per-partition row counts and content hashes of a range run's materialization (src/reports.ts).
+PARTITIONS_METADATA_KEY = "baton/partitions"
 
 
 class Redactor:
@@ -87,9 +95,17 @@ def run_node_step(
     extras: Mapping[str, Any],
     selected: Sequence[str],
     secrets: Sequence[str],
+    checks_only: bool = False,
+    timeout_seconds: float | None = None,
 ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
-    """Run the Node step, yielding its results as they arrive; raise `dg.Failure` if it failed."""
+    """Run the Node step, yielding its results as they arrive; raise `dg.Failure` if it failed.
+
+    `checks_only`: the step runs checks on stored outputs and materializes nothing.
+    `timeout_seconds`: the backstop after which Node is stopped and the step fails as timed out.
+    """
     redact = Redactor(secrets)
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    timed_out = False
     with tempfile.TemporaryDirectory(prefix="baton-step-") as scratch:
         summary_path = Path(scratch) / "summary.json"
         yielded = 0
@@ -118,8 +134,16 @@ def run_node_step(
             try:
                 while not _exited(process):
                     results = session.get_reported_results()
-                    yield from results[yielded:]
+                    yield from _with_partition_metadata(context, results[yielded:])
                     yielded = len(results)
+                    if deadline is not None and time.monotonic() > deadline:
+                        timed_out = True
+                        context.log.error(
+                            f"[baton] the step timed out after {timeout_seconds:g} s "
+                            "(its assets' timeoutSeconds per partition key, plus "
+                            "a grace); stopping Node"
+                        )
+                        break
             finally:
                 # Interrupted (a terminated run, SIGTERM to the CLI) or abandoned: stop Node first.
                 if process.poll() is None:
@@ -128,17 +152,61 @@ def run_node_step(
                 err.join(timeout=10)
         # The session is closed: its reader has read every message Node wrote.
         results = session.get_reported_results()
-        yield from results[yielded:]
+        yield from _with_partition_metadata(context, results[yielded:])
         failure = step_failure(
             process.returncode,
             _read_summary(summary_path),
             results,
-            selected,
+            [] if checks_only else selected,
             redact,
             stderr=list(err.tail),
         )
+    if timed_out:
+        raise dg.Failure(
+            description=(
+                f"the step timed out after {timeout_seconds:g} s (timeoutSeconds of its "
+                "assets, per partition key, plus a grace): Node was stopped"
+                + (f"; {failure.description}" if failure is not None else "")
+            ),
+            metadata=failure.metadata if failure is not None else None,
+            # As a timed-out task on any orchestrator: the asset's retry policy applies.
+            allow_retries=True,
+        )
     if failure is not None:
         raise failure
+
+
+def _with_partition_metadata(
+    context: dg.AssetExecutionContext, results: Sequence[Any]
+) -> Iterator[Any]:
+    """In a range run Pipes reports one materialization per asset, which Dagster records once
+    per partition of the range (dagster/_core/execution/plan/execute_step.py,
+    _get_output_asset_events). Each partition's own row count and content hash, which Node
+    sends in `baton/partitions`, is added to that partition's event (add_asset_metadata with a
+    partition_key) before the result is yielded. The data version is a tag of the output, one
+    for the whole range, so Node leaves it out of range reports."""
+    for result in results:
+        per_partition = (
+            result.metadata.get(PARTITIONS_METADATA_KEY)
+            if isinstance(result, dg.MaterializeResult) and result.metadata
+            else None
+        )
+        if isinstance(per_partition, dg.JsonMetadataValue) and isinstance(
+            per_partition.data, dict
+        ):
+            for key, values in per_partition.data.items():
+                if key not in context.partition_keys or not isinstance(values, dict):
+                    continue
+                metadata: dict[str, Any] = {}
+                if isinstance(values.get("rowCount"), int):
+                    metadata["dagster/row_count"] = values["rowCount"]
+                if isinstance(values.get("contentHash"), str):
+                    metadata["baton/content_hash"] = values["contentHash"]
+                if metadata:
+                    context.add_asset_metadata(
+                        metadata, asset_key=result.asset_key, partition_key=key
+                    )
+        yield result
 
 
 def _start(
@@ -272,7 +340,12 @@ def step_failure(
     else:
         description = f"the Node step failed (exit {exit_code})"
     if not summary and stderr:
-        description += "\n" + "\n".join(stderr)
+        # Node's watchdog killed a compute that blocked its event loop: its line says why.
+        watchdog = [line for line in stderr if TIMED_OUT in line]
+        if watchdog and not failures:
+            description = f"{watchdog[-1].removeprefix('baton: ')} ({description})"
+        else:
+            description += "\n" + "\n".join(stderr)
 
     stack = "\n\n".join(
         f"{_where(f)}:\n{f['error'].get('stack') or f['error']['message']}"
