@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { asset, definitions, loadDefinitions, schedule, toManifest, type Definitions, type Manifest } from "@baton/core";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 import { AIRFLOW_REQUIREMENTS, adapter } from "./adapter.js";
-import { DAG_FILE, IGNORE_FILE } from "./emit.js";
+import { DAG_FILE, IGNORE_FILE, POOLS_FILE } from "./emit.js";
 import { airflowId, assetUri, dagIdsFor } from "./ids.js";
 import { mappingProblems, type AirflowOptions } from "./options.js";
 
@@ -16,8 +16,27 @@ const emitted = (manifest = fixture, options = defaults) =>
   Object.fromEntries(adapter.emit({ manifest, options, storage: null, projectName: "fixture" }).map((f) => [f.path, text(f.content)]));
 
 describe("emit", () => {
-  it("writes one DAG file and one root .airflowignore, nothing else (core writes baton/, wheels/ and requirements.txt)", () => {
-    expect(Object.keys(emitted()).sort()).toEqual([IGNORE_FILE, DAG_FILE]);
+  const noPools = manifestOf(definitions({ assets: [asset({ key: "a", compute: () => undefined, output: "none" })] }));
+  const withPools = manifestOf(
+    definitions({
+      assets: [asset({ key: "load", compute: () => undefined, output: "none", pool: "warehouse" }), asset({ key: "ship", compute: () => undefined, output: "none", pool: "api" })],
+      pools: { warehouse: { limit: 2, description: "the DWH allows 2 sessions" }, api: { limit: 1 } },
+    }),
+  );
+
+  it("writes one DAG file and one root .airflowignore, and the pools file only when there are pools (core writes baton/, wheels/ and requirements.txt)", () => {
+    expect(Object.keys(emitted(noPools)).sort()).toEqual([IGNORE_FILE, DAG_FILE]);
+    expect(Object.keys(emitted(withPools)).sort()).toEqual([IGNORE_FILE, POOLS_FILE, DAG_FILE].sort());
+  });
+
+  it("writes the pools as `airflow pools import` reads them: slots and a description for each", () => {
+    expect(JSON.parse(emitted(withPools)[POOLS_FILE]!)).toEqual({
+      api: { slots: 1, description: "Baton pool api", include_deferred: false },
+      warehouse: { slots: 2, description: "the DWH allows 2 sessions", include_deferred: false },
+    });
+    const steps = adapter.nextSteps("out", { manifest: withPools, options: defaults, storage: null, projectName: "fixture" }).join("\n");
+    expect(steps).toContain("create the pools api (1 slot), warehouse (2 slots): airflow pools import out/airflow-pools.json");
+    expect(adapter.nextSteps("out", { manifest: noPools, options: defaults, storage: null, projectName: "fixture" }).join("\n")).not.toContain("pools");
   });
 
   it("the DAG file imports the installed baton_airflow and reads the manifest next to itself: no sys.path, no absolute path", () => {
@@ -36,8 +55,9 @@ describe("emit", () => {
   });
 
   it("is the same for any manifest and options: the DAG file holds no configuration", () => {
-    const other = emitted(manifestOf(definitions({ assets: [asset({ key: "a", compute: () => undefined, output: "none" })] })), adapter.resolveOptions({ "dag-id-prefix": "shop" }, { name: undefined }));
-    expect(other).toEqual(emitted());
+    const other = emitted(noPools, adapter.resolveOptions({ "dag-id-prefix": "shop" }, { name: undefined }));
+    expect(other[DAG_FILE]).toEqual(emitted()[DAG_FILE]);
+    expect(other[IGNORE_FILE]).toEqual(emitted()[IGNORE_FILE]);
   });
 });
 
@@ -141,7 +161,7 @@ describe("plan", () => {
     }
     const s = fixture.schedules[0]!;
     expect(plan.schedules[0]!.becomes).toContain(`DAG baton_schedule_${airflowId(s.name)} on CronDataIntervalTimetable("${s.cron}", timezone="${s.timezone}")`);
-    expect(plan.sensors[0]!.becomes).toMatch(/^DAG baton_sensor_\S+ \(@continuous, max_active_runs=1\)/);
+    expect(plan.sensors[0]!.becomes).toMatch(/^DAG baton_sensor_\S+ \(@continuous, max_active_runs=1, max_consecutive_failed_dag_runs=3\)/);
     expect(dagIdsFor(fixture, "shop")).toEqual(["shop_assets", ...fixture.schedules.map((x) => `shop_schedule_${airflowId(x.name)}`), ...fixture.sensors.map((x) => `shop_sensor_${airflowId(x.name)}`)]);
   });
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { shippedWheel, type BatonAdapter } from "@baton/core/build";
-import { airflowFiles } from "./emit.js";
+import { POOLS_FILE, airflowFiles } from "./emit.js";
 import { assetsDagId, dagIdsFor } from "./ids.js";
 import { mappingProblems, resolveAirflowOptions, type AirflowOptions } from "./options.js";
 import { airflowPlan } from "./plan.js";
@@ -22,9 +22,9 @@ export const adapter: BatonAdapter<AirflowOptions> = {
     staticPartitions: "partition keys travel in the run's conf",
     partitionRanges: "one DAG run over the range (conf partition_range FIRST...LAST)",
     schedules: true,
-    sensors: "a continuous DAG with a reschedule-mode sensor that triggers the assets DAG",
+    sensors: "a continuous DAG with a reschedule-mode sensor that triggers the assets DAG (retried; paused after repeated failed runs)",
     checks: "logged per check; a failed error check fails the task",
-    retries: "Airflow's retry_exponential_backoff formula, not Baton's exact doubling",
+    retries: "Airflow's retry_exponential_backoff=2.0 (doubling, with Airflow's jitter), not Baton's exact doubling",
     resources: "from Airflow Connections or Variables (option resources); unmapped ones read the worker's environment",
   },
   options: {
@@ -44,16 +44,20 @@ export const adapter: BatonAdapter<AirflowOptions> = {
   python: () => ({ wheels: [airflowPythonWheel()], requirements: [...AIRFLOW_REQUIREMENTS] }),
   resolveOptions: resolveAirflowOptions,
   problems: (manifest, options) => [...translationProblems(manifest, options.dagIdPrefix), ...mappingProblems(options.resources, manifest.resources)],
-  emit: () => airflowFiles(),
+  emit: (input) => airflowFiles(input.manifest),
   plan: airflowPlan,
   nextSteps(out, input) {
     const dags = dagIdsFor(input.manifest, input.options.dagIdPrefix);
     const connection = input.options.storageConnection;
+    const pools = input.manifest.pools ?? [];
     return [
       `DAG bundle ${out} → DAGs ${dags.join(", ")}`,
       `install into the Airflow environment or image: pip install -r ${out}/requirements.txt (Node ≥ 20 on every worker)`,
       ...(connection
         ? [`create the Airflow AWS connection ${connection} for the store (login = access key id, password = secret access key, extra region_name / endpoint_url)${/^\w+$/.test(connection) ? `, e.g. AIRFLOW_CONN_${connection.toUpperCase()} on the workers` : ""}`]
+        : []),
+      ...(pools.length > 0
+        ? [`create the pools ${pools.map((p) => `${p.name} (${p.limit} slot${p.limit === 1 ? "" : "s"})`).join(", ")}: airflow pools import ${out}/${POOLS_FILE} (a task in a pool Airflow does not know never starts)`]
         : []),
       `try it: export AIRFLOW__CORE__DAGS_FOLDER=${out}; airflow db migrate && airflow dags reserialize && airflow dags test ${assetsDagId(input.options.dagIdPrefix)}`,
     ];

@@ -1,7 +1,9 @@
+import type { Manifest } from "@baton/core";
 import type { OutputFile } from "@baton/core/build";
 
 export const DAG_FILE = "baton_dags.py";
 export const IGNORE_FILE = ".airflowignore";
+export const POOLS_FILE = "airflow-pools.json";
 
 /**
  * The DAG file. It imports the installed baton_airflow (OUT/requirements.txt) and reads the build's
@@ -35,9 +37,24 @@ export const IGNORE_TEXT = `# The Node step runtime and the Python wheels of thi
 /wheels/
 `;
 
-export function airflowFiles(): OutputFile[] {
+/**
+ * The project's concurrency pools in the format of `airflow pools import FILE` (airflow/cli/commands/
+ * pool_command.py, pool_import_helper: `{name: {slots, description, include_deferred}}`; a pool
+ * without "description" is ignored there, so it is always written). The DAG processor reads only
+ * .py files, so the JSON can sit at the bundle's root.
+ */
+export function poolsText(manifest: Manifest): string | null {
+  const pools = manifest.pools ?? [];
+  if (pools.length === 0) return null;
+  const entries = pools.map((p) => [p.name, { slots: p.limit, description: p.description ?? `Baton pool ${p.name}`, include_deferred: false }]);
+  return `${JSON.stringify(Object.fromEntries(entries), null, 2)}\n`;
+}
+
+export function airflowFiles(manifest: Manifest): OutputFile[] {
+  const pools = poolsText(manifest);
   return [
     { path: IGNORE_FILE, content: IGNORE_TEXT },
     { path: DAG_FILE, content: DAG_FILE_TEXT },
+    ...(pools === null ? [] : [{ path: POOLS_FILE, content: pools }]),
   ];
 }

@@ -19,12 +19,14 @@ export function airflowPlan(manifest: Manifest, options: AirflowOptions): Target
   const assets = manifest.assets.map((a) => {
     const task = airflowId(a.id);
     const dags = [all, ...scheduleDags.filter(({ s }) => s.assets.includes(a.id)).map(({ dagId }) => dagId)];
-    const retry = a.retry ? `, retries ${a.retry.maxRetries} every ${a.retry.delaySeconds} s${a.retry.backoff === "exponential" ? " (exponential backoff ×2)" : ""}` : "";
+    const retry = a.retry ? `, retries ${a.retry.maxRetries} every ${a.retry.delaySeconds} s${a.retry.backoff === "exponential" ? " (retry_exponential_backoff=2.0)" : ""}` : "";
+    const timeout = a.timeoutSeconds ? `, execution_timeout ${a.timeoutSeconds + 10} s per partition key (timeoutSeconds + 10 s; core's own limit fires first)` : "";
+    const pool = a.pool ? `, pool ${a.pool}` : "";
     return {
       id: a.id,
       becomes: [
-        ...dags.map((d) => `task ${task} (BatonAssetOperator${retry}) in DAG ${d}`),
-        `Airflow Asset name "${a.id}", uri ${assetUri(a.id)}, group ${a.group}: the task's outlet (one asset event per materialized partition)`,
+        ...dags.map((d) => `task ${task} (BatonAssetOperator${retry}${timeout}${pool}) in TaskGroup ${a.group} of DAG ${d}; its docs: the description, owners, tags${a.source ? `, defined in ${a.source.file}${a.source.line ? `:${a.source.line}` : ""}` : ""}`),
+        `Airflow Asset name "${a.id}", uri ${assetUri(a.id)}, group ${a.group}, extra with the description, owners, tags, metadata and code reference: the task's outlet (one asset event per materialized partition)`,
         ...a.resources.map((r) => {
           const m = mapping[r];
           const from = m === undefined ? "the worker's environment" : "connection" in m ? `Airflow Connection ${m.connection}` : `Airflow Variable ${m.variable}`;
@@ -46,7 +48,7 @@ export function airflowPlan(manifest: Manifest, options: AirflowOptions): Target
   }));
   const sensors = manifest.sensors.map((s) => ({
     name: s.name,
-    becomes: `DAG ${sensorDagId(prefix, s.name)} (@continuous, max_active_runs=1): task evaluate, a reschedule-mode sensor poking every ${s.minimumIntervalSeconds} s (cursor in Variable baton_sensor_cursor__${airflowId(s.name)}); task trigger starts ${all} once per run request (run id from the run key)`,
+    becomes: `DAG ${sensorDagId(prefix, s.name)} (@continuous, max_active_runs=1, max_consecutive_failed_dag_runs=3): task evaluate, a reschedule-mode sensor poking every ${s.minimumIntervalSeconds} s, retried 3 times (cursor in Variable baton_sensor_cursor__${airflowId(s.name)}; its log in the task log); task trigger starts ${all} once per run request (run id from the run key)`,
   }));
   const unsupported = [
     ...manifest.assets
