@@ -67,9 +67,7 @@ def test_the_component_yields_assets_checks_schedules_sensors_and_resources(
         "orders_daily:positive"
     ]
     assert graph.get(dg.AssetKey(["raw", "orders"])).owners == ["team:sales"]
-    assert defs.resolve_schedule_def("nightly").job_name == (
-        "__anonymous_asset_job_nightly"
-    )
+    assert defs.resolve_schedule_def("nightly").job_name == "nightly_job"
     assert defs.resolve_sensor_def("new_orders").minimum_interval_seconds == 30
     # baton_storage comes from the project (its generated defs/resources.py), not the component.
     assert set(defs.resources or {}) == {

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.errors import DagsterInvalidConfigError
 
 from baton_core.manifest_types import ManifestData
 from baton_dagster import BatonStorage, baton_definitions
@@ -119,7 +118,7 @@ def test_an_unset_env_var_fails_the_run_naming_it_not_the_load(
     )
     dg.Definitions.validate_loadable(defs)
     with pytest.raises(
-        DagsterInvalidConfigError, match=r"SHOP_SECRET.* which is not set"
+        dg.DagsterInvalidConfigError, match=r"SHOP_SECRET.* which is not set"
     ):
         defs.resolve_implicit_global_asset_job_def().execute_in_process(
             asset_selection=[dg.AssetKey(["raw", "orders"])],

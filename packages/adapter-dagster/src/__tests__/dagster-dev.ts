@@ -3,8 +3,8 @@
  * a loaded machine meets) until its webserver answers and the code location has loaded, query its
  * GraphQL API, and stop its whole process group.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "@baton/testing";
@@ -68,16 +68,75 @@ export function expectType<T extends { __typename: string }>(value: T, typename:
  * the location "baton" and loads `<module>.definitions` from the project's src/, as dg does.
  */
 export async function startDagsterDev(project: { outDir: string; module: string }, env: Record<string, string>, port: number, onSpawn: (dev: DagsterDev) => void = () => undefined): Promise<DagsterDev> {
-  const workspace = join(mkdtempSync(join(tmpdir(), "baton-dagster-ws-")), "workspace.yaml");
-  const entry = { module_name: `${project.module}.definitions`, working_directory: join(project.outDir, "src"), location_name: REPO.repositoryLocationName };
-  writeFileSync(workspace, `load_from:\n  - python_module: ${JSON.stringify(entry)}\n`);
-  const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-w", workspace, "-p", String(port), "-h", "127.0.0.1"], {
+  const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-w", writeWorkspace(project), "-p", String(port), "-h", "127.0.0.1"], {
     cwd: project.outDir,
     env: { ...process.env, ...env, PYTHONUNBUFFERED: "1" },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
   return watchDagsterDev(child, port, REPO.repositoryLocationName, "dagster dev", onSpawn);
+}
+
+/** A workspace file that names the location "baton" and loads `<module>.definitions` from the project's src/, as dg does. */
+export function writeWorkspace(project: { outDir: string; module: string }): string {
+  const workspace = join(mkdtempSync(join(tmpdir(), "baton-dagster-ws-")), "workspace.yaml");
+  const entry = { module_name: `${project.module}.definitions`, working_directory: join(project.outDir, "src"), location_name: REPO.repositoryLocationName };
+  writeFileSync(workspace, `load_from:\n  - python_module: ${JSON.stringify(entry)}\n`);
+  return workspace;
+}
+
+/**
+ * A DAGSTER_HOME whose runs go through the QueuedRunCoordinator (the daemon dequeues and launches
+ * them from its own code server), with its SQLite storage created once by `dagster instance
+ * migrate`, as an operator does before a webserver and a daemon share it: both creating a fresh
+ * schema at once can leave two alembic heads.
+ */
+export function queuedInstance(home: string): void {
+  mkdirSync(home, { recursive: true });
+  writeFileSync(
+    join(home, "dagster.yaml"),
+    ["run_coordinator:", "  module: dagster._core.run_coordinator", "  class: QueuedRunCoordinator", "  config:", "    dequeue_interval_seconds: 1", "telemetry:", "  enabled: false", ""].join("\n"),
+  );
+  execFileSync(dagsterEnv().bin("dagster"), ["instance", "migrate"], { env: { ...process.env, DAGSTER_HOME: home }, stdio: "pipe", timeout: 300_000 });
+}
+
+/** `dagster-webserver` alone (no daemon) on a workspace file, ready once it has loaded the location. */
+export async function startWebserver(workspace: string, env: Record<string, string>, port: number, onSpawn: (dev: DagsterDev) => void = () => undefined): Promise<DagsterDev> {
+  const child = spawn(dagsterEnv().bin("dagster-webserver"), ["-w", workspace, "-h", "127.0.0.1", "-p", String(port)], {
+    env: { ...env, PYTHONUNBUFFERED: "1" },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return watchDagsterDev(child, port, REPO.repositoryLocationName, "dagster-webserver", onSpawn);
+}
+
+export interface DagsterDaemon {
+  readonly child: ChildProcess;
+  log(): string;
+}
+
+/** `dagster-daemon run` on a workspace file (its own code server, with `env`), once its daemons have started. */
+export async function startDaemon(workspace: string, env: Record<string, string>, onSpawn: (daemon: DagsterDaemon) => void = () => undefined): Promise<DagsterDaemon> {
+  const child = spawn(dagsterEnv().bin("dagster-daemon"), ["run", "-w", workspace], { env: { ...env, PYTHONUNBUFFERED: "1" }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  const keep = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-60_000));
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  process.once("exit", () => {
+    if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
+  });
+  const daemon = { child, log: () => log };
+  onSpawn(daemon);
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`dagster-daemon exited (${child.exitCode}) before it started:\n${log}`);
+      return /daemon.*(started|running)|Instance is configured with the following daemons/i.test(log);
+    },
+    { timeoutMs: STARTUP_MS, intervalMs: 500, what: "dagster-daemon to start its daemons" },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n--- dagster-daemon output (tail) ---\n${log}`);
+  });
+  return daemon;
 }
 
 /** Waits until a started `dagster dev` / `dg dev` answers and has loaded `location`. */
