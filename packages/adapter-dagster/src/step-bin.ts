@@ -6,7 +6,8 @@
  *   baton-dagster-step sensor   --manifest M --name N [--cursor C] [--now ISO]
  *   baton-dagster-step schedule --manifest M --name N --at ISO
  *
- * Sensor and schedule ticks print one `@@baton:event {"type":"tick",...}` line, like core's `baton-step`.
+ * Sensor and schedule ticks print each of the sensor's log calls as a `log` event line at once, then one
+ * `@@baton:event {"type":"tick",...}` line: core's writeTick, as in `baton-step`.
  * `run` exits 0 (success), 1 (a failure a retry may fix), 3 (deterministic: never retried) or 143
  * (cancelled by SIGTERM), and stops at once if the process that launched it dies. Every command
  * first checks that the definitions module is the one the build hashed (exit 3 if not).
@@ -14,8 +15,8 @@
 import { writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { evaluateScheduleTick, evaluateSensorTick, isRetryable, loadDefinitions, verifyModule } from "@baton/core";
-import { encodeEvent, exitWithParent, serializeError } from "@baton/core/step";
+import { isRetryable, loadDefinitions, verifyModule } from "@baton/core";
+import { encodeEvent, exitWithParent, serializeError, tickRequest, writeTick } from "@baton/core/step";
 import { runDagsterStep } from "./step.js";
 import { readStepManifest } from "./versions.js";
 
@@ -35,12 +36,7 @@ async function main(argv: string[]): Promise<number> {
   const manifest = readStepManifest(manifestPath);
   verifyModule(manifest, manifestPath);
   const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
-  const now = values.now ? new Date(values.now) : new Date();
-  const result =
-    command === "sensor"
-      ? await evaluateSensorTick(defs, values.name ?? "", { cursor: values.cursor ?? null, now })
-      : evaluateScheduleTick(defs, values.name ?? "", values.at ? new Date(values.at) : now);
-  writeSync(1, encodeEvent({ type: "tick", result }));
+  await writeTick(defs, tickRequest(command, values), (line) => writeSync(1, line));
   return 0;
 }
 

@@ -66,7 +66,9 @@ function fromTick(t: EvaluatedTick, recordsText: string): HarnessTick {
   return { runRequests: t.runRequests, cursor: t.cursor, skipReason: t.skipReason, recordsText };
 }
 
-const IN_PROCESS_UNSAFE = new Set(["truth/exits_early", "truth/never_settles"]);
+// process.exit() ends the test process, a promise that never settles never returns, and a synchronous
+// spin blocks it (the CLI's watchdog stops only its own process).
+const IN_PROCESS_UNSAFE = new Set(["truth/exits_early", "truth/never_settles", "spins"]);
 
 /** The embedded executor as a runtime under test: the reference every adapter is compared with. */
 export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHarness {
@@ -135,9 +137,13 @@ export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHa
     // No result document: the CLI refused the request (exit 1 and a message) or was stopped. Report what
     // the command itself said — its exit status — and no per-asset record beyond the refusal.
     const said = out.stderr.trim() || (out.signal ? `baton materialize was stopped by ${out.signal}` : `baton materialize exited ${out.code} without a result`);
+    // Its timeout watchdog stopped it (SIGKILL) with one line per timed-out asset: that asset failed
+    // saying so; the others have no result, and the run stopped before they had one.
+    const timedOut = new Map([...out.stderr.matchAll(/^baton: asset "([^"]+)".* timed out after .*$/gm)].map((m) => [m[1]!, m[0]]));
+    const errorOf = (id: string) => timedOut.get(id) ?? (timedOut.size > 0 ? `baton materialize was stopped (${out.signal ?? out.code}) before ${id} had a result: ${[...timedOut.values()].join("; ")}` : said);
     return {
       status: out.code === 0 ? "success" : "failure",
-      assets: out.code === 0 ? {} : Object.fromEntries(request.assets.map((id) => [id, { status: "failure" as const, attempts: 0, error: said }])),
+      assets: out.code === 0 ? {} : Object.fromEntries(request.assets.map((id) => [id, { status: "failure" as const, attempts: 0, error: errorOf(id) }])),
       checks: [],
       materializations: [],
       recordsText,
@@ -196,8 +202,10 @@ export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHa
     },
     async sensorTick(name, cursor) {
       if (mode === "cli") return tickCli(["sensor", "tick", name, ...(cursor === null ? [] : ["--cursor", cursor])]);
-      const t = await evaluateSensorTick(defs!, name, { cursor, env: env() });
-      return fromTick(t, JSON.stringify(t));
+      const logged: string[] = [];
+      const at = (level: string) => (message: string) => logged.push(`[${level}] ${message}`);
+      const t = await evaluateSensorTick(defs!, name, { cursor, env: env(), log: { debug: at("debug"), info: at("info"), warning: at("warning"), error: at("error") } });
+      return fromTick(t, [...logged, JSON.stringify(t)].join("\n"));
     },
     async teardown() {
       defs = undefined;

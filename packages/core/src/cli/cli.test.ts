@@ -8,6 +8,7 @@ import { loadDefinitions } from "../load.js";
 import { manifestToJson, toManifest } from "../manifest/build.js";
 import { readManifest } from "../manifest/read.js";
 import type { MaterializeResult } from "../executor/materialize.js";
+import { LocalIOStore } from "../io/store.js";
 import { EVENT_PREFIX } from "../step/protocol.js";
 import type { StepEvent } from "../step/events.js";
 import { compileDefinitions } from "./compile.js";
@@ -68,7 +69,8 @@ export default definitions({
     sensor({
       name: "new_orders",
       selection: "+customer_metrics",
-      evaluate: ({ cursor }) => {
+      evaluate: ({ cursor, log }) => {
+        log.info("new orders after " + (cursor ?? "the start"));
         const n = Number(cursor ?? 0) + 1;
         return { runRequests: [{ runKey: "batch-" + n }], cursor: String(n) };
       },
@@ -100,6 +102,8 @@ export default definitions({
     asset({ key: "fine", compute: () => pl.DataFrame({ x: [1] }) }),
     asset({ key: "never_settles", deps: ["fine"], compute: () => new Promise(() => {}) }),
     asset({ key: "exits_early", compute: () => process.exit(0) }),
+    asset({ key: "spins", timeoutSeconds: 0.5, compute: () => { for (;;) {} } }),
+    asset({ key: "after_spins", deps: ["spins"], compute: () => pl.DataFrame({ x: [1] }) }),
     asset({ key: "fails_late", group: "failing", compute: async () => { await new Promise((r) => setTimeout(r, 150)); throw new Error("late failed"); } }),
     asset({ key: "fails_early", group: "failing", compute: () => { throw new Error("early failed"); } }),
     asset({ key: "crashes", resources: ["vault"], compute: (_i, { resources }) => new Promise(() => setTimeout(() => { throw new Error("crash token=" + resources.vault.token); }, 10)) }),
@@ -349,6 +353,8 @@ describe("baton CLI", () => {
     expect(r.code).toBe(0);
     expect(r.out[0]).toBe("run sales/orders, customers, customer_metrics runKey=batch-5");
     expect(r.out[1]).toMatch(/^cursor 5 {2}\(\d+ms\)$/);
+    // The sensor's log, on stderr (issue 12).
+    expect(r.err).toContain("[info] new orders after 4");
     const json = await cli(["sensor", "tick", "new_orders", "--json"]);
     expect(JSON.parse(json.out.join("\n"))).toMatchObject({ cursor: "1", runRequests: [{ runKey: "batch-1" }] });
   });
@@ -384,6 +390,20 @@ describe("baton CLI tells the truth (issue 10)", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("the run ended before it finished: no result for never_settles");
     expect(r.stderr).not.toContain("fine,");
+  });
+
+  it("materialize stops a timed compute that blocks the event loop: the watchdog's line on stderr, SIGKILL (137), nothing stored", async () => {
+    const spinStorage = join(project, "spin-storage");
+    const r = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolveRun, reject) => {
+      execFile(process.execPath, [CLI_BIN, "materialize", "--definitions", "truth.ts", "--select", "spins after_spins", "--json"], { cwd: project, env: { ...process.env, BATON_STORAGE: spinStorage }, timeout: 120_000 }, (e, stdout, stderr) => {
+        if (e && (e as { killed?: boolean }).killed) reject(new Error(`baton materialize did not end: ${stderr}`));
+        resolveRun({ code: e ? ((e as { code?: number | null }).code ?? null) : 0, signal: e ? ((e as { signal?: NodeJS.Signals | null }).signal ?? null) : null, stdout, stderr });
+      });
+    });
+    expect(r.signal).toBe("SIGKILL");
+    expect(r.stderr).toContain('baton: asset "spins" timed out after 0.5 s (timeoutSeconds: 0.5); its compute blocked the event loop, so the process was stopped');
+    // The folder prepared before the compute ran holds no file: no output, no record.
+    expect(await new LocalIOStore(spinStorage).listFiles()).toEqual([]);
   });
 
   it("materialize exits non-zero when compute calls process.exit(0)", async () => {
@@ -548,6 +568,7 @@ describe("baton-step (compiled bin in a child process)", () => {
     const s = await step(["sensor", "--manifest", manifestPath, "--name", "new_orders", "--cursor", "9"]);
     expect(s.code).toBe(0);
     expect(events(s.stdout)).toEqual([
+      { type: "log", level: "info", message: "new orders after 9", asset: null },
       { type: "tick", result: { runRequests: [{ assets: ["sales/orders", "customers", "customer_metrics"], partitionKey: null, runKey: "batch-10", tags: {} }], cursor: "10", skipReason: null, tickTime: null } },
     ]);
     const t = await step(["schedule", "--manifest", manifestPath, "--name", "nightly", "--at", "2024-02-01T06:30:00Z"]);

@@ -18,6 +18,9 @@ import { loadAdapter } from "./adapters.js";
 import { runTargetCommand, targetUsage } from "../build/command.js";
 import { UsageError } from "../build/options.js";
 import { runInit } from "./init.js";
+import { startWatchdog } from "../step/watchdog.js";
+import type { Definitions } from "../definitions.js";
+import type { Logger } from "../asset.js";
 
 export const USAGE = `baton — run Baton definitions
 
@@ -136,18 +139,23 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
             if (e.type === "step_end" && e.error) io.out(`✘ step failed: ${e.error.message.split("\n").join("\n    ")}`);
           }),
       );
+      // A timed asset whose compute blocks the event loop is stopped by a thread of its own (the process exits 137).
+      const selection = values.select ?? "*";
+      const watchdog = selectsTimedAsset(defs, selection) ? startWatchdog() : undefined;
       let result;
       try {
         result = await materialize(defs, {
-          selection: values.select ?? "*",
+          selection,
           ...(values.partition ? { partition: values.partition } : {}),
           ...(values["partition-range"] ? { partitionRange: parseRange(values["partition-range"]) } : {}),
           store,
           env: io.env,
           onEvent: tracked.onEvent,
+          ...(watchdog ? { watchdog } : {}),
         });
       } finally {
         tracked.done();
+        await watchdog?.stop();
       }
       if (values.json) json(result);
       else {
@@ -166,7 +174,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       const result =
         command === "schedule"
           ? evaluateScheduleTick(defs, name, values.at ? new Date(values.at) : new Date())
-          : await evaluateSensorTick(defs, name, { cursor: values.cursor ?? null, env: io.env });
+          : await evaluateSensorTick(defs, name, { cursor: values.cursor ?? null, env: io.env, log: stderrLogger(io) });
       if (values.json) json(result);
       else {
         if (result.tickTime) io.out(`tick ${result.tickTime}`);
@@ -201,6 +209,21 @@ async function runAdapter(target: string, argv: readonly string[], io: Io): Prom
     if (!isExplainedError(e)) throw e;
     io.err(formatError(e));
     return 1;
+  }
+}
+
+/** A sensor's log as `baton sensor tick` shows it: `[level] message` on stderr, at once (EXECUTION-CONTRACT.md §6). */
+function stderrLogger(io: Io): Logger {
+  const at = (level: string) => (message: string) => io.err(`[${level}] ${message}`);
+  return { debug: at("debug"), info: at("info"), warning: at("warning"), error: at("error") };
+}
+
+/** Whether the selection holds an asset with timeoutSeconds; a bad selection is materialize's to report. */
+function selectsTimedAsset(defs: Definitions, selection: string): boolean {
+  try {
+    return defs.select(selection).some((id) => defs.asset(id).timeoutSeconds !== undefined);
+  } catch {
+    return false;
   }
 }
 

@@ -142,6 +142,21 @@ describe("materialize", () => {
     expect(events.filter((e) => e.type === "step_start").map((e) => (e as { retryNumber: number }).retryNumber)).toEqual([0, 1, 2, 3]);
   });
 
+  it("retries a timed-out attempt under the retry policy (TIMEOUT is retryable)", async () => {
+    const hangsOnce = asset({
+      key: "hangs_once",
+      timeoutSeconds: 0.2,
+      retry: { maxRetries: 1 },
+      compute: (_i, ctx) => (ctx.retryNumber === 0 ? new Promise<never>(() => undefined) : frame()),
+    });
+    const { result, events } = run(definitions({ assets: [hangsOnce] }));
+    const r = await result;
+    expect(r.assets.hangs_once).toMatchObject({ status: "success", attempts: 2, error: null });
+    const failures = events.filter((e) => e.type === "asset_failure");
+    expect(failures).toMatchObject([{ asset: "hangs_once", error: { code: "TIMEOUT", retryable: true } }]);
+    expect(r.assets.hangs_once!.materializations).toHaveLength(1);
+  });
+
   it("constant backoff waits the same delay; exhausted retries fail with the last error", async () => {
     let calls = 0;
     const never = asset({

@@ -9,6 +9,7 @@ import { redactProcessOutput } from "../step/output.js";
 import { redactorOf, resourceKeys, stepSecrets } from "../step/resources.js";
 import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
 import { StepCancelled } from "../errors.js";
+import type { TimeoutWatchdog } from "../step/watchdog.js";
 
 export interface MaterializeOptions {
   /** Asset selection (see `selectAssets`); every asset when absent. */
@@ -29,6 +30,8 @@ export interface MaterializeOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Cancels the run: nothing is written afterwards, no further asset starts or retries. */
   readonly signal?: AbortSignal;
+  /** Stops the process when a timed asset blocks the event loop past its deadline (`baton materialize` starts one). */
+  readonly watchdog?: TimeoutWatchdog;
 }
 
 export interface AssetRunResult {
@@ -123,6 +126,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           ...(options.resources ? { resources: options.resources } : {}),
           now,
           ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.watchdog ? { watchdog: options.watchdog } : {}),
           onEvent: (e) => {
             if (e.type === "materialization") mats.push({ partitionKey: e.partitionKey, dataVersion: e.dataVersion, metadata: e.metadata });
             else if (e.type === "check") checks.push({ check: e.check, partitionKey: e.partitionKey, passed: e.passed, severity: e.severity });

@@ -73,6 +73,8 @@ export interface WriteArgs {
   readonly format: "parquet" | "ipc";
   readonly codeVersion: string | undefined;
   readonly runId: string;
+  /** Called just before the commit point; a throw leaves the previous output in place (a timed-out attempt). */
+  readonly beforeCommit?: () => void;
 }
 
 /** A committed write; `conflict` when another writer committed the same output meanwhile (S3; last writer wins). */
@@ -161,6 +163,7 @@ export class BackendIOStore implements IOStore {
       codeVersion: args.codeVersion ?? null,
       runId: args.runId,
     };
+    args.beforeCommit?.();
     // The commit point: the data is complete before the record that names it replaces the old one.
     const { conflict } = await this.backend.commitRecord(`${rel}/record.json`, Buffer.from(JSON.stringify(record, null, 2) + "\n"), id, args.runId);
     await this.backend.removeStale(rel, file);

@@ -43,6 +43,8 @@ export default definitions({
     asset({ key: "never_settles", compute: () => new Promise(() => {}) }),
     asset({ key: "exits_early", compute: () => process.exit(0) }),
     asset({ key: "fine", compute: frame }),
+    asset({ key: "spins", timeoutSeconds: 0.5, partitions: dailyPartitions({ start: "2024-01-01" }), compute: () => { for (;;) {} } }),
+    asset({ key: "waits", timeoutSeconds: 0.5, compute: () => new Promise(() => {}) }),
     asset({ key: "after_fine", deps: ["fine"], compute: () => new Promise(() => {}) }),
     asset({
       key: "prints",
@@ -82,6 +84,16 @@ export default definitions({
   ],
   resources: { vault, leaky, unset },
   sensors: [
+    sensor({
+      name: "logs_then_throws",
+      selection: "fine",
+      resources: ["vault"],
+      evaluate: ({ resources, log }) => {
+        log.info("checking with token=" + resources.vault.token);
+        log.warning("the endpoint is slow");
+        throw new Error("the endpoint refused the request");
+      },
+    }),
     sensor({
       name: "secret_sensor",
       selection: "fine",
@@ -199,6 +211,28 @@ describe("baton-step never exits 0 without step_end success", () => {
   });
 });
 
+describe("baton-step: timeoutSeconds (issue 12)", () => {
+  it("a timed compute that blocks the event loop: the watchdog writes its TIMEOUT failure and step_end, then SIGKILL (137)", async () => {
+    const o = await run(["fine", "spins"], ["--partition", "2024-01-02"]);
+    expect(o.signal).toBe("SIGKILL");
+    expect(ofType(o, "materialization").map((m) => m.asset)).toEqual(["fine"]);
+    const [f] = ofType(o, "asset_failure");
+    expect(f).toMatchObject({ asset: "spins", partitionKey: "2024-01-02", error: { name: "BatonError", code: "TIMEOUT", retryable: true } });
+    expect(f!.error.message).toContain('asset "spins": timed out after 0.5 s (timeoutSeconds: 0.5); its compute blocked the event loop');
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: true, error: { code: "TIMEOUT" } });
+    expect(o.stderr).toContain('baton: asset "spins" [2024-01-02] timed out after 0.5 s (timeoutSeconds: 0.5); its compute blocked the event loop, so the process was stopped');
+    expect(await new LocalIOStore(storage).storedPartitions(["spins"])).toEqual([]);
+  });
+
+  it("a timed compute that never settles fails with TIMEOUT at its deadline: step_end failure, exit 1 (retryable)", async () => {
+    const o = await run(["waits"]);
+    expect(o.code).toBe(1);
+    expect(ofType(o, "asset_failure")).toMatchObject([{ asset: "waits", error: { code: "TIMEOUT", retryable: true } }]);
+    expect(ofType(o, "asset_failure")[0]!.error.message).toContain("timed out after 0.5 s (timeoutSeconds: 0.5)");
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: true });
+  });
+});
+
 describe("baton-step redacts every known secret", () => {
   it("in an uncaught exception from user code: the asset fails with it, redacted, exit 1", async () => {
     const o = await run(["crashes"]);
@@ -252,6 +286,20 @@ describe("baton-step redacts every known secret", () => {
     const req = await step(["sensor", "--manifest", manifestPath, "--name", "secret_requests"]);
     expect(req.stdout + req.stderr).not.toContain(TOKEN);
     expect(req.events[0]).toMatchObject({ type: "tick", result: { runRequests: [{ runKey: "k-***", tags: { t: "***" } }] } });
+  });
+});
+
+describe("baton-step: sensor tick logs (issue 12)", () => {
+  it("writes each log call at once as a redacted log event line; the lines stay when the sensor then throws", async () => {
+    const o = await step(["sensor", "--manifest", manifestPath, "--name", "logs_then_throws"]);
+    expect(o.code).toBe(1);
+    expect(o.stdout + o.stderr).not.toContain(TOKEN);
+    expect(o.events.slice(0, 2)).toEqual([
+      { type: "log", level: "info", message: "checking with token=***", asset: null },
+      { type: "log", level: "warning", message: "the endpoint is slow", asset: null },
+    ]);
+    expect(o.events.some((e) => (e.type as string) === "tick")).toBe(false);
+    expect(o.stderr).toContain("the endpoint refused the request");
   });
 });
 

@@ -17,8 +17,11 @@ import { applyBuildStorage } from "./build-info.js";
 import { redactProcessOutput } from "./output.js";
 import { redactorOf } from "./resources.js";
 import { storageSecrets } from "../io/open.js";
-import { evaluateSensorTick, evaluateScheduleTick } from "../ticks.js";
+import { tickRequest, writeTick } from "./tick.js";
 import { parseRange } from "../cli/args.js";
+import { startWatchdog, WATCHDOG_GRACE_SECONDS, type TimeoutWatchdog } from "./watchdog.js";
+import { timeoutError } from "./timeout.js";
+import type { Definitions } from "../definitions.js";
 
 /**
  * `baton-step`: what an orchestrator's Python shim launches. Events go to stdout as prefixed JSON
@@ -42,6 +45,29 @@ let redact: (text: string) => string = (t) => t;
 /** Every secret value the manifest's resources read from this environment, known before any user code runs. */
 function manifestSecrets(manifest: Manifest, environment: Readonly<Record<string, string | undefined>>): string[] {
   return manifest.resources.flatMap((r) => r.config.filter((c) => c.secret).map((c) => environment[c.env] ?? "")).filter((v) => v !== "");
+}
+
+const started = performance.now();
+
+/**
+ * The watchdog for a step with a timed asset (none otherwise: a thread costs its start). At the
+ * deadline plus grace it writes the attempt's TIMEOUT failure and step_end as event lines, since
+ * this process, its event loop blocked, cannot (EXECUTION-CONTRACT.md §1).
+ */
+function watchdogFor(defs: Definitions, selected: readonly string[], since: number): TimeoutWatchdog | undefined {
+  const ids = new Set(selected);
+  if (!defs.assets.some((a) => ids.has(a.id) && a.timeoutSeconds !== undefined)) return undefined;
+  return startWatchdog({
+    stdout: (a) => {
+      const error = { ...serializeError(timeoutError(a.asset, a.timeoutSeconds, true)), stack: undefined };
+      // The thread writes these at the deadline plus grace: the step's duration by then.
+      const durationMs = performance.now() - since + (a.timeoutSeconds + WATCHDOG_GRACE_SECONDS) * 1000;
+      return (
+        encodeEvent({ type: "asset_failure", asset: a.asset, partitionKey: a.partitionKey, error }) +
+        encodeEvent({ type: "step_end", status: "failure", retryable: true, durationMs, error })
+      );
+    },
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -82,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
   const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
   if (command === "run") {
     const g = guard!;
+    const watchdog = watchdogFor(defs, values.asset ?? [], started);
     const result = await runStep({
       definitions: defs,
       assets: values.asset ?? [],
@@ -91,16 +118,12 @@ async function main(argv: string[]): Promise<number> {
       retryNumber: Number(values.retry ?? 0),
       onEvent: g.onEvent,
       signal: g.signal,
+      ...(watchdog ? { watchdog } : {}),
     });
     g.release();
     return g.exitCode(result);
   }
-  const now = values.now ? new Date(values.now) : new Date();
-  const result =
-    command === "sensor"
-      ? await evaluateSensorTick(defs, values.name ?? "", { cursor: values.cursor ?? null, now })
-      : evaluateScheduleTick(defs, values.name ?? "", values.at ? new Date(values.at) : now);
-  out(encodeEvent({ type: "tick", result }));
+  await writeTick(defs, tickRequest(command, values), out);
   return 0;
 }
 

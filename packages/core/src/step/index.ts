@@ -8,3 +8,6 @@ export { exitWithParent } from "./parent.js";
 export { redactorOf, secretRedactor } from "./resources.js";
 export { isRetryable, DETERMINISTIC_CODES, StepCancelled } from "../errors.js";
 export { verifyModule } from "./verify.js";
+export { startWatchdog, watchdogMessage, WATCHDOG_GRACE_SECONDS, type TimeoutWatchdog, type WatchedAttempt, type WatchdogOptions } from "./watchdog.js";
+export { timeoutError } from "./timeout.js";
+export { writeTick, tickRequest, type TickRequest } from "./tick.js";

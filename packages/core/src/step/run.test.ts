@@ -642,3 +642,95 @@ describe("runStep: truth (issue 10)", () => {
     await expect(store.read(["slow"], undefined)).rejects.toThrow();
   });
 });
+
+describe("runStep: timeoutSeconds (issue 12, EXECUTION-CONTRACT.md §1)", () => {
+  const spin = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // a compute that blocks the event loop
+    }
+  };
+
+  it("an attempt that outlives its timeout fails with TIMEOUT (retryable); its signal aborts; nothing is written; downstream is skipped", async () => {
+    let signal: AbortSignal | undefined;
+    let resumed = false;
+    const hangs = asset({
+      key: "hangs",
+      timeoutSeconds: 0.3,
+      compute: async (_i, ctx) => {
+        signal = ctx.signal;
+        // Resumes only once aborted: what it does then must reach neither the store nor the events.
+        await new Promise((r) => ctx.signal.addEventListener("abort", r));
+        resumed = true;
+        ctx.log.info("after the deadline");
+        return orders();
+      },
+    });
+    const down = asset({ key: "down", inputs: { hangs }, compute: () => orders() });
+    const { log, run, store } = step(definitions({ assets: [hangs, down] }), ["hangs", "down"]);
+    const result = await run;
+    await vi.waitFor(() => expect(resumed).toBe(true));
+    await new Promise((r) => setTimeout(r, 50)); // let the resumed compute try to write
+    expect(result.status).toBe("failure");
+    expect(result.retryable).toBe(true);
+    const [f] = log.of("asset_failure");
+    expect(f).toMatchObject({ asset: "hangs", partitionKey: null, error: { name: "BatonError", code: "TIMEOUT", retryable: true } });
+    expect(f!.error.message).toContain('asset "hangs": timed out after 0.3 s (timeoutSeconds: 0.3)');
+    expect(signal?.aborted).toBe(true);
+    expect((signal?.reason as { code?: string }).code).toBe("TIMEOUT");
+    expect(log.of("log")).toEqual([]);
+    expect(log.of("materialization")).toEqual([]);
+    expect(log.of("asset_skipped")).toMatchObject([{ asset: "down" }]);
+    expect(result.assets.down!.status).toBe("skipped");
+    expect(await store.listFiles()).toEqual([]);
+  });
+
+  it("a compute that returns after blocking past its deadline commits nothing (the clock is checked, not only the timer)", async () => {
+    const blocks = asset({
+      key: "blocks",
+      timeoutSeconds: 0.1,
+      compute: () => {
+        spin(400);
+        return orders();
+      },
+    });
+    const { log, run, store } = step(definitions({ assets: [blocks] }), ["blocks"]);
+    const result = await run;
+    expect(result.status).toBe("failure");
+    expect(log.of("asset_failure")[0]!.error).toMatchObject({ code: "TIMEOUT", retryable: true });
+    expect(log.of("materialization")).toEqual([]);
+    expect(await store.storedPartitions(["blocks"])).toEqual([]);
+  });
+
+  it("each partition key of a range has its own budget", async () => {
+    // Four keys of >= 0.4 s each under a 1.5 s timeout: the step takes longer than one budget (>= 1.6 s), each key less.
+    const daily = asset({
+      key: "daily",
+      partitions: dailyPartitions({ start: "2024-01-01" }),
+      timeoutSeconds: 1.5,
+      compute: async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        return orders();
+      },
+    });
+    const { log, run } = step(definitions({ assets: [daily] }), ["daily"], { partitionRange: { start: "2024-01-01", end: "2024-01-04" } });
+    const result = await run;
+    expect(result.status).toBe("success");
+    expect(log.of("materialization").map((m) => m.partitionKey)).toEqual(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]);
+  });
+
+  it("a timed asset that finishes in time succeeds, and arms and disarms the watchdog once per key", async () => {
+    const armed: unknown[] = [];
+    const disarmed: number[] = [];
+    const watchdog = { arm: (a: unknown) => armed.push(a), disarm: (h: number) => disarmed.push(h), stop: async () => undefined };
+    const quick = asset({ key: "quick", partitions: staticPartitions(["eu", "us"]), timeoutSeconds: 30, compute: () => orders() });
+    const untimed = asset({ key: "untimed", compute: () => orders() });
+    const { run } = step(definitions({ assets: [quick, untimed] }), ["quick", "untimed"], { partitionRange: { start: "eu", end: "us" }, watchdog });
+    expect((await run).status).toBe("success");
+    expect(armed).toEqual([
+      { asset: "quick", partitionKey: "eu", timeoutSeconds: 30 },
+      { asset: "quick", partitionKey: "us", timeoutSeconds: 30 },
+    ]);
+    expect(disarmed).toEqual([1, 2]);
+  });
+});

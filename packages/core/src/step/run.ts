@@ -11,6 +11,8 @@ import { buildResources, redactorOf, resourceKeys, stepSecrets, type BuiltResour
 import { redactDeep, redactError, serializeError, type LogLevel, type SerializedError, type StepEvent } from "./events.js";
 import { redactProcessOutput } from "./output.js";
 import { declaredAt } from "../source.js";
+import { startAttempt, type Attempt } from "./timeout.js";
+import type { TimeoutWatchdog } from "./watchdog.js";
 
 export interface StepOptions {
   readonly definitions: Definitions;
@@ -35,6 +37,11 @@ export interface StepOptions {
   readonly signal?: AbortSignal;
   /** Redact secrets in what the process prints (process.stdout/stderr.write) while the step runs; default true. */
   readonly redactOutput?: boolean;
+  /**
+   * Stops the process when a timed attempt blocks the event loop past its deadline (see
+   * startWatchdog); the step processes start one when a selected asset has `timeoutSeconds`.
+   */
+  readonly watchdog?: TimeoutWatchdog;
 }
 
 export type AssetStatus = "success" | "failure" | "skipped";
@@ -125,8 +132,14 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
           break;
         }
         emit({ type: "asset_start", asset: asset.id, partitionKey });
+        // Each key is its own attempt with its own budget; a timed-out attempt's later events are dropped.
+        const attempt = startAttempt(asset, key, options.signal, options.watchdog);
+        const onEvent = (e: StepEvent) => {
+          if (!attempt.timedOut) emit(e);
+        };
         try {
-          records.push(await runOne(asset, key, { ...options, store, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys }));
+          const base = { ...options, onEvent, store, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
+          records.push(await attempt.run(() => runOne(asset, key, base)));
         } catch (e) {
           outcomes[asset.id] = { status: "failure", records, error: fail(asset.id, partitionKey, e).message };
           break;
@@ -171,8 +184,6 @@ export function partitionKeysFor(a: AssetDefinition, o: Pick<StepOptions, "parti
   return [o.partitionKey];
 }
 
-const NEVER_ABORTED = new AbortController().signal;
-
 interface RunOneOptions extends StepOptions {
   readonly store: IOStore;
   readonly now: Date;
@@ -180,6 +191,7 @@ interface RunOneOptions extends StepOptions {
   readonly resources: Readonly<Record<string, unknown>>;
   readonly redact: (s: string) => string;
   readonly partitionKeys: readonly string[];
+  readonly attempt: Attempt;
 }
 
 async function runOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<OutputRecord> {
@@ -191,6 +203,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     const { frame, producedAs } = await readInput(asset, upstream, input.partitionMapping, partitionKey, o);
     inputs[input.name] = await toKind(frame, input.as ?? producedAs);
   }
+  o.attempt.check();
   // A store that cannot be written fails now, before the compute runs (not after its work is done).
   await o.store.prepare(asset.key, partitionKey);
   const partitionKeys = partitionKey === undefined ? [] : [partitionKey];
@@ -204,12 +217,12 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     timeWindow: asset.partitions?.type === "time" && partitionKey !== undefined ? timeWindowOfKeys(asset.partitions, partitionKeys) : undefined,
     resources: pick(o.resources, asset.resources),
     log,
-    signal: o.signal ?? NEVER_ABORTED,
+    signal: o.attempt.signal,
   };
   const output = await asset.compute(inputs as never, context);
   const frame = await validateOutput(asset, output);
-  // Nothing is committed once the step is cancelled, even by a compute that finishes afterwards.
-  if (o.signal?.aborted) throw new StepCancelled();
+  // Nothing is committed once the step is cancelled or the attempt timed out, even by a compute that finishes afterwards.
+  o.attempt.check();
   const { conflict, ...record } = await o.store.write({
     key: asset.key,
     partitionKey,
@@ -218,6 +231,8 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     format: asset.format,
     codeVersion: asset.codeVersion,
     runId: o.runId,
+    // The deadline holds up to the commit point: a write that outlives it commits nothing.
+    beforeCommit: o.attempt.check,
   });
   o.onEvent({
     type: "materialization",

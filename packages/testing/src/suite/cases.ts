@@ -63,6 +63,12 @@ function expectFailedWithout(run: HarnessRun, asset: string): string {
   return error;
 }
 
+/** The orchestrator recorded the asset as failed, saying it timed out, with no materialization. */
+function expectTimedOut(run: HarnessRun, asset: string): void {
+  const error = expectFailedWithout(run, asset);
+  expect(error, `${asset} failed, but its error does not say it timed out`).toContain("timed out");
+}
+
 /** Every file under `dir` (symlinks not followed), relative to it. */
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -501,6 +507,50 @@ export const CASES: readonly ConformanceCase[] = [
       const flaky = await ctx.harness.materialize({ assets: ["flaky"] });
       expectSucceeded(flaky, ["flaky"]);
       expect(flaky.assets.flaky?.attempts, "a thrown error was not retried").toBe(2);
+    },
+  },
+  // ---- Portable contracts (issue 12, EXECUTION-CONTRACT.md): timeouts and tick logs. ----
+  {
+    name: "an asset past its timeoutSeconds fails saying it timed out, writes nothing, and its downstream does not run (a synchronous spin)",
+    capability: "timeouts",
+    async run(ctx) {
+      const run = await ctx.harness.materialize({ assets: ["spins", "after_spins"] });
+      expectTimedOut(run, "spins");
+      expect(await ctx.store.readRecord(["spins"], undefined), "spins has a stored output").toBeUndefined();
+      expect(run.assets.after_spins?.status ?? "skipped", "after_spins ran after spins timed out").not.toBe("success");
+      expect(recordedKeys(run, "after_spins"), "after_spins was materialized after spins timed out").toEqual([]);
+      expect(await ctx.store.readRecord(["after_spins"], undefined), "after_spins has a stored output").toBeUndefined();
+    },
+  },
+  {
+    name: "an asset past its timeoutSeconds fails saying it timed out and writes nothing (a promise that never settles)",
+    capability: "timeouts",
+    async run(ctx) {
+      const run = await ctx.harness.materialize({ assets: ["waits"] });
+      expectTimedOut(run, "waits");
+      expect(await ctx.store.readRecord(["waits"], undefined), "waits has a stored output").toBeUndefined();
+    },
+  },
+  {
+    name: "a sensor's log reaches the tick's record",
+    capability: "tickLogs",
+    async run(ctx) {
+      const dir = ctx.environment.env.FIXTURE_LANDING_DIR!;
+      mkdirSync(dir, { recursive: true });
+      const files = ["2024-02-01", "2024-02-02"].map((day) => join(dir, `events-${day}.ready`));
+      for (const f of files) writeFileSync(f, "");
+      try {
+        // Two new files after 2024-01-31 (the sensors case may have left January's files: they are not new).
+        const tick = await ctx.harness.sensorTick("new_event_files", "2024-01-31");
+        expect(tick.runRequests.map((r) => r.partitionKey)).toEqual(["2024-02-01", "2024-02-02"]);
+        expect(tick.recordsText, "the sensor's log.info line is not in the tick's record").toContain("baton-sensor-log: 2 new file(s)");
+        // A skipped tick logs too.
+        const skipped = await ctx.harness.sensorTick("new_event_files", "2024-02-02");
+        expect(skipped.runRequests).toEqual([]);
+        expect(skipped.recordsText, "the skipped tick's log line is not in its record").toContain("baton-sensor-log: 0 new file(s)");
+      } finally {
+        for (const f of files) rmSync(f, { force: true });
+      }
     },
   },
   // ---- Object storage (issue 17): runs last, so it covers everything the cases above wrote. ----

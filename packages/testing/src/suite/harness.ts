@@ -137,5 +137,9 @@ export const CAPABILITIES = [
   "hostileKeys",
   /** A schedule tick after its partitions end skips with a reason. */
   "scheduleEnd",
+  /** An asset past its `timeoutSeconds` (a synchronous spin, a promise that never settles) fails saying it timed out, writes nothing, blocks downstream. */
+  "timeouts",
+  /** A sensor's `log` calls reach the orchestrator's record of the tick (`HarnessTick.recordsText`). */
+  "tickLogs",
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
