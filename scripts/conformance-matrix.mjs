@@ -4,8 +4,10 @@
 // Cases are the union over the reports, in suite order, so a report written by an older suite (or a
 // storage-specific case) shows "-" where it did not run.
 //
-// Exit 1 (CI fails) when an expected runtime's report is missing, or a report has a failed or not-run
-// case. The expected runtimes are EXPECTED below; `--expect a,b,…` replaces them (a local run of one package).
+// Exit 1 (CI fails) when an expected runtime's report is missing, or a report has a failed, not-run or
+// n/a case, or lacks a case another report on the same kind of store ran: every runtime must declare
+// every capability (until issue 12, "n/a" — a capability the runtime did not declare — passed).
+// The expected runtimes are EXPECTED below; `--expect a,b,…` replaces them (a local run of one package).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -61,8 +63,13 @@ for (const local of reports) {
 }
 
 for (const r of reports) {
-  const bad = r.cases.filter((c) => c.result === "fail" || c.result === "not run");
-  if (bad.length > 0) problems.push(`${r.runtime}: ${bad.length} case(s) failed or did not run: ${bad.map((c) => `${c.case} (${c.result})`).join("; ")}`);
+  const bad = r.cases.filter((c) => c.result === "fail" || c.result === "not run" || c.result === "n/a");
+  if (bad.length > 0) problems.push(`${r.runtime}: ${bad.length} case(s) failed, did not run or were not declared (n/a): ${bad.map((c) => `${c.case} (${c.result}${c.result === "n/a" ? `: declare capability ${c.capability}` : ""})`).join("; ")}`);
+  // A report written by an older suite (or one that dropped cases) lacks what others on its store ran.
+  const storage = r.storage ?? "local";
+  const peers = reports.filter((o) => (o.storage ?? "local") === storage);
+  const missing = [...new Set(peers.flatMap((o) => o.cases.map((c) => c.case)))].filter((name) => !r.cases.some((c) => c.case === name));
+  if (missing.length > 0) problems.push(`${r.runtime}: ${missing.length} case(s) that other ${storage} runs have are missing from its report (an older suite?): ${missing.join("; ")}`);
 }
 if (problems.length > 0) {
   console.error(`\nconformance matrix: ${problems.length} problem(s)\n${problems.map((p) => `- ${p}`).join("\n")}`);
