@@ -45,6 +45,14 @@ export default definitions({
     asset({ key: "fine", compute: frame }),
     asset({ key: "spins", timeoutSeconds: 0.5, partitions: dailyPartitions({ start: "2024-01-01" }), compute: () => { for (;;) {} } }),
     asset({ key: "waits", timeoutSeconds: 0.5, compute: () => new Promise(() => {}) }),
+    asset({
+      key: "checked",
+      compute: frame,
+      checks: [
+        { name: "has_rows", check: (df) => df.height > 0 },
+        { name: "too_many", check: (df) => df.height < 2 },
+      ],
+    }),
     asset({ key: "after_fine", deps: ["fine"], compute: () => new Promise(() => {}) }),
     asset({
       key: "prints",
@@ -286,6 +294,21 @@ describe("baton-step redacts every known secret", () => {
     const req = await step(["sensor", "--manifest", manifestPath, "--name", "secret_requests"]);
     expect(req.stdout + req.stderr).not.toContain(TOKEN);
     expect(req.events[0]).toMatchObject({ type: "tick", result: { runRequests: [{ runKey: "k-***", tags: { t: "***" } }] } });
+  });
+});
+
+describe("baton-step check (issue 12)", () => {
+  it("runs the named checks against the stored output: check events, no materialization, exit 0 even when one fails", async () => {
+    const made = await run(["checked"]);
+    expect(made.code).toBe(3); // too_many fails the materialization (CHECK_FAILED is deterministic)
+    const o = await step(["check", "--manifest", manifestPath, "--asset", "checked", "--check", "too_many", "--run-id", "r-check"]);
+    expect(o.code).toBe(0);
+    expect(o.events.map((e) => e.type)).toEqual(["step_start", "check", "step_end"]);
+    expect(ofType(o, "check")).toMatchObject([{ asset: "checked", check: "too_many", passed: false, partitionKey: null }]);
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "success" });
+    const missing = await step(["check", "--manifest", manifestPath, "--asset", "daily", "--partition", "2024-05-05", "--run-id", "r-check"]);
+    expect(missing.code).toBe(1);
+    expect(ofType(missing, "asset_failure")[0]!.error.message).toContain("materialize it first");
   });
 });
 

@@ -28,6 +28,8 @@ import type { Definitions } from "../definitions.js";
  * lines, written synchronously so nothing is lost if the process is killed after an event.
  *
  *   baton-step run    --manifest M --asset ID [--asset ID…] [--partition K | --partition-range A...B] --run-id R [--retry N]
+ *   baton-step check  --manifest M --asset ID [--asset ID…] [--check NAME…] [--partition K | --partition-range A...B] --run-id R
+ *                     (the checks alone, against the stored outputs: EXECUTION-CONTRACT.md §5)
  *   baton-step sensor --manifest M --name NAME [--cursor C] [--now ISO]
  *   baton-step schedule --manifest M --name NAME --at ISO
  *
@@ -35,7 +37,7 @@ import type { Definitions } from "../definitions.js";
  * failed teardown or import, a step that ended early); 3 deterministic failure (see
  * DETERMINISTIC_CODES, a bad manifest, a module whose hash differs from the manifest's, or usage); 143 / 130 cancelled by SIGTERM / SIGINT.
  */
-const USAGE = "usage: baton-step run|sensor|schedule --manifest M ...";
+const USAGE = "usage: baton-step run|check|sensor|schedule --manifest M ...";
 const out = (line: string) => writeSync(1, line);
 const write = (e: StepEvent) => out(encodeEvent(e));
 
@@ -80,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         manifest: { type: "string" },
         asset: { type: "string", multiple: true },
+        check: { type: "string", multiple: true },
         partition: { type: "string" },
         "partition-range": { type: "string" },
         "run-id": { type: "string" },
@@ -93,9 +96,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     throw new BatonError("CONFIG", (e as Error).message, { hint: USAGE });
   }
-  if (command !== "run" && command !== "sensor" && command !== "schedule") {
-    throw new BatonError("CONFIG", `unknown command "${command ?? ""}": use run, sensor or schedule`, { hint: USAGE });
+  if (command !== "run" && command !== "check" && command !== "sensor" && command !== "schedule") {
+    throw new BatonError("CONFIG", `unknown command "${command ?? ""}": use run, check, sensor or schedule`, { hint: USAGE });
   }
+  const step = command === "run" || command === "check";
   if (!values.manifest) throw new BatonError("CONFIG", "--manifest is required", { hint: USAGE });
   const manifestPath = resolve(values.manifest);
   const manifest = readManifest(manifestPath, ACCEPTED_MANIFEST_VERSIONS, "baton-step", { schema: false });
@@ -104,9 +108,9 @@ async function main(argv: string[]): Promise<number> {
   redact = redactorOf([...manifestSecrets(manifest, process.env), ...storageSecrets(process.env)]);
   redactProcessOutput(redact);
   // Watching starts before the definitions are imported: an import that never settles is caught too.
-  if (command === "run") guard = guardStep({ assets: values.asset ?? [], write, redact });
+  if (step) guard = guardStep({ assets: values.asset ?? [], write, redact });
   const defs = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
-  if (command === "run") {
+  if (step) {
     const g = guard!;
     const watchdog = watchdogFor(defs, values.asset ?? [], started);
     const result = await runStep({
@@ -119,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
       onEvent: g.onEvent,
       signal: g.signal,
       ...(watchdog ? { watchdog } : {}),
+      ...(command === "check" ? { checksOnly: true } : {}),
+      ...(values.check ? { checks: values.check } : {}),
     });
     g.release();
     return g.exitCode(result);

@@ -734,3 +734,84 @@ describe("runStep: timeoutSeconds (issue 12, EXECUTION-CONTRACT.md §1)", () => 
     expect(disarmed).toEqual([1, 2]);
   });
 });
+
+describe("runStep: check-only steps (issue 12, EXECUTION-CONTRACT.md §5)", () => {
+  const checked = (over: Partial<Parameters<typeof asset>[0]> = {}) => {
+    const seen: unknown[] = [];
+    const a = asset({
+      key: "sales",
+      compute: () => tableFromArrays({ amount: Float64Array.from([10, -5]) }),
+      checks: [
+        { name: "has_rows", check: (t: Table) => (seen.push(t), t.numRows > 0) },
+        { name: "spend_is_positive", check: (t: Table) => ({ passed: [...t.getChild("amount")!].every((v) => (v as number) > 0), description: "spend > 0" }) },
+        { name: "warn_only", severity: "warn", check: () => false },
+      ],
+      ...over,
+    } as Parameters<typeof asset>[0]);
+    return { a, seen };
+  };
+
+  it("reads the stored output as produced (Arrow), runs the checks with the materialization's context, writes nothing; a failed check does not fail the step", async () => {
+    const { a, seen } = checked();
+    const defs = definitions({ assets: [a] });
+    const first = step(defs, ["sales"]);
+    expect((await first.run).status).toBe("failure"); // spend_is_positive (error) fails the materialization
+    const before = await first.store.listFiles();
+    seen.length = 0;
+    const { log, run, store } = step(defs, ["sales"], { store: first.store, checksOnly: true, runId: "run-checks" });
+    const result = await run;
+    expect(log.types()).toEqual(["step_start", "check", "check", "check", "step_end"]);
+    expect(log.of("check").map((c) => [c.check, c.passed, c.severity, c.partitionKey])).toEqual([
+      ["has_rows", true, "error", null],
+      ["spend_is_positive", false, "error", null],
+      ["warn_only", false, "warn", null],
+    ]);
+    expect(result).toMatchObject({ status: "success", retryable: false });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(Table);
+    expect(await store.listFiles()).toEqual(before);
+  });
+
+  it("checks: only the named ones run, in either mode; an unknown name fails before anything runs, listing the asset's checks", async () => {
+    const { a } = checked();
+    const defs = definitions({ assets: [a] });
+    const materialized = step(defs, ["sales"], { checks: ["has_rows"] });
+    expect((await materialized.run).status).toBe("success");
+    expect(materialized.log.of("check").map((c) => c.check)).toEqual(["has_rows"]);
+    const only = step(defs, ["sales"], { store: materialized.store, checksOnly: true, checks: ["spend_is_positive"] });
+    await only.run;
+    expect(only.log.of("check").map((c) => [c.check, c.passed])).toEqual([["spend_is_positive", false]]);
+    const typo = step(defs, ["sales"], { store: materialized.store, checksOnly: true, checks: ["spend_is_postive"] });
+    expect((await typo.run).status).toBe("failure");
+    expect(typo.log.types()).toEqual(["step_start", "asset_failure", "step_end"]);
+    const [f] = typo.log.of("asset_failure");
+    expect(f!.error).toMatchObject({ code: "INVALID_DEFINITION", retryable: false });
+    expect(f!.error.message).toContain('asset "sales": no check named "spend_is_postive"');
+    expect(f!.error.message).toContain("sales: has_rows, spend_is_positive, warn_only");
+  });
+
+  it("a missing stored output fails the asset, naming it and the key, with 'materialize it first'; each key of a range is checked", async () => {
+    const daily = asset({
+      key: "daily",
+      partitions: dailyPartitions({ start: "2024-01-01" }),
+      compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey!] }),
+      checks: [{ name: "one_row", check: (df: pl.DataFrame) => df.height === 1 }],
+    });
+    const defs = definitions({ assets: [daily] });
+    const made = step(defs, ["daily"], { partitionRange: { start: "2024-01-01", end: "2024-01-02" } });
+    expect((await made.run).status).toBe("success");
+    const range = step(defs, ["daily"], { store: made.store, checksOnly: true, partitionRange: { start: "2024-01-01", end: "2024-01-02" } });
+    expect((await range.run).status).toBe("success");
+    expect(range.log.of("check").map((c) => [c.partitionKey, c.passed])).toEqual([
+      ["2024-01-01", true],
+      ["2024-01-02", true],
+    ]);
+    const missing = step(defs, ["daily"], { store: made.store, checksOnly: true, partitionKey: "2024-01-03" });
+    expect((await missing.run).status).toBe("failure");
+    const [f] = missing.log.of("asset_failure");
+    expect(f).toMatchObject({ asset: "daily", partitionKey: "2024-01-03", error: { code: "MISSING_OUTPUT" } });
+    expect(f!.error.message).toContain('asset "daily": no stored output of partition "2024-01-03"');
+    expect(f!.error.message).toContain("materialize it first");
+    expect(missing.log.of("materialization")).toEqual([]);
+  });
+});

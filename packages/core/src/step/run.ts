@@ -42,6 +42,13 @@ export interface StepOptions {
    * startWatchdog); the step processes start one when a selected asset has `timeoutSeconds`.
    */
   readonly watchdog?: TimeoutWatchdog;
+  /** Only these checks of the selected assets run (by name); all by default. An unknown name is INVALID_DEFINITION. */
+  readonly checks?: readonly string[];
+  /**
+   * Run the checks alone against the stored outputs (EXECUTION-CONTRACT.md §5): no compute, no write,
+   * no materialization; a failed check is reported and does not fail the step.
+   */
+  readonly checksOnly?: boolean;
 }
 
 export type AssetStatus = "success" | "failure" | "skipped";
@@ -82,6 +89,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     // A BATON_STORAGE that names no usable store fails here too, before any user code runs.
     store = options.store ?? openStore(environment.BATON_STORAGE, environment);
     plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
+    if (options.checks !== undefined) checkNamesKnown(ordered, options.checks);
   } catch (e) {
     const error = redactError(serializeError(e), redact);
     const asset = (e as { asset?: string }).asset ?? ordered[0]?.id ?? "";
@@ -117,7 +125,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
         outcomes[asset.id] = { status: "failure", records: [], error: fail(asset.id, keys[0] ?? null, new StepCancelled()).message };
         continue;
       }
-      const blocked = defs.upstream(asset.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+      // Checks alone block nothing: each asset's checks run against what is stored.
+      const blocked = options.checksOnly ? undefined : defs.upstream(asset.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
       if (blocked) {
         outcomes[asset.id] = { status: "skipped", records: [] };
         emit({ type: "asset_skipped", asset: asset.id, reason: `upstream "${blocked}" did not succeed` });
@@ -131,7 +140,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
           outcomes[asset.id] = { status: "failure", records, error: fail(asset.id, partitionKey, new StepCancelled()).message };
           break;
         }
-        emit({ type: "asset_start", asset: asset.id, partitionKey });
+        // A check-only step reports only its checks (EXECUTION-CONTRACT.md §5).
+        if (!options.checksOnly) emit({ type: "asset_start", asset: asset.id, partitionKey });
         // Each key is its own attempt with its own budget; a timed-out attempt's later events are dropped.
         const attempt = startAttempt(asset, key, options.signal, options.watchdog);
         const onEvent = (e: StepEvent) => {
@@ -139,7 +149,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
         };
         try {
           const base = { ...options, onEvent, store, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
-          records.push(await attempt.run(() => runOne(asset, key, base)));
+          if (options.checksOnly) await attempt.run(() => checkOne(asset, key, base));
+          else records.push(await attempt.run(() => runOne(asset, key, base)));
         } catch (e) {
           outcomes[asset.id] = { status: "failure", records, error: fail(asset.id, partitionKey, e).message };
           break;
@@ -194,9 +205,47 @@ interface RunOneOptions extends StepOptions {
   readonly attempt: Attempt;
 }
 
+/** The context of one attempt, the same for a materialization and a check-only step. */
+function contextFor(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): AssetContext {
+  const partitionKeys = partitionKey === undefined ? [] : [partitionKey];
+  return {
+    assetKey: asset.key,
+    runId: o.runId,
+    retryNumber: o.retryNumber,
+    partitionKey,
+    partitionKeys,
+    partitionKeyRange: o.partitionRange ?? (partitionKey !== undefined ? { start: partitionKey, end: partitionKey } : undefined),
+    timeWindow: asset.partitions?.type === "time" && partitionKey !== undefined ? timeWindowOfKeys(asset.partitions, partitionKeys) : undefined,
+    resources: pick(o.resources, asset.resources),
+    log: loggerFor(asset.id, o.onEvent, o.redact),
+    signal: o.attempt.signal,
+  };
+}
+
+/**
+ * A check-only attempt: the stored output, read as it was produced (polars or Arrow; nothing for a
+ * side-effect asset), goes to the checks. A failed check is recorded by its event only.
+ */
+async function checkOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<void> {
+  const record = await o.store.readRecord(asset.key, partitionKey);
+  if (!record) {
+    const key = partitionKey !== undefined ? ` partition "${partitionKey}"` : "";
+    throw new BatonError("MISSING_OUTPUT", `no stored output of${key} to run its checks against (looked in ${o.store.dirOf(asset.key, partitionKey)})`, {
+      asset: asset.id,
+      hint: `materialize it first: baton materialize --select ${asset.id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`,
+    });
+  }
+  let output: unknown;
+  if (record.file !== null) {
+    const { frame } = await o.store.read(asset.key, partitionKey, { asset: asset.id, partitionKey });
+    output = await toKind(frame, record.producedAs === "arrow" ? "arrow" : "polars");
+  }
+  o.attempt.check();
+  await runChecks(asset, output, contextFor(asset, partitionKey, o), partitionKey, o);
+}
+
 async function runOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<OutputRecord> {
   const started = performance.now();
-  const log = loggerFor(asset.id, o.onEvent, o.redact);
   const inputs: Record<string, unknown> = {};
   for (const input of asset.inputs) {
     const upstream = o.definitions.asset(input.key.join("/"));
@@ -206,19 +255,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
   o.attempt.check();
   // A store that cannot be written fails now, before the compute runs (not after its work is done).
   await o.store.prepare(asset.key, partitionKey);
-  const partitionKeys = partitionKey === undefined ? [] : [partitionKey];
-  const context: AssetContext = {
-    assetKey: asset.key,
-    runId: o.runId,
-    retryNumber: o.retryNumber,
-    partitionKey,
-    partitionKeys,
-    partitionKeyRange: o.partitionRange ?? (partitionKey !== undefined ? { start: partitionKey, end: partitionKey } : undefined),
-    timeWindow: asset.partitions?.type === "time" && partitionKey !== undefined ? timeWindowOfKeys(asset.partitions, partitionKeys) : undefined,
-    resources: pick(o.resources, asset.resources),
-    log,
-    signal: o.attempt.signal,
-  };
+  const context = contextFor(asset, partitionKey, o);
   const output = await asset.compute(inputs as never, context);
   const frame = await validateOutput(asset, output);
   // Nothing is committed once the step is cancelled or the attempt timed out, even by a compute that finishes afterwards.
@@ -320,9 +357,23 @@ function describe(x: unknown): string {
   return typeof x === "object" ? `an object (${(x as object).constructor?.name ?? "Object"})` : `a ${typeof x}`;
 }
 
+/** Every name in `checks` must be a check of a selected asset: a typo would otherwise run nothing and pass. */
+function checkNamesKnown(assets: readonly AssetDefinition[], checks: readonly string[]): void {
+  const known = new Set(assets.flatMap((a) => a.checks.map((c) => c.name)));
+  const unknown = checks.filter((c) => !known.has(c));
+  if (unknown.length === 0) return;
+  const listed = assets.map((a) => `${a.id}: ${a.checks.length ? a.checks.map((c) => c.name).join(", ") : "(no checks)"}`).join("; ");
+  throw new BatonError("INVALID_DEFINITION", `no check named ${unknown.map((c) => `"${c}"`).join(", ")}`, {
+    asset: assets.length === 1 ? assets[0]!.id : assets.map((a) => a.id).join(", "),
+    hint: `use a check of the selected asset${assets.length === 1 ? "" : "s"} (${listed})`,
+  });
+}
+
 async function runChecks(asset: AssetDefinition, output: unknown, context: AssetContext, partitionKey: string | undefined, o: RunOneOptions): Promise<string[]> {
   const failed: string[] = [];
+  const only = o.checks === undefined ? undefined : new Set(o.checks);
   for (const c of asset.checks) {
+    if (only !== undefined && !only.has(c.name)) continue;
     const severity = c.severity ?? "error";
     let result: CheckResult;
     try {
