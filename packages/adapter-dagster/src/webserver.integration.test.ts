@@ -169,7 +169,7 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
       assetNodes.map((n) => [
         n.assetKey.path.join("/"),
         {
-          kinds: n.kinds,
+          kinds: [...n.kinds].sort(),
           group: n.groupName,
           materializable: n.isMaterializable,
           partitioned: n.isPartitioned,
@@ -178,12 +178,13 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
         },
       ]),
     );
-    const ts = (deps: string[], checks: string[] = [], partitioned = false) => ({ kinds: ["typescript"], group: "sales", materializable: true, partitioned, deps, checks });
+    // Kinds: the language, and the format the output is stored in (a side effect stores nothing).
+    const ts = (deps: string[], checks: string[] = [], partitioned = false, kinds = ["parquet", "typescript"]) => ({ kinds, group: "sales", materializable: true, partitioned, deps, checks });
     expect(seen, "the asset graph dagster dev shows").toEqual({
       orders: ts([]),
       customers: ts([]),
       customer_metrics: ts(["customers", "orders"], ["spend_is_positive"]),
-      published_metrics: ts(["customer_metrics"]),
+      published_metrics: ts(["customer_metrics"], [], false, ["typescript"]),
       daily_revenue: ts(["orders"], [], true),
     });
 
@@ -192,34 +193,38 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
     expect([revenue.partitionKeys.length, revenue.partitionKeys[0], revenue.partitionKeys.at(-1)], "daily_revenue's partition keys (count, first, last)").toEqual([31, "2024-01-01", "2024-01-31"]);
   });
 
-  it("shows the schedule nightly_revenue at 01:15 Europe/Paris, which targets yesterday's daily_revenue partition", async () => {
-    const { scheduleOrError } = await gql<{
+  it("shows the schedule nightly_revenue at 01:15 Europe/Paris, which runs its job on yesterday's daily_revenue partition", async () => {
+    const { scheduleOrError, assetNodes } = await gql<{
+      assetNodes: { assetKey: { path: string[] } }[];
       scheduleOrError: {
         __typename: string;
+        pipelineName: string;
         cronSchedule: string;
         executionTimezone: string;
-        assetSelection: { assetKeys: { path: string[] }[] } | null;
         winter: { results: { timestamp: number }[] };
         summer: { results: { timestamp: number }[] };
       };
     }>(
-      `query($s: ScheduleSelector!) { scheduleOrError(scheduleSelector: $s) { __typename ... on Schedule {
-        cronSchedule executionTimezone assetSelection { assetKeys { path } }
+      `query($s: ScheduleSelector!, $j: PipelineSelector!) { scheduleOrError(scheduleSelector: $s) { __typename ... on Schedule {
+        pipelineName cronSchedule executionTimezone
         winter: futureTicks(cursor: 1704369600, limit: 1) { results { timestamp } }
-        summer: futureTicks(cursor: 1719792000, limit: 1) { results { timestamp } } } } }`,
-      { s: { ...REPO, scheduleName: "nightly_revenue" } },
+        summer: futureTicks(cursor: 1719792000, limit: 1) { results { timestamp } } } }
+        assetNodes(pipeline: $j) { assetKey { path } } }`,
+      { s: { ...REPO, scheduleName: "nightly_revenue" }, j: { ...REPO, pipelineName: "nightly_revenue_job" } },
     );
     const s = expectType(scheduleOrError, "Schedule", "schedule nightly_revenue");
     const iso = (t: number | undefined) => (t === undefined ? "no tick" : new Date(t * 1000).toISOString());
     const shown = {
+      job: s.pipelineName,
       cron: s.cronSchedule,
       timezone: s.executionTimezone,
-      assets: s.assetSelection?.assetKeys.map((k) => k.path.join("/")),
+      assets: assetNodes.map((n) => n.assetKey.path.join("/")),
       // 01:15 in Paris is 00:15 UTC in winter (CET) and 23:15 UTC the day before in summer (CEST).
       afterJan4Noon: iso(s.winter.results[0]?.timestamp),
       afterJul1Midnight: iso(s.summer.results[0]?.timestamp),
     };
     expect(shown, "nightly_revenue as dagster dev shows it").toEqual({
+      job: "nightly_revenue_job",
       cron: "15 1 * * *",
       timezone: "Europe/Paris",
       assets: ["daily_revenue"],
@@ -245,13 +250,15 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
   });
 
   it("shows the sensor orders_landed, whose evaluation runs in Node and keeps Dagster's cursor", async () => {
-    const { sensorOrError } = await gql<{ sensorOrError: { __typename: string; minIntervalSeconds: number; assetSelection: { assetKeys: { path: string[] }[] } | null } }>(
-      `query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename ... on Sensor { minIntervalSeconds assetSelection { assetKeys { path } } } } }`,
-      { s: { ...REPO, sensorName: "orders_landed" } },
+    const { sensorOrError, assetNodes } = await gql<{ sensorOrError: { __typename: string; minIntervalSeconds: number; targets: { pipelineName: string }[] }; assetNodes: { assetKey: { path: string[] } }[] }>(
+      `query($s: SensorSelector!, $j: PipelineSelector!) { sensorOrError(sensorSelector: $s) { __typename ... on Sensor { minIntervalSeconds targets { pipelineName } } }
+        assetNodes(pipeline: $j) { assetKey { path } } }`,
+      { s: { ...REPO, sensorName: "orders_landed" }, j: { ...REPO, pipelineName: "orders_landed_job" } },
     );
     const s = expectType(sensorOrError, "Sensor", "sensor orders_landed");
-    expect({ interval: s.minIntervalSeconds, assets: s.assetSelection?.assetKeys.map((k) => k.path.join("/")).sort() }, "orders_landed's interval and targets").toEqual({
+    expect({ interval: s.minIntervalSeconds, jobs: s.targets.map((t) => t.pipelineName), assets: assetNodes.map((n) => n.assetKey.path.join("/")).sort() }, "orders_landed's interval, job and its assets").toEqual({
       interval: 60,
+      jobs: ["orders_landed_job"],
       assets: ["customer_metrics", "published_metrics"],
     });
 
