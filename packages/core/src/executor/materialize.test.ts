@@ -81,6 +81,33 @@ describe("materialize", () => {
     }
   });
 
+  it("a pool of limit 1 keeps its assets from overlapping; the same assets without the pool overlap (issue 12)", async () => {
+    const spans = new Map<string, { start: number; end: number }>();
+    const timed = (key: string, pool?: string) =>
+      asset({
+        key,
+        ...(pool !== undefined ? { pool } : {}),
+        compute: async () => {
+          const start = performance.now();
+          await tick(150);
+          spans.set(key, { start, end: performance.now() });
+          return frame();
+        },
+      });
+    const overlap = (x: string, y: string) => spans.get(x)!.start < spans.get(y)!.end && spans.get(y)!.start < spans.get(x)!.end;
+
+    const pooled = definitions({ assets: [timed("a", "warehouse"), timed("b", "warehouse"), timed("free")], pools: { warehouse: { limit: 1 } } });
+    expect((await run(pooled, { concurrency: 4 }).result).status).toBe("success");
+    expect(overlap("a", "b"), "two assets of a limit-1 pool ran at once").toBe(false);
+    // The pool holds back only its own assets: the free one ran beside them.
+    expect(overlap("free", "a") || overlap("free", "b")).toBe(true);
+
+    spans.clear();
+    const unpooled = definitions({ assets: [timed("a"), timed("b"), timed("free")] });
+    expect((await run(unpooled, { concurrency: 4 }).result).status).toBe("success");
+    expect(overlap("a", "b"), "without the pool the same two assets should overlap").toBe(true);
+  });
+
   it("a downstream asset waits for all its upstreams even when others could overlap", async () => {
     const t = tracked();
     const a = t.make("a", [], 400);

@@ -22,7 +22,7 @@ export interface MaterializeOptions {
   /** Where outputs go; by default the store BATON_STORAGE (of `env`) names. */
   readonly store?: IOStore;
   readonly runId?: string;
-  /** Independent assets run concurrently, at most this many at once. */
+  /** Independent assets run concurrently, at most this many at once (and at most each pool's limit of its assets). */
   readonly concurrency?: number;
   readonly onEvent?: (event: StepEvent) => void;
   readonly now?: Date;
@@ -79,6 +79,8 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const limit = Math.max(1, options.concurrency ?? 4);
   const sleep = options.sleep ?? delay;
   const running = new Set<Promise<void>>();
+  // Steps holding assets of each concurrency pool (definitions({ pools })), beside `concurrency`.
+  const inPool = new Map<string, number>();
   const skipped = (): AssetRunResult => ({ status: "skipped", attempts: 0, durationMs: 0, materializations: [], checks: [], error: null });
   for (const s of plan.skipped) {
     results[s.id] = skipped();
@@ -164,9 +166,14 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     for (const [id, ups] of waiting) {
       if (running.size >= limit) return;
       if (ups.some((u) => results[u]?.status !== "success")) continue;
+      // A full pool holds its asset back; others may still start. The slot is held through the asset's retries.
+      const pool = defs.asset(id).pool;
+      if (pool !== undefined && (inPool.get(pool) ?? 0) >= (defs.pools[pool]?.limit ?? Infinity)) continue;
       waiting.delete(id);
+      if (pool !== undefined) inPool.set(pool, (inPool.get(pool) ?? 0) + 1);
       const p: Promise<void> = runAsset(planned.get(id)!).then(() => {
         running.delete(p);
+        if (pool !== undefined) inPool.set(pool, inPool.get(pool)! - 1);
         if (results[id]?.status !== "success") skipDownstream(id);
       });
       running.add(p);
