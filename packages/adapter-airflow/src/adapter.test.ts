@@ -160,7 +160,7 @@ describe("plan", () => {
       expect(a.partitions === null).toBe(fixture.assets.find((x) => x.id === a.id)!.partitions === null);
     }
     const s = fixture.schedules[0]!;
-    expect(plan.schedules[0]!.becomes).toContain(`DAG baton_schedule_${airflowId(s.name)} on CronDataIntervalTimetable("${s.cron}", timezone="${s.timezone}")`);
+    expect(plan.schedules[0]!.becomes).toContain(`DAG baton_schedule_${airflowId(s.name)} on BatonCronTimetable("${s.cron}", "${s.timezone}")`);
     expect(plan.sensors[0]!.becomes).toMatch(/^DAG baton_sensor_\S+ \(@continuous, max_active_runs=1, max_consecutive_failed_dag_runs=3\)/);
     expect(dagIdsFor(fixture, "shop")).toEqual(["shop_assets", ...fixture.schedules.map((x) => `shop_schedule_${airflowId(x.name)}`), ...fixture.sensors.map((x) => `shop_sensor_${airflowId(x.name)}`)]);
   });

@@ -42,7 +42,7 @@ export function airflowPlan(manifest: Manifest, options: AirflowOptions): Target
   const schedules = scheduleDags.map(({ s, dagId }) => ({
     name: s.name,
     becomes:
-      `DAG ${dagId} on CronDataIntervalTimetable("${s.cron}", timezone="${s.timezone}"), catchup=False, over ${s.assets.length} asset(s)` +
+      `DAG ${dagId} on BatonCronTimetable("${s.cron}", "${s.timezone}") (Airflow's CronDataIntervalTimetable, described with its timezone), catchup=False, over ${s.assets.length} asset(s)` +
       (s.partitions?.type === "time" ? `; start_date = the first partition (${s.partitions.start}), so backfills reach every partition` : "") +
       "; each run takes its partition from the data interval's end",
   }));

@@ -3,7 +3,7 @@
 Default grouping (``build_dags``):
   * ``<prefix>_assets``: every asset, unscheduled, for manual runs, partition ranges and sensor runs;
   * ``<prefix>_schedule_<name>``: one DAG per Baton schedule over its selection, on a cron
-    data-interval timetable in the schedule's timezone;
+    data-interval timetable in the schedule's timezone (described with it, see timetables.py);
   * ``<prefix>_sensor_<name>``: one DAG per Baton sensor that triggers ``<prefix>_assets``.
 Call ``asset_dag`` / ``sensor_dag`` yourself to group differently.
 """
@@ -20,7 +20,6 @@ from airflow.sdk import (
     DAG,
     Asset,
     AssetAlias,
-    CronDataIntervalTimetable,
     Param,
     TaskGroup,
     get_parsing_context,
@@ -49,6 +48,7 @@ from .operators import (
     manifest_at,
 )
 from .options import AirflowOptions, build_options, default_options
+from .timetables import BatonCronTimetable
 
 OUTCOME_TASK_ID = "outcome"
 COMMITTED_TASK_ID = "committed"
@@ -161,9 +161,7 @@ def asset_dag(
     in_dag = set(asset_ids)
     partitioned = any(manifest.asset(a)["partitions"] is not None for a in asset_ids)
     timetable = (
-        CronDataIntervalTimetable(schedule["cron"], timezone=schedule["timezone"])
-        if schedule
-        else None
+        BatonCronTimetable(schedule["cron"], schedule["timezone"]) if schedule else None
     )
     with DAG(
         dag_id=dag_id,

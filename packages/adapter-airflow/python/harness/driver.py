@@ -216,7 +216,11 @@ def _run_report(dag_id: str, dr) -> dict:
 
 
 def dag_test(request: dict) -> dict:
-    dag = bag().dags[request["dagId"]]
+    # Parsed anew for each run, as a fresh `airflow dags test` process (or a worker's task process)
+    # parses it: merging a run's conf into its params sets the values of the DAG's own Param
+    # objects (process_params in airflow/sdk/definitions/param.py; a copy of the DAG shares them),
+    # which would otherwise leak into the next run of this process.
+    dag = bag(refresh=True).dags[request["dagId"]]
     logical_date = (
         datetime.fromisoformat(request["logicalDate"])
         if request.get("logicalDate")
@@ -403,7 +407,25 @@ def parse_time(request: dict) -> dict:
     }
 
 
+_client = None
+
+
+def rest(request: dict) -> dict:
+    """GET one path of Airflow's public REST API (/api/v2/...), answered by Airflow's own FastAPI
+    app in this process (what the UI reads), as an admin of the simple auth manager."""
+    global _client
+    if _client is None:
+        from airflow.api_fastapi.app import create_app
+        from fastapi.testclient import TestClient
+
+        os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+        _client = TestClient(create_app("core"))
+    response = _client.get(request["path"], params=request.get("params"))
+    return {"status": response.status_code, "body": response.json()}
+
+
 OPS = {
+    "rest": rest,
     "sync": lambda r: sync(),
     "describe": lambda r: describe(),
     "configure": configure,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from airflow.sdk import Asset, CronDataIntervalTimetable
+from airflow.sdk import Asset
 from conftest import BuildFactory
 
 from baton_airflow import build_dags
@@ -17,6 +17,7 @@ from baton_airflow.operators import (
     run_id_for,
 )
 from baton_airflow.options import build_options
+from baton_airflow.timetables import BatonCronTimetable
 from baton_core import ManifestError
 
 
@@ -57,7 +58,9 @@ def test_a_schedule_runs_on_its_cron_from_the_first_partition(
     make_build: BuildFactory,
 ) -> None:
     dag = build_dags(make_build())["baton_schedule_nightly"]
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    # Airflow's cron data-interval timetable, described with its timezone.
+    assert isinstance(dag.timetable, BatonCronTimetable)
+    assert dag.timetable.description == "At 01:30 (UTC)"
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == (
         "30 1 * * *",
         "UTC",
