@@ -77,7 +77,7 @@ describe("Airflow parses the emitted DAG file", () => {
 
     const s = manifest.schedules[0]!;
     const scheduled = dags[`baton_schedule_${s.name}`]!;
-    expect([scheduled.timetable, scheduled.cron, scheduled.timezone]).toEqual(["CronDataIntervalTimetable", s.cron, s.timezone]);
+    expect([scheduled.timetable, scheduled.cron, scheduled.timezone]).toEqual(["BatonCronTimetable", s.cron, s.timezone]);
     expectAssetDag(scheduled, s.assets);
 
     const sensor = dags[`baton_sensor_${manifest.sensors[0]!.name}`]!;
@@ -106,6 +106,69 @@ describe("Airflow parses the emitted DAG file", () => {
       (e: { stderr: string }) => e.stderr,
     );
     expect(failure).toMatch(/manifest version 99 .* is not one baton_airflow can read \(it reads 2\)/);
+  });
+});
+
+describe("what Airflow's UI shows, read from its REST API", () => {
+  const rest = async <T>(path: string, params?: Record<string, string>) => {
+    const r = await harness.driver().request<{ status: number; body: T }>("rest", { path, params });
+    expect({ path, status: r.status }).toEqual({ path, status: 200 });
+    return r.body;
+  };
+
+  it("each DAG's docs are Baton's (not the library's docstring), and a schedule's timetable names its timezone", async () => {
+    const all = await rest<{ doc_md: string; params: Record<string, unknown> }>("/api/v2/dags/baton_assets/details");
+    expect(all.doc_md).toContain(`Every Baton asset (${manifest.assets.length}, in groups`);
+    expect(all.doc_md).not.toContain("Build Airflow DAGs");
+    expect(Object.keys(all.params).sort()).toEqual(["assets", "partition_key", "partition_range"]);
+    const s = manifest.schedules.find((x) => x.name === "daily_events")!;
+    const scheduled = await rest<{ doc_md: string; timetable_description: string; timetable_summary: string }>(`/api/v2/dags/baton_schedule_${s.name}/details`);
+    expect(scheduled.doc_md).toContain(s.description!);
+    expect([scheduled.timetable_summary, scheduled.timetable_description]).toEqual([s.cron, "At 02:00 (Europe/Paris)"]);
+    const sensor = await rest<{ doc_md: string; max_consecutive_failed_dag_runs: number }>("/api/v2/dags/baton_sensor_new_event_files/details");
+    expect(sensor.max_consecutive_failed_dag_runs).toBe(3);
+    expect(sensor.doc_md).toContain("baton_sensor_cursor__new_event_files");
+  });
+
+  it("a task's docs hold the asset's description, owners, tags and code reference", async () => {
+    const orders = manifest.assets.find((a) => a.id === "raw/orders")!;
+    const task = await rest<{ doc_md: string; owner: string; retry_exponential_backoff: number; pool: string }>(`/api/v2/dags/baton_assets/tasks/${airflowId(orders.id)}`);
+    expect(task.doc_md).toContain(orders.description!);
+    expect(task.doc_md).toContain("`team:data`");
+    expect(task.doc_md).toContain("`layer=raw`");
+    expect(orders.source).not.toBeNull();
+    expect(task.doc_md).toContain(`| Defined in | \`${orders.source!.file}:${orders.source!.line}\` |`);
+    expect([task.owner, task.pool]).toEqual(["team:data", "default_pool"]);
+    const flaky = await rest<{ retries: number; retry_exponential_backoff: number }>("/api/v2/dags/baton_assets/tasks/flaky");
+    // A constant backoff: no multiplier (an exponential one is 2.0; pytest checks Airflow's computed delays).
+    expect([flaky.retries, flaky.retry_exponential_backoff]).toEqual([2, 0]);
+    const plan = await rest<{ owner: string }>("/api/v2/dags/baton_assets/tasks/plan");
+    expect(plan.owner).toBe("baton");
+  });
+
+  it("the Asset carries Baton's group, description, owners, tags, metadata and code reference", async () => {
+    const orders = manifest.assets.find((a) => a.id === "raw/orders")!;
+    const { assets } = await rest<{ assets: { name: string; uri: string; group: string; extra: Record<string, unknown> }[] }>("/api/v2/assets", { name_pattern: "raw/orders" });
+    const found = assets.find((a) => a.name === orders.id)!;
+    expect(found).toMatchObject({ uri: assetUri(orders.id), group: orders.group });
+    expect(found.extra).toEqual({
+      baton_id: orders.id,
+      description: orders.description,
+      owners: [...orders.owners],
+      tags: { ...orders.tags },
+      metadata: { ...orders.metadata },
+      code_version: orders.codeVersion,
+      source: `${orders.source!.file}:${orders.source!.line}`,
+    });
+  });
+
+  it("each Baton group is a TaskGroup in the graph; the task ids stay the asset ids", async () => {
+    const structure = await rest<{ nodes: { id: string; label: string; children?: { id: string }[] | null }[] }>("/ui/structure/structure_data", { dag_id: "baton_assets" });
+    const groups = Object.fromEntries(structure.nodes.filter((n) => n.children).map((n) => [n.id, n.children!.map((c) => c.id).sort()]));
+    const expected: Record<string, string[]> = {};
+    for (const a of manifest.assets) (expected[airflowId(a.group)] ??= []).push(airflowId(a.id));
+    for (const ids of Object.values(expected)) ids.sort();
+    expect(groups).toEqual(expected);
   });
 });
 
@@ -287,6 +350,22 @@ describe("Airflow's records tell what happened (issue 10)", () => {
     const pid = Number(readFileSync(startedMarker(environment, "truth/sleeper"), "utf8").trim());
     await waitFor(() => !processAlive(pid), { what: `the cancelled Node step (pid ${pid}) to exit` });
     expect(await store.readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
+  });
+});
+
+describe("timeoutSeconds on Airflow (contract §1)", () => {
+  it("the task's execution_timeout is the backstop; core's limit fails the attempt first and the task log says it timed out", async () => {
+    const spins = manifest.assets.find((a) => a.id === "spins")!;
+    const task = await harness.driver().request<{ body: { execution_timeout: { days: number; seconds: number } | null } }>("rest", { path: "/api/v2/dags/baton_assets/tasks/spins" });
+    expect(task.body.execution_timeout).toMatchObject({ days: 0, seconds: spins.timeoutSeconds! + 10 });
+    const logStart = readFileSync(harness.driver().logFile).length;
+    const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { assets: ["spins"] } });
+    const ti = run.tasks.spins;
+    expect({ run: run.state, ti: ti?.state }).toEqual({ run: "failed", ti: "failed" });
+    expect(ti?.xcom?.baton?.error?.message ?? "").toContain(`timed out after ${spins.timeoutSeconds} s (timeoutSeconds: ${spins.timeoutSeconds})`);
+    const log = readFileSync(harness.driver().logFile).subarray(logStart).toString("utf8");
+    expect(log).toMatch(/spins failed: .*timed out after \d+ s/);
+    expect(run.materializations).toEqual([]);
   });
 });
 
