@@ -24,7 +24,6 @@ from .resources import secret_values, step_environment
 LOG_LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
-    "warn": logging.WARNING,
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }

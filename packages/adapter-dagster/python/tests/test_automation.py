@@ -23,7 +23,7 @@ import json, sys
 def event(e):
     print("@@baton:event " + json.dumps(e), flush=True)
 event({{"type": "log", "level": "info", "message": "baton-sensor-log: 2 new file(s)", "asset": None}})
-event({{"type": "log", "level": "warn", "message": "slow landing folder", "asset": None}})
+event({{"type": "log", "level": "warning", "message": "slow landing folder", "asset": None}})
 print("a line of the sensor's own output", flush=True)
 event({{"type": "tick", "result": {{
     "runRequests": [{{"runKey": "events:2024-01-03", "partitionKey": "2024-01-03",
