@@ -810,8 +810,12 @@ describe("runStep: check-only steps (issue 12, EXECUTION-CONTRACT.md §5)", () =
     expect((await missing.run).status).toBe("failure");
     const [f] = missing.log.of("asset_failure");
     expect(f).toMatchObject({ asset: "daily", partitionKey: "2024-01-03", error: { code: "MISSING_OUTPUT" } });
-    expect(f!.error.message).toContain('asset "daily": no stored output of partition "2024-01-03"');
+    expect(f!.error.message).toContain('asset "daily": no stored output for partition "2024-01-03"');
     expect(f!.error.message).toContain("materialize it first");
     expect(missing.log.of("materialization")).toEqual([]);
+    const plain = asset({ key: "plain", compute: () => orders(), checks: [{ name: "rows", check: () => true }] });
+    const none = step(definitions({ assets: [plain] }), ["plain"], { checksOnly: true });
+    expect((await none.run).status).toBe("failure");
+    expect(none.log.of("asset_failure")[0]!.error.message).toContain('asset "plain": no stored output to run its checks against');
   });
 });

@@ -229,8 +229,8 @@ function contextFor(asset: AssetDefinition, partitionKey: string | undefined, o:
 async function checkOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<void> {
   const record = await o.store.readRecord(asset.key, partitionKey);
   if (!record) {
-    const key = partitionKey !== undefined ? ` partition "${partitionKey}"` : "";
-    throw new BatonError("MISSING_OUTPUT", `no stored output of${key} to run its checks against (looked in ${o.store.dirOf(asset.key, partitionKey)})`, {
+    const key = partitionKey !== undefined ? ` for partition "${partitionKey}"` : "";
+    throw new BatonError("MISSING_OUTPUT", `no stored output${key} to run its checks against (looked in ${o.store.dirOf(asset.key, partitionKey)})`, {
       asset: asset.id,
       hint: `materialize it first: baton materialize --select ${asset.id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`,
     });
