@@ -11,9 +11,12 @@ from .errors import (
     BatonRunError,
     BatonSelectionError,
     BatonStepError,
+    BatonStepTimeout,
 )
+from .keys import asset_key
 from .manifest import Manifest
-from .project import BatonProject, RunPlan, asset_uri
+from .pools import pool_tag
+from .project import BatonProject, RunPlan, task_runner
 from .resources import BatonResource, storage_env
 
 __all__ = [
@@ -25,8 +28,11 @@ __all__ = [
     "BatonRunError",
     "BatonSelectionError",
     "BatonStepError",
+    "BatonStepTimeout",
     "Manifest",
     "RunPlan",
-    "asset_uri",
+    "asset_key",
+    "pool_tag",
     "storage_env",
+    "task_runner",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class BatonError(Exception):
     """Base class of the errors raised by baton_prefect."""
@@ -39,6 +41,31 @@ class BatonStepError(BatonError):
         self.ts_stack = stack
         self.retryable = retryable
         super().__init__(f"{message}\n{_stack_body(stack)}" if stack else message)
+
+
+class BatonStepTimeout(BatonStepError, TimeoutError):
+    """An attempt ran out of its ``timeoutSeconds``: core's own limit, or the task's
+    ``timeout_seconds`` when Node did not stop by itself.
+
+    A TimeoutError, so that Prefect's task engine ends the task run in its ``TimedOut`` state
+    (prefect/task_engine.py ``handle_timeout``, which also applies the retries).
+    """
+
+    def __new__(cls, *args: object, **kwargs: object) -> Self:
+        # OSError.__new__ would read (asset, message) as (errno, strerror).
+        return TimeoutError.__new__(cls)
+
+    def __init__(
+        self,
+        asset: str,
+        message: str,
+        stack: str | None = None,
+        *,
+        retryable: bool = True,
+    ) -> None:
+        super().__init__(asset, message, stack, retryable=retryable)
+        # OSError.__init__ keeps the args __new__ saw (none): set the text as BaseException would.
+        self.args = (f"{message}\n{_stack_body(stack)}" if stack else message,)
 
 
 class BatonRunError(BatonError):

@@ -7,6 +7,7 @@ defines the flows and deployments with it. Nothing here starts Node until a task
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -16,16 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger
+from prefect import get_run_logger, unmapped
 from prefect.artifacts import create_table_artifact
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.context import AssetContext
+from prefect.context import AssetContext, TaskRunContext
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run, task_run
+from prefect.settings import get_current_settings
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import Task
 from prefect.variables import Variable
 
@@ -38,16 +41,21 @@ from baton_core import (
     schedule_tick_plan,
 )
 from baton_core.build import read_build
+from baton_core.manifest_types import ManifestAsset
 from baton_core.plan import RunPlan as CorePlan
 
+from .caching import cache_key, cacheable, output_stored
 from .errors import (
     BatonError,
     BatonManifestError,
     BatonPartitionError,
     BatonRunError,
     BatonStepError,
+    BatonStepTimeout,
 )
+from .keys import asset_key
 from .manifest import Manifest
+from .pools import create_pool_limits, pool_tag
 from .resources import (
     ResourceMapping,
     StepEnvironment,
@@ -57,18 +65,18 @@ from .resources import (
 )
 from .sync import sync_result
 
-URI_SCHEME = "baton://"
+# Node steps at once in a flow run, as `baton materialize --concurrency` by default;
+# PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS sets another number.
+DEFAULT_MAX_WORKERS = 4
+# What the task's timeout_seconds adds to an asset's timeoutSeconds (the execution contract's
+# grace: core's own limit, and its watchdog 5 s later, normally end the step first).
+TIMEOUT_GRACE_SECONDS = 10
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-
-
-def asset_uri(asset_id: str) -> str:
-    """The stable Prefect asset key of a Baton asset."""
-    return URI_SCHEME + asset_id
 
 
 def slug(text: str) -> str:
@@ -81,9 +89,9 @@ class RunPlan:
     """What one flow run materializes (baton_core's plan), checked before any task starts."""
 
     assets: list[str]
-    # baton-step partition arguments per asset: one list per step, ``[[]]`` when unpartitioned.
-    steps: dict[str, list[list[str]]] = field(default_factory=dict)
-    # The partitions each partitioned asset runs, for its task run name.
+    # The partition keys each partitioned asset runs: one task run per key (``.map()``).
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    # The partitions each partitioned asset runs, in words (the run's log).
     labels: dict[str, str] = field(default_factory=dict)
     skip_reason: str | None = None
     # Assets the run leaves out on purpose, with the reason (in the run's log and result).
@@ -104,17 +112,26 @@ class BatonProject:
         resources: ResourceMapping | None = None,
         storage: str | None = None,
         storage_secret: str | None = None,
+        cache: bool = False,
     ) -> None:
         self.manifest = Manifest.load(manifest)
+        # Opt-in task caching (the build option ``cache``; see caching.py).
+        self.cache = cache
         self.flow_name = flow_name
         self.resources: ResourceMapping = resources or {}
         self.storage = storage
         # A Secret block with the S3 store's credentials, loaded when a step runs (never a value here).
         self.storage_secret = storage_secret
-        self._assets = {a: self._prefect_asset(a) for a in self.manifest.assets}
+        # A worker's BATON_STORAGE wins over the build's storage, for the steps and the keys.
+        self._assets = {
+            a: self._prefect_asset(a, os.environ.get("BATON_STORAGE") or storage)
+            for a in self.manifest.assets
+        }
         self._tasks: dict[str, Task[..., dict[str, Any]]] = {}
         # Set when this process is told to stop (a cancelled flow run): no step starts or retries.
         self._cancelled = threading.Event()
+        # The stop signal of each Node step running now (set on cancellation or at its deadline).
+        self._steps: set[threading.Event] = set()
 
     @classmethod
     def from_build(cls, manifest: str | Path, *, flow_name: str) -> BatonProject:
@@ -128,6 +145,12 @@ class BatonProject:
                 f'{Path(manifest).parent / "build.json"}: option "resources" is not an'
                 " object; rebuild with `baton prefect build --resources FILE.json`"
             )
+        cache = build.options.get("cache", False)
+        if not isinstance(cache, bool):
+            raise BatonManifestError(
+                f'{Path(manifest).parent / "build.json"}: option "cache" is not true or'
+                " false; rebuild with `baton prefect build` (add --cache to cache tasks)"
+            )
         storage_secret = build.options.get("storageSecret")
         if storage_secret is not None and not isinstance(storage_secret, str):
             raise BatonManifestError(
@@ -140,6 +163,7 @@ class BatonProject:
             resources=resources,
             storage=build.storage,
             storage_secret=storage_secret,
+            cache=cache,
         )
 
     # -- planning --------------------------------------------------------------------------------
@@ -195,7 +219,11 @@ class BatonProject:
         return self._run_plan(plan, partition_key)
 
     def _run_plan(self, plan: CorePlan, partition_key: str | None) -> RunPlan:
-        steps = {a.asset_id: a.step_args() for a in plan.assets}
+        keys = {
+            a.asset_id: a.partition_keys
+            for a in plan.assets
+            if a.partition_keys is not None
+        }
         labels = {
             a.asset_id: _label(a.partition_keys)
             for a in plan.assets
@@ -209,7 +237,7 @@ class BatonProject:
         )
         return RunPlan(
             plan.asset_ids,
-            steps,
+            keys,
             labels,
             skip_reason,
             skipped,
@@ -227,7 +255,8 @@ class BatonProject:
         partition_range_end: str | None = None,
         schedule: str | None = None,
     ) -> dict[str, Any]:
-        """The body of the materialize flow: submit one task per asset and wait for all of them."""
+        """The body of the materialize flow: one task run per asset and partition, upstream
+        first (a partitioned asset's partitions as one ``.map()``); waits for all of them."""
         logger = get_run_logger()
         self._cancelled.clear()  # a new flow run of this process
         plan = self.plan(
@@ -242,41 +271,89 @@ class BatonProject:
             logger.info("Skipped %s: %s", asset_id, reason)
         for warning in plan.warnings:
             logger.warning("%s", warning)
+        if plan.skipped:
+            _skipped_artifact(plan.skipped)
         if plan.skip_reason:
             logger.info("Nothing to run: %s", plan.skip_reason)
             return {"skipped": plan.skip_reason, "skipped_assets": plan.skipped}
-        futures: dict[str, PrefectFuture[dict[str, Any]]] = {}
+        futures: dict[str, list[tuple[str | None, Future]]] = {}
         with self._stop_steps_when_interrupted():
             for asset_id in plan.assets:
                 upstream = [
-                    futures[u] for u in self.manifest.upstream(asset_id) if u in futures
+                    f
+                    for u in self.manifest.upstream(asset_id)
+                    for _, f in futures.get(u, [])
                 ]
-                futures[asset_id] = self.task(asset_id, plan).submit(
-                    asset_id, plan.steps[asset_id], wait_for=upstream
+                futures[asset_id] = self._submit(
+                    asset_id, plan.keys.get(asset_id), upstream
                 )
-            wait(list(futures.values()))
+            wait([f for fs in futures.values() for _, f in fs])
         # The first failure in run order (the plan's order) leads the message.
         problems = []
-        for asset_id, future in futures.items():
-            state = future.state
-            if state.is_failed() or state.is_crashed():
-                problems.append(f"{asset_id} failed: {state.message or state.name}")
-            elif not state.is_completed():
-                problems.append(f"{asset_id} did not run (an upstream asset failed)")
+        for asset_id, fs in futures.items():
+            for key, future in fs:
+                state = future.state
+                name = asset_id if key is None else f"{asset_id} [{key}]"
+                if state.is_failed() or state.is_crashed():
+                    problems.append(f"{name} failed: {state.message or state.name}")
+                elif not state.is_completed():
+                    problems.append(f"{name} did not run (an upstream asset failed)")
         if problems:
             raise BatonRunError(
-                f"{len(problems)} of {len(futures)} assets did not succeed: "
-                + "; ".join(problems)
+                f"{len(problems)} of {sum(len(fs) for fs in futures.values())} task runs"
+                " did not succeed: " + "; ".join(problems)
             )
-        results: dict[str, Any] = {a: f.result() for a, f in futures.items()}
+        results: dict[str, Any] = {
+            a: _merged([f.result() for _, f in fs]) for a, fs in futures.items()
+        }
         if plan.skipped:
             results["skipped_assets"] = plan.skipped
         return results
 
-    def task(
-        self, asset_id: str, plan: RunPlan | None = None
-    ) -> Task[..., dict[str, Any]]:
-        """The Prefect task that materializes one asset (named for it in the run graph)."""
+    def _submit(
+        self,
+        asset_id: str,
+        keys: list[str] | None,
+        upstream: list[Future],
+    ) -> list[tuple[str | None, Future]]:
+        """The asset's task runs, by partition key: one (key None), or one per key (``.map()``,
+        run in parallel). With caching, a run whose output the store no longer has refreshes
+        its cache entry instead of reading it."""
+        task = self.task(asset_id)
+        wanted: list[str | None] = [None] if keys is None else list(keys)
+        missing = self._missing_outputs(asset_id, wanted)
+        if keys is None:
+            if missing:
+                task = task.with_options(refresh_cache=True)
+            return [(None, task.submit(asset_id, None, wait_for=upstream))]
+        named = task.with_options(task_run_name="{asset} [{partition_key}]")
+        stale = set(missing)
+        runs: list[tuple[str | None, Future]] = []
+        for refresh in (False, True):
+            group = [k for k in keys if (k in stale) == refresh]
+            if group:
+                mapper = named.with_options(refresh_cache=True) if refresh else named
+                runs += zip(
+                    group,
+                    mapper.map(unmapped(asset_id), group, wait_for=upstream),
+                    strict=True,
+                )
+        return runs
+
+    def _missing_outputs(
+        self, asset_id: str, keys: list[str | None]
+    ) -> list[str | None]:
+        """The keys of a cached asset whose output the store no longer has: their task runs
+        must run (refreshing the cache entry) rather than reuse a reference to nothing."""
+        spec = self.manifest.asset(asset_id)
+        if not (self.cache and cacheable(spec)):
+            return []
+        env = self.environment(spec["resources"]).env
+        return [k for k in keys if not output_stored(self.manifest, asset_id, k, env)]
+
+    def task(self, asset_id: str) -> Task[..., dict[str, Any]]:
+        """The Prefect task that materializes one asset (named for it in the run graph); its
+        runs take the asset id and one partition key (None when unpartitioned)."""
         if asset_id not in self._tasks:
             spec = self.manifest.asset(asset_id)
             upstream: list[Asset | str] = [
@@ -298,51 +375,82 @@ class BatonProject:
             project = self
 
             def run_asset(
-                asset: str, steps: list[list[str]] | None = None
+                asset: str, partition_key: str | None = None
             ) -> dict[str, Any]:
-                return project.run_asset(asset, steps or [[]])
+                return project.run_asset(asset, partition_key)
 
             def retry_condition(
                 task: Task[..., Any], run: TaskRun, state: State[Any]
             ) -> bool:
                 return not project._cancelled.is_set() and _retryable(state)
 
+            tags = [
+                f"group:{spec['group']}",
+                *(f"{k}:{v}" for k, v in spec["tags"].items()),
+            ]
+            pool = spec.get("pool")
+            if pool:
+                tags.append(pool_tag(pool))
+            timeout = spec.get("timeoutSeconds")
+            cached = self.cache and cacheable(spec)
+            caching: dict[str, Any] = (
+                # The result is the output's references (JSON), never the frame.
+                {
+                    "cache_key_fn": self._cache_key,
+                    "persist_result": True,
+                    "result_serializer": "json",
+                }
+                if cached
+                else {"cache_policy": NO_CACHE, "persist_result": False}
+            )
             self._tasks[asset_id] = materialize(
                 self._assets[asset_id],
                 by="baton",
                 name=asset_id,
-                description=spec["description"],
-                tags=[
-                    f"group:{spec['group']}",
-                    *(f"{k}:{v}" for k, v in spec["tags"].items()),
-                ],
+                description=_task_description(spec),
+                tags=tags,
+                version=spec["codeVersion"],
                 asset_deps=upstream,
                 retries=retry["maxRetries"],
                 retry_delay_seconds=delays,
                 retry_condition_fn=retry_condition,
-                cache_policy=NO_CACHE,
-                persist_result=False,
+                # One partition per task run: the contract's budget is timeoutSeconds plus grace.
+                timeout_seconds=timeout + TIMEOUT_GRACE_SECONDS if timeout else None,
+                task_run_name=asset_id,
+                **caching,
             )(run_asset)
-        name = asset_id
-        if plan and asset_id in plan.labels:
-            name += f" [{plan.labels[asset_id]}]"
-        return self._tasks[asset_id].with_options(task_run_name=name)
+        return self._tasks[asset_id]
 
-    def run_asset(self, asset: str, steps: list[list[str]]) -> dict[str, Any]:
-        """One task attempt: run the asset in Node (one step per run of consecutive partitions)
-        and report what it printed to Prefect.
+    def _cache_key(
+        self, context: TaskRunContext, parameters: dict[str, Any]
+    ) -> str | None:
+        """Prefect's cache_key_fn: see caching.py (read when the task run starts, after its
+        upstream task runs finished)."""
+        asset, key = parameters["asset"], parameters.get("partition_key")
+        env = self.environment(self.manifest.asset(asset)["resources"]).env
+        return cache_key(self.manifest, asset, key, env, _utcnow())
 
-        The task completes only when every step's verdict is a success; anything else fails it,
-        retryable or not. Outputs a failing step did commit (before an error-severity check or a
-        resource teardown failed) still get their materialization event.
+    def create_pool_limits(self) -> dict[str, int]:
+        """Create (or update) the tag concurrency limit of each Baton pool on the Prefect API:
+        part of deploying (flows.py's ``deployments()``). Returns tag -> limit."""
+        return create_pool_limits(self.manifest)
+
+    def run_asset(self, asset: str, partition_key: str | None = None) -> dict[str, Any]:
+        """One task attempt: run the asset for one partition (or unpartitioned) in Node and
+        report what it printed to Prefect.
+
+        The task completes only when the step's verdict is a success; anything else fails it,
+        retryable or not. An output a failing step did commit (before an error-severity check
+        or a resource teardown failed) still gets its materialization event. Past the asset's
+        timeoutSeconds plus grace the step is stopped and the task run ends ``TimedOut``.
         """
-        if self._cancelled.is_set():
-            raise BatonStepError(asset, "the flow run was cancelled", retryable=False)
         logger = get_run_logger()
         spec = self.manifest.asset(asset)
         environment = self.environment(spec["resources"])
         base = ["--asset", asset, "--run-id", str(flow_run.get_id() or "adhoc")]
         base += ["--retry", str(max(task_run.get_run_count() - 1, 0))]
+        if partition_key is not None:
+            base += ["--partition", partition_key]
 
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] == "log":
@@ -363,32 +471,52 @@ class BatonProject:
                     level, "check %s on %s%s %s", event["check"], asset, where, passed
                 )
 
-        materializations: list[dict[str, Any]] = []
-        checks: list[dict[str, Any]] = []
-        failure: BatonStepError | None = None
-        for partition_args in steps:
-            result = self._run_step(
-                "run", base + partition_args, environment, logger, on_event
-            )
-            materializations += [
-                m for m in result.of_type("materialization") if m["asset"] == asset
-            ]
-            checks += result.of_type("check")
-            judged = _verdict(result, [asset])
+        stop = threading.Event()
+        self._steps.add(stop)
+        timeout = spec.get("timeoutSeconds")
+        limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
+        deadline = threading.Timer(limit, stop.set) if limit else None
+        try:
             if self._cancelled.is_set():
-                failure = BatonStepError(
+                raise BatonStepError(
                     asset, "the flow run was cancelled", retryable=False
                 )
-                break
-            if not judged.ok:
-                stack = _stack(result)
-                failure = BatonStepError(
-                    asset,
-                    environment.redact(judged.message),
-                    environment.redact(stack) if stack else None,
-                    retryable=judged.retryable,
-                )
-                break
+            if deadline is not None:
+                # Prefect's timeout cannot interrupt a worker thread blocked on Node's output
+                # (prefect/task_engine.py warns so): this stops Node at the same limit.
+                deadline.daemon = True
+                deadline.start()
+            result = self._run_step("run", base, environment, logger, on_event, stop)
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            self._steps.discard(stop)
+        timed_out = stop.is_set() and not self._cancelled.is_set()
+        materializations = [
+            m for m in result.of_type("materialization") if m["asset"] == asset
+        ]
+        checks = result.of_type("check")
+        failure: BatonStepError | None = None
+        judged = _verdict(result, [asset])
+        if self._cancelled.is_set():
+            failure = BatonStepError(
+                asset, "the flow run was cancelled", retryable=False
+            )
+        elif timed_out:
+            failure = BatonStepTimeout(
+                asset,
+                f"timed out after {limit:g} s (the task's timeout_seconds: timeoutSeconds"
+                f" {timeout:g} plus {TIMEOUT_GRACE_SECONDS} s); its Node step was stopped",
+            )
+        elif not judged.ok:
+            stack = _stack(result)
+            error = BatonStepTimeout if _timed_out(result) else BatonStepError
+            failure = error(
+                asset,
+                environment.redact(judged.message),
+                environment.redact(stack) if stack else None,
+                retryable=judged.retryable,
+            )
         if checks:
             create_table_artifact(
                 key=f"{slug(asset)}-checks",
@@ -396,7 +524,7 @@ class BatonProject:
                 description=f"Baton asset checks of `{asset}`",
             )
         metadata = (
-            environment.redact_all(_asset_metadata(materializations))
+            environment.redact_all(_asset_metadata(materializations, spec))
             if materializations
             else None
         )
@@ -405,11 +533,11 @@ class BatonProject:
                 _emit_materialized(self._assets[asset], metadata)
             raise failure
         if metadata is not None:
-            add_asset_metadata(asset_uri(asset), metadata)
+            add_asset_metadata(self._assets[asset].key, metadata)
         reported: dict[str, Any] = environment.redact_all(
             {
                 "asset": asset,
-                "uri": asset_uri(asset),
+                "uri": self._assets[asset].key,
                 "materializations": [_reference(m) for m in materializations],
                 "checks": [_check_row(c) for c in checks],
             }
@@ -423,9 +551,11 @@ class BatonProject:
         environment: StepEnvironment,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
         on_event: Any = None,
+        stop: threading.Event | None = None,
     ) -> StepResult:
         """Run `baton-step COMMAND` with the resources' environment; its own output lines go to
-        the run logger (stderr as warnings), secrets redacted."""
+        the run logger (stderr as warnings), secrets redacted. Setting ``stop`` (or cancelling
+        the flow run) stops Node."""
 
         def on_line(stream: str, line: str) -> None:
             logger.log(
@@ -440,7 +570,7 @@ class BatonProject:
             on_line,
             cwd=self.manifest.folder,
             secrets=environment.secrets,
-            cancel=self._cancelled,
+            cancel=stop or self._cancelled,
         )
 
     @contextmanager
@@ -454,6 +584,8 @@ class BatonProject:
             yield
         except BaseException:
             self._cancelled.set()
+            for stop in list(self._steps):
+                stop.set()
             raise
 
     def evaluate_sensor(self, sensor: str, target: str) -> dict[str, Any]:
@@ -532,17 +664,78 @@ class BatonProject:
         )
         return with_storage_credentials(environment, credentials)
 
-    def _prefect_asset(self, asset_id: str) -> Asset:
+    def asset_key(self, asset_id: str) -> str:
+        """The Prefect asset key of a Baton asset: its folder in the store (see keys.py)."""
+        return self._assets[asset_id].key
+
+    def _prefect_asset(self, asset_id: str, storage: str | None) -> Asset:
         spec = self.manifest.asset(asset_id)
-        description = (spec["description"] or "")[:2500] or None
+        description = (_task_description(spec) or "")[:2500] or None
         return Asset(
-            key=asset_uri(asset_id),
+            key=asset_key(asset_id, spec["key"], storage),
             properties=AssetProperties(
                 name=asset_id,
                 description=description,
                 owners=list(spec["owners"]) or None,
             ),
         )
+
+
+Future = PrefectFuture[dict[str, Any]]
+
+
+def task_runner(max_workers: int | None = None) -> ThreadPoolTaskRunner[Any]:
+    """The materialize flow's task runner: at most DEFAULT_MAX_WORKERS Node steps at once
+    (a backfill maps one task run per partition), unless
+    PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS says otherwise (Prefect's own default is
+    unbounded: prefect/task_runners.py)."""
+    configured = get_current_settings().tasks.runner.thread_pool_max_workers
+    return ThreadPoolTaskRunner(
+        max_workers=max_workers or configured or DEFAULT_MAX_WORKERS
+    )
+
+
+def _skipped_artifact(skipped: Mapping[str, str]) -> None:
+    """The assets a run left out, and why, as a table on the flow run's Artifacts tab."""
+    create_table_artifact(
+        key="baton-skipped-assets",
+        table=[{"asset": a, "reason": r} for a, r in skipped.items()],
+        description="Assets this run did not materialize: run them with a partition_key "
+        "or partition_range_start/end",
+    )
+
+
+def _merged(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One asset's result from the results of its task runs (one per partition)."""
+    first = results[0]
+    return {
+        "asset": first["asset"],
+        "uri": first["uri"],
+        "materializations": [m for r in results for m in r["materializations"]],
+        "checks": [c for r in results for c in r["checks"]],
+    }
+
+
+def _source(spec: ManifestAsset) -> str | None:
+    """The asset's code reference, "file:line" relative to the project root."""
+    source = spec.get("source")
+    if not source:
+        return None
+    line = source.get("line")
+    return f"{source['file']}:{line}" if line else source["file"]
+
+
+def _task_description(spec: ManifestAsset) -> str | None:
+    source = _source(spec)
+    parts = [spec["description"], f"Defined in `{source}`." if source else None]
+    return "\n\n".join(p for p in parts if p) or None
+
+
+def _timed_out(result: StepResult) -> bool:
+    """Whether core stopped the attempt at its timeoutSeconds (error code TIMEOUT)."""
+    return any(
+        f["error"].get("code") == "TIMEOUT" for f in result.of_type("asset_failure")
+    )
 
 
 def _utcnow() -> datetime:
@@ -612,8 +805,12 @@ def _reference(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _asset_metadata(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Materialization metadata for the Prefect asset event (one entry per partition)."""
+def _asset_metadata(
+    events: list[dict[str, Any]], spec: ManifestAsset
+) -> dict[str, Any]:
+    """Materialization metadata for the Prefect asset event: the partition's own row count and
+    data version, and what Prefect's AssetProperties cannot hold (group, tags, code reference)."""
+    about = {"group": spec["group"], "tags": spec["tags"], "source": _source(spec)}
     entries = [
         {
             **_reference(e),
@@ -625,9 +822,10 @@ def _asset_metadata(events: list[dict[str, Any]]) -> dict[str, Any]:
         for e in events
     ]
     if len(entries) == 1:
-        return entries[0]
+        return {**entries[0], **about}
     rows = [e["row_count"] for e in entries if e["row_count"] is not None]
     return {
+        **about,
         "partition_keys": [e["partition_key"] for e in entries],
         "row_count": sum(rows) if rows else None,
         "partitions": entries,

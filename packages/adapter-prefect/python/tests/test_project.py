@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from prefect.cache_policies import NO_CACHE
 from prefect.tasks import MaterializingTask
 
 from baton_prefect import (
@@ -12,7 +14,6 @@ from baton_prefect import (
     BatonPartitionError,
     BatonProject,
     BatonSelectionError,
-    asset_uri,
 )
 
 from .conftest import Build
@@ -98,21 +99,85 @@ def test_prefect_assets_carry_name_owners_and_description(build: Build) -> None:
     task = project.task("raw/orders")
     assert isinstance(task, MaterializingTask)
     (orders,) = task.assets
-    assert orders.key == asset_uri("raw/orders") == "baton://raw/orders"
+    assert orders.key == project.asset_key("raw/orders") == "baton://raw/orders"
     assert orders.properties is not None
     assert orders.properties.name == "raw/orders"
     assert orders.properties.owners == ["team:data"]
     assert orders.properties.description == "Orders"
 
 
-def test_a_partitioned_task_run_is_named_with_its_partitions(build: Build) -> None:
+def test_asset_keys_are_the_outputs_folder_in_the_store(
+    build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BATON_STORAGE", raising=False)
+    on_s3 = BatonProject.from_build(build(storage="s3://bucket/pre/"), flow_name="s")
+    assert on_s3.asset_key("raw/orders") == "s3://bucket/pre/raw/orders"
+    task = on_s3.task("customer_metrics")
+    assert [a.key for a in task.asset_deps] == [
+        "s3://bucket/pre/raw/orders",
+        "s3://bucket/pre/raw/customers",
+    ]
+    local = BatonProject.from_build(build(storage=str(tmp_path)), flow_name="s")
+    assert local.asset_key("raw/orders") == f"file://{tmp_path.as_posix()}/raw/orders"
+    # A worker's own store wins, as it does for the steps.
+    monkeypatch.setenv("BATON_STORAGE", "s3://other")
+    worker = BatonProject.from_build(build(storage=str(tmp_path)), flow_name="s")
+    assert worker.asset_key("raw/orders") == "s3://other/raw/orders"
+
+
+def test_a_store_prefect_cannot_key_falls_back_to_baton_keys(
+    build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BATON_STORAGE", raising=False)
+    spaced = tmp_path / "with space"
+    project = BatonProject.from_build(build(storage=str(spaced)), flow_name="s")
+    assert project.asset_key("raw/orders") == "baton://raw/orders"
+
+
+def test_pools_timeouts_and_code_references_reach_the_task(build: Build) -> None:
+    manifest = build()
+    data = json.loads(manifest.read_text())
+    spec = next(a for a in data["assets"] if a["id"] == "raw/orders")
+    spec.update(
+        pool="warehouse",
+        timeoutSeconds=30,
+        source={"file": "src/defs.ts", "line": 7},
+        codeVersion="3",
+    )
+    data["pools"] = [{"name": "warehouse", "limit": 2, "description": None}]
+    manifest.write_text(json.dumps(data))
+    project = BatonProject.from_build(manifest, flow_name="shop")
+    task = project.task("raw/orders")
+    assert "baton-pool:warehouse" in task.tags
+    assert (
+        task.timeout_seconds == 40
+    )  # timeoutSeconds plus the grace (one partition per run)
+    assert task.version == "3"
+    assert task.description == "Orders\n\nDefined in `src/defs.ts:7`."
+    assert task.cache_policy is NO_CACHE  # caching is opt-in
+
+
+def test_the_cache_option_caches_assets_with_a_code_version_only(build: Build) -> None:
+    manifest = build(options={"cache": True})
+    data = json.loads(manifest.read_text())
+    for spec in data["assets"]:
+        if spec["id"] == "customer_metrics":
+            spec["codeVersion"] = "2"
+    manifest.write_text(json.dumps(data))
+    project = BatonProject.from_build(manifest, flow_name="shop")
+    assert project.cache is True
+    assert project.task("customer_metrics").cache_key_fn is not None
+    assert project.task("customer_metrics").persist_result is True
+    assert project.task("raw/orders").cache_policy is NO_CACHE
+
+
+def test_a_range_runs_one_task_run_per_partition_named_with_it(build: Build) -> None:
     project = BatonProject.from_build(build(), flow_name="shop")
     plan = project.plan(["events"], None, "2024-01-02", "2024-01-04")
     assert plan.assets == ["events"]
+    assert plan.keys == {"events": ["2024-01-02", "2024-01-03", "2024-01-04"]}
     assert plan.labels == {"events": "2024-01-02...2024-01-04"}
-    assert (
-        project.task("events", plan).task_run_name == "events [2024-01-02...2024-01-04]"
-    )
+    assert project.task("events").task_run_name == "events"
 
 
 def test_a_run_of_every_asset_without_a_partition_skips_the_partitioned_ones(
