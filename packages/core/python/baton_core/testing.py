@@ -21,6 +21,7 @@ from .manifest_types import (
     ManifestAsset,
     ManifestData,
     ManifestDep,
+    ManifestPool,
     ManifestResource,
     ManifestSchedule,
     ManifestSensor,
@@ -125,8 +126,10 @@ def manifest(
     schedules: Sequence[ManifestSchedule] = (),
     sensors: Sequence[ManifestSensor] = (),
     step_entry: str = CORE_STEP_ENTRY,
+    pools: Sequence[ManifestPool] | None = None,
 ) -> ManifestData:
-    return {
+    """A manifest of ``assets``; ``pools`` (issue 12) only when given, as an older manifest lacks them."""
+    data: ManifestData = {
         "manifestVersion": 2,
         "generator": {"name": "@baton/core", "version": "0.1.0"},
         "runtime": {
@@ -141,6 +144,9 @@ def manifest(
         "schedules": list(schedules),
         "sensors": list(sensors),
     }
+    if pools is not None:
+        data["pools"] = list(pools)
+    return data
 
 
 def write_build(

@@ -16,6 +16,7 @@ from baton_core.manifest import (
     ManifestVersionError,
     read_manifest,
 )
+from baton_core.manifest_types import ManifestPool
 
 
 def write(folder: Path, name: str, data: object) -> Path:
@@ -93,12 +94,14 @@ def test_pools_are_optional_and_keyed_by_name(tmp_path: Path) -> None:
     old = Manifest(tmp_path / "manifest.json", manifest(asset("orders")))
     assert old.pools == {}
     assert old.asset("orders").get("timeoutSeconds") is None
-    data = manifest(asset("orders"))
-    data["pools"] = [{"name": "warehouse", "limit": 2, "description": None}]
-    data["assets"][0]["pool"] = "warehouse"
-    data["assets"][0]["timeoutSeconds"] = 30
-    data["assets"][0]["source"] = {"file": "src/defs.ts", "line": 4}
-    m = Manifest(tmp_path / "manifest.json", data)
+    timed = asset(
+        "orders",
+        pool="warehouse",
+        timeoutSeconds=30,
+        source={"file": "src/defs.ts", "line": 4},
+    )
+    pools: list[ManifestPool] = [{"name": "warehouse", "limit": 2, "description": None}]
+    m = Manifest(tmp_path / "manifest.json", manifest(timed, pools=pools))
     assert m.pools["warehouse"]["limit"] == 2
     assert m.asset("orders").get("pool") == "warehouse"
 
