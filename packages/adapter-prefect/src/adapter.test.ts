@@ -24,14 +24,16 @@ const x = asset({ key: "x", compute: () => undefined, output: "none" });
 
 describe("prefect adapter: options", () => {
   it("takes flags and package.json spellings, defaults the work pool and the flow name", () => {
-    expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ flowName: "baton", resources: {}, workPool: "baton", storageSecret: null });
-    expect(adapter.resolveOptions({ flowName: "shop", workPool: "local", resources: { landing: { block: "l" } }, storageSecret: "baton-s3" }, { name: undefined })).toEqual({ flowName: "shop", resources: { landing: { block: "l" } }, workPool: "local", storageSecret: "baton-s3" });
+    expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ flowName: "baton", resources: {}, workPool: "baton", storageSecret: null, cache: false });
+    expect(adapter.resolveOptions({ cache: true }, { name: undefined }).cache).toBe(true);
+    expect(() => adapter.resolveOptions({ cache: "yes" }, { name: undefined })).toThrow(/--cache/);
+    expect(adapter.resolveOptions({ flowName: "shop", workPool: "local", resources: { landing: { block: "l" } }, storageSecret: "baton-s3" }, { name: undefined })).toEqual({ flowName: "shop", resources: { landing: { block: "l" } }, workPool: "local", storageSecret: "baton-s3", cache: false });
     expect(adapter.resolveOptions({ "storage-secret": "shop-s3" }, { name: undefined }).storageSecret).toBe("shop-s3");
     expect(() => adapter.resolveOptions({ "work-pool": "" }, { name: undefined })).toThrow(/--work-pool/);
     expect(() => adapter.resolveOptions({ resources: [] }, { name: undefined })).toThrow(/--resources: must be a JSON object/);
     // No --flow-name: the package name without its scope.
-    expect(files(input(adapter.resolveOptions({}, { name: "@acme/shop" }), fixtureManifest, "@acme/shop"))["flows.py"]).toContain('@flow(name="shop"');
-    expect(files(input(adapter.resolveOptions({}, { name: undefined }), fixtureManifest, undefined))["flows.py"]).toContain('@flow(name="baton"');
+    expect(files(input(adapter.resolveOptions({}, { name: "@acme/shop" }), fixtureManifest, "@acme/shop"))["flows.py"]).toContain('@flow(\n    name="shop",');
+    expect(files(input(adapter.resolveOptions({}, { name: undefined }), fixtureManifest, undefined))["flows.py"]).toContain('@flow(\n    name="baton",');
   });
 
   it("declares its runtime, wheel and the exact Prefect pin", () => {
@@ -55,11 +57,11 @@ describe("prefect adapter: emit", () => {
 
   it("flows.py imports the installed baton_prefect and reads baton/manifest.json and build.json next to itself", () => {
     const flows = files()["flows.py"]!;
-    expect(flows).toContain("from baton_prefect import BatonProject\nfrom prefect import flow, serve\nfrom prefect.schedules import Cron, Interval\n");
+    expect(flows).toContain("from baton_prefect import BatonProject, task_runner\nfrom prefect import flow, serve\nfrom prefect.schedules import Cron, Interval\n");
     expect(flows).toContain("PROJECT_DIR = Path(__file__).resolve().parent\n");
     expect(flows).toContain('project = BatonProject.from_build(\n    PROJECT_DIR / "baton" / "manifest.json", flow_name="fixtures"\n)');
     expect(flows).not.toMatch(/sys\.path|BATON_PROJECT_DIR|RESOURCES/);
-    expect(flows).toContain('@flow(name="fixtures"');
+    expect(flows).toContain('@flow(\n    name="fixtures",');
     expect(flows).toContain('@flow(name="fixtures-sensors"');
     expect(flows).toContain(
       `materialize.to_deployment(
@@ -180,7 +182,7 @@ describe("prefect adapter: plan", () => {
     const metrics = plan.assets.find((a) => a.id === "customer_metrics")!;
     expect(metrics.becomes).toEqual([
       expect.stringContaining('task "customer_metrics" in flow "fixtures" (deployment "fixtures/materialize", work pool "baton")'),
-      expect.stringContaining("Prefect asset baton://customer_metrics: a prefect.asset.materialization.succeeded event"),
+      expect.stringContaining("Prefect asset <store>/customer_metrics (its folder in the store; baton://customer_metrics when the store cannot be a key): a prefect.asset.materialization.succeeded event"),
     ]);
     expect(plan.edges).toContainEqual({ from: "raw/orders", to: "customer_metrics", via: "task wait_for + asset_deps" });
     expect(plan.edges).toHaveLength(fixtureManifest.assets.reduce((n, a) => n + new Set(a.deps.map((d) => d.id)).size, 0));

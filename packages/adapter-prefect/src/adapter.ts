@@ -21,7 +21,7 @@ export const adapter: BatonAdapter<PrefectOptions> = {
   supports: {
     timePartitions: "the flow parameter partition_key (Prefect has no partitions)",
     staticPartitions: "the flow parameter partition_key (Prefect has no partitions)",
-    partitionRanges: "partition_range_start/end: one task per asset runs the range's consecutive partitions",
+    partitionRanges: "partition_range_start/end: one task run per partition (.map), run in parallel",
     schedules: "a deployment per schedule (cron in its timezone; RRules for the repeated DST hour)",
     sensors: "a deployment on an interval schedule evaluating the sensor, starting a deployment per run key (Prefect has no sensors)",
     checks: "logged and kept as a table artifact per asset (Prefect has no asset checks)",
@@ -42,11 +42,11 @@ export const adapter: BatonAdapter<PrefectOptions> = {
     const flowName = input.options.flowName;
     const deployments = deploymentSpecs(input.manifest, flowName);
     return [
-      { path: "flows.py", content: flowsFile({ flowName, deployments }) },
-      { path: "prefect.yaml", content: prefectYaml({ flowName, workPool: input.options.workPool, deployments }) },
+      { path: "flows.py", content: flowsFile({ flowName, deployments, pools: input.manifest.pools.length > 0 }) },
+      { path: "prefect.yaml", content: prefectYaml({ flowName, workPool: input.options.workPool, deployments, pools: input.manifest.pools }) },
     ];
   },
-  plan: (manifest, options) => prefectPlan(manifest, options.flowName, options.workPool),
+  plan: (manifest, options) => prefectPlan(manifest, options.flowName, options.workPool, options.cache),
   nextSteps(out, input) {
     const pool = input.options.workPool;
     return [

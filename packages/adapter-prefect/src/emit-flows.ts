@@ -4,6 +4,8 @@ import { pyLiteral } from "./python-literal.js";
 export interface FlowsFileOptions {
   readonly flowName: string;
   readonly deployments: readonly DeploymentSpec[];
+  /** Whether the manifest declares concurrency pools (deploying creates their tag limits). */
+  readonly pools: boolean;
 }
 
 const SCHEDULE_KINDS = ["Cron", "Interval", "RRule"] as const;
@@ -60,7 +62,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from baton_prefect import BatonProject
+from baton_prefect import BatonProject, task_runner
 from prefect import flow, serve
 ${scheduleImport(o.deployments)}
 # This folder, wherever it was copied: baton/manifest.json's paths are relative to it, and the
@@ -73,7 +75,12 @@ project = BatonProject.from_build(
 )
 
 
-@flow(name=${JSON.stringify(o.flowName)}, description="Materialize Baton assets: one task per asset, upstream first.")
+@flow(
+    name=${JSON.stringify(o.flowName)},
+    description="Materialize Baton assets: one task run per asset and partition, upstream first.",
+    # At most 4 Node steps at once, as \`baton materialize\`; PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS overrides.
+    task_runner=task_runner(),
+)
 def materialize_assets(
     assets: list[str] | None = None,
     partition_key: str | None = None,
@@ -81,7 +88,7 @@ def materialize_assets(
     partition_range_end: str | None = None,
     schedule: str | None = None,
 ) -> dict[str, Any]:
-    """Materialize Baton assets, each in its own task, and emit a Prefect asset event for each.
+    """Materialize Baton assets, a task run per asset and partition, each emitting its Prefect asset event.
 
     Args:
         assets: Asset ids to run, e.g. ["raw/orders"]; every asset when empty (the partitioned ones only with a partition).
@@ -109,9 +116,10 @@ def deployments() -> list[Any]:
 
     Their code is this folder (\`from_source(PROJECT_DIR)\`), so Prefect runs them in place: \`serve\`
     starts their runs here, and applied to a work pool (\`d.apply(work_pool_name=...)\`) each gets
-    the pull step \`set_working_directory\` to this folder, as \`prefect deploy\` gives prefect.yaml's.
+    the pull step \`set_working_directory\` to this folder, as \`prefect deploy\` gives prefect.yaml's.${o.pools ? `
+    Deploying also creates (or updates) the tag concurrency limit of each Baton pool.` : ""}
     """
-${deploymentFlows(o.deployments)}    return [
+${o.pools ? "    project.create_pool_limits()\n" : ""}${deploymentFlows(o.deployments)}    return [
 ${o.deployments.map(deploymentCall).join("")}    ]
 
 

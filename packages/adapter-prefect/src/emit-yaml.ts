@@ -1,10 +1,21 @@
+import type { ManifestPool } from "@baton/core";
 import type { DeploymentSpec } from "./deployments.js";
+import { poolTag } from "./prefect-names.js";
 import { PREFECT_VERSION } from "./versions.js";
 
 export interface PrefectYamlOptions {
   readonly flowName: string;
   readonly workPool: string;
   readonly deployments: readonly DeploymentSpec[];
+  /** Baton's concurrency pools: `prefect deploy` creates a tag concurrency limit for each. */
+  readonly pools?: readonly ManifestPool[];
+}
+
+/** A build step that creates (or updates: the API upserts by tag) each pool's tag concurrency limit. */
+function poolStep(pools: readonly ManifestPool[]): string {
+  if (pools.length === 0) return "";
+  const limits = Object.fromEntries(pools.map((p) => [poolTag(p.name), p.limit]));
+  return `- baton_prefect.pools.create_tag_limits:\n    id: baton-pools\n    limits: ${j(limits)}\n`;
 }
 
 // JSON is YAML: values are written as JSON so that no quoting rule can bite.
@@ -50,7 +61,7 @@ build:
     id: baton-project-dir
     script: pwd
     stream_output: false
-push: null
+${poolStep(o.pools ?? [])}push: null
 pull:
 - prefect.deployments.steps.run_shell_script:
     id: baton-worker-dir

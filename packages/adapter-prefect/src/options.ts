@@ -16,6 +16,12 @@ export interface PrefectOptions {
    * into each Node step's environment only. Null: the worker's environment decides.
    */
   readonly storageSecret: string | null;
+  /**
+   * Opt-in task caching: a task whose asset has a codeVersion (a table output, no resources) is
+   * keyed on that code version and its inputs' data versions, and ends Cached instead of running
+   * when they match a completed run's; only the output's references are persisted.
+   */
+  readonly cache: boolean;
 }
 
 export const DEFAULT_WORK_POOL = "baton";
@@ -25,6 +31,7 @@ export const PREFECT_OPTIONS: Readonly<Record<string, AdapterOption>> = {
   "flow-name": { type: "string", description: 'name of the materialize flow (default: the package name without its scope; the sensor flow is "<name>-sensors")' },
   resources: { type: "string", jsonFile: true, description: "JSON file mapping each resource's config to Prefect Blocks, Secrets and Variables" },
   "work-pool": { type: "string", description: `process work pool prefect.yaml deploys to (default "${DEFAULT_WORK_POOL}")` },
+  cache: { type: "boolean", description: "cache tasks by their asset's codeVersion and their inputs' data versions (assets with a codeVersion, a table output and no resources); the persisted result is the output's references" },
   "storage-secret": { type: "string", description: "Prefect Secret block (JSON: aws_access_key_id, aws_secret_access_key, region, endpoint_url, …) with the S3 store's credentials for the steps (default: the workers' environment)" },
 };
 
@@ -34,6 +41,13 @@ function stringOption(raw: Readonly<Record<string, unknown>>, flag: string, key:
   const value = raw[flag] ?? raw[key];
   if (value === undefined || value === null) return null;
   if (typeof value !== "string" || value.trim() === "") throw optionError(`--${flag}`, `${JSON.stringify(value)} is not a name`, `pass a non-empty string (package.json "baton": { "prefect": { "${key}": "…" } })`);
+  return value;
+}
+
+function booleanOption(raw: Readonly<Record<string, unknown>>, key: string): boolean {
+  const value = raw[key];
+  if (value === undefined || value === null) return false;
+  if (typeof value !== "boolean") throw optionError(`--${key}`, `${JSON.stringify(value)} is not true or false`, `pass --${key}, or package.json "baton": { "prefect": { "${key}": true } }`);
   return value;
 }
 
@@ -48,5 +62,6 @@ export function resolvePrefectOptions(raw: Readonly<Record<string, unknown>>, pr
     resources: resources as PrefectResources,
     workPool: stringOption(raw, "work-pool", "workPool") ?? DEFAULT_WORK_POOL,
     storageSecret: stringOption(raw, "storage-secret", "storageSecret"),
+    cache: booleanOption(raw, "cache"),
   };
 }

@@ -1,7 +1,7 @@
-import type { Manifest, PartitionsDefinition } from "@baton/core";
+import type { Manifest, ManifestAsset, PartitionsDefinition } from "@baton/core";
 import type { TargetPlan } from "@baton/core/build";
 import { deploymentSpecs, MATERIALIZE_DEPLOYMENT, sensorTargetName, type DeploymentSchedule } from "./deployments.js";
-import { assetUri, cursorVariable } from "./prefect-names.js";
+import { assetUri, cacheable, cursorVariable, poolTag, TIMEOUT_GRACE_SECONDS } from "./prefect-names.js";
 
 function partitionsText(p: PartitionsDefinition | null): string | null {
   if (p === null) return null;
@@ -17,7 +17,19 @@ function scheduleText(s: DeploymentSchedule): string {
 }
 
 /** What `emit` produces for the manifest, in Prefect's words. */
-export function prefectPlan(manifest: Manifest, flowName: string, workPool: string): TargetPlan {
+/** What the task adds: one run per partition, retries, timeout, pool, caching. */
+function taskDetails(a: ManifestAsset, cache: boolean): string {
+  const parts = [
+    a.partitions ? "one task run per partition (.map)" : null,
+    a.retry ? `${a.retry.maxRetries} retries` : null,
+    a.timeoutSeconds ? `timeout_seconds ${a.timeoutSeconds + TIMEOUT_GRACE_SECONDS}` : null,
+    a.pool ? `tag "${poolTag(a.pool)}" (a tag concurrency limit)` : null,
+    cache && cacheable(a) ? "cached by code version and input data versions" : null,
+  ].filter((p) => p !== null);
+  return parts.length ? `, ${parts.join(", ")}` : "";
+}
+
+export function prefectPlan(manifest: Manifest, flowName: string, workPool: string, cache = false): TargetPlan {
   // Without --flow-name the flow is named after the package, which a plan is not told.
   const specs = deploymentSpecs(manifest, flowName);
   const sensorFlow = `${flowName}-sensors`;
@@ -26,8 +38,8 @@ export function prefectPlan(manifest: Manifest, flowName: string, workPool: stri
     assets: manifest.assets.map((a) => ({
       id: a.id,
       becomes: [
-        `task "${a.id}" in flow "${flowName}" (deployment "${flowName}/${MATERIALIZE_DEPLOYMENT}", work pool "${workPool}")${a.retry ? `, ${a.retry.maxRetries} retries` : ""}`,
-        `Prefect asset ${assetUri(a.id)}: a prefect.asset.materialization.succeeded event per run${a.checks.length ? `; checks as the table artifact "${a.id}-checks"` : ""}`,
+        `task "${a.id}" in flow "${flowName}" (deployment "${flowName}/${MATERIALIZE_DEPLOYMENT}", work pool "${workPool}")${taskDetails(a, cache)}`,
+        `Prefect asset <store>/${a.key.join("/")} (its folder in the store; ${assetUri(a.id)} when the store cannot be a key): a prefect.asset.materialization.succeeded event per ${a.partitions ? "partition" : "run"}${a.checks.length ? `; checks as the table artifact "${a.id}-checks"` : ""}`,
       ],
       partitions: partitionsText(a.partitions),
     })),

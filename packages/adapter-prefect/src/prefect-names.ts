@@ -1,6 +1,6 @@
 /** Names the Python side (baton_prefect/project.py) derives at run time, computed the same way here to check them at build time. */
 
-/** baton_prefect.assetUri: the stable Prefect asset key of a Baton asset. */
+/** baton_prefect.keys.fallback_key: the Prefect asset key of an asset whose store location cannot be one. */
 export function assetUri(assetId: string): string {
   return `baton://${assetId}`;
 }
@@ -13,4 +13,17 @@ export function slug(text: string): string {
 /** BatonProject.cursor_variable: the Prefect Variable that keeps a sensor's cursor. */
 export function cursorVariable(flowName: string, sensor: string): string {
   return `${slug(flowName)}-${slug(sensor)}-cursor`.replaceAll("-", "_");
+}
+
+/** baton_prefect.pools.pool_tag: the task tag, and tag concurrency limit, of a Baton pool. */
+export function poolTag(pool: string): string {
+  return `baton-pool:${pool}`;
+}
+
+/** baton_prefect.project.TIMEOUT_GRACE_SECONDS: what a task's timeout_seconds adds to the asset's timeoutSeconds. */
+export const TIMEOUT_GRACE_SECONDS = 10;
+
+/** baton_prefect.caching.cacheable: whether the cache option caches the asset. */
+export function cacheable(a: { readonly codeVersion: string | null; readonly output: string; readonly resources: readonly string[] }): boolean {
+  return a.codeVersion !== null && a.output !== "none" && a.resources.length === 0;
 }
