@@ -1,5 +1,5 @@
-import { CAPABILITIES, type Capability, describeConformance } from "@baton/testing";
-import { prefectHarness } from "./__tests__/prefect/harness.js";
+import { describeConformance } from "@baton/testing";
+import { PREFECT_CAPABILITIES, prefectHarness } from "./__tests__/prefect/harness.js";
 import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
 
 /*
@@ -10,12 +10,6 @@ import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
  */
 const { python, server } = prefectServerPerFile("baton-prefect-s3-server-");
 
-const PREFECT_CAPABILITIES = [
-  "materialize", "arrow", "sideEffects", "resources", "partitions", "partitionRanges", "partitionMappings", "staticPartitions",
-  "retries", "failures", "checks", "schedules", "sensors",
-  "truth", "secrets", "cancellation", "dst", "retryClasses", "hostileKeys", "scheduleEnd",
-] as const satisfies readonly Capability[];
-if (PREFECT_CAPABILITIES.length !== CAPABILITIES.length) throw new Error(`declare every capability for Prefect on S3, or say why not: ${CAPABILITIES.filter((c) => !(PREFECT_CAPABILITIES as readonly Capability[]).includes(c)).join(", ")}`);
 
 describeConformance("prefect-s3", prefectHarness({ python, server, flowName: "baton-conformance-s3" }), {
   capabilities: PREFECT_CAPABILITIES,

@@ -268,7 +268,7 @@ describe("prefect on S3: a process work pool with two workers, each with its own
     expect(tasks.map((t) => [t.name, t.state.type]).sort()).toEqual(UNPARTITIONED.map((a) => [a, "COMPLETED"]).sort());
     const materialized = await materializationsOf(result.batonFlowRunId, UNPARTITIONED.length);
     expect(materialized.every((e) => e.event === "prefect.asset.materialization.succeeded")).toBe(true);
-    const hashes = Object.fromEntries(materialized.map((e) => [String(e.resource["prefect.resource.id"]).replace("baton://", ""), e.payload.content_hash]));
+    const hashes = Object.fromEntries(materialized.map((e) => [String(e.resource["prefect.resource.name"]), e.payload.content_hash]));
     expect(hashes).toEqual(Object.fromEntries(UNPARTITIONED.map((a) => [a, expected.hashes[a]])));
     expect(String(materialized[0]!.payload.path).startsWith(`${storageUrl}/`)).toBe(true);
   });
@@ -285,12 +285,12 @@ describe("prefect on S3: a process work pool with two workers, each with its own
       batonRuns[`${range.start}...${range.end}`] = flowRun.id;
       const done = await finished(flowRun.id, `the range ${range.start}...${range.end}`);
       expect(done.state.type, `${done.state.message}\n${WORKERS.map((w) => tail(logOf(w))).join("\n")}`).toBe("COMPLETED");
-      const [task] = await taskRuns(flowRun.id, 1);
-      expect([task!.name, task!.state.type]).toEqual([`daily_revenue [${range.start}...${range.end}]`, "COMPLETED"]);
-      const [event] = await materializationsOf(flowRun.id, 1);
-      expect(event!.event).toBe("prefect.asset.materialization.succeeded");
-      expect(event!.payload.partition_keys).toEqual(range.keys);
-      const byKey = Object.fromEntries((event!.payload.partitions as Json[]).map((p) => [p.partition_key, p.content_hash]));
+      // One task run per partition (the task mapped over the range's keys), each with its own event.
+      const tasks = await taskRuns(flowRun.id, range.keys.length);
+      expect(tasks.map((t) => [t.name, t.state.type]).sort()).toEqual(range.keys.map((k) => [`daily_revenue [${k}]`, "COMPLETED"]));
+      const events = await materializationsOf(flowRun.id, range.keys.length);
+      expect(events.every((e) => e.event === "prefect.asset.materialization.succeeded")).toBe(true);
+      const byKey = Object.fromEntries(events.map((e) => [e.payload.partition_key, e.payload.content_hash]));
       expect(byKey).toEqual(Object.fromEntries(range.keys.map((k) => [k, expected.hashes[`daily_revenue@${k}`]])));
     }
   });

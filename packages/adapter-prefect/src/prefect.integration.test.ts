@@ -3,8 +3,8 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { CAPABILITIES, type Capability, controlFile, describeConformance, makeHarnessEnvironment, processAlive, startedMarker, waitFor } from "@baton/testing";
-import { prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
+import { controlFile, describeConformance, makeHarnessEnvironment, processAlive, startedMarker, waitFor } from "@baton/testing";
+import { PREFECT_CAPABILITIES, prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
 import { expectedPullSteps } from "./__tests__/prefect/pull-steps.js";
 import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
 
@@ -19,14 +19,6 @@ const parentPid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf
 
 const options = { python: perFile.python, server: perFile.server };
 
-// Every capability, v2 included: truth, secrets and cancellation are read from Prefect's own records
-// (flow- and task-run states, asset events, logs, artifacts), the cancellation is `prefect flow-run cancel`.
-const PREFECT_CAPABILITIES = [
-  "materialize", "arrow", "sideEffects", "resources", "partitions", "partitionRanges", "partitionMappings", "staticPartitions",
-  "retries", "failures", "checks", "schedules", "sensors",
-  "truth", "secrets", "cancellation", "dst", "retryClasses", "hostileKeys", "scheduleEnd",
-] as const satisfies readonly Capability[];
-if (PREFECT_CAPABILITIES.length !== CAPABILITIES.length) throw new Error(`declare every capability for Prefect, or say why not: ${CAPABILITIES.filter((c) => !(PREFECT_CAPABILITIES as readonly Capability[]).includes(c)).join(", ")}`);
 
 describeConformance("prefect", prefectHarness({ ...options, flowName: "baton-conformance" }), { capabilities: PREFECT_CAPABILITIES, timeoutMs: 300_000 });
 
@@ -62,17 +54,19 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
       expected: 5,
     });
     const materialized = events.filter((e) => e.event === "prefect.asset.materialization.succeeded");
-    expect(materialized.map((e) => e.resource["prefect.resource.id"]).sort()).toEqual(["baton://customer_metrics", "baton://raw/customers", "baton://raw/orders"]);
-    const metrics = materialized.find((e) => e.resource["prefect.resource.id"] === "baton://customer_metrics")!;
+    // Each asset's key is its folder in the store (a file:// URI here), which Prefect groups by scheme.
+    const key = (...parts: string[]) => `file://${[harness.environment().storageDir, ...parts].join("/")}`;
+    expect(materialized.map((e) => e.resource["prefect.resource.id"]).sort()).toEqual([key("customer_metrics"), key("raw", "customers"), key("raw", "orders")]);
+    const metrics = materialized.find((e) => e.resource["prefect.resource.name"] === "customer_metrics")!;
     const record = await new LocalIOStore(harness.environment().storageDir).readRecord(["customer_metrics"], undefined);
     expect(metrics.payload).toMatchObject({ row_count: record!.rowCount, content_hash: record!.contentHash, format: "parquet", code_version: "1" });
     expect(String(metrics.payload.path)).toContain("customer_metrics");
     expect(metrics.payload.schema).toEqual(record!.schema.map((c) => `${c.name}: ${c.type}`));
     expect(metrics.resource["prefect.resource.name"]).toBe("customer_metrics");
     const upstream = metrics.related.filter((r) => r["prefect.resource.role"] === "asset").map((r) => r["prefect.resource.id"]).sort();
-    expect(upstream).toEqual(["baton://raw/customers", "baton://raw/orders"]);
+    expect(upstream).toEqual([key("raw", "customers"), key("raw", "orders")]);
     expect(metrics.related.some((r) => r["prefect.resource.id"] === "baton" && r["prefect.resource.role"] === "asset-materialized-by")).toBe(true);
-    const orders = materialized.find((e) => e.resource["prefect.resource.id"] === "baton://raw/orders")!;
+    const orders = materialized.find((e) => e.resource["prefect.resource.name"] === "raw/orders")!;
     expect(orders.resource["prefect.asset.owners"]).toBe('["team:data"]');
   });
 

@@ -80,7 +80,7 @@ for kwargs in [dict(assets=["web/events"], partition_key="1999-12-31"), dict(ass
     except BatonPartitionError as e:
         print(json.dumps(str(e)))
 plan = p.plan(["daily_event_counts", "web/events"], "2024-01-03")
-print(json.dumps([plan.assets, plan.steps, plan.labels, plan.skip_reason]))`,
+print(json.dumps([plan.assets, plan.keys, plan.labels, plan.skip_reason]))`,
       "",
     )
       .trim()
@@ -94,7 +94,8 @@ print(json.dumps([plan.assets, plan.steps, plan.labels, plan.skip_reason]))`,
     expect(out[4]).toContain("pass both partition_range_start and partition_range_end");
     expect(out[5]).toEqual([
       ["web/events", "daily_event_counts"],
-      { "web/events": [["--partition", "2024-01-03"]], daily_event_counts: [["--partition", "2024-01-03"]] },
+      // One task run per key (the flow maps the asset's task over them).
+      { "web/events": ["2024-01-03"], daily_event_counts: ["2024-01-03"] },
       { "web/events": "2024-01-03", daily_event_counts: "2024-01-03" },
       null,
     ]);

@@ -163,7 +163,7 @@ describe("prefect: a relocated build runs with only what it declares", { timeout
       { what: `the asset events of flow run ${created.id}` },
     );
     expect(events.every((e) => e.event === "prefect.asset.materialization.succeeded")).toBe(true);
-    const byAsset = Object.fromEntries(events.map((e) => [String(e.resource["prefect.resource.id"]).replace("baton://", ""), e.payload as Json]));
+    const byAsset = Object.fromEntries(events.map((e) => [String(e.resource["prefect.resource.name"]), e.payload as Json]));
     expect(Object.keys(byAsset).sort()).toEqual([...ASSETS].sort());
     const hashes = Object.fromEntries(DATA_ASSETS.map((id) => [id, byAsset[id]!.content_hash]));
     expect(hashes).toEqual(expected);
