@@ -237,8 +237,14 @@ describe("Airflow runs the DAGs", () => {
   });
 
   it("pushes only small metadata to XCom and keeps the resource secret out of logs and XCom", async () => {
+    const logStart = readFileSync(harness.driver().logFile).length;
     const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { assets: ["raw/orders", "raw/customers", "customer_metrics", "audit_log"] } });
     expect(run.state).toBe("success");
+    // A side-effect asset (output "none") ran: no "None rows, hash None" in its log or its asset event.
+    const log = readFileSync(harness.driver().logFile).subarray(logStart).toString("utf8");
+    expect(log).toContain("ran audit_log (a side effect: no stored output)");
+    expect(log).not.toMatch(/None rows|hash None/);
+    expect(run.materializations.find((m) => m.asset === "audit_log")?.extra).toEqual({ baton_asset: "audit_log" });
     const summary = run.tasks.customer_metrics?.xcom?.baton;
     expect(summary.materializations[0]).toMatchObject({ rowCount: 20, format: "parquet" });
     expect(summary.schema.map((c: { name: string }) => c.name)).toEqual(["customer_id", "total_spend", "order_count"]);

@@ -8,6 +8,7 @@ import { LocalIOStore, loadDefinitions, materialize, openStore } from "@baton/co
 import { buildTarget } from "@baton/core/build";
 import { startMoto, type MotoServer, type PythonEnv } from "@baton/testing";
 import { adapter } from "./adapter.js";
+import { packageDir } from "./testing/airflow.js";
 import { AirflowCluster, celeryPython, startRedis, type Service } from "./testing/celery.js";
 
 // Issue 17's proof on Airflow: the example materialized by the CeleryExecutor on two Celery workers
@@ -22,6 +23,8 @@ const RANGE = { start: "2024-01-01", end: "2024-01-07" };
 const DAYS = Array.from({ length: 7 }, (_, i) => `2024-01-0${i + 1}`);
 const WORKERS = ["worker-a", "worker-b"];
 const CONNECTION = "baton_storage";
+/** The second project (src/__tests__/pool-definitions.ts), built into the sub-folder pools/ of every DAGs folder. */
+const POOLS_PROJECT = fileURLToPath(new URL("./__tests__/pool-definitions.ts", import.meta.url));
 const RUN_MS = 600_000;
 
 /** A native Airflow DAG next to Baton's: it runs when customer_metrics is materialized and reads its rows. */
@@ -64,6 +67,10 @@ interface TaskInstance {
   readonly task_id: string;
   readonly state: string | null;
   readonly hostname: string | null;
+  readonly start_date: string | null;
+  readonly end_date: string | null;
+  readonly try_number: number;
+  readonly pool: string;
 }
 interface AssetEvent {
   readonly uri: string;
@@ -105,6 +112,14 @@ beforeAll(async () => {
     rawOptions: { storageConnection: CONNECTION },
   });
   writeFileSync(join(build, "native_dags.py"), NATIVE_DAG);
+  // A second Baton project in a sub-folder of the same DAGs folder (its own .airflowignore and prefix).
+  await buildTarget(adapter, {
+    projectRoot: packageDir,
+    definitionsFile: POOLS_PROJECT,
+    outDir: join(build, "pools"),
+    storage: moto.storageUrl("celery-pools"),
+    rawOptions: { storageConnection: CONNECTION, dagIdPrefix: "pools" },
+  });
   // One copy of the build per process that reads DAG files: the central one and each worker's.
   const copy = (name: string) => {
     const to = join(root, name, "dags");
@@ -287,4 +302,45 @@ describe("Airflow with the CeleryExecutor: two workers sharing only the bucket a
     expect(objects.length).toBeGreaterThan(0);
     for (const o of objects.filter((f) => f.endsWith(".json"))) expect((await bucket.readText(o)).includes(secret), o).toBe(false);
   }, 300_000);
+});
+
+describe("Airflow's own pools and failure handling for Baton's pools and sensors (same cluster)", () => {
+  /** [start, end] in ms of each task, as Airflow recorded them. */
+  const spans = (tis: TaskInstance[], ids: string[]) => ids.map((id) => tis.find((t) => t.task_id === id)!).map((t) => [Date.parse(t.start_date!), Date.parse(t.end_date!)] as const);
+  const overlap = ([a, b]: (readonly [number, number])[]) => a![0] < b![1] && b![0] < a![1];
+
+  it("the build's pools file creates the pool; two tasks in a 1-slot pool never overlap, two without it do", async () => {
+    const imported = await cluster!.cli(["pools", "import", join(root, "central", "dags", "pools", "airflow-pools.json")]);
+    expect(imported).toContain("Uploaded 1 pool(s)");
+    const pool = await cluster!.api<{ name: string; slots: number; description: string }>("GET", "/pools/solo");
+    expect([pool.slots, pool.description]).toEqual([1, "one warehouse session"]);
+    await unpause("pools_assets");
+    // Two workers of one slot each: both tasks of a run can start at once unless the pool holds one back.
+    const pooled = await runDag("pools_assets", { assets: ["pooled_a", "pooled_b"] });
+    const free = await runDag("pools_assets", { assets: ["free_a", "free_b"] });
+    expect([pooled.state, free.state], cluster!.logs()).toEqual(["success", "success"]);
+    const pooledTis = await taskInstances("pools_assets", pooled.dag_run_id);
+    const freeTis = await taskInstances("pools_assets", free.dag_run_id);
+    expect(pooledTis.filter((t) => t.task_id.startsWith("pooled_")).map((t) => t.pool)).toEqual(["solo", "solo"]);
+    expect({ pooled: overlap(spans(pooledTis, ["pooled_a", "pooled_b"])), free: overlap(spans(freeTis, ["free_a", "free_b"])) }).toEqual({ pooled: false, free: true });
+  }, 900_000);
+
+  it("a sensor whose evaluation keeps failing is retried, and Airflow pauses its DAG after 3 failed runs in a row", async () => {
+    const dagId = "pools_sensor_always_fails";
+    await unpause(dagId);
+    const paused = await cluster!.until(
+      async () => ((await cluster!.api<{ is_paused: boolean }>("GET", `/dags/${dagId}`)).is_paused ? true : undefined),
+      { what: `the scheduler to pause ${dagId} after its failed runs`, timeoutMs: RUN_MS, intervalMs: 1000 },
+    );
+    expect(paused).toBe(true);
+    const { dag_runs } = await cluster!.api<{ dag_runs: DagRun[] }>("GET", `/dags/${dagId}/dagRuns`);
+    expect(dag_runs.map((r) => r.state)).toEqual(["failed", "failed", "failed"]);
+    for (const run of dag_runs) {
+      const evaluate = (await taskInstances(dagId, run.dag_run_id)).find((t) => t.task_id === "evaluate")!;
+      // One attempt and its 3 retries, then the run failed.
+      expect({ run: run.dag_run_id, state: evaluate.state, tries: evaluate.try_number }).toEqual({ run: run.dag_run_id, state: "failed", tries: 4 });
+    }
+    const logs = filesBelow(root).filter((f) => f.includes(`dag_id=${dagId}/`));
+    expect(logs.map((f) => readFileSync(join(root, f), "utf8")).join("\n")).toContain("always_fails: the source is unreachable");
+  }, 900_000);
 });

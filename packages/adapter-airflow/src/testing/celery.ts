@@ -138,6 +138,7 @@ export class AirflowCluster {
   readonly services: Service[] = [];
   apiUrl = "";
   private token = "";
+  private central: { dir: string; env: Record<string, string> } | undefined;
   // Every process of the cluster shares these: the execution API's tokens and the encrypted DB fields.
   private readonly jwtSecret = randomBytes(32).toString("hex");
   private readonly fernetKey = `${randomBytes(32).toString("base64url")}=`;
@@ -193,6 +194,7 @@ export class AirflowCluster {
     const shared = this.shared(apiPort);
     const central = this.folder("central");
     const centralEnv = this.env(shared, central, o.dagsFolder);
+    this.central = { dir: central, env: centralEnv };
     const migrate = this.launch("db-migrate", ["db", "migrate"], centralEnv, central);
     await waitFor(() => migrate.exited, { what: "airflow db migrate", timeoutMs: 300_000, intervalMs: 500 });
     if (migrate.code !== 0) throw new Error(`airflow db migrate failed:\n${migrate.tail()}`);
@@ -254,6 +256,15 @@ export class AirflowCluster {
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} /api/v2${path}: ${res.status} ${text.slice(0, 2000)}`);
     return JSON.parse(text) as T;
+  }
+
+  /** One `airflow <args>` command as an operator runs it on the central machine; throws with its output unless it exits 0. */
+  async cli(args: readonly string[]): Promise<string> {
+    const { dir, env } = this.central!;
+    const service = Service.start(`airflow ${args[0]}`, this.options.python.bin("airflow"), args, { cwd: dir, env, logFile: join(dir, `cli-${randomBytes(4).toString("hex")}.log`) });
+    await waitFor(() => service.exited, { what: `airflow ${args.join(" ")}`, timeoutMs: 300_000, intervalMs: 500 });
+    if (service.code !== 0) throw new Error(`airflow ${args.join(" ")} failed:\n${service.tail()}`);
+    return service.log();
   }
 
   logs(): string {
