@@ -127,6 +127,12 @@ describe("storage resource (defs/resources.py)", () => {
     expect(steps(null, "environment")).not.toContain("storage:");
   });
 
+  it("the next steps give the command that sets each pool's limit on the Dagster instance", async () => {
+    const manifest = { ...(await fixtureManifest()), pools: [{ name: "warehouse", limit: 2, description: null }] };
+    const steps = adapter.nextSteps("out", { manifest, options: { storageCredentials: "environment" }, storage: null, projectName: "sales" }).join("\n");
+    expect(steps).toContain("dagster instance concurrency set warehouse 2");
+  });
+
   it("refuses an unknown storage-credentials value, naming the option", () => {
     expect(adapter.resolveOptions({}, { name: undefined })).toEqual({ storageCredentials: "environment" });
     expect(adapter.resolveOptions({ storageCredentials: "chain" }, { name: undefined })).toEqual({ storageCredentials: "chain" });

@@ -70,6 +70,8 @@ export const adapter: BatonAdapter<Options> = {
       `  check it:  cd ${out} && uv sync && uv run dg check defs`,
       `  run it:    uv run dg launch --assets '*'   ·   uv run dg dev`,
       `  deploy:    pip install -r requirements.txt (a code-location image: see the adapter README)`,
+      // Dagster enforces a pool with the instance's limit (the op's pool= names it).
+      ...(input.manifest.pools ?? []).map((p) => `  pool:      dagster instance concurrency set ${p.name} ${p.limit}   (on the Dagster instance, once)`),
       ...(s3 && input.options.storageCredentials === "environment"
         ? [`  storage:   ${input.storage}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY where runs are launched and run (${where}: dg.EnvVar)`]
         : s3

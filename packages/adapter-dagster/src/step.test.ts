@@ -78,6 +78,11 @@ describe("requestFromPipes", () => {
     expect(requestFromPipes(pipes, manifest)).toMatchObject({ partitionKey: undefined, partitionRange: { start: "2024-01-01", end: "2024-01-07" } });
   });
 
+  it("a range of one key (a backfill's run for one partition) is that partition key", () => {
+    const { pipes } = fakePipes({ assetKeys: ["daily"], extras: { [RANGE_EXTRA]: { start: "2024-01-03", end: "2024-01-03" } } });
+    expect(requestFromPipes(pipes, manifest)).toMatchObject({ partitionKey: "2024-01-03", partitionRange: undefined });
+  });
+
   it("names a selected key the manifest does not know", () => {
     const { pipes } = fakePipes({ assetKeys: ["other"] });
     expect(() => requestFromPipes(pipes, manifest)).toThrow(/"other", which is not in the Baton manifest/);

@@ -8,7 +8,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { loadDefinitions, storageSecrets, verifyModule, type Manifest, type PartitionKeyRange } from "@baton/core";
-import { guardStep, redactDeep, redactorOf, redactProcessOutput, runStep, serializeError, type SerializedError, type StepEvent } from "@baton/core/step";
+import { guardStep, redactDeep, redactorOf, redactProcessOutput, runStep, serializeError, startWatchdog, type SerializedError, type StepEvent } from "@baton/core/step";
 import { openDagsterPipes, toEscapedAssetKey, type PipesContext } from "./pipes/index.js";
 import { checkReport, materializationReport, rangeCheckReport, rangeMaterializationReport, type CheckEvent, type MaterializationEvent } from "./reports.js";
 import { readStepManifest } from "./versions.js";
@@ -51,11 +51,15 @@ export function requestFromPipes(pipes: PipesContext, manifest: Manifest): StepR
   // Dagster selects checks one by one: pass them on only when some of the assets' checks are left out.
   const selected = pipes.extras[CHECKS_EXTRA] as Record<string, string[]> | undefined;
   const all = selected === undefined || assets.every((id) => byId.get(id)!.checks.every((c) => selected[id]?.includes(c.name)));
-  const range = pipes.extras[RANGE_EXTRA] as PartitionKeyRange | undefined;
+  const extra = pipes.extras[RANGE_EXTRA] as PartitionKeyRange | undefined;
+  // A backfill's run for one partition is a range of one key (no dagster/partition tag): one key,
+  // reported as such, with its own data version.
+  const single = extra !== undefined && extra.start === extra.end ? extra.start : undefined;
+  const range = single === undefined ? extra : undefined;
   return {
     assets,
     partitionRange: range ? { start: range.start, end: range.end } : undefined,
-    partitionKey: !range && pipes.isPartitionStep ? pipes.partitionKey : undefined,
+    partitionKey: single ?? (!range && pipes.isPartitionStep ? pipes.partitionKey : undefined),
     runId: pipes.runId,
     retryNumber: pipes.retryNumber,
     checksOnly: checkOnly !== undefined,
@@ -256,7 +260,14 @@ export async function runDagsterStep(options: DagsterStepOptions): Promise<numbe
       return result.status === "success" ? 0 : result.retryable ? 1 : DETERMINISTIC_EXIT;
     }
     const guard = guardStep({ assets: request.assets, write: reporter.onEvent });
-    const result = await runStep({ definitions, ...request, env, onEvent: guard.onEvent, signal: guard.signal });
+    // A timed compute that blocks the event loop: the watchdog thread prints its stderr line and
+    // SIGKILLs this process (EXECUTION-CONTRACT.md §1); baton_dagster.step makes that line the
+    // step's error. Started only for a timed asset: a thread costs its start.
+    const selected = new Set(request.assets);
+    const timed = definitions.assets.some((a) => selected.has(a.id) && a.timeoutSeconds !== undefined);
+    const watchdog = timed ? startWatchdog() : undefined;
+    const result = await runStep({ definitions, ...request, env, onEvent: guard.onEvent, signal: guard.signal, ...(watchdog ? { watchdog } : {}) });
+    await watchdog?.stop();
     guard.release();
     return guard.exitCode(result);
   } catch (e) {

@@ -48,6 +48,8 @@ STDERR_TAIL_LINES = 20
 TIMED_OUT = "timed out"
 # Per-partition row counts and content hashes of a range run's materialization (src/reports.ts).
 PARTITIONS_METADATA_KEY = "baton/partitions"
+# The keys a range run's check failed for (src/reports.ts, rangeCheckReport).
+FAILED_PARTITIONS_METADATA_KEY = "baton/failed_partitions"
 
 
 class Redactor:
@@ -145,6 +147,10 @@ def run_node_step(
                         )
                         break
             finally:
+                if timed_out and process.poll() is None:
+                    # Core's limit and Node's own watchdog had their chance: Node is wedged.
+                    process.kill()
+                    process.wait()
                 # Interrupted (a terminated run, SIGTERM to the CLI) or abandoned: stop Node first.
                 if process.poll() is None:
                     _stop(process, context, client.termination_timeout_seconds)
@@ -179,13 +185,25 @@ def run_node_step(
 def _with_partition_metadata(
     context: dg.AssetExecutionContext, results: Sequence[Any]
 ) -> Iterator[Any]:
-    """In a range run Pipes reports one materialization per asset, which Dagster records once
-    per partition of the range (dagster/_core/execution/plan/execute_step.py,
-    _get_output_asset_events). Each partition's own row count and content hash, which Node
-    sends in `baton/partitions`, is added to that partition's event (add_asset_metadata with a
-    partition_key) before the result is yielded. The data version is a tag of the output, one
-    for the whole range, so Node leaves it out of range reports."""
+    """Pipes results, attributed to their partitions where Dagster would not.
+
+    A run over a partition range (a backfill's run for one key is a range of one: it has no
+    `dagster/partition` tag) gets one result per asset and check from Pipes:
+
+    - a materialization, which Dagster records once per partition of the range
+      (dagster/_core/execution/plan/execute_step.py, _get_output_asset_events). Each partition's
+      own row count and content hash, which Node sends in `baton/partitions`, are added to that
+      partition's event (`add_asset_metadata(..., partition_key=)`) before it is yielded;
+    - a check result, whose evaluation Dagster records without a partition unless the run has a
+      partition key (AssetCheckResult.to_asset_check_evaluation). For a partitioned check, the
+      check's output is yielded, then one `AssetCheckEvaluation` per key of the range, passed
+      unless the key is in `baton/failed_partitions`.
+    """
+    ranged = context.has_partition_key_range and not context.has_partition_key
     for result in results:
+        if ranged and isinstance(result, dg.AssetCheckResult):
+            yield from _check_per_partition(context, result)
+            continue
         per_partition = (
             result.metadata.get(PARTITIONS_METADATA_KEY)
             if isinstance(result, dg.MaterializeResult) and result.metadata
@@ -207,6 +225,43 @@ def _with_partition_metadata(
                         metadata, asset_key=result.asset_key, partition_key=key
                     )
         yield result
+
+
+def _check_per_partition(
+    context: dg.AssetExecutionContext, result: dg.AssetCheckResult
+) -> Iterator[Any]:
+    by_output = context.assets_def.check_specs_by_output_name
+    found = [
+        (name, spec)
+        for name, spec in by_output.items()
+        if spec.asset_key == result.asset_key and spec.name == result.check_name
+    ]
+    if not found or found[0][1].partitions_def is None:
+        yield result
+        return
+    output_name, spec = found[0]
+    metadata = dict(result.metadata or {})
+    failed_value = metadata.pop(FAILED_PARTITIONS_METADATA_KEY, None)
+    failed = (
+        set(failed_value.data)
+        if isinstance(failed_value, dg.JsonMetadataValue)
+        and isinstance(failed_value.data, list)
+        else None
+    )
+    # What an AssetCheckResult becomes in a step: an output (downstream may depend on it) and
+    # an evaluation (dagster/_core/execution/plan/execute_step.py, _process_user_event).
+    yield dg.Output(None, output_name=output_name)
+    for key in context.partition_keys:
+        yield dg.AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=(key not in failed) if failed is not None else result.passed,
+            metadata=metadata,
+            severity=result.severity,
+            description=result.description,
+            blocking=spec.blocking,
+            partition=key,
+        )
 
 
 def _start(
