@@ -34,3 +34,21 @@ def test_a_step_that_died_before_reporting_is_retryable_and_shows_stderr() -> No
     assert failure.description is not None
     assert "before it reported a result" in failure.description
     assert failure.description.endswith("boom")
+
+
+def test_a_step_nodes_watchdog_stopped_fails_retryably_saying_it_timed_out() -> None:
+    line = (
+        'baton: asset "a" [2024-01-02] timed out after 3 s (timeoutSeconds: 3); its '
+        "compute blocked the event loop, so the process was stopped"
+    )
+    failure = step_failure(-9, None, [], ["a"], Redactor([]), stderr=["x", line])
+    assert failure is not None
+    assert failure.allow_retries is True
+    assert failure.description is not None
+    assert failure.description.startswith('asset "a" [2024-01-02] timed out after 3 s')
+    assert "killed by SIGKILL" in failure.description
+
+
+def test_a_check_only_step_needs_no_materialization() -> None:
+    summary = {"failures": [], "skipped": {}, "finished": True, "retryable": True}
+    assert step_failure(0, summary, [], [], Redactor([])) is None
