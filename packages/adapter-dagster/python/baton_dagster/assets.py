@@ -34,7 +34,7 @@ RANGE_EXTRA = "baton/partition_range"
 # A check-only step (the UI's "Execute check"): the Pipes context selects no asset, so the Node
 # step gets the assets and checks to run here (src/step.ts reads both).
 CHECKS_ONLY_EXTRA = "baton/checks_only"
-# Per selected asset id, the names of its selected checks (in every step: a user may deselect some).
+# Per selected asset id, the names of its selected checks, when the run names its checks.
 CHECKS_EXTRA = "baton/checks"
 # Where `source` (a path relative to the project root) points, decided when the code location
 # loads: BATON_SOURCE_URL (e.g. https://github.com/acme/data/blob/main/examples/metrics) makes
@@ -300,9 +300,12 @@ def _multi_asset(
         for check_key in context.selected_asset_check_keys:
             asset = by_key[check_key.asset_key.to_user_string()]
             checks.setdefault(asset["id"], []).append(check_key.name)
-        extras: dict[str, Any] = {
-            CHECKS_EXTRA: {a: sorted(names) for a, names in sorted(checks.items())}
-        }
+        extras: dict[str, Any] = {}
+        # A run that names its checks (the UI's launchpad, a backfill, "Execute check") runs
+        # those only. One that names none (a GraphQL launchRun without assetCheckSelection, which
+        # Dagster subsets to no check) runs every check of its assets, as Baton's materialize does.
+        if context.run.asset_check_selection is not None:
+            extras[CHECKS_EXTRA] = {a: sorted(n) for a, n in sorted(checks.items())}
         # Checks alone (the UI's "Execute check"): Node runs them on the stored outputs.
         checks_only = not selected
         if checks_only:

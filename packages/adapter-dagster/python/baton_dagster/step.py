@@ -236,7 +236,12 @@ def _check_per_partition(
         for name, spec in by_output.items()
         if spec.asset_key == result.asset_key and spec.name == result.check_name
     ]
-    if not found or found[0][1].partitions_def is None:
+    if (
+        not found
+        or found[0][1].partitions_def is None
+        # Not selected (a run that names no checks): Dagster lets the result through as is.
+        or found[0][1].key not in context.selected_asset_check_keys
+    ):
         yield result
         return
     output_name, spec = found[0]
