@@ -56,7 +56,8 @@ describe("the emitted Dagster code location", () => {
         id: a.id,
         deps: a.deps.map((x) => x.key.join("/")).sort(),
         group: a.group,
-        kinds: ["typescript"],
+        // The language and the stored format (baton_dagster.assets.asset_kinds).
+        kinds: a.output === "none" ? ["typescript"] : [a.format, "typescript"].sort(),
         codeVersion: a.codeVersion,
         owners: [...a.owners],
       });
@@ -105,6 +106,9 @@ describe("the emitted Dagster code location", () => {
       "truth/sibling_fail": "truth",
       "truth/sleeper": "truth",
       "truth/needs_missing_env": "truth__retry",
+      spins: "timeouts",
+      after_spins: "timeouts",
+      waits: "timeouts",
       "secrets/prints": "secrets",
       "secrets/teardown_throws": "secrets",
       "secrets/check_metadata": "secrets",
