@@ -259,7 +259,7 @@ afterAll(async () => {
 
 describe("examples/customer-metrics on Dagster: webserver and daemon on separate copies, sharing only the bucket and Dagster's database", () => {
   let sales: RunInfo;
-  let backfillRun: RunInfo;
+  let backfillRuns: RunInfo[];
 
   it("runs a launchRun through the daemon's queue with the multiprocess executor: Baton and native assets materialized", async () => {
     const { launchRun } = await gql<{ launchRun: { __typename: string; run?: { runId: string; status: string }; message?: string; errors?: unknown } }>(
@@ -293,7 +293,7 @@ describe("examples/customer-metrics on Dagster: webserver and daemon on separate
     expect(Number(native.total_spend)).toBeCloseTo(reference.metricsSpend, 6);
   });
 
-  it("runs a partition backfill (daily_revenue over three days) that the daemon submits to the queue as one run", async () => {
+  it("runs a partition backfill (daily_revenue over three days) that the daemon submits to the queue as one run per day", async () => {
     const { launchPartitionBackfill } = await gql<{ launchPartitionBackfill: { __typename: string; backfillId?: string; message?: string } }>(
       `mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
         ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } ... on InvalidSubsetError { message } } }`,
@@ -312,16 +312,19 @@ describe("examples/customer-metrics on Dagster: webserver and daemon on separate
     ).catch((e: Error) => {
       throw new Error(`${e.message}${tail()}`);
     });
-    expect(backfill.runs, "BackfillPolicy.single_run: one run for the range").toHaveLength(1);
-    backfillRun = await finished(backfill.runs[0]!.runId, "the backfill run");
+    expect(backfill.runs, "BackfillPolicy.multi_run(1): one run per partition").toHaveLength(DAYS.length);
+    backfillRuns = await Promise.all(backfill.runs.map((r) => finished(r.runId, "a backfill run")));
     expect(backfill.status).toMatch(/^COMPLETED(_SUCCESS)?$/);
-    const tag = (key: string) => backfillRun.tags.find((t) => t.key === key)?.value;
-    expect([tag("dagster/backfill"), tag("dagster/asset_partition_range_start"), tag("dagster/asset_partition_range_end")]).toEqual([backfillId, DAYS[0], DAYS.at(-1)]);
-    expectQueuedAndDequeued(backfillRun);
-    // One ASSET_MATERIALIZATION per partition; the range's per-partition hashes in baton/partitions.
-    expect(backfillRun.assetMaterializations.map((m) => m.partition).sort()).toEqual(DAYS);
-    const perPartition = JSON.parse(String(metadata(backfillRun, "daily_revenue", DAYS[0]!)["baton/partitions"])) as Record<string, { contentHash: string }>;
-    for (const day of DAYS) expect(perPartition[day]?.contentHash, `daily_revenue[${day}]`).toBe(reference.hashes[`daily_revenue[${day}]`]);
+    for (const run of backfillRuns) {
+      const tag = (key: string) => run.tags.find((t) => t.key === key)?.value;
+      // The daemon tags each run as a range of one key.
+      const day = tag("dagster/asset_partition_range_start");
+      expect([tag("dagster/backfill"), tag("dagster/asset_partition_range_end")]).toEqual([backfillId, day]);
+      expectQueuedAndDequeued(run);
+      expect(run.assetMaterializations.map((m) => m.partition)).toEqual([day]);
+      expect(metadata(run, "daily_revenue", day!)["baton/content_hash"], `daily_revenue[${day}]`).toBe(reference.hashes[`daily_revenue[${day}]`]);
+    }
+    expect(backfillRuns.map((r) => r.assetMaterializations[0]?.partition).sort()).toEqual(DAYS);
   });
 
   it("left the outputs in the bucket, equal to the embedded executor's, and nothing in any local store", async () => {
@@ -356,6 +359,6 @@ describe("examples/customer-metrics on Dagster: webserver and daemon on separate
     expect(web!.log().includes(secret), "the webserver's output").toBe(false);
     // The run recorded the variable's name only: Dagster resolved the dg.EnvVar in the run.
     expect(JSON.stringify(sales)).not.toContain(secret);
-    expect(JSON.stringify(backfillRun)).not.toContain(secret);
+    expect(JSON.stringify(backfillRuns)).not.toContain(secret);
   });
 });
