@@ -42,6 +42,7 @@ from baton_core import (
 )
 from baton_core.build import read_build
 from baton_core.manifest_types import ManifestAsset
+from baton_core.mapping import upstream_keys
 from baton_core.plan import RunPlan as CorePlan
 
 from .caching import cache_key, cacheable, output_stored
@@ -279,13 +280,8 @@ class BatonProject:
         futures: dict[str, list[tuple[str | None, Future]]] = {}
         with self._stop_steps_when_interrupted():
             for asset_id in plan.assets:
-                upstream = [
-                    f
-                    for u in self.manifest.upstream(asset_id)
-                    for _, f in futures.get(u, [])
-                ]
                 futures[asset_id] = self._submit(
-                    asset_id, plan.keys.get(asset_id), upstream
+                    asset_id, plan.keys.get(asset_id), futures
                 )
             wait([f for fs in futures.values() for _, f in fs])
         # The first failure in run order (the plan's order) leads the message.
@@ -314,12 +310,16 @@ class BatonProject:
         self,
         asset_id: str,
         keys: list[str] | None,
-        upstream: list[Future],
+        submitted: Mapping[str, list[tuple[str | None, Future]]],
     ) -> list[tuple[str | None, Future]]:
         """The asset's task runs, by partition key: one (key None), or one per key (``.map()``,
-        run in parallel). With caching, a run whose output the store no longer has refreshes
-        its cache entry instead of reading it."""
+        run in parallel), each waiting only for the upstream task runs of the partitions it
+        reads, so a failed upstream partition holds back only its own downstream. With caching,
+        a run whose output the store no longer has refreshes its cache entry instead."""
         task = self.task(asset_id)
+        upstream = [
+            f for u in self.manifest.upstream(asset_id) for _, f in submitted.get(u, [])
+        ]
         wanted: list[str | None] = [None] if keys is None else list(keys)
         missing = self._missing_outputs(asset_id, wanted)
         if keys is None:
@@ -333,12 +333,34 @@ class BatonProject:
             group = [k for k in keys if (k in stale) == refresh]
             if group:
                 mapper = named.with_options(refresh_cache=True) if refresh else named
-                runs += zip(
-                    group,
-                    mapper.map(unmapped(asset_id), group, wait_for=upstream),
-                    strict=True,
-                )
+                reads = [self._upstream_of(asset_id, k, submitted) for k in group]
+                # Futures in a parameter are dependencies, as wait_for is (the run graph's edges).
+                mapped = mapper.map(unmapped(asset_id), group, upstream=reads)
+                runs += zip(group, mapped, strict=True)
         return runs
+
+    def _upstream_of(
+        self,
+        asset_id: str,
+        key: str,
+        submitted: Mapping[str, list[tuple[str | None, Future]]],
+    ) -> list[Future]:
+        """The upstream task runs one partition of ``asset_id`` waits for: through an input's
+        partition mapping, the upstream partitions it reads; otherwise all of them."""
+        spec = self.manifest.asset(asset_id)
+        found: dict[int, Future] = {}
+        for dep in spec["deps"]:
+            runs = submitted.get(dep["id"], [])
+            up = self.manifest.asset(dep["id"])["partitions"]
+            mapping = dep["partitionMapping"]
+            if dep["input"] is not None and mapping is not None and up is not None:
+                read = set(
+                    upstream_keys(spec["partitions"], [key], up, mapping, _utcnow())
+                )
+                runs = [(k, f) for k, f in runs if k in read]
+            for _, f in runs:
+                found[id(f)] = f
+        return list(found.values())
 
     def _missing_outputs(
         self, asset_id: str, keys: list[str | None]
@@ -375,8 +397,11 @@ class BatonProject:
             project = self
 
             def run_asset(
-                asset: str, partition_key: str | None = None
+                asset: str,
+                partition_key: str | None = None,
+                upstream: list[Any] | None = None,
             ) -> dict[str, Any]:
+                # ``upstream``: the results of the task runs it waited for (references only).
                 return project.run_asset(asset, partition_key)
 
             def retry_condition(
