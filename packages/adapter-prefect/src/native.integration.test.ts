@@ -79,6 +79,24 @@ describe("prefect: native mappings", { timeout: 600_000 }, () => {
     expect(materialized[0]!.payload.group).toBe("partitions");
   });
 
+  it("a failed partition holds back only the downstream partition that reads it", async () => {
+    const result = await run(["fragile", "after_fragile"], { rangeStart: "2024-01-01", rangeEnd: "2024-01-03" });
+    expect(result.status).toBe("failure");
+    const runs = await taskRuns(result.flowRunId);
+    const states = Object.fromEntries(runs.filter((t) => t.name.includes(" [")).map((t) => [t.name, t.state.name]));
+    expect(states).toEqual({
+      "fragile [2024-01-01]": "Completed",
+      "fragile [2024-01-02]": "Failed",
+      "fragile [2024-01-03]": "Completed",
+      "after_fragile [2024-01-01]": "Completed",
+      "after_fragile [2024-01-03]": "Completed",
+    });
+    // A run that never starts keeps Prefect's default name (<task>-<dynamic key>): the custom name is
+    // applied when a run begins (prefect/task_engine.py _set_custom_task_run_name).
+    const held = runs.filter((t) => !t.name.includes(" ["));
+    expect(held.map((t) => [t.name.startsWith("after_fragile"), t.state.name])).toEqual([[true, "NotReady"]]);
+  });
+
   it("a pool is a tag concurrency limit: its two task runs never overlap, the same assets without a pool do", async () => {
     const limits = await api()<Json[]>("POST", "/concurrency_limits/filter", {});
     expect(limits.map((l) => [l.tag, l.concurrency_limit])).toContainEqual(["baton-pool:solo", 1]);

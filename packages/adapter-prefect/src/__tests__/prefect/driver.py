@@ -82,7 +82,13 @@ def setup(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _asset_of(task_run_name: str) -> str:
-    return task_run_name.split(" [", 1)[0]
+    """The asset of a task run: "<asset> [<key>]", or Prefect's "<asset>-<dynamic key>" for a
+    run that never began (NotReady keeps the default name)."""
+    name = task_run_name.split(" [", 1)[0]
+    assets = flows.project.manifest.assets
+    if name not in assets and name.rpartition("-")[0] in assets:
+        return name.rpartition("-")[0]
+    return name
 
 
 def _final(task_run: Any) -> bool:

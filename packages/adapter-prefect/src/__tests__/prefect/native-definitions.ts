@@ -29,13 +29,15 @@ const pooled = (name: string, other: string) =>
 const free = (name: string, other: string) =>
   asset({ key: ["free", name], group: "pools", compute: async () => (await meet(`free-${name}`, [`free-${other}`], 20), generateCustomers({ count: 2 })) });
 
+const DAYS = dailyPartitions({ start: "2024-01-01", end: "2024-01-11" });
+
 /** Daily, and each day's partition has its own row count (the day of the month): a backfill's
  * partitions wait for a sibling, so they show they ran at once. */
 const days = asset({
   key: "days",
   group: "partitions",
   description: "One partition per day, run one task run each",
-  partitions: dailyPartitions({ start: "2024-01-01", end: "2024-01-11" }),
+  partitions: DAYS,
   compute: async (_i, ctx) => {
     const key = ctx.partitionKey!;
     writeFileSync(join(control(), `day-${key}.started`), "");
@@ -45,6 +47,18 @@ const days = asset({
     return generateEvents(key, { rows: Number(key.slice(-2)) });
   },
 });
+
+/** Fails for 2024-01-02 only; its downstream reads it partition by partition (identity). */
+const fragile = asset({
+  key: "fragile",
+  group: "partitions",
+  partitions: DAYS,
+  compute: (_i, ctx) => {
+    if (ctx.partitionKey === "2024-01-02") throw new Error("fragile: 2024-01-02 is bad");
+    return generateEvents(ctx.partitionKey!, { rows: 2 });
+  },
+});
+const afterFragile = asset({ key: "after_fragile", group: "partitions", partitions: DAYS, inputs: { fragile }, compute: ({ fragile }) => fragile.head(1) });
 
 /** Blocks Node's event loop past its timeoutSeconds: only the watchdog, or Prefect's limit, stops it. */
 const hangs = asset({
@@ -82,6 +96,6 @@ const derived = asset({
 });
 
 export default definitions({
-  assets: [pooled("a", "b"), pooled("b", "a"), free("a", "b"), free("b", "a"), days, hangs, source, derived],
+  assets: [pooled("a", "b"), pooled("b", "a"), free("a", "b"), free("b", "a"), days, fragile, afterFragile, hangs, source, derived],
   pools: { solo: { limit: 1, description: "one at a time" } },
 });
