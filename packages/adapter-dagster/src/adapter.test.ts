@@ -75,7 +75,7 @@ describe("plan", () => {
     expect(plan.schedules.map((s) => s.name)).toEqual(manifest.schedules.map((s) => s.name));
     expect(plan.sensors.map((s) => s.name)).toEqual(manifest.sensors.map((s) => s.name));
     expect(plan.edges).toHaveLength(manifest.assets.reduce((n, a) => n + a.deps.length, 0));
-    for (const s of plan.schedules) expect(s.becomes).toContain(`job __anonymous_asset_job_${s.name}`);
+    for (const s of plan.schedules) expect(s.becomes).toContain(`job ${s.name}_job `);
     const checked = manifest.assets.find((a) => a.checks.length > 0)!;
     expect(plan.assets.find((a) => a.id === checked.id)!.becomes).toContain(`asset check ${checked.key.join("/")}:${checked.checks[0]!.name}${checked.checks[0]!.severity === "error" ? " (blocking)" : ""}`);
   });

@@ -66,8 +66,8 @@ function partitionsText(a: ManifestAsset): string | null {
   return `${cls}PartitionsDefinition from ${p.start}${p.end ? ` to ${p.end}` : ""} (${p.timezone}), a backfill is one run per partition (BackfillPolicy.multi_run(1))`;
 }
 
-/** The implicit job Dagster makes for a schedule or sensor that targets an asset selection (dagster/_core/definitions/target.py). */
-export const anonymousJobName = (automation: string) => `__anonymous_asset_job_${automation}`;
+/** The named asset job a schedule or sensor runs (baton_dagster.automation.job_name). */
+export const automationJobName = (automation: string) => `${automation}_job`;
 
 export function dagsterPlan(manifest: Manifest): TargetPlan {
   const buckets = planBuckets(manifest);
@@ -98,11 +98,11 @@ export function dagsterPlan(manifest: Manifest): TargetPlan {
     ),
     schedules: manifest.schedules.map((s) => ({
       name: s.name,
-      becomes: `ScheduleDefinition ${s.name} (${s.cron}, ${s.timezone}) running job ${anonymousJobName(s.name)} on ${ids(s.assets)}${s.partition ? `, partition ${s.partition.type === "static" ? JSON.stringify(s.partition.key) : "the last complete window"}` : ""}`,
+      becomes: `ScheduleDefinition ${s.name} (${s.cron}, ${s.timezone}) running job ${automationJobName(s.name)} on ${ids(s.assets)}${s.partition ? `, partition ${s.partition.type === "static" ? JSON.stringify(s.partition.key) : "the last complete window"}` : ""}`,
     })),
     sensors: manifest.sensors.map((s) => ({
       name: s.name,
-      becomes: `SensorDefinition ${s.name} (every ${s.minimumIntervalSeconds}s, evaluated in Node) running job ${anonymousJobName(s.name)} on ${ids(s.assets)}`,
+      becomes: `SensorDefinition ${s.name} (every ${s.minimumIntervalSeconds}s, evaluated in Node) running job ${automationJobName(s.name)} on ${ids(s.assets)}`,
     })),
     unsupported: [],
   };
