@@ -60,10 +60,11 @@ beforeAll(async () => {
   reference[`daily_revenue[${PARTITION}]`] = daily.assets.daily_revenue!.materializations[0]!.metadata.contentHash!;
 }, 1_200_000);
 
+// Removing a relocated build and its fresh venv takes longer than vitest's 10 s hook default on a busy machine.
 afterAll(() => {
   relocated?.cleanup();
   if (work) rmSync(work, { recursive: true, force: true });
-});
+}, 180_000);
 
 describe("examples/customer-metrics built for Dagster, relocated", () => {
   it("is portable (no absolute path or `..`) and deterministic (a second build is byte-identical)", async () => {
