@@ -21,6 +21,7 @@ from airflow.sdk import (
     Asset,
     AssetAlias,
     Param,
+    PartitionedAtRuntime,
     TaskGroup,
     get_parsing_context,
 )
@@ -174,9 +175,15 @@ def asset_dag(
     _check_ids(asset_ids)
     in_dag = set(asset_ids)
     partitioned = any(manifest.asset(a)["partitions"] is not None for a in asset_ids)
-    timetable = (
-        BatonCronTimetable(schedule["cron"], schedule["timezone"]) if schedule else None
-    )
+    # An unscheduled DAG of partitioned assets is partitioned at run time: Airflow then accepts
+    # the run-level partition_key of a trigger (UI, REST), which the planner takes (runplan.py).
+    # Scheduled DAGs keep data intervals: CronPartitionTimetable keys a run by its previous cron
+    # tick in the schedule's timezone, not Baton's "last complete window" in general (README).
+    timetable: BatonCronTimetable | PartitionedAtRuntime | None = None
+    if schedule:
+        timetable = BatonCronTimetable(schedule["cron"], schedule["timezone"])
+    elif partitioned:
+        timetable = PartitionedAtRuntime()
     with _LargeDAG(
         dag_id=dag_id,
         schedule=timetable,

@@ -2,7 +2,8 @@
 
 The rules are baton_core.plan's (core's README, "What a run means"); this module only says where
 a run's selection and partition come from in Airflow. Precedence: the run's params (the trigger
-form or conf: ``assets``, ``partition_key``, ``partition_range`` "FIRST...LAST") > a schedule
+form or conf: ``assets``, ``partition_key``, ``partition_range`` "FIRST...LAST") > the run's own
+Airflow ``partition_key`` > a schedule
 DAG's tick (its data interval's end: the last complete window, or nothing after the partitions'
 end) > nothing (unpartitioned assets run; partitioned ones are skipped with a reason).
 """
@@ -68,6 +69,14 @@ def _setting(context: Mapping[str, Any], name: str) -> Any:
     return value if value not in (None, "", []) else None
 
 
+def _run_partition_key(context: Mapping[str, Any]) -> str | None:
+    """Airflow's own partition key of the run (3.2+ ``DagRun.partition_key``): set when a
+    partitioned DAG (``baton_assets`` is ``PartitionedAtRuntime``) is triggered with one from the
+    UI or the REST API's ``partition_key``."""
+    key = getattr(context.get("dag_run"), "partition_key", None)
+    return key if isinstance(key, str) and key else None
+
+
 def plan_dag_run(
     manifest: Manifest,
     dag_assets: list[str],
@@ -92,6 +101,9 @@ def plan_dag_run(
     text_range = _setting(context, "partition_range")
     key = str(key) if key is not None else None
     text_range = str(text_range) if text_range is not None else None
+    source = "conf" if key is not None or text_range is not None else None
+    if source is None and (run_key := _run_partition_key(context)) is not None:
+        key, source = run_key, "the run's partition_key"
     whole = set(dag_assets) == set(manifest.assets)
 
     if schedule is not None and key is None and text_range is None:
@@ -146,7 +158,7 @@ def plan_dag_run(
         plan,
         partition_key=key,
         partition_range=text_range,
-        source="conf" if key is not None or text_range is not None else None,
+        source=source,
         requested=requested,
     )
 
