@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 from airflow.sdk import Asset, Context, TaskGroup
+from airflow.sdk.definitions.param import process_params
 from conftest import DAILY, BuildFactory
 
 from baton_airflow import build_dags
@@ -114,8 +115,18 @@ def test_params_are_the_dags_and_validated_by_airflow(make_build: BuildFactory) 
         "partition_key": None,
         "partition_range": None,
     }
-    # Every task reads them from context["params"]: the DAG's params reached the task too.
-    assert sorted(dag.get_task("orders").params.keys()) == sorted(dag.params.keys())
+    # Every task reads them from context["params"], which Airflow's task runner builds with
+    # process_params: the DAG's params, the task's, then the run's conf.
+    orders = dag.get_task("orders")
+    assert process_params(
+        dag, orders, {"partition_key": "2024-01-03"}, suppress_exception=False
+    ) == {
+        "assets": [],
+        "partition_key": "2024-01-03",
+        "partition_range": None,
+    }
+    # Not copied into each task: Airflow would serialize every copy (dags.py).
+    assert not orders.params
 
 
 def test_retries_back_off_exponentially_with_airflows_multiplier(

@@ -20,7 +20,8 @@ ALL = ["raw/orders", "daily_orders"]
 def context(
     conf: dict[str, Any] | None = None, key: str | None = None
 ) -> dict[str, Any]:
-    return {"dag_run": SimpleNamespace(conf=conf or {}, partition_key=key)}
+    # What Airflow gives a task: the merged params, and the run with its own partition key.
+    return {"params": conf or {}, "dag_run": SimpleNamespace(partition_key=key)}
 
 
 def test_the_runs_partition_key_selects_the_partition() -> None:
