@@ -40,17 +40,27 @@ async function parse(file, bundle, runs, extra = {}) {
   const r = JSON.parse(readFileSync(out, "utf8"));
   if (Object.keys(r.importErrors).length) throw new Error(JSON.stringify(r.importErrors));
   const tasks = Object.values(r.dags).reduce((n, d) => n + Object.keys(d).length, 0);
-  return { importS: median(r.importSeconds), serializeS: median(r.serializeSeconds), dags: Object.keys(r.dags).length, tasks };
+  return {
+    importS: median(r.importSeconds),
+    serializeS: median(r.serializeSeconds),
+    importCpu: median(r.importCpuSeconds),
+    serializeCpu: median(r.serializeCpuSeconds),
+    dags: Object.keys(r.dags).length,
+    tasks,
+  };
 }
 
 const e = await parse(join(emitted, "baton_dags.py"), emitted, repeat);
 // The hand-written single DAG is slow (quadratic, see dags.py _LargeDAG): measured once.
 const h = await parse(join(hand, "handwritten_scale_dags.py"), hand, 1);
 const s = await parse(join(hand, "handwritten_scale_dags.py"), hand, repeat, { BENCH_LAYOUT: "split" });
-const line = (name, r) => `   ${name.padEnd(44)} import ${r.importS.toFixed(1).padStart(6)} s, serialize ${r.serializeS.toFixed(1).padStart(5)} s — ${r.dags} DAGs, ${r.tasks} tasks${r.importS > 30 ? "  (over the 30 s default: not loaded)" : ""}`;
+const line = (name, r) =>
+  `   ${name.padEnd(44)} import ${r.importS.toFixed(1).padStart(6)} s (CPU ${r.importCpu.toFixed(1)} s), serialize ${r.serializeS.toFixed(1).padStart(5)} s (CPU ${r.serializeCpu.toFixed(1)} s) — ${r.dags} DAGs, ${r.tasks} tasks${r.importS > 30 ? "  (over the 30 s default: not loaded)" : ""}`;
+// CPU time is the fair comparison on a machine busy with other work; Airflow's timeout is wall-clock.
+const ratio = (a, b) => `import ${(a.importCpu / b.importCpu).toFixed(2)}, import+serialize ${((a.importCpu + a.serializeCpu) / (b.importCpu + b.serializeCpu)).toFixed(2)}`;
 console.log(`\n3. DAG file parse at scale: ${count} assets (DagBag import + serialization, as the DAG processor does; median of ${repeat}, hand-written one DAG: 1 run)`);
 console.log(line("emitted (baton_dags.py):", e));
 console.log(line("hand-written, one DAG (same shape):", h));
 console.log(line("hand-written, one DAG per group via assets:", s));
-console.log(`   ratio emitted / hand-written one DAG:   import ${(e.importS / h.importS).toFixed(2)}, import+serialize ${((e.importS + e.serializeS) / (h.importS + h.serializeS)).toFixed(2)}`);
-console.log(`   ratio emitted / hand-written per group: import ${(e.importS / s.importS).toFixed(2)}, import+serialize ${((e.importS + e.serializeS) / (s.importS + s.serializeS)).toFixed(2)}\n`);
+console.log(`   CPU ratio emitted / hand-written one DAG:   ${ratio(e, h)}`);
+console.log(`   CPU ratio emitted / hand-written per group: ${ratio(e, s)}\n`);
