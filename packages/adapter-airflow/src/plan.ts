@@ -5,7 +5,7 @@ import type { AirflowOptions } from "./options.js";
 
 function partitionsText(p: ManifestAsset["partitions"]): string | null {
   if (p === null) return null;
-  const where = "the key comes from the run's conf (partition_key, or partition_range FIRST...LAST in one run) or, in a schedule DAG, from its data interval";
+  const where = "the key comes from the run's conf (partition_key, or partition_range FIRST...LAST in one run), else from the run's own Airflow partition_key (baton_assets is PartitionedAtRuntime) or, in a schedule DAG, from its data interval";
   if (p.type === "static") return `static (${p.keys.length} keys: ${p.keys.slice(0, 5).join(", ")}${p.keys.length > 5 ? ", …" : ""}); ${where}`;
   return `${p.grain} from ${p.start}${p.end ? ` to ${p.end}` : ""} (${p.timezone}, keys ${p.format}); ${where}`;
 }
@@ -26,7 +26,7 @@ export function airflowPlan(manifest: Manifest, options: AirflowOptions): Target
       id: a.id,
       becomes: [
         ...dags.map((d) => `task ${task} (BatonAssetOperator${retry}${timeout}${pool}) in TaskGroup ${a.group} of DAG ${d}; its docs: the description, owners, tags${a.source ? `, defined in ${a.source.file}${a.source.line ? `:${a.source.line}` : ""}` : ""}`),
-        `Airflow Asset name "${a.id}", uri ${assetUri(a.id)}, group ${a.group}, extra with the description, owners, tags, metadata and code reference: the task's outlet (one asset event per materialized partition)`,
+        `Airflow Asset name "${a.id}", uri ${assetUri(a.id)}, group ${a.group}, extra with the description, owners, tags, metadata and code reference: the task's outlet (one partitioned asset event per materialized partition, for PartitionedAssetTimetable consumers)`,
         ...a.resources.map((r) => {
           const m = mapping[r];
           const from = m === undefined ? "the worker's environment" : "connection" in m ? `Airflow Connection ${m.connection}` : `Airflow Variable ${m.variable}`;
