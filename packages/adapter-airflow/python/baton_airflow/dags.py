@@ -110,8 +110,8 @@ class _LargeDAG(DAG):
     Airflow 3.3's ``DAG.__hash__`` hashes every task id (``_DAG_HASH_ATTRS`` includes
     ``task_ids``, airflow/sdk/definitions/dag.py), and every ``set_upstream`` hashes the DAG of
     each task it links (``_set_relatives``, airflow/sdk/definitions/_internal/node.py): wiring N
-    tasks costs O(N²), 60 s for 20,000 assets. DAGs equal by ``__eq__`` have the same id, so
-    this hash stays consistent with it.
+    tasks costs O(N²), past the 30 s import timeout at 20,000 assets. Equal DAGs (``__eq__``)
+    have the same id, so this hash stays consistent with it.
     """
 
     def __hash__(self) -> int:
