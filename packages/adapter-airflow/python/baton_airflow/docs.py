@@ -11,16 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from baton_core import ManifestAsset, ManifestSchedule, ManifestSensor
-
-
-def code_reference(asset: ManifestAsset) -> str | None:
-    """``file:line`` where ``asset()`` was called, relative to the project root (or None)."""
-    source = asset.get("source")
-    if not source:
-        return None
-    line = source.get("line")
-    return f"{source['file']}:{line}" if line else source["file"]
+from baton_core import ManifestAsset, ManifestSchedule, ManifestSensor, code_reference
 
 
 def asset_extra(asset: ManifestAsset) -> dict[str, Any]:

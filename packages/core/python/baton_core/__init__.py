@@ -13,6 +13,7 @@ from .manifest import (
     Manifest,
     ManifestError,
     ManifestVersionError,
+    code_reference,
     read_manifest,
 )
 from .manifest_types import (
@@ -95,6 +96,7 @@ __all__ = [
     "Verdict",
     "check_key",
     "check_range",
+    "code_reference",
     "encode_segment",
     "node_binary",
     "parse_range",

@@ -54,6 +54,15 @@ class ManifestVersionError(ManifestError):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
+def code_reference(asset: ManifestAsset) -> str | None:
+    """``file:line`` where ``asset()`` was called, relative to the project root; None when unknown."""
+    source = asset.get("source")
+    if not source:
+        return None
+    line = source.get("line")
+    return f"{source['file']}:{line}" if line else source["file"]
+
+
 def read_manifest(
     path: str | Path,
     accepted_versions: Iterable[int] = ACCEPTED_MANIFEST_VERSIONS,
