@@ -7,6 +7,7 @@ import type { BuildInput } from "@baton/core/build";
 import { portabilityProblems } from "@baton/testing";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 import { adapter } from "./cli.js";
+import { sensorPeriod } from "./deployments.js";
 import type { PrefectOptions } from "./options.js";
 import { pyLiteral } from "./python-literal.js";
 
@@ -72,11 +73,22 @@ describe("prefect adapter: emit", () => {
     expect(flows).toContain(
       `sensors.to_deployment(
             "new_event_files",
-            schedules=[Interval(30)],
-            parameters={"sensor": "new_event_files", "target": "fixtures/new_event_files-runs"},`,
+            schedules=[Interval(3600, active=sensor_schedule_active("new_event_files"))],
+            parameters={
+                "sensor": "new_event_files",
+                "target": "fixtures/new_event_files-runs",
+                "poll_for_seconds": 3600,
+            },`,
     );
+    // One flow run per hour polls every 30 s; the schedule starts off and keeps what the user set.
+    expect(flows).toContain("    return project.sensor_schedule_active(evaluate_sensor.name, sensor)\n");
+    expect(flows).toContain("def evaluate_sensor(sensor: str, target: str, poll_for_seconds: float = 0)");
     expect(flows).toContain('    materialize = materialize_assets.from_source(str(PROJECT_DIR), "flows.py:materialize_assets")\n');
     expect(flows).toContain('if __name__ == "__main__":\n    serve(*deployments())');
+  });
+
+  it("a sensor's flow run polls for a whole number of its intervals, at least an hour (the next run's first tick comes an interval after)", () => {
+    expect([30, 7, 3600, 7200, 0.5].map(sensorPeriod)).toEqual([3600, 3605, 3600, 7200, 3600]);
   });
 
   it("an every-hour cron ticks in both passes of a repeated autumn hour, as Baton's schedules do (core's prefectSchedules)", () => {
@@ -111,7 +123,8 @@ describe("prefect adapter: emit", () => {
     active: true
   work_pool:
     name: "local"`);
-    expect(yaml).toContain("  - interval: 30\n");
+    // A sensor's period (one flow run polling for an hour), deployed off.
+    expect(yaml).toContain("  - interval: 3600\n    active: false\n");
     expect(yaml.match(/^- name:/gm)).toHaveLength(1 + fixtureManifest.schedules.length + 2 * fixtureManifest.sensors.length);
     expect(yaml).toContain("- prefect.deployments.steps.run_shell_script:\n    id: baton-project-dir\n    script: pwd\n");
     // The worker's own copy (BATON_PROJECT_DIR), else the folder deploy ran in, is the working directory.
@@ -188,7 +201,7 @@ describe("prefect adapter: plan", () => {
     expect(plan.edges).toHaveLength(fixtureManifest.assets.reduce((n, a) => n + new Set(a.deps.map((d) => d.id)).size, 0));
     expect(plan.schedules.map((s) => s.name)).toEqual(fixtureManifest.schedules.map((s) => s.name));
     expect(plan.schedules.find((s) => s.name === "daily_events")!.becomes).toBe('deployment "fixtures/daily_events" on cron "0 2 * * *" in Europe/Paris, running 2 assets');
-    expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('deployment "fixtures-sensors/new_event_files" every 30 s');
+    expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('deployment "fixtures-sensors/new_event_files" (its schedule off until you turn it on): one flow run per 3600 s, ticking every 30 s');
     expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('starting the deployment "fixtures/new_event_files-runs" once per run key');
     expect(plan.assets.find((a) => a.id === "web/events")!.partitions).toMatch(/^daily 2024-01-01 to 2024-03-01 \(exclusive\) in UTC, keys "%Y-%m-%d"/);
     expect(plan.unsupported).toEqual([]);

@@ -23,7 +23,7 @@ export const adapter: BatonAdapter<PrefectOptions> = {
     staticPartitions: "the flow parameter partition_key (Prefect has no partitions)",
     partitionRanges: "partition_range_start/end: one task run per partition (.map), run in parallel",
     schedules: "a deployment per schedule (cron in its timezone; RRules for the repeated DST hour)",
-    sensors: "a deployment on an interval schedule evaluating the sensor, starting a deployment per run key (Prefect has no sensors)",
+    sensors: "a deployment whose hourly flow run ticks the sensor every minimumIntervalSeconds, starting a deployment per run key; its schedule starts off (Prefect has no sensors)",
     checks: "logged and kept as a table artifact per asset (Prefect has no asset checks)",
     retries: true,
     resources: "Blocks, Secrets and Variables (--resources), else the worker's environment",

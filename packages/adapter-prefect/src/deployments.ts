@@ -1,7 +1,19 @@
 import { prefectSchedules, type Manifest, type PrefectSchedule } from "@baton/core";
 
-/** One schedule of a deployment: a cron in its timezone, an RRule, or an interval (sensors). */
-export type DeploymentSchedule = PrefectSchedule | { readonly intervalSeconds: number };
+/**
+ * One schedule of a deployment: a cron in its timezone, an RRule, or a sensor's period (an
+ * interval whose schedule starts off and keeps the state the user gives it, see sensors.py).
+ */
+export type DeploymentSchedule = PrefectSchedule | { readonly intervalSeconds: number; readonly sensor: string };
+
+/** baton_prefect.sensors.SENSOR_PERIOD_SECONDS: one sensor flow run polls this long, unless its interval is longer. */
+export const SENSOR_PERIOD_SECONDS = 3600;
+
+/** baton_prefect.sensors.sensor_period: a whole number of intervals, at least an hour. */
+export function sensorPeriod(minimumIntervalSeconds: number): number {
+  const interval = Math.max(minimumIntervalSeconds, 1);
+  return Math.ceil(Math.max(SENSOR_PERIOD_SECONDS, interval) / interval) * interval;
+}
 
 /**
  * Where the RDATEs of a cron's repeated autumn hours start (`prefectSchedules` lists 20 years from
@@ -30,7 +42,8 @@ export function sensorTargetName(sensor: string): string {
 
 /**
  * Deployments for a manifest: one for ad-hoc runs, one per schedule (cron with its timezone), and
- * per sensor a polling deployment plus the deployment its run requests start. Names are checked by
+ * per sensor a polling deployment (one long-lived flow run per period, ticking every
+ * minimumIntervalSeconds inside it; its schedule starts off) plus the deployment its run requests start. Names are checked by
  * `problems()` (problems.ts), not here.
  */
 export function deploymentSpecs(manifest: Manifest, flowName: string): DeploymentSpec[] {
@@ -60,8 +73,8 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       flow: "evaluate_sensor",
       description: s.description ?? `Baton sensor "${s.name}": ${s.selection}`,
       tags: ["baton", "baton-sensor"],
-      parameters: { sensor: s.name, target: `${flowName}/${sensorTargetName(s.name)}` },
-      schedules: [{ intervalSeconds: s.minimumIntervalSeconds }],
+      parameters: { sensor: s.name, target: `${flowName}/${sensorTargetName(s.name)}`, poll_for_seconds: sensorPeriod(s.minimumIntervalSeconds) },
+      schedules: [{ intervalSeconds: sensorPeriod(s.minimumIntervalSeconds), sensor: s.name }],
     });
     specs.push({
       name: sensorTargetName(s.name),

@@ -17,7 +17,7 @@ function scheduleKind(s: DeploymentSchedule): (typeof SCHEDULE_KINDS)[number] {
 function scheduleCall(s: DeploymentSchedule): string {
   if ("cron" in s) return `Cron(${JSON.stringify(s.cron)}, timezone=${JSON.stringify(s.timezone)})`;
   if ("rrule" in s) return `RRule(${JSON.stringify(s.rrule)}, timezone=${JSON.stringify(s.timezone)})`;
-  return `Interval(${s.intervalSeconds})`;
+  return `Interval(${s.intervalSeconds}, active=sensor_schedule_active(${JSON.stringify(s.sensor)}))`;
 }
 
 function deploymentCall(d: DeploymentSpec): string {
@@ -44,6 +44,14 @@ function deploymentFlows(deployments: readonly DeploymentSpec[]): string {
   return lines.join("");
 }
 
+const SENSOR_ACTIVE = `def sensor_schedule_active(sensor: str) -> bool:
+    """A sensor deployment's schedule starts off; then it stays as you set it in Prefect (the UI's
+    schedule toggle, \`prefect deployment schedule resume\`), though applying replaces schedules."""
+    return project.sensor_schedule_active(evaluate_sensor.name, sensor)
+
+
+`;
+
 /** flows.py: the flows and deployments a Prefect user would write by hand around baton_prefect. */
 export function flowsFile(o: FlowsFileOptions): string {
   return `"""Prefect flows and deployments for the Baton build in this folder.
@@ -53,6 +61,9 @@ Deploy them to a work pool with prefect.yaml (\`prefect --no-prompt deploy --all
 every deployment (schedules and sensors included) against your Prefect API:
 
     python flows.py
+
+A sensor deployment's schedule starts off: turn it on in the UI (the deployment's schedule
+toggle) or with \`prefect deployment schedule resume <flow>-sensors/<sensor> <schedule id>\`.
 
 Importing this file reads baton/manifest.json and baton/build.json only; Node starts when a task runs.
 """
@@ -100,18 +111,21 @@ def materialize_assets(
     return project.materialize(assets, partition_key, partition_range_start, partition_range_end, schedule)
 
 
-@flow(name=${JSON.stringify(`${o.flowName}-sensors`)}, description="Evaluate a Baton sensor and start a run for each request.")
-def evaluate_sensor(sensor: str, target: str) -> dict[str, Any]:
-    """Evaluate a Baton sensor once (its cursor is a Prefect Variable) and start \`target\` per run request.
+@flow(name=${JSON.stringify(`${o.flowName}-sensors`)}, description="Evaluate a Baton sensor every minimumIntervalSeconds and start a run for each request.")
+def evaluate_sensor(sensor: str, target: str, poll_for_seconds: float = 0) -> dict[str, Any]:
+    """Evaluate a Baton sensor every minimumIntervalSeconds for \`poll_for_seconds\` (at least once), in
+    this one flow run; its cursor is a Prefect Variable, each run request starts \`target\`.
 
     Args:
         sensor: The Baton sensor's name.
         target: The deployment its run requests start, as "flow/deployment".
+        poll_for_seconds: How long this run keeps ticking from its scheduled start (the sensor
+            deployment's period); 0 evaluates one tick.
     """
-    return project.evaluate_sensor(sensor, target)
+    return project.run_sensor(sensor, target, poll_for_seconds)
 
 
-def deployments() -> list[Any]:
+${o.deployments.some((d) => d.flow === "evaluate_sensor") ? SENSOR_ACTIVE : ""}def deployments() -> list[Any]:
     """Every deployment of this build; the same ones prefect.yaml declares for workers.
 
     Their code is this folder (\`from_source(PROJECT_DIR)\`), so Prefect runs them in place: \`serve\`

@@ -34,7 +34,8 @@ function deployment(d: DeploymentSpec, workPool: string): string {
   for (const s of d.schedules) {
     if ("cron" in s) lines.push(`  - cron: ${j(s.cron)}`, `    timezone: ${j(s.timezone)}`, "    active: true");
     else if ("rrule" in s) lines.push(`  - rrule: ${j(s.rrule)}`, `    timezone: ${j(s.timezone)}`, "    active: true");
-    else lines.push(`  - interval: ${s.intervalSeconds}`, "    active: true");
+    // A sensor polls only once the user turns its schedule on (`prefect deploy` applies it off again).
+    else lines.push(`  - interval: ${s.intervalSeconds}`, "    active: false");
   }
   lines.push("  work_pool:", `    name: ${j(workPool)}`, "    work_queue_name: null", "    job_variables: {}");
   return lines.join("\n") + "\n";
@@ -48,6 +49,8 @@ export function prefectYaml(o: PrefectYamlOptions): string {
 #   prefect work-pool create ${o.workPool} --type process
 #   prefect --no-prompt deploy --all
 #   prefect worker start --pool ${o.workPool}
+# Sensor deployments' schedules are deployed off: turn each on in the UI or with
+#   prefect deployment schedule resume <flow>-sensors/<sensor> <schedule id>
 # (a worker elsewhere, with its own copy of this folder: BATON_PROJECT_DIR=<copy> prefect worker start …)
 name: ${j(o.flowName)}
 prefect-version: ${j(PREFECT_VERSION)}

@@ -1,6 +1,6 @@
 import type { Manifest, ManifestAsset, PartitionsDefinition } from "@baton/core";
 import type { TargetPlan } from "@baton/core/build";
-import { deploymentSpecs, MATERIALIZE_DEPLOYMENT, sensorTargetName, type DeploymentSchedule } from "./deployments.js";
+import { deploymentSpecs, MATERIALIZE_DEPLOYMENT, sensorPeriod, sensorTargetName, type DeploymentSchedule } from "./deployments.js";
 import { assetUri, cacheable, cursorVariable, poolTag, TIMEOUT_GRACE_SECONDS } from "./prefect-names.js";
 
 function partitionsText(p: PartitionsDefinition | null): string | null {
@@ -54,7 +54,7 @@ export function prefectPlan(manifest: Manifest, flowName: string, workPool: stri
     sensors: manifest.sensors.map((s) => ({
       name: s.name,
       becomes:
-        `deployment "${sensorFlow}/${s.name}" every ${s.minimumIntervalSeconds} s (cursor in the Variable "${cursorVariable(flowName, s.name)}"), ` +
+        `deployment "${sensorFlow}/${s.name}" (its schedule off until you turn it on): one flow run per ${sensorPeriod(s.minimumIntervalSeconds)} s, ticking every ${s.minimumIntervalSeconds} s (cursor in the Variable "${cursorVariable(flowName, s.name)}"), ` +
         `starting the deployment "${flowName}/${sensorTargetName(s.name)}" once per run key`,
     })),
     unsupported: [],

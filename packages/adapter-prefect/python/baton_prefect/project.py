@@ -23,14 +23,12 @@ from prefect.assets import Asset, AssetProperties, add_asset_metadata, materiali
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import AssetContext, TaskRunContext
-from prefect.deployments import run_deployment
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run, task_run
 from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import Task
-from prefect.variables import Variable
 
 from baton_core import (
     PlanError,
@@ -47,7 +45,6 @@ from baton_core.plan import RunPlan as CorePlan
 
 from .caching import cache_key, cacheable, output_stored
 from .errors import (
-    BatonError,
     BatonManifestError,
     BatonPartitionError,
     BatonRunError,
@@ -64,7 +61,6 @@ from .resources import (
     storage_credentials,
     with_storage_credentials,
 )
-from .sync import sync_result
 
 # Node steps at once in a flow run, as `baton materialize --concurrency` by default;
 # PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS sets another number.
@@ -614,61 +610,26 @@ class BatonProject:
             raise
 
     def evaluate_sensor(self, sensor: str, target: str) -> dict[str, Any]:
-        """The body of the sensor flow: one tick of the TypeScript sensor, then one run per request."""
-        logger = get_run_logger()
-        spec = self.manifest.sensor(sensor)
-        variable = self.cursor_variable(sensor)
-        cursor = Variable.get(variable, default=None)
-        environment = self.environment(spec["resources"])
-        args = ["--name", sensor] + (
-            [] if cursor is None else ["--cursor", str(cursor)]
-        )
+        """One tick of the TypeScript sensor, then one run per request (see sensors.py)."""
+        from .sensors import evaluate_tick
 
-        result = self._run_step("sensor", args, environment, logger)
-        if result.exit_code != 0:
-            judged = _verdict(result, [])
-            stack = _stack(result)
-            raise BatonStepError(
-                sensor,
-                environment.redact(judged.message),
-                environment.redact(stack) if stack else None,
-                retryable=judged.retryable,
-            )
-        if result.tick is None:
-            raise BatonError(f'the sensor step for "{sensor}" reported no tick')
-        # Skip reasons, cursors and run keys are the user's text: mask secrets before storing any.
-        tick = environment.redact_all(result.tick)
-        requested = []
-        for request in tick["runRequests"]:
-            run_key = request["runKey"]
-            run = sync_result(
-                run_deployment(
-                    target,
-                    parameters={
-                        "assets": request["assets"],
-                        "partition_key": request["partitionKey"],
-                    },
-                    idempotency_key=f"{sensor}:{run_key}"
-                    if run_key is not None
-                    else None,
-                    tags=[
-                        f"baton-sensor:{sensor}",
-                        *(f"{k}:{v}" for k, v in request["tags"].items()),
-                    ],
-                    timeout=0,
-                )
-            )
-            logger.info("Run request %s -> flow run %s (%s)", run_key, run.name, run.id)
-            requested.append({**request, "flowRunId": str(run.id)})
-        if tick["skipReason"]:
-            logger.info("Skipped: %s", tick["skipReason"])
-        if tick["cursor"] is not None and tick["cursor"] != cursor:
-            Variable.set(variable, tick["cursor"], overwrite=True)
-        return {
-            "runRequests": requested,
-            "cursor": tick["cursor"],
-            "skipReason": tick["skipReason"],
-        }
+        return evaluate_tick(self, sensor, target)
+
+    def run_sensor(
+        self, sensor: str, target: str, poll_for_seconds: float = 0
+    ) -> dict[str, Any]:
+        """The body of the sensor flow: tick every ``minimumIntervalSeconds`` for
+        ``poll_for_seconds`` (at least once) in this one flow run (see sensors.py)."""
+        from .sensors import run_sensor
+
+        return run_sensor(self, sensor, target, poll_for_seconds)
+
+    def sensor_schedule_active(self, flow_name: str, sensor: str) -> bool:
+        """Whether the sensor's deployment schedule is on: off for a new deployment, else as
+        the user left it (see sensors.py)."""
+        from .sensors import sensor_schedule_active
+
+        return sensor_schedule_active(flow_name, sensor)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -1,0 +1,203 @@
+"""Baton sensors on Prefect: one long-lived flow run per sensor and period, ticking inside it.
+
+Prefect has no sensor primitive. A flow run per tick (a deployment on a one-minute interval)
+fills the run list with 1,440 runs a day; so the sensor deployment's schedule starts one flow run
+per period (an hour, or the sensor's interval when longer), and that run evaluates the sensor
+every ``minimumIntervalSeconds`` until the period ends, logging each tick (and the sensor's own
+``log`` lines) to its run logger. The cursor lives in a Prefect Variable between ticks and runs;
+run requests start the target deployment with ``run_deployment`` under an idempotency key.
+
+A sensor deployment's schedule is created inactive and keeps the state the user gives it
+(``sensor_schedule_active``): nothing polls until the user turns the schedule on, as Dagster's
+sensors start stopped and Airflow's DAGs start paused.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.runtime import flow_run
+from prefect.variables import Variable
+
+from .errors import BatonError, BatonRunError, BatonStepError
+from .sync import sync_result
+
+if TYPE_CHECKING:
+    from .project import BatonProject
+
+# How long one sensor flow run polls, unless the sensor's own interval is longer: 24 flow runs a
+# day per sensor, each holding its ticks' logs.
+SENSOR_PERIOD_SECONDS = 3600
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def sensor_period(minimum_interval_seconds: float) -> int:
+    """The seconds one sensor flow run polls, and its deployment's schedule interval: a whole
+    number of intervals (so the next run's first tick is an interval after this run's last), at
+    least an hour."""
+    interval = max(float(minimum_interval_seconds), 1.0)
+    return int(math.ceil(max(SENSOR_PERIOD_SECONDS, interval) / interval) * interval)
+
+
+def sensor_schedule_active(flow_name: str, sensor: str) -> bool:
+    """Whether the sensor deployment's schedule is on: False for a deployment Prefect does not
+    have yet (a new sensor starts off), else what the user last set, so that serving or applying
+    the deployments again keeps it (applying replaces a deployment's schedules)."""
+    with get_client(sync_client=True) as client:
+        try:
+            deployment = client.read_deployment_by_name(f"{flow_name}/{sensor}")
+        except ObjectNotFound:
+            return False
+    return any(s.active for s in deployment.schedules)
+
+
+def _turned_off() -> str | None:
+    """Why the deployment of this flow run no longer polls (paused, or its schedule turned off),
+    read between ticks; None while it is on, or for a run outside a deployment."""
+    deployment_id = flow_run.get_deployment_id()
+    if deployment_id is None:
+        return None
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment(deployment_id)
+    if deployment.paused:
+        return "its deployment was paused"
+    if deployment.schedules and not any(s.active for s in deployment.schedules):
+        return "its schedule was turned off"
+    return None
+
+
+def run_sensor(
+    project: BatonProject, sensor: str, target: str, poll_for_seconds: float = 0
+) -> dict[str, Any]:
+    """The body of the sensor flow: evaluate ``sensor`` every ``minimumIntervalSeconds`` from the
+    run's scheduled start until ``poll_for_seconds`` have passed (at least once), starting
+    ``target`` per run request.
+
+    A failing tick is logged as an error and the next one runs, as a Dagster sensor keeps
+    ticking; the flow run then fails, naming how many ticks failed. A run of one tick
+    (``poll_for_seconds`` 0, or a run of a sensor whose schedule is off) raises its failure.
+    """
+    logger = get_run_logger()
+    interval = max(
+        float(project.manifest.sensor(sensor)["minimumIntervalSeconds"]), 1.0
+    )
+    scheduled = flow_run.get_scheduled_start_time()
+    start = scheduled.timestamp() if scheduled is not None else time.time()
+    deadline = min(start, time.time()) + poll_for_seconds
+    ticks: list[dict[str, Any]] = []
+    failures: list[str] = []
+    number = 0
+    while True:
+        number += 1
+        began = time.time()
+        try:
+            tick = evaluate_tick(project, sensor, target, number)
+            ticks.append(tick)
+        except BatonError as e:
+            if poll_for_seconds <= 0:
+                raise
+            failures.append(str(e))
+            logger.error("Tick %d of %s failed: %s", number, sensor, e)
+        following = began + interval
+        if following >= deadline:
+            break
+        off = _turned_off()
+        if off is not None:
+            logger.info("Sensor %s stops after tick %d: %s", sensor, number, off)
+            break
+        time.sleep(max(0.0, following - time.time()))
+    if failures:
+        raise BatonRunError(
+            f"{len(failures)} of {number} ticks of sensor {sensor} failed; the last: "
+            + failures[-1]
+        )
+    last = ticks[-1]
+    return {
+        "ticks": number,
+        "runRequests": [r for t in ticks for r in t["runRequests"]],
+        "cursor": last["cursor"],
+        "skipReason": last["skipReason"],
+    }
+
+
+def evaluate_tick(
+    project: BatonProject, sensor: str, target: str, number: int = 1
+) -> dict[str, Any]:
+    """One tick of the TypeScript sensor (its cursor a Prefect Variable), then one run of
+    ``target`` per run request. The sensor's ``log`` lines go to the run logger at their level."""
+    from .project import _stack, _verdict
+
+    logger = get_run_logger()
+    spec = project.manifest.sensor(sensor)
+    variable = project.cursor_variable(sensor)
+    cursor = Variable.get(variable, default=None)
+    environment = project.environment(spec["resources"])
+    args = ["--name", sensor] + ([] if cursor is None else ["--cursor", str(cursor)])
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["type"] == "log":
+            logger.log(
+                _LEVELS.get(event["level"], logging.INFO),
+                environment.redact(event["message"]),
+            )
+
+    result = project._run_step("sensor", args, environment, logger, on_event)
+    if result.exit_code != 0:
+        judged = _verdict(result, [])
+        stack = _stack(result)
+        raise BatonStepError(
+            sensor,
+            environment.redact(judged.message),
+            environment.redact(stack) if stack else None,
+            retryable=judged.retryable,
+        )
+    if result.tick is None:
+        raise BatonError(f'the sensor step for "{sensor}" reported no tick')
+    # Skip reasons, cursors and run keys are the user's text: mask secrets before storing any.
+    tick = environment.redact_all(result.tick)
+    requested = []
+    for request in tick["runRequests"]:
+        run_key = request["runKey"]
+        run = sync_result(
+            run_deployment(
+                target,
+                parameters={
+                    "assets": request["assets"],
+                    "partition_key": request["partitionKey"],
+                },
+                idempotency_key=f"{sensor}:{run_key}" if run_key is not None else None,
+                tags=[
+                    f"baton-sensor:{sensor}",
+                    *(f"{k}:{v}" for k, v in request["tags"].items()),
+                ],
+                timeout=0,
+            )
+        )
+        logger.info("Run request %s -> flow run %s (%s)", run_key, run.name, run.id)
+        requested.append({**request, "flowRunId": str(run.id)})
+    if tick["cursor"] is not None and tick["cursor"] != cursor:
+        Variable.set(variable, tick["cursor"], overwrite=True)
+    outcome = (
+        f"skipped: {tick['skipReason']}"
+        if tick["skipReason"]
+        else f"{len(requested)} run request(s)"
+    )
+    logger.info("Tick %d of %s: %s; cursor %s", number, sensor, outcome, tick["cursor"])
+    return {
+        "runRequests": requested,
+        "cursor": tick["cursor"],
+        "skipReason": tick["skipReason"],
+    }
