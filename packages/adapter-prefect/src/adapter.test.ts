@@ -58,6 +58,7 @@ describe("prefect adapter: emit", () => {
 
   it("flows.py imports the installed baton_prefect and reads baton/manifest.json and build.json next to itself", () => {
     const flows = files()["flows.py"]!;
+    expect(flows).toContain("from datetime import UTC, datetime\nfrom pathlib import Path\n");
     expect(flows).toContain("from baton_prefect import BatonProject, task_runner\nfrom prefect import flow, serve\nfrom prefect.schedules import Cron, Interval\n");
     expect(flows).toContain("PROJECT_DIR = Path(__file__).resolve().parent\n");
     expect(flows).toContain('project = BatonProject.from_build(\n    PROJECT_DIR / "baton" / "manifest.json", flow_name="fixtures"\n)');
@@ -73,16 +74,16 @@ describe("prefect adapter: emit", () => {
     expect(flows).toContain(
       `sensors.to_deployment(
             "new_event_files",
-            schedules=[Interval(3600, active=sensor_schedule_active("new_event_files"))],
+            schedules=[Interval(3600, anchor_date=SENSOR_ANCHOR, active=sensor_schedule_active("new_event_files"))],
             parameters={
                 "sensor": "new_event_files",
                 "target": "fixtures/new_event_files-runs",
-                "poll_for_seconds": 3600,
+                "period_seconds": 3600,
             },`,
     );
     // One flow run per hour polls every 30 s; the schedule starts off and keeps what the user set.
     expect(flows).toContain("    return project.sensor_schedule_active(evaluate_sensor.name, sensor)\n");
-    expect(flows).toContain("def evaluate_sensor(sensor: str, target: str, poll_for_seconds: float = 0)");
+    expect(flows).toContain("def evaluate_sensor(sensor: str, target: str, period_seconds: float = 0)");
     expect(flows).toContain('    materialize = materialize_assets.from_source(str(PROJECT_DIR), "flows.py:materialize_assets")\n');
     expect(flows).toContain('if __name__ == "__main__":\n    serve(*deployments())');
   });
@@ -124,7 +125,7 @@ describe("prefect adapter: emit", () => {
   work_pool:
     name: "local"`);
     // A sensor's period (one flow run polling for an hour), deployed off.
-    expect(yaml).toContain("  - interval: 3600\n    active: false\n");
+    expect(yaml).toContain('  - interval: 3600\n    anchor_date: "2024-01-01T00:00:00+00:00"\n    active: false\n');
     expect(yaml.match(/^- name:/gm)).toHaveLength(1 + fixtureManifest.schedules.length + 2 * fixtureManifest.sensors.length);
     expect(yaml).toContain("- prefect.deployments.steps.run_shell_script:\n    id: baton-project-dir\n    script: pwd\n");
     // The worker's own copy (BATON_PROJECT_DIR), else the folder deploy ran in, is the working directory.

@@ -9,6 +9,9 @@ export type DeploymentSchedule = PrefectSchedule | { readonly intervalSeconds: n
 /** baton_prefect.sensors.SENSOR_PERIOD_SECONDS: one sensor flow run polls this long, unless its interval is longer. */
 export const SENSOR_PERIOD_SECONDS = 3600;
 
+/** baton_prefect.sensors.SENSOR_ANCHOR: sensor periods start at full hours (UTC). */
+export const SENSOR_ANCHOR = "2024-01-01T00:00:00+00:00";
+
 /** baton_prefect.sensors.sensor_period: a whole number of intervals, at least an hour. */
 export function sensorPeriod(minimumIntervalSeconds: number): number {
   const interval = Math.max(minimumIntervalSeconds, 1);
@@ -73,7 +76,7 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       flow: "evaluate_sensor",
       description: s.description ?? `Baton sensor "${s.name}": ${s.selection}`,
       tags: ["baton", "baton-sensor"],
-      parameters: { sensor: s.name, target: `${flowName}/${sensorTargetName(s.name)}`, poll_for_seconds: sensorPeriod(s.minimumIntervalSeconds) },
+      parameters: { sensor: s.name, target: `${flowName}/${sensorTargetName(s.name)}`, period_seconds: sensorPeriod(s.minimumIntervalSeconds) },
       schedules: [{ intervalSeconds: sensorPeriod(s.minimumIntervalSeconds), sensor: s.name }],
     });
     specs.push({

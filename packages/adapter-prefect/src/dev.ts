@@ -55,7 +55,12 @@ export async function serveLocally(o: DevServerOptions): Promise<number> {
   })());
   process.once("SIGINT", () => void stopAll());
   process.once("SIGTERM", () => void stopAll());
-  const server = spawn(o.python, ["-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", String(o.port)], { env: { ...env, PREFECT_API_URL: "" }, stdio: "inherit", detached: true });
+  // The UI asks /ui-settings where the API is: prefect 3.9.1 answers PREFECT_SERVER_UI_API_URL, else
+  // PREFECT_API_URL, else http://PREFECT_SERVER_API_HOST:PREFECT_SERVER_API_PORT/api (settings/models/root.py),
+  // and `--port` sets none of them (cli/server.py), so without this the UI would call port 4200.
+  const uiApi = process.env.PREFECT_SERVER_UI_API_URL ?? process.env.PREFECT_UI_API_URL ?? api;
+  const serverEnv = { ...env, PREFECT_API_URL: "", PREFECT_SERVER_UI_API_URL: uiApi };
+  const server = spawn(o.python, ["-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", String(o.port)], { env: serverEnv, stdio: "inherit", detached: true });
   children.push(server);
   for (let i = 0; ; i++) {
     if (server.exitCode !== null) return server.exitCode || 1;

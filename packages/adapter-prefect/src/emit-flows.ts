@@ -17,7 +17,7 @@ function scheduleKind(s: DeploymentSchedule): (typeof SCHEDULE_KINDS)[number] {
 function scheduleCall(s: DeploymentSchedule): string {
   if ("cron" in s) return `Cron(${JSON.stringify(s.cron)}, timezone=${JSON.stringify(s.timezone)})`;
   if ("rrule" in s) return `RRule(${JSON.stringify(s.rrule)}, timezone=${JSON.stringify(s.timezone)})`;
-  return `Interval(${s.intervalSeconds}, active=sensor_schedule_active(${JSON.stringify(s.sensor)}))`;
+  return `Interval(${s.intervalSeconds}, anchor_date=SENSOR_ANCHOR, active=sensor_schedule_active(${JSON.stringify(s.sensor)}))`;
 }
 
 function deploymentCall(d: DeploymentSpec): string {
@@ -44,7 +44,11 @@ function deploymentFlows(deployments: readonly DeploymentSpec[]): string {
   return lines.join("");
 }
 
-const SENSOR_ACTIVE = `def sensor_schedule_active(sensor: str) -> bool:
+const SENSOR_ACTIVE = `# Sensor periods start at full hours (UTC); a sensor run started by hand ticks until the next one.
+SENSOR_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def sensor_schedule_active(sensor: str) -> bool:
     """A sensor deployment's schedule starts off; then it stays as you set it in Prefect (the UI's
     schedule toggle, \`prefect deployment schedule resume\`), though applying replaces schedules."""
     return project.sensor_schedule_active(evaluate_sensor.name, sensor)
@@ -70,7 +74,7 @@ Importing this file reads baton/manifest.json and baton/build.json only; Node st
 
 from __future__ import annotations
 
-from pathlib import Path
+${o.deployments.some((d) => d.flow === "evaluate_sensor") ? "from datetime import UTC, datetime\n" : ""}from pathlib import Path
 from typing import Any
 
 from baton_prefect import BatonProject, task_runner
@@ -112,17 +116,17 @@ def materialize_assets(
 
 
 @flow(name=${JSON.stringify(`${o.flowName}-sensors`)}, description="Evaluate a Baton sensor every minimumIntervalSeconds and start a run for each request.")
-def evaluate_sensor(sensor: str, target: str, poll_for_seconds: float = 0) -> dict[str, Any]:
-    """Evaluate a Baton sensor every minimumIntervalSeconds for \`poll_for_seconds\` (at least once), in
-    this one flow run; its cursor is a Prefect Variable, each run request starts \`target\`.
+def evaluate_sensor(sensor: str, target: str, period_seconds: float = 0) -> dict[str, Any]:
+    """Evaluate a Baton sensor every minimumIntervalSeconds until this run's period ends (at least
+    once), in this one flow run; its cursor is a Prefect Variable, each run request starts \`target\`.
 
     Args:
         sensor: The Baton sensor's name.
         target: The deployment its run requests start, as "flow/deployment".
-        poll_for_seconds: How long this run keeps ticking from its scheduled start (the sensor
-            deployment's period); 0 evaluates one tick.
+        period_seconds: The sensor deployment's schedule interval: a run ticks until the next
+            scheduled run starts (periods from 2024-01-01T00:00Z); 0 evaluates one tick.
     """
-    return project.run_sensor(sensor, target, poll_for_seconds)
+    return project.run_sensor(sensor, target, period_seconds)
 
 
 ${o.deployments.some((d) => d.flow === "evaluate_sensor") ? SENSOR_ACTIVE : ""}def deployments() -> list[Any]:

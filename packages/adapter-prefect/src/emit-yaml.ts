@@ -1,5 +1,5 @@
 import type { ManifestPool } from "@baton/core";
-import type { DeploymentSpec } from "./deployments.js";
+import { SENSOR_ANCHOR, type DeploymentSpec } from "./deployments.js";
 import { poolTag } from "./prefect-names.js";
 import { PREFECT_VERSION } from "./versions.js";
 
@@ -35,7 +35,7 @@ function deployment(d: DeploymentSpec, workPool: string): string {
     if ("cron" in s) lines.push(`  - cron: ${j(s.cron)}`, `    timezone: ${j(s.timezone)}`, "    active: true");
     else if ("rrule" in s) lines.push(`  - rrule: ${j(s.rrule)}`, `    timezone: ${j(s.timezone)}`, "    active: true");
     // A sensor polls only once the user turns its schedule on (`prefect deploy` applies it off again).
-    else lines.push(`  - interval: ${s.intervalSeconds}`, "    active: false");
+    else lines.push(`  - interval: ${s.intervalSeconds}`, `    anchor_date: ${j(SENSOR_ANCHOR)}`, "    active: false");
   }
   lines.push("  work_pool:", `    name: ${j(workPool)}`, "    work_queue_name: null", "    job_variables: {}");
   return lines.join("\n") + "\n";

@@ -253,7 +253,9 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     expect(byName.daily_events!.entrypoint).toBe("flows.py:materialize_assets");
     expect(byName.daily_events!.schedules.map((s) => [s.schedule.cron, s.schedule.timezone])).toEqual([["0 2 * * *", "Europe/Paris"]]);
     expect(byName.daily_events!.parameters).toEqual({ assets: ["web/events", "daily_event_counts"], schedule: "daily_events" });
-    expect(byName.new_event_files!.schedules.map((s) => s.schedule.interval)).toEqual([30]);
+    // One flow run per hour polls every 30 s; deployed off (the user turns the schedule on).
+    const sensorSchedules = (byName.new_event_files!.schedules as unknown as { active: boolean; schedule: { interval: number; anchor_date: string } }[]).map((s) => [s.schedule.interval, new Date(s.schedule.anchor_date).toISOString(), s.active]);
+    expect(sensorSchedules).toEqual([[3600, "2024-01-01T00:00:00.000Z", false]]);
     expect(byName.materialize!.pull_steps).toEqual(expectedPullSteps(cwd));
   });
 

@@ -616,13 +616,13 @@ class BatonProject:
         return evaluate_tick(self, sensor, target)
 
     def run_sensor(
-        self, sensor: str, target: str, poll_for_seconds: float = 0
+        self, sensor: str, target: str, period_seconds: float = 0
     ) -> dict[str, Any]:
-        """The body of the sensor flow: tick every ``minimumIntervalSeconds`` for
-        ``poll_for_seconds`` (at least once) in this one flow run (see sensors.py)."""
+        """The body of the sensor flow: tick every ``minimumIntervalSeconds`` until the run's
+        period ends (at least once), in this one flow run (see sensors.py)."""
         from .sensors import run_sensor
 
-        return run_sensor(self, sensor, target, poll_for_seconds)
+        return run_sensor(self, sensor, target, period_seconds)
 
     def sensor_schedule_active(self, flow_name: str, sensor: str) -> bool:
         """Whether the sensor's deployment schedule is on: off for a new deployment, else as

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prefect import get_run_logger
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 # How long one sensor flow run polls, unless the sensor's own interval is longer: 24 flow runs a
 # day per sensor, each holding its ticks' logs.
 SENSOR_PERIOD_SECONDS = 3600
+# The anchor of the sensor deployments' Interval schedules: periods start at full hours (UTC), and
+# a run started by hand polls until the period ends, when the scheduled run takes over.
+SENSOR_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -79,16 +83,25 @@ def _turned_off() -> str | None:
     return None
 
 
+def period_end(start: float, period_seconds: float) -> float:
+    """When the period of ``start`` ends: periods of ``period_seconds`` from SENSOR_ANCHOR, as
+    the sensor deployment's schedule starts them; ``start`` itself for a period of 0."""
+    if period_seconds <= 0:
+        return start
+    anchor = SENSOR_ANCHOR.timestamp()
+    return anchor + (math.floor((start - anchor) / period_seconds) + 1) * period_seconds
+
+
 def run_sensor(
-    project: BatonProject, sensor: str, target: str, poll_for_seconds: float = 0
+    project: BatonProject, sensor: str, target: str, period_seconds: float = 0
 ) -> dict[str, Any]:
-    """The body of the sensor flow: evaluate ``sensor`` every ``minimumIntervalSeconds`` from the
-    run's scheduled start until ``poll_for_seconds`` have passed (at least once), starting
-    ``target`` per run request.
+    """The body of the sensor flow: evaluate ``sensor`` every ``minimumIntervalSeconds`` until the
+    period of the run's scheduled start ends (``period_end``; at least once), starting ``target``
+    per run request.
 
     A failing tick is logged as an error and the next one runs, as a Dagster sensor keeps
     ticking; the flow run then fails, naming how many ticks failed. A run of one tick
-    (``poll_for_seconds`` 0, or a run of a sensor whose schedule is off) raises its failure.
+    (``period_seconds`` 0, or a run of a sensor whose schedule is off) raises its failure.
     """
     logger = get_run_logger()
     interval = max(
@@ -96,7 +109,7 @@ def run_sensor(
     )
     scheduled = flow_run.get_scheduled_start_time()
     start = scheduled.timestamp() if scheduled is not None else time.time()
-    deadline = min(start, time.time()) + poll_for_seconds
+    deadline = period_end(min(start, time.time()), period_seconds)
     ticks: list[dict[str, Any]] = []
     failures: list[str] = []
     number = 0
@@ -107,7 +120,7 @@ def run_sensor(
             tick = evaluate_tick(project, sensor, target, number)
             ticks.append(tick)
         except BatonError as e:
-            if poll_for_seconds <= 0:
+            if period_seconds <= 0:
                 raise
             failures.append(str(e))
             logger.error("Tick %d of %s failed: %s", number, sensor, e)

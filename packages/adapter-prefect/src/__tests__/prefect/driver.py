@@ -568,7 +568,9 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
         deployment = client.read_deployment_by_name(
             f"{flows.evaluate_sensor.name}/{req['name']}"
         )
-    state = flows.evaluate_sensor(**deployment.parameters, return_state=True)
+    # One tick (period 0), as the deployment's run would evaluate first; its run polls for an hour.
+    params = {**deployment.parameters, "period_seconds": 0}
+    state = flows.evaluate_sensor(**params, return_state=True)
     _drain()
     if not state.is_completed():
         raise RuntimeError(f"the sensor flow run failed: {state.message}")
