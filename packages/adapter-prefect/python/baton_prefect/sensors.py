@@ -24,6 +24,7 @@ from prefect import get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
+from prefect.runtime import deployment as this_deployment
 from prefect.runtime import flow_run
 from prefect.variables import Variable
 
@@ -71,7 +72,8 @@ def sensor_schedule_active(flow_name: str, sensor: str) -> bool:
 def _turned_off() -> str | None:
     """Why the deployment of this flow run no longer polls (paused, or its schedule turned off),
     read between ticks; None while it is on, or for a run outside a deployment."""
-    deployment_id = flow_run.get_deployment_id()
+    # prefect.runtime.deployment.get_id (prefect/runtime/deployment.py): None outside a deployment.
+    deployment_id = this_deployment.get_id()
     if deployment_id is None:
         return None
     with get_client(sync_client=True) as client:
@@ -101,7 +103,8 @@ def run_sensor(
 
     A failing tick is logged as an error and the next one runs, as a Dagster sensor keeps
     ticking; the flow run then fails, naming how many ticks failed. A run of one tick
-    (``period_seconds`` 0, or a run of a sensor whose schedule is off) raises its failure.
+    (``period_seconds`` 0) raises the tick's own error. A sensor whose deployment is paused or
+    whose schedule is off ticks no more: a run started by hand then evaluates one tick.
     """
     logger = get_run_logger()
     interval = max(
@@ -127,11 +130,14 @@ def run_sensor(
         following = began + interval
         if following >= deadline:
             break
+        # Off already (a run started by hand), or turned off while it waited: no further tick.
         off = _turned_off()
+        if off is None:
+            time.sleep(max(0.0, following - time.time()))
+            off = _turned_off()
         if off is not None:
             logger.info("Sensor %s stops after tick %d: %s", sensor, number, off)
             break
-        time.sleep(max(0.0, following - time.time()))
     if failures:
         raise BatonRunError(
             f"{len(failures)} of {number} ticks of sensor {sensor} failed; the last: "
