@@ -7,6 +7,12 @@ every ``minimumIntervalSeconds`` until the period ends, logging each tick (and t
 ``log`` lines) to its run logger. The cursor lives in a Prefect Variable between ticks and runs;
 run requests start the target deployment with ``run_deployment`` under an idempotency key.
 
+Why not events and an automation (a ``DeploymentEventTrigger`` on the target)? A Baton sensor is a
+function that looks, not an event source, so a poller would still have to emit the events; and an
+automation's ``run-deployment`` action keys its flow run by automation, action and invocation
+(prefect 3.9.1 ``server/events/schemas/automations.py`` ``TriggeredAction.idempotency_key``), not by
+the sensor's run key, which must start one run ever.
+
 A sensor deployment's schedule is created inactive and keeps the state the user gives it
 (``sensor_schedule_active``): nothing polls until the user turns the schedule on, as Dagster's
 sensors start stopped and Airflow's DAGs start paused.
