@@ -109,6 +109,14 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     expect(first.cursor).toBe("2024-01-06");
   });
 
+  it("a sensor deployment is applied with its schedule off, and applying the deployments again keeps what the user set", async () => {
+    type States = { before: boolean[]; after: boolean[] };
+    const on = await harness.driver().request<States>("sensor_schedule", { name: "new_event_files", active: true });
+    expect(on).toEqual({ before: [false], after: [true] });
+    const off = await harness.driver().request<States>("sensor_schedule", { name: "new_event_files", active: false });
+    expect(off).toEqual({ before: [true], after: [false] });
+  });
+
   /** A stand-in for `node`: prints these step events, then exits with `code` (a step as old cores ended it). */
   function fakeNode(name: string, events: readonly object[], code: number): string {
     const file = join(harness.environment().workDir, `${name}.sh`);
@@ -116,6 +124,25 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     writeFileSync(file, `#!/bin/sh\n${lines.join("\n")}\nexit ${code}\n`, { mode: 0o755 });
     return file;
   }
+
+  it("the sensor's log lines (core's log events, before its tick) are the tick's flow run logs, at their level", async () => {
+    const tick = { runRequests: [], cursor: "c1", skipReason: "nothing new" };
+    const node = fakeNode(
+      "sensor-logs",
+      [
+        { type: "log", level: "warning", message: "baton-sensor-log: the landing folder is slow", asset: null },
+        { type: "log", level: "info", message: "baton-sensor-log: looked at 3 files", asset: null },
+        { type: "tick", result: tick },
+      ],
+      0,
+    );
+    const seen = await harness.driver().request<{ skipReason: string; logs: { level: number; message: string }[]; recordsText: string }>("sensor_tick", { name: "new_event_files", cursor: null, env: { BATON_NODE: node } });
+    expect(seen.skipReason).toBe("nothing new");
+    const levels = Object.fromEntries(seen.logs.filter((l) => l.message.startsWith("baton-sensor-log:")).map((l) => [l.message, l.level]));
+    // Python's levels, as Prefect records them (the API keeps the number).
+    expect(levels).toEqual({ "baton-sensor-log: the landing folder is slow": 30, "baton-sensor-log: looked at 3 files": 20 });
+    expect(seen.recordsText).toContain("baton-sensor-log: the landing folder is slow");
+  });
 
   it("a step that exits 0 without step_end fails its task, and Prefect records no materialization for it", async () => {
     const node = fakeNode("exits-0-early", [{ type: "step_start", runId: "r", assets: ["raw/orders"], partitionKeys: [], retryNumber: 0 }, { type: "asset_start", asset: "raw/orders", partitionKey: null }], 0);

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -261,19 +261,25 @@ def _params(req: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def materialize(req: dict[str, Any]) -> dict[str, Any]:
-    params = _params(req)
-    # Variables for this run only (e.g. a BATON_NODE that does not exist).
-    saved = {k: os.environ.get(k) for k in req.get("env", {})}
-    os.environ.update(req.get("env", {}))
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """Variables for one run only (e.g. a BATON_NODE that does not exist)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
-        state = flows.materialize_assets(**params, return_state=True)
+        yield
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def materialize(req: dict[str, Any]) -> dict[str, Any]:
+    params = _params(req)
+    with _environment(req.get("env", {})):
+        state = flows.materialize_assets(**params, return_state=True)
     _drain()
     returned = state.result(raise_on_failure=False)
     if isinstance(returned, BaseException):
@@ -558,6 +564,13 @@ def schedule_tick(req: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _logs(flow_run_id: Any) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
 def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
     variable = flows.project.cursor_variable(req["name"])
     if req.get("cursor") is None:
@@ -570,7 +583,8 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
         )
     # One tick (period 0), as the deployment's run would evaluate first; its run polls for an hour.
     params = {**deployment.parameters, "period_seconds": 0}
-    state = flows.evaluate_sensor(**params, return_state=True)
+    with _environment(req.get("env", {})):
+        state = flows.evaluate_sensor(**params, return_state=True)
     _drain()
     if not state.is_completed():
         raise RuntimeError(f"the sensor flow run failed: {state.message}")
@@ -600,6 +614,7 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
             for f in started
         ],
         "flowRunId": str(flow_run_id),
+        "logs": [{"level": e.level, "message": e.message} for e in _logs(flow_run_id)],
         "recordsText": _records_text(
             flow_run_id,
             _all_task_runs(flow_run_id),
@@ -607,6 +622,22 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
             [result, {"cursor_variable": cursor}],
         ),
     }
+
+
+def sensor_schedule(req: dict[str, Any]) -> dict[str, Any]:
+    """Turn a sensor deployment's schedule on or off as the UI's toggle does, then apply every
+    deployment again (as restarting `python flows.py` does); its schedule's states before and after."""
+    name = f"{flows.evaluate_sensor.name}/{req['name']}"
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(name)
+        before = [s.active for s in deployment.schedules]
+        for s in deployment.schedules:
+            client.update_deployment_schedule(deployment.id, s.id, active=req["active"])
+    for d in flows.deployments():
+        d.apply(work_pool_name=WORK_POOL)
+    with get_client(sync_client=True) as client:
+        after = [s.active for s in client.read_deployment_by_name(name).schedules]
+    return {"before": before, "after": after}
 
 
 def logs(req: dict[str, Any]) -> dict[str, Any]:
@@ -664,6 +695,7 @@ OPS = {
     "materialize": materialize,
     "schedule_tick": schedule_tick,
     "sensor_tick": sensor_tick,
+    "sensor_schedule": sensor_schedule,
     "logs": logs,
     "events": events,
     "start_run": start_run,
