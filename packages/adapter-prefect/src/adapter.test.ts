@@ -74,7 +74,7 @@ describe("prefect adapter: emit", () => {
     expect(flows).toContain(
       `sensors.to_deployment(
             "new_event_files",
-            schedules=[Interval(3600, anchor_date=SENSOR_ANCHOR, active=sensor_schedule_active("new_event_files"))],
+            schedules=[Interval(3600, anchor_date=SENSOR_ANCHOR, active=False)],
             parameters={
                 "sensor": "new_event_files",
                 "target": "fixtures/new_event_files-runs",
@@ -82,10 +82,9 @@ describe("prefect adapter: emit", () => {
             },`,
     );
     // One flow run per hour polls every 30 s; the schedule starts off and keeps what the user set.
-    expect(flows).toContain("    return project.sensor_schedule_active(evaluate_sensor.name, sensor)\n");
+    expect(flows).toContain('if __name__ == "__main__":\n    # A sensor\'s schedule stays as you set it in Prefect (the UI\'s toggle); new ones start off.\n    serve(*project.keep_sensor_schedules(deployments()))');
     expect(flows).toContain("def evaluate_sensor(sensor: str, target: str, period_seconds: float = 0)");
     expect(flows).toContain('    materialize = materialize_assets.from_source(str(PROJECT_DIR), "flows.py:materialize_assets")\n');
-    expect(flows).toContain('if __name__ == "__main__":\n    serve(*deployments())');
   });
 
   it("a sensor's flow run polls for a whole number of its intervals, at least an hour (the next run's first tick comes an interval after)", () => {

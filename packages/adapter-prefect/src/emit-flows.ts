@@ -17,7 +17,7 @@ function scheduleKind(s: DeploymentSchedule): (typeof SCHEDULE_KINDS)[number] {
 function scheduleCall(s: DeploymentSchedule): string {
   if ("cron" in s) return `Cron(${JSON.stringify(s.cron)}, timezone=${JSON.stringify(s.timezone)})`;
   if ("rrule" in s) return `RRule(${JSON.stringify(s.rrule)}, timezone=${JSON.stringify(s.timezone)})`;
-  return `Interval(${s.intervalSeconds}, anchor_date=SENSOR_ANCHOR, active=sensor_schedule_active(${JSON.stringify(s.sensor)}))`;
+  return `Interval(${s.intervalSeconds}, anchor_date=SENSOR_ANCHOR, active=False)`;
 }
 
 function deploymentCall(d: DeploymentSpec): string {
@@ -44,14 +44,8 @@ function deploymentFlows(deployments: readonly DeploymentSpec[]): string {
   return lines.join("");
 }
 
-const SENSOR_ACTIVE = `# Sensor periods start at full hours (UTC); a sensor run started by hand ticks until the next one.
+const SENSOR_ANCHOR_PY = `# Sensor periods start at full hours (UTC); a sensor run started by hand ticks until the next one.
 SENSOR_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def sensor_schedule_active(sensor: str) -> bool:
-    """A sensor deployment's schedule starts off; then it stays as you set it in Prefect (the UI's
-    schedule toggle, \`prefect deployment schedule resume\`), though applying replaces schedules."""
-    return project.sensor_schedule_active(evaluate_sensor.name, sensor)
 
 
 `;
@@ -67,7 +61,8 @@ every deployment (schedules and sensors included) against your Prefect API:
     python flows.py
 
 A sensor deployment's schedule starts off: turn it on in the UI (the deployment's schedule
-toggle) or with \`prefect deployment schedule resume <flow>-sensors/<sensor> <schedule id>\`.
+toggle) or with \`prefect deployment schedule resume <flow>-sensors/<sensor> <schedule id>\`;
+serving again keeps what you set.
 
 Importing this file reads baton/manifest.json and baton/build.json only; Node starts when a task runs.
 """
@@ -129,12 +124,13 @@ def evaluate_sensor(sensor: str, target: str, period_seconds: float = 0) -> dict
     return project.run_sensor(sensor, target, period_seconds)
 
 
-${o.deployments.some((d) => d.flow === "evaluate_sensor") ? SENSOR_ACTIVE : ""}def deployments() -> list[Any]:
+${o.deployments.some((d) => d.flow === "evaluate_sensor") ? SENSOR_ANCHOR_PY : ""}def deployments() -> list[Any]:
     """Every deployment of this build; the same ones prefect.yaml declares for workers.
 
     Their code is this folder (\`from_source(PROJECT_DIR)\`), so Prefect runs them in place: \`serve\`
     starts their runs here, and applied to a work pool (\`d.apply(work_pool_name=...)\`) each gets
-    the pull step \`set_working_directory\` to this folder, as \`prefect deploy\` gives prefect.yaml's.${o.pools ? `
+    the pull step \`set_working_directory\` to this folder, as \`prefect deploy\` gives prefect.yaml's.
+    Sensor schedules are built off; \`project.keep_sensor_schedules(...)\` keeps the state set in Prefect.${o.pools ? `
     Deploying also creates (or updates) the tag concurrency limit of each Baton pool.` : ""}
     """
 ${o.pools ? "    project.create_pool_limits()\n" : ""}${deploymentFlows(o.deployments)}    return [
@@ -142,6 +138,7 @@ ${o.deployments.map(deploymentCall).join("")}    ]
 
 
 if __name__ == "__main__":
-    serve(*deployments())
+    # A sensor's schedule stays as you set it in Prefect (the UI's toggle); new ones start off.
+    serve(*project.keep_sensor_schedules(deployments()))
 `;
 }

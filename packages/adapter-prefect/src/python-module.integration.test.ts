@@ -43,7 +43,7 @@ print(json.dumps([[d.name, d.flow_name, [[getattr(s.schedule, "cron", None), get
     expect(named("materialize", "daily_events", "new_event_files", "new_event_files-runs")).toEqual([
       ["materialize", "fixtures", [], {}],
       ["daily_events", "fixtures", [["0 2 * * *", "Europe/Paris"]], { assets: ["web/events", "daily_event_counts"], schedule: "daily_events" }],
-      ["new_event_files", "fixtures-sensors", [[null, "UTC"]], { sensor: "new_event_files", target: "fixtures/new_event_files-runs" }],
+      ["new_event_files", "fixtures-sensors", [[null, "UTC"]], { sensor: "new_event_files", target: "fixtures/new_event_files-runs", period_seconds: 3600 }],
       ["new_event_files-runs", "fixtures", [], { assets: ["web/events", "daily_event_counts"] }],
     ]);
   });

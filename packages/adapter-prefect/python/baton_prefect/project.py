@@ -624,12 +624,12 @@ class BatonProject:
 
         return run_sensor(self, sensor, target, period_seconds)
 
-    def sensor_schedule_active(self, flow_name: str, sensor: str) -> bool:
-        """Whether the sensor's deployment schedule is on: off for a new deployment, else as
-        the user left it (see sensors.py)."""
-        from .sensors import sensor_schedule_active
+    def keep_sensor_schedules(self, deployments: list[Any]) -> list[Any]:
+        """The deployments, each sensor's schedule on or off as the user last set it in Prefect
+        (off for a new one; see sensors.py): what ``serve`` should apply."""
+        from .sensors import keep_sensor_schedules
 
-        return sensor_schedule_active(flow_name, sensor)
+        return keep_sensor_schedules(deployments)
 
     # -- helpers ---------------------------------------------------------------------------------
 

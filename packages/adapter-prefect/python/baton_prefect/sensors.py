@@ -13,9 +13,9 @@ automation's ``run-deployment`` action keys its flow run by automation, action a
 (prefect 3.9.1 ``server/events/schemas/automations.py`` ``TriggeredAction.idempotency_key``), not by
 the sensor's run key, which must start one run ever.
 
-A sensor deployment's schedule is created inactive and keeps the state the user gives it
-(``sensor_schedule_active``): nothing polls until the user turns the schedule on, as Dagster's
-sensors start stopped and Airflow's DAGs start paused.
+A sensor deployment's schedule is created off and, when served again, keeps the state the user
+gave it (``keep_sensor_schedules``): nothing polls until the user turns the schedule on, as
+Dagster's sensors start stopped and Airflow's DAGs start paused.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from .errors import BatonError, BatonRunError, BatonStepError
 from .sync import sync_result
 
 if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
     from .project import BatonProject
 
 # How long one sensor flow run polls, unless the sensor's own interval is longer: 24 flow runs a
@@ -63,16 +65,27 @@ def sensor_period(minimum_interval_seconds: float) -> int:
     return int(math.ceil(max(SENSOR_PERIOD_SECONDS, interval) / interval) * interval)
 
 
-def sensor_schedule_active(flow_name: str, sensor: str) -> bool:
-    """Whether the sensor deployment's schedule is on: False for a deployment Prefect does not
-    have yet (a new sensor starts off), else what the user last set, so that serving or applying
-    the deployments again keeps it (applying replaces a deployment's schedules)."""
+SENSOR_TAG = "baton-sensor"
+
+
+def keep_sensor_schedules(
+    deployments: list[RunnerDeployment],
+) -> list[RunnerDeployment]:
+    """``deployments`` with each sensor deployment's schedule (tag ``baton-sensor``) on or off as
+    the user last set it in Prefect; a deployment Prefect does not have yet keeps its schedule off.
+    Applying a deployment replaces its schedules, so without this serving again would switch every
+    sensor back off."""
     with get_client(sync_client=True) as client:
-        try:
-            deployment = client.read_deployment_by_name(f"{flow_name}/{sensor}")
-        except ObjectNotFound:
-            return False
-    return any(s.active for s in deployment.schedules)
+        for d in deployments:
+            if SENSOR_TAG not in (d.tags or []) or not d.schedules:
+                continue
+            try:
+                existing = client.read_deployment_by_name(f"{d.flow_name}/{d.name}")
+            except ObjectNotFound:
+                continue
+            active = any(s.active for s in existing.schedules)
+            d.schedules = [s.model_copy(update={"active": active}) for s in d.schedules]
+    return deployments
 
 
 def _turned_off() -> str | None:

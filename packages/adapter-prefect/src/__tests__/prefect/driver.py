@@ -626,14 +626,15 @@ def sensor_tick(req: dict[str, Any]) -> dict[str, Any]:
 
 def sensor_schedule(req: dict[str, Any]) -> dict[str, Any]:
     """Turn a sensor deployment's schedule on or off as the UI's toggle does, then apply every
-    deployment again (as restarting `python flows.py` does); its schedule's states before and after."""
+    deployment again as restarting `python flows.py` does (keep_sensor_schedules); the schedule's
+    states before and after."""
     name = f"{flows.evaluate_sensor.name}/{req['name']}"
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(name)
         before = [s.active for s in deployment.schedules]
         for s in deployment.schedules:
             client.update_deployment_schedule(deployment.id, s.id, active=req["active"])
-    for d in flows.deployments():
+    for d in flows.project.keep_sensor_schedules(flows.deployments()):
         d.apply(work_pool_name=WORK_POOL)
     with get_client(sync_client=True) as client:
         after = [s.active for s in client.read_deployment_by_name(name).schedules]
