@@ -34,6 +34,7 @@ from baton_core import (
     PlanError,
     StepResult,
     Verdict,
+    code_reference,
     plan_run,
     run_step,
     schedule_tick_plan,
@@ -702,17 +703,8 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _source(spec: ManifestAsset) -> str | None:
-    """The asset's code reference, "file:line" relative to the project root."""
-    source = spec.get("source")
-    if not source:
-        return None
-    line = source.get("line")
-    return f"{source['file']}:{line}" if line else source["file"]
-
-
 def _task_description(spec: ManifestAsset) -> str | None:
-    source = _source(spec)
+    source = code_reference(spec)
     parts = [spec["description"], f"Defined in `{source}`." if source else None]
     return "\n\n".join(p for p in parts if p) or None
 
@@ -796,7 +788,7 @@ def _asset_metadata(
 ) -> dict[str, Any]:
     """Materialization metadata for the Prefect asset event: the partition's own row count and
     data version, and what Prefect's AssetProperties cannot hold (group, tags, code reference)."""
-    about = {"group": spec["group"], "tags": spec["tags"], "source": _source(spec)}
+    about = {"group": spec["group"], "tags": spec["tags"], "source": code_reference(spec)}
     entries = [
         {
             **_reference(e),
