@@ -15,18 +15,11 @@ import dagster as dg
 
 import baton_core
 from baton_core.manifest_types import ManifestSchedule, ManifestSensor
+from baton_core.step import log_level
 
 from .manifest import Manifest
 from .node import BatonNode
 from .resources import secret_values, step_environment
-
-# The levels of a Baton `log` event (core's LogLevel) as Python logging levels.
-LOG_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
 
 
 def job_name(automation: str) -> str:
@@ -88,7 +81,7 @@ def tick_logger(log: logging.Logger) -> Callable[[dict[str, Any]], None]:
     def on_event(event: dict[str, Any]) -> None:
         if event.get("type") != "log":
             return
-        level = LOG_LEVELS.get(str(event.get("level")), logging.INFO)
+        level = log_level(event.get("level"))
         log.log(level, str(event.get("message", "")))
 
     return on_event

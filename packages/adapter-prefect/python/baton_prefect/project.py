@@ -43,6 +43,7 @@ from baton_core.build import read_build
 from baton_core.manifest_types import ManifestAsset
 from baton_core.mapping import upstream_keys
 from baton_core.plan import RunPlan as CorePlan
+from baton_core.step import log_level
 
 from .caching import cache_key, cacheable, output_stored
 from .errors import (
@@ -69,12 +70,6 @@ DEFAULT_MAX_WORKERS = 4
 # What the task's timeout_seconds adds to an asset's timeoutSeconds (the execution contract's
 # grace: core's own limit, and its watchdog 5 s later, normally end the step first).
 TIMEOUT_GRACE_SECONDS = 10
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
 
 
 def slug(text: str) -> str:
@@ -477,7 +472,7 @@ class BatonProject:
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] == "log":
                 logger.log(
-                    _LEVELS.get(event["level"], logging.INFO),
+                    log_level(event["level"]),
                     environment.redact(event["message"]),
                 )
             elif event["type"] == "check":
@@ -487,7 +482,7 @@ class BatonProject:
                     else f"FAILED (severity {event['severity']})"
                 )
                 severity = "error" if event["severity"] == "error" else "warning"
-                level = logging.INFO if event["passed"] else _LEVELS[severity]
+                level = logging.INFO if event["passed"] else log_level(severity)
                 where = f" [{event['partitionKey']}]" if event["partitionKey"] else ""
                 logger.log(
                     level, "check %s on %s%s %s", event["check"], asset, where, passed
@@ -788,7 +783,11 @@ def _asset_metadata(
 ) -> dict[str, Any]:
     """Materialization metadata for the Prefect asset event: the partition's own row count and
     data version, and what Prefect's AssetProperties cannot hold (group, tags, code reference)."""
-    about = {"group": spec["group"], "tags": spec["tags"], "source": code_reference(spec)}
+    about = {
+        "group": spec["group"],
+        "tags": spec["tags"],
+        "source": code_reference(spec),
+    }
     entries = [
         {
             **_reference(e),

@@ -20,7 +20,6 @@ Dagster's sensors start stopped and Airflow's DAGs start paused.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from datetime import UTC, datetime
@@ -33,6 +32,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runtime import deployment as this_deployment
 from prefect.runtime import flow_run
 from prefect.variables import Variable
+
+from baton_core.step import log_level
 
 from .errors import BatonError, BatonRunError, BatonStepError
 from .sync import sync_result
@@ -48,13 +49,6 @@ SENSOR_PERIOD_SECONDS = 3600
 # The anchor of the sensor deployments' Interval schedules: periods start at full hours (UTC), and
 # a run started by hand polls until the period ends, when the scheduled run takes over.
 SENSOR_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
-
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
 
 
 def sensor_period(minimum_interval_seconds: float) -> int:
@@ -188,7 +182,7 @@ def evaluate_tick(
     def on_event(event: dict[str, Any]) -> None:
         if event["type"] == "log":
             logger.log(
-                _LEVELS.get(event["level"], logging.INFO),
+                log_level(event["level"]),
                 environment.redact(event["message"]),
             )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -35,6 +36,20 @@ EXIT_SUCCESS = 0
 EXIT_TRANSIENT = 1
 EXIT_DETERMINISTIC = 3
 EXIT_NO_NODE = 127
+
+# Core's log levels (step/events.ts LogLevel) as Python logging levels.
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def log_level(level: object) -> int:
+    """The Python logging level of a Baton `log` event's level; INFO for anything else."""
+    return _LOG_LEVELS.get(str(level), logging.INFO)
+
 
 OnEvent = Callable[[dict[str, Any]], None]
 OnLine = Callable[[str, str], None]  # (stream: "stdout" | "stderr", line)
