@@ -68,10 +68,12 @@ export const days = asset({
 });
 
 /**
- * Two assets of one pool in two ops. Each marks itself running, then watches for the
- * other, up to 10 s or until the other has finished: it returns whether it saw the other running.
+ * Two assets of one pool in two ops. Each marks itself running, then watches for the other until
+ * it sees it running, the other has finished, or `windowMs` passed: it returns whether it saw the
+ * other running. Without a limit the two meet as soon as both started, so their window is a
+ * generous deadline for a busy machine; in the limit-1 pool the first always waits its whole window.
  */
-const pooled = (name, other, pool) =>
+const pooled = (name, other, pool, windowMs) =>
   asset({
     key: name,
     group: name,
@@ -79,26 +81,29 @@ const pooled = (name, other, pool) =>
     compute: async () => {
       const dir = control();
       const mine = join(dir, `${name}.running`);
-      rmSync(join(dir, `${name}.done`), { force: true });
+      for (const stale of [`${name}.done`, `${name}.saw`]) rmSync(join(dir, stale), { force: true });
       writeFileSync(mine, "");
       let overlapped = false;
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + windowMs;
       while (!overlapped && Date.now() < deadline && !existsSync(join(dir, `${other}.done`))) {
         overlapped = existsSync(join(dir, `${other}.running`));
         await sleep(100);
       }
-      // Let the other one see this one too before leaving.
-      if (overlapped) await sleep(1_000);
+      // Stay until the other one has seen this one too (each says so in <name>.saw).
+      if (overlapped) {
+        writeFileSync(join(dir, `${name}.saw`), "");
+        while (Date.now() < deadline && !existsSync(join(dir, `${other}.saw`))) await sleep(100);
+      }
       rmSync(mine, { force: true });
       writeFileSync(join(dir, `${name}.done`), "");
       return values("overlapped", [overlapped ? 1 : 0]);
     },
   });
 // The test sets the instance's limit of warehouse to 1 and none for open.
-export const poolA = pooled("pool_a", "pool_b", "warehouse");
-export const poolB = pooled("pool_b", "pool_a", "warehouse");
-export const openA = pooled("open_a", "open_b", "open");
-export const openB = pooled("open_b", "open_a", "open");
+export const poolA = pooled("pool_a", "pool_b", "warehouse", 10_000);
+export const poolB = pooled("pool_b", "pool_a", "warehouse", 10_000);
+export const openA = pooled("open_a", "open_b", "open", 60_000);
+export const openB = pooled("open_b", "open_a", "open", 60_000);
 
 /** Stops its own process (SIGSTOP): neither core's limit nor Node's watchdog can act, only Dagster's step launcher. */
 export const wedged = asset({
