@@ -1,11 +1,15 @@
-"""Times the native polars asset and the Baton asset (Node via Pipes) in one Dagster, one process."""
+"""Times the native polars asset and the Baton asset (Node via Pipes) in one Dagster, one process:
+cold (``BATON_WORKER=off``: a Node process per step) and warm (the step worker, the default), with the
+worker's first step (which starts it) apart from the steady state. Prints one ``@@bench {json}`` line."""
 
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -19,6 +23,7 @@ out_dir = Path(tempfile.mkdtemp(prefix="native-"))
 
 @dg.asset(group_name="bench", kinds={"python", "polars"})
 def native_summary() -> dg.MaterializeResult:
+    started = time.perf_counter()
     frame = pl.DataFrame({"id": range(ROWS)}).with_columns(
         k=pl.col("id") % 100, v=pl.col("id") * 0.5
     )
@@ -27,10 +32,14 @@ def native_summary() -> dg.MaterializeResult:
         .agg(pl.col("v").sum().alias("total"), pl.col("id").count().alias("n"))
         .sort("k")
     )
-    result.write_parquet(
-        out_dir / "native_summary.parquet"
-    )  # the Baton asset writes its output too
-    return dg.MaterializeResult(metadata={"dagster/row_count": result.height})
+    # The Baton asset writes its output too.
+    result.write_parquet(out_dir / "native_summary.parquet")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.height,
+            "bench/compute_ms": (time.perf_counter() - started) * 1000,
+        }
+    )
 
 
 defs = dg.Definitions.merge(
@@ -41,7 +50,7 @@ job = defs.resolve_implicit_global_asset_job_def()
 instance = dg.DagsterInstance.ephemeral()
 
 
-def step_ms(result) -> float:
+def step_ms(result: dg.ExecuteInProcessResult) -> float:
     """Step time as Dagster records it: STEP_START to STEP_SUCCESS in the event log."""
     times = {
         e.dagster_event_type: e.timestamp
@@ -53,32 +62,45 @@ def step_ms(result) -> float:
     ) * 1000
 
 
-def compute_ms(result, key: str) -> float:
-    """The transform's own time: the Baton step reports it; the native asset is timed by its step."""
+def compute_ms(result: dg.ExecuteInProcessResult) -> float:
+    """The transform's own time, as each asset reports it (Baton: its step's baton/duration_ms)."""
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
-        if "baton/duration_ms" in metadata:
-            return metadata["baton/duration_ms"].value
-    return step_ms(result)
+        for key in ("baton/duration_ms", "bench/compute_ms"):
+            if key in metadata:
+                return float(metadata[key].value)  # type: ignore[arg-type]
+    raise AssertionError("no compute time in the materialization")
 
 
-timings: dict[str, dict[str, list[float]]] = {"native_summary": {}, "baton_summary": {}}
-for i in range(rounds + 1):  # the first round warms both up and is not counted
-    for key, series in timings.items():
-        started = time.perf_counter()
-        result = job.execute_in_process(
-            asset_selection=[dg.AssetKey(key)], instance=instance
-        )
-        wall = (time.perf_counter() - started) * 1000
-        assert result.success, key
-        if i > 0:
-            series.setdefault("wall", []).append(wall)
-            series.setdefault("step", []).append(step_ms(result))
-            series.setdefault("compute", []).append(compute_ms(result, key))
+def once(key: str) -> dict[str, float]:
+    started = time.perf_counter()
+    result = job.execute_in_process(asset_selection=[dg.AssetKey(key)], instance=instance)
+    wall = (time.perf_counter() - started) * 1000
+    assert result.success, key
+    return {"wall": wall, "step": step_ms(result), "compute": compute_ms(result)}
 
-print(
-    "@@bench "
-    + json.dumps(
-        {k: {m: statistics.median(v) for m, v in t.items()} for k, t in timings.items()}
-    )
-)
+
+def median(samples: list[dict[str, float]]) -> dict[str, float]:
+    return {m: statistics.median(s[m] for s in samples) for m in samples[0]}
+
+
+def phase(rounds: int) -> dict[str, Any]:
+    """`rounds` alternating runs of both assets, after the Baton asset's first step of the phase."""
+    first = once("baton_summary")
+    samples: dict[str, list[dict[str, float]]] = {"native_summary": [], "baton_summary": []}
+    for _ in range(rounds):
+        for key, series in samples.items():
+            series.append(once(key))
+    return {"first": first, **{k: median(v) for k, v in samples.items()}}
+
+
+# Warm-up, not counted: Dagster's first run and polars' first use in this process, both assets.
+os.environ["BATON_WORKER"] = "off"
+once("native_summary")
+once("baton_summary")
+cold = phase(rounds)
+# A fresh worker directory: the warm phase's first step starts the worker, as a run's first step would.
+os.environ.pop("BATON_WORKER")
+os.environ["BATON_WORKER_DIR"] = tempfile.mkdtemp(prefix="baton-workers-")
+warm = phase(rounds)
+print("@@bench " + json.dumps({"cold": cold, "warm": warm}))
