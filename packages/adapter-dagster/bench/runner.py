@@ -74,7 +74,9 @@ def compute_ms(result: dg.ExecuteInProcessResult) -> float:
 
 def once(key: str) -> dict[str, float]:
     started = time.perf_counter()
-    result = job.execute_in_process(asset_selection=[dg.AssetKey(key)], instance=instance)
+    result = job.execute_in_process(
+        asset_selection=[dg.AssetKey(key)], instance=instance
+    )
     wall = (time.perf_counter() - started) * 1000
     assert result.success, key
     return {"wall": wall, "step": step_ms(result), "compute": compute_ms(result)}
@@ -87,7 +89,10 @@ def median(samples: list[dict[str, float]]) -> dict[str, float]:
 def phase(rounds: int) -> dict[str, Any]:
     """`rounds` alternating runs of both assets, after the Baton asset's first step of the phase."""
     first = once("baton_summary")
-    samples: dict[str, list[dict[str, float]]] = {"native_summary": [], "baton_summary": []}
+    samples: dict[str, list[dict[str, float]]] = {
+        "native_summary": [],
+        "baton_summary": [],
+    }
     for _ in range(rounds):
         for key, series in samples.items():
             series.append(once(key))
