@@ -10,6 +10,7 @@ import { redactorOf, resourceKeys, stepSecrets } from "../step/resources.js";
 import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
 import { StepCancelled } from "../errors.js";
 import type { TimeoutWatchdog } from "../step/watchdog.js";
+import { ReadyQueue } from "./ready-queue.js";
 
 export interface MaterializeOptions {
   /** Asset selection (see `selectAssets`); every asset when absent. */
@@ -72,18 +73,19 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   // The one planner (plan.ts): every key is checked up front, so a typo leaves no half run behind.
   const plan = planRun(defs, { selection: options.selection, partitionKey: options.partition, partitionRange: options.partitionRange, now });
   const selected = plan.assets.map((a) => a.id);
-  const planned = new Map(plan.assets.map((a) => [a.id, a]));
-  const inRun = new Set(selected);
-  const waiting = new Map(selected.map((id) => [id, defs.upstream(id).filter((u) => inRun.has(u))]));
-  const results: Record<string, AssetRunResult> = {};
+  // Each planned asset by its position in run order; the scheduling below works on positions.
+  const position = new Map(selected.map((id, i) => [id, i]));
+  // In-run upstreams not yet succeeded: an asset is ready at 0 (counted once, not rescanned per completion).
+  const remaining = new Int32Array(selected.length);
+  for (let i = 0; i < selected.length; i++) for (const u of defs.upstream(selected[i]!)) if (position.has(u)) remaining[i]!++;
+  // Not yet started, nor skipped.
+  const waiting = new Uint8Array(selected.length).fill(1);
+  const results = new Map<string, AssetRunResult>();
   const limit = Math.max(1, options.concurrency ?? 4);
   const sleep = options.sleep ?? delay;
-  const running = new Set<Promise<void>>();
-  // Steps holding assets of each concurrency pool (definitions({ pools })), beside `concurrency`.
-  const inPool = new Map<string, number>();
   const skipped = (): AssetRunResult => ({ status: "skipped", attempts: 0, durationMs: 0, materializations: [], checks: [], error: null });
   for (const s of plan.skipped) {
-    results[s.id] = skipped();
+    results.set(s.id, skipped());
     options.onEvent?.({ type: "asset_skipped", asset: s.id, reason: s.reason });
   }
   for (const message of plan.warnings) options.onEvent?.({ type: "log", level: "warning", message, asset: null });
@@ -148,62 +150,100 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
         break;
       }
     }
-    results[id] = { status: ok ? "success" : "failure", attempts, durationMs: performance.now() - t0, materializations: mats, checks, error };
+    results.set(id, { status: ok ? "success" : "failure", attempts, durationMs: performance.now() - t0, materializations: mats, checks, error });
   };
 
-  const skipDownstream = (id: string) => {
-    for (const down of defs.downstream(id)) {
-      if (!waiting.has(down)) continue;
-      waiting.delete(down);
-      results[down] = skipped();
-      options.onEvent?.({ type: "asset_skipped", asset: down, reason: `upstream "${id}" did not succeed` });
-      skipDownstream(down);
+  /** Everything not started below a failed asset is skipped, depth first as the graph reaches it (no recursion: chains can be 100,000 long). */
+  const skipDownstream = (failed: string) => {
+    const stack: { readonly id: string; readonly downs: readonly string[]; next: number }[] = [{ id: failed, downs: defs.downstream(failed), next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.next >= top.downs.length) {
+        stack.pop();
+        continue;
+      }
+      const down = top.downs[top.next++]!;
+      const at = position.get(down);
+      if (at === undefined || !waiting[at]) continue;
+      waiting[at] = 0;
+      results.set(down, skipped());
+      options.onEvent?.({ type: "asset_skipped", asset: down, reason: `upstream "${top.id}" did not succeed` });
+      stack.push({ id: down, downs: defs.downstream(down), next: 0 });
     }
   };
 
-  const launchReady = () => {
-    if (options.signal?.aborted) return;
-    for (const [id, ups] of waiting) {
-      if (running.size >= limit) return;
-      if (ups.some((u) => results[u]?.status !== "success")) continue;
-      // A full pool holds its asset back; others may still start. The slot is held through the asset's retries.
-      const pool = defs.asset(id).pool;
-      if (pool !== undefined && (inPool.get(pool) ?? 0) >= (defs.pools[pool]?.limit ?? Infinity)) continue;
-      waiting.delete(id);
-      if (pool !== undefined) inPool.set(pool, (inPool.get(pool) ?? 0) + 1);
-      const p: Promise<void> = runAsset(planned.get(id)!).then(() => {
-        running.delete(p);
-        if (pool !== undefined) inPool.set(pool, inPool.get(pool)! - 1);
-        if (results[id]?.status !== "success") skipDownstream(id);
-      });
-      running.add(p);
-    }
-  };
+  const ready = new ReadyQueue();
+  for (let i = 0; i < selected.length; i++) if (remaining[i] === 0) ready.push(i);
+  // Steps holding assets of each concurrency pool (definitions({ pools })), beside `concurrency`;
+  // the ready assets a full pool holds back wait in `parked` (others may still start).
+  const inPool = new Map<string, number>();
+  const parked = new Map<string, ReadyQueue>();
+  let running = 0;
 
   try {
-    launchReady();
-    while (running.size > 0) {
-      await Promise.race(running);
-      launchReady();
-    }
+    await new Promise<void>((resolve, reject) => {
+      // A step runtime that throws (it reports failures as events, so: a bug) ends the run; nothing more starts.
+      let broken = false;
+      const crash = (e: unknown) => {
+        broken = true;
+        reject(e);
+      };
+      const finished = (id: string, pool: string | undefined) => {
+        running--;
+        if (pool !== undefined) {
+          inPool.set(pool, inPool.get(pool)! - 1);
+          // One slot is free: the pool's first held-back asset competes for it again.
+          const next = parked.get(pool)?.pop();
+          if (next !== undefined) ready.push(next);
+        }
+        if (results.get(id)?.status === "success") {
+          for (const down of defs.downstream(id)) {
+            const d = position.get(down);
+            if (d !== undefined && waiting[d] && --remaining[d]! === 0) ready.push(d);
+          }
+        } else skipDownstream(id);
+        launch();
+      };
+      const launch = () => {
+        while (!broken && !options.signal?.aborted && running < limit) {
+          const at = ready.pop();
+          if (at === undefined) break;
+          const id = selected[at]!;
+          // A full pool holds its asset back. The slot is held through the asset's retries.
+          const pool = defs.asset(id).pool;
+          if (pool !== undefined && (inPool.get(pool) ?? 0) >= (defs.pools[pool]?.limit ?? Infinity)) {
+            let q = parked.get(pool);
+            if (!q) parked.set(pool, (q = new ReadyQueue()));
+            q.push(at);
+            continue;
+          }
+          waiting[at] = 0;
+          if (pool !== undefined) inPool.set(pool, (inPool.get(pool) ?? 0) + 1);
+          running++;
+          runAsset(plan.assets[at]!).then(() => finished(id, pool), crash);
+        }
+        if (running === 0) resolve();
+      };
+      launch();
+    });
   } finally {
     releaseOutput();
   }
   // Cancelled before they could start.
   for (const id of selected) {
-    if (!results[id]) results[id] = { status: "failure", attempts: 0, durationMs: 0, materializations: [], checks: [], error: serializeError(new StepCancelled()) };
+    if (!results.has(id)) results.set(id, { status: "failure", attempts: 0, durationMs: 0, materializations: [], checks: [], error: serializeError(new StepCancelled()) });
   }
   // The plan's assets decide the run; the ones it skipped (partitioned, no key given) do not fail it.
-  const status = selected.every((id) => results[id]?.status === "success") ? "success" : "failure";
+  const status = selected.every((id) => results.get(id)?.status === "success") ? "success" : "failure";
   const order = new Map(defs.assets.map((a, i) => [a.id, i]));
-  const ids = Object.keys(results).sort((x, y) => order.get(x)! - order.get(y)!);
-  const first = firstInRunOrder(plan, selected.filter((id) => results[id]!.status === "failure"));
+  const ids = [...results.keys()].sort((x, y) => order.get(x)! - order.get(y)!);
+  const first = firstInRunOrder(plan, selected.filter((id) => results.get(id)!.status === "failure"));
   return {
     runId,
     status,
     durationMs: performance.now() - started,
-    assets: Object.fromEntries(ids.map((id) => [id, results[id]!])),
-    failure: first === undefined ? null : { asset: first, error: results[first]!.error },
+    assets: Object.fromEntries(ids.map((id) => [id, results.get(id)!])),
+    failure: first === undefined ? null : { asset: first, error: results.get(first)!.error },
     plan: { skipped: plan.skipped, warnings: plan.warnings },
   };
 }
