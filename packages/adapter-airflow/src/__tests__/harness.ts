@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuildResult } from "@baton/core/build";
 import { startedMarker, waitFor, type HarnessEnvironment, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "@baton/testing";
@@ -30,12 +31,19 @@ export interface AirflowHarness extends RuntimeHarness {
   readonly airflowEnv: () => Record<string, string>;
 }
 
+export interface AirflowHarnessOptions {
+  /** Extra environment of the Airflow process that runs the tasks, e.g. BATON_WORKER=off (one Node process per step). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /**
  * The conformance harness: materializations are `dag.test()` runs of the `baton_assets` DAG with
  * conf, read back from Airflow's DB (task states, try numbers, XComs); schedule ticks come from the
  * schedule DAG's timetable; sensor ticks run the sensor DAG's task once with the cursor Variable.
+ * Steps run on the warm worker unless `options.env` turns it off; its sockets live in a folder of
+ * this run (BATON_WORKER_DIR), so no other run's worker serves it.
  */
-export function airflowHarness(): AirflowHarness {
+export function airflowHarness(options: AirflowHarnessOptions = {}): AirflowHarness {
   let driver: AirflowDriver | undefined;
   let build: BuildResult<AirflowOptions> | undefined;
   let dags = "";
@@ -56,7 +64,7 @@ export function airflowHarness(): AirflowHarness {
       // operator deploys them: airflowEnvironment passes no AWS_* variable to Airflow.
       const s3 = environment.storage.startsWith("s3://");
       build = await buildFixture(environment, dags, { resources: FIXTURE_RESOURCES, ...(s3 ? { storageConnection: STORAGE_CONNECTION } : {}) });
-      const env = airflowEnvironment(root, dags);
+      const env = { ...airflowEnvironment(root, dags), BATON_WORKER_DIR: workerDir(), BATON_WORKER_IDLE_SECONDS: "60", ...options.env };
       airflowEnvVars = env;
       await migrate(python, env);
       driver = new AirflowDriver(python, env, join(root, "driver.log"));
@@ -126,6 +134,11 @@ export function airflowHarness(): AirflowHarness {
       await driver?.stop();
     },
   };
+}
+
+/** A short folder for the workers' Unix sockets (a socket path has at most 107 bytes). */
+function workerDir(): string {
+  return mkdtempSync(join(tmpdir(), "bw-"));
 }
 
 function logSize(file: string): number {
