@@ -73,10 +73,12 @@ export {
   PipesFileMessageWriterChannel,
   PipesStdioCapture,
   PipesStreamMessageWriterChannel,
+  PROCESS_STDIO,
   serializeMessage,
   writeAllSync,
   type PipesMessageWriter,
   type PipesMessageWriterChannel,
+  type PipesStdioSink,
   type PipesStdioStream,
 } from "./writers.js";
 export {

@@ -151,10 +151,27 @@ export class PipesS3Bridge implements PipesS3Client {
   }
 }
 
-let shared: PipesS3Bridge | undefined;
+let shared: { bridge: PipesS3Bridge; fingerprint: string } | undefined;
 
-/** The process-wide bridge over `process.env` (one worker however many channels use it). */
+/** What the SDK's client reads from the environment: credentials chain, region, endpoint, proxies. */
+function s3Fingerprint(env: Readonly<Record<string, string | undefined>>): string {
+  const keys = Object.keys(env)
+    .filter((k) => /^(AWS_|BATON_S3_)/.test(k) || /^(https?|no)_proxy$/i.test(k))
+    .sort();
+  return JSON.stringify(keys.map((k) => [k, env[k]]));
+}
+
+/**
+ * The process-wide bridge over `process.env` (one worker thread however many channels use it).
+ * A warm step worker gives each step its own `process.env`: when what the SDK reads from it
+ * differs from what the current bridge was started with (other credentials, another endpoint),
+ * that bridge is stopped and a new one started, so no step uses another's credentials.
+ */
 export function defaultS3Client(): PipesS3Client {
-  shared ??= new PipesS3Bridge();
-  return shared;
+  const fingerprint = s3Fingerprint(process.env);
+  if (shared?.fingerprint !== fingerprint) {
+    void shared?.bridge.terminate();
+    shared = { bridge: new PipesS3Bridge(), fingerprint };
+  }
+  return shared.bridge;
 }

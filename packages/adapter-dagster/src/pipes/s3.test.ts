@@ -9,7 +9,7 @@ import { PipesChunkUploader, messageChunkKey } from "./chunks.js";
 import { PipesDefaultContextLoader } from "./context-loader.js";
 import { ActivePipesContext } from "./context.js";
 import { encodeParam, PipesMappingParamsLoader } from "./params.js";
-import type { PipesS3ChunkSink, PipesS3Client } from "./s3-bridge.js";
+import { defaultS3Client, type PipesS3ChunkSink, type PipesS3Client } from "./s3-bridge.js";
 import { s3ClientConfig, s3UploadInterval } from "./s3-config.js";
 import { PipesS3ContextLoader, PipesS3MessageWriter, PipesS3MessageWriterChannel } from "./s3.js";
 import { PipesDefaultMessageWriter } from "./writers.js";
@@ -260,5 +260,25 @@ describe("include_stdio_in_messages over S3", () => {
       { __dagster_pipes_version: "0.1", method: "log_external_stream", params: { stream: "stdout", text: "captured line\n", extras: {} } },
       { __dagster_pipes_version: "0.1", method: "closed", params: {} },
     ]);
+  });
+});
+
+describe("defaultS3Client in a warm step worker", () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  it("is one bridge while the SDK's variables stay the same, and a new one when a step brings other credentials", () => {
+    process.env["AWS_ACCESS_KEY_ID"] = "step-one";
+    const first = defaultS3Client();
+    process.env["DAGSTER_PIPES_CONTEXT"] = "another step, same credentials";
+    expect(defaultS3Client()).toBe(first);
+    process.env["AWS_ACCESS_KEY_ID"] = "step-two";
+    const second = defaultS3Client();
+    expect(second).not.toBe(first);
+    process.env["AWS_ENDPOINT_URL_S3"] = "http://127.0.0.1:1";
+    expect(defaultS3Client()).not.toBe(second);
   });
 });

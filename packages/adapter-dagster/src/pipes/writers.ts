@@ -72,14 +72,34 @@ function fdOf(stream: PipesStdioStream): number {
 }
 
 /**
- * Writes lines to stdout/stderr synchronously. If Node's own stream still has queued (async)
- * output, a partial line may be sitting in the pipe, so the write starts with a newline to keep
- * the message on a line of its own.
+ * Where the stdio channels write: synchronous writers for the process's stdout and stderr. The
+ * default writes to fds 1 and 2; a warm step worker passes its step's connection instead (fd 1
+ * there is the worker's own, shared by every step it serves).
  */
-function writeStdioLines(stream: PipesStdioStream, text: string): void {
+export interface PipesStdioSink {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/**
+ * Fds 1 and 2, synchronously. If Node's own stream still has queued (async) output, a partial
+ * line may be sitting in the pipe, so the write starts with a newline to keep the message on a
+ * line of its own.
+ */
+export const PROCESS_STDIO: PipesStdioSink = {
+  out: (text) => writeProcessStdio("stdout", text),
+  err: (text) => writeProcessStdio("stderr", text),
+};
+
+function writeProcessStdio(stream: PipesStdioStream, text: string): void {
   const nodeStream = stream === "stdout" ? process.stdout : process.stderr;
   const pending = (nodeStream as { writableLength?: number }).writableLength ?? 0;
   writeAllSync(fdOf(stream), pending > 0 ? `\n${text}` : text);
+}
+
+function writeStdioLines(sink: PipesStdioSink, stream: PipesStdioStream, text: string): void {
+  if (stream === "stdout") sink.out(text);
+  else sink.err(text);
 }
 
 /** One JSON line per message, appended to a file (`PipesFileMessageWriterChannel`). */
@@ -98,13 +118,15 @@ export class PipesFileMessageWriterChannel implements PipesMessageWriterChannel 
 /** One JSON line per message on stdout or stderr (`PipesStreamMessageWriterChannel`). */
 export class PipesStreamMessageWriterChannel implements PipesMessageWriterChannel {
   readonly stream: PipesStdioStream;
+  private readonly sink: PipesStdioSink;
 
-  constructor(stream: PipesStdioStream) {
+  constructor(stream: PipesStdioStream, sink: PipesStdioSink = PROCESS_STDIO) {
     this.stream = stream;
+    this.sink = sink;
   }
 
   writeMessage(message: PipesMessage): void {
-    writeStdioLines(this.stream, serializeMessage(message));
+    writeStdioLines(this.sink, this.stream, serializeMessage(message));
   }
 }
 
@@ -114,6 +136,7 @@ export class PipesStreamMessageWriterChannel implements PipesMessageWriterChanne
  */
 export class PipesBufferedStreamMessageWriterChannel implements PipesMessageWriterChannel {
   readonly stream: PipesStdioStream;
+  private readonly sink: PipesStdioSink;
   private buffer: string[] = [];
   private readonly onExit = (): void => {
     try {
@@ -123,8 +146,9 @@ export class PipesBufferedStreamMessageWriterChannel implements PipesMessageWrit
     }
   };
 
-  constructor(stream: PipesStdioStream) {
+  constructor(stream: PipesStdioStream, sink: PipesStdioSink = PROCESS_STDIO) {
     this.stream = stream;
+    this.sink = sink;
     process.on("exit", this.onExit);
   }
 
@@ -142,7 +166,7 @@ export class PipesBufferedStreamMessageWriterChannel implements PipesMessageWrit
     if (this.buffer.length === 0) return;
     const text = this.buffer.join("");
     this.buffer = [];
-    writeStdioLines(this.stream, text);
+    writeStdioLines(this.sink, this.stream, text);
   }
 
   close(): void {
@@ -251,10 +275,15 @@ export class PipesDefaultMessageWriter implements PipesMessageWriter {
   static readonly BUFFERED_STDIO_KEY = "buffered_stdio";
   static readonly INCLUDE_STDIO_IN_MESSAGES_KEY = "include_stdio_in_messages";
   private readonly s3: PipesS3MessageWriterOptions;
+  private readonly stdio: PipesStdioSink;
 
-  /** `s3`: client and interval for `{bucket, key_prefix}` params (default: SDK client, `BATON_PIPES_S3_INTERVAL` or 10 s). */
-  constructor(options: { s3?: PipesS3MessageWriterOptions } = {}) {
+  /**
+   * `s3`: client and interval for `{bucket, key_prefix}` params (default: SDK client, `BATON_PIPES_S3_INTERVAL` or 10 s).
+   * `stdio`: where the `stdio` / `buffered_stdio` channels write (default: fds 1 and 2).
+   */
+  constructor(options: { s3?: PipesS3MessageWriterOptions; stdio?: PipesStdioSink } = {}) {
     this.s3 = options.s3 ?? {};
+    this.stdio = options.stdio ?? PROCESS_STDIO;
   }
 
   open(params: PipesParams): PipesMessageWriterChannel {
@@ -269,11 +298,12 @@ export class PipesDefaultMessageWriter implements PipesMessageWriter {
       return params[PipesDefaultMessageWriter.INCLUDE_STDIO_IN_MESSAGES_KEY] ? new CapturingChannel(channel) : channel;
     }
     if (PipesDefaultMessageWriter.STDIO_KEY in params) {
-      return new PipesStreamMessageWriterChannel(stdioParam(params, PipesDefaultMessageWriter.STDIO_KEY));
+      return new PipesStreamMessageWriterChannel(stdioParam(params, PipesDefaultMessageWriter.STDIO_KEY), this.stdio);
     }
     if (PipesDefaultMessageWriter.BUFFERED_STDIO_KEY in params) {
       return new PipesBufferedStreamMessageWriterChannel(
         stdioParam(params, PipesDefaultMessageWriter.BUFFERED_STDIO_KEY),
+        this.stdio,
       );
     }
     // s3.ts imports this module too; the class is only used here, at call time.
