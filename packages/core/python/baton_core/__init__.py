@@ -2,7 +2,8 @@
 
 Stdlib only. It reads the manifest (typed by ``manifest_types``, generated from core's JSON
 Schema) and the build settings next to it, checks partition keys as core's TypeScript does, and
-launches core's step runtime (`node <stepEntry> ...`), reading the events it prints.
+launches core's step runtime (`node <stepEntry> ...`, in a warm worker by default: ``worker``),
+reading the events it prints.
 ``read_output`` reads a committed output into polars (the ``read`` and ``s3`` extras, imported
 only when it is called).
 """
@@ -64,6 +65,7 @@ from .storage import (
     read_record,
     s3_options,
 )
+from .worker import StepProcess, WorkerProcess, start_step_process
 
 __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",
@@ -89,11 +91,13 @@ __all__ = [
     "RecordMismatchError",
     "RunPlan",
     "Skipped",
+    "StepProcess",
     "StepResult",
     "StorageError",
     "StorageUrlError",
     "TickPlan",
     "Verdict",
+    "WorkerProcess",
     "check_key",
     "check_range",
     "code_reference",
@@ -112,5 +116,6 @@ __all__ = [
     "s3_options",
     "schedule_tick_plan",
     "secret_values",
+    "start_step_process",
     "step_command",
 ]

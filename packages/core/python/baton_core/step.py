@@ -17,12 +17,13 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .worker import StepProcess, start_step_process
 
 if TYPE_CHECKING:
     from .manifest import Manifest
@@ -307,7 +308,9 @@ def run_step(
     also collected in the result. Every value in ``secrets`` (see ``secret_values``) is replaced
     by ``***`` in every line and event before any callback sees it.
 
-    The Node step dies with this process: core's step bins stop once re-parented. Cancellation: with ``forward_signals`` (only
+    The step runs in a warm worker when one is free, else as its own process
+    (``baton_core.worker.start_step_process``). It dies with this process: a step process stops
+    once re-parented, a worker once this connection closes. Cancellation: with ``forward_signals`` (only
     honoured on the main thread) SIGTERM and SIGINT received while the step runs are forwarded
     to Node as SIGTERM, and the previous handlers are restored afterwards; setting ``cancel``
     (from any thread) does the same. Node is killed if it has not exited ``cancel_grace``
@@ -325,20 +328,8 @@ def run_step(
             on_line(stream, text)
 
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-            # No preexec_fn: it runs Python in the forked child, unsafe in a threaded launcher
-            # (Dagster's code server, Prefect's task threads). Node watches its parent instead.
-        )
+        # A warm worker when one is free (baton_core.worker), else its own process.
+        proc = start_step_process(argv, env, cwd, secrets=secrets)
     except OSError as e:
         # Reported, not raised: a traceback through this frame would show ``env`` (and its secrets).
         line(
@@ -418,7 +409,7 @@ def run_step(
     return result
 
 
-def _kill(proc: subprocess.Popen[str]) -> None:
+def _kill(proc: StepProcess) -> None:
     if proc.poll() is None:
         with contextlib.suppress(OSError):
             proc.kill()

@@ -79,6 +79,61 @@ export interface StepGuard {
   release(): void;
 }
 
+export type StepSignal = "SIGTERM" | "SIGINT";
+
+/**
+ * What a step's guard watches and how it ends the step at once: the process's own events when the
+ * step is the process (`processHost`), or a warm worker's view of the one step it runs (the worker
+ * routes its process events to the step's listeners and ends the step with an exit frame).
+ * Each `on*` returns the function that removes the listener.
+ */
+export interface StepHost {
+  /** Nothing is left that could settle the step (the event loop emptied while it was open). */
+  onIdle(listener: () => void): () => void;
+  /** The process is exiting (process.exit() in user code): the listener must write synchronously. */
+  onExit(listener: (code: number) => void): () => void;
+  /** The step is cancelled (SIGTERM / SIGINT to the process, or a worker client's cancel frame). */
+  onSignal(listener: (signal: StepSignal) => void): () => void;
+  /** An uncaught exception or an unhandled rejection. */
+  onCrash(listener: (e: unknown) => void): () => void;
+  /** End the step now with this exit code (a process exits; a worker reports the code, then exits). */
+  exit(code: number): void;
+  /** Sets the code the step ends with when it ends by itself (a drained loop, an exit in progress). */
+  setExitCode(code: number): void;
+}
+
+/** The process is the step: its own beforeExit / exit / signal / uncaughtException events. */
+export const processHost: StepHost = {
+  onIdle(listener) {
+    process.on("beforeExit", listener);
+    return () => process.off("beforeExit", listener);
+  },
+  onExit(listener) {
+    process.on("exit", listener);
+    return () => process.off("exit", listener);
+  },
+  onSignal(listener) {
+    const term = () => listener("SIGTERM");
+    const int = () => listener("SIGINT");
+    process.on("SIGTERM", term);
+    process.on("SIGINT", int);
+    return () => {
+      process.off("SIGTERM", term);
+      process.off("SIGINT", int);
+    };
+  },
+  onCrash(listener) {
+    process.on("uncaughtException", listener);
+    return () => process.off("uncaughtException", listener);
+  },
+  exit(code) {
+    process.exit(code);
+  },
+  setExitCode(code) {
+    process.exitCode = code;
+  },
+};
+
 const SIGNALS = { SIGTERM: 15, SIGINT: 2 } as const;
 
 /**
@@ -92,15 +147,21 @@ const SIGNALS = { SIGTERM: 15, SIGINT: 2 } as const;
  * - An uncaught exception or unhandled rejection (a throw in a timer callback): the open assets
  *   fail with that error, redacted (Node's own crash report, which would print it as it is, is
  *   replaced); exit 1.
- * `write` must write synchronously (fs.writeSync): it runs inside an `exit` listener.
+ * `write` must write synchronously (fs.writeSync): it runs inside an `exit` listener. `host` is
+ * where these events come from (the process by default; a warm worker passes its own), and
+ * `stderr` where the crash report goes (fd 2 by default).
  */
 export function guardStep(options: {
   readonly assets: readonly string[];
   readonly write: (e: StepEvent) => void;
   /** Applied to a crash's error before it is reported (the step's secrets). */
   readonly redact?: (text: string) => string;
+  readonly host?: StepHost;
+  readonly stderr?: (text: string) => void;
 }): StepGuard {
   const redact = options.redact ?? ((t: string) => t);
+  const host = options.host ?? processHost;
+  const stderr = options.stderr ?? ((text: string) => writeSync(2, text));
   const tracker = new StepTracker(options.assets);
   const controller = new AbortController();
   const started = performance.now();
@@ -123,18 +184,18 @@ export function guardStep(options: {
     if (!watching) return;
     release();
     close("StepUnfinished", "the Node step ended before it finished", hint);
-    process.exitCode = 1;
+    host.setExitCode(1);
   };
-  const onBeforeExit = () => endedEarly("its event loop emptied while the step was open: a compute whose promise never settles?");
+  const onIdle = () => endedEarly("its event loop emptied while the step was open: a compute whose promise never settles?");
   const onExit = (code: number) => endedEarly(`process.exit(${code}) was called while the step was open: process.exit() in user code (or a library)?`);
-  const onSignal = (signal: keyof typeof SIGNALS) => {
+  const onSignal = (signal: StepSignal) => {
     controller.abort();
     const code = 128 + SIGNALS[signal];
     if (watching) {
       release();
       close("StepCancelled", `the step was cancelled (${signal})`, "nothing was written after the cancellation");
     }
-    process.exit(code);
+    host.exit(code);
   };
   const onCrash = (e: unknown) => {
     const error = redactError(serializeError(e), redact);
@@ -142,24 +203,21 @@ export function guardStep(options: {
       release();
       close(error.name, `the Node step crashed (${error.message})`, "an uncaught exception or unhandled rejection in user code?", error.stack);
     }
-    writeSync(2, `baton-step: uncaught ${error.stack ?? `${error.name}: ${error.message}`}\n`);
-    process.exit(1);
+    stderr(`baton-step: uncaught ${error.stack ?? `${error.name}: ${error.message}`}\n`);
+    host.exit(1);
   };
-  const onTerm = () => onSignal("SIGTERM");
-  const onInt = () => onSignal("SIGINT");
+
+  const offIdle = host.onIdle(onIdle);
+  const offExit = host.onExit(onExit);
+  // The signal and crash listeners stay: after the step a signal still exits with its code, at once.
+  host.onSignal(onSignal);
+  host.onCrash(onCrash);
 
   function release() {
     watching = false;
-    process.off("beforeExit", onBeforeExit);
-    process.off("exit", onExit);
-    // The signal handlers stay: after the step a signal still exits with its code, at once.
+    offIdle();
+    offExit();
   }
-
-  process.on("beforeExit", onBeforeExit);
-  process.on("exit", onExit);
-  process.on("SIGTERM", onTerm);
-  process.on("SIGINT", onInt);
-  process.on("uncaughtException", onCrash);
 
   return {
     onEvent,

@@ -2,7 +2,10 @@
 export { runStep, type StepOptions, type StepResult, type AssetStatus } from "./run.js";
 export { serializeError, redactError, redactDeep, type StepEvent, type SerializedError, type MaterializationMetadata, type LogLevel } from "./events.js";
 export { EVENT_PREFIX, encodeEvent } from "./protocol.js";
-export { guardStep, StepTracker, describeUnfinished, type StepGuard, type UnfinishedAsset } from "./guard.js";
+export { guardStep, processHost, StepTracker, describeUnfinished, type StepGuard, type StepHost, type StepSignal, type UnfinishedAsset } from "./guard.js";
+export { processIO, writeAllSync, type StepIO, type StepMain } from "./io.js";
+export { runStepEntry } from "./entry.js";
+export { stepMain } from "./main.js";
 export { redactProcessOutput } from "./output.js";
 export { exitWithParent } from "./parent.js";
 export { redactorOf, secretRedactor } from "./resources.js";

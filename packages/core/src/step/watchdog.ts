@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import type { StepIO } from "./io.js";
 
 /** One timed attempt the watchdog watches. */
 export interface WatchedAttempt {
@@ -28,6 +29,12 @@ export interface WatchdogOptions {
   readonly stdout?: (attempt: WatchedAttempt) => string;
   /** Seconds after the deadline before the process is killed; 5 by default (EXECUTION-CONTRACT.md §1). */
   readonly graceSeconds?: number;
+  /**
+   * Where the step's output goes. A warm worker's connection (`io.frames` set): the lines, the
+   * stderr message and an exit frame of -9 (what a SIGKILLed one-off process reports) are all
+   * written to `io.fd`, framed. Otherwise stdout to fd 1 and the message to fd 2.
+   */
+  readonly io?: Pick<StepIO, "fd" | "frames">;
 }
 
 export const WATCHDOG_GRACE_SECONDS = 5;
@@ -39,14 +46,23 @@ export function watchdogMessage(a: WatchedAttempt): string {
 }
 
 // The thread: the earliest armed deadline gets a timer; at it, the lines are written with
-// writeSync (fds are the process's) and the whole process gets SIGKILL (exit status 137).
+// writeSync (fds are the process's; a socket's is non-blocking, hence the EAGAIN retries) and the
+// whole process gets SIGKILL (exit status 137).
 const THREAD = `
 const { parentPort } = require("node:worker_threads");
 const { writeSync } = require("node:fs");
 const armed = new Map();
 let timer;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeAll(fd, text) {
+  const bytes = Buffer.from(text, "utf8");
+  let offset = 0;
+  for (let tries = 0; offset < bytes.length && tries < 5000; tries++) {
+    try { offset += writeSync(fd, bytes, offset); } catch (e) { if (e.code !== "EAGAIN") return; Atomics.wait(pause, 0, 0, 1); }
+  }
+}
 function fire(a) {
-  try { if (a.stdout) writeSync(1, a.stdout); writeSync(2, a.stderr); } finally { process.kill(process.pid, "SIGKILL"); }
+  try { if (a.stdout) writeAll(a.fd, a.stdout); if (a.stderr) writeAll(2, a.stderr); } finally { process.kill(process.pid, "SIGKILL"); }
 }
 function schedule() {
   clearTimeout(timer);
@@ -76,7 +92,13 @@ export function startWatchdog(options: WatchdogOptions = {}): TimeoutWatchdog {
     arm(attempt) {
       const id = ++next;
       const at = Date.now() + attempt.timeoutSeconds * 1000 + grace;
-      worker.postMessage({ type: "arm", id, at, stdout: options.stdout?.(attempt) ?? "", stderr: watchdogMessage(attempt) });
+      const stdout = options.stdout?.(attempt) ?? "";
+      const frames = options.io?.frames;
+      const message =
+        frames === undefined
+          ? { fd: options.io?.fd ?? 1, stdout, stderr: watchdogMessage(attempt) }
+          : { fd: options.io!.fd, stdout: (stdout ? frames.out(stdout) : "") + frames.err(watchdogMessage(attempt)) + frames.exit(-9), stderr: "" };
+      worker.postMessage({ type: "arm", id, at, ...message });
       return id;
     },
     disarm(id) {
