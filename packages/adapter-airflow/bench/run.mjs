@@ -95,6 +95,9 @@ try {
   console.log(`   ${"Baton task, warm: steady state:".padEnd(46)} ${ms(median(w.node))}   ${list(w.node)}`);
   console.log(`   added per task over native: cold ${ms(median(c.node) - median(c.native))} (ratio ${(median(c.node) / median(c.native)).toFixed(2)}), warm first ${ms(w.first - median(w.native))}, warm steady ${ms(median(w.node) - median(w.native))} (ratio ${(median(w.node) / median(w.native)).toFixed(2)}; goal ≤ 25 ms: ${goal(median(w.node) - median(w.native))})\n`);
   console.log(JSON.stringify({ airflowOverhead: { runs, cold: c, warm: w } }));
+  // The line bench/run.mjs's summary reads (the same shape from each orchestrator's bench).
+  const summary = { orchestrator: "Airflow", nativeMs: median(w.native) * 1000, coldNativeMs: median(c.native) * 1000, coldMs: median(c.node) * 1000, warmFirstMs: w.first * 1000, warmMs: median(w.node) * 1000 };
+  console.log(JSON.stringify({ stepOverhead: summary }));
 } finally {
   await driver.stop();
 }

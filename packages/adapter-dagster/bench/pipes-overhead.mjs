@@ -54,3 +54,6 @@ const goal = (x) => (x <= 25 ? "met" : "NOT met");
 console.log(`  added per step over native: cold ${added(cold.baton_summary, cold.native_summary).toFixed(0)} ms (${(cold.baton_summary.step / cold.native_summary.step).toFixed(2)}×), warm first step ${added(warm.first, warm.native_summary).toFixed(0)} ms, warm steady ${added(warm.baton_summary, warm.native_summary).toFixed(0)} ms (${(warm.baton_summary.step / warm.native_summary.step).toFixed(2)}×; goal ≤ 25 ms: ${goal(added(warm.baton_summary, warm.native_summary))})`);
 console.log(`  beyond the transform, over native's: cold ${(beyond(cold.baton_summary) - beyond(cold.native_summary)).toFixed(0)} ms, warm steady ${(beyond(warm.baton_summary) - beyond(warm.native_summary)).toFixed(0)} ms; run wall difference, warm: ${(warm.baton_summary.wall - warm.native_summary.wall).toFixed(0)} ms`);
 console.log(JSON.stringify({ dagsterOverhead: { rounds, cold, warm } }));
+// The line bench/run.mjs's summary reads (the same shape from each orchestrator's bench).
+const summary = { orchestrator: "Dagster", nativeMs: warm.native_summary.step, coldNativeMs: cold.native_summary.step, coldMs: cold.baton_summary.step, warmFirstMs: warm.first.step, warmMs: warm.baton_summary.step };
+console.log(JSON.stringify({ stepOverhead: summary }));

@@ -53,3 +53,6 @@ console.log(`  added per task over native: cold ${fmt(added(cold))} (${(cold.nod
 const beyond = (p) => p.node.median_ms - p.node_compute.median_ms - (p.python.median_ms - p.python_compute.median_ms);
 console.log(`  beyond the transform, over native's: cold ${fmt(beyond(cold))}, warm steady ${fmt(beyond(warm))}`);
 console.log(JSON.stringify({ prefectOverhead: r }));
+// The line bench/run.mjs's summary reads (the same shape from each orchestrator's bench).
+const summary = { orchestrator: "Prefect", nativeMs: warm.python.median_ms, coldNativeMs: cold.python.median_ms, coldMs: cold.node.median_ms, warmFirstMs: warm.first_ms, warmMs: warm.node.median_ms };
+console.log(JSON.stringify({ stepOverhead: summary }));
