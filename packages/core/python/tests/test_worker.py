@@ -12,10 +12,12 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -300,3 +302,183 @@ def test_kill_9_mid_step_fails_retryable_commits_nothing_and_the_retry_succeeds(
     assert retry.exit_code == 0, retry.stderr
     assert retry.verdict(["sleeper"]).ok
     assert (project.storage / "sleeper" / "__unpartitioned__" / "record.json").exists()
+
+
+def worker_pid(project: Project) -> int:
+    """The pid of the worker a fresh `reports` step runs in."""
+    result, lines = run_collect(project, "reports")
+    assert result.exit_code == 0, result.stderr
+    return pid_line(result, lines)[1]
+
+
+def test_two_concurrent_steps_take_two_slots_and_both_succeed(project: Project) -> None:
+    marker = project.dir / "marker"
+    first = start_step_process(
+        project.argv("sleeper"), project.env(), project.dir, secrets=[TOKEN]
+    )
+    wait_for(marker.exists, "the first sleeper to start")
+    first_pid = int(marker.read_text())
+    marker.unlink()
+    second = start_step_process(
+        project.argv("sleeper"), project.env(), project.dir, secrets=[TOKEN]
+    )
+    wait_for(marker.exists, "the second sleeper to start")
+    assert isinstance(first, WorkerProcess) and isinstance(second, WorkerProcess)
+    assert int(marker.read_text()) != first_pid, (
+        "the second step has a worker of its own"
+    )
+    assert len(project.sockets()) == 2
+    (project.dir / "release").write_text("go")
+    assert first.wait(timeout=DEADLINE_S) == 0, first.stderr.read()
+    assert second.wait(timeout=DEADLINE_S) == 0, second.stderr.read()
+
+
+def test_all_slots_busy_runs_the_step_as_its_own_process(project: Project) -> None:
+    marker = project.dir / "marker"
+    busy = start_step_process(
+        project.argv("sleeper"),
+        project.env(BATON_WORKER_POOL="1"),
+        project.dir,
+        secrets=[TOKEN],
+    )
+    assert isinstance(busy, WorkerProcess)
+    wait_for(marker.exists, "the sleeper to hold the only slot")
+    one_off = start_step_process(
+        project.argv("fine"),
+        project.env(BATON_WORKER_POOL="1"),
+        project.dir,
+        secrets=[TOKEN],
+    )
+    assert isinstance(one_off, subprocess.Popen), "never queued behind the busy worker"
+    assert one_off.wait(timeout=DEADLINE_S) == 0
+    (project.dir / "release").write_text("go")
+    assert busy.wait(timeout=DEADLINE_S) == 0
+
+
+def test_a_changed_manifest_gets_a_new_worker(project: Project, tmp_path: Path) -> None:
+    before = worker_pid(project)
+    # A new build: other manifest bytes next to the same definitions.
+    data = json.loads(project.manifest.read_text())
+    data["runtime"]["builtBy"] = "a new build"
+    rebuilt = project.dir / "manifest-rebuilt.json"
+    rebuilt.write_text(json.dumps(data))
+    other = Project(
+        dir=project.dir,
+        manifest=rebuilt,
+        storage=project.storage,
+        workers=project.workers,
+    )
+    after = worker_pid(other)
+    assert after != before
+    assert worker_pid(project) == before, (
+        "the old build's worker still serves the old build"
+    )
+    rebuilt.unlink()
+
+
+def test_idle_shutdown_removes_the_socket(project: Project) -> None:
+    result, lines = run_collect(project, "reports", BATON_WORKER_IDLE_SECONDS="1")
+    assert result.exit_code == 0, result.stderr
+    pid = pid_line(result, lines)[1]
+    wait_for(
+        lambda: project.sockets() == [] and not alive(pid), "the idle worker to exit"
+    )
+    assert (
+        "idle for 1 s: exiting"
+        in (project.workers.glob("*.log").__next__()).read_text()
+    )
+
+
+def test_a_worker_above_max_rss_is_recycled_after_its_step(project: Project) -> None:
+    result, _ = run_collect(project, "big", BATON_WORKER_MAX_RSS_MB="64")
+    assert result.exit_code == 0, result.stderr
+    assert result.verdict(["big"]).ok
+    wait_for(
+        lambda: project.sockets() == [], "the recycled worker to remove its socket"
+    )
+    log = next(project.workers.glob("*.log")).read_text()
+    assert "is above --max-rss-mb 64 after a step: exiting" in log
+    # Below the limit a worker stays.
+    first = worker_pid(project)
+    assert worker_pid(project) == first
+
+
+def test_cancel_exits_143_fails_the_asset_cancelled_and_the_worker_exits(
+    project: Project,
+) -> None:
+    marker = project.dir / "marker"
+    cancel = threading.Event()
+    events: list[dict[str, Any]] = []
+    outcome: list[StepResult] = []
+
+    def run() -> None:
+        outcome.append(
+            run_step(
+                project.argv("sleeper"),
+                project.env(),
+                on_event=events.append,
+                cwd=project.dir,
+                cancel=cancel,
+            )
+        )
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_for(marker.exists, "the sleeper to start")
+    pid = int(marker.read_text())
+    cancel.set()
+    thread.join(timeout=DEADLINE_S)
+    [result] = outcome
+    assert result.exit_code == 143
+    assert result.cancelled and not result.verdict(["sleeper"]).retryable
+    failure = result.of_type("asset_failure")[0]
+    assert (
+        failure["asset"] == "sleeper"
+        and "cancelled (SIGTERM)" in failure["error"]["message"]
+    )
+    wait_for(lambda: not alive(pid), "the cancelled step's worker to exit")
+    committed = [f for f in (project.storage / "sleeper").rglob("*") if f.is_file()]
+    assert committed == []
+
+
+@pytest.mark.parametrize(
+    ("asset", "message"),
+    [
+        ("exits", "process.exit(0) was called while the step was open"),
+        ("never_settles", "a compute whose promise never settles?"),
+        ("crashes", "the Node step crashed (boom in a timer)"),
+    ],
+)
+def test_the_guard_holds_in_a_worker_and_the_worker_exits(
+    project: Project, asset: str, message: str
+) -> None:
+    before = worker_pid(project)
+    result = project.run(asset)
+    assert result.exit_code == 1, result.stderr
+    verdict = result.verdict([asset])
+    assert not verdict.ok and verdict.retryable
+    assert message in verdict.message
+    assert result.step_end is not None and result.step_end["status"] == "failure"
+    # The worker reported the code before it exited: this is not a worker dying mid-step.
+    assert not any("died mid-step" in line for line in result.stderr), result.stderr
+    wait_for(lambda: not alive(before), f"the worker to exit after {asset}")
+    assert worker_pid(project) != before, "the next step starts a fresh worker"
+
+
+def test_a_timeout_reports_what_a_one_off_process_does(project: Project) -> None:
+    warm = worker_pid(project)
+    result = project.run("spins")
+    # A one-off baton-step is SIGKILLed by its watchdog: Popen's returncode -9.
+    assert result.exit_code == -signal.SIGKILL
+    verdict = result.verdict(["spins"])
+    assert not verdict.ok and verdict.retryable
+    assert (
+        'asset "spins": timed out after 0.5 s (timeoutSeconds: 0.5); its compute blocked the event loop'
+        in verdict.message
+    )
+    assert any(
+        "its compute blocked the event loop, so the process was stopped" in line
+        for line in result.stderr
+    )
+    assert not alive(warm)
+    assert worker_pid(project) != warm
