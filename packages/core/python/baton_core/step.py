@@ -301,6 +301,7 @@ def run_step(
     forward_signals: bool = False,
     cancel: threading.Event | None = None,
     cancel_grace: float = 10.0,
+    on_start: Callable[[StepProcess], None] | None = None,
 ) -> StepResult:
     """Run ``argv`` (see step_command) to its end in environment ``env``, streaming its output.
 
@@ -315,6 +316,8 @@ def run_step(
     to Node as SIGTERM, and the previous handlers are restored afterwards; setting ``cancel``
     (from any thread) does the same. Node is killed if it has not exited ``cancel_grace``
     seconds later, and the result is marked ``cancelled`` (its verdict is not retryable).
+    ``on_start(proc)``, when given, is called once the step's process has started: a
+    ``baton_core.worker.WorkerProcess`` (``.pid``, ``.warm``) or a ``subprocess.Popen``.
     """
     result = StepResult(exit_code=-1)
     secrets = [s for s in secrets if s]
@@ -381,6 +384,10 @@ def run_step(
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
     try:
+        if on_start is not None:
+            # Which process runs the step (a worker's pid, warm or started for it), for the
+            # orchestrator's log; inside the try, so the process never outlives a failing callback.
+            on_start(proc)
         assert proc.stdout is not None
         for raw in proc.stdout:
             text = raw.rstrip("\n")
