@@ -12,7 +12,8 @@ values of every secret the step sees), so a new build or other secrets get anoth
 (``fcntl.flock``) for its whole run. Workers live in ``BATON_WORKER_DIR`` (default
 ``${XDG_RUNTIME_DIR or tempdir}/baton-workers-<uid>``, mode 0700), exit after
 ``BATON_WORKER_IDLE_SECONDS`` (300) idle, and after a step that left their RSS above
-``BATON_WORKER_MAX_RSS_MB`` (2048).
+``BATON_WORKER_MAX_RSS_MB`` (2048). At most ``BATON_WORKER_MAX`` (16) workers run in the folder:
+starting another stops the least recently used idle ones of other keys first.
 """
 
 from __future__ import annotations
@@ -331,8 +332,59 @@ def _take_slot(directory: Path, key: str, pool: int) -> tuple[int, int] | None:
         except OSError:
             os.close(fd)
             continue
+        # The lock's mtime is the slot's last use: the least recently used idle workers go first.
+        with contextlib.suppress(OSError):
+            os.utime(fd)
         return slot, fd
     return None
+
+
+def _evict_idle(directory: Path, keep: str, limit: int) -> None:
+    """Stop the least recently used idle workers of other keys while ``limit`` or more run.
+
+    Bounds the memory of a host that ran many builds (or tests) within the idle timeout. A worker
+    is idle when its slot's lock is free; the lock is held until its socket is gone, so no step
+    reaches a worker on its way out.
+    """
+    sockets = sorted(directory.glob("*.sock"))
+    excess = len(sockets) - limit + 1
+    if excess <= 0:
+        return
+    candidates: list[tuple[float, Path, Path]] = []
+    for sock in sockets:
+        slot_name = sock.name[: -len(".sock")]
+        if slot_name.startswith(keep + "."):
+            continue
+        lock = directory / f"{slot_name}.lock"
+        try:
+            used = lock.stat().st_mtime
+        except OSError:
+            used = 0.0
+        candidates.append((used, sock, lock))
+    for _used, sock, lock in sorted(candidates):
+        if excess <= 0:
+            return
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # running a step
+            connected = _connect(sock, 5.0)  # a stale socket is removed
+            if connected is not None:
+                conn, reader, pid = connected
+                reader.close()
+                conn.close()
+                with contextlib.suppress(OSError):
+                    os.kill(
+                        pid, signal.SIGTERM
+                    )  # between steps: it removes its socket, exits
+                deadline = time.monotonic() + 10.0
+                while sock.exists() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            excess -= 1
+        finally:
+            os.close(fd)
 
 
 def _hello(sock: socket.socket, timeout: float) -> tuple[BinaryIO, int] | None:
@@ -401,6 +453,9 @@ def _start_worker(
         "--max-rss-mb",
         str(_int_setting(env, "BATON_WORKER_MAX_RSS_MB", 2048)),
     ]
+    _evict_idle(
+        directory, name.rsplit(".", 1)[0], _int_setting(env, "BATON_WORKER_MAX", 16)
+    )
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         # Its own session: the worker outlives this process and its process group (a task
