@@ -1,6 +1,9 @@
 import pl from "nodejs-polars";
 import type { Table } from "apache-arrow";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FrameKind } from "../asset.js";
 import { withoutSourceMaps } from "../source.js";
 
@@ -27,11 +30,33 @@ let arrowModule: Promise<typeof import("apache-arrow")> | undefined;
 // Loaded with source maps off: the user's code needs them, apache-arrow's 470 map files do not.
 const arrow = () => (arrowModule ??= withoutSourceMaps(() => import("apache-arrow")));
 
-/** Both kinds become a polars frame for storage; Arrow → polars goes through one IPC buffer. */
+/**
+ * Both kinds become a polars frame for storage. Arrow → polars goes through IPC one record batch at
+ * a time, so the conversion holds one batch's IPC bytes beside the table, not a copy of all of it
+ * (a table with dictionary columns goes as one stream: each batch would bring its own dictionary).
+ */
 export async function toPolars(x: pl.DataFrame | Table): Promise<pl.DataFrame> {
   if (isPolarsFrame(x)) return x;
   const { tableToIPC } = await arrow();
-  return pl.readIPCStream(Buffer.from(tableToIPC(x, "stream")));
+  const fromIPC = (t: Table) => pl.readIPCStream(asBuffer(tableToIPC(t, "stream")));
+  const dictionaries = x.schema.fields.some((f) => f.type.typeId === DICTIONARY_TYPE_ID);
+  if (x.batches.length <= 1 || dictionaries) return fromIPC(x);
+  const parts: pl.DataFrame[] = [];
+  let start = 0;
+  for (const batch of x.batches) {
+    if (batch.numRows === 0) continue;
+    parts.push(fromIPC(x.slice(start, start + batch.numRows)));
+    start += batch.numRows;
+  }
+  return parts.length === 0 ? fromIPC(x) : parts.length === 1 ? parts[0]! : pl.concat(parts, { how: "vertical", rechunk: false });
+}
+
+/** apache-arrow's Type.Dictionary, without loading the module for the constant. */
+const DICTIONARY_TYPE_ID = -1;
+
+/** A Buffer over the same memory (Buffer.from(uint8Array) would copy it). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export async function toKind(df: pl.DataFrame, kind: FrameKind): Promise<pl.DataFrame | Table> {
@@ -56,9 +81,48 @@ function dtypeName(d: unknown): string {
 }
 
 /**
- * Content hash of the data, independent of the storage format: sha256 over the Arrow IPC stream of
- * the frame in one chunk, so the same rows and schema give the same hash on every runtime.
+ * Rows per slice of the content hash. Part of the hash's definition: changing it changes every
+ * stored hash (and so every golden hash and data version), so it is a constant, not a knob.
+ */
+export const HASH_SLICE_ROWS = 65_536;
+
+/**
+ * Content hash of the data, independent of the storage format and of how the frame happens to be
+ * chunked: sha256 over the Arrow IPC streams of consecutive slices of HASH_SLICE_ROWS rows (the
+ * last one shorter), each slice its own stream (schema message, one record batch, end marker). An
+ * empty frame hashes the stream of its schema alone, so column names and types still count. A
+ * frame of at most one slice hashes as it always did (sha256 of the one-chunk frame's stream).
+ *
+ * Streamed slice by slice, so hashing costs one slice of memory, not a copy of the frame (issue 13).
+ * A frame of more than one slice has each slice written by polars to a spool file in the OS temp
+ * folder and read back: nodejs-polars 0.25.2 never frees what it writes into a JS Buffer or
+ * Writable (measured: the native heap grows by the bytes written, GC or not), which over a large
+ * frame would be that copy again, kept for the life of the process.
  */
 export function contentHash(df: pl.DataFrame): string {
-  return createHash("sha256").update(df.rechunk().writeIPCStream()).digest("hex");
+  const hash = createHash("sha256");
+  if (df.height <= HASH_SLICE_ROWS) return hash.update(df.rechunk().writeIPCStream()).digest("hex");
+  const spool = join(tmpdir(), `baton-hash-${randomUUID()}.arrows`);
+  try {
+    for (let offset = 0; offset < df.height; offset += HASH_SLICE_ROWS) {
+      // One chunk per slice: the stream's batches then depend on the rows only, never on the frame's chunks.
+      df.slice(offset, HASH_SLICE_ROWS).rechunk().writeIPCStream(spool);
+      hash.update(readFileSync(spool));
+    }
+  } finally {
+    rmSync(spool, { force: true });
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * The same rows as chunks of at most `rows` rows, without copying (slices are views). polars' IPC
+ * writer encodes each chunk as one record batch in memory before writing it, so a one-chunk frame
+ * would be encoded whole: written from this, the IPC file costs one batch of memory.
+ */
+export function inChunksOf(df: pl.DataFrame, rows: number): pl.DataFrame {
+  if (df.height <= rows) return df;
+  const parts: pl.DataFrame[] = [];
+  for (let offset = 0; offset < df.height; offset += rows) parts.push(df.slice(offset, rows));
+  return pl.concat(parts, { how: "vertical", rechunk: false });
 }

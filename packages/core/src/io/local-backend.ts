@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import { randomUUID } from "node:crypto";
-import type { CommitResult, StoreBackend } from "./backend.js";
+import type { CommitResult, FillFile, StoreBackend } from "./backend.js";
 import { BatonStorageError } from "./storage-error.js";
 
 const STALE_AFTER_MS = 60_000;
@@ -42,22 +43,22 @@ export class LocalBackend implements StoreBackend {
     return `data-${hash16}.${ext}`;
   }
 
-  async putData(rel: string, bytes: Uint8Array, asset: string): Promise<void> {
-    await this.commitFile(this.location(rel), bytes, asset);
+  async putData(rel: string, fill: FillFile, asset: string): Promise<void> {
+    await this.commitFile(this.location(rel), (_handle, tmp) => fill(tmp), asset);
   }
 
   // The data file is on disk (fsync) and named in its folder (folder fsync) before the record that
   // points at it is renamed into place, so a crash cannot leave a record naming a missing file.
   async commitRecord(rel: string, bytes: Uint8Array, asset: string): Promise<CommitResult> {
-    await this.commitFile(this.location(rel), bytes, asset);
+    await this.commitFile(this.location(rel), (handle) => handle.writeFile(bytes), asset);
     return {};
   }
 
-  private async commitFile(target: string, bytes: Uint8Array, asset: string): Promise<void> {
+  private async commitFile(target: string, fill: Fill, asset: string): Promise<void> {
     try {
-      await atomicWrite(target, bytes);
+      await atomicWrite(target, fill);
     } catch (e) {
-      throw new BatonStorageError("write", target, e, this.url, asset);
+      throw new BatonStorageError("write", target, withErrnoCode(e), this.url, asset);
     }
   }
 
@@ -67,6 +68,17 @@ export class LocalBackend implements StoreBackend {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
+    }
+  }
+
+  async readData<T>(rel: string, read: (path: string) => T): Promise<T | undefined> {
+    const path = this.location(rel);
+    try {
+      return read(path);
+    } catch (e) {
+      // polars' own message for a missing file is a panic's text: ask the filesystem instead.
+      if (!(await stat(path).then(() => true, () => false))) return undefined;
+      throw withErrnoCode(e);
     }
   }
 
@@ -132,17 +144,21 @@ async function realMkdirError(dir: string, error: unknown): Promise<unknown> {
   }
 }
 
+/** Writes the temp file: through the open handle, or by path (polars opens the file itself). */
+type Fill = (handle: FileHandle, tmp: string) => Promise<void> | void;
+
 /**
  * Write `target` by rename from a temp file: the bytes are flushed to disk (fsync) before the
  * rename, and the folder after it, so the name never points at a partial file, even after a
- * host crash.
+ * host crash. The temp file is created exclusively and stays open while `fill` writes it, by
+ * handle or by path: fsync on this handle flushes what any writer put in the file.
  */
-async function atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
+async function atomicWrite(target: string, fill: Fill): Promise<void> {
   const tmp = `${target}.${randomUUID()}.tmp`;
   try {
     const handle = await open(tmp, "wx");
     try {
-      await handle.writeFile(bytes);
+      await fill(handle, tmp);
       await handle.sync();
     } finally {
       await handle.close();
@@ -153,6 +169,22 @@ async function atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
     throw e;
   }
   await syncDir(dirname(target));
+}
+
+/**
+ * polars reports an OS failure as text ("…: No space left on device (os error 28)", code
+ * "GenericFailure"), not with Node's errno code: give it the code (ENOSPC) and Node's wording, so
+ * the storage error's reason and hint fit the failure.
+ */
+export function withErrnoCode(e: unknown): unknown {
+  if (!(e instanceof Error) || /^E[A-Z]+$/.test(String((e as NodeJS.ErrnoException).code))) return e;
+  const found = /([^:]*?)\s*\(os error (\d+)\)/.exec(e.message) ?? /Os \{ code: (\d+), kind: \w+, message: "([^"]*)" \}/.exec(e.message);
+  if (!found) return e;
+  const [raw, errno] = found[0].startsWith("Os") ? [found[2]!, found[1]!] : [found[1]!, found[2]!];
+  const text = raw.trim();
+  const code = Object.entries(osConstants.errno).find(([, n]) => n === Number(errno))?.[0];
+  if (code === undefined) return e;
+  return Object.assign(new Error(`${code}: ${text.charAt(0).toLowerCase()}${text.slice(1)}`, { cause: e }), { code });
 }
 
 /** fsync a folder so the names in it are durable; a no-op where folders cannot be synced (Windows). */

@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { BatonError } from "../errors.js";
-import type { CommitResult, StoreBackend } from "./backend.js";
+import type { CommitResult, FillFile, StoreBackend } from "./backend.js";
+import { withErrnoCode } from "./local-backend.js";
 import { loadS3Sdk, type S3Sdk } from "./s3-sdk.js";
 import { BatonStorageError, type StorageFailure } from "./storage-error.js";
 
@@ -128,15 +135,39 @@ export class S3Backend implements StoreBackend {
     return `data-${hash16}-${randomUUID()}.${ext}`;
   }
 
-  async putData(rel: string, bytes: Uint8Array, asset: string): Promise<void> {
-    const { sdk, client } = await this.connect();
-    const params = { Bucket: this.where.bucket, Key: this.key(rel), Body: bytes, IfNoneMatch: "*" };
-    const partSize = Math.max(MIN_PART_SIZE, this.options.partSize ?? PART_SIZE);
+  /**
+   * The data file is written to a spool file in the OS temp folder, then uploaded from it: in one
+   * PUT when it fits in a part, else as a multipart upload streamed from the file (lib-storage
+   * holds at most queueSize parts in memory), so the file is never one buffer in memory.
+   */
+  async putData(rel: string, fill: FillFile, asset: string): Promise<void> {
+    const spool = await mkdtemp(join(tmpdir(), "baton-s3-"));
     try {
-      if (bytes.byteLength <= partSize) await client.send(new sdk.s3.PutObjectCommand(params));
-      // Parts are views of the one buffer (lib-storage slices a Uint8Array with subarray), and
+      const path = join(spool, "data");
+      try {
+        await writeFile(path, "");
+        fill(path);
+      } catch (e) {
+        throw new BatonStorageError("write the spool file of", this.location(rel), withErrnoCode(e), this.url, asset);
+      }
+      await this.upload(rel, path, asset);
+    } finally {
+      await rm(spool, { recursive: true, force: true });
+    }
+  }
+
+  private async upload(rel: string, path: string, asset: string): Promise<void> {
+    const { sdk, client } = await this.connect();
+    const partSize = Math.max(MIN_PART_SIZE, this.options.partSize ?? PART_SIZE);
+    const size = (await stat(path)).size;
+    try {
+      if (size <= partSize) await client.send(new sdk.s3.PutObjectCommand({ Bucket: this.where.bucket, Key: this.key(rel), Body: await readFile(path), IfNoneMatch: "*" }));
       // If-None-Match goes with CompleteMultipartUpload: the object appears whole or not at all.
-      else await new sdk.storage.Upload({ client, params, partSize, queueSize: 4, leavePartsOnError: false }).done();
+      else {
+        const Body = createReadStream(path, { highWaterMark: 1024 * 1024 });
+        const params = { Bucket: this.where.bucket, Key: this.key(rel), Body, ContentLength: size, IfNoneMatch: "*" };
+        await new sdk.storage.Upload({ client, params, partSize, queueSize: 4, leavePartsOnError: false }).done();
+      }
     } catch (e) {
       // The name is new for every write: a 412 is our own request retried after it landed.
       if (isPreconditionFailed(e)) return;
@@ -172,6 +203,24 @@ export class S3Backend implements StoreBackend {
 
   async get(rel: string, asset: string | undefined): Promise<Buffer | undefined> {
     return (await this.getWithTag(rel, asset))?.body;
+  }
+
+  async readData<T>(rel: string, read: (path: string) => T, asset: string | undefined): Promise<T | undefined> {
+    const { sdk, client } = await this.connect();
+    const spool = await mkdtemp(join(tmpdir(), "baton-s3-"));
+    try {
+      const path = join(spool, "data");
+      try {
+        const res = await client.send(new sdk.s3.GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(rel) }));
+        await pipeline(res.Body as Readable, createWriteStream(path));
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw this.failure("read", this.location(rel), e, asset);
+      }
+      return read(path);
+    } finally {
+      await rm(spool, { recursive: true, force: true });
+    }
   }
 
   private async getWithTag(rel: string, asset: string | undefined): Promise<{ body: Buffer; etag: string | undefined } | undefined> {

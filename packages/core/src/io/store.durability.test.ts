@@ -1,8 +1,9 @@
 import pl from "nodejs-polars";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { BatonStorageError, LocalIOStore } from "./store.js";
+import { LocalBackend } from "./local-backend.js";
 import { cleanupTempDirs, tempDir } from "../__tests__/helpers.js";
 
 /*
@@ -11,7 +12,7 @@ import { cleanupTempDirs, tempDir } from "../__tests__/helpers.js";
  */
 const fs = vi.hoisted(() => ({
   log: [] as string[],
-  faults: {} as { mkdir?: (path: string, recursive: boolean) => Error | undefined; write?: (path: string) => Error | undefined },
+  faults: {} as { mkdir?: (path: string, recursive: boolean) => Error | undefined; write?: (path: string) => Error | undefined; sync?: (path: string) => Error | undefined },
 }));
 
 vi.mock("node:fs/promises", async (importOriginal) => {
@@ -20,11 +21,16 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     ...real,
     open: async (path: string, flags?: string, mode?: number) => {
       const handle = await real.open(path, flags, mode);
+      if (flags === "wx") fs.log.push(`create ${path}`);
       return new Proxy(handle, {
         get(target, prop) {
           if (prop === "sync") {
             return async () => {
-              fs.log.push(`sync ${path}`);
+              const fault = fs.faults.sync?.(path);
+              if (fault) throw fault;
+              // The size at the fsync: a data file written by polars (by path, not this handle) is complete by then.
+              const size = (await target.stat()).size;
+              fs.log.push(`sync ${path}`, `size ${path} ${size}`);
               return target.sync();
             };
           }
@@ -80,7 +86,12 @@ describe("LocalIOStore durability (issue 10, defect 6)", () => {
     const dataRenamed = at(`rename ${data}.TMP -> ${data}`);
     const recordSynced = at(`sync ${dir}/record.json.TMP`);
     const recordRenamed = at(`rename ${dir}/record.json.TMP -> ${dir}/record.json`);
-    expect(at(`write ${data}.TMP`)).toBeLessThan(dataSynced);
+    // polars writes the data file by path into the temp file created (exclusively) before it: the
+    // whole file is there when it is fsynced, and only then renamed.
+    expect(at(`create ${data}.TMP`)).toBeLessThan(dataSynced);
+    expect(at(`size ${data}.TMP ${statSync(join(root, data)).size}`)).toBe(dataSynced + 1);
+    expect(statSync(join(root, data)).size).toBeGreaterThan(0);
+    expect(at(`write ${dir}/record.json.TMP`)).toBeLessThan(recordSynced);
     expect(dataSynced).toBeLessThan(dataRenamed);
     // The folder is synced after each rename, so the data file's name is durable before the record's.
     const dirSyncs = log.flatMap((line, i) => (line === `sync ${dir}` ? [i] : []));
@@ -97,7 +108,8 @@ describe("LocalIOStore storage errors (audit F11)", () => {
   it("a full disk names the file and the fix, and keeps the previous output and no temp file", async () => {
     const store = new LocalIOStore(tempDir());
     await write(store, pl.DataFrame({ x: [1] }));
-    fs.faults.write = (path) => (path.includes("/data-") ? errno("ENOSPC", "no space left on device, write") : undefined);
+    // A full disk surfaces at the data file's fsync (delayed allocation) or while polars writes it (below).
+    fs.faults.sync = (path) => (path.includes("/data-") ? errno("ENOSPC", "no space left on device, fsync") : undefined);
     const e = await write(store, pl.DataFrame({ x: [2, 3] })).then(
       () => undefined,
       (err: unknown) => err,
@@ -113,6 +125,21 @@ describe("LocalIOStore storage errors (audit F11)", () => {
     fs.faults = {};
     expect((await store.read(["sales", "orders"], undefined)).frame.getColumn("x").toArray()).toEqual([1]);
     expect(readdirSync(store.dirOf(["sales", "orders"], undefined)).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("polars running out of space while it writes the data file is ENOSPC too, named and without a temp file", async () => {
+    const root = tempDir();
+    const backend = new LocalBackend(root);
+    await backend.prepare("a", "a");
+    // polars' own failure on a full device (/dev/full answers every write with ENOSPC), raised while the temp file is filled.
+    const e = await backend.putData("a/data-0.parquet", () => void pl.DataFrame({ x: [1, 2, 3] }).writeParquet("/dev/full", { compression: "zstd" }), "a").then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(BatonStorageError);
+    expect(e).toMatchObject({ code: "ENOSPC", path: join(root, "a", "data-0.parquet") });
+    expect((e as Error).message).toContain(`asset "a": cannot write ${join(root, "a", "data-0.parquet")}: no space left on device (ENOSPC)`);
+    expect(readdirSync(join(root, "a"))).toEqual([]);
   });
 
   it("a read-only filesystem says so (not the misleading ENOENT of mkdir -p) before anything is computed", async () => {

@@ -2,10 +2,11 @@ import pl from "nodejs-polars";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join, relative, sep } from "node:path";
+import { tableFromIPC } from "apache-arrow";
 import { afterEach, describe, expect, it } from "vitest";
 import { BatonError } from "../errors.js";
 import { LocalIOStore, defaultStorageRoot } from "./store.js";
-import { contentHash } from "./frames.js";
+import { HASH_SLICE_ROWS, contentHash } from "./frames.js";
 import { cleanupTempDirs, tempDir, thrown } from "../__tests__/helpers.js";
 
 afterEach(cleanupTempDirs);
@@ -84,6 +85,22 @@ describe("LocalIOStore", () => {
     const r1 = await write(store, ["x"], chunked);
     const r2 = await write(store, ["y"], whole, { format: "ipc" });
     expect(r1.contentHash).toBe(r2.contentHash);
+  });
+
+  it("writes a frame larger than a hash slice in both formats, read back with the same rows and hash", async () => {
+    const store = new LocalIOStore(tempDir());
+    const df = frame(HASH_SLICE_ROWS * 2 + 5);
+    const pq = await write(store, ["big", "pq"], df);
+    const ipc = await write(store, ["big", "ipc"], df, { format: "ipc" });
+    expect(ipc.contentHash).toBe(pq.contentHash);
+    for (const key of [["big", "pq"], ["big", "ipc"]]) {
+      const back = await store.read(key, undefined);
+      expect(back.frame.frameEqual(df), key.join("/")).toBe(true);
+      expect(contentHash(back.frame), key.join("/")).toBe(pq.contentHash);
+    }
+    // The IPC file holds record batches of at most 65,536 rows (one batch is encoded in memory at a time).
+    const file = store.locationOf(["big", "ipc"], undefined, ipc.file!);
+    expect(tableFromIPC(readFileSync(file)).batches.map((b) => b.numRows)).toEqual([HASH_SLICE_ROWS, HASH_SLICE_ROWS, 5]);
   });
 
   it("addresses partitions separately and lists the stored ones", async () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { BatonError } from "../errors.js";
 import type { AssetKey } from "../keys.js";
 import type { FrameKind } from "../asset.js";
-import { contentHash, schemaOf, type ColumnSchema } from "./frames.js";
+import { contentHash, inChunksOf, schemaOf, type ColumnSchema } from "./frames.js";
 import type { StoreBackend } from "./backend.js";
 import { LocalBackend } from "./local-backend.js";
 import { BatonStorageError } from "./storage-error.js";
@@ -24,6 +24,9 @@ export interface OutputRecord {
 }
 
 const UNPARTITIONED = "__unpartitioned__";
+
+/** Rows per record batch of a stored IPC file (a batch is encoded in memory before it is written). */
+const IPC_BATCH_ROWS = 65_536;
 
 /**
  * One path segment for a key part or a partition key. `encodeURIComponent` (the encoding stores
@@ -148,8 +151,10 @@ export class BackendIOStore implements IOStore {
     let file: string | null = null;
     if (frame && hash) {
       file = this.backend.dataName(hash.slice(0, 16), args.format === "parquet" ? "parquet" : "ipc");
-      const bytes = args.format === "parquet" ? frame.writeParquet({ compression: "zstd" }) : frame.writeIPC();
-      await this.backend.putData(`${rel}/${file}`, bytes, id);
+      // Written by polars to a file path, never to a JS Buffer: the file is never a second copy in
+      // memory (and nodejs-polars 0.25.2 never frees what it writes to JS, see contentHash).
+      const fill = args.format === "parquet" ? (path: string) => frame.writeParquet(path, { compression: "zstd" }) : (path: string) => inChunksOf(frame, IPC_BATCH_ROWS).writeIPC(path);
+      await this.backend.putData(`${rel}/${file}`, fill, id);
     }
     const record: OutputRecord = {
       assetKey: id,
@@ -220,15 +225,16 @@ export class BackendIOStore implements IOStore {
       }
       const rel = `${this.partitionRel(key, partitionKey)}/${record.file}`;
       const path = this.backend.location(rel);
-      let bytes: Buffer | undefined;
+      let frame: pl.DataFrame | undefined;
       let failure: unknown;
       try {
-        bytes = await this.backend.get(rel, neededBy);
+        // From a path, not a buffer: the file's bytes are never a second copy beside the frame.
+        frame = await this.backend.readData(rel, (file) => (record.format === "parquet" ? pl.readParquet(file) : pl.readIPC(file)), neededBy);
       } catch (e) {
         if (e instanceof BatonStorageError) throw e;
         failure = e;
       }
-      if (bytes === undefined) {
+      if (frame === undefined) {
         // A writer committed a newer record and removed this data file after we read the old
         // record: read the new one. The same record pointing at a missing file is real damage.
         if (failure === undefined && record.file !== previous) {
@@ -242,7 +248,6 @@ export class BackendIOStore implements IOStore {
           hint: `re-materialize it: baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`,
         });
       }
-      const frame = record.format === "parquet" ? pl.readParquet(bytes) : pl.readIPC(bytes);
       return { frame, record };
     }
   }
