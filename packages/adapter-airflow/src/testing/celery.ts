@@ -122,7 +122,13 @@ export interface ClusterOptions {
   readonly python: PythonEnv;
   /** Everything lives below this folder: the shared SQLite DB and one folder per process. */
   readonly root: string;
-  readonly brokerUrl: string;
+  /**
+   * "CeleryExecutor" (default): tasks run on the Celery `workers`, through `brokerUrl`. "LocalExecutor":
+   * the scheduler runs them itself (a supervisor and a task process per task, as on one machine) and
+   * there are no workers or broker.
+   */
+  readonly executor?: "CeleryExecutor" | "LocalExecutor";
+  readonly brokerUrl?: string;
   /** The DAGs folder (a copy of the build) of the scheduler, the DAG processor and the API server. */
   readonly dagsFolder: string;
   /** Per worker: its name (also its task instances' hostname), its own DAGs folder, and extra environment (its secrets). */
@@ -148,13 +154,19 @@ export class AirflowCluster {
   /** The configuration shared by every process: one DB, one broker, one JWT secret and Fernet key. */
   private shared(apiPort: number): Record<string, string> {
     const o = this.options;
+    const celery = (o.executor ?? "CeleryExecutor") === "CeleryExecutor";
+    if (celery && !o.brokerUrl) throw new Error("the CeleryExecutor needs a brokerUrl");
     return {
       ...o.baseEnv,
-      AIRFLOW__CORE__EXECUTOR: "CeleryExecutor",
+      AIRFLOW__CORE__EXECUTOR: o.executor ?? "CeleryExecutor",
       AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${join(o.root, "airflow.db")}`,
-      AIRFLOW__CELERY__BROKER_URL: `${o.brokerUrl}/0`,
-      AIRFLOW__CELERY__RESULT_BACKEND: `${o.brokerUrl}/1`,
-      AIRFLOW__CELERY__WORKER_CONCURRENCY: "1",
+      ...(celery
+        ? {
+            AIRFLOW__CELERY__BROKER_URL: `${o.brokerUrl}/0`,
+            AIRFLOW__CELERY__RESULT_BACKEND: `${o.brokerUrl}/1`,
+            AIRFLOW__CELERY__WORKER_CONCURRENCY: "1",
+          }
+        : {}),
       AIRFLOW__CORE__EXECUTION_API_SERVER_URL: `http://127.0.0.1:${apiPort}/execution/`,
       AIRFLOW__API__BASE_URL: `http://127.0.0.1:${apiPort}`,
       AIRFLOW__API__WORKERS: "1",
