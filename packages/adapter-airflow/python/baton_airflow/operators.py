@@ -44,6 +44,7 @@ from baton_core import (
     run_step,
     secret_values,
 )
+from baton_core.worker import StepProcess, WorkerProcess
 
 from .manifest import airflow_id, asset_uri, load_manifest
 from .options import AirflowOptions
@@ -128,8 +129,18 @@ class _BatonOperatorMixin(BaseOperator):
             # cancelled. on_kill (a timeout, another thread) sets ``cancel`` to the same end.
             forward_signals=True,
             cancel=self._cancel,
+            on_start=self._step_started,
         )
         return outcome, secrets
+
+    def _step_started(self, proc: StepProcess) -> None:
+        """Which Node process runs the step, once per step: a warm worker's pid (reused, or started
+        for this step) says what to look at, or kill, when a step misbehaves."""
+        if isinstance(proc, WorkerProcess):
+            how = "warm" if proc.warm else "started"
+            self.log.info("baton worker pid %d (%s)", proc.pid, how)
+        else:
+            self.log.info("baton step pid %d (its own process)", proc.pid)
 
     def on_kill(self) -> None:
         """Airflow is stopping this task: stop its Node step (SIGTERM, then SIGKILL after a
