@@ -480,5 +480,5 @@ def test_a_timeout_reports_what_a_one_off_process_does(project: Project) -> None
         "its compute blocked the event loop, so the process was stopped" in line
         for line in result.stderr
     )
-    assert not alive(warm)
+    wait_for(lambda: not alive(warm), "the watchdog to kill the worker")
     assert worker_pid(project) != warm

@@ -173,9 +173,12 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
 
+  // Connections not yet closed: the idle clock runs only while there are none (and no step).
+  let open = 0;
   const armIdle = () => {
     clearTimeout(idleTimer);
     idleTimer = setTimeout(() => {
+      if (current || open > 0) return; // re-armed when that connection closes
       log(`idle for ${options.idleSeconds} s: exiting`);
       exitNow(0);
     }, options.idleSeconds * 1000);
@@ -245,9 +248,9 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
     } catch {
       process.chdir("/");
     }
-    socket.end();
+    // Everything was written to the fd synchronously: nothing is left in Node's buffers.
+    socket.destroy();
     server.ref();
-    armIdle();
   };
 
   server.on("connection", (socket) => {
@@ -265,6 +268,7 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
       socket.destroy();
       return;
     }
+    open += 1;
     clearTimeout(idleTimer);
     socket.setEncoding("utf8");
     let buffered = "";
@@ -280,7 +284,7 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
             request = parseRequest(line);
           } catch (e) {
             writeAllSync(fd, frames.err(`${entry.name} worker: ${(e as Error).message}\n`) + frames.exit(3));
-            socket.end();
+            socket.destroy();
             return;
           }
           void serve(socket, request, fd);
@@ -291,12 +295,14 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
         if (signal !== undefined && step && !step.ended) onSignal(signal);
       }
     });
-    const gone = () => {
+    socket.on("end", () => {
       if (step && !step.ended) orphaned();
-      else if (!current) armIdle();
-    };
-    socket.on("end", gone);
-    socket.on("close", gone);
+    });
+    socket.on("close", () => {
+      if (step && !step.ended) orphaned();
+      open -= 1;
+      if (open === 0 && !current) armIdle();
+    });
     socket.on("error", () => undefined);
   });
 
