@@ -1,6 +1,6 @@
 import pl from "nodejs-polars";
 import { tableFromArrays } from "apache-arrow";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -228,7 +228,21 @@ describe("S3 commit protocol (moto)", () => {
     const store = s3({ s3: { partSize: 5 * 1024 * 1024 } });
     const n = 1_700_000; // two float64 columns in IPC: ~27 MB
     const big = pl.DataFrame({ a: Array.from({ length: n }, (_, i) => i * 1.5), b: Array.from({ length: n }, (_, i) => Math.sin(i)) });
-    const record = await write(store, ["big"], big, { format: "ipc" });
+    // The object goes up from a spool file in the OS temp folder (streamed, not one buffer), and the
+    // read comes down to one; neither is left behind.
+    const spools = mkdtempSync(join(tmpdir(), "baton-spools-"));
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = spools;
+    let record: Awaited<ReturnType<typeof write>>;
+    try {
+      record = await write(store, ["big"], big, { format: "ipc" });
+      expect((await store.read(["big"], undefined)).frame.height).toBe(n);
+      expect(readdirSync(spools)).toEqual([]);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+      rmSync(spools, { recursive: true, force: true });
+    }
     const etag = await etagOf(store, `big/__unpartitioned__/${record.file}`);
     expect(etag).toMatch(/-\d+"$/); // a multipart object's ETag ends in -<parts>
     expect(Number(/-(\d+)"$/.exec(etag!)![1])).toBeGreaterThanOrEqual(3);
@@ -250,24 +264,34 @@ describe("S3 commit protocol (moto)", () => {
     await write(writer, ["hot"], frame(1), { runId: "w-1" });
     // The reader gets the record, then, before it fetches the data, a newer commit replaces the
     // record and collects the old data object (staleMs 0): its GET of the data is a real 404.
-    const backend = (reader as unknown as { backend: { get(rel: string, asset?: string): Promise<Buffer | undefined> } }).backend;
+    // The record comes through get, the data file through readData (downloaded to a spool file).
+    type ReadData = <T>(rel: string, read: (path: string) => T, asset: string | undefined) => Promise<T | undefined>;
+    const backend = (reader as unknown as { backend: { get(rel: string, asset?: string): Promise<Buffer | undefined>; readData: ReadData } }).backend;
     const get = backend.get.bind(backend);
+    const readData = backend.readData.bind(backend) as ReadData;
     const seen: string[] = [];
+    const note = (rel: string, found: boolean) => seen.push(`${rel.split("/").at(-1)!.replace(/-[0-9a-f]{16}-[0-9a-f-]{36}/, "")}:${found ? "found" : "missing"}`);
     let raced = false;
     backend.get = async (rel, a) => {
       const bytes = await get(rel, a);
-      seen.push(`${rel.split("/").at(-1)!.replace(/-[0-9a-f]{16}-[0-9a-f-]{36}/, "")}:${bytes === undefined ? "missing" : "found"}`);
+      note(rel, bytes !== undefined);
       if (!raced && rel.endsWith("record.json")) {
         raced = true;
         await write(writer, ["hot"], frame(2), { runId: "w-2" });
       }
       return bytes;
     };
+    backend.readData = async (rel, read, a) => {
+      const result = await readData(rel, read, a);
+      note(rel, result !== undefined);
+      return result;
+    };
     const { frame: f, record } = await reader.read(["hot"], undefined);
     expect(record.runId).toBe("w-2");
     expect(f.height).toBe(2);
     expect(seen).toEqual(["record.json:found", "data.parquet:missing", "record.json:found", "data.parquet:found"]);
     backend.get = get;
+    backend.readData = readData;
     // Damage: the record names an object that is gone.
     const stale = await reader.readText("hot/__unpartitioned__/record.json");
     const gone = JSON.parse(stale) as { file: string };

@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { BatonError } from "../errors.js";
 import type { CommitResult, FillFile, StoreBackend } from "./backend.js";
@@ -143,7 +143,7 @@ export class S3Backend implements StoreBackend {
   async putData(rel: string, fill: FillFile, asset: string): Promise<void> {
     const spool = await mkdtemp(join(tmpdir(), "baton-s3-"));
     try {
-      const path = join(spool, "data");
+      const path = join(spool, basename(rel));
       try {
         await writeFile(path, "");
         fill(path);
@@ -209,7 +209,8 @@ export class S3Backend implements StoreBackend {
     const { sdk, client } = await this.connect();
     const spool = await mkdtemp(join(tmpdir(), "baton-s3-"));
     try {
-      const path = join(spool, "data");
+      // The object's own name: nodejs-polars reads a string as a path only when it ends in .parquet / .ipc.
+      const path = join(spool, basename(rel));
       try {
         const res = await client.send(new sdk.s3.GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(rel) }));
         await pipeline(res.Body as Readable, createWriteStream(path));
