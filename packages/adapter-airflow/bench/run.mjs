@@ -4,7 +4,7 @@
 //   2. per-task overhead of a Node step vs a native Python+polars task doing the same transform,
 //      both run by the same Airflow (dag.test(), task durations read from Airflow's DB): cold
 //      (BATON_WORKER=off, a Node process per step) and warm (the step worker; its first step apart).
-import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,9 +60,10 @@ try {
   const runs = Number(process.env.BATON_BENCH_RUNS ?? 5);
   // Cold: a Node process per step (BATON_WORKER=off for that run only: the driver restores its environment).
   const cold = { BATON_WORKER: "off" };
-  // Warm: the step worker, in a directory of its own so that the phase's first step starts it; a short idle time
-  // so that it does not outlive the bench by the default 5 minutes.
-  const warm = { BATON_WORKER_DIR: mkdtempSync(join(tmpdir(), "baton-workers-")), BATON_WORKER_IDLE_SECONDS: "20" };
+  // Warm: the step worker, in a directory of its own so that the phase's first step starts it; an idle time
+  // above the gap between two dag.test() runs on a busy machine (each parses the DAG file again: up to 30 s),
+  // below the default 5 minutes the worker would outlive the bench by.
+  const warm = { BATON_WORKER_DIR: mkdtempSync(join(tmpdir(), "baton-workers-")), BATON_WORKER_IDLE_SECONDS: "120" };
   const task = async (dagId, conf, env) => {
     const r = await driver.request("dag_test", { dagId, ...(conf ? { conf } : {}), env });
     if (r.state !== "success") throw new Error(`${dagId} failed; see ${driver.logFile}`);
@@ -86,6 +87,10 @@ try {
   };
   const c = await phase(cold);
   const w = await phase(warm);
+  // How each Baton task ran, from its task log (baton_airflow/operators.py names the step's Node process once).
+  const log = readFileSync(driver.logFile, "utf8");
+  const count = (re) => (log.match(re) ?? []).length;
+  const how = `${count(/baton step pid \d+ \(its own process\)/g)} in their own process, ${count(/baton worker pid \d+ \(started\)/g)} starting a worker, ${count(/baton worker pid \d+ \(warm\)/g)} on a running worker`;
   const list = (xs) => `[${xs.map(ms).join(", ")}]`;
   const goal = (s) => (s <= 0.025 ? "met" : "NOT met");
   console.log(`\n2. Per-task time for the same transform (200,000 rows → 1,000 groups), median of ${runs} dag.test() runs (task durations from Airflow's DB)`);
@@ -93,6 +98,7 @@ try {
   console.log(`   ${"Baton task, cold (BATON_WORKER=off):".padEnd(46)} ${ms(median(c.node))}   ${list(c.node)}`);
   console.log(`   ${"Baton task, warm: first (starts the worker):".padEnd(46)} ${ms(w.first)}`);
   console.log(`   ${"Baton task, warm: steady state:".padEnd(46)} ${ms(median(w.node))}   ${list(w.node)}`);
+  console.log(`   Baton tasks (task logs): ${how}`);
   console.log(`   added per task over native: cold ${ms(median(c.node) - median(c.native))} (ratio ${(median(c.node) / median(c.native)).toFixed(2)}), warm first ${ms(w.first - median(w.native))}, warm steady ${ms(median(w.node) - median(w.native))} (ratio ${(median(w.node) / median(w.native)).toFixed(2)}; goal ≤ 25 ms: ${goal(median(w.node) - median(w.native))})\n`);
   console.log(JSON.stringify({ airflowOverhead: { runs, cold: c, warm: w } }));
   // The line bench/run.mjs's summary reads (the same shape from each orchestrator's bench).

@@ -24,8 +24,8 @@ const { python } = ensurePythonEnv({ name: "dagster-bench", requirements: join(h
 let out;
 try {
   out = execFileSync(python, [join(here, "runner.py"), project.outDir, String(rounds)], {
-    // A short idle time: the bench's worker should not outlive it by the default 5 minutes.
-    env: { ...process.env, BATON_STORAGE: join(work, "storage"), DAGSTER_HOME: work, BATON_WORKER_IDLE_SECONDS: "20" },
+    // An idle time well above the gap between two steps here, below the default 5 minutes the worker would outlive the bench by.
+    env: { ...process.env, BATON_STORAGE: join(work, "storage"), DAGSTER_HOME: work, BATON_WORKER_IDLE_SECONDS: "120" },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
     maxBuffer: 256 * 1024 * 1024,

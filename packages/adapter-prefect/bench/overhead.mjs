@@ -31,7 +31,7 @@ const env = ensurePythonEnv({ name: "prefect-bench", requirements: join(here, ".
 
 const output = execFileSync(env.python, [join(here, "overhead.py"), project.outDir, String(iterations)], {
   encoding: "utf8",
-  env: { ...process.env, BATON_STORAGE: join(root, "storage"), BATON_NODE: process.execPath, PREFECT_HOME: join(root, "prefect-home"), PREFECT_API_URL: "", PREFECT_LOGGING_LEVEL: "WARNING", PREFECT_SERVER_ANALYTICS_ENABLED: "false", BATON_WORKER_IDLE_SECONDS: "20" },
+  env: { ...process.env, BATON_STORAGE: join(root, "storage"), BATON_NODE: process.execPath, PREFECT_HOME: join(root, "prefect-home"), PREFECT_API_URL: "", PREFECT_LOGGING_LEVEL: "WARNING", PREFECT_SERVER_ANALYTICS_ENABLED: "false", BATON_WORKER_IDLE_SECONDS: "120" },
   stdio: ["ignore", "pipe", "inherit"],
   maxBuffer: 64 * 1024 * 1024,
 });
