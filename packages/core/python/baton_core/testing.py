@@ -167,6 +167,21 @@ def write_build(
     return path
 
 
+#: Rows per slice of core's content hash (packages/core/src/io/frames.ts HASH_SLICE_ROWS).
+HASH_SLICE_ROWS = 65_536
+
+
+def _content_hash(frame: polars.DataFrame) -> str:
+    hasher = hashlib.sha256()
+    if frame.height <= HASH_SLICE_ROWS:
+        hasher.update(frame.rechunk().write_ipc_stream(None).getvalue())
+    else:
+        for offset in range(0, frame.height, HASH_SLICE_ROWS):
+            piece = frame.slice(offset, HASH_SLICE_ROWS).rechunk()
+            hasher.update(piece.write_ipc_stream(None).getvalue())
+    return hasher.hexdigest()
+
+
 def write_output(
     storage: str | os.PathLike[str],
     key: str | Sequence[str],
@@ -180,14 +195,14 @@ def write_output(
 ) -> OutputRecord:
     """Commit ``frame`` as core's store does: the data file, then ``record.json`` naming it.
 
-    ``contentHash`` follows core's recipe (sha256 of the frame's Arrow IPC stream); another
-    polars version may frame the stream differently, so it is not promised to equal Node's.
+    ``contentHash`` follows core's recipe (sha256 over the Arrow IPC streams of consecutive
+    65,536-row slices, each rechunked; the whole frame's stream when it has at most one slice);
+    another polars version may frame the stream differently, so it is not promised to equal Node's.
     """
     store = _open_store(storage, env)
     parts = _key_parts(key)
     folder = _folder(parts, partition)
-    stream = frame.rechunk().write_ipc_stream(None).getvalue()
-    digest = hashlib.sha256(stream).hexdigest()
+    digest = _content_hash(frame)
     buffer = io.BytesIO()
     if format == "parquet":
         frame.write_parquet(buffer, compression="zstd")
