@@ -6,6 +6,7 @@ import { startedMarker, waitFor, type HarnessEnvironment, type HarnessRun, type 
 import { airflowId } from "../ids.js";
 import type { AirflowOptions, AirflowResourceMapping } from "../options.js";
 import { AirflowDriver, airflowEnvironment, airflowPython, buildFixture, migrate, type DagTestReport } from "../testing/airflow.js";
+import { stopWorkers } from "../testing/workers.js";
 
 /**
  * How the fixtures' resources reach the steps: the audit API (and the canary token) from a Connection,
@@ -49,6 +50,8 @@ export function airflowHarness(options: AirflowHarnessOptions = {}): AirflowHarn
   let dags = "";
   let harnessEnvironment: HarnessEnvironment | undefined;
   let airflowEnvVars: Record<string, string> = {};
+  /** The warm workers' folder: short (a Unix socket path has at most 107 bytes) and this run's own. */
+  let workers: string | undefined;
   return {
     name: "airflow",
     driver: () => driver!,
@@ -64,7 +67,8 @@ export function airflowHarness(options: AirflowHarnessOptions = {}): AirflowHarn
       // operator deploys them: airflowEnvironment passes no AWS_* variable to Airflow.
       const s3 = environment.storage.startsWith("s3://");
       build = await buildFixture(environment, dags, { resources: FIXTURE_RESOURCES, ...(s3 ? { storageConnection: STORAGE_CONNECTION } : {}) });
-      const env = { ...airflowEnvironment(root, dags), BATON_WORKER_DIR: workerDir(), BATON_WORKER_IDLE_SECONDS: "60", ...options.env };
+      workers = mkdtempSync(join(tmpdir(), "bw-"));
+      const env = { ...airflowEnvironment(root, dags), BATON_WORKER_DIR: workers, BATON_WORKER_IDLE_SECONDS: "60", ...options.env };
       airflowEnvVars = env;
       await migrate(python, env);
       driver = new AirflowDriver(python, env, join(root, "driver.log"));
@@ -132,13 +136,12 @@ export function airflowHarness(options: AirflowHarnessOptions = {}): AirflowHarn
 
     async teardown() {
       await driver?.stop();
+      if (workers) {
+        await stopWorkers(workers);
+        rmSync(workers, { recursive: true, force: true });
+      }
     },
   };
-}
-
-/** A short folder for the workers' Unix sockets (a socket path has at most 107 bytes). */
-function workerDir(): string {
-  return mkdtempSync(join(tmpdir(), "bw-"));
 }
 
 function logSize(file: string): number {
