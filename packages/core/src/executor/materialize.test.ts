@@ -1,9 +1,10 @@
 import pl from "nodejs-polars";
 import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { asset, type AssetContext } from "../asset.js";
+import { asset, type AssetContext, type AssetDefinition } from "../asset.js";
 import { definitions } from "../definitions.js";
-import { LocalIOStore } from "../io/store.js";
+import { BackendIOStore, LocalIOStore } from "../io/store.js";
+import type { StoreBackend } from "../io/backend.js";
 import { dailyPartitions, hourlyPartitions } from "../partitions/index.js";
 import { env, resource } from "../resource.js";
 import type { StepEvent } from "../step/events.js";
@@ -434,5 +435,90 @@ describe("materialize: one planner (planRun, issue 10)", () => {
     // The retry re-runs the step's range; what the failed attempt reported is replaced.
     expect(r.assets.daily!.materializations.map((m) => m.partitionKey)).toEqual(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]);
     expect(events.filter((e) => e.type === "step_start").map((e) => e.retryNumber)).toEqual([0, 1]);
+  });
+});
+
+/** A store whose records live in memory: steps on it never wait on IO (side-effect assets only). */
+function memoryStore(): BackendIOStore {
+  const files = new Map<string, Buffer>();
+  const dataless = () => Promise.reject(new Error("this test store holds records only"));
+  const backend: StoreBackend = {
+    url: "memory://test",
+    location: (rel) => `memory://test/${rel}`,
+    prepare: async () => undefined,
+    dataName: (hash16, ext) => `${hash16}.${ext}`,
+    putData: dataless,
+    readData: dataless,
+    commitRecord: async (rel, bytes) => {
+      files.set(rel, Buffer.from(bytes));
+      return {};
+    },
+    get: async (rel) => files.get(rel),
+    childrenWithRecord: async () => [],
+    removeStale: async () => undefined,
+    listFiles: async () => [...files.keys()].sort(),
+  };
+  return new BackendIOStore(backend);
+}
+
+describe("materialize at scale", () => {
+  it("a failure at the head of a 20,000-asset chain skips the rest in chain order (no recursion to overflow the stack)", async () => {
+    const chain: AssetDefinition<any, any>[] = [asset({ key: "c0", output: "none", compute: () => { throw new Error("head failed"); } })];
+    for (let i = 1; i < 20_000; i++) chain.push(asset({ key: `c${i}`, output: "none", deps: [chain[i - 1]!], compute: () => undefined }));
+    const events: StepEvent[] = [];
+    const r = await materialize(definitions({ assets: [...chain].reverse() }), { store: memoryStore(), env: {}, onEvent: (e) => events.push(e) });
+    expect(r.status).toBe("failure");
+    expect(r.failure).toMatchObject({ asset: "c0", error: { message: "head failed" } });
+    const skips = events.filter((e) => e.type === "asset_skipped");
+    expect(skips).toHaveLength(19_999);
+    expect(skips[0]).toEqual({ type: "asset_skipped", asset: "c1", reason: 'upstream "c0" did not succeed' });
+    expect(skips[19_998]).toEqual({ type: "asset_skipped", asset: "c19999", reason: 'upstream "c19998" did not succeed' });
+    expect(Object.keys(r.assets)).toHaveLength(20_000);
+    expect(r.assets.c19999!.status).toBe("skipped");
+  });
+
+  it("steps that never wait on IO still let timers run: an abort from a timer stops a run of 20,000 instant assets", async () => {
+    const assets = Array.from({ length: 20_000 }, (_, i) => asset({ key: `s${i}`, output: "none", compute: () => undefined }));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    const r = await materialize(definitions({ assets }), { store: memoryStore(), env: {}, signal: controller.signal });
+    const statuses = Object.values(r.assets).map((a) => a.status);
+    expect(r.status).toBe("failure");
+    // Some ran before the timer fired; the rest never started and fail as cancelled.
+    expect(statuses.filter((s) => s === "success").length).toBeGreaterThan(0);
+    const cancelled = Object.values(r.assets).filter((a) => a.status === "failure");
+    expect(cancelled.length).toBeGreaterThan(0);
+    expect(cancelled[0]!.error).toMatchObject({ name: "StepCancelled" });
+  });
+
+  it("a pool of limit 1 among many ready assets: its assets run one at a time in run order, the others fill the remaining slots", async () => {
+    const starts: string[] = [];
+    let pooledNow = 0;
+    let pooledMax = 0;
+    let allNow = 0;
+    let allMax = 0;
+    const make = (key: string, pooled: boolean) =>
+      asset({
+        key,
+        ...(pooled ? { pool: "warehouse" } : {}),
+        compute: async () => {
+          starts.push(key);
+          allMax = Math.max(allMax, ++allNow);
+          if (pooled) pooledMax = Math.max(pooledMax, ++pooledNow);
+          await tick(pooled ? 150 : 10);
+          if (pooled) pooledNow--;
+          allNow--;
+          return frame();
+        },
+      });
+    // a0..a3 share the pool and come first in run order: a1..a3 are held back while a0 runs.
+    const assets = Array.from({ length: 12 }, (_, i) => make(`a${i}`, i < 4));
+    const r = await run(definitions({ assets, pools: { warehouse: { limit: 1 } } }), { concurrency: 3 }).result;
+    expect(r.status).toBe("success");
+    expect(pooledMax).toBe(1);
+    expect(allMax).toBe(3);
+    expect(starts.filter((k) => ["a0", "a1", "a2", "a3"].includes(k))).toEqual(["a0", "a1", "a2", "a3"]);
+    // The free assets did not queue behind the held-back ones: all of them started before a2 (~300 ms in).
+    for (let i = 4; i < 12; i++) expect(starts.indexOf(`a${i}`)).toBeLessThan(starts.indexOf("a2"));
   });
 });

@@ -179,6 +179,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const inPool = new Map<string, number>();
   const parked = new Map<string, ReadyQueue>();
   let running = 0;
+  let turn = performance.now();
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -202,7 +203,14 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
             if (d !== undefined && waiting[d] && --remaining[d]! === 0) ready.push(d);
           }
         } else skipDownstream(id);
-        launch();
+        // Steps that never wait on IO (an in-memory store) would chain in microtasks and starve the
+        // event loop: timers, a signal's abort and SIGINT wait for a turn. Give them one every few ms.
+        if (performance.now() - turn < 10) launch();
+        else
+          setImmediate(() => {
+            turn = performance.now();
+            launch();
+          });
       };
       const launch = () => {
         while (!broken && !options.signal?.aborted && running < limit) {
