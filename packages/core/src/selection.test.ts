@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSelection, selectAssets, type SelectableAsset } from "./selection.js";
+import { assetSelector, parseSelection, selectAssets, type SelectableAsset } from "./selection.js";
 import { caught } from "./__tests__/helpers.js";
 
 
@@ -159,5 +159,20 @@ describe("parseSelection", () => {
 
   it("reads multi-digit depths", () => {
     expect(parseSelection("12+a+10")).toEqual([{ text: "12+a+10", kind: "key", key: "a", upstream: 12, downstream: 10 }]);
+  });
+});
+
+describe("assetSelector", () => {
+  it("resolves every expression over one graph built once: a hub with 100,000 consumers, their downstream and upstream", () => {
+    const n = 100_000;
+    const assets: SelectableAsset[] = [{ id: "hub", group: "core", tags: {}, deps: [] }];
+    for (let i = 0; i < n; i++) assets.push({ id: `c${i}`, group: i % 2 ? "odd" : "even", tags: {}, deps: ["hub"] });
+    const select = assetSelector(assets);
+    const below = select("hub+");
+    expect(below).toHaveLength(n + 1);
+    expect([below[0], below[1], below[n]]).toEqual(["hub", "c0", `c${n - 1}`]);
+    expect(select("+c99999")).toEqual(["hub", "c99999"]);
+    expect(select("group:odd")).toHaveLength(n / 2);
+    expect(select("c5 c7")).toEqual(selectAssets(assets, "c7, c5"));
   });
 });
