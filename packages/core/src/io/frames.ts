@@ -62,7 +62,22 @@ function asBuffer(bytes: Uint8Array): Buffer {
 export async function toKind(df: pl.DataFrame, kind: FrameKind): Promise<pl.DataFrame | Table> {
   if (kind === "polars") return df;
   const { tableFromIPC } = await arrow();
-  return tableFromIPC(df.writeIPCStream());
+  if (df.height <= HASH_SLICE_ROWS) return tableFromIPC(df.writeIPCStream());
+  // Through a spool file: what nodejs-polars writes into a JS Buffer is never freed (see contentHash).
+  return withSpool("arrows", (spool) => {
+    df.writeIPCStream(spool);
+    return tableFromIPC(readFileSync(spool));
+  });
+}
+
+/** Run `use` with a fresh file path in the OS temp folder, removed afterwards. */
+function withSpool<T>(ext: string, use: (path: string) => T): T {
+  const spool = join(tmpdir(), `baton-${randomUUID()}.${ext}`);
+  try {
+    return use(spool);
+  } finally {
+    rmSync(spool, { force: true });
+  }
 }
 
 export interface ColumnSchema {
@@ -102,17 +117,14 @@ export const HASH_SLICE_ROWS = 65_536;
 export function contentHash(df: pl.DataFrame): string {
   const hash = createHash("sha256");
   if (df.height <= HASH_SLICE_ROWS) return hash.update(df.rechunk().writeIPCStream()).digest("hex");
-  const spool = join(tmpdir(), `baton-hash-${randomUUID()}.arrows`);
-  try {
+  return withSpool("arrows", (spool) => {
     for (let offset = 0; offset < df.height; offset += HASH_SLICE_ROWS) {
       // One chunk per slice: the stream's batches then depend on the rows only, never on the frame's chunks.
       df.slice(offset, HASH_SLICE_ROWS).rechunk().writeIPCStream(spool);
       hash.update(readFileSync(spool));
     }
-  } finally {
-    rmSync(spool, { force: true });
-  }
-  return hash.digest("hex");
+    return hash.digest("hex");
+  });
 }
 
 /**
