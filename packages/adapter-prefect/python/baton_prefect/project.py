@@ -44,6 +44,7 @@ from baton_core.manifest_types import ManifestAsset
 from baton_core.mapping import upstream_keys
 from baton_core.plan import RunPlan as CorePlan
 from baton_core.step import log_level
+from baton_core.worker import StepProcess, WorkerProcess
 
 from .caching import cache_key, cacheable, output_stored
 from .errors import (
@@ -70,6 +71,9 @@ DEFAULT_MAX_WORKERS = 4
 # What the task's timeout_seconds adds to an asset's timeoutSeconds (the execution contract's
 # grace: core's own limit, and its watchdog 5 s later, normally end the step first).
 TIMEOUT_GRACE_SECONDS = 10
+# What baton_core.worker writes to a step's stderr when its warm worker died mid-step (SIGKILL,
+# out of memory): the step failed as retryable, and the retry starts a fresh worker.
+WORKER_DIED = "died mid-step"
 
 
 def slug(text: str) -> str:
@@ -572,13 +576,22 @@ class BatonProject:
     ) -> StepResult:
         """Run `baton-step COMMAND` with the resources' environment; its own output lines go to
         the run logger (stderr as warnings), secrets redacted. Setting ``stop`` (or cancelling
-        the flow run) stops Node."""
+        the flow run) stops Node. The step runs in a warm worker when one is free
+        (``baton_core.worker``; BATON_WORKER=off: its own process), and the log says which."""
 
         def on_line(stream: str, line: str) -> None:
             logger.log(
                 logging.WARNING if stream == "stderr" else logging.INFO,
                 environment.redact(line),
             )
+
+        def on_start(proc: StepProcess) -> None:
+            # Once per step: the process to look at (or kill) when a step misbehaves.
+            if isinstance(proc, WorkerProcess):
+                how = "warm" if proc.warm else "started"
+                logger.info("baton worker pid %d (%s)", proc.pid, how)
+            else:
+                logger.info("baton step pid %d (its own process)", proc.pid)
 
         return run_step(
             self.manifest.step_command(command, args),
@@ -588,6 +601,7 @@ class BatonProject:
             cwd=self.manifest.folder,
             secrets=environment.secrets,
             cancel=stop or self._cancelled,
+            on_start=on_start,
         )
 
     @contextmanager
@@ -720,6 +734,10 @@ def _verdict(result: StepResult, selected: list[str]) -> Verdict:
     named after the asset already)."""
     judged = result.verdict(selected)
     failures = result.of_type("asset_failure")
+    died = next((line for line in result.stderr if WORKER_DIED in line), None)
+    if not judged.ok and not judged.cancelled and not failures and died is not None:
+        # Not "a promise that never settles": the warm worker running the step was killed.
+        return Verdict(False, judged.retryable, died.strip(), judged.missing)
     if judged.ok or judged.cancelled or not failures:
         return judged
     error = failures[0]["error"]
