@@ -9,6 +9,7 @@ const root = new URL("..", import.meta.url).pathname;
 const env = { ...process.env, BATON_VENV_ROOT: process.env.BATON_VENV_ROOT ?? join(root, ".venvs") };
 const benches = [
   ["core: embedded executor and customer-metrics at 1M orders", ["pnpm", "exec", "tsx", "core.ts"], join(root, "bench")],
+  ["core: embedded executor at 1k, 10k and 100k assets next to Dagster's in-process materialize() at 1k", ["pnpm", "exec", "tsx", "executor-scale.ts"], join(root, "bench")],
   ["core: customer-metrics compute at 1M orders, nodejs-polars eager and lazy next to Python polars", ["pnpm", "exec", "tsx", "customer-metrics.ts"], join(root, "bench")],
   ["core: IO store write and read of a 1M-row output, local and s3 (moto) side by side", ["pnpm", "exec", "tsx", "storage.ts"], join(root, "bench")],
   ["core: peak RSS writing a 20M-row output, the old write path next to the store's, local and s3 (moto)", ["pnpm", "exec", "tsx", "memory.ts"], join(root, "bench")],
