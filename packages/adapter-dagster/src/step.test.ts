@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Manifest } from "@baton/core";
 import type { SerializedError, StepEvent } from "@baton/core/step";
-import { PipesMetadata, type PipesContext, type ReportAssetCheckOptions, type ReportAssetMaterializationOptions } from "./pipes/index.js";
+import { encodeParam, PipesMetadata, type PipesContext, type ReportAssetCheckOptions, type ReportAssetMaterializationOptions } from "./pipes/index.js";
 import { CHECKS_EXTRA, CHECKS_ONLY_EXTRA, PipesReporter, RANGE_EXTRA, SUMMARY_ENV_VAR, redactor, requestFromPipes, runDagsterStep, secretValues, toError } from "./step.js";
 
 const manifest = {
@@ -195,5 +195,26 @@ describe("runDagsterStep and the build's module hash", () => {
     expect(closed.message).toMatch(/the definitions module changed since the build/);
     expect(closed.message).toContain(join(dir, "definitions-0000000000000000.mjs"));
     expect(JSON.parse(readFileSync(summary, "utf8"))).toMatchObject({ retryable: false, failures: [{ asset: "", error: { name: "BatonError", code: "MANIFEST" } }] });
+  });
+});
+
+describe("runDagsterStep in a long-lived process (a warm worker)", () => {
+  it("opens each step's own Pipes context from that step's environment, never the first step's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "baton-dagster-warm-"));
+    writeFileSync(join(dir, "definitions-0000000000000000.mjs"), "export default {};\n");
+    const built = { manifestVersion: 2, runtime: { module: "definitions-0000000000000000.mjs", moduleHash: `sha256:${"0".repeat(64)}`, export: "default", stepEntry: "x.js", node: ">=20" }, assets: [], resources: [], schedules: [], sensors: [] };
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify(built));
+    const step = async (run: string) => {
+      const messages = join(dir, `${run}.messages`);
+      const context = { run_id: run, retry_number: 0, extras: {}, asset_keys: [] };
+      const env = { DAGSTER_PIPES_CONTEXT: encodeParam({ data: context }), DAGSTER_PIPES_MESSAGES: encodeParam({ path: messages }), [SUMMARY_ENV_VAR]: join(dir, `${run}.summary`) };
+      // The module check fails (exit 3) after the context opened: its `closed` carries the error.
+      expect(await runDagsterStep({ manifestPath: join(dir, "manifest.json"), env })).toBe(3);
+      return readFileSync(messages, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { method: string }).method);
+    };
+    expect(await step("run-a")).toEqual(["opened", "closed"]);
+    expect(await step("run-b")).toEqual(["opened", "closed"]);
+    // The first step's channel got nothing from the second.
+    expect(readFileSync(join(dir, "run-a.messages"), "utf8").trim().split("\n")).toHaveLength(2);
   });
 });

@@ -8,8 +8,8 @@
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { loadDefinitions, storageSecrets, verifyModule, type Manifest, type PartitionKeyRange } from "@baton/core";
-import { guardStep, redactDeep, redactorOf, redactProcessOutput, runStep, serializeError, startWatchdog, type SerializedError, type StepEvent } from "@baton/core/step";
-import { openDagsterPipes, toEscapedAssetKey, type PipesContext } from "./pipes/index.js";
+import { guardStep, redactDeep, redactorOf, redactProcessOutput, runStep, serializeError, startWatchdog, type SerializedError, type StepEvent, type StepIO } from "@baton/core/step";
+import { openDagsterPipes, PipesDefaultMessageWriter, PipesEnvVarParamsLoader, resetPipesContext, toEscapedAssetKey, type PipesContext } from "./pipes/index.js";
 import { checkReport, materializationReport, rangeCheckReport, rangeMaterializationReport, type CheckEvent, type MaterializationEvent } from "./reports.js";
 import { readStepManifest } from "./versions.js";
 
@@ -219,9 +219,12 @@ export function toError(e: SerializedError): Error {
 
 export interface DagsterStepOptions {
   readonly manifestPath: string;
-  /** The Pipes context; `openDagsterPipes()` by default. */
+  /** The Pipes context; by default opened from `env`'s DAGSTER_PIPES_CONTEXT / DAGSTER_PIPES_MESSAGES. */
   readonly pipes?: PipesContext;
+  /** The step's environment (default `process.env`, which a warm worker sets per step). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where the step's output goes: this process's fds (default) or a warm worker's connection. */
+  readonly io?: StepIO;
 }
 
 /**
@@ -232,8 +235,24 @@ export interface DagsterStepOptions {
  */
 export async function runDagsterStep(options: DagsterStepOptions): Promise<number> {
   const env = options.env ?? process.env;
+  if (options.pipes !== undefined) return runWithPipes(options, options.pipes, env);
+  // A fresh context for every step, read from this step's bootstrap variables (never the
+  // worker's argv): a warm worker serves many steps, and `openDagsterPipes` keeps a singleton.
   // Signals are the step guard's: it fails the open assets as cancelled, then exits 143.
-  const pipes = options.pipes ?? openDagsterPipes({ handleSignals: false });
+  resetPipesContext();
+  const pipes = openDagsterPipes({
+    handleSignals: false,
+    paramsLoader: new PipesEnvVarParamsLoader(env),
+    messageWriter: new PipesDefaultMessageWriter(options.io ? { stdio: options.io } : {}),
+  });
+  try {
+    return await runWithPipes(options, pipes, env);
+  } finally {
+    resetPipesContext();
+  }
+}
+
+async function runWithPipes(options: DagsterStepOptions, pipes: PipesContext, env: Readonly<Record<string, string | undefined>>): Promise<number> {
   const summaryPath = env[SUMMARY_ENV_VAR];
   const end = (summary: StepSummary): void => {
     if (summaryPath) writeFileSync(summaryPath, JSON.stringify(summary) + "\n");
@@ -243,6 +262,7 @@ export async function runDagsterStep(options: DagsterStepOptions): Promise<numbe
     else pipes.close(first ? toError(first.error) : new Error("the step failed"));
   };
   let redact: <T>(value: T) => T = (v) => v;
+  let unredact = (): void => undefined;
   try {
     const manifestPath = resolve(options.manifestPath);
     const manifest = readStepManifest(manifestPath);
@@ -251,7 +271,8 @@ export async function runDagsterStep(options: DagsterStepOptions): Promise<numbe
     const secrets = secretValues(manifest, env);
     redact = redactor(secrets);
     // Every secret of the code location, not only this step's: the asset could print any of them.
-    if (options.pipes === undefined) redactProcessOutput(redactorOf(secrets));
+    // Unregistered after the step, so a warm worker never applies one step's secrets to the next.
+    if (options.pipes === undefined) unredact = redactProcessOutput(redactorOf(secrets));
     const definitions = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
     const request = requestFromPipes(pipes, manifest);
     const reporter = new PipesReporter(pipes, manifest, request.partitionRange !== undefined, redact, end);
@@ -259,15 +280,22 @@ export async function runDagsterStep(options: DagsterStepOptions): Promise<numbe
       const result = await runStep({ definitions, ...request, env, onEvent: reporter.onEvent });
       return result.status === "success" ? 0 : result.retryable ? 1 : DETERMINISTIC_EXIT;
     }
-    const guard = guardStep({ assets: request.assets, write: reporter.onEvent });
-    // A timed compute that blocks the event loop: the watchdog thread prints its stderr line and
-    // SIGKILLs this process (EXECUTION-CONTRACT.md §1); baton_dagster.step makes that line the
-    // step's error. Started only for a timed asset: a thread costs its start.
+    // The process's events, or on a warm worker the worker's view of this one step.
+    const guard = guardStep({ assets: request.assets, write: reporter.onEvent, ...(options.io ? { host: options.io.host, stderr: options.io.err } : {}) });
+    // A timed compute that blocks the event loop: the watchdog thread prints its stderr line (to
+    // the worker connection on a warm worker) and SIGKILLs this process (EXECUTION-CONTRACT.md §1);
+    // baton_dagster.step makes that line the step's error. Started only for a timed asset: a
+    // thread costs its start.
     const selected = new Set(request.assets);
     const timed = definitions.assets.some((a) => selected.has(a.id) && a.timeoutSeconds !== undefined);
-    const watchdog = timed ? startWatchdog() : undefined;
-    const result = await runStep({ definitions, ...request, env, onEvent: guard.onEvent, signal: guard.signal, ...(watchdog ? { watchdog } : {}) });
-    await watchdog?.stop();
+    const watchdog = timed ? startWatchdog(options.io ? { io: options.io } : {}) : undefined;
+    let result;
+    try {
+      result = await runStep({ definitions, ...request, env, onEvent: guard.onEvent, signal: guard.signal, ...(watchdog ? { watchdog } : {}) });
+    } finally {
+      // A warm worker's next step must not inherit the thread.
+      await watchdog?.stop();
+    }
     guard.release();
     return guard.exitCode(result);
   } catch (e) {
@@ -275,5 +303,7 @@ export async function runDagsterStep(options: DagsterStepOptions): Promise<numbe
     const error = redact(serializeError(e));
     end({ failures: [{ asset: "", partitionKey: null, error }], skipped: {}, materialized: [], finished: false, retryable: error.retryable });
     return error.retryable ? 1 : DETERMINISTIC_EXIT;
+  } finally {
+    unredact();
   }
 }

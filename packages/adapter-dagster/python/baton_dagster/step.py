@@ -14,6 +14,12 @@
   their timeouts per partition key, plus a grace) even if Node is wedged, and fails saying it
   timed out (Dagster has no op timeout; contract §1 in packages/core/EXECUTION-CONTRACT.md).
 
+Node is reached through `baton_core.worker.start_step_process`: a warm worker for this build and
+these secrets (packages/core/WORKER-CONTRACT.md), or its own process (`BATON_WORKER=off`, every
+slot busy). Both have `Popen`'s surface: the streams, exit code, SIGTERM (the step is cancelled)
+and kill are handled here the same way. A worker that dies mid-step fails the step as retryable
+with the client's line naming its pid.
+
 The `PipesSubprocessClient` resource still configures the session: its `env`, `cwd`, context
 injector, message reader and `termination_timeout_seconds` are used as `run` would use them.
 """
@@ -38,6 +44,7 @@ from baton_core import redactor
 # Exit code of the Node step for a deterministic failure (see @baton/testing CONTRACT-v2.md).
 from baton_core.step import EXIT_DETERMINISTIC as DETERMINISTIC_EXIT
 from baton_core.step import UNFINISHED_HINT
+from baton_core.worker import StepProcess, start_step_process
 
 # The Node step writes how it ended here: failures, skipped and materialized assets, whether
 # it finished (a Pipes `closed` exception only becomes an engine event, not the step's error).
@@ -46,6 +53,8 @@ POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
 # Node's watchdog line when a compute blocked its event loop past the deadline (contract §1).
 TIMED_OUT = "timed out"
+# baton_core.worker's stderr line when the warm worker running the step died (WORKER-CONTRACT.md).
+WORKER_DIED = "died mid-step"
 # Per-partition row counts and content hashes of a range run's materialization (src/reports.ts).
 PARTITIONS_METADATA_KEY = "baton/partitions"
 # The keys a range run's check failed for (src/reports.ts, rangeCheckReport).
@@ -127,6 +136,7 @@ def run_node_step(
                     SUMMARY_ENV_VAR: str(summary_path),
                     **session.get_bootstrap_env_vars(),
                 },
+                secrets=secrets,
             )
             assert process.stdout is not None and process.stderr is not None
             out = _Forwarder(process.stdout, sys.stdout, redact)
@@ -160,7 +170,7 @@ def run_node_step(
         results = session.get_reported_results()
         yield from _with_partition_metadata(context, results[yielded:])
         failure = step_failure(
-            process.returncode,
+            process.wait(),  # it has exited (or was stopped) above: at once
             _read_summary(summary_path),
             results,
             [] if checks_only else selected,
@@ -270,24 +280,17 @@ def _check_per_partition(
 
 
 def _start(
-    command: Sequence[str], *, cwd: str | None, env: Mapping[str, str]
-) -> subprocess.Popen[str]:
+    command: Sequence[str],
+    *,
+    cwd: str | None,
+    env: Mapping[str, str],
+    secrets: Sequence[str],
+) -> StepProcess:
+    """The step on a warm worker for this build and these secrets, or its own Node process
+    (`BATON_WORKER=off`, every slot busy): the same streams, exit code and signals either way
+    (packages/core/WORKER-CONTRACT.md)."""
     try:
-        return subprocess.Popen(
-            list(command),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-            # Signals reach Node only through this process (forwarded below); Node itself exits
-            # when this process dies (the step bin watches its parent).
-            start_new_session=True,
-        )
+        return start_step_process(command, env, cwd, secrets=secrets)
     except OSError as error:
         # Raised from here, without the environment (and its secrets) in any frame shown.
         raise dg.Failure(
@@ -299,7 +302,7 @@ def _start(
         ) from None
 
 
-def _exited(process: subprocess.Popen[str]) -> bool:
+def _exited(process: StepProcess) -> bool:
     try:
         process.wait(timeout=POLL_SECONDS)
     except subprocess.TimeoutExpired:
@@ -308,9 +311,10 @@ def _exited(process: subprocess.Popen[str]) -> bool:
 
 
 def _stop(
-    process: subprocess.Popen[str], context: dg.AssetExecutionContext, grace: float
+    process: StepProcess, context: dg.AssetExecutionContext, grace: float
 ) -> None:
-    """SIGTERM, as a user's cancellation would send; SIGKILL if Node outlives the grace period."""
+    """SIGTERM, as a user's cancellation would send; SIGKILL if Node outlives the grace period
+    (on a warm worker: the step is cancelled, 143, and the worker exits after it)."""
     context.log.info("[baton] stopping the Node step (SIGTERM)")
     process.send_signal(signal.SIGTERM)
     try:
@@ -400,10 +404,14 @@ def step_failure(
     else:
         description = f"the Node step failed (exit {exit_code})"
     if not summary and stderr:
-        # Node's watchdog killed a compute that blocked its event loop: its line says why.
+        # Node's watchdog killed a compute that blocked its event loop, or the warm worker
+        # running the step died (baton_core.worker's line, naming its pid): that line says why.
         watchdog = [line for line in stderr if TIMED_OUT in line]
+        died = [line for line in stderr if WORKER_DIED in line]
         if watchdog and not failures:
             description = f"{watchdog[-1].removeprefix('baton: ')} ({description})"
+        elif died and not failures:
+            description = f"{died[-1]} ({description})"
         else:
             description += "\n" + "\n".join(stderr)
 

@@ -52,3 +52,17 @@ def test_a_step_nodes_watchdog_stopped_fails_retryably_saying_it_timed_out() -> 
 def test_a_check_only_step_needs_no_materialization() -> None:
     summary = {"failures": [], "skipped": {}, "finished": True, "retryable": True}
     assert step_failure(0, summary, [], [], Redactor([])) is None
+
+
+def test_a_step_whose_warm_worker_died_is_retryable_and_says_so() -> None:
+    line = (
+        "baton worker pid 4242 died mid-step (killed, or out of memory?); "
+        "the retry starts a fresh worker"
+    )
+    failure = step_failure(1, None, [], ["held"], Redactor([]), stderr=[line])
+    assert failure is not None
+    assert failure.allow_retries is True
+    assert failure.description is not None
+    assert failure.description == (
+        f'{line} (the Node step failed (exit 1) before it reported a result for "held")'
+    )
