@@ -103,8 +103,17 @@ describe("one resource's unset variable fails only the assets that use it", () =
 });
 
 describe("secrets in what Node prints", () => {
+  // A one-off step process (BATON_WORKER=off): its fds 1 and 2 are the pipes baton_dagster.step
+  // reads. On a warm worker they are the worker's own (its log): only process.stdout/stderr writes
+  // and console.* reach the step's connection (README, "The warm step worker").
   it("a secret written straight to fd 1 and 2 is redacted before Dagster's compute logs, and stored nowhere", async () => {
-    const run = await materialize(["raw_print"]);
+    await driver.request({ op: "setenv", env: { BATON_WORKER: "off" } });
+    let run: Run;
+    try {
+      run = await materialize(["raw_print"]);
+    } finally {
+      await driver.request({ op: "setenv", env: { BATON_WORKER: null } });
+    }
     expect(run.status).toBe("success");
     // The compute logs kept the lines (so the test proves something), without the value.
     expect(run.recordsText).toContain("raw_print fd1 token=***");
@@ -146,10 +155,13 @@ describe("a killed Python process does not leave its Node step behind", () => {
     try {
       await waitFor(() => existsSync(started), { what: "the hang asset's Node step to start" });
       const pid = Number(readFileSync(started, "utf8").trim());
-      // The process that launched Node: Dagster's step worker (the multiprocess executor's child).
-      const parent = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
-      expect(readFileSync(`/proc/${parent}/cmdline`, "utf8"), "Node's parent is a Python process").toContain("python");
-      process.kill(parent, "SIGKILL");
+      // The process running the step: Dagster's step worker, the multiprocess executor's child
+      // (start method "spawn", dagster/_core/executor/multiprocess.py: `spawn_main` in its command).
+      // Node is its child, or a warm worker (started by an earlier step) serving it over a socket:
+      // either way its death must stop the step.
+      const steps = descendants(cli.pid!).filter((p) => cmdline(p).includes("spawn_main"));
+      expect(steps.length, "the Python step processes under `dagster asset materialize`").toBe(1);
+      process.kill(steps[0]!, "SIGKILL");
       await waitFor(() => !processAlive(pid), { what: `the orphaned Node step (pid ${pid}) to exit` });
       writeFileSync(join(control, "hang.release"), "");
       // A watch window, not a synchronisation: a surviving step, released, would commit within it.
@@ -161,6 +173,37 @@ describe("a killed Python process does not leave its Node step behind", () => {
     }
   }, 240_000);
 });
+
+const cmdline = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+};
+
+/** The processes under `root`, parents before their children (from /proc). */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const visit = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      out.push(child);
+      visit(child);
+    }
+  };
+  visit(root);
+  return out;
+}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })

@@ -67,9 +67,16 @@ export function expectType<T extends { __typename: string }>(value: T, typename:
  * await, so an afterAll can always stop it), then waits until it is ready. A workspace file names
  * the location "baton" and loads `<module>.definitions` from the project's src/, as dg does.
  */
-export async function startDagsterDev(project: { outDir: string; module: string }, env: Record<string, string>, port: number, onSpawn: (dev: DagsterDev) => void = () => undefined): Promise<DagsterDev> {
+export async function startDagsterDev(
+  project: { outDir: string; module: string },
+  env: Record<string, string>,
+  port: number,
+  onSpawn: (dev: DagsterDev) => void = () => undefined,
+  /** Where `dagster dev` runs (default the project folder); outside it, a rebuild can swap the folder under it. */
+  cwd: string = project.outDir,
+): Promise<DagsterDev> {
   const child = spawn(dagsterEnv().bin("dagster"), ["dev", "-w", writeWorkspace(project), "-p", String(port), "-h", "127.0.0.1"], {
-    cwd: project.outDir,
+    cwd,
     env: { ...process.env, ...env, PYTHONUNBUFFERED: "1" },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
