@@ -219,6 +219,32 @@ describe("the warm step worker under Airflow's scheduler (LocalExecutor)", () =>
     expect(line?.how).toBe("warm");
     expect(pids).toContain(line?.pid);
     expect(stepsOf(next)[0]!.pid).toBe(line?.pid);
+    // The supervisor finished each task when its task process ended: no worker held the task's sockets.
+    const scheduler = cluster!.services.find((x) => x.name === "scheduler")!.log();
+    expect(scheduler).not.toContain("Process exited with open sockets");
+    expect(scheduler).not.toContain("Task success overtime reached");
+  }, 1_200_000);
+
+  it("a task marked failed while its step runs: Airflow stops the task process, the step on the worker is cancelled, nothing is committed", async () => {
+    const runId = await trigger(["held"]);
+    try {
+      const step = await cluster!.until(() => stepsOf(runId)[0], { what: "held to start its compute", timeoutMs: RUN_MS, intervalMs: 250 });
+      // As a user does in the UI: the supervisor's next heartbeat is refused and it SIGTERMs the task's process group.
+      await cluster!.api("PATCH", `${taskPath(runId, "held")}?update_mask=new_state`, { new_state: "failed" });
+      // The worker is in a session of its own, so only the cancel frame reached it: the step stopped, and the
+      // worker (whose user code may still run) exited after it.
+      await cluster!.until(() => !processAlive(step.pid), { what: `the worker of the cancelled step (pid ${step.pid}) to exit`, timeoutMs: RUN_MS, intervalMs: 250 });
+      const run = await finished(runId);
+      expect(run.state).toBe("failed");
+      expect(await taskState(runId, "held")).toBe("failed");
+      const log = await taskLog(runId, "held", 1);
+      expect(workerLine(log)?.pid, log).toBe(step.pid);
+      expect(log).toContain("shouldn't be running anymore");
+      expect(await assetEvents(runId)).toEqual([]);
+      expect(await openStore(storage, {}).readRecord(["held"], undefined)).toBeUndefined();
+    } finally {
+      writeFileSync(join(control, "held.release"), "");
+    }
   }, 1_200_000);
 
   it("a rebuilt DAGs folder (a new manifest) under a running worker: the next step starts a new worker, the old one idles on", async () => {

@@ -56,6 +56,17 @@ export const meet = asset({
   },
 });
 
+/** Runs until the test releases it, or until its step is cancelled (ctx.signal). */
+export const held = asset({
+  key: "held",
+  group: "faults",
+  compute: async (_i, ctx) => {
+    note("held", ctx.runId, ctx.retryNumber);
+    await until(() => existsSync(join(control(), "held.release")), "held.release", ctx.signal);
+    return pl.DataFrame({ ok: pl.Series("ok", [1], pl.Int64) });
+  },
+});
+
 /** Built twice with a different FAULT_BUILD (a new manifest): the second build's steps need a new worker. */
 export const versioned = asset({
   key: "versioned",
@@ -67,4 +78,4 @@ export const versioned = asset({
   },
 });
 
-export default definitions({ assets: [fragile, meet, versioned] });
+export default definitions({ assets: [fragile, meet, held, versioned] });
