@@ -257,6 +257,27 @@ describe("S3 commit protocol (moto)", () => {
     expect(await etagOf(store, `big/__unpartitioned__/${record.file}`)).toBe(etag);
   }, 300_000);
 
+  it("a TMPDIR that cannot hold the spool file fails the write naming TMPDIR, not retryable, and keeps the previous output", async () => {
+    const store = s3();
+    await write(store, ["spooled"], frame(2), { runId: "ok" });
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = "/nonexistent/baton-tmp";
+    try {
+      await expect(write(store, ["spooled"], frame(3), { runId: "no-tmp" })).rejects.toMatchObject({
+        name: "BatonStorageError",
+        code: "ENOENT",
+        retryable: false,
+        message: expect.stringContaining("/nonexistent/baton-tmp is not writable"),
+        hint: expect.stringContaining("set TMPDIR to a writable folder"),
+      });
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+    const back = await store.read(["spooled"], undefined);
+    expect({ runId: back.record.runId, rows: back.frame.height }).toEqual({ runId: "ok", rows: 2 });
+  });
+
   it("a reader whose data object was collected under it re-reads the record; a record naming a missing object is MISSING_OUTPUT", async () => {
     const url = moto.storageUrl(`reread-${Date.now()}`);
     const writer = openStore(url, moto.env, { s3: { staleMs: 0 } });

@@ -58,6 +58,17 @@ describe("contentHash (issue 13: streamed over fixed slices)", () => {
     expect(contentHash(df.head(HASH_SLICE_ROWS))).toBe(sha(df.head(HASH_SLICE_ROWS).rechunk().writeIPCStream()));
   });
 
+  it("is the same without a writable temp folder (hashed in memory then)", () => {
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = "/nonexistent/baton-tmp";
+    try {
+      expect(contentHash(df)).toBe(hash);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+  });
+
   it("tells empty frames apart by their columns and types", () => {
     const empty = df.head(0);
     expect(contentHash(empty)).toBe(contentHash(chunked(df, [10]).head(0)));

@@ -1,7 +1,7 @@
 import pl from "nodejs-polars";
 import type { Table } from "apache-arrow";
 import { createHash, randomUUID } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FrameKind } from "../asset.js";
@@ -64,15 +64,27 @@ export async function toKind(df: pl.DataFrame, kind: FrameKind): Promise<pl.Data
   const { tableFromIPC } = await arrow();
   if (df.height <= HASH_SLICE_ROWS) return tableFromIPC(df.writeIPCStream());
   // Through a spool file: what nodejs-polars writes into a JS Buffer is never freed (see contentHash).
-  return withSpool("arrows", (spool) => {
-    df.writeIPCStream(spool);
-    return tableFromIPC(readFileSync(spool));
-  });
+  return withSpool(
+    "arrows",
+    (spool) => {
+      df.writeIPCStream(spool);
+      return tableFromIPC(readFileSync(spool));
+    },
+    () => tableFromIPC(df.writeIPCStream()),
+  );
 }
 
-/** Run `use` with a fresh file path in the OS temp folder, removed afterwards. */
-function withSpool<T>(ext: string, use: (path: string) => T): T {
+/**
+ * Run `use` with a fresh file path in the OS temp folder, removed afterwards; `inMemory` when no
+ * file can be created there (a read-only or missing TMPDIR costs memory, never the step).
+ */
+function withSpool<T>(ext: string, use: (path: string) => T, inMemory: () => T): T {
   const spool = join(tmpdir(), `baton-${randomUUID()}.${ext}`);
+  try {
+    writeFileSync(spool, "", { flag: "wx" });
+  } catch {
+    return inMemory();
+  }
   try {
     return use(spool);
   } finally {
@@ -117,14 +129,21 @@ export const HASH_SLICE_ROWS = 65_536;
 export function contentHash(df: pl.DataFrame): string {
   const hash = createHash("sha256");
   if (df.height <= HASH_SLICE_ROWS) return hash.update(df.rechunk().writeIPCStream()).digest("hex");
-  return withSpool("arrows", (spool) => {
-    for (let offset = 0; offset < df.height; offset += HASH_SLICE_ROWS) {
-      // One chunk per slice: the stream's batches then depend on the rows only, never on the frame's chunks.
-      df.slice(offset, HASH_SLICE_ROWS).rechunk().writeIPCStream(spool);
-      hash.update(readFileSync(spool));
-    }
+  // One chunk per slice: the stream's batches then depend on the rows only, never on the frame's chunks.
+  const slice = (offset: number) => df.slice(offset, HASH_SLICE_ROWS).rechunk();
+  const hashSlices = (bytesOf: (offset: number) => Buffer) => {
+    for (let offset = 0; offset < df.height; offset += HASH_SLICE_ROWS) hash.update(bytesOf(offset));
     return hash.digest("hex");
-  });
+  };
+  return withSpool(
+    "arrows",
+    (spool) =>
+      hashSlices((offset) => {
+        slice(offset).writeIPCStream(spool);
+        return readFileSync(spool);
+      }),
+    () => hashSlices((offset) => slice(offset).writeIPCStream()),
+  );
 }
 
 /**

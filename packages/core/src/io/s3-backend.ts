@@ -141,7 +141,7 @@ export class S3Backend implements StoreBackend {
    * holds at most queueSize parts in memory), so the file is never one buffer in memory.
    */
   async putData(rel: string, fill: FillFile, asset: string): Promise<void> {
-    const spool = await mkdtemp(join(tmpdir(), "baton-s3-"));
+    const spool = await this.spoolFolder(asset);
     try {
       const path = join(spool, basename(rel));
       try {
@@ -153,6 +153,21 @@ export class S3Backend implements StoreBackend {
       await this.upload(rel, path, asset);
     } finally {
       await rm(spool, { recursive: true, force: true });
+    }
+  }
+
+  /** A fresh folder in the OS temp folder for one data file on its way up or down. */
+  private async spoolFolder(asset: string | undefined): Promise<string> {
+    try {
+      return await mkdtemp(join(tmpdir(), "baton-s3-"));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new BatonStorageError("create a spool folder for", this.url, e, this.url, asset, {
+        code: code ?? "SPOOL",
+        reason: `the OS temp folder ${tmpdir()} is not writable (${(e as Error).message})`,
+        hint: "an s3:// store passes each data file through the OS temp folder: set TMPDIR to a writable folder with room for one output file",
+        retryable: false,
+      });
     }
   }
 
@@ -207,7 +222,7 @@ export class S3Backend implements StoreBackend {
 
   async readData<T>(rel: string, read: (path: string) => T, asset: string | undefined): Promise<T | undefined> {
     const { sdk, client } = await this.connect();
-    const spool = await mkdtemp(join(tmpdir(), "baton-s3-"));
+    const spool = await this.spoolFolder(asset);
     try {
       // The object's own name: nodejs-polars reads a string as a path only when it ends in .parquet / .ipc.
       const path = join(spool, basename(rel));
