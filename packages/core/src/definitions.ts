@@ -143,9 +143,12 @@ export function definitions(input: DefinitionsInput): Definitions {
   }
   const order = "order" in sorted ? sorted.order : [...byId.keys()];
   const assets = order.map((id) => byId.get(id)!);
-  const selectable: SelectableAsset[] = assets.map((a) => ({ id: a.id, group: a.group, tags: a.tags, deps: depsOf.get(a.id) ?? [] }));
-  // The graph selections walk, built once for every schedule, sensor and select() call.
-  const select = assetSelector(selectable);
+  // The graph selections walk: built on the first selection (a schedule's, a sensor's, select()'s), then kept.
+  let selector: ((expression: string) => string[]) | undefined;
+  const select = (expression: string): string[] => {
+    selector ??= assetSelector(assets.map((a): SelectableAsset => ({ id: a.id, group: a.group, tags: a.tags, deps: depsOf.get(a.id) ?? [] })));
+    return selector(expression);
+  };
   const position = new Map(assets.map((a, i) => [a.id, i]));
   const downstreamOf = new Map<string, string[]>(assets.map((a) => [a.id, []]));
   for (const a of assets) for (const up of depsOf.get(a.id) ?? []) downstreamOf.get(up)?.push(a.id);
