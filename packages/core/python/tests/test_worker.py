@@ -69,6 +69,7 @@ export default definitions({
     asset({ key: "exits", compute: () => process.exit(0) }),
     asset({ key: "crashes", compute: () => new Promise(() => setTimeout(() => { throw new Error("boom in a timer"); }, 10)) }),
     asset({ key: "spins", timeoutSeconds: 0.5, compute: () => { for (;;) {} } }),
+    asset({ key: "waits", timeoutSeconds: 0.5, compute: () => new Promise(() => { setInterval(() => console.log("still running"), 50); }) }),
     asset({ key: "big", compute: () => { globalThis.__ballast = Buffer.alloc(64 * 1024 * 1024, 1); return frame(); } }),
   ],
 });
@@ -482,3 +483,21 @@ def test_a_timeout_reports_what_a_one_off_process_does(project: Project) -> None
     )
     wait_for(lambda: not alive(warm), "the watchdog to kill the worker")
     assert worker_pid(project) != warm
+
+
+def test_a_timed_out_compute_that_keeps_running_does_not_reach_the_next_step(
+    project: Project,
+) -> None:
+    warm = worker_pid(project)
+    result = project.run("waits")
+    assert result.exit_code == 1
+    assert (
+        "timed out after 0.5 s (timeoutSeconds: 0.5)"
+        in result.verdict(["waits"]).message
+    )
+    # Its interval still prints in that worker: the worker retires instead of serving another step.
+    wait_for(lambda: not alive(warm), "the worker of the timed-out step to exit")
+    after, lines = run_collect(project, "reports")
+    assert after.exit_code == 0, after.stderr
+    assert pid_line(after, lines)[1] != warm
+    assert "still running" not in lines

@@ -100,6 +100,11 @@ export interface StepHost {
   exit(code: number): void;
   /** Sets the code the step ends with when it ends by itself (a drained loop, an exit in progress). */
   setExitCode(code: number): void;
+  /**
+   * Not to be reused after this step (user code may still be running: an attempt that timed out).
+   * A process ends anyway; a worker exits once it reported the step's code.
+   */
+  retire(reason: string): void;
 }
 
 /** The process is the step: its own beforeExit / exit / signal / uncaughtException events. */
@@ -131,6 +136,9 @@ export const processHost: StepHost = {
   },
   setExitCode(code) {
     process.exitCode = code;
+  },
+  retire() {
+    // A one-off process ends with its step.
   },
 };
 
@@ -168,6 +176,8 @@ export function guardStep(options: {
   let watching = true;
   const onEvent = (e: StepEvent) => {
     tracker.observe(e);
+    // A timed-out compute may still be running: in a worker it would run on into the next step.
+    if (e.type === "asset_failure" && e.error.code === "TIMEOUT") host.retire(`asset "${e.asset}" timed out; its compute may still be running`);
     options.write(e);
   };
 

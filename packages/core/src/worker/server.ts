@@ -29,6 +29,8 @@ interface Current {
   readonly io: StepIO;
   readonly listeners: Listeners;
   exitCode: number | undefined;
+  /** Why this worker must not serve another step, if it must not. */
+  retired: string | undefined;
   /** The exit frame was written (or is being): nothing more goes to this connection. */
   ended: boolean;
 }
@@ -207,6 +209,9 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
       setExitCode: (code) => {
         c.exitCode = code;
       },
+      retire: (reason) => {
+        c.retired ??= reason;
+      },
     };
     const io: StepIO = {
       out: (text) => send(frames.out(redact(text))),
@@ -216,7 +221,7 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
       frames: { out: frames.out, err: frames.err, exit: frames.exit },
       warm: true,
     };
-    const c: Current = { socket, io, listeners, exitCode: undefined, ended: false };
+    const c: Current = { socket, io, listeners, exitCode: undefined, retired: undefined, ended: false };
     const saved = { env: { ...process.env } as Record<string, string>, cwd: process.cwd() };
     current = c;
     let code: number;
@@ -233,9 +238,11 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
       code = isRetryable(e) ? 1 : 3;
     }
     const rssMb = process.memoryUsage.rss() / (1024 * 1024);
-    if (rssMb > options.maxRssMb) {
-      // Memory-based recycling: the door closes before the code is reported, so the next step starts a fresh worker.
-      log(`RSS ${Math.round(rssMb)} MB is above --max-rss-mb ${options.maxRssMb} after a step: exiting`);
+    const retire = c.retired ?? (rssMb > options.maxRssMb ? `RSS ${Math.round(rssMb)} MB is above --max-rss-mb ${options.maxRssMb} after a step` : undefined);
+    if (retire !== undefined) {
+      // Memory-based recycling, or user code still running: the door closes before the code is
+      // reported, so the next step starts a fresh worker.
+      log(`${retire}: exiting`);
       closeDoor();
       report(c, code);
       process.exit(0);
