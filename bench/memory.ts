@@ -16,7 +16,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { mkdtempSync, openSync, fsyncSync, closeSync, renameSync, rmSync, statSync, writeFileSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +36,9 @@ interface Figures {
   readonly peakRss: number;
   readonly fileBytes: number;
   readonly writeMs: number;
+  readonly rssBeforeRead: number;
+  readonly readPeakRss: number;
+  readonly readMs: number;
 }
 
 /** The orders' shape, built by polars (20M rows of JS arrays would cost more than the write measured). */
@@ -73,7 +76,7 @@ function estimatedSize(df: pl.DataFrame): number {
 const status = (field: "VmHWM" | "VmRSS") => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
 
 async function child(which: Case): Promise<void> {
-  const frame = orders(rows);
+  let frame: pl.DataFrame | undefined = orders(rows);
   const frameBytes = estimatedSize(frame);
   const s3 = which.endsWith("s3");
   const root = mkdtempSync(join(tmpdir(), "baton-bench-memory-"));
@@ -86,21 +89,41 @@ async function child(which: Case): Promise<void> {
   const rssBeforeWrite = status("VmRSS");
   const t0 = performance.now();
   let fileBytes: number;
+  let readBack: () => Promise<pl.DataFrame>;
   if (which.startsWith("before")) {
     const hash = createHash("sha256").update(frame.rechunk().writeIPCStream()).digest("hex");
     const bytes = frame.writeParquet({ compression: "zstd" });
     fileBytes = bytes.byteLength;
-    if (s3) await uploadBuffer(env, process.env.BENCH_MEMORY_S3_URL!, `data-${hash.slice(0, 16)}-${randomUUID()}.parquet`, bytes);
-    else writeDurably(join(root, `data-${hash.slice(0, 16)}.parquet`), bytes);
+    const name = `data-${hash.slice(0, 16)}${s3 ? `-${randomUUID()}` : ""}.parquet`;
+    if (s3) await uploadBuffer(env, process.env.BENCH_MEMORY_S3_URL!, name, bytes);
+    else writeDurably(join(root, name), bytes);
+    // The old read: the whole file as one Buffer, parsed from it.
+    readBack = async () => pl.readParquet(s3 ? await downloadBuffer(env, process.env.BENCH_MEMORY_S3_URL!, name) : readFileSync(join(root, name)));
   } else {
     const record = await store.write({ key: KEY, partitionKey: undefined, frame, producedAs: "polars", format: "parquet", codeVersion: undefined, runId: "bench" });
     fileBytes = s3 ? Number.NaN : statSync(store.locationOf(KEY, undefined, record.file!)).size;
+    readBack = async () => (await store.read(KEY, undefined)).frame;
   }
   const writeMs = performance.now() - t0;
-  const figures: Figures = { case: which, frameBytes, rssBeforeWrite, peakRss: status("VmHWM"), fileBytes, writeMs };
+  const peakRss = status("VmHWM");
+  // The read, with the written frame released first (its memory goes back once it is collected).
+  frame = undefined;
+  globalThis.gc?.();
+  await new Promise((r) => setTimeout(r, 200));
+  globalThis.gc?.();
+  writeFileSync("/proc/self/clear_refs", "5");
+  const rssBeforeRead = status("VmRSS");
+  const t1 = performance.now();
+  const back = await readBack();
+  const readMs = performance.now() - t1;
+  if (back.height !== rows) throw new Error(`${which}: read back ${back.height} rows of ${rows}`);
+  const figures: Figures = { case: which, frameBytes, rssBeforeWrite, peakRss, fileBytes, writeMs, rssBeforeRead, readPeakRss: status("VmHWM"), readMs };
   rmSync(root, { recursive: true, force: true });
   console.log(JSON.stringify(figures));
 }
+
+/** The SDK as core resolves it (core's optional peers; bench/ does not depend on them itself). */
+const fromCore = createRequire(fileURLToPath(new URL("../packages/core/package.json", import.meta.url)));
 
 /** The old local commit of a data file: temp file, fsync, rename. */
 function writeDurably(target: string, bytes: Uint8Array): void {
@@ -114,13 +137,24 @@ function writeDurably(target: string, bytes: Uint8Array): void {
 
 /** The old S3 data upload: lib-storage's multipart upload from the one buffer (8 MiB parts, 4 at a time). */
 async function uploadBuffer(env: Record<string, string>, url: string, name: string, bytes: Uint8Array): Promise<void> {
-  // The SDK as core resolves it (core's optional peers; bench/ does not depend on them itself).
-  const fromCore = createRequire(fileURLToPath(new URL("../packages/core/package.json", import.meta.url)));
   const [{ S3Client }, { Upload }] = (await Promise.all([import(fromCore.resolve("@aws-sdk/client-s3")), import(fromCore.resolve("@aws-sdk/lib-storage"))])) as [typeof import("@aws-sdk/client-s3"), typeof import("@aws-sdk/lib-storage")];
   const [, bucket, prefix] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url)!;
-  const client = new S3Client({ region: env.AWS_REGION ?? "us-east-1", endpoint: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL, forcePathStyle: true, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
+  const client = s3Client(S3Client, env);
   const params = { Bucket: bucket!, Key: `${prefix}/${name}`, Body: bytes, IfNoneMatch: "*" };
   await new Upload({ client, params, partSize: 8 * 1024 * 1024, queueSize: 4, leavePartsOnError: false }).done();
+}
+
+/** The old S3 data read: the whole object as one buffer. */
+async function downloadBuffer(env: Record<string, string>, url: string, name: string): Promise<Buffer> {
+  const { S3Client, GetObjectCommand } = (await import(fromCore.resolve("@aws-sdk/client-s3"))) as typeof import("@aws-sdk/client-s3");
+  const [, bucket, prefix] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url)!;
+  const res = await s3Client(S3Client, env).send(new GetObjectCommand({ Bucket: bucket!, Key: `${prefix}/${name}` }));
+  const bytes = await res.Body!.transformToByteArray();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function s3Client(S3Client: typeof import("@aws-sdk/client-s3").S3Client, env: Record<string, string>) {
+  return new S3Client({ region: env.AWS_REGION ?? "us-east-1", endpoint: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL, forcePathStyle: true, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
 }
 
 function run(which: Case, extraEnv: Record<string, string>): Figures {
@@ -149,6 +183,11 @@ async function main(): Promise<void> {
     const ratio = (r.peakRss / r.frameBytes).toFixed(2);
     const added = Math.max(0, (r.peakRss - r.rssBeforeWrite) / r.frameBytes).toFixed(2);
     console.log(`${r.case.padEnd(13)} peak ${mb(r.peakRss)} = ${ratio}× the frame (before the write ${mb(r.rssBeforeWrite)}; the write adds ${added}×)  ${(r.writeMs / 1000).toFixed(1)} s`);
+  }
+  console.log("reading it back (the written frame released first; \"before the read\" is what the write left behind: nodejs-polars never frees what it wrote into a JS Buffer):");
+  for (const r of results) {
+    const added = Math.max(0, (r.readPeakRss - r.rssBeforeRead) / r.frameBytes).toFixed(2);
+    console.log(`${r.case.padEnd(13)} peak ${mb(r.readPeakRss)} = ${(r.readPeakRss / r.frameBytes).toFixed(2)}× the frame (before the read ${mb(r.rssBeforeRead)}; the read adds ${added}×)  ${(r.readMs / 1000).toFixed(1)} s`);
   }
   const byCase = Object.fromEntries(results.map((r) => [r.case, r]));
   for (const where of ["local", "s3"] as const) {
