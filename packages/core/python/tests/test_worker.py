@@ -501,3 +501,41 @@ def test_a_timed_out_compute_that_keeps_running_does_not_reach_the_next_step(
     assert after.exit_code == 0, after.stderr
     assert pid_line(after, lines)[1] != warm
     assert "still running" not in lines
+
+
+def test_kill_kills_the_worker_and_reports_minus_9(project: Project) -> None:
+    marker = project.dir / "marker"
+    proc = start_step_process(
+        project.argv("sleeper"), project.env(), project.dir, secrets=[TOKEN]
+    )
+    assert isinstance(proc, WorkerProcess)
+    wait_for(marker.exists, "the sleeper to start")
+    proc.kill()
+    assert proc.wait(timeout=DEADLINE_S) == -signal.SIGKILL
+    assert "died mid-step" not in proc.stderr.read(), "a kill asked for is not a death"
+    wait_for(lambda: not alive(proc.pid), "the killed worker to be gone")
+
+
+def test_an_entry_without_the_worker_command_runs_one_off_and_is_remembered(
+    project: Project,
+) -> None:
+    # A step entry from before the worker (an old build): it knows `run` only.
+    entry = project.dir / "old-entry.mjs"
+    entry.write_text(
+        'if (process.argv[2] !== "run") { console.error("unknown command"); process.exit(3); }\n'
+        'console.log("@@baton:event " + JSON.stringify({ type: "step_end", status: "success" }));\n'
+    )
+    argv = [NODE, str(entry), "run", "--manifest", str(project.manifest)]
+    first = start_step_process(argv, project.env(), project.dir)
+    assert isinstance(first, subprocess.Popen)
+    first.communicate(timeout=DEADLINE_S)
+    assert first.returncode == 0
+    [marker] = project.workers.glob("*.nowork")
+    assert "the worker exited with code 3 before it answered" in marker.read_text()
+    assert "unknown command" in marker.read_text()
+    second = start_step_process(argv, project.env(), project.dir)
+    assert isinstance(second, subprocess.Popen)
+    second.communicate(timeout=DEADLINE_S)
+    assert second.returncode == 0
+    assert project.sockets() == []
+    entry.unlink()
