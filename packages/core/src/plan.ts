@@ -88,6 +88,7 @@ export function planRun(defs: Definitions, request: PlanRequest): RunPlan {
     for (const id of ids) {
       if (gone.has(id)) continue;
       assets.push({ id, partitionKeys: null, ranges: null });
+      if (gone.size === 0) continue;
       const reads = [...new Set(byId.get(id)!.inputs.map((i) => i.key.join("/")).filter((u) => gone.has(u)))];
       if (reads.length > 0) warnings.push(`"${id}" reads ${quoted(reads)}, which this run skips: it reads the partitions already materialized`);
     }

@@ -80,12 +80,14 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   for (let i = 0; i < selected.length; i++) for (const u of defs.upstream(selected[i]!)) if (position.has(u)) remaining[i]!++;
   // Not yet started, nor skipped.
   const waiting = new Uint8Array(selected.length).fill(1);
-  const results = new Map<string, AssetRunResult>();
+  // Each planned asset's result by its position; the ones the plan skipped by id.
+  const results: (AssetRunResult | undefined)[] = new Array<AssetRunResult | undefined>(selected.length);
+  const planSkipped = new Map<string, AssetRunResult>();
   const limit = Math.max(1, options.concurrency ?? 4);
   const sleep = options.sleep ?? delay;
   const skipped = (): AssetRunResult => ({ status: "skipped", attempts: 0, durationMs: 0, materializations: [], checks: [], error: null });
   for (const s of plan.skipped) {
-    results.set(s.id, skipped());
+    planSkipped.set(s.id, skipped());
     options.onEvent?.({ type: "asset_skipped", asset: s.id, reason: s.reason });
   }
   for (const message of plan.warnings) options.onEvent?.({ type: "log", level: "warning", message, asset: null });
@@ -93,7 +95,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const releaseOutput = redactProcessOutput(redactorOf(stepSecrets(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment)));
 
   /** One step per run of consecutive partitions (one step when unpartitioned), each retried under the policy. */
-  const runAsset = async ({ id, ranges }: PlannedAsset): Promise<void> => {
+  const runAsset = async (at: number, { id, ranges }: PlannedAsset): Promise<void> => {
     const a = defs.asset(id);
     const t0 = performance.now();
     const mats: AssetRunResult["materializations"][number][] = [];
@@ -150,7 +152,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
         break;
       }
     }
-    results.set(id, { status: ok ? "success" : "failure", attempts, durationMs: performance.now() - t0, materializations: mats, checks, error });
+    results[at] = { status: ok ? "success" : "failure", attempts, durationMs: performance.now() - t0, materializations: mats, checks, error };
   };
 
   /** Everything not started below a failed asset is skipped, depth first as the graph reaches it (no recursion: chains can be 100,000 long). */
@@ -166,7 +168,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       const at = position.get(down);
       if (at === undefined || !waiting[at]) continue;
       waiting[at] = 0;
-      results.set(down, skipped());
+      results[at] = skipped();
       options.onEvent?.({ type: "asset_skipped", asset: down, reason: `upstream "${top.id}" did not succeed` });
       stack.push({ id: down, downs: defs.downstream(down), next: 0 });
     }
@@ -189,7 +191,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
         broken = true;
         reject(e);
       };
-      const finished = (id: string, pool: string | undefined) => {
+      const finished = (at: number, id: string, pool: string | undefined) => {
         running--;
         if (pool !== undefined) {
           inPool.set(pool, inPool.get(pool)! - 1);
@@ -197,7 +199,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           const next = parked.get(pool)?.pop();
           if (next !== undefined) ready.push(next);
         }
-        if (results.get(id)?.status === "success") {
+        if (results[at]?.status === "success") {
           for (const down of defs.downstream(id)) {
             const d = position.get(down);
             if (d !== undefined && waiting[d] && --remaining[d]! === 0) ready.push(d);
@@ -228,7 +230,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           waiting[at] = 0;
           if (pool !== undefined) inPool.set(pool, (inPool.get(pool) ?? 0) + 1);
           running++;
-          runAsset(plan.assets[at]!).then(() => finished(id, pool), crash);
+          runAsset(at, plan.assets[at]!).then(() => finished(at, id, pool), crash);
         }
         if (running === 0) resolve();
       };
@@ -238,20 +240,25 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     releaseOutput();
   }
   // Cancelled before they could start.
-  for (const id of selected) {
-    if (!results.has(id)) results.set(id, { status: "failure", attempts: 0, durationMs: 0, materializations: [], checks: [], error: serializeError(new StepCancelled()) });
+  for (let i = 0; i < selected.length; i++) {
+    results[i] ??= { status: "failure", attempts: 0, durationMs: 0, materializations: [], checks: [], error: serializeError(new StepCancelled()) };
   }
   // The plan's assets decide the run; the ones it skipped (partitioned, no key given) do not fail it.
-  const status = selected.every((id) => results.get(id)?.status === "success") ? "success" : "failure";
-  const order = new Map(defs.assets.map((a, i) => [a.id, i]));
-  const ids = [...results.keys()].sort((x, y) => order.get(x)! - order.get(y)!);
-  const first = firstInRunOrder(plan, selected.filter((id) => results.get(id)!.status === "failure"));
+  const status = results.every((r) => r?.status === "success") ? "success" : "failure";
+  // Every asset of the plan, run or skipped, in the definitions' dependency order.
+  const assets: Record<string, AssetRunResult> = {};
+  for (const a of defs.assets) {
+    const at = position.get(a.id);
+    const r = at !== undefined ? results[at] : planSkipped.get(a.id);
+    if (r) assets[a.id] = r;
+  }
+  const first = firstInRunOrder(plan, selected.filter((_, i) => results[i]!.status === "failure"));
   return {
     runId,
     status,
     durationMs: performance.now() - started,
-    assets: Object.fromEntries(ids.map((id) => [id, results.get(id)!])),
-    failure: first === undefined ? null : { asset: first, error: results.get(first)!.error },
+    assets,
+    failure: first === undefined ? null : { asset: first, error: assets[first]!.error },
     plan: { skipped: plan.skipped, warnings: plan.warnings },
   };
 }
