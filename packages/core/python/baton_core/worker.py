@@ -96,50 +96,98 @@ def _storage_secrets(env: Mapping[str, str]) -> list[str]:
     return [v for v in values if v]
 
 
-def _manifest_secrets(manifest: Any, env: Mapping[str, str]) -> list[str]:
-    """The values of every secret config field of the manifest's resources in ``env``."""
-    values: list[str] = []
+def _secret_envs(manifest: Any) -> list[str]:
+    """The env names of every secret config field of the manifest's resources."""
+    names: list[str] = []
     resources = manifest.get("resources", []) if isinstance(manifest, dict) else []
     for resource in resources if isinstance(resources, list) else []:
         for config in resource.get("config", []) if isinstance(resource, dict) else []:
-            if isinstance(config, dict) and config.get("secret"):
-                value = env.get(str(config.get("env", "")), "")
-                if value:
-                    values.append(value)
-    return values
+            if isinstance(config, dict) and config.get("secret") and config.get("env"):
+                names.append(str(config["env"]))
+    return names
+
+
+# (path, device, inode, mtime, size) -> (sha256 of the manifest's bytes, its secret env names).
+_facts: dict[str, tuple[str, list[str]]] = {}
+
+
+def _manifest_facts(path: Path, cache_dir: Path | None) -> tuple[str, list[str]] | None:
+    """The manifest's digest and secret env names, known once per file version.
+
+    A large project's manifest is megabytes (parsing 20,000 assets' JSON takes longer than a warm
+    step), so both are kept in this process and in ``cache_dir`` by the file's (path, device,
+    inode, mtime, size) — the same signature core's worker uses before it re-reads a manifest.
+    None when it cannot be read (the one-off process reports that, as before).
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    signature = f"{os.path.realpath(path)}\0{st.st_dev}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_size}"
+    known = _facts.get(signature)
+    if known is not None:
+        return known
+    cache = None
+    if cache_dir is not None:
+        cache = (
+            cache_dir / f"m-{hashlib.sha256(signature.encode()).hexdigest()[:24]}.json"
+        )
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            known = (str(data["digest"]), [str(n) for n in data["secretEnvs"]])
+    if known is None:
+        try:
+            raw = path.read_bytes()
+            known = (hashlib.sha256(raw).hexdigest(), _secret_envs(json.loads(raw)))
+        except (OSError, ValueError):
+            return None
+        if cache is not None:
+            tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}")
+            with contextlib.suppress(OSError):
+                tmp.write_text(
+                    json.dumps({"digest": known[0], "secretEnvs": known[1]}),
+                    encoding="utf-8",
+                )
+                os.replace(tmp, cache)
+    _facts[signature] = known
+    return known
 
 
 def worker_key(
-    argv: Sequence[str], env: Mapping[str, str], cwd: Path, secrets: Iterable[str] = ()
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    secrets: Iterable[str] = (),
+    cache_dir: Path | None = None,
 ) -> tuple[str, list[str]] | None:
     """The worker key of a step, and every secret it sees; None when it cannot be served warm.
 
-    sha256 of the node binary, the step entry's real path, the manifest's bytes, NODE_OPTIONS and
-    the secret values (the manifest resources' secret env values, the storage credentials and
-    ``secrets``): a new build or other secrets never share a worker.
+    sha256 of the node binary, the step entry's real path, the manifest's bytes (by their
+    sha256), NODE_OPTIONS and the secret values (the manifest resources' secret env values, the
+    storage credentials and ``secrets``): a new build or other secrets never share a worker.
     """
     if len(argv) < 3 or argv[2] not in _SERVED:
         return None
     manifest_arg = _manifest_arg(argv[3:])
     if manifest_arg is None:
         return None
-    try:
-        data = (cwd / manifest_arg).read_bytes()
-        manifest = json.loads(data)
-    except (OSError, ValueError):
-        return None  # the one-off process reports it, as before
+    facts = _manifest_facts(cwd / manifest_arg, cache_dir)
+    if facts is None:
+        return None
+    manifest_digest, secret_envs = facts
     every = sorted(
         {
             *(s for s in secrets if s),
-            *_manifest_secrets(manifest, env),
+            *(env.get(name, "") for name in secret_envs),
             *_storage_secrets(env),
         }
+        - {""}
     )
     digest = hashlib.sha256()
     for part in (
         argv[0].encode(),
         os.path.realpath(cwd / argv[1]).encode(),
-        data,
+        manifest_digest.encode(),
         env.get("NODE_OPTIONS", "").encode(),
         *(s.encode() for s in every),
     ):
@@ -519,12 +567,9 @@ def start_step_process(
     if not worker_enabled(env):
         return _popen(argv, env, cwd)
     base = Path(cwd) if cwd is not None else Path.cwd()
-    keyed = worker_key(argv, env, base, secrets)
-    if keyed is None:
+    if len(argv) < 3 or argv[2] not in _SERVED:
         return _popen(argv, env, cwd)
-    key, every_secret = keyed
     directory = worker_dir(env)
-    name = key[:24]
     try:
         if not _private_dir(directory):
             logger.warning(
@@ -537,6 +582,11 @@ def start_step_process(
             "baton worker: cannot use %s (%s); steps run one-off", directory, e
         )
         return _popen(argv, env, cwd)
+    keyed = worker_key(argv, env, base, secrets, cache_dir=directory)
+    if keyed is None:
+        return _popen(argv, env, cwd)
+    key, every_secret = keyed
+    name = key[:24]
     if (directory / f"{name}.nowork").exists():
         return _popen(argv, env, cwd)
     taken = _take_slot(directory, name, _int_setting(env, "BATON_WORKER_POOL", 4))

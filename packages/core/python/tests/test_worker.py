@@ -356,25 +356,27 @@ def test_all_slots_busy_runs_the_step_as_its_own_process(project: Project) -> No
     assert busy.wait(timeout=DEADLINE_S) == 0
 
 
-def test_a_changed_manifest_gets_a_new_worker(project: Project, tmp_path: Path) -> None:
+def test_a_changed_manifest_gets_a_new_worker(project: Project) -> None:
     before = worker_pid(project)
-    # A new build: other manifest bytes next to the same definitions.
+    # A build in its own file, then rebuilt in place under the running worker.
     data = json.loads(project.manifest.read_text())
-    data["runtime"]["builtBy"] = "a new build"
-    rebuilt = project.dir / "manifest-rebuilt.json"
-    rebuilt.write_text(json.dumps(data))
+    copy = project.dir / "manifest-rebuilt.json"
+    copy.write_text(json.dumps(data))
     other = Project(
-        dir=project.dir,
-        manifest=rebuilt,
-        storage=project.storage,
-        workers=project.workers,
+        dir=project.dir, manifest=copy, storage=project.storage, workers=project.workers
     )
-    after = worker_pid(other)
-    assert after != before
+    first_build = worker_pid(other)
+    assert first_build != before
+    assert worker_pid(other) == first_build, "the same build reuses its worker"
+    data["runtime"]["builtBy"] = "a new build"
+    copy.write_text(json.dumps(data))
+    assert worker_pid(other) not in (before, first_build), (
+        "the new bytes get a new worker"
+    )
     assert worker_pid(project) == before, (
         "the old build's worker still serves the old build"
     )
-    rebuilt.unlink()
+    copy.unlink()
 
 
 def test_idle_shutdown_removes_the_socket(project: Project) -> None:
