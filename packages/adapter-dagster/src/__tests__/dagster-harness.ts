@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -9,6 +9,7 @@ import { buildTarget, corePythonWheel, type BuildResult } from "@baton/core/buil
 import { ensurePythonEnv, startedMarker, type HarnessEnvironment, type HarnessRun, type HarnessTick, type PythonEnv, type RuntimeHarness } from "@baton/testing";
 import { adapter, dagsterWheel } from "../adapter.js";
 import { moduleName } from "../project.js";
+import { stopWorkers } from "./workers.js";
 
 export const packageDir = fileURLToPath(new URL("../../", import.meta.url));
 const stepBin = join(packageDir, adapter.runtime.stepBin);
@@ -112,12 +113,12 @@ export class DagsterDriver {
   }
 }
 
-/** Build the fixture project into workDir and start a driver on it. */
-export async function startDagster(environment: HarnessEnvironment): Promise<{ driver: DagsterDriver; project: DagsterProject }> {
+/** Build the fixture project into workDir and start a driver on it; `env` adds to the suite's variables. */
+export async function startDagster(environment: HarnessEnvironment, env: Readonly<Record<string, string>> = {}): Promise<{ driver: DagsterDriver; project: DagsterProject }> {
   const python = dagsterEnv().python;
   const project = await buildProject(environment.fixtureModule, join(environment.workDir, "project"), environment.exportName);
   const home = join(environment.workDir, "dagster-home");
-  const driver = new DagsterDriver(python, { ...environment.env, DAGSTER_HOME: home }, project.outDir);
+  const driver = new DagsterDriver(python, { ...environment.env, ...env, DAGSTER_HOME: home }, project.outDir);
   await driver.request({ op: "load", project: project.outDir, module: project.module, home });
   return { driver, project };
 }
@@ -130,14 +131,24 @@ function markerOf(environment: HarnessEnvironment, asset: string): string | null
   }
 }
 
-export function dagsterHarness(): RuntimeHarness {
+export interface DagsterHarnessOptions {
+  /** The runtime's name in the report (default "dagster"). */
+  readonly name?: string;
+  /** Variables for the code location and every step it starts (e.g. BATON_WORKER=off). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export function dagsterHarness(options: DagsterHarnessOptions = {}): RuntimeHarness {
   let driver: DagsterDriver | undefined;
   let env: HarnessEnvironment | undefined;
+  /** This run's own warm workers' folder: short (a Unix socket path has at most 107 bytes), outside workDir. */
+  let workers: string | undefined;
   return {
-    name: "dagster",
+    name: options.name ?? "dagster",
     async setup(environment) {
       env = environment;
-      ({ driver } = await startDagster(environment));
+      workers = mkdtempSync(join(tmpdir(), "bw-"));
+      ({ driver } = await startDagster(environment, { BATON_WORKER_DIR: workers, BATON_WORKER_IDLE_SECONDS: "60", ...options.env }));
     },
     // Cancellation: `dagster asset materialize` SIGTERMed once the asset's started marker exists.
     materialize: (request) =>
@@ -150,6 +161,11 @@ export function dagsterHarness(): RuntimeHarness {
     sensorTick: (name, cursor) => driver!.request<HarnessTick>({ op: "sensor", name, cursor }),
     async teardown() {
       await driver?.close();
+      // The workers outlive the driver (sessions of their own): stop this run's.
+      if (workers) {
+        await stopWorkers(workers);
+        rmSync(workers, { recursive: true, force: true });
+      }
     },
   };
 }
