@@ -10,6 +10,7 @@ import { startMoto, type MotoServer, type PythonEnv } from "@baton/testing";
 import { adapter } from "./adapter.js";
 import { packageDir } from "./testing/airflow.js";
 import { AirflowCluster, celeryPython, startRedis, type Service } from "./testing/celery.js";
+import { stopWorkers } from "./testing/workers.js";
 
 // Issue 17's proof on Airflow: the example materialized by the CeleryExecutor on two Celery workers
 // that share nothing but the bucket (moto) and Airflow's database. Each worker has its own copy of the
@@ -87,6 +88,8 @@ let root: string;
 let storageUrl: string;
 /** The embedded executor's local store, outside `root` (which must hold no output). */
 let embeddedDir: string | undefined;
+/** Each Celery worker's BATON_WORKER_DIR. */
+const workerDirs: Record<string, string> = {};
 
 /** Process environment without Airflow, Baton, AWS or test-runner variables: each process gets only what it is given. */
 function baseEnv(): Record<string, string> {
@@ -139,7 +142,12 @@ beforeAll(async () => {
     root,
     brokerUrl: redis.url,
     dagsFolder: central,
-    workers: WORKERS.map((name) => ({ name, dagsFolder: copy(name), env: { [`AIRFLOW_CONN_${CONNECTION.toUpperCase()}`]: connection } })),
+    // Each worker machine has its own warm step workers (BATON_WORKER_DIR: a short folder of its own).
+    workers: WORKERS.map((name) => ({
+      name,
+      dagsFolder: copy(name),
+      env: { [`AIRFLOW_CONN_${CONNECTION.toUpperCase()}`]: connection, BATON_WORKER_DIR: (workerDirs[name] = mkdtempSync(join(tmpdir(), "bw-"))) },
+    })),
     baseEnv: baseEnv(),
   });
   rmSync(build, { recursive: true });
@@ -148,10 +156,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stop();
+  // The warm step workers outlive Airflow's processes (sessions of their own): stop them too.
+  for (const dir of Object.values(workerDirs)) {
+    await stopWorkers(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
   await redis?.service.stop();
   await moto?.stop();
   for (const dir of [root, embeddedDir]) if (dir) rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+  // Removing the three copies of the build took 81 s of a 105 s teardown on a loaded 2-core machine.
+}, 300_000);
 
 /** Unpause a DAG once the DAG processor has serialized it. */
 async function unpause(dagId: string): Promise<void> {
@@ -292,10 +306,18 @@ describe("Airflow with the CeleryExecutor: two workers sharing only the bucket a
     // Every file the deployment wrote: task logs, the processes' own logs, the builds' copies.
     const leaks = filesBelow(root).filter((f) => readFileSync(join(root, f)).includes(secret));
     expect(leaks).toEqual([]);
+    // ...nor the warm step workers' folders (their logs, outside any step).
+    const workerFiles = Object.values(workerDirs).flatMap((dir) => filesBelow(dir).map((f) => join(dir, f)));
+    expect(workerFiles.some((f) => f.endsWith(".log"))).toBe(true);
+    expect(workerFiles.filter((f) => readFileSync(f).includes(secret))).toEqual([]);
     const taskLogs = filesBelow(root).filter((f) => /(^|\/)logs\/dag_id=baton_assets\//.test(f));
     expect(taskLogs.length).toBeGreaterThan(0);
     // The worker logs show what the steps did, with the bucket they wrote to.
-    expect(taskLogs.map((f) => readFileSync(join(root, f), "utf8")).join("\n")).toContain(storageUrl);
+    const taskLogText = taskLogs.map((f) => readFileSync(join(root, f), "utf8")).join("\n");
+    expect(taskLogText).toContain(storageUrl);
+    // The Celery workers started warm step workers for their first steps and reused them for later ones.
+    expect(taskLogText).toMatch(/baton worker pid \d+ \(started\)/);
+    expect(taskLogText).toMatch(/baton worker pid \d+ \(warm\)/);
     // ...and the bucket holds no trace of the secret either.
     const bucket = openStore(storageUrl, moto.env);
     const objects = await bucket.listFiles();
