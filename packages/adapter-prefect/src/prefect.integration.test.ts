@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
@@ -16,6 +16,26 @@ const perFile = prefectServerPerFile("baton-prefect-server-");
 
 /** The parent of process `pid` (field 4 of /proc/<pid>/stat, after the command in parentheses). */
 const parentPid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+
+/**
+ * The Prefect engine process of a flow run that `prefect flow-run execute` (pid `supervisor`) runs:
+ * its child (prefect/cli/flow_run.py starts the engine as a process). Not the Node step's parent: a
+ * warm worker is nobody's child of this run.
+ */
+function enginePid(supervisor: number): number {
+  const children = readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return parentPid(pid) === supervisor;
+      } catch {
+        return false; // it ended meanwhile
+      }
+    });
+  if (children.length !== 1) throw new Error(`prefect flow-run execute (pid ${supervisor}) has ${children.length} child processes, not one engine: ${children.join(", ")}`);
+  return children[0]!;
+}
 
 const options = { python: perFile.python, server: perFile.server };
 
@@ -232,10 +252,11 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     const release = controlFile(env.env.FIXTURE_CONTROL_DIR!, "truth/sleeper", "release");
     rmSync(marker, { force: true });
     rmSync(release, { force: true });
-    const started = await harness.driver().request<{ flowRunId: string }>("start_run", { assets: ["truth/sleeper"], logFile: join(env.workDir, "sigterm-run.log") });
+    const started = await harness.driver().request<{ flowRunId: string; pid: number }>("start_run", { assets: ["truth/sleeper"], logFile: join(env.workDir, "sigterm-run.log") });
     await waitFor(() => existsSync(marker), { what: `truth/sleeper to start in flow run ${started.flowRunId}` });
+    // The step's process: its own Node process, or the warm worker running it (which exits after a cancelled step).
     const node = Number(readFileSync(marker, "utf8").trim());
-    const engine = parentPid(node);
+    const engine = enginePid(started.pid);
     process.kill(engine, "SIGTERM");
     try {
       await waitFor(() => !processAlive(node), { what: `Node step ${node} to stop after its flow-run process ${engine} got SIGTERM` });
@@ -253,9 +274,10 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     const started = await harness.driver().request<{ flowRunId: string; pid: number }>("start_run", { assets: ["truth/sleeper"], logFile: join(harness.environment().workDir, "killed-run.log") });
     await waitFor(() => existsSync(marker), { what: `truth/sleeper to start in flow run ${started.flowRunId}` });
     const node = Number(readFileSync(marker, "utf8").trim());
-    const parent = parentPid(node);
+    const parent = enginePid(started.pid);
     // First the supervisor (`prefect flow-run execute`, which would clean its process group up), then
-    // the Prefect engine process that runs the task: only the step runner itself can stop Node now.
+    // the Prefect engine process that runs the task: only the step runner itself can stop Node now
+    // (a Node step watches its parent; a warm worker sees its client's connection end).
     process.kill(started.pid, "SIGKILL");
     process.kill(parent, "SIGKILL");
     try {

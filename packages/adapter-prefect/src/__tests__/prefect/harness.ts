@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Manifest } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
@@ -9,6 +10,7 @@ import type { PrefectResources } from "../../resources.js";
 import { Driver } from "./driver.js";
 import { packageDir } from "./env.js";
 import type { PrefectServer } from "./server.js";
+import { stopWorkers } from "./workers.js";
 
 /**
  * What the Prefect runtime is held to: every capability but those named in NOT_YET, each with the
@@ -104,9 +106,15 @@ export interface PrefectHarness extends RuntimeHarness {
   run(request: MaterializeRequest): Promise<DriverRun>;
 }
 
-/** The conformance harness: flows run through the real Prefect; results are read from its API. */
-export function prefectHarness(options: { python: () => string; server: () => PrefectServer; flowName: string }): PrefectHarness {
+/**
+ * The conformance harness: flows run through the real Prefect; results are read from its API.
+ * `env` adds variables to the process that runs the flows (BATON_WORKER=off: one Node process per
+ * step); `name` is the runtime's name in reports. The warm workers it starts (their own folder,
+ * BATON_WORKER_DIR) are stopped at teardown rather than left to idle out.
+ */
+export function prefectHarness(options: { python: () => string; server: () => PrefectServer; flowName: string; name?: string; env?: Readonly<Record<string, string>> }): PrefectHarness {
   let driver: Driver | undefined;
+  let workers: string | undefined;
   let project: PrefectProject | undefined;
   let environment: HarnessEnvironment | undefined;
 
@@ -132,7 +140,7 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
     request.cancelAfterStart === undefined ? driver!.request<DriverRun>("materialize", params(request), 600_000) : cancelledRun(request, request.cancelAfterStart);
 
   return {
-    name: "prefect",
+    name: options.name ?? "prefect",
     driver: () => driver!,
     project: () => project!,
     environment: () => environment!,
@@ -144,7 +152,9 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
       project = await buildFixtures({ fixtureModule: e.fixtureModule, exportName: e.exportName, outDir: join(e.workDir, "project"), flowName: options.flowName, resources: FIXTURE_RESOURCES, ...(s3 ? { storageSecret: STORAGE_SECRET } : {}) });
       // Values that Prefect keeps (blocks, variables, the S3 credentials) are not in the driver's environment at all.
       // PYTHONPATH only lets the driver import the generated flows.py; baton_prefect is installed.
-      const env: Record<string, string | undefined> = { ...process.env, ...e.env, ...options.server().env, BATON_NODE: process.execPath, PYTHONPATH: project.outDir };
+      // Short: the workers' Unix sockets live under it (a socket path has at most 107 bytes).
+      workers = mkdtempSync(join(tmpdir(), "bpw-"));
+      const env: Record<string, string | undefined> = { ...process.env, ...e.env, ...options.server().env, BATON_NODE: process.execPath, PYTHONPATH: project.outDir, BATON_WORKER_DIR: workers, ...options.env };
       for (const name of FROM_PREFECT) delete env[name];
       if (s3) for (const name of Object.keys(env)) if (name.startsWith("AWS_")) delete env[name];
       driver = new Driver(options.python(), { cwd: project.outDir, env, logFile: join(e.workDir, "driver.log") });
@@ -175,6 +185,10 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
     async teardown() {
       await driver?.close();
       driver = undefined;
+      if (workers !== undefined) {
+        await stopWorkers(workers);
+        rmSync(workers, { recursive: true, force: true });
+      }
     },
   };
 }
