@@ -40,6 +40,15 @@ export default definitions({
       },
     }),
     asset({
+      key: "lingers",
+      resources: ["vault"],
+      compute: (_i, { resources }) => {
+        setInterval(() => console.log("late from lingers token=" + resources.vault.token), 50);
+        return pl.DataFrame({ x: [1] });
+      },
+    }),
+    asset({ key: "waits_a_bit", compute: () => new Promise((r) => setTimeout(() => r(pl.DataFrame({ x: [1] })), 800)) }),
+    asset({
       key: "sleeper",
       compute: async () => {
         writeFileSync(process.env.S_MARKER, String(process.pid));
@@ -82,17 +91,19 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_00
 }
 
 /** A worker on a fresh socket, and the exit of its process. */
-async function startWorker(args: string[] = []): Promise<{ socket: string; child: ChildProcess; exited: Promise<number | null> }> {
+async function startWorker(args: string[] = []): Promise<{ socket: string; child: ChildProcess; exited: Promise<number | null>; log: () => string }> {
   const folder = tempDir("bsw-");
   const socket = join(folder, "w.sock");
-  const child = spawn(process.execPath, [STEP_BIN, "worker", "--socket", socket, ...args], { cwd: folder, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [STEP_BIN, "worker", "--socket", socket, ...args], { cwd: folder, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let stderr = "";
+  let stdout = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   await waitFor(() => existsSync(socket) || child.exitCode !== null, `the worker to listen on ${socket}`);
   if (!existsSync(socket)) throw new Error(`the worker exited: ${stderr}`);
-  return { socket, child, exited };
+  return { socket, child, exited, log: () => stdout };
 }
 
 interface Frames {
@@ -168,6 +179,23 @@ describe("baton-step worker", () => {
     expect(second.frames.exit).toBe(0);
     expect(second.frames.hello?.pid).toBe(child.pid);
     expect(second.frames.out).toContain("only=unset");
+  });
+
+  it("prints from an interval an earlier step left running go to the worker's log, redacted, not into the next step", async () => {
+    const { socket, log } = await startWorker();
+    const storage = join(tempDir("bsw-store-"), "s");
+    const first = await open(socket);
+    first.send(request("lingers", {}, storage));
+    await first.closed;
+    expect(first.frames.exit).toBe(0);
+    const second = await open(socket);
+    second.send(request("waits_a_bit", {}, storage));
+    await second.closed;
+    expect(second.frames.exit).toBe(0);
+    await waitFor(() => log().includes("late from lingers"), "the late print in the worker's log");
+    expect(log()).toContain("late from lingers token=***");
+    // (While its own step still runs, the interval prints into that step, as in a one-off process.)
+    expect(second.frames.out).not.toContain("late from lingers");
   });
 
   it("a malformed request is reported with exit 3 and the worker serves the next one", async () => {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { chmodSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { parseArgs } from "node:util";
@@ -26,7 +27,7 @@ interface Listeners {
 /** The step being served: its connection and the process events routed to it. */
 interface Current {
   readonly socket: Socket;
-  readonly io: StepIO;
+  readonly io: StepIO & { readonly redact: (text: string) => string };
   readonly listeners: Listeners;
   exitCode: number | undefined;
   /** Why this worker must not serve another step, if it must not. */
@@ -78,6 +79,8 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
   const options = workerOptions(args);
   const socketPath = options.socket;
   let current: Current | undefined;
+  const owner = new AsyncLocalStorage<Current>();
+  let lastRedact: (text: string) => string = (t) => t;
   let owned = false;
   let idleTimer: NodeJS.Timeout | undefined;
   const log = (text: string) => writeAllSync(2, `${new Date().toISOString()} ${entry.name} worker ${process.pid}: ${text}\n`);
@@ -127,11 +130,15 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
   ] as const) {
     const original = stream.write.bind(stream) as (...a: unknown[]) => boolean;
     stream.write = function (chunk: unknown, ...rest: unknown[]): boolean {
-      const c = current;
-      if (!c || c.ended || (typeof chunk !== "string" && !(chunk instanceof Uint8Array))) return original(chunk, ...rest);
+      if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) return original(chunk, ...rest);
       const encoding = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : "utf8";
-      c.io[kind](typeof chunk === "string" ? Buffer.from(chunk, encoding).toString("utf8") : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("utf8"));
+      const text = typeof chunk === "string" ? Buffer.from(chunk, encoding).toString("utf8") : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("utf8");
       const callback = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+      // The step whose code is printing (async context), else the one being served. A timer an
+      // earlier step left behind prints to the worker's log, redacted, never into another step.
+      const c = owner.getStore() ?? current;
+      if (!c || c.ended) return original((c?.io.redact ?? lastRedact)(text), "utf8", callback);
+      c.io[kind](text);
       if (callback) process.nextTick(callback);
       return true;
     } as typeof stream.write;
@@ -188,6 +195,7 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
 
   const serve = async (socket: Socket, request: StepRequest, fd: number) => {
     const redact = redactorOf(request.secrets);
+    lastRedact = redact;
     const send = (text: string) => {
       try {
         writeAllSync(fd, text);
@@ -213,7 +221,8 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
         c.retired ??= reason;
       },
     };
-    const io: StepIO = {
+    const io: StepIO & { readonly redact: (text: string) => string } = {
+      redact,
       out: (text) => send(frames.out(redact(text))),
       err: (text) => send(frames.err(redact(text))),
       fd,
@@ -232,7 +241,7 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
       // promise can never settle drains it (beforeExit), exactly as in a one-off process.
       server.unref();
       socket.unref();
-      code = await main(request.argv, io);
+      code = await owner.run(c, () => main(request.argv, io));
     } catch (e) {
       io.err(`${entry.name}: ${(e as Error)?.message ?? String(e)}\n`);
       code = isRetryable(e) ? 1 : 3;
