@@ -70,6 +70,7 @@ export default definitions({
     asset({ key: "crashes", compute: () => new Promise(() => setTimeout(() => { throw new Error("boom in a timer"); }, 10)) }),
     asset({ key: "spins", timeoutSeconds: 0.5, compute: () => { for (;;) {} } }),
     asset({ key: "waits", timeoutSeconds: 0.5, compute: () => new Promise(() => { setInterval(() => console.log("still running"), 50); }) }),
+    asset({ key: "leaves_timer", compute: () => { setInterval(() => undefined, 1000); return frame(); } }),
     asset({ key: "big", compute: () => { globalThis.__ballast = Buffer.alloc(64 * 1024 * 1024, 1); return frame(); } }),
   ],
 });
@@ -541,3 +542,25 @@ def test_an_entry_without_the_worker_command_runs_one_off_and_is_remembered(
     assert second.returncode == 0
     assert project.sockets() == []
     entry.unlink()
+
+
+def test_a_step_that_leaves_a_timer_running_retires_its_worker(
+    project: Project,
+) -> None:
+    before = worker_pid(project)
+    assert worker_pid(project) == before, "a step that leaves nothing keeps its worker"
+    result = project.run("leaves_timer")
+    assert result.exit_code == 0, result.stderr
+    assert result.verdict(["leaves_timer"]).ok
+    wait_for(lambda: not alive(before), "the worker to retire")
+    assert (
+        "the step left 1 timer running: exiting"
+        in next(project.workers.glob("*.log")).read_text()
+    )
+    # The next step's never-settling promise is caught again: no leftover keeps its loop alive.
+    stuck = project.run("never_settles")
+    assert stuck.exit_code == 1
+    assert (
+        "a compute whose promise never settles?"
+        in stuck.verdict(["never_settles"]).message
+    )

@@ -43,7 +43,8 @@ export default definitions({
       key: "lingers",
       resources: ["vault"],
       compute: (_i, { resources }) => {
-        setInterval(() => console.log("late from lingers token=" + resources.vault.token), 50);
+        // Unref'd: a ref'd one would retire the worker after this step (see the Python tests).
+        setInterval(() => console.log("late from lingers token=" + resources.vault.token), 50).unref();
         return pl.DataFrame({ x: [1] });
       },
     }),

@@ -69,6 +69,11 @@ function fdOf(socket: Socket): number {
   return fd;
 }
 
+/** The ref'd timers and immediates keeping the event loop alive. */
+function liveTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate").length;
+}
+
 /** Replace process.env wholesale (not merge): the step sees exactly its request's environment. */
 function replaceEnv(next: Readonly<Record<string, string>>): void {
   for (const key of Object.keys(process.env)) if (!(key in next)) delete process.env[key];
@@ -232,6 +237,7 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
     };
     const c: Current = { socket, io, listeners, exitCode: undefined, retired: undefined, ended: false };
     const saved = { env: { ...process.env } as Record<string, string>, cwd: process.cwd() };
+    const timersBefore = liveTimers();
     current = c;
     let code: number;
     try {
@@ -246,6 +252,10 @@ export async function serveSteps(main: StepMain, args: readonly string[], entry:
       io.err(`${entry.name}: ${(e as Error)?.message ?? String(e)}\n`);
       code = isRetryable(e) ? 1 : 3;
     }
+    // A timer the step left keeping the loop alive would run on into the next step and hide a
+    // promise that never settles there (its loop could never drain): a one-off process had none.
+    const leftTimers = liveTimers() - timersBefore;
+    if (leftTimers > 0) c.retired ??= `the step left ${leftTimers} timer${leftTimers > 1 ? "s" : ""} running`;
     const rssMb = process.memoryUsage.rss() / (1024 * 1024);
     const retire = c.retired ?? (rssMb > options.maxRssMb ? `RSS ${Math.round(rssMb)} MB is above --max-rss-mb ${options.maxRssMb} after a step` : undefined);
     if (retire !== undefined) {
