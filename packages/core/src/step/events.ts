@@ -22,7 +22,11 @@ export interface MaterializationMetadata {
   readonly path: string | null;
   readonly format: "parquet" | "ipc" | "none";
   readonly codeVersion: string | null;
-  /** The asset's own declared metadata, passed through. */
+  /**
+   * The asset's own metadata: what it declares (`metadata`), then what this compute returned with
+   * `withMetadata(frame, {...})` (which wins on a shared key). Adapters show it as the
+   * materialization's metadata.
+   */
   readonly user: Readonly<Record<string, MetadataValue>>;
 }
 

@@ -11,6 +11,7 @@ import { contentHash, isPolarsFrame } from "../io/frames.js";
 import { dailyPartitions, hourlyPartitions, staticPartitions } from "../partitions/index.js";
 import { env, resource, secret } from "../resource.js";
 import { runStep, type StepOptions } from "./run.js";
+import { withMetadata } from "../with-metadata.js";
 import { cleanupTempDirs, eventLog, tempDir, thrown } from "../__tests__/helpers.js";
 
 afterEach(cleanupTempDirs);
@@ -817,5 +818,74 @@ describe("runStep: check-only steps (issue 12, EXECUTION-CONTRACT.md §5)", () =
     const none = step(definitions({ assets: [plain] }), ["plain"], { checksOnly: true });
     expect((await none.run).status).toBe("failure");
     expect(none.log.of("asset_failure")[0]!.error.message).toContain('asset "plain": no stored output to run its checks against');
+  });
+});
+
+describe("runStep: compute metadata, the inputs typo hint (issue 14)", () => {
+  it("stores the frame of withMetadata(frame, metadata) and adds the metadata to the materialization's, redacted", async () => {
+    const key = secret("TOKEN");
+    const seen: unknown[] = [];
+    const a = asset({
+      key: "cleaned",
+      metadata: { owner: "sales", rows_dropped: 0 },
+      resources: ["api"],
+      // The compute's return type is T1's (asset.ts); the runtime takes withMetadata's result.
+      compute: () => withMetadata(orders(), { rows_dropped: 3, note: "token s3cr3t", parts: [1, 2] }) as never,
+      checks: [{ name: "seen", check: (df) => (seen.push(df), true) }],
+    });
+    const api = resource({ config: { token: key }, create: () => ({}) });
+    const defs = definitions({ assets: [a], resources: { api } });
+    const { log, store, run } = step(defs, ["cleaned"], { env: { TOKEN: "s3cr3t" } });
+    expect((await run).status).toBe("success");
+    const [m] = log.of("materialization");
+    expect(m!.dataVersion).toBe(contentHash(orders()));
+    expect(m!.metadata.rowCount).toBe(3);
+    expect(m!.metadata.user).toEqual({ owner: "sales", rows_dropped: 3, note: "token ***", parts: [1, 2] });
+    expect(isPolarsFrame(seen[0])).toBe(true);
+    expect((await store.readRecord(["cleaned"], undefined))!.producedAs).toBe("polars");
+  });
+
+  it("takes withMetadata(undefined, …) from a side-effect asset and an Arrow table as the frame", async () => {
+    const sink = asset({ key: "sink", output: "none", compute: () => withMetadata(undefined, { published: 2 }) as never });
+    const arrow = asset({ key: "arrow", compute: () => withMetadata(tableFromArrays({ n: Int32Array.from([1]) }), { k: "v" }) as never });
+    const { log, store, run } = step(definitions({ assets: [sink, arrow] }), ["sink", "arrow"]);
+    expect((await run).status).toBe("success");
+    expect(log.of("materialization").map((e) => [e.asset, e.metadata.user])).toEqual([
+      ["sink", { published: 2 }],
+      ["arrow", { k: "v" }],
+    ]);
+    expect((await store.readRecord(["arrow"], undefined))!.producedAs).toBe("arrow");
+  });
+
+  it("fails the asset, writing nothing, when the metadata is not JSON", async () => {
+    const a = asset({ key: "bad_meta", compute: () => withMetadata(orders(), { at: new Date(0) } as never) as never });
+    const { log, store, run } = step(definitions({ assets: [a] }), ["bad_meta"]);
+    const result = await run;
+    expect(result.status).toBe("failure");
+    expect(result.retryable).toBe(false);
+    expect(log.of("asset_failure")[0]!.error.message).toContain('withMetadata(): metadata "at" is an object (Date), not a JSON value');
+    expect(await store.readRecord(["bad_meta"], undefined)).toBeUndefined();
+  });
+
+  it("names the inputs when compute reads one that does not exist", async () => {
+    const ordersAsset = asset({ key: "orders", compute: orders });
+    const customers = asset({ key: "customers", compute: () => pl.DataFrame({ customer: ["a"] }) });
+    const metrics = asset({
+      key: "customer_metrics",
+      inputs: { orders: ordersAsset, customers },
+      // A destructuring typo, as a user makes it (the type system would catch this one).
+      compute: (inputs) => {
+        const { ordres } = inputs as unknown as { ordres: pl.DataFrame };
+        return ordres.select("id");
+      },
+    });
+    const { log, run } = step(definitions({ assets: [ordersAsset, customers, metrics] }), ["orders", "customers", "customer_metrics"]);
+    const result = await run;
+    expect(result.assets.customer_metrics!.status).toBe("failure");
+    expect(result.retryable).toBe(false);
+    const [failure] = log.of("asset_failure");
+    expect(failure!.asset).toBe("customer_metrics");
+    expect(failure!.error.code).toBe("UNKNOWN_INPUT");
+    expect(failure!.error.message).toBe('asset "customer_metrics" has no input "ordres"; its inputs are orders, customers\n  fix: did you mean "orders"? (the compute\'s first argument holds the asset\'s `inputs` by name)');
   });
 });

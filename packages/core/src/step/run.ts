@@ -11,6 +11,8 @@ import { buildResources, redactorOf, resourceKeys, stepSecrets, type BuiltResour
 import { redactDeep, redactError, serializeError, type LogLevel, type SerializedError, type StepEvent } from "./events.js";
 import { redactProcessOutput } from "./output.js";
 import { declaredAt } from "../source.js";
+import { inputsProxy } from "../inputs-proxy.js";
+import { unwrapOutput } from "../with-metadata.js";
 import { startAttempt, type Attempt } from "./timeout.js";
 import type { TimeoutWatchdog } from "./watchdog.js";
 
@@ -257,7 +259,10 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
   // A store that cannot be written fails now, before the compute runs (not after its work is done).
   await o.store.prepare(asset.key, partitionKey);
   const context = contextFor(asset, partitionKey, o);
-  const output = await asset.compute(inputs as never, context);
+  // A name that is not an input throws, naming the inputs (a destructuring typo).
+  const returned = await asset.compute(inputsProxy(asset.id, inputs) as never, context);
+  // withMetadata(frame, metadata): the frame is the output, the metadata joins the materialization's.
+  const { data: output, metadata: computed } = unwrapOutput(returned, asset.id, () => declaredAt(asset));
   const frame = await validateOutput(asset, output);
   // Nothing is committed once the step is cancelled or the attempt timed out, even by a compute that finishes afterwards.
   o.attempt.check();
@@ -285,7 +290,8 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
       path: record.file ? o.store.locationOf(asset.key, partitionKey, record.file) : null,
       format: record.format,
       codeVersion: record.codeVersion,
-      user: redactDeep(asset.metadata, o.redact),
+      // What compute returned wins over the declared metadata on a shared key.
+      user: redactDeep({ ...asset.metadata, ...computed }, o.redact),
     },
   });
   if (conflict) {
