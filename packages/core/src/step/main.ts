@@ -40,6 +40,12 @@ import type { StepIO } from "./io.js";
  */
 const USAGE = "usage: baton-step run|check|sensor|schedule|worker --manifest M ...";
 
+/** The manifest's code versions of the selected assets (the bundle's compute text may differ from tsx's). */
+function manifestCodeVersions(manifest: Manifest, ids: readonly string[]): Record<string, string | null> {
+  const selected = new Set(ids);
+  return Object.fromEntries(manifest.assets.filter((a) => selected.has(a.id)).map((a) => [a.id, a.codeVersion]));
+}
+
 /** Every secret value the manifest's resources read from this environment, known before any user code runs. */
 function manifestSecrets(manifest: Manifest, environment: Readonly<Record<string, string | undefined>>): string[] {
   return manifest.resources.flatMap((r) => r.config.filter((c) => c.secret).map((c) => environment[c.env] ?? "")).filter((v) => v !== "");
@@ -173,6 +179,7 @@ export async function stepMain(argv: readonly string[], io: StepIO): Promise<num
           ...(watchdog ? { watchdog } : {}),
           ...(command === "check" ? { checksOnly: true } : {}),
           ...(values.check ? { checks: values.check } : {}),
+          codeVersions: manifestCodeVersions(manifest, values.asset ?? []),
         });
         g.release();
         return g.exitCode(result);

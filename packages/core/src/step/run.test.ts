@@ -889,3 +889,14 @@ describe("runStep: compute metadata, the inputs typo hint (issue 14)", () => {
     expect(failure!.error.message).toBe('asset "customer_metrics" has no input "ordres"; its inputs are orders, customers\n  fix: did you mean "orders"? (the compute\'s first argument holds the asset\'s `inputs` by name)');
   });
 });
+
+describe("runStep: codeVersions (a built step's manifest versions)", () => {
+  it("records the given code version over the definition's, and the definition's for other assets", async () => {
+    const a = asset({ key: "a", codeVersion: "from-definitions", compute: orders });
+    const b = asset({ key: "b", codeVersion: "b-own", compute: orders });
+    const { log, store, run } = step(definitions({ assets: [a, b] }), ["a", "b"], { codeVersions: { a: "from-manifest" } });
+    expect((await run).status).toBe("success");
+    expect(log.of("materialization").map((e) => e.metadata.codeVersion)).toEqual(["from-manifest", "b-own"]);
+    expect((await store.readRecord(["a"], undefined))!.codeVersion).toBe("from-manifest");
+  });
+});

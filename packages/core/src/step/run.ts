@@ -51,6 +51,12 @@ export interface StepOptions {
    * no materialization; a failed check is reported and does not fail the step.
    */
   readonly checksOnly?: boolean;
+  /**
+   * The code version to record per asset id, over the definitions' own: a built step passes the
+   * manifest's, so that the store, the event and the orchestrator's asset agree even where the
+   * bundle prints a compute differently from tsx, which computed the manifest's (code-version.ts).
+   */
+  readonly codeVersions?: Readonly<Record<string, string | null>>;
 }
 
 export type AssetStatus = "success" | "failure" | "skipped";
@@ -272,7 +278,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     frame,
     producedAs: frame === undefined ? "none" : isPolarsFrame(output) ? "polars" : "arrow",
     format: asset.format,
-    codeVersion: asset.codeVersion,
+    codeVersion: o.codeVersions && Object.hasOwn(o.codeVersions, asset.id) ? (o.codeVersions[asset.id] ?? undefined) : asset.codeVersion,
     runId: o.runId,
     // The deadline holds up to the commit point: a write that outlives it commits nothing.
     beforeCommit: o.attempt.check,
