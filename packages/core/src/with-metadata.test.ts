@@ -1,6 +1,11 @@
 import pl from "nodejs-polars";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { BatonError } from "./errors.js";
+import { asset } from "./asset.js";
+import { definitions } from "./definitions.js";
+import { materialize } from "./executor/materialize.js";
+import { LocalIOStore } from "./io/store.js";
+import { cleanupTempDirs, tempDir } from "./__tests__/helpers.js";
 import { isOutputWithMetadata, unwrapOutput, withMetadata } from "./with-metadata.js";
 
 function thrown(fn: () => unknown): BatonError {
@@ -12,6 +17,8 @@ function thrown(fn: () => unknown): BatonError {
   }
   throw new Error("expected a BatonError");
 }
+
+afterEach(cleanupTempDirs);
 
 describe("withMetadata", () => {
   it("wraps a frame and its metadata; a bare frame unwraps to itself", () => {
@@ -39,5 +46,23 @@ describe("withMetadata", () => {
     const e = bad([1]);
     expect(e.code).toBe("WRONG_OUTPUT_TYPE");
     expect(e.message).toContain('asset "orders" (src/defs.ts:3)');
+  });
+});
+
+describe("withMetadata on the embedded executor", () => {
+  it("puts the metadata in the run result's materialization, and the frame in the store", async () => {
+    const cleaned = asset({
+      key: "cleaned",
+      metadata: { owner: "sales" },
+      // The compute's return type is T1's (asset.ts); the runtime takes withMetadata's result.
+      compute: () => withMetadata(pl.DataFrame({ a: [1, 2] }), { rows_dropped: 3 }) as never,
+    });
+    const store = new LocalIOStore(tempDir());
+    const result = await materialize(definitions({ assets: [cleaned] }), { store, env: {} });
+    expect(result.status).toBe("success");
+    const [m] = result.assets.cleaned!.materializations;
+    expect(m!.metadata.user).toEqual({ owner: "sales", rows_dropped: 3 });
+    expect(m!.metadata.rowCount).toBe(2);
+    expect((await store.readRecord(["cleaned"], undefined))!.rowCount).toBe(2);
   });
 });
