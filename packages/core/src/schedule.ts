@@ -1,3 +1,4 @@
+import { resolveSelection, type Selection } from "./selection.js";
 import { callerLocation } from "./source.js";
 
 /**
@@ -18,7 +19,7 @@ export interface ScheduleDefinition {
    */
   readonly cron: string;
   readonly timezone: string;
-  /** Asset selection (see selection.ts), e.g. "group:daily" or "+customer_metrics". */
+  /** Asset selection in the string syntax (see selection.ts), e.g. "group:daily" or "+customer_metrics"; helpers and assets given to schedule() are resolved to it. */
   readonly selection: string;
   readonly partition: SchedulePartition | undefined;
   readonly description: string | undefined;
@@ -31,7 +32,8 @@ export function schedule(config: {
   name: string;
   cron: string;
   timezone?: string;
-  selection: string | readonly string[];
+  /** A string ("group:daily"), an asset, a helper (`upstream(x)`, `group("sales")`, …) or an array of these. */
+  selection: Selection;
   partition?: SchedulePartition;
   description?: string;
 }): ScheduleDefinition {
@@ -41,7 +43,7 @@ export function schedule(config: {
     name: config.name,
     cron: config.cron,
     timezone: config.timezone ?? "UTC",
-    selection: typeof config.selection === "string" ? config.selection : config.selection.join(" "),
+    selection: resolveSelection(config.selection),
     partition: config.partition,
     description: config.description,
     file: at?.file,

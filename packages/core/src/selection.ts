@@ -185,3 +185,158 @@ function resolve(
   if (selected.size === 0) throw new BatonError("UNKNOWN_SELECTION", `selection "${expression}" matches no assets`, { hint: "define assets first, or check that the definitions were loaded" });
   return assets.filter((a) => selected.has(a.id)).map((a) => a.id);
 }
+
+// ---- Selections written with asset objects and helpers, resolved to the string syntax above ----
+
+/** An asset as selections see it: any `asset()` result (only its id is read). */
+export interface AssetRef {
+  readonly kind: "asset";
+  readonly id: string;
+}
+
+/** A selection term built by `upstream`, `downstream`, `group`, `tag` or `key`; `text` is its string syntax. */
+export interface SelectionHelper {
+  readonly kind: "selection";
+  readonly text: string;
+  /** The term without its "+" parts, and how far it reaches; `upstream`/`downstream` widen these. */
+  readonly body: string;
+  readonly upstream: Depth;
+  readonly downstream: Depth;
+}
+
+/** One part of a selection: the string syntax, an asset object, or a helper. */
+export type SelectionPart = string | AssetRef | SelectionHelper;
+
+/**
+ * What `selection` accepts (schedules, sensors, `materialize`): a string such as `"group:daily +customer_metrics"`,
+ * an asset, a helper (`upstream(x)`, `downstream(x)`, `group("sales")`, `tag("k", "v")`, `key("a/b")`), or an array
+ * of these (their union).
+ */
+export type Selection = SelectionPart | readonly SelectionPart[];
+
+function helperError(problem: string): BatonError {
+  return new BatonError("UNKNOWN_SELECTION", problem, { hint: SYNTAX });
+}
+
+function termText(body: string, up: Depth, down: Depth): string {
+  const left = up === 0 ? "" : up === "all" ? "+" : `${up}+`;
+  const right = down === 0 ? "" : down === "all" ? "+" : `+${down}`;
+  return `${left}${body}${right}`;
+}
+
+function helper(body: string, up: Depth, down: Depth): SelectionHelper {
+  return Object.freeze({ kind: "selection", text: termText(body, up, down), body, upstream: up, downstream: down });
+}
+
+function isAssetRef(x: unknown): x is AssetRef {
+  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "asset" && typeof (x as { id?: unknown }).id === "string";
+}
+
+function isHelper(x: unknown): x is SelectionHelper {
+  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "selection" && typeof (x as { text?: unknown }).text === "string";
+}
+
+function describe(x: unknown): string {
+  if (typeof x === "string") return JSON.stringify(x);
+  if (Array.isArray(x)) return "an array";
+  if (typeof x === "object" && x !== null) return `an object (kind ${JSON.stringify((x as { kind?: unknown }).kind)})`;
+  return String(x);
+}
+
+/** The single key a term names; a string must be one plain key (no spaces, "+", "*"). */
+function keyBody(x: unknown, fn: string): string {
+  if (isAssetRef(x)) return x.id;
+  if (typeof x === "string" || (Array.isArray(x) && x.every((p) => typeof p === "string"))) {
+    const text = typeof x === "string" ? x : x.join("/");
+    let term: SelectionTerm | undefined;
+    try {
+      const terms = parseSelection(text);
+      term = terms.length === 1 ? terms[0] : undefined;
+    } catch {
+      term = undefined;
+    }
+    if (term?.kind !== "key" || term.upstream !== 0 || term.downstream !== 0) {
+      throw helperError(`${fn}(${JSON.stringify(x)}): not an asset key (path parts of letters, digits, '_', '.' or '-', joined by "/"); pass an asset, a key, or group()/tag()/key()`);
+    }
+    return term.key;
+  }
+  throw helperError(`${fn}(…) takes an asset, an asset key or a selection helper, not ${describe(x)}`);
+}
+
+function checkDepth(d: Depth | undefined, fn: string): Depth {
+  if (d === undefined || d === "all") return "all";
+  if (typeof d !== "number" || !Number.isInteger(d) || d < 0) {
+    throw helperError(`${fn}(…, ${JSON.stringify(d)}): depth must be a whole number of levels ≥ 0, or "all"`);
+  }
+  return d;
+}
+
+/** The target of `upstream`/`downstream`: an asset, a key, or another helper (to widen it). */
+export type SelectionTarget = AssetRef | string | readonly string[] | SelectionHelper;
+
+function around(x: SelectionTarget, fn: "upstream" | "downstream", d: Depth | undefined): SelectionHelper {
+  const depthOf = checkDepth(d, fn);
+  if (isHelper(x)) {
+    const current = fn === "upstream" ? x.upstream : x.downstream;
+    if (current !== 0) throw helperError(`${fn}(${x.text}): the term already reaches ${fn}; pass the term without ${fn}()`);
+    return fn === "upstream" ? helper(x.body, depthOf, x.downstream) : helper(x.body, x.upstream, depthOf);
+  }
+  const body = keyBody(x, fn);
+  return fn === "upstream" ? helper(body, depthOf, 0) : helper(body, 0, depthOf);
+}
+
+/**
+ * `x` and what it depends on: all levels (`"+x"`), or `depth` levels (`upstream(x, 1)` is `"1+x"`).
+ * `x` is an asset, a key, or a helper (`upstream(group("sales"))` is `"+group:sales"`).
+ */
+export function upstream(x: SelectionTarget, depth?: Depth): SelectionHelper {
+  return around(x, "upstream", depth);
+}
+
+/** `x` and what depends on it: all levels (`"x+"`), or `depth` levels (`downstream(x, 2)` is `"x+2"`). */
+export function downstream(x: SelectionTarget, depth?: Depth): SelectionHelper {
+  return around(x, "downstream", depth);
+}
+
+/** Every asset of group `name` (`"group:name"`). */
+export function group(name: string): SelectionHelper {
+  if (typeof name !== "string" || name === "" || /[\s,+]/.test(name)) {
+    throw helperError(`group(${JSON.stringify(name)}): a group name is a non-empty string without spaces, commas or "+"`);
+  }
+  return helper(`group:${name}`, 0, 0);
+}
+
+/** Every asset with tag `name` (`"tag:name"`), or with that tag set to `value` (`"tag:name=value"`). */
+export function tag(name: string, value?: string): SelectionHelper {
+  if (typeof name !== "string" || name === "" || /[\s,+=]/.test(name)) {
+    throw helperError(`tag(${JSON.stringify(name)}): a tag name is a non-empty string without spaces, commas, "+" or "="`);
+  }
+  if (value !== undefined && (typeof value !== "string" || /[\s,+]/.test(value))) {
+    throw helperError(`tag(${JSON.stringify(name)}, ${JSON.stringify(value)}): the selection syntax cannot hold a tag value with spaces, commas or "+"`);
+  }
+  return helper(value === undefined ? `tag:${name}` : `tag:${name}=${value}`, 0, 0);
+}
+
+/** The asset with key `k` ("sales/orders" or ["sales", "orders"]); never a prefix or a pattern. */
+export function key(k: string | readonly string[]): SelectionHelper {
+  return helper(keyBody(k, "key"), 0, 0);
+}
+
+function partText(part: unknown): string {
+  // Strings pass as written: definitions() reports their syntax with the schedule's or sensor's name.
+  if (typeof part === "string") return part;
+  if (isAssetRef(part)) return part.id;
+  if (isHelper(part)) return part.text;
+  throw helperError(`a selection takes strings, assets and selection helpers, not ${describe(part)}`);
+}
+
+/**
+ * A selection in the string syntax (what the manifest, `definitions().select` and the runtimes read):
+ * an array's parts joined by spaces, an asset as its key, a helper as its term. Throws UNKNOWN_SELECTION on
+ * a part that is none of these; the string syntax, and which assets it names, are checked where it is resolved
+ * against the definitions (`definitions()`, `materialize`).
+ */
+export function resolveSelection(selection: Selection): string {
+  const parts: readonly unknown[] = Array.isArray(selection) ? selection : [selection];
+  return parts.map(partText).join(" ");
+}

@@ -1,5 +1,6 @@
 import type { Logger } from "./asset.js";
 import type { TickResult } from "./schedule.js";
+import { resolveSelection, type Selection } from "./selection.js";
 import { callerLocation } from "./source.js";
 
 export interface SensorContext<R = Record<string, unknown>> {
@@ -24,7 +25,8 @@ export interface SensorDefinition {
 
 export function sensor(config: {
   name: string;
-  selection: string | readonly string[];
+  /** A string ("group:daily"), an asset, a helper (`upstream(x)`, `group("sales")`, …) or an array of these. */
+  selection: Selection;
   evaluate: (context: SensorContext) => TickResult | Promise<TickResult>;
   minimumIntervalSeconds?: number;
   resources?: readonly string[];
@@ -34,7 +36,7 @@ export function sensor(config: {
   return {
     kind: "sensor",
     name: config.name,
-    selection: typeof config.selection === "string" ? config.selection : config.selection.join(" "),
+    selection: resolveSelection(config.selection),
     minimumIntervalSeconds: config.minimumIntervalSeconds ?? 30,
     resources: [...(config.resources ?? [])],
     description: config.description,

@@ -11,10 +11,11 @@ import { serializeError, type MaterializationMetadata, type SerializedError, typ
 import { StepCancelled } from "../errors.js";
 import type { TimeoutWatchdog } from "../step/watchdog.js";
 import { ReadyQueue } from "./ready-queue.js";
+import { resolveSelection, type Selection } from "../selection.js";
 
 export interface MaterializeOptions {
-  /** Asset selection (see `selectAssets`); every asset when absent. */
-  readonly selection?: string;
+  /** Asset selection: the string syntax (see `selectAssets`), an asset, a helper (`upstream(x)`, …) or an array of these; every asset when absent. */
+  readonly selection?: Selection;
   readonly partition?: string;
   readonly partitionRange?: PartitionKeyRange;
   /** Ready-made resource instances, replacing the definitions' factories. */
@@ -71,7 +72,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   // One instant for the plan and its steps, so a window completing mid-run cannot change the keys.
   const now = options.now ?? new Date();
   // The one planner (plan.ts): every key is checked up front, so a typo leaves no half run behind.
-  const plan = planRun(defs, { selection: options.selection, partitionKey: options.partition, partitionRange: options.partitionRange, now });
+  const plan = planRun(defs, { selection: options.selection === undefined ? undefined : resolveSelection(options.selection), partitionKey: options.partition, partitionRange: options.partitionRange, now });
   const selected = plan.assets.map((a) => a.id);
   // Each planned asset by its position in run order; the scheduling below works on positions.
   const position = new Map(selected.map((id, i) => [id, i]));
