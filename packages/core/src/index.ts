@@ -17,13 +17,30 @@ export {
   type MetadataValue,
   type RetryPolicy,
 } from "./asset.js";
+export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
 export { resource, env, secret, resolveConfig, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
 export { LocalStorageClient, localStorage, type CatalogClient, type StorageClient } from "./protocols.js";
 export * from "./partitions/index.js";
 export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequest, type TickResult } from "./schedule.js";
 export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";
 export { definitions, isDefinitions, type Definitions, type DefinitionsInput, type PoolDefinition } from "./definitions.js";
-export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";
+export {
+  selectAssets,
+  parseSelection,
+  resolveSelection,
+  upstream,
+  downstream,
+  group,
+  tag,
+  key,
+  type SelectableAsset,
+  type AssetRef,
+  type Depth,
+  type Selection,
+  type SelectionHelper,
+  type SelectionPart,
+  type SelectionTarget,
+} from "./selection.js";
 export { cronProblem, timezoneProblem, previousTick, nextTick, prefectSchedules, repeatsEveryHour, type PrefectSchedule } from "./cron.js";
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
 export { planRun, planScheduleTick, firstInRunOrder, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";

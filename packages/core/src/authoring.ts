@@ -1,0 +1,54 @@
+/**
+ * `@baton/core/authoring`: the authoring API only — what a definitions file imports. It loads no CLI, build or
+ * runtime machinery (no esbuild, tsx or ajv at import; authoring.test.ts checks the module graph), so a
+ * definitions module imports fast wherever it is loaded. Everything here is also exported from `@baton/core`.
+ */
+export { BatonError } from "./errors.js";
+export { toAssetKey, keyToString, type AssetKey, type AssetKeyLike } from "./keys.js";
+export {
+  asset,
+  input,
+  type AssetCheck,
+  type AssetConfig,
+  type AssetContext,
+  type AssetDefinition,
+  type AssetOutput,
+  type CheckResult,
+  type CheckSeverity,
+  type FrameKind,
+  type InputRef,
+  type InputSpec,
+  type Logger,
+  type MetadataValue,
+  type RetryPolicy,
+} from "./asset.js";
+export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
+export { resource, env, secret, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
+export type { CatalogClient, StorageClient } from "./protocols.js";
+export type { PartitionsDefinition, TimePartitionsDefinition, StaticPartitionsDefinition, PartitionMapping, TimeWindow, PartitionKeyRange } from "./partitions/types.js";
+export {
+  hourlyPartitions,
+  dailyPartitions,
+  weeklyPartitions,
+  monthlyPartitions,
+  staticPartitions,
+  type TimePartitionsOptions,
+  type WeeklyPartitionsOptions,
+} from "./partitions/define.js";
+export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequest, type TickResult } from "./schedule.js";
+export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";
+export { definitions, isDefinitions, type Definitions, type DefinitionsInput, type PoolDefinition } from "./definitions.js";
+export {
+  upstream,
+  downstream,
+  group,
+  tag,
+  key,
+  resolveSelection,
+  type AssetRef,
+  type Depth,
+  type Selection,
+  type SelectionHelper,
+  type SelectionPart,
+  type SelectionTarget,
+} from "./selection.js";
