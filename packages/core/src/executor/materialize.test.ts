@@ -477,8 +477,8 @@ describe("materialize at scale", () => {
     expect(r.assets.c19999!.status).toBe("skipped");
   });
 
-  it("steps that never wait on IO still let timers run: an abort from a timer stops a run of 20,000 instant assets", async () => {
-    const assets = Array.from({ length: 20_000 }, (_, i) => asset({ key: `s${i}`, output: "none", compute: () => undefined }));
+  it("steps that never wait on IO still let timers run: an abort from a timer stops a run of 5,000 instant assets", async () => {
+    const assets = Array.from({ length: 5_000 }, (_, i) => asset({ key: `s${i}`, output: "none", compute: () => undefined }));
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 20);
     const r = await materialize(definitions({ assets }), { store: memoryStore(), env: {}, signal: controller.signal });
