@@ -213,13 +213,34 @@ describe("baton CLI", () => {
       "customer_metrics  group=default",
       "report  group=default",
       "publish  group=default",
-      "daily_orders  group=default  daily from 2024-01-01",
+      "daily_orders  group=default  daily from 2024-01-01 (open-ended) in UTC",
     ]);
     // An option value before the command is not mistaken for a command.
     const some = await cli(["--select", "group:raw", "list"]);
     expect(some.out).toEqual(["sales/orders  group=raw  raw orders", "customers  group=raw"]);
     const json = await cli(["list", "--json", "--select", "publish"]);
     expect(JSON.parse(json.out.join("\n"))).toEqual([{ id: "publish", group: "default", partitions: null, deps: ["report"], description: null }]);
+  });
+
+  it("list shows each partition's timezone and end", async () => {
+    writeFileSync(
+      join(project, "windows.ts"),
+      [
+        'import pl from "nodejs-polars";',
+        'import { asset, definitions, hourlyPartitions, staticPartitions } from "@baton/core";',
+        "const frame = () => pl.DataFrame({ x: [1] });",
+        'const paris = asset({ key: "paris", partitions: hourlyPartitions({ start: "2024-03-01T00:00", end: "2024-04-01T00:00", timezone: "Europe/Paris" }), compute: frame });',
+        'const regions = asset({ key: "regions", partitions: staticPartitions(["eu", "us"]), compute: frame });',
+        "export default definitions({ assets: [paris, regions] });",
+      ].join("\n"),
+    );
+    const listed = await cli(["list", "--definitions", "windows.ts"]);
+    expect(listed.out).toEqual([
+      "paris  group=default  hourly from 2024-03-01T00:00 to 2024-04-01T00:00 (exclusive) in Europe/Paris",
+      "regions  group=default  static eu|us",
+    ]);
+    const json = await cli(["list", "--json", "--definitions", "windows.ts", "--select", "paris"]);
+    expect(JSON.parse(json.out.join("\n"))[0].partitions).toMatchObject({ type: "time", grain: "hourly", end: "2024-04-01T00:00", timezone: "Europe/Paris" });
   });
 
   it("graph prints a tree, or Mermaid", async () => {

@@ -238,9 +238,15 @@ function describeAsset(a: ReturnType<import("../definitions.js").Definitions["as
   return { id: a.id, group: a.group, partitions: a.partitions ?? null, deps: [...upstream], description: a.description ?? null };
 }
 
+/** "daily from 2024-01-01 to 2024-03-01 (exclusive) in Europe/Paris"; "… (open-ended) in UTC" without an end. */
+function describePartitionsLine(p: NonNullable<ReturnType<import("../definitions.js").Definitions["asset"]>["partitions"]>): string {
+  if (p.type === "static") return `static ${p.keys.join("|")}`;
+  return `${p.grain} from ${p.start}${p.end === undefined ? " (open-ended)" : ` to ${p.end} (exclusive)`} in ${p.timezone}`;
+}
+
 function describeLine(a: ReturnType<import("../definitions.js").Definitions["asset"]>): string {
   const parts = [`group=${a.group}`];
-  if (a.partitions) parts.push(a.partitions.type === "time" ? `${a.partitions.grain} from ${a.partitions.start}` : `static ${a.partitions.keys.join("|")}`);
+  if (a.partitions) parts.push(describePartitionsLine(a.partitions));
   if (a.description) parts.push(a.description);
   return parts.join("  ");
 }
