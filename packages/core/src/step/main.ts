@@ -57,8 +57,16 @@ function manifestSecrets(manifest: Manifest, environment: Readonly<Record<string
  * this process, its event loop blocked, cannot (EXECUTION-CONTRACT.md §1).
  */
 function watchdogFor(defs: Definitions, selected: readonly string[], since: number, io: StepIO): TimeoutWatchdog | undefined {
-  const ids = new Set(selected);
-  if (!defs.assets.some((a) => ids.has(a.id) && a.timeoutSeconds !== undefined)) return undefined;
+  // By id, not a pass over every asset: a warm worker serving one step per asset of a 100,000-asset graph.
+  // An unknown id is runStep's to report, with its hint.
+  const timed = (id: string) => {
+    try {
+      return defs.asset(id).timeoutSeconds !== undefined;
+    } catch {
+      return false;
+    }
+  };
+  if (!selected.some(timed)) return undefined;
   return startWatchdog({
     io,
     stdout: (a) => {
