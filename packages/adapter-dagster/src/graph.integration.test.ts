@@ -39,9 +39,10 @@ describe("the emitted Dagster code location", () => {
     graph = (await driver.request<{ assets: Record<string, DagsterAsset> }>({ op: "graph" })).assets;
   }, 600_000);
 
+  // A loaded machine can take longer than vitest's 10 s default for the driver to exit.
   afterAll(async () => {
     await driver?.close();
-  });
+  }, 60_000);
 
   it("loads as a code-location image would: `dagster definitions validate -m <module>.definitions -d src`", () => {
     const out = execFileSync(dagsterEnv().bin("dagster"), ["definitions", "validate", "-m", `${module}.definitions`, "-d", "src"], { cwd: outDir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
