@@ -272,7 +272,8 @@ async function runWithPipes(options: DagsterStepOptions, pipes: PipesContext, en
     redact = redactor(secrets);
     // Every secret of the code location, not only this step's: the asset could print any of them.
     // Unregistered after the step, so a warm worker never applies one step's secrets to the next.
-    if (options.pipes === undefined) unredact = redactProcessOutput(redactorOf(secrets));
+    const redactText = redactorOf(secrets);
+    if (options.pipes === undefined) unredact = redactProcessOutput(redactText);
     const definitions = await loadDefinitions(resolve(dirname(manifestPath), manifest.runtime.module), manifest.runtime.export);
     const request = requestFromPipes(pipes, manifest);
     const reporter = new PipesReporter(pipes, manifest, request.partitionRange !== undefined, redact, end);
@@ -281,7 +282,7 @@ async function runWithPipes(options: DagsterStepOptions, pipes: PipesContext, en
       return result.status === "success" ? 0 : result.retryable ? 1 : DETERMINISTIC_EXIT;
     }
     // The process's events, or on a warm worker the worker's view of this one step.
-    const guard = guardStep({ assets: request.assets, write: reporter.onEvent, ...(options.io ? { host: options.io.host, stderr: options.io.err } : {}) });
+    const guard = guardStep({ assets: request.assets, write: reporter.onEvent, redact: redactText, ...(options.io ? { host: options.io.host, stderr: options.io.err } : {}) });
     // A timed compute that blocks the event loop: the watchdog thread prints its stderr line (to
     // the worker connection on a warm worker) and SIGKILLs this process (EXECUTION-CONTRACT.md §1);
     // baton_dagster.step makes that line the step's error. Started only for a timed asset: a
