@@ -19,7 +19,7 @@ export {
 } from "./asset.js";
 export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
 export { resource, env, secret, resolveConfig, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
-export { LocalStorageClient, localStorage, type CatalogClient, type StorageClient } from "./protocols.js";
+export { LocalStorageClient, S3StorageClient, localStorage, openStorageClient, storageClient, type CatalogClient, type StorageClient } from "./protocols.js";
 export * from "./partitions/index.js";
 export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequest, type TickResult } from "./schedule.js";
 export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";

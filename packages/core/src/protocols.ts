@@ -1,9 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize, relative, resolve } from "node:path";
-import { randomUUID } from "node:crypto";
 import type { Schema, Table } from "apache-arrow";
-import { BatonError } from "./errors.js";
 import { env, resource } from "./resource.js";
+import { LocalStorageClient } from "./storage-client/local.js";
 
 /** The seed's catalog protocol: tables by name. Implementations live with the user's resources. */
 export interface CatalogClient {
@@ -11,40 +8,20 @@ export interface CatalogClient {
   createTable(name: string, schema: Schema): Promise<Table>;
 }
 
-/** The seed's storage protocol: bytes by path. */
+/**
+ * The seed's storage protocol: bytes by path, relative to the client's root. Core implements it on a
+ * local folder (`LocalStorageClient`) and on S3 (`S3StorageClient`); `storageClient(url)` picks one
+ * by URL (STORAGE-CLIENT.md). A failed read or write throws a `BatonStorageError` naming the file or
+ * `s3://bucket/key` and the fix; `code` is "NOT_FOUND" when there is nothing at the path.
+ */
 export interface StorageClient {
   read(path: string): Promise<Uint8Array>;
   write(path: string, data: Uint8Array): Promise<void>;
 }
 
-/** A `StorageClient` on a local folder. Writes are atomic: a reader sees old bytes or new, never torn. */
-export class LocalStorageClient implements StorageClient {
-  readonly root: string;
-  constructor(root: string) {
-    this.root = resolve(root);
-  }
-
-  private locate(path: string): string {
-    const full = normalize(join(this.root, path));
-    const rel = relative(this.root, full);
-    if (rel.startsWith("..") || isAbsolute(rel)) {
-      throw new BatonError("CONFIG", `path "${path}" leaves the storage root ${this.root}`, { hint: "use a path relative to the storage root" });
-    }
-    return full;
-  }
-
-  async read(path: string): Promise<Uint8Array> {
-    return new Uint8Array(await readFile(this.locate(path)));
-  }
-
-  async write(path: string, data: Uint8Array): Promise<void> {
-    const target = this.locate(path);
-    await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${randomUUID()}.tmp`;
-    await writeFile(tmp, data);
-    await rename(tmp, target);
-  }
-}
+export { LocalStorageClient } from "./storage-client/local.js";
+export { S3StorageClient } from "./storage-client/s3.js";
+export { openStorageClient, storageClient } from "./storage-client/open.js";
 
 /** Ready-made resource: a local `StorageClient` whose root comes from `BATON_LOCAL_STORAGE_ROOT`. */
 export const localStorage = resource({

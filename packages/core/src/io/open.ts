@@ -29,7 +29,7 @@ export function openStore(spec: string | undefined, env: Env = process.env, opti
 export type StorageLocation = { readonly kind: "local"; readonly path: string } | { readonly kind: "s3"; readonly bucket: string; readonly prefix: string };
 
 /** What a BATON_STORAGE (or `--storage`) value names, or a STORAGE_URL error saying what is supported. */
-export function parseStorage(spec: string): StorageLocation {
+export function parseStorage(spec: string, setting = "BATON_STORAGE"): StorageLocation {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(spec)?.[1];
   // "C:\…" is a Windows drive, not a scheme.
   if (scheme === undefined || (scheme.length === 1 && process.platform === "win32")) return { kind: "local", path: resolve(spec) };
@@ -39,38 +39,38 @@ export function parseStorage(spec: string): StorageLocation {
     try {
       path = fileURLToPath(spec);
     } catch (e) {
-      throw bad(spec, `it is not a file URL of an absolute path (${(e as Error).message})`);
+      throw bad(spec, setting, `it is not a file URL of an absolute path (${(e as Error).message})`);
     }
-    if (!isAbsolute(path)) throw bad(spec, "a file URL names an absolute path");
+    if (!isAbsolute(path)) throw bad(spec, setting, "a file URL names an absolute path");
     return { kind: "local", path };
   }
-  if (lower === "s3") return { kind: "s3", ...parseS3(spec) };
-  throw bad(spec, `the scheme "${scheme}:" is not supported`);
+  if (lower === "s3") return { kind: "s3", ...parseS3(spec, setting) };
+  throw bad(spec, setting, `the scheme "${scheme}:" is not supported`);
 }
 
-function parseS3(spec: string): { bucket: string; prefix: string } {
+function parseS3(spec: string, setting: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([^/?#]*)(\/[^?#]*)?$/i.exec(spec);
-  if (!m) throw bad(spec, "it is not of the form s3://bucket[/prefix] (no query or fragment)");
+  if (!m) throw bad(spec, setting, "it is not of the form s3://bucket[/prefix] (no query or fragment)");
   const authority = m[1]!;
   if (authority.includes("@")) {
     // Never echo what stands before "@": it is a key or a secret.
-    throw new BatonError("STORAGE_URL", `BATON_STORAGE carries credentials (s3://…@${authority.slice(authority.lastIndexOf("@") + 1)}…): a store URL names only the bucket and prefix`, {
+    throw new BatonError("STORAGE_URL", `${setting} carries credentials (s3://…@${authority.slice(authority.lastIndexOf("@") + 1)}…): a store URL names only the bucket and prefix`, {
       hint: "remove the credentials from the URL and give them to the step as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or an instance role)",
     });
   }
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(authority)) {
-    throw bad(spec, `"${authority}" is not a bucket name (3 to 63 lowercase letters, digits, dots and hyphens)`);
+    throw bad(spec, setting, `"${authority}" is not a bucket name (3 to 63 lowercase letters, digits, dots and hyphens)`);
   }
   const prefix = (m[2] ?? "").replace(/^\/+|\/+$/g, "");
   if (prefix.split("/").some((part) => part === "" || part === "." || part === "..")) {
-    if (prefix !== "") throw bad(spec, "the prefix has an empty, \".\" or \"..\" segment");
+    if (prefix !== "") throw bad(spec, setting, "the prefix has an empty, \".\" or \"..\" segment");
   }
   return { bucket: authority, prefix };
 }
 
-function bad(spec: string, why: string): BatonError {
-  return new BatonError("STORAGE_URL", `BATON_STORAGE=${JSON.stringify(spec)} is not a store Baton can use: ${why}`, {
-    hint: `set BATON_STORAGE to ${SUPPORTED}`,
+function bad(spec: string, setting: string, why: string): BatonError {
+  return new BatonError("STORAGE_URL", `${setting}=${JSON.stringify(spec)} is not a store Baton can use: ${why}`, {
+    hint: `set ${setting} to ${SUPPORTED}`,
   });
 }
 

@@ -20,6 +20,8 @@ export interface S3StoreOptions {
   readonly partSize?: number;
   /** Called between reading the record's ETag and the conditional PUT of the record (tests make writers race here). */
   readonly beforeCommit?: (info: { readonly key: string; readonly attempt: number }) => Promise<void>;
+  /** The variable that names this bucket and prefix, as the fixes in error messages call it: BATON_STORAGE. */
+  readonly setting?: string;
 }
 
 /** Where an s3:// store is and how to reach it: the URL's bucket and prefix, the rest from the environment. */
@@ -216,6 +218,16 @@ export class S3Backend implements StoreBackend {
     }
   }
 
+  /** One plain PUT of `bytes` at `rel` (replacing what is there): an S3 object appears whole or not at all. */
+  async put(rel: string, bytes: Uint8Array, asset: string | undefined): Promise<void> {
+    const { sdk, client } = await this.connect();
+    try {
+      await client.send(new sdk.s3.PutObjectCommand({ Bucket: this.where.bucket, Key: this.key(rel), Body: bytes }));
+    } catch (e) {
+      throw this.failure("write", this.location(rel), e, asset);
+    }
+  }
+
   async get(rel: string, asset: string | undefined): Promise<Buffer | undefined> {
     return (await this.getWithTag(rel, asset))?.body;
   }
@@ -300,7 +312,7 @@ export class S3Backend implements StoreBackend {
 
   /** A BatonStorageError naming the store, the endpoint, the asset and what to fix. */
   private failure(action: string, path: string, e: unknown, asset: string | undefined): BatonStorageError {
-    return new BatonStorageError(action, path, e, this.url, asset, classify(e, this.url, this.endpoint, this.where.bucket));
+    return new BatonStorageError(action, path, e, this.url, asset, classify(e, this.url, this.endpoint, this.where.bucket, this.options.setting));
   }
 }
 
@@ -330,7 +342,7 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_A
 const CREDENTIAL_CODES = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed", "CredentialsProviderError", "InvalidClientTokenId"]);
 
 /** What an S3 failure means for the user: unreachable, no bucket, bad credentials, no permission, or other. */
-export function classify(e: unknown, url: string, endpoint: string, bucket: string): StorageFailure {
+export function classify(e: unknown, url: string, endpoint: string, bucket: string, setting = "BATON_STORAGE"): StorageFailure {
   const name = errorName(e);
   const code = (e as SdkError).code ?? "";
   const httpStatus = status(e);
@@ -347,7 +359,7 @@ export function classify(e: unknown, url: string, endpoint: string, bucket: stri
     return {
       code: "S3_NO_BUCKET",
       reason: `the bucket "${bucket}" does not exist at ${endpoint}`,
-      hint: `create the bucket "${bucket}", or set BATON_STORAGE to an existing bucket (now ${url})`,
+      hint: `create the bucket "${bucket}", or set ${setting} to an existing bucket (now ${url})`,
       retryable: false,
     };
   }
@@ -363,7 +375,7 @@ export function classify(e: unknown, url: string, endpoint: string, bucket: stri
     return {
       code: "S3_ACCESS_DENIED",
       reason: `${endpoint} denied access (${name || httpStatus}: ${message})`,
-      hint: `the credentials may not write to ${url}: allow s3:PutObject, s3:GetObject, s3:DeleteObject and s3:ListBucket on the bucket and prefix, or set BATON_STORAGE to a prefix they can write`,
+      hint: `the credentials may not write to ${url}: allow s3:PutObject, s3:GetObject, s3:DeleteObject and s3:ListBucket on the bucket and prefix, or set ${setting} to a prefix they can write`,
       retryable: false,
     };
   }
