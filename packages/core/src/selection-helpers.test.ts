@@ -1,12 +1,12 @@
 import pl from "nodejs-polars";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import { asset } from "./asset.js";
 import { definitions } from "./definitions.js";
 import { materialize } from "./executor/materialize.js";
 import { LocalIOStore } from "./io/store.js";
 import { schedule } from "./schedule.js";
 import { sensor } from "./sensor.js";
-import { downstream, group, key, resolveSelection, tag, upstream } from "./selection.js";
+import { downstream, group, key, resolveSelection, tag, upstream, type Selection, type SelectionHelper } from "./selection.js";
 import { caught, cleanupTempDirs, tempDir } from "./__tests__/helpers.js";
 
 afterEach(cleanupTempDirs);
@@ -86,5 +86,23 @@ describe("schedules, sensors, materialize and definitions take asset objects and
     expect(Object.keys(result.assets)).toEqual(["raw/orders", "orders"]);
     const two = await materialize(defs, { selection: [metrics, lonely], store: new LocalIOStore(tempDir()), env: {} });
     expect(Object.keys(two.assets).sort()).toEqual(["lonely", "metrics"]);
+  });
+});
+
+describe("selection types", () => {
+  it("takes strings, assets, helpers and arrays of them, and nothing else", () => {
+    expectTypeOf<Parameters<typeof schedule>[0]["selection"]>().toEqualTypeOf<Selection>();
+    expectTypeOf<Parameters<typeof sensor>[0]["selection"]>().toEqualTypeOf<Selection>();
+    expectTypeOf(upstream(metrics)).toEqualTypeOf<SelectionHelper>();
+    expectTypeOf([metrics, "group:raw", group("x")] as const).toExtend<Selection>();
+    const wrong = () => {
+      // @ts-expect-error a number is not a selection
+      resolveSelection(42);
+      // @ts-expect-error a check is not a selection target
+      upstream({ name: "not_empty" });
+      // @ts-expect-error tag values are strings
+      tag("tier", 3);
+    };
+    expect(typeof wrong).toBe("function");
   });
 });
