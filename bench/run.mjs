@@ -44,7 +44,7 @@ for (const [name, cmd, cwd] of benches) {
 
 if (overhead.length) {
   const ms = (x) => `${x.toFixed(0)} ms`;
-  const added = (x, native) => `+${ms(x - native)} (${(x / native).toFixed(1)}×)`.padEnd(18);
+  const added = (x, native) => `${x >= native ? "+" : "−"}${ms(Math.abs(x - native))} (${(x / native).toFixed(1)}×)`.padEnd(18);
   console.log(`\n=== per orchestrated step, added over the native Python+polars peer in the same run (goal: ≤ 25 ms with the worker on) ===`);
   console.log(`${"".padEnd(9)} ${"native".padStart(7)}   ${"cold: BATON_WORKER=off".padEnd(24)} ${"warm: first step".padEnd(18)} ${"warm: steady state".padEnd(18)} goal`);
   for (const o of overhead)
