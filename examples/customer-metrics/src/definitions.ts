@@ -56,10 +56,10 @@ const publishedMetrics = asset({
   group: "sales",
   description: "Publishes customer_metrics to the warehouse",
   inputs: { metrics: input(customerMetrics, { as: "polars" }) },
-  resources: ["warehouse"],
+  resources: { warehouse },
   output: "none",
   compute: async ({ metrics }, ctx) => {
-    const path = await (ctx.resources.warehouse as Warehouse).publish("customer_metrics", metrics.writeCSV().toString());
+    const path = await ctx.resources.warehouse.publish("customer_metrics", metrics.writeCSV().toString());
     ctx.log.info(`published ${metrics.height} rows to ${path}`);
   },
 });
@@ -70,7 +70,7 @@ const dailyRevenue = asset({
   description: "Revenue per day, one partition per day",
   partitions: dailyPartitions({ start: START, end: "2024-02-01" }),
   inputs: { orders },
-  compute: ({ orders }, ctx) => summarizeDay(orders, ctx.partitionKey!),
+  compute: ({ orders }, ctx) => summarizeDay(orders, ctx.partitionKey),
 });
 
 const nightly = schedule({
@@ -95,9 +95,9 @@ const metricsWhenOrdersChange = sensor({
   },
 });
 
+// orders and customers are collected through the inputs of the assets that read them.
 export default definitions({
-  assets: [orders, customers, customerMetrics, publishedMetrics, dailyRevenue],
-  resources: { warehouse },
+  assets: [customerMetrics, publishedMetrics, dailyRevenue],
   schedules: [nightly],
   sensors: [metricsWhenOrdersChange],
 });

@@ -51,7 +51,7 @@ describe("asset()", () => {
       group: "default",
       owners: [],
       tags: {},
-      codeVersion: undefined,
+      codeVersion: expect.stringMatching(/^[0-9a-f]{12}$/), // the default: a hash of the compute's source
       retry: undefined,
       metadata: {},
       checks: [],

@@ -2,11 +2,28 @@ import type * as pl from "nodejs-polars";
 import type { Table } from "apache-arrow";
 import { BatonError } from "./errors.js";
 import { toAssetKey, keyToString, type AssetKey, type AssetKeyLike } from "./keys.js";
-import type { PartitionMapping, PartitionsDefinition, TimeWindow, PartitionKeyRange } from "./partitions/types.js";
+import type {
+  PartitionKeyRange,
+  PartitionMapping,
+  PartitionsDefinition,
+  StaticPartitionsDefinition,
+  TimePartitionsDefinition,
+  TimeWindow,
+} from "./partitions/types.js";
+import type { ResourceDefinition } from "./resource.js";
 import { callerLocation } from "./source.js";
+import { defaultCodeVersion } from "./code-version.js";
+import type { OutputWithMetadata } from "./with-metadata.js";
 
-/** What an asset's compute function may return. `void` marks a side-effect asset. */
-export type AssetOutput = pl.DataFrame | Table | void;
+/** What a table asset stores. */
+type Frame = pl.DataFrame | Table;
+/**
+ * What an asset's compute function may return: a frame (or `void` for a side-effect asset), alone or
+ * wrapped by `withMetadata(frame, metadata)`.
+ */
+export type AssetOutput = Frame | void | OutputWithMetadata<Frame | void>;
+/** The frame a compute's result stores (what checks and downstream inputs see). */
+export type StoredOutput<O> = O extends OutputWithMetadata<infer F> ? F : O;
 export type FrameKind = "polars" | "arrow";
 
 export interface Logger {
@@ -16,19 +33,15 @@ export interface Logger {
   error(message: string): void;
 }
 
-/** Orchestrator-neutral context; the same object whichever runtime executes the step. */
-export interface AssetContext<R = Record<string, unknown>> {
+/** What every context has, whatever the asset's partitions. */
+interface BaseContext<R> {
   readonly assetKey: AssetKey;
   readonly runId: string;
   /** 0 on the first attempt. */
   readonly retryNumber: number;
-  /** Set when exactly one partition runs. */
-  readonly partitionKey: string | undefined;
   /** Every partition key this step covers (one, several for a range, none when unpartitioned). */
   readonly partitionKeys: readonly string[];
   readonly partitionKeyRange: PartitionKeyRange | undefined;
-  /** Time partitions only: the window covered by the partition key(s). */
-  readonly timeWindow: TimeWindow | undefined;
   readonly resources: R;
   readonly log: Logger;
   /**
@@ -37,6 +50,42 @@ export interface AssetContext<R = Record<string, unknown>> {
    */
   readonly signal: AbortSignal;
 }
+
+/**
+ * The partition fields, by the asset's partitions. Compute runs once per key of a range, so a
+ * partitioned compute always has its one key; a time-partitioned one also has the key's window.
+ * Anything else (a `PartitionsDefinition` not known statically, or no `P`) keeps both optional.
+ */
+export type PartitionContext<P> = [P] extends [undefined]
+  ? { readonly partitionKey: undefined; readonly timeWindow: undefined }
+  : [P] extends [TimePartitionsDefinition]
+    ? { readonly partitionKey: string; readonly timeWindow: TimeWindow }
+    : [P] extends [StaticPartitionsDefinition]
+      ? { readonly partitionKey: string; readonly timeWindow: undefined }
+      : [P] extends [PartitionsDefinition]
+        ? { readonly partitionKey: string; readonly timeWindow: TimeWindow | undefined }
+        : {
+            /** Set when exactly one partition runs. */
+            readonly partitionKey: string | undefined;
+            /** Time partitions only: the window covered by the partition key(s). */
+            readonly timeWindow: TimeWindow | undefined;
+          };
+
+/**
+ * Orchestrator-neutral context; the same object whichever runtime executes the step. `R` is the
+ * resources (typed from `asset({ resources: { warehouse } })`), `P` the asset's partitions.
+ */
+export type AssetContext<R = Readonly<Record<string, unknown>>, P = PartitionsDefinition | undefined> = BaseContext<R> & PartitionContext<P>;
+
+/** The resources an asset declares, as objects by name (typed) or as names (deprecated). */
+export type ResourcesConfig = Readonly<Record<string, ResourceDefinition<any, any>>> | readonly string[];
+
+/** `ctx.resources` for these declared resources: each object's client type, by its record key. */
+export type ResourcesOf<R> = R extends readonly string[]
+  ? Readonly<Record<string, unknown>>
+  : R extends Readonly<Record<string, ResourceDefinition<any, any>>>
+    ? { readonly [K in keyof R]: R[K] extends ResourceDefinition<infer T, any> ? Awaited<T> : never }
+    : Readonly<Record<string, unknown>>;
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -73,24 +122,40 @@ export interface InputSpec<A = unknown> {
 
 export type InputRef = AssetDefinition<any, any> | AssetKeyLike | InputSpec<AssetDefinition<any, any> | AssetKeyLike>;
 
-type OutputOf<A> = A extends AssetDefinition<infer O, any> ? (O extends void ? never : O) : pl.DataFrame;
+type OutputOf<A> = A extends AssetDefinition<infer O, any> ? Exclude<StoredOutput<O>, void> : pl.DataFrame;
 type LoadedAs<K, Fallback> = K extends "arrow" ? Table : K extends "polars" ? pl.DataFrame : Fallback;
+/** The `as` an input spec sets for sure (`undefined` when absent or only optional, as after `input(x, { partitionMapping })`). */
+type AsOf<I> = I extends { readonly as: infer K } ? K : undefined;
 /** The value a compute function receives for one input declaration. */
 export type InputValue<I> = I extends InputSpec<infer A>
-  ? LoadedAs<I["as"], OutputOf<A>>
+  ? LoadedAs<AsOf<I>, OutputOf<A>>
   : I extends AssetDefinition<any, any>
     ? OutputOf<I>
     : pl.DataFrame;
 export type InputValues<I extends Record<string, InputRef>> = { [K in keyof I]: InputValue<I[K]> };
 
-export interface AssetConfig<I extends Record<string, InputRef>, O extends AssetOutput> {
+/** What a compute that stores a table may return. */
+export type TableOutput = Frame | OutputWithMetadata<Frame>;
+/** What a side-effect compute (`output: "none"`) may return. */
+export type NoOutput = void | OutputWithMetadata<void>;
+
+export interface AssetConfig<
+  I extends Record<string, InputRef>,
+  O extends AssetOutput,
+  R extends ResourcesConfig = ResourcesConfig,
+  P extends PartitionsDefinition | undefined = PartitionsDefinition | undefined,
+> {
   key: AssetKeyLike;
   inputs?: I;
   /** Assets that must run first but whose data this asset does not read. */
   deps?: readonly (AssetDefinition<any, any> | AssetKeyLike)[];
-  compute: (inputs: InputValues<I>, context: AssetContext) => O | Promise<O>;
-  partitions?: PartitionsDefinition;
-  resources?: readonly string[];
+  compute: (inputs: InputValues<I>, context: AssetContext<ResourcesOf<R>, P>) => O | Promise<O>;
+  partitions?: P;
+  /**
+   * The resources compute uses, by name: `{ warehouse }` (typed in `ctx.resources`, collected by
+   * `definitions()`). `["warehouse"]` (names provided by `definitions({ resources })`) still works.
+   */
+  resources?: R;
   description?: string;
   group?: string;
   owners?: readonly string[];
@@ -98,7 +163,7 @@ export interface AssetConfig<I extends Record<string, InputRef>, O extends Asset
   codeVersion?: string;
   retry?: RetryPolicy;
   metadata?: Record<string, MetadataValue>;
-  checks?: readonly AssetCheck<Exclude<O, void>>[];
+  checks?: readonly AssetCheck<Exclude<StoredOutput<O>, void>>[];
   /** Storage format of the output. Parquet (default) is readable by Python users too. */
   io?: { format?: "parquet" | "ipc" };
   /** "none" declares a side-effect asset that returns nothing and stores no data. */
@@ -127,11 +192,17 @@ export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends 
   readonly deps: readonly AssetKey[];
   readonly compute: (inputs: InputValues<I>, context: AssetContext) => O | Promise<O>;
   readonly partitions: PartitionsDefinition | undefined;
+  /** The names of the resources compute uses (what the manifest and the step read). */
   readonly resources: readonly string[];
+  /** The resource objects declared with `resources: { name: resource(…) }`, collected by `definitions()`. */
+  readonly resourceDefinitions?: Readonly<Record<string, ResourceDefinition<any, any>>>;
+  /** Asset objects named in `inputs` and `deps`: `definitions()` collects them without being listed. */
+  readonly upstreamAssets?: readonly AssetDefinition<any, any>[];
   readonly description: string | undefined;
   readonly group: string;
   readonly owners: readonly string[];
   readonly tags: Readonly<Record<string, string>>;
+  /** `codeVersion` as declared, else a short hash of the compute's source (always set by `asset()`). */
   readonly codeVersion: string | undefined;
   readonly retry: RetryPolicy | undefined;
   readonly metadata: Readonly<Record<string, MetadataValue>>;
@@ -180,13 +251,64 @@ function resolveInput(name: string, ref: InputRef, owner: string, file: string |
   return { name, key, as: spec.as, partitionMapping: spec.partitionMapping };
 }
 
+function isResourceDefinition(x: unknown): x is ResourceDefinition<any, any> {
+  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "resource";
+}
+
+/** Names for the manifest and the step, and the objects `definitions()` collects. */
+function resolveResources(
+  resources: ResourcesConfig | undefined,
+  owner: string,
+  file: string | undefined,
+): { names: string[]; objects: Record<string, ResourceDefinition<any, any>> } {
+  if (resources === undefined) return { names: [], objects: {} };
+  if (Array.isArray(resources)) {
+    const bad = resources.find((r) => typeof r !== "string" || r === "");
+    if (bad !== undefined) {
+      throw new BatonError("INVALID_DEFINITION", `resources lists ${JSON.stringify(bad) ?? String(bad)}, not a resource name`, {
+        asset: owner,
+        file,
+        hint: "pass the resource objects by name: resources: { warehouse }",
+      });
+    }
+    return { names: [...new Set(resources as readonly string[])], objects: {} };
+  }
+  if (typeof resources !== "object" || resources === null) {
+    throw new BatonError("INVALID_DEFINITION", `resources is ${typeof resources}`, { asset: owner, file, hint: "pass the resource objects by name: resources: { warehouse }" });
+  }
+  const objects: Record<string, ResourceDefinition<any, any>> = {};
+  for (const [name, r] of Object.entries(resources as Readonly<Record<string, unknown>>)) {
+    if (!isResourceDefinition(r)) {
+      throw new BatonError("INVALID_DEFINITION", `resources.${name} is not a resource`, {
+        asset: owner,
+        file,
+        hint: `declare it with resource({ create, config }) and pass it as resources: { ${name} }`,
+      });
+    }
+    objects[name] = r;
+  }
+  return { names: Object.keys(objects), objects };
+}
+
 /**
  * Declare an asset around a pure function. The declaration is checked here for what can be known
  * alone (key, inputs, retry policy); graph-wide checks happen in `definitions()`.
  */
-export function asset<I extends Record<string, InputRef> = Record<never, never>, O extends AssetOutput = AssetOutput>(
-  config: AssetConfig<I, O>,
-): AssetDefinition<O, I> {
+export function asset<
+  I extends Record<string, InputRef> = Record<never, never>,
+  O extends TableOutput = TableOutput,
+  R extends ResourcesConfig = readonly string[],
+  P extends PartitionsDefinition | undefined = undefined,
+>(config: AssetConfig<I, O, R, P> & { output?: "table" }): AssetDefinition<O, I>;
+/** A side-effect asset: `output: "none"` and a compute that returns nothing (no data is stored). */
+export function asset<
+  I extends Record<string, InputRef> = Record<never, never>,
+  R extends ResourcesConfig = readonly string[],
+  P extends PartitionsDefinition | undefined = undefined,
+>(config: AssetConfig<I, NoOutput, R, P> & { output: "none" }): AssetDefinition<NoOutput, I>;
+export function asset(definition: object): AssetDefinition<any, any> {
+  // The overloads above type the declaration; the checks below are for what the compiler did not see.
+  const config = definition as AssetConfig<Record<string, InputRef>, AssetOutput>;
   const location = callerLocation();
   const file = location?.file;
   let key: string[];
@@ -233,6 +355,7 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
       hint: "use letters, digits, '_' and '-', starting with a letter or '_' (e.g. pool: \"warehouse\")",
     });
   }
+  const { names: resourceNames, objects: resourceDefinitions } = resolveResources(config.resources, id, file);
   const format = config.io?.format ?? "parquet";
   if (format !== "parquet" && format !== "ipc") {
     throw new BatonError("INVALID_DEFINITION", `unknown io format ${JSON.stringify(format)}`, { asset: id, file, hint: `use "parquet" or "ipc"` });
@@ -243,14 +366,20 @@ export function asset<I extends Record<string, InputRef> = Record<never, never>,
     id,
     inputs: Object.entries(config.inputs ?? {}).map(([name, ref]) => resolveInput(name, ref, id, file)),
     deps: (config.deps ?? []).map((d, i) => resolveInput(`deps[${i}]`, d, id, file).key),
-    compute: config.compute,
+    // The runtime context has the partition fields the compute's context type promises (see PartitionContext).
+    compute: config.compute as unknown as AssetDefinition["compute"],
     partitions: config.partitions,
-    resources: [...(config.resources ?? [])],
+    resources: resourceNames,
+    resourceDefinitions,
+    upstreamAssets: [...Object.values(config.inputs ?? {}), ...(config.deps ?? [])]
+      .map((ref) => (isInputSpec(ref) ? ref.asset : ref))
+      .filter(isAssetDefinition),
     description: config.description,
     group: config.group ?? "default",
     owners: [...(config.owners ?? [])],
     tags: { ...(config.tags ?? {}) },
-    codeVersion: config.codeVersion,
+    // A short hash of the compute's source unless declared: editing the compute invalidates its outputs.
+    codeVersion: config.codeVersion ?? defaultCodeVersion(config.compute),
     retry,
     metadata: { ...(config.metadata ?? {}) },
     checks: [...(config.checks ?? [])],

@@ -37,7 +37,12 @@ export interface PoolDefinition {
 }
 
 export interface DefinitionsInput {
+  /** The assets; those their inputs and deps name as objects are collected too (listing them again is fine). */
   assets: readonly AssetDefinition<any, any>[];
+  /**
+   * Resources by name, merged with those the assets declare as objects (`asset({ resources: { warehouse } })`);
+   * needed here only for names in `resources: ["…"]` and sensors.
+   */
   resources?: Readonly<Record<string, ResourceDefinition<any, any>>>;
   schedules?: readonly ScheduleDefinition[];
   sensors?: readonly SensorDefinition[];
@@ -53,8 +58,9 @@ export function isDefinitions(x: unknown): x is Definitions {
 export function definitions(input: DefinitionsInput): Definitions {
   const errors: BatonError[] = [];
   const byId = new Map<string, AssetDefinition>();
-  for (const a of input.assets) {
+  for (const a of withUpstream(input.assets)) {
     const prior = byId.get(a.id);
+    if (prior === a) continue; // the same object listed twice, or listed and reached through an input
     if (prior) {
       errors.push(
         new BatonError("DUPLICATE_KEY", `the key is declared twice${prior.file ? ` (also at ${where(prior)})` : ""}`, {
@@ -65,7 +71,7 @@ export function definitions(input: DefinitionsInput): Definitions {
       );
     } else byId.set(a.id, a);
   }
-  const resources = input.resources ?? {};
+  const resources = collectResources(byId.values(), input.resources ?? {}, errors);
   const pools = input.pools ?? {};
   for (const [name, p] of Object.entries(pools)) {
     if (!POOL_NAME.test(name)) {
@@ -192,6 +198,59 @@ export function definitions(input: DefinitionsInput): Definitions {
     downstream: (id) => downstreamOf.get(id) ?? [],
     inOrder: (ids) => [...new Set(ids)].map(assetOf).sort((x, y) => position.get(x.id)! - position.get(y.id)!),
   };
+}
+
+/** The listed assets, then the asset objects reachable through their inputs and deps (depth first). */
+function withUpstream(listed: readonly AssetDefinition[]): AssetDefinition[] {
+  const out: AssetDefinition[] = [];
+  const seen = new Set<AssetDefinition>();
+  const stack = [...listed].reverse();
+  // Listed ones keep their order ahead of the collected ones, so messages name what the user wrote first.
+  for (const a of listed) seen.add(a);
+  out.push(...listed);
+  while (stack.length > 0) {
+    const a = stack.pop()!;
+    for (const up of a.upstreamAssets ?? []) {
+      if (seen.has(up)) continue;
+      seen.add(up);
+      out.push(up);
+      stack.push(up);
+    }
+  }
+  return out;
+}
+
+/**
+ * The resources of `definitions({ resources })` and those the assets declare as objects (the record
+ * key is the name). One name bound to two different objects is an error naming both users.
+ */
+function collectResources(
+  assets: Iterable<AssetDefinition>,
+  given: Readonly<Record<string, ResourceDefinition<any, any>>>,
+  errors: BatonError[],
+): Record<string, ResourceDefinition<any, any>> {
+  const out: Record<string, ResourceDefinition<any, any>> = { ...given };
+  const boundBy = new Map<string, AssetDefinition>();
+  for (const a of assets) {
+    for (const [name, r] of Object.entries(a.resourceDefinitions ?? {})) {
+      const prior = out[name];
+      if (prior === undefined) {
+        out[name] = r;
+        boundBy.set(name, a);
+      } else if (prior !== r) {
+        const first = boundBy.get(name);
+        const other = first ? `asset "${first.id}"${first.file ? ` (${where(first)})` : ""}` : "definitions({ resources })";
+        errors.push(
+          new BatonError("DUPLICATE_KEY", `resource "${name}" is bound to two different resource objects: by asset "${a.id}" and by ${other}`, {
+            asset: a.id,
+            file: where(a),
+            hint: `share one resource object (export it from one module), or give the other one its own name: resources: { ${name}2: … }`,
+          }),
+        );
+      }
+    }
+  }
+  return out;
 }
 
 export function isSideEffect(a: AssetDefinition): boolean {
