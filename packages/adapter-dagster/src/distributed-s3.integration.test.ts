@@ -69,7 +69,11 @@ def top_customers(metrics: pl.DataFrame) -> dg.MaterializeResult[None]:
     )
 `;
 
-/** BATON_NODE for the daemon's host: every Node step starts in a fresh directory of its own. */
+/**
+ * BATON_NODE for the daemon's host: every Node step starts in a fresh directory of its own. The
+ * daemon's steps run as one-off processes (BATON_WORKER=off), so that each Node process is one
+ * step, with the step's own argv; the warm worker on an s3 store is conformance-s3's.
+ */
 const NODE_IN_OWN_DIR = `#!/bin/sh
 dir=$(mktemp -d "$STEP_DIRS/step-XXXXXX") || exit 70
 cd "$dir" || exit 70
@@ -202,7 +206,7 @@ beforeAll(async () => {
   // 3. The daemon's host: the S3 keys (read by the baton_storage resource's dg.EnvVar in the run), Node.
   daemon = spawn(venv.bin("dagster-daemon"), ["run", "-w", workspace(daemonCopy, "daemon")], {
     cwd: join(work, "daemon-host"),
-    env: { ...process.env, ...common, ...moto.env, BATON_NODE: nodeWrapper, STEP_NODE: process.execPath, STEP_DIRS: stepDirs, CUSTOMER_METRICS_ROWS: ROWS, WAREHOUSE_DIR: join(work, "daemon-host", "warehouse") },
+    env: { ...process.env, ...common, ...moto.env, BATON_NODE: nodeWrapper, STEP_NODE: process.execPath, STEP_DIRS: stepDirs, BATON_WORKER: "off", CUSTOMER_METRICS_ROWS: ROWS, WAREHOUSE_DIR: join(work, "daemon-host", "warehouse") },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });

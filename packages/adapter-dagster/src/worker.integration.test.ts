@@ -79,12 +79,18 @@ afterAll(async () => {
 
 const workers = () => join(root, "w");
 
-async function launch(asset: string): Promise<string> {
-  const { launchRun } = await dev!.gql<{ launchRun: { __typename: string; run?: { runId: string } } }>(
-    `mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }`,
+type LaunchResult = { __typename: string; run?: { runId: string }; message?: string };
+
+async function launchOrError(asset: string): Promise<LaunchResult> {
+  const { launchRun } = await dev!.gql<{ launchRun: LaunchResult }>(
+    `mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }`,
     { p: { selector: { ...REPO, jobName: "__ASSET_JOB", assetSelection: [{ path: [asset] }] } } },
   );
-  return expectType(launchRun, "LaunchRunSuccess", `launchRun of ${asset}`).run!.runId;
+  return launchRun;
+}
+
+async function launch(asset: string): Promise<string> {
+  return expectType(await launchOrError(asset), "LaunchRunSuccess", `launchRun of ${asset}`).run!.runId;
 }
 
 async function runInfo(runId: string): Promise<RunInfo> {
@@ -170,22 +176,34 @@ describe("the warm worker under dagster dev", () => {
 
     writeFileSync(definitionsFile, readFileSync(fixture, "utf8").replace('const BUILD = "v1";', 'const BUILD = "v2";'));
     await buildProject(definitionsFile, project.outDir);
-    const { reloadRepositoryLocation } = await dev!.gql<{ reloadRepositoryLocation: { __typename: string } }>(
-      `mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) { __typename ... on PythonError { message } } }`,
-      { name: REPO.repositoryLocationName },
-    );
+    // "Reload definitions" in the UI; the code server restarts on the new folder. Until it
+    // serves, a launch may be refused (a PythonError): launched once it is accepted.
+    const reload = () =>
+      dev!.gql<{ reloadRepositoryLocation: { __typename: string } }>(
+        `mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) { __typename ... on Error { message } } }`,
+        { name: REPO.repositoryLocationName },
+      );
+    // The build took longer than the webserver keeps an idle connection open: a request racing its
+    // close fails with "fetch failed" (other side closed) and is sent again on a new connection.
+    const { reloadRepositoryLocation } = await reload().catch((e: Error) => {
+      if (!e.message.includes("fetch failed")) throw e;
+      return reload();
+    });
     expectType(reloadRepositoryLocation, "WorkspaceLocationEntry", "reloadRepositoryLocation");
-    await waitFor(
+    let refused: LaunchResult | undefined;
+    const runId = await waitFor(
       async () => {
-        const { workspaceOrError } = await dev!.gql<{ workspaceOrError: { locationEntries?: { name: string; loadStatus: string }[] } }>(
-          `{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }`,
-        );
-        return workspaceOrError.locationEntries?.find((e) => e.name === REPO.repositoryLocationName)?.loadStatus === "LOADED";
+        const result = await launchOrError("version");
+        if (result.__typename === "LaunchRunSuccess") return result.run!.runId;
+        refused = result;
+        return undefined;
       },
-      { timeoutMs: 300_000, intervalMs: 500, what: "the code location to reload after the rebuild" },
-    );
+      { timeoutMs: 300_000, intervalMs: 1_000, what: "a run of version launched on the reloaded code location" },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; last answer: ${JSON.stringify(refused)}`);
+    });
 
-    const run = await finished(await launch("version"));
+    const run = await finished(runId);
     expect(run.status, failures(run)).toBe("SUCCESS");
     expect(await stored("version", "build"), "the run after the rebuild ran the old code").toBe("v2");
     const after = await storedPid("version");
