@@ -46,6 +46,7 @@ describe("inputsProxy", () => {
     expect((inputs as Record<string, unknown>).then).toBeUndefined();
     expect(String(inputs)).toBe("[object Object]");
     expect(Object.prototype.hasOwnProperty.call(inputs, "orders")).toBe(true);
+    // eslint-disable-next-line no-prototype-builtins -- what a user may write: Object.prototype's methods still resolve
     expect(inputs.hasOwnProperty("customers")).toBe(true);
     expect((inputs as Record<symbol, unknown>)[Symbol.iterator]).toBeUndefined();
     expect(inspect(inputs)).toContain("orders");
