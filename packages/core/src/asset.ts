@@ -305,7 +305,7 @@ export function asset<
   I extends Record<string, InputRef> = Record<never, never>,
   R extends ResourcesConfig = readonly string[],
   P extends PartitionsDefinition | undefined = undefined,
->(config: AssetConfig<I, NoOutput, R, P> & { output: "none" }): AssetDefinition<NoOutput, I>;
+>(config: AssetConfig<I, NoOutput, R, P> & { output: "none" }): AssetDefinition<void, I>;
 export function asset(definition: object): AssetDefinition<any, any> {
   // The overloads above type the declaration; the checks below are for what the compiler did not see.
   const config = definition as AssetConfig<Record<string, InputRef>, AssetOutput>;

@@ -7,7 +7,7 @@
 import pl from "nodejs-polars";
 import type { Table } from "apache-arrow";
 import { describe, expect, expectTypeOf, it } from "vitest";
-import { asset, input, type AssetContext, type NoOutput } from "./asset.js";
+import { asset, input, type AssetContext } from "./asset.js";
 import { env, resource } from "./resource.js";
 import { withMetadata } from "./with-metadata.js";
 import { dailyPartitions, hourlyPartitions, staticPartitions } from "./partitions/index.js";
@@ -173,7 +173,7 @@ describe("inputs", () => {
 describe("output", () => {
   it('"none" goes with a void compute', () => {
     const a = asset({ key: "side_effect", output: "none", compute: async () => undefined });
-    expectTypeOf(a.compute).returns.toEqualTypeOf<NoOutput | Promise<NoOutput>>();
+    expectTypeOf(a.compute).returns.toEqualTypeOf<void | Promise<void>>();
     expect(a.output).toBe("none");
   });
 
