@@ -328,7 +328,7 @@ function missingResource(owner: string, key: string, provided: Readonly<Record<s
   return new BatonError("MISSING_RESOURCE", `${owner} needs resource "${key}", which nobody provides`, {
     asset,
     file,
-    hint: `add ${key}: resource({...}) to definitions({ resources })${Object.keys(provided).length ? ` (provided: ${Object.keys(provided).join(", ")})` : ""}`,
+    hint: `${asset !== undefined ? `pass the resource object as asset({ resources: { ${key} } }), or ` : ""}add ${key}: resource({...}) to definitions({ resources })${Object.keys(provided).length ? ` (provided: ${Object.keys(provided).join(", ")})` : ""}`,
   });
 }
 
