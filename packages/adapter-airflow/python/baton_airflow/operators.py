@@ -417,6 +417,8 @@ class BatonAssetOperator(_BatonRunOperator):
                     "contentHash": m["metadata"].get("contentHash"),
                     "path": m["metadata"].get("path"),
                     "format": m["metadata"].get("format"),
+                    # The asset's own metadata and what compute returned with withMetadata (redacted by core).
+                    "metadata": m["metadata"].get("user"),
                 }
                 for m in mats[:_MAX_XCOM_MATERIALIZATIONS]
             ],
@@ -459,6 +461,8 @@ class BatonAssetOperator(_BatonRunOperator):
         if not _side_effect(self.manifest, self.asset_id):
             extra["row_count"] = last.get("rowCount")
             extra["content_hash"] = last.get("contentHash")
+        if last.get("metadata"):
+            extra["metadata"] = last["metadata"]
         event.extra = extra
         partitions = sorted({k for k in keys if k is not None})
         if partitions:
