@@ -6,11 +6,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, loadDefinitions, materialize, openStore } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
-import { startMoto, type MotoServer, type PythonEnv } from "@baton/testing";
+import { startMoto, type MotoServer, type PythonEnv, stopWorkers } from "@baton/testing";
 import { adapter } from "./adapter.js";
 import { packageDir } from "./testing/airflow.js";
 import { AirflowCluster, celeryPython, startRedis, type Service } from "./testing/celery.js";
-import { stopWorkers } from "./testing/workers.js";
 
 // Issue 17's proof on Airflow: the example materialized by the CeleryExecutor on two Celery workers
 // that share nothing but the bucket (moto) and Airflow's database. Each worker has its own copy of the

@@ -5,11 +5,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
-import { processAlive } from "@baton/testing";
+import { processAlive, stopWorkers } from "@baton/testing";
 import { adapter } from "./adapter.js";
 import { airflowPython, packageDir } from "./testing/airflow.js";
 import { AirflowCluster } from "./testing/celery.js";
-import { stopWorkers } from "./testing/workers.js";
 
 // Issue 13's fault tests on Airflow: the warm step worker under a real scheduler with the LocalExecutor,
 // where each task is a task process under Airflow's supervisor (airflow/sdk/execution_time/supervisor.py)

@@ -16,10 +16,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { freePort, processAlive, waitFor } from "@baton/testing";
+import { freePort, processAlive, waitFor, stopWorkers, workerPids } from "@baton/testing";
 import { assertBuilt, buildProject, fixtureProject, type DagsterProject } from "./__tests__/dagster-harness.js";
 import { expectType, REPO, startDagsterDev, stopGroup, type DagsterDev } from "./__tests__/dagster-dev.js";
-import { stopWorkers, workerPids } from "./__tests__/workers.js";
 
 const fixture = fileURLToPath(new URL("./__tests__/worker-definitions.mjs", import.meta.url));
 let dev: DagsterDev | undefined;

@@ -5,12 +5,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
-import { waitFor } from "@baton/testing";
+import { waitFor, stopWorkers, workerPids } from "@baton/testing";
 import { prefectApi, type Json } from "./__tests__/prefect/api.js";
 import { Driver } from "./__tests__/prefect/driver.js";
 import type { DriverRun } from "./__tests__/prefect/harness.js";
 import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
-import { stopWorkers, workerPids } from "./__tests__/prefect/workers.js";
 import { adapter } from "./cli.js";
 
 /*

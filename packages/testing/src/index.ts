@@ -11,5 +11,6 @@ export { relocate, findCheckout, type Relocated, type RelocateOptions, type Relo
 export { portabilityProblems, type PortabilityOptions } from "./portability.js";
 export { compareFolders } from "./compare.js";
 export { processAlive } from "./process.js";
+export { workerPids, stopWorkers } from "./workers.js";
 export { freePort } from "./port.js";
 export { startMoto, type MotoServer, type MotoOptions } from "./moto.js";

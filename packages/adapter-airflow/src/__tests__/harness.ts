@@ -2,11 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuildResult } from "@baton/core/build";
-import { startedMarker, waitFor, type HarnessEnvironment, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "@baton/testing";
+import { startedMarker, waitFor, type HarnessEnvironment, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness, stopWorkers } from "@baton/testing";
 import { airflowId } from "../ids.js";
 import type { AirflowOptions, AirflowResourceMapping } from "../options.js";
 import { AirflowDriver, airflowEnvironment, airflowPython, buildFixture, migrate, type DagTestReport } from "../testing/airflow.js";
-import { stopWorkers } from "../testing/workers.js";
 
 /**
  * How the fixtures' resources reach the steps: the audit API (and the canary token) from a Connection,

@@ -6,10 +6,9 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { buildTarget, corePythonWheel, type BuildResult } from "@baton/core/build";
-import { ensurePythonEnv, startedMarker, type HarnessEnvironment, type HarnessRun, type HarnessTick, type PythonEnv, type RuntimeHarness } from "@baton/testing";
+import { ensurePythonEnv, startedMarker, type HarnessEnvironment, type HarnessRun, type HarnessTick, type PythonEnv, type RuntimeHarness, stopWorkers } from "@baton/testing";
 import { adapter, dagsterWheel } from "../adapter.js";
 import { moduleName } from "../project.js";
-import { stopWorkers } from "./workers.js";
 
 export const packageDir = fileURLToPath(new URL("../../", import.meta.url));
 const stepBin = join(packageDir, adapter.runtime.stepBin);

@@ -3,14 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Manifest } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
-import { CAPABILITIES, startedMarker, waitFor, type Capability, type HarnessEnvironment, type HarnessMaterialization, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness } from "@baton/testing";
+import { CAPABILITIES, startedMarker, waitFor, type Capability, type HarnessEnvironment, type HarnessMaterialization, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness, stopWorkers } from "@baton/testing";
 import { adapter } from "../../cli.js";
 import { deploymentSpecs, type DeploymentSpec } from "../../deployments.js";
 import type { PrefectResources } from "../../resources.js";
 import { Driver } from "./driver.js";
 import { packageDir } from "./env.js";
 import type { PrefectServer } from "./server.js";
-import { stopWorkers } from "./workers.js";
 
 /**
  * What the Prefect runtime is held to: every capability but those named in NOT_YET, each with the
