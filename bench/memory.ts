@@ -107,6 +107,7 @@ async function child(which: Case): Promise<void> {
   const writeMs = performance.now() - t0;
   const peakRss = status("VmHWM");
   // The read, with the written frame released first (its memory goes back once it is collected).
+  // eslint-disable-next-line no-useless-assignment -- dropping the only reference is the point: the GC below may then free it
   frame = undefined;
   globalThis.gc?.();
   await new Promise((r) => setTimeout(r, 200));

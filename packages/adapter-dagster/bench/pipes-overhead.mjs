@@ -33,7 +33,7 @@ try {
 } catch (error) {
   // Dagster logs every event to stderr: only its end says why the runner failed.
   console.error(String(error.stderr ?? "").split("\n").slice(-40).join("\n"));
-  throw new Error("the benchmark runner failed (its stderr's end above)");
+  throw new Error("the benchmark runner failed (its stderr's end above)", { cause: error });
 }
 const line = out.split("\n").find((l) => l.startsWith("@@bench "));
 if (!line) throw new Error("the benchmark runner printed no result");
