@@ -15,7 +15,13 @@ export {
   type InputSpec,
   type Logger,
   type MetadataValue,
+  type NoOutput,
+  type PartitionContext,
+  type ResourcesConfig,
+  type ResourcesOf,
   type RetryPolicy,
+  type StoredOutput,
+  type TableOutput,
 } from "./asset.js";
 export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
 export { resource, env, secret, resolveConfig, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
