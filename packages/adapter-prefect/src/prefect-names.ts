@@ -24,6 +24,7 @@ export function poolTag(pool: string): string {
 export const TIMEOUT_GRACE_SECONDS = 10;
 
 /** baton_prefect.caching.cacheable: whether the cache option caches the asset. */
-export function cacheable(a: { readonly codeVersion: string | null; readonly output: string; readonly resources: readonly string[] }): boolean {
-  return a.codeVersion !== null && a.output !== "none" && a.resources.length === 0;
+export function cacheable(a: { readonly codeVersion: string | null; readonly codeVersionSource?: string | null; readonly output: string; readonly resources: readonly string[] }): boolean {
+  // A default code version (a hash of the compute's own text) misses a change in a helper it calls.
+  return a.codeVersion !== null && a.codeVersionSource !== "compute" && a.output !== "none" && a.resources.length === 0;
 }

@@ -204,6 +204,11 @@ export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends 
   readonly tags: Readonly<Record<string, string>>;
   /** `codeVersion` as declared, else a short hash of the compute's source (always set by `asset()`). */
   readonly codeVersion: string | undefined;
+  /**
+   * Where `codeVersion` came from: "compute" for the default, which sees only the compute's own text (not a
+   * helper it calls, nor a package), so a runtime must not treat it as deciding the output (Prefect's cache).
+   */
+  readonly codeVersionSource?: "declared" | "compute";
   readonly retry: RetryPolicy | undefined;
   readonly metadata: Readonly<Record<string, MetadataValue>>;
   readonly checks: readonly AssetCheck<any>[];
@@ -380,6 +385,7 @@ export function asset(definition: object): AssetDefinition<any, any> {
     tags: { ...(config.tags ?? {}) },
     // A short hash of the compute's source unless declared: editing the compute invalidates its outputs.
     codeVersion: config.codeVersion ?? defaultCodeVersion(config.compute),
+    codeVersionSource: config.codeVersion !== undefined ? "declared" : "compute",
     retry,
     metadata: { ...(config.metadata ?? {}) },
     checks: [...(config.checks ?? [])],

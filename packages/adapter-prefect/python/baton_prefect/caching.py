@@ -6,7 +6,8 @@ is not run again: Prefect ends it ``Cached`` with the stored result, which is th
 references (path, hashes, row counts; JSON), never the frame. The output itself stays in Baton's
 store.
 
-Only assets whose key says everything are cached: with a ``codeVersion``, a table output, no
+Only assets whose key says everything are cached: with a declared ``codeVersion`` (not the default
+hash of the compute's own text, which misses a change in a helper it calls), a table output, no
 resources (a resource reaches the outside world, which no key can see), and inputs whose
 partitions the key can name.
 """
@@ -30,6 +31,8 @@ def cacheable(spec: ManifestAsset) -> bool:
     """Whether the asset's output is decided by its code version and inputs alone."""
     return (
         spec["codeVersion"] is not None
+        # The default version hashes the compute's own text, not the helpers it calls: not a cache key.
+        and spec.get("codeVersionSource") != "compute"
         and spec["output"] != "none"
         and not spec["resources"]
     )

@@ -77,6 +77,9 @@ class ManifestAsset(TypedDict):
     owners: list[str]
     tags: dict[str, str]
     codeVersion: str | None
+    # declared: the asset's codeVersion; compute: the default, a hash of the compute's
+    # own source text (not what it calls); absent: declared.
+    codeVersionSource: NotRequired[Literal["declared", "compute"] | None]
     metadata: dict[str, object]
     checks: list[ManifestCheck]
     retry: ManifestRetry | None

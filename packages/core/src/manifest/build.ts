@@ -53,6 +53,7 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
     owners: [...a.owners],
     tags: sortKeys(a.tags) as Record<string, string>,
     codeVersion: a.codeVersion ?? null,
+    codeVersionSource: a.codeVersion === undefined ? null : (a.codeVersionSource ?? "declared"),
     metadata: sortKeys(a.metadata) as Record<string, MetadataValue>,
     checks: a.checks.map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity ?? "error" })),
     retry: a.retry ? { maxRetries: a.retry.maxRetries, delaySeconds: a.retry.delaySeconds ?? 0, backoff: a.retry.backoff ?? "constant" } : null,

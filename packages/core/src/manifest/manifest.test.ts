@@ -97,6 +97,7 @@ describe("toManifest", () => {
       owners: ["data@x.com"],
       tags: { domain: "sales", tier: "gold" },
       codeVersion: "2",
+      codeVersionSource: "declared",
       metadata: { a: true, m: "text", z: { a: [1, "x", null], b: 2 } },
       checks: [],
       retry: null,
@@ -107,6 +108,8 @@ describe("toManifest", () => {
       pool: null,
       source: null,
     });
+    // No codeVersion declared: the default (a hash of the compute's text), marked as such.
+    expect(byId.events).toMatchObject({ codeVersion: expect.stringMatching(/^[0-9a-f]{12}$/), codeVersionSource: "compute" });
     expect(byId.daily_events).toMatchObject({
       deps: [
         { id: "events", key: ["events"], input: "events", partitionMapping: { type: "timeWindow" } },

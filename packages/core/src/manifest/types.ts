@@ -27,6 +27,8 @@ export interface ManifestAsset {
   readonly owners: readonly string[];
   readonly tags: Readonly<Record<string, string>>;
   readonly codeVersion: string | null;
+  /** "declared" by the asset, or "compute": the default, a hash of the compute's text alone. Absent in older manifests (declared). */
+  readonly codeVersionSource?: "declared" | "compute" | null;
   readonly metadata: Readonly<Record<string, MetadataValue>>;
   readonly checks: readonly { readonly name: string; readonly description: string | null; readonly severity: CheckSeverity }[];
   readonly retry: { readonly maxRetries: number; readonly delaySeconds: number; readonly backoff: "constant" | "exponential" } | null;
