@@ -4,7 +4,7 @@ import { topoSort, upstreamIds } from "./graph.js";
 import type { ResourceDefinition } from "./resource.js";
 import type { ScheduleDefinition } from "./schedule.js";
 import type { SensorDefinition } from "./sensor.js";
-import { assetSelector, type SelectableAsset } from "./selection.js";
+import { assetSelector, resolveSelection, type SelectableAsset, type Selection } from "./selection.js";
 import { cronProblem, timezoneProblem } from "./cron.js";
 import { defaultMapping, mappingProblem } from "./partitions/index.js";
 import { partitionsProblem } from "./partitions/define.js";
@@ -21,8 +21,8 @@ export interface Definitions {
   /** Concurrency pools by name (`asset({ pool })` names one). */
   readonly pools: Readonly<Record<string, PoolDefinition>>;
   asset(id: string): AssetDefinition;
-  /** Ids of the assets an expression selects, in dependency order. */
-  select(expression: string): string[];
+  /** Ids of the assets a selection picks, in dependency order: a string expression, an asset, helpers (`downstream(x)`), or an array of them. */
+  select(selection: Selection): string[];
   /** Direct upstream ids (inputs and deps). */
   upstream(id: string): readonly string[];
   downstream(id: string): readonly string[];
@@ -193,7 +193,7 @@ export function definitions(input: DefinitionsInput): Definitions {
     sensors: [...(input.sensors ?? [])],
     pools: Object.fromEntries(Object.entries(pools).map(([name, p]) => [name, { limit: p.limit, ...(p.description !== undefined ? { description: p.description } : {}) }])),
     asset: assetOf,
-    select,
+    select: (selection) => select(resolveSelection(selection)),
     upstream: (id) => depsOf.get(id) ?? [],
     downstream: (id) => downstreamOf.get(id) ?? [],
     inOrder: (ids) => [...new Set(ids)].map(assetOf).sort((x, y) => position.get(x.id)! - position.get(y.id)!),

@@ -74,6 +74,14 @@ describe("schedules, sensors, materialize and definitions take asset objects and
     expect(defs.select(resolveSelection([group("sales"), tag("tier", "bronze")]))).toEqual(["raw/orders", "orders", "metrics"]);
   });
 
+  it("definitions().select() takes assets, helpers and arrays as well as strings", () => {
+    const defs = definitions({ assets: all });
+    expect(defs.select(downstream(orders))).toEqual(["orders", "metrics", "dashboard"]);
+    expect(defs.select(downstream(orders))).toEqual(defs.select("orders+"));
+    expect(defs.select([upstream(orders), lonely])).toEqual(["raw/orders", "orders", "lonely"]);
+    expect(defs.select(group("sales"))).toEqual(["orders", "metrics"]);
+  });
+
   it("reports an asset object that is not in the definitions like an unknown key", () => {
     const elsewhere = asset({ key: "elsewhere", compute: frame });
     expect(() => definitions({ assets: all, schedules: [schedule({ name: "s", cron: "0 6 * * *", selection: elsewhere })] })).toThrow(/schedule "s"[\s\S]*no asset "elsewhere"/);
