@@ -1,52 +1,11 @@
 export { BatonError, BatonValidationError, StepCancelled, isRetryable, DETERMINISTIC_CODES, type BatonErrorCode } from "./errors.js";
-export { toAssetKey, keyToString, type AssetKey, type AssetKeyLike } from "./keys.js";
-export {
-  asset,
-  input,
-  type AssetCheck,
-  type AssetConfig,
-  type AssetContext,
-  type AssetDefinition,
-  type AssetOutput,
-  type CheckResult,
-  type CheckSeverity,
-  type FrameKind,
-  type InputRef,
-  type InputSpec,
-  type Logger,
-  type MetadataValue,
-  type NoOutput,
-  type PartitionContext,
-  type ResourcesConfig,
-  type ResourcesOf,
-  type RetryPolicy,
-  type StoredOutput,
-  type TableOutput,
-} from "./asset.js";
-export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
-export { resource, env, secret, resolveConfig, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
+// The authoring API (asset, input, withMetadata, keys, resources, partitions, schedules, sensors, selection
+// helpers): one list, in authoring.ts; what follows is the runtime beside it.
+export * from "./authoring.js";
+export { resolveConfig } from "./resource.js";
 export { LocalStorageClient, S3StorageClient, localStorage, openStorageClient, storageClient, type CatalogClient, type StorageClient } from "./protocols.js";
 export * from "./partitions/index.js";
-export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequest, type TickResult } from "./schedule.js";
-export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";
-export { definitions, isDefinitions, type Definitions, type DefinitionsInput, type PoolDefinition } from "./definitions.js";
-export {
-  selectAssets,
-  parseSelection,
-  resolveSelection,
-  upstream,
-  downstream,
-  group,
-  tag,
-  key,
-  type SelectableAsset,
-  type AssetRef,
-  type Depth,
-  type Selection,
-  type SelectionHelper,
-  type SelectionPart,
-  type SelectionTarget,
-} from "./selection.js";
+export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";
 export { cronProblem, timezoneProblem, previousTick, nextTick, prefectSchedules, repeatsEveryHour, type PrefectSchedule } from "./cron.js";
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
 export { planRun, planScheduleTick, firstInRunOrder, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";

@@ -1,19 +1,9 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { BatonError } from "./errors.js";
 import { inputsProxy } from "./inputs-proxy.js";
+import { caught as thrown } from "./__tests__/helpers.js";
 
 const values = () => ({ orders: { rows: 3 }, customers: { rows: 2 } });
-
-function thrown(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BatonError) return e;
-    throw e;
-  }
-  throw new Error("expected a BatonError");
-}
 
 describe("inputsProxy", () => {
   it("throws on a name that is not an input, naming the inputs and the closest one", () => {

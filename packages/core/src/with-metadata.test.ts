@@ -1,22 +1,11 @@
 import pl from "nodejs-polars";
 import { afterEach, describe, expect, it } from "vitest";
-import { BatonError } from "./errors.js";
 import { asset } from "./asset.js";
 import { definitions } from "./definitions.js";
 import { materialize } from "./executor/materialize.js";
 import { LocalIOStore } from "./io/store.js";
-import { cleanupTempDirs, tempDir } from "./__tests__/helpers.js";
+import { caught as thrown, cleanupTempDirs, tempDir } from "./__tests__/helpers.js";
 import { isOutputWithMetadata, unwrapOutput, withMetadata } from "./with-metadata.js";
-
-function thrown(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BatonError) return e;
-    throw e;
-  }
-  throw new Error("expected a BatonError");
-}
 
 afterEach(cleanupTempDirs);
 
