@@ -90,3 +90,18 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
     },
   };
 }
+
+/**
+ * A call to moto's IAM query API (CreateUser, PutUserPolicy, CreateAccessKey, …). Unauthenticated until
+ * moto's reset-auth, but moto routes a request to a service by its signing scope, hence the fixed header.
+ */
+export async function motoIam(endpoint: string, params: Record<string, string>): Promise<string> {
+  const res = await fetch(`${endpoint}/`, {
+    method: "POST",
+    body: new URLSearchParams({ Version: "2010-05-08", ...params }).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: "AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00" },
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`moto IAM ${params.Action}: ${res.status} ${text}`);
+  return text;
+}

@@ -2,7 +2,7 @@ import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { asset, definitions, openStore } from "@baton/core";
 import { runStep, type StepEvent } from "@baton/core/step";
-import { startMoto, type MotoServer } from "./moto.js";
+import { motoIam, startMoto, type MotoServer } from "./moto.js";
 import { freePort } from "./port.js";
 
 /*
@@ -15,29 +15,17 @@ let open: MotoServer;
 let locked: MotoServer;
 const users: Record<"writer" | "reader", { id: string; secret: string }> = {} as never;
 
-/** moto's IAM query API; unauthenticated until reset-auth, but moto routes by the signing scope. */
-async function iam(endpoint: string, params: Record<string, string>): Promise<string> {
-  const res = await fetch(`${endpoint}/`, {
-    method: "POST",
-    body: new URLSearchParams({ Version: "2010-05-08", ...params }).toString(),
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: "AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00" },
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`moto IAM ${params.Action}: ${res.status} ${text}`);
-  return text;
-}
-
 beforeAll(async () => {
   [open, locked] = await Promise.all([startMoto(), startMoto({ bucket: "baton-locked" })]);
   for (const [user, actions] of [
     ["writer", ["s3:*"]],
     ["reader", ["s3:GetObject", "s3:ListBucket"]],
   ] as const) {
-    await iam(locked.endpoint, { Action: "CreateUser", UserName: user });
-    const key = await iam(locked.endpoint, { Action: "CreateAccessKey", UserName: user });
+    await motoIam(locked.endpoint, { Action: "CreateUser", UserName: user });
+    const key = await motoIam(locked.endpoint, { Action: "CreateAccessKey", UserName: user });
     users[user] = { id: /<AccessKeyId>(.*?)<\/AccessKeyId>/.exec(key)![1]!, secret: /<SecretAccessKey>(.*?)<\/SecretAccessKey>/.exec(key)![1]! };
     const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: actions, Resource: ["arn:aws:s3:::baton-locked", "arn:aws:s3:::baton-locked/*"] }] };
-    await iam(locked.endpoint, { Action: "PutUserPolicy", UserName: user, PolicyName: "baton", PolicyDocument: JSON.stringify(policy) });
+    await motoIam(locked.endpoint, { Action: "PutUserPolicy", UserName: user, PolicyName: "baton", PolicyDocument: JSON.stringify(policy) });
   }
   // From here on every request must be signed by a known user and allowed by its policy.
   const res = await fetch(`${locked.endpoint}/moto-api/reset-auth`, { method: "POST", body: "0" });

@@ -5,7 +5,7 @@ import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asset, definitions, env, openStorageClient, openStore, storageClient, type StorageClient } from "@baton/core";
 import { runStep } from "@baton/core/step";
-import { startMoto, type MotoServer } from "./moto.js";
+import { motoIam, startMoto, type MotoServer } from "./moto.js";
 
 /*
  * core's S3 StorageClient (the seed's storage protocol on object storage) against a real S3 API
@@ -18,25 +18,13 @@ let locked: MotoServer;
 let reader: { id: string; secret: string };
 const saved = { ...process.env };
 
-/** moto's IAM query API; unauthenticated until reset-auth (as in s3-errors.integration.test.ts). */
-async function iam(endpoint: string, params: Record<string, string>): Promise<string> {
-  const res = await fetch(`${endpoint}/`, {
-    method: "POST",
-    body: new URLSearchParams({ Version: "2010-05-08", ...params }).toString(),
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: "AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00" },
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`moto IAM ${params.Action}: ${res.status} ${text}`);
-  return text;
-}
-
 beforeAll(async () => {
   [open, locked] = await Promise.all([startMoto({ bucket: "baton-sc" }), startMoto({ bucket: "baton-sc-locked" })]);
-  await iam(locked.endpoint, { Action: "CreateUser", UserName: "reader" });
-  const key = await iam(locked.endpoint, { Action: "CreateAccessKey", UserName: "reader" });
+  await motoIam(locked.endpoint, { Action: "CreateUser", UserName: "reader" });
+  const key = await motoIam(locked.endpoint, { Action: "CreateAccessKey", UserName: "reader" });
   reader = { id: /<AccessKeyId>(.*?)<\/AccessKeyId>/.exec(key)![1]!, secret: /<SecretAccessKey>(.*?)<\/SecretAccessKey>/.exec(key)![1]! };
   const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["s3:GetObject", "s3:ListBucket"], Resource: ["arn:aws:s3:::baton-sc-locked", "arn:aws:s3:::baton-sc-locked/*"] }] };
-  await iam(locked.endpoint, { Action: "PutUserPolicy", UserName: "reader", PolicyName: "read", PolicyDocument: JSON.stringify(policy) });
+  await motoIam(locked.endpoint, { Action: "PutUserPolicy", UserName: "reader", PolicyName: "read", PolicyDocument: JSON.stringify(policy) });
   const res = await fetch(`${locked.endpoint}/moto-api/reset-auth`, { method: "POST", body: "0" });
   if (!res.ok) throw new Error(`moto reset-auth: ${res.status} ${await res.text()}`);
 }, 240_000);
