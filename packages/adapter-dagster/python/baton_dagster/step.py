@@ -44,7 +44,7 @@ from baton_core import redactor
 # Exit code of the Node step for a deterministic failure (see @baton/testing CONTRACT-v2.md).
 from baton_core.step import EXIT_DETERMINISTIC as DETERMINISTIC_EXIT
 from baton_core.step import UNFINISHED_HINT
-from baton_core.worker import StepProcess, start_step_process
+from baton_core.worker import StepProcess, died_mid_step, start_step_process
 
 # The Node step writes how it ended here: failures, skipped and materialized assets, whether
 # it finished (a Pipes `closed` exception only becomes an engine event, not the step's error).
@@ -53,8 +53,6 @@ POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
 # Node's watchdog line when a compute blocked its event loop past the deadline (contract §1).
 TIMED_OUT = "timed out"
-# baton_core.worker's stderr line when the warm worker running the step died (WORKER-CONTRACT.md).
-WORKER_DIED = "died mid-step"
 # Per-partition row counts and content hashes of a range run's materialization (src/reports.ts).
 PARTITIONS_METADATA_KEY = "baton/partitions"
 # The keys a range run's check failed for (src/reports.ts, rangeCheckReport).
@@ -407,11 +405,11 @@ def step_failure(
         # Node's watchdog killed a compute that blocked its event loop, or the warm worker
         # running the step died (baton_core.worker's line, naming its pid): that line says why.
         watchdog = [line for line in stderr if TIMED_OUT in line]
-        died = [line for line in stderr if WORKER_DIED in line]
+        died = died_mid_step(stderr)
         if watchdog and not failures:
             description = f"{watchdog[-1].removeprefix('baton: ')} ({description})"
-        elif died and not failures:
-            description = f"{died[-1]} ({description})"
+        elif died is not None and not failures:
+            description = f"{died} ({description})"
         else:
             description += "\n" + "\n".join(stderr)
 

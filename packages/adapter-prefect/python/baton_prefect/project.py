@@ -71,9 +71,6 @@ DEFAULT_MAX_WORKERS = 4
 # What the task's timeout_seconds adds to an asset's timeoutSeconds (the execution contract's
 # grace: core's own limit, and its watchdog 5 s later, normally end the step first).
 TIMEOUT_GRACE_SECONDS = 10
-# What baton_core.worker writes to a step's stderr when its warm worker died mid-step (SIGKILL,
-# out of memory): the step failed as retryable, and the retry starts a fresh worker.
-WORKER_DIED = "died mid-step"
 
 
 def slug(text: str) -> str:
@@ -734,10 +731,6 @@ def _verdict(result: StepResult, selected: list[str]) -> Verdict:
     named after the asset already)."""
     judged = result.verdict(selected)
     failures = result.of_type("asset_failure")
-    died = next((line for line in result.stderr if WORKER_DIED in line), None)
-    if not judged.ok and not judged.cancelled and not failures and died is not None:
-        # Not "a promise that never settles": the warm worker running the step was killed.
-        return Verdict(False, judged.retryable, died.strip(), judged.missing)
     if judged.ok or judged.cancelled or not failures:
         return judged
     error = failures[0]["error"]

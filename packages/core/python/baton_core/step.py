@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .worker import StepProcess, start_step_process
+from .worker import StepProcess, died_mid_step, start_step_process
 
 if TYPE_CHECKING:
     from .manifest import Manifest
@@ -206,6 +206,11 @@ class StepResult:
             # A BatonError names its asset already (``asset "x": ...``).
             if asset and f'asset "{asset}"' not in message:
                 message = f"{asset}: {message}"
+        elif (died := died_mid_step(self.stderr)) is not None:
+            # Not "a promise that never settles": the warm worker running the step was killed.
+            message = died + (
+                f"; no result for {_describe(unfinished)}" if unfinished else ""
+            )
         elif end is not None and isinstance(end.get("error"), dict):
             message = str(end["error"].get("message", ""))
         elif not self.of_type("step_start"):

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,6 +46,15 @@ DIED_MID_STEP = (
     "baton worker pid {pid} died mid-step (killed, or out of memory?); "
     "the retry starts a fresh worker"
 )
+_DIED_PREFIX = re.compile(r"baton worker pid \d+ died mid-step")
+
+
+def died_mid_step(stderr: Iterable[str]) -> str | None:
+    """The line a `WorkerProcess` wrote when its worker died during the step (DIED_MID_STEP), if any."""
+    return next(
+        (line.strip() for line in reversed(list(stderr)) if _DIED_PREFIX.match(line)),
+        None,
+    )
 
 
 def _setting(env: Mapping[str, str], name: str, default: str) -> str:

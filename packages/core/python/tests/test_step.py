@@ -24,6 +24,7 @@ from baton_core.step import (
     secret_values,
     step_command,
 )
+from baton_core.worker import DIED_MID_STEP
 
 
 def start(*assets: str, keys: list[str] | None = None) -> dict[str, Any]:
@@ -59,6 +60,17 @@ def test_exit_0_without_every_result_is_a_failure() -> None:
     assert verdict.message.startswith(
         "the Node step ended before it finished: no result for b;"
     )
+
+
+def test_a_worker_that_died_mid_step_is_named_not_an_unsettled_promise() -> None:
+    died = DIED_MID_STEP.format(pid=4242)
+    result = StepResult(1, [start("a", "b"), done("a")], stderr=["a print", died])
+    verdict = result.verdict(["a", "b"])
+    assert not verdict.ok and verdict.retryable and verdict.missing == ["b"]
+    assert verdict.message == f"{died}; no result for b"
+    # An asset's own failure still leads: the worker's death came after it.
+    failing = StepResult(1, [start("a"), failed("a", "boom")], stderr=[died])
+    assert failing.verdict(["a"]).message == "a: boom"
 
 
 def test_a_missing_partition_key_is_named() -> None:

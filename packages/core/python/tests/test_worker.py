@@ -428,7 +428,11 @@ def test_cancel_exits_143_fails_the_asset_cancelled_and_the_worker_exits(
 
     thread = threading.Thread(target=run)
     thread.start()
-    wait_for(marker.exists, "the sleeper to start")
+    # The marker is created, then written: wait for its pid, not just the file.
+    wait_for(
+        lambda: marker.exists() and marker.read_text().strip() != "",
+        "the sleeper to write its pid",
+    )
     pid = int(marker.read_text())
     cancel.set()
     thread.join(timeout=DEADLINE_S)
