@@ -1,30 +1,21 @@
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { asset, dailyPartitions, definitions, env, input, resource, schedule, sensor } from "@baton/core";
+import { asset, dailyPartitions, definitions, env, input, schedule, sensor, storageClient } from "@baton/core";
 import { calculateCustomerMetrics, summarizeDay } from "./logic/metrics.js";
 import { generateCustomers, generateOrders } from "./logic/generate.js";
 
 /** Order volume: CUSTOMER_METRICS_ROWS scales the example (benchmarks use 1,000,000). */
 const rows = Number(process.env.CUSTOMER_METRICS_ROWS ?? 10_000);
 const START = "2024-01-01";
+/** The published file's path in the warehouse, relative to its root (folder, or bucket and prefix). */
+export const PUBLISHED_PATH = "customer_metrics.csv";
 
-/** Where published metrics land; a folder here, a bucket or warehouse in production. */
-export interface Warehouse {
-  publish(table: string, csv: string): Promise<string>;
-}
-
-const warehouse = resource({
-  description: "Folder the metrics are published to",
-  config: { dir: env("WAREHOUSE_DIR", { default: ".baton/warehouse", description: "publication folder" }) },
-  create: ({ dir }): Warehouse => ({
-    async publish(table, csv) {
-      await mkdir(dir, { recursive: true });
-      const path = join(dir, `${table}.csv`);
-      await writeFile(path, csv);
-      return path;
-    },
-  }),
-});
+/**
+ * Where published metrics land: the seed's StorageClient protocol (bytes by path), on a local folder by default or
+ * on a bucket when WAREHOUSE_URL is `s3://bucket/prefix` (packages/core/STORAGE-CLIENT.md). The assets depend on the
+ * protocol only; the deployment picks the backend.
+ */
+const warehouse = storageClient(
+  env("WAREHOUSE_URL", { default: ".baton/warehouse", description: "folder or s3://bucket/prefix the metrics are published to" }),
+);
 
 const orders = asset({
   key: "orders",
@@ -59,8 +50,9 @@ const publishedMetrics = asset({
   resources: { warehouse },
   output: "none",
   compute: async ({ metrics }, ctx) => {
-    const path = await ctx.resources.warehouse.publish("customer_metrics", metrics.writeCSV().toString());
-    ctx.log.info(`published ${metrics.height} rows to ${path}`);
+    // ctx.resources.warehouse is a StorageClient (typed by `resources: { warehouse }`, no cast).
+    await ctx.resources.warehouse.write(PUBLISHED_PATH, new TextEncoder().encode(metrics.writeCSV().toString()));
+    ctx.log.info(`published ${metrics.height} rows as ${PUBLISHED_PATH} in the warehouse (WAREHOUSE_URL)`);
   },
 });
 

@@ -37,7 +37,7 @@ beforeAll(async () => {
     AIRFLOW__CORE__DAGS_FOLDER: relocated.dir,
     AIRFLOW__CORE__LOAD_EXAMPLES: "False",
     BATON_STORAGE: join(root, "storage"),
-    WAREHOUSE_DIR: join(root, "warehouse"),
+    WAREHOUSE_URL: join(root, "warehouse"),
   };
 }, 1_200_000);
 
@@ -115,7 +115,7 @@ describe("the example's Airflow build is a deployable artifact", () => {
     const warehouse = mkdtempSync(join(tmpdir(), "baton-airflow-warehouse-"));
     const inPlace: Record<string, string> = {};
     for (const [selection, partition] of [[UNPARTITIONED.join(" "), undefined], ["daily_revenue", DAY]] as const) {
-      const result = await materialize(defs, { selection, ...(partition ? { partition } : {}), store, env: { WAREHOUSE_DIR: warehouse } });
+      const result = await materialize(defs, { selection, ...(partition ? { partition } : {}), store, env: { WAREHOUSE_URL: warehouse } });
       for (const [id, a] of Object.entries(result.assets))
         for (const m of a.materializations) if (m.metadata.contentHash) inPlace[`${id}${m.partitionKey ? `@${m.partitionKey}` : ""}`] = m.metadata.contentHash;
     }

@@ -206,7 +206,7 @@ beforeAll(async () => {
   // 3. The daemon's host: the S3 keys (read by the baton_storage resource's dg.EnvVar in the run), Node.
   daemon = spawn(venv.bin("dagster-daemon"), ["run", "-w", workspace(daemonCopy, "daemon")], {
     cwd: join(work, "daemon-host"),
-    env: { ...process.env, ...common, ...moto.env, BATON_NODE: nodeWrapper, STEP_NODE: process.execPath, STEP_DIRS: stepDirs, BATON_WORKER: "off", CUSTOMER_METRICS_ROWS: ROWS, WAREHOUSE_DIR: join(work, "daemon-host", "warehouse") },
+    env: { ...process.env, ...common, ...moto.env, BATON_NODE: nodeWrapper, STEP_NODE: process.execPath, STEP_DIRS: stepDirs, BATON_WORKER: "off", CUSTOMER_METRICS_ROWS: ROWS, WAREHOUSE_URL: join(work, "daemon-host", "warehouse") },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -30,7 +30,7 @@ let reference: Record<string, string>;
 /** What the relocated commands share: one Dagster instance and IO store inside the copy's temp folder. */
 function env(): Record<string, string> {
   const root = dirname(relocated.dir);
-  return { DAGSTER_HOME: join(root, "dagster-home"), BATON_STORAGE: join(root, "storage"), WAREHOUSE_DIR: join(root, "warehouse"), PYTHONWARNINGS: "ignore::UserWarning" };
+  return { DAGSTER_HOME: join(root, "dagster-home"), BATON_STORAGE: join(root, "storage"), WAREHOUSE_URL: join(root, "warehouse"), PYTHONWARNINGS: "ignore::UserWarning" };
 }
 
 async function run(cmd: string, args: readonly string[], options: RelocatedRunOptions = {}): Promise<string> {

@@ -128,7 +128,7 @@ describe("examples/customer-metrics in `dagster dev` (webserver GraphQL)", () =>
       BATON_STORAGE: storage,
       BATON_NODE: process.execPath,
       ORDERS_DROP_DIR: drops,
-      WAREHOUSE_DIR: join(workDir, "warehouse"),
+      WAREHOUSE_URL: join(workDir, "warehouse"),
       CUSTOMER_METRICS_ROWS: ROWS,
     };
     const starting = startDagsterDev({ outDir: projectDir, module: moduleName("customer-metrics") }, env, await freePort(), (d) => (dev = d));

@@ -132,7 +132,7 @@ const materializationsOf = (flowRunId: string, count: number) =>
 async function embeddedHashes(): Promise<{ hashes: Record<string, string>; store: IOStore }> {
   const defs = await loadDefinitions(join(EXAMPLE, "src/definitions.ts"), "default");
   const store = openStore(join(tmp, "embedded-storage"));
-  const env = { ...process.env, WAREHOUSE_DIR: join(tmp, "embedded-warehouse") };
+  const env = { ...process.env, WAREHOUSE_URL: join(tmp, "embedded-warehouse") };
   const all = await materialize(defs, { store, env });
   expect(all.status).toBe("success");
   const range = await materialize(defs, { store, env, selection: "daily_revenue", partitionRange: { start: RANGES[0]!.start, end: RANGES[1]!.end } });
@@ -190,7 +190,7 @@ beforeAll(async () => {
         PREFECT_HOME: join(tmp, name, "prefect-home"),
         BATON_PROJECT_DIR: copyOf(name),
         BATON_NODE: process.execPath,
-        WAREHOUSE_DIR: join(tmp, name, "warehouse"),
+        WAREHOUSE_URL: join(tmp, name, "warehouse"),
         PREFECT_WORKER_QUERY_SECONDS: "1",
         PREFECT_WORKER_PREFETCH_SECONDS: "5",
       },

@@ -163,7 +163,7 @@ describe("prefect: the example's default run", { timeout: 600_000 }, () => {
   beforeAll(async () => {
     await buildTarget(adapter, { projectRoot: EXAMPLE, definitionsFile: "src/definitions.ts", outDir, storage: join(tmp, "example-storage") });
     mkdirSync(join(tmp, "warehouse"), { recursive: true });
-    driver = startDriver(outDir, "example", { WAREHOUSE_DIR: join(tmp, "warehouse") });
+    driver = startDriver(outDir, "example", { WAREHOUSE_URL: join(tmp, "warehouse") });
     await driver.request("setup", {});
   }, 600_000);
   afterAll(async () => driver?.close(), 120_000);

@@ -67,7 +67,7 @@ async function prefect(args: string[], what: string): Promise<string> {
 async function inPlaceHashes(): Promise<Record<string, string>> {
   const defs = await loadDefinitions(join(EXAMPLE, "src/definitions.ts"), "default");
   const storage = join(tmp, "in-place-storage");
-  const run = await materialize(defs, { partition: PARTITION, store: new LocalIOStore(storage), env: { ...process.env, WAREHOUSE_DIR: join(tmp, "in-place-warehouse") } });
+  const run = await materialize(defs, { partition: PARTITION, store: new LocalIOStore(storage), env: { ...process.env, WAREHOUSE_URL: join(tmp, "in-place-warehouse") } });
   expect(run.status).toBe("success");
   return Object.fromEntries(DATA_ASSETS.map((id) => [id, run.assets[id]!.materializations[0]!.metadata.contentHash!]));
 }
@@ -129,7 +129,7 @@ describe("prefect: a relocated build runs with only what it declares", { timeout
     const warehouse = join(relocated.home, "warehouse");
     relocated.spawn(venv.bin("prefect"), ["worker", "start", "--pool", "baton", "--type", "process"], {
       // The worker's environment is the deployment's: its storage, and the example resource's folder.
-      env: { ...prefectEnv(), BATON_STORAGE: join(relocated.home, "storage"), WAREHOUSE_DIR: warehouse, PREFECT_WORKER_QUERY_SECONDS: "1", PREFECT_WORKER_PREFETCH_SECONDS: "5" },
+      env: { ...prefectEnv(), BATON_STORAGE: join(relocated.home, "storage"), WAREHOUSE_URL: warehouse, PREFECT_WORKER_QUERY_SECONDS: "1", PREFECT_WORKER_PREFETCH_SECONDS: "5" },
       stdio: ["ignore", log, log],
     });
 
