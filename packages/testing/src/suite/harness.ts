@@ -39,6 +39,14 @@ export type CaseStatus = "success" | "failure" | "skipped";
 export interface HarnessMaterialization {
   readonly asset: string;
   readonly partitionKey: string | null;
+  /**
+   * The materialization's user metadata as the orchestrator recorded it (the asset's declared `metadata`, then
+   * what its compute returned through `withMetadata(frame, {...})`), JSON values as Baton wrote them: Dagster's
+   * materialization metadata values, Airflow's asset event `extra["metadata"]`, Prefect's asset event /
+   * materialization metadata; embedded: `materializations[].metadata.user` of the CLI's JSON result.
+   * Baton's own keys (row count, schema, content hash, path…) may be left out. Capability `metadata`.
+   */
+  readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -95,6 +103,18 @@ export interface MaterializeRequest {
 }
 
 /**
+ * Run only these checks (inline or standalone) against the stored outputs, materializing nothing, as the
+ * orchestrator's user would (CHECKS-CONTRACT.md §3, §4): `baton check --check …`, a Dagster run selecting only the
+ * `AssetCheckKey`s, an Airflow re-run of just the check tasks, a Prefect flow run of just these checks.
+ * Capability `standaloneChecks`.
+ */
+export interface CheckRequest {
+  readonly checks: readonly { readonly asset: string; readonly check: string }[];
+  /** The targets' partition key (every listed check's target is partitioned when it is given). */
+  readonly partitionKey?: string;
+}
+
+/**
  * What a runtime implements to be held to the suite. Outputs are read back from the IO store by
  * the suite itself: the store is part of the contract, not of the runtime.
  */
@@ -106,6 +126,13 @@ export interface RuntimeHarness {
   scheduleTick(name: string, at: Date): Promise<HarnessTick>;
   /** Evaluate sensor `name` once with the given stored cursor, as the runtime would. */
   sensorTick(name: string, cursor: string | null): Promise<HarnessTick>;
+  /**
+   * Run just the requested checks against stored outputs (see `CheckRequest`). The returned run's
+   * `materializations` must be empty (nothing was materialized), its `checks` the verdicts as recorded, and its
+   * `status` "failure" iff an error-severity check failed or could not run (a missing stored input).
+   * Capability `standaloneChecks`.
+   */
+  runChecks?(request: CheckRequest): Promise<HarnessRun>;
   teardown(): Promise<void>;
 }
 
@@ -141,5 +168,13 @@ export const CAPABILITIES = [
   "timeouts",
   /** A sensor's `log` calls reach the orchestrator's record of the tick (`HarnessTick.recordsText`). */
   "tickLogs",
+  /** `withMetadata(frame, {...})` reaches the orchestrator's record of the materialization (`HarnessMaterialization.metadata`). */
+  "metadata",
+  /**
+   * Standalone checks (`assetCheck()`, CHECKS-CONTRACT.md): in a materialization they run after their target and
+   * inputs, record each verdict, block no asset, and fail the run iff an error-severity one failed; and
+   * `RuntimeHarness.runChecks` runs chosen checks alone against stored outputs.
+   */
+  "standaloneChecks",
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
