@@ -34,14 +34,16 @@ from .docs import (
     asset_doc,
     asset_extra,
     assets_dag_doc,
+    check_doc,
     schedule_dag_doc,
     sensor_dag_doc,
 )
-from .manifest import Manifest, airflow_id, asset_uri
+from .manifest import Manifest, airflow_id, asset_uri, standalone_checks
 from .operators import (
     PLAN_TASK_ID,
     TIMEOUT_GRACE_SECONDS,
     BatonAssetOperator,
+    BatonCheckOperator,
     BatonCommittedOperator,
     BatonPlanOperator,
     BatonRunOutcomeOperator,
@@ -76,7 +78,9 @@ def _asset(manifest: Manifest, asset_id: str) -> Asset:
     return cache[asset_id]
 
 
-def _params(asset_ids: list[str], partitioned: bool) -> dict[str, Param]:
+def _params(
+    asset_ids: list[str], partitioned: bool, checks: list[str]
+) -> dict[str, Param]:
     # A pick list in the trigger form only for small DAGs: it is stored with the serialized DAG.
     pick: dict[str, Any] = (
         {"examples": asset_ids} if len(asset_ids) <= _PICK_LIST_LIMIT else {}
@@ -90,6 +94,17 @@ def _params(asset_ids: list[str], partitioned: bool) -> dict[str, Param]:
             **pick,
         )
     }
+    if checks:
+        check_pick: dict[str, Any] = (
+            {"examples": checks} if len(checks) <= _PICK_LIST_LIMIT else {}
+        )
+        params["checks"] = Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description='Standalone checks to run alone ("asset:check"), against the stored outputs; nothing is materialized. Leave assets empty.',
+            **check_pick,
+        )
     if partitioned:
         params["partition_key"] = Param(
             None,
@@ -118,13 +133,16 @@ class _LargeDAG(DAG):
         return hash((DAG, self.dag_id))
 
 
-def _check_ids(asset_ids: list[str]) -> None:
+def _check_ids(manifest: Manifest, asset_ids: list[str]) -> None:
     seen: dict[str, str] = {}
-    for a in asset_ids:
-        other = seen.setdefault(airflow_id(a), a)
-        if other != a:
+    names = [(airflow_id(a), f"asset {a!r}") for a in asset_ids] + [
+        (c.task_id, f"check {c.ref!r}") for c in standalone_checks(manifest, asset_ids)
+    ]
+    for task_id, name in names:
+        other = seen.setdefault(task_id, name)
+        if other != name:
             raise ValueError(
-                f"assets {other!r} and {a!r} both become Airflow task id {airflow_id(a)!r}; rename one"
+                f"{other} and {name} both become Airflow task id {task_id!r}; rename one"
             )
 
 
@@ -173,7 +191,8 @@ def asset_dag(
     failed), and ``committed``, which emits the asset events of outputs that failed tasks had
     committed. Each Baton group is a TaskGroup (task ids stay the asset ids)."""
     options = options or default_options()
-    _check_ids(asset_ids)
+    _check_ids(manifest, asset_ids)
+    checks = standalone_checks(manifest, asset_ids)
     in_dag = set(asset_ids)
     partitioned = any(manifest.asset(a)["partitions"] is not None for a in asset_ids)
     # An unscheduled DAG of partitioned assets is partitioned at run time: Airflow then accepts
@@ -204,9 +223,11 @@ def asset_dag(
             options=options,
         )
         groups: dict[str, TaskGroup] = {}
-        task_ids = {PLAN_TASK_ID, OUTCOME_TASK_ID, COMMITTED_TASK_ID} | {
-            airflow_id(a) for a in asset_ids
-        }
+        task_ids = (
+            {PLAN_TASK_ID, OUTCOME_TASK_ID, COMMITTED_TASK_ID}
+            | {airflow_id(a) for a in asset_ids}
+            | {c.task_id for c in checks}
+        )
         tasks = {}
         for asset_id in asset_ids:
             a = manifest.asset(asset_id)
@@ -257,6 +278,39 @@ def asset_dag(
         # Every asset task is downstream of the planner through the roots; the planner may skip
         # any of them, and none starts before it has checked the run.
         plan >> roots
+        # A standalone check: its own task after its asset's and its inputs' tasks in this DAG,
+        # reading them (inlets), materializing nothing (no outlets). Upstream of no asset.
+        check_tasks: dict[str, BatonCheckOperator] = {}
+        for c in checks:
+            a = manifest.asset(c.asset_id)
+            check_tasks[c.ref] = check = BatonCheckOperator(
+                task_id=c.task_id,
+                task_display_name=f"check {c.ref}",
+                manifest_path=path,
+                asset_id=c.asset_id,
+                check_name=c.name,
+                dag_assets=asset_ids,
+                schedule=schedule,
+                options=options,
+                inlets=[
+                    _asset(manifest, x) for x in dict.fromkeys((c.asset_id, *c.deps))
+                ],
+                # A failed check is deterministic; a missing input is fixed by materializing
+                # it, not by waiting.
+                retries=0,
+                # Runs after skipped (unselected) inputs, which it reads from the store; never
+                # after a failed one (upstream_failed: not run).
+                trigger_rule="none_failed",
+                doc_md=check_doc(c, a),
+                owner=",".join(a["owners"]) or "baton",
+                task_group=groups[a["group"]],
+                # timeoutSeconds bounds each key's read and checks too (EXECUTION-CONTRACT §5).
+                execution_timeout=execution_timeout(a),
+                pool=a.get("pool"),
+            )
+            check.set_upstream(
+                [tasks[x] for x in dict.fromkeys((c.asset_id, *c.deps)) if x in in_dag]
+            )
         # The leaves decide a DAG run's state, so the skipped, unselected assets must not be
         # among them: ``outcome`` fails the run when any task of the run failed, ``committed``
         # (which succeeds) records what failed tasks had committed.
@@ -264,10 +318,11 @@ def asset_dag(
             task_id=OUTCOME_TASK_ID,
             plan_task_id=PLAN_TASK_ID,
             asset_tasks={t.task_id: a for a, t in tasks.items()},
+            check_tasks={t.task_id: ref for ref, t in check_tasks.items()},
             trigger_rule="all_done",
             retries=0,
         )
-        [plan, *tasks.values()] >> outcome
+        [plan, *tasks.values(), *check_tasks.values()] >> outcome
         # Outputs that failed tasks committed still get their asset events (Airflow emits
         # those for successful tasks only).
         committed = BatonCommittedOperator(
@@ -284,7 +339,7 @@ def asset_dag(
     # airflow/sdk/definitions/param.py). Given after the tasks: an operator created inside a DAG
     # copies the DAG's params into its own, and Airflow serializes (and schema-checks) each
     # task's copy, about 10 ms a task: 200 s for 20,000 assets, over the DAG processor's 50 s.
-    dag.params = ParamsDict(_params(asset_ids, partitioned))
+    dag.params = ParamsDict(_params(asset_ids, partitioned, [c.ref for c in checks]))
     return dag
 
 
@@ -359,6 +414,7 @@ def build_dags(manifest_path: str | Path) -> dict[str, DAG]:
                 len(manifest.assets),
                 sorted({a["group"] for a in manifest.assets.values()}),
                 any(a["partitions"] for a in manifest.assets.values()),
+                len(standalone_checks(manifest, list(manifest.assets))),
             ),
         )
     for s in manifest.schedules:

@@ -13,6 +13,8 @@ from typing import Any
 
 from baton_core import ManifestAsset, ManifestSchedule, ManifestSensor, code_reference
 
+from .manifest import StandaloneCheck
+
 
 def asset_extra(asset: ManifestAsset) -> dict[str, Any]:
     """The Airflow Asset's ``extra``: what Baton knows about the asset, as the assets page and
@@ -73,7 +75,12 @@ def asset_doc(asset: ManifestAsset) -> str:
         rows.append(
             (
                 "Checks",
-                ", ".join(f"`{c['name']}` ({c['severity']})" for c in asset["checks"]),
+                ", ".join(
+                    f"`{c['name']}` ({c['severity']}"
+                    + (", standalone: its own task" if c.get("standalone") else "")
+                    + ")"
+                    for c in asset["checks"]
+                ),
             )
         )
     if asset["output"] == "none":
@@ -85,7 +92,34 @@ def asset_doc(asset: ManifestAsset) -> str:
     return f"{description}\n\n{table}\n" if description else f"{table}\n"
 
 
-def assets_dag_doc(asset_count: int, groups: list[str], partitioned: bool) -> str:
+def check_doc(check: StandaloneCheck, asset: ManifestAsset) -> str:
+    """A standalone check task's docs panel: what it checks, with what, and how to run it alone."""
+    rows: list[tuple[str, str]] = [
+        ("Baton check", f"`{check.name}` of `{check.asset_id}`"),
+        (
+            "Severity",
+            f"{check.severity} (a failure {'fails' if check.severity == 'error' else 'does not fail'} this task)",
+        ),
+    ]
+    if check.deps:
+        rows.append(("Inputs", ", ".join(f"`{d}`" for d in check.deps)))
+    if reference := code_reference(asset):
+        rows.append(("Asset defined in", f"`{reference}`"))
+    rows.append(
+        (
+            "Run it alone",
+            f'trigger the DAG with `checks: ["{check.ref}"]` (and the partition), or clear this task instance',
+        )
+    )
+    table = "\n".join(
+        ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in rows)]
+    )
+    return f"{check.description}\n\n{table}\n" if check.description else f"{table}\n"
+
+
+def assets_dag_doc(
+    asset_count: int, groups: list[str], partitioned: bool, checks: int = 0
+) -> str:
     keys = (
         " `partition_key` (one key) or `partition_range` (`FIRST...LAST`, one run) choose"
         " the partition."
@@ -97,6 +131,13 @@ def assets_dag_doc(asset_count: int, groups: list[str], partitioned: bool) -> st
         " unscheduled: for manual runs, partition ranges and the sensors' runs.\n\n"
         "Trigger it with the form's params: `assets` selects assets (empty: every asset);"
         f"{keys} The `plan` task logs what the run materializes.\n"
+        + (
+            f"\n{checks} standalone check(s) run in their own tasks after their asset;"
+            ' `checks` (`["asset:check", ...]`) runs only those, against the stored outputs,'
+            " and materializes nothing.\n"
+            if checks
+            else ""
+        )
     )
 
 

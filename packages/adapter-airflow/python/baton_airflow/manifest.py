@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from baton_core import Manifest, ManifestError
@@ -15,9 +16,12 @@ __all__ = [
     "ACCEPTED_MANIFEST_VERSIONS",
     "Manifest",
     "ManifestError",
+    "StandaloneCheck",
     "airflow_id",
     "asset_uri",
+    "check_task_id",
     "load_manifest",
+    "standalone_checks",
 ]
 
 
@@ -39,3 +43,52 @@ def airflow_id(text: str) -> str:
 def asset_uri(asset_id: str) -> str:
     """Stable Airflow asset URI; the x- scheme tells Airflow not to normalise or validate it."""
     return f"x-baton://{asset_id}"
+
+
+def check_task_id(asset_id: str, check: str) -> str:
+    """The task id of a standalone check: ``<asset>__<check>``, each part as ``airflow_id``
+    makes it (the TypeScript side's checkTaskId, whose build refuses a collision)."""
+    return f"{airflow_id(asset_id)}__{airflow_id(check)}"
+
+
+@dataclass(frozen=True)
+class StandaloneCheck:
+    """A standalone check of the manifest (CHECKS-CONTRACT.md §2): its own task in every DAG
+    that holds its target, downstream of the target and of its deps there."""
+
+    asset_id: str
+    name: str
+    severity: str
+    description: str | None
+    deps: tuple[str, ...]
+
+    @property
+    def task_id(self) -> str:
+        return check_task_id(self.asset_id, self.name)
+
+    @property
+    def ref(self) -> str:
+        """How a run's ``checks`` param names it: ``asset:check``."""
+        return f"{self.asset_id}:{self.name}"
+
+
+def standalone_checks(
+    manifest: Manifest, asset_ids: list[str]
+) -> list[StandaloneCheck]:
+    """The standalone checks of these assets, in their order. Inline checks run inside their
+    asset's task; older manifests (no ``standalone`` field) have none."""
+    out: list[StandaloneCheck] = []
+    for asset_id in asset_ids:
+        for c in manifest.asset(asset_id)["checks"]:
+            if not c.get("standalone"):
+                continue
+            out.append(
+                StandaloneCheck(
+                    asset_id=asset_id,
+                    name=c["name"],
+                    severity=c["severity"],
+                    description=c["description"],
+                    deps=tuple(d["id"] for d in c.get("deps") or []),
+                )
+            )
+    return out

@@ -226,6 +226,28 @@ class _BatonRunOperator(_BatonOperatorMixin, BaseOperator):
         self.schedule = schedule
         self.options = options
 
+    def pre_execute(self, context: Context) -> None:
+        """Widen Airflow's execution_timeout to the keys this attempt runs: timeoutSeconds bounds
+        one partition key (contract §1), and a range runs many in one task. Airflow applies the
+        limit after this hook (airflow/sdk/execution_time/task_runner.py, _execute_task and
+        _run_execute_callable)."""
+        self._reset_steps()
+        seconds = self.manifest.asset(self.asset_id).get("timeoutSeconds")
+        if seconds:
+            _, keys = self._steps(context)
+            self.execution_timeout = timedelta(
+                seconds=seconds * keys + TIMEOUT_GRACE_SECONDS
+            )
+
+    asset_id: str
+
+    def _steps(self, context: Context) -> tuple[list[list[str]], int]:
+        """The step's partition arguments and how many keys they run (see the subclasses)."""
+        raise NotImplementedError
+
+    def _reset_steps(self) -> None:
+        """Forget the steps read for the last attempt."""
+
     def _plan(self, context: Context) -> AirflowRunPlan:
         """The run's selection and partitions, checked (baton_core's planner)."""
         try:
@@ -262,16 +284,22 @@ class BatonPlanOperator(_BatonRunOperator, SkipMixin):
             self.log.warning("%s", warning)
         for asset_id, reason in plan.skipped.items():
             self.log.info("skipping %s: %s", asset_id, reason)
+        for ref, reason in plan.skipped_checks.items():
+            self.log.info("skipping check %s: %s", ref, reason)
+        if plan.checks_only:
+            self.log.info("checks only: %s", ", ".join(plan.checks) or "none")
         context["ti"].xcom_push(key=PLAN_XCOM, value=plan.to_xcom())
         chosen = {airflow_id(a) for a in plan.run}
-        # Raises Airflow's "skip downstream" signal, so it comes last. Only asset tasks: the
-        # run's outcome task always runs.
+        checks = set(plan.checks)
+        # Raises Airflow's "skip downstream" signal, so it comes last. Only asset and check
+        # tasks: the run's outcome task always runs.
         self.skip(
             context["ti"],
             [
                 t
                 for t in self.dag.tasks
-                if isinstance(t, BatonAssetOperator) and t.task_id not in chosen
+                if (isinstance(t, BatonAssetOperator) and t.task_id not in chosen)
+                or (isinstance(t, BatonCheckOperator) and t.ref not in checks)
             ],
         )
 
@@ -318,18 +346,8 @@ class BatonAssetOperator(_BatonRunOperator):
         self._planned = (steps, max(keys, 1))
         return self._planned
 
-    def pre_execute(self, context: Context) -> None:
-        """Widen Airflow's execution_timeout to the keys this attempt runs: timeoutSeconds bounds
-        one partition key (contract §1), and a range runs many in one task. Airflow applies the
-        limit after this hook (airflow/sdk/execution_time/task_runner.py, _execute_task and
-        _run_execute_callable)."""
+    def _reset_steps(self) -> None:
         self._planned = None
-        seconds = self.manifest.asset(self.asset_id).get("timeoutSeconds")
-        if seconds:
-            _, keys = self._steps(context)
-            self.execution_timeout = timedelta(
-                seconds=seconds * keys + TIMEOUT_GRACE_SECONDS
-            )
 
     def _run_partition(
         self, context: Context, partition_args: list[str]
@@ -424,19 +442,7 @@ class BatonAssetOperator(_BatonRunOperator):
             ],
             "materializationCount": len(mats),
             "schema": last_schema,
-            "checks": [
-                {
-                    k: c.get(k)
-                    for k in (
-                        "check",
-                        "partitionKey",
-                        "passed",
-                        "severity",
-                        "description",
-                    )
-                }
-                for c in _events(outcomes, "check")
-            ],
+            "checks": [_check_record(c) for c in _events(outcomes, "check")],
             "skipped": [e["reason"] for e in _events(outcomes, "asset_skipped")],
             # The task's failure as the verdict reports it (the first, in the order the step
             # ran); ``name`` is the JavaScript error's when there is one.
@@ -468,6 +474,149 @@ class BatonAssetOperator(_BatonRunOperator):
         if partitions:
             # One asset event per materialized partition (Airflow 3.2+ partitioned events).
             event.add_partitions(partitions)
+
+
+class BatonCheckOperator(_BatonRunOperator):
+    """Runs one standalone check (CHECKS-CONTRACT.md §3): ``baton-step check`` against the
+    stored output of its asset and of the check's own inputs, for the keys its asset runs in
+    this DAG run (from the plan's XCom; planned here when there is none, a task run on its own).
+
+    It has inlets (its asset and inputs) and no outlets: it materializes nothing, so Airflow
+    records no asset event for it. Each verdict is in the task log and the XCom summary
+    ``baton`` (as for an asset task's checks); a failed error-severity check fails the task
+    without a retry (core's ``CHECK_FAILED``), a failed warn-severity one is a warning. A
+    missing stored output fails it too (``MISSING_OUTPUT``, retryable: ``retries`` apply).
+    Clearing this task instance (the UI's Clear, or ``POST /api/v2/dags/{dag_id}/clearTaskInstances``
+    without downstream) runs the check again on what is stored now.
+    """
+
+    ui_color = "#e8f5e9"
+    _planned_check: tuple[list[list[str]], int] | None = None
+
+    def __init__(self, *, asset_id: str, check_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.asset_id = asset_id
+        self.check_name = check_name
+
+    @property
+    def ref(self) -> str:
+        return f"{self.asset_id}:{self.check_name}"
+
+    def _reset_steps(self) -> None:
+        self._planned_check = None
+
+    def _steps(self, context: Context) -> tuple[list[list[str]], int]:
+        if self._planned_check is not None:
+            return self._planned_check
+        pushed = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID, key=PLAN_XCOM)
+        steps: list[list[str]] | None
+        if pushed is None or "checks" not in pushed:
+            planned = self._plan(context).checks.get(self.ref)
+            steps = planned.step_args() if planned else None
+            keys = len(planned.partition_keys or []) if planned else 0
+        else:
+            entry = next((c for c in pushed["checks"] if c["check"] == self.ref), None)
+            steps = cast("list[list[str]]", entry["steps"]) if entry else None
+            keys = len(entry.get("partitionKeys") or []) if entry else 0
+        if steps is None:
+            raise AirflowSkipException(f"check {self.ref} is not part of this run")
+        self._planned_check = (steps, max(keys, 1))
+        return self._planned_check
+
+    def execute(self, context: Context) -> None:
+        ti = context["ti"]
+        self._cancel = threading.Event()
+        outcomes: list[StepResult] = []
+        judged = Verdict(ok=True, retryable=False, message="", missing=[])
+        secrets: list[str] = []
+        steps, _ = self._steps(context)
+        self._reset_steps()
+        resources = self.manifest.asset(self.asset_id)["resources"]
+        try:
+            for partition_args in steps:
+                args = [
+                    "--asset",
+                    self.asset_id,
+                    "--check",
+                    self.check_name,
+                    *partition_args,
+                    "--run-id",
+                    context["run_id"],
+                ]
+                outcome, secrets = self._run(
+                    self.manifest.step_command("check", args), resources
+                )
+                outcomes.append(outcome)
+                # Nothing is materialized: success is exit 0 and step_end success.
+                step = outcome.verdict([])
+                if not step.ok and judged.ok:
+                    judged = step
+                # After a failed check the other keys are still checked (all verdicts are
+                # reported); any other failure ends the task.
+                if not step.ok and not _check_failed(outcome):
+                    break
+        except AirflowTaskTimeout:
+            limit = (
+                self.execution_timeout.total_seconds() if self.execution_timeout else 0
+            )
+            judged = Verdict(
+                ok=False,
+                retryable=True,
+                message=f"check {self.ref}: timed out after {limit:g} s (Airflow's execution_timeout)",
+            )
+            ti.xcom_push(key="baton", value=self._summary(outcomes, judged, secrets))
+            raise
+        summary = self._summary(outcomes, judged, secrets)
+        ti.xcom_push(key="baton", value=summary)
+        if not judged.ok:
+            message = redactor(secrets)(judged.message)
+            if judged.retryable:
+                raise AirflowException(message)
+            raise AirflowFailException(message)
+
+    def _summary(
+        self, outcomes: list[StepResult], judged: Verdict, secrets: list[str]
+    ) -> dict[str, Any]:
+        """The check task's XCom: its verdicts (one per key), never data; secrets redacted."""
+        failures = _events(outcomes, "asset_failure")
+        summary = {
+            "asset": self.asset_id,
+            "check": self.check_name,
+            "status": "success" if judged.ok else "failure",
+            "retryable": None if judged.ok else judged.retryable,
+            "cancelled": bool(getattr(judged, "cancelled", False)),
+            "checks": [_check_record(c) for c in _events(outcomes, "check")],
+            "error": None
+            if judged.ok
+            else {
+                "name": (failures[0]["error"] if failures else {}).get("name")
+                or "BatonStepError",
+                "message": judged.message,
+            },
+        }
+        return cast("dict[str, Any]", _redact_json(summary, redactor(secrets)))
+
+
+def _check_failed(outcome: StepResult) -> bool:
+    """The step failed because a check of error severity failed (core's CHECK_FAILED)."""
+    return any(
+        (e.get("error") or {}).get("code") == "CHECK_FAILED"
+        for e in outcome.of_type("asset_failure")
+    )
+
+
+def _check_record(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: event.get(k)
+        for k in (
+            "check",
+            "partitionKey",
+            "passed",
+            "severity",
+            "description",
+            "metadata",
+        )
+    }
 
 
 def _side_effect(manifest: Manifest, asset_id: Any) -> bool:
@@ -505,12 +654,19 @@ class BatonRunOutcomeOperator(BaseOperator):
     ui_color = "#f3e8fd"
 
     def __init__(
-        self, *, plan_task_id: str, asset_tasks: dict[str, str], **kwargs: Any
+        self,
+        *,
+        plan_task_id: str,
+        asset_tasks: dict[str, str],
+        check_tasks: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.plan_task_id = plan_task_id
         # task id -> asset id, in the DAG's (topological) order
         self.asset_tasks = asset_tasks
+        # task id -> "asset:check" of each standalone check's task
+        self.check_tasks = check_tasks or {}
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         ti = context["ti"]
@@ -531,16 +687,37 @@ class BatonRunOutcomeOperator(BaseOperator):
                 not_run.append(asset_id)
             elif state == "success":
                 done.append(asset_id)
+        checked = [c for t, c in self.check_tasks.items() if states.get(t) == "success"]
+        failed_checks = [
+            (t, c) for t, c in self.check_tasks.items() if states.get(t) == "failed"
+        ]
         outcome = {
             "succeeded": done,
             "failed": [a for _, a in failed],
             "upstreamFailed": not_run,
+            "checksSucceeded": checked,
+            "checksFailed": [c for _, c in failed_checks],
         }
-        if not failed and not not_run:
+        if not failed and not not_run and not failed_checks:
             self.log.info(
                 "%d asset(s) materialized: %s", len(done), ", ".join(done) or "none"
             )
+            if checked:
+                self.log.info(
+                    "%d check task(s) passed: %s", len(checked), ", ".join(checked)
+                )
             return outcome
+        if not failed and not not_run:
+            # Only standalone checks failed: the assets are materialized, the run still fails
+            # (as a failed error check inside an asset's task fails it).
+            task_id, ref = failed_checks[0]
+            summary = ti.xcom_pull(task_ids=task_id, key="baton") or {}
+            error = summary.get("error") or {}
+            raise AirflowFailException(
+                f"{len(failed_checks)} check task(s) failed "
+                f"({', '.join(c for _, c in failed_checks)}); first failure: "
+                f"{error.get('message') or f'{ref}: the task failed'}"
+            )
         first = failed[0] if failed else None
         detail = ""
         if first is not None:
@@ -603,6 +780,8 @@ class BatonCommittedOperator(BaseOperator):
                         "failed_task": task_id,
                         "row_count": m.get("rowCount"),
                         "content_hash": m.get("contentHash"),
+                        # As the asset's own event would have it (absent without metadata).
+                        **({"metadata": m["metadata"]} if m.get("metadata") else {}),
                     },
                 )
 
@@ -707,6 +886,7 @@ class BatonSensorOperator(_BatonOperatorMixin, BaseSensorOperator):
 
 __all__ = [
     "BatonAssetOperator",
+    "BatonCheckOperator",
     "BatonCommittedOperator",
     "BatonPlanOperator",
     "BatonRunOutcomeOperator",

@@ -6,12 +6,16 @@ form or conf: ``assets``, ``partition_key``, ``partition_range`` "FIRST...LAST")
 Airflow ``partition_key`` > a schedule
 DAG's tick (its data interval's end: the last complete window, or nothing after the partitions'
 end) > nothing (unpartitioned assets run; partitioned ones are skipped with a reason).
+
+Standalone checks (CHECKS-CONTRACT.md §3) run in a run that materializes their asset, for the
+same partition keys. A run whose ``checks`` param names some (``"asset:check"``) runs only
+those, against the stored outputs: every asset task is skipped, nothing is materialized.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +23,13 @@ from baton_core import (
     Manifest,
     ManifestSchedule,
     PlanError,
+    PlannedAsset,
     RunPlan,
     plan_run,
     schedule_tick_plan,
 )
+
+from .manifest import StandaloneCheck, standalone_checks
 
 
 @dataclass(frozen=True)
@@ -37,10 +44,17 @@ class AirflowRunPlan:
     skip_reason: str | None = None
     # asset id -> why it does not run, for every asset of the DAG outside the plan
     skipped: dict[str, str] = field(default_factory=dict)
+    # A run of chosen checks alone (the ``checks`` param): the plan holds their assets, for
+    # the keys, and no asset runs.
+    checks_only: bool = False
+    # "asset:check" -> its asset's planned keys (the check step's), for the checks that run;
+    # and why each other standalone check of the DAG does not.
+    checks: dict[str, PlannedAsset] = field(default_factory=dict)
+    skipped_checks: dict[str, str] = field(default_factory=dict)
 
     @property
     def run(self) -> list[str]:
-        return self.plan.asset_ids if self.plan else []
+        return self.plan.asset_ids if self.plan and not self.checks_only else []
 
     def to_xcom(self) -> dict[str, Any]:
         return {
@@ -51,7 +65,18 @@ class AirflowRunPlan:
                     "steps": a.step_args(),
                 }
                 for a in (self.plan.assets if self.plan else [])
+                if not self.checks_only
             ],
+            "checks": [
+                {
+                    "check": ref,
+                    "partitionKeys": a.partition_keys,
+                    "steps": a.step_args(),
+                }
+                for ref, a in self.checks.items()
+            ],
+            "checksOnly": self.checks_only,
+            "skippedChecks": self.skipped_checks,
             "partitionKey": self.partition_key,
             "partitionRange": self.partition_range,
             "source": self.source,
@@ -84,7 +109,110 @@ def plan_dag_run(
     context: Mapping[str, Any],
     now: datetime | None = None,
 ) -> AirflowRunPlan:
-    """Plan the run of a DAG over ``dag_assets``; raises PlanError (deterministic) when invalid."""
+    """Plan the run of a DAG over ``dag_assets``, its standalone checks included; raises
+    PlanError (deterministic) when invalid."""
+    dag_checks = standalone_checks(manifest, dag_assets)
+    chosen = _chosen_checks(manifest, dag_assets, dag_checks, context)
+    if chosen is None:
+        planned = _plan_assets(manifest, dag_assets, schedule, context, now)
+        return _with_checks(planned, dag_checks)
+    # The checks' assets, planned for the run's keys as a materialization of them would be.
+    targets = list(dict.fromkeys(c.asset_id for c in chosen))
+    params = {**(context.get("params") or {}), "assets": targets, "checks": []}
+    planned = _with_checks(
+        _plan_assets(
+            manifest, dag_assets, schedule, {**context, "params": params}, now
+        ),
+        chosen,
+    )
+    return replace(
+        planned,
+        checks_only=True,
+        skipped={a: "checks only: this run materializes nothing" for a in dag_assets},
+        skipped_checks={
+            **planned.skipped_checks,
+            **{
+                c.ref: "not selected by this run" for c in dag_checks if c not in chosen
+            },
+        },
+    )
+
+
+def _chosen_checks(
+    manifest: Manifest,
+    dag_assets: list[str],
+    dag_checks: list[StandaloneCheck],
+    context: Mapping[str, Any],
+) -> list[StandaloneCheck] | None:
+    """The checks the run's ``checks`` param names ("asset:check"), None when it names none."""
+    requested = _setting(context, "checks")
+    if requested is None:
+        return None
+    if isinstance(requested, str):
+        requested = [requested]
+    if _setting(context, "assets"):
+        raise PlanError(
+            "a run takes assets or checks, not both",
+            "leave assets empty to run the checks alone, against the stored outputs",
+            code="UNKNOWN_SELECTION",
+        )
+    by_ref = {c.ref: c for c in dag_checks}
+    inline = {
+        f"{a}:{c['name']}"
+        for a in dag_assets
+        for c in manifest.asset(a)["checks"]
+        if not c.get("standalone")
+    }
+    chosen: list[StandaloneCheck] = []
+    for ref in requested:
+        ref = str(ref)
+        if ref in by_ref:
+            chosen.append(by_ref[ref])
+        elif ref in inline:
+            asset_id = ref.rpartition(":")[0]
+            raise PlanError(
+                f"check {ref!r} is an inline check: it runs inside the task of {asset_id!r}, "
+                "when that asset is materialized",
+                "run it alone with `baton check`, or declare it with assetCheck() to give it a task of its own",
+                code="UNKNOWN_SELECTION",
+            )
+        else:
+            raise PlanError(
+                f"check {ref!r} is not a standalone check of this DAG",
+                "pick from: "
+                + (", ".join(by_ref) or "none (this DAG has no standalone checks)"),
+                code="UNKNOWN_SELECTION",
+            )
+    return [c for c in dag_checks if c in chosen]
+
+
+def _with_checks(
+    planned: AirflowRunPlan, checks: list[StandaloneCheck]
+) -> AirflowRunPlan:
+    """Each standalone check runs with its asset, on the same partition keys; the others say why not."""
+    run: dict[str, PlannedAsset] = {}
+    skipped: dict[str, str] = {}
+    for c in checks:
+        target = planned.plan.get(c.asset_id) if planned.plan else None
+        if target is not None:
+            run[c.ref] = target
+        elif planned.skip_reason is not None:
+            skipped[c.ref] = planned.skip_reason
+        else:
+            reason = planned.skipped.get(c.asset_id)
+            skipped[c.ref] = f"its asset {c.asset_id} does not run" + (
+                f" ({reason})" if reason else ""
+            )
+    return replace(planned, checks=run, skipped_checks=skipped)
+
+
+def _plan_assets(
+    manifest: Manifest,
+    dag_assets: list[str],
+    schedule: ManifestSchedule | None,
+    context: Mapping[str, Any],
+    now: datetime | None = None,
+) -> AirflowRunPlan:
     now = now or datetime.now(UTC)
     requested = _setting(context, "assets")
     if isinstance(requested, str):
