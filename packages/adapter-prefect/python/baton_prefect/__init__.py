@@ -4,6 +4,7 @@ The Python side reads the manifest that `baton prefect build` writes; each asset
 Prefect task that launches core's step runtime in Node. See the package README.
 """
 
+from .checks import BatonCheckFailed
 from .errors import (
     BatonError,
     BatonManifestError,
@@ -20,6 +21,7 @@ from .project import BatonProject, RunPlan, task_runner
 from .resources import BatonResource, storage_env
 
 __all__ = [
+    "BatonCheckFailed",
     "BatonError",
     "BatonManifestError",
     "BatonPartitionError",

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, unmapped
+from prefect import get_run_logger, task, unmapped
 from prefect.artifacts import create_table_artifact
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
 from prefect.cache_policies import NO_CACHE
@@ -40,13 +40,23 @@ from baton_core import (
     schedule_tick_plan,
 )
 from baton_core.build import read_build
-from baton_core.manifest_types import ManifestAsset
+from baton_core.manifest_types import ManifestAsset, ManifestDep, PartitionsDefinition
 from baton_core.mapping import upstream_keys
 from baton_core.plan import RunPlan as CorePlan
 from baton_core.step import log_level
 from baton_core.worker import StepProcess, WorkerProcess
 
 from .caching import cache_key, cacheable, output_stored
+from .checks import (
+    BatonCheckFailed,
+    artifact_key,
+    check_deps,
+    check_row,
+    failed_error_checks,
+    select_checks,
+    standalone_checks,
+    task_name,
+)
 from .errors import (
     BatonManifestError,
     BatonPartitionError,
@@ -271,33 +281,115 @@ class BatonProject:
             logger.info("Nothing to run: %s", plan.skip_reason)
             return {"skipped": plan.skip_reason, "skipped_assets": plan.skipped}
         futures: dict[str, list[tuple[str | None, Future]]] = {}
+        checks: dict[tuple[str, str], list[tuple[str | None, Future]]] = {}
         with self._stop_steps_when_interrupted():
             for asset_id in plan.assets:
                 futures[asset_id] = self._submit(
                     asset_id, plan.keys.get(asset_id), futures
                 )
-            wait([f for fs in futures.values() for _, f in fs])
-        # The first failure in run order (the plan's order) leads the message.
-        problems = []
-        for asset_id, fs in futures.items():
-            for key, future in fs:
-                state = future.state
-                name = asset_id if key is None else f"{asset_id} [{key}]"
-                if state.is_failed() or state.is_crashed():
-                    problems.append(f"{name} failed: {state.message or state.name}")
-                elif not state.is_completed():
-                    problems.append(f"{name} did not run (an upstream asset failed)")
-        if problems:
-            raise BatonRunError(
-                f"{len(problems)} of {sum(len(fs) for fs in futures.values())} task runs"
-                " did not succeed: " + "; ".join(problems)
+            # Standalone checks after their target's and inputs' task runs; upstream of nothing.
+            for asset_id in plan.assets:
+                for check in standalone_checks(self.manifest.asset(asset_id)):
+                    checks[(asset_id, check["name"])] = self._submit_check(
+                        asset_id, check["name"], plan.keys.get(asset_id), futures
+                    )
+            wait(
+                [f for fs in futures.values() for _, f in fs]
+                + [f for fs in checks.values() for _, f in fs]
             )
+        # The first failure in run order (the plan's order) leads the message.
+        runs = [*futures.items(), *((task_name(*c), fs) for c, fs in checks.items())]
+        _raise_problems(runs)
         results: dict[str, Any] = {
             a: _merged([f.result() for _, f in fs]) for a, fs in futures.items()
         }
+        for (asset_id, _), fs in checks.items():
+            results[asset_id]["checks"] += [
+                r for _, f in fs for r in f.result()["checks"]
+            ]
         if plan.skipped:
             results["skipped_assets"] = plan.skipped
         return results
+
+    def check(
+        self,
+        checks: list[str] | None = None,
+        partition_key: str | None = None,
+        partition_range_start: str | None = None,
+        partition_range_end: str | None = None,
+    ) -> dict[str, Any]:
+        """The body of the checks flow: run checks alone against the stored outputs, a task run
+        per check and partition (``check <asset>:<name>``), materializing nothing.
+
+        ``checks`` entries are ``"<asset>:<check>"`` or ``"<asset>"`` (all its checks); none runs
+        every check, skipping the partitioned assets' without a partition, as a materialize run
+        does. The flow run fails when an error-severity check failed or an output is missing.
+        """
+        logger = get_run_logger()
+        self._cancelled.clear()
+        plan, selected = self.plan_checks(
+            checks, partition_key, partition_range_start, partition_range_end
+        )
+        for asset_id, reason in plan.skipped.items():
+            logger.info("Skipped the checks of %s: %s", asset_id, reason)
+        for warning in plan.warnings:
+            logger.warning("%s", warning)
+        if plan.skip_reason:
+            logger.info("Nothing to check: %s", plan.skip_reason)
+            return {"skipped": plan.skip_reason, "skipped_assets": plan.skipped}
+        runs: dict[tuple[str, str], list[tuple[str | None, Future]]] = {}
+        with self._stop_steps_when_interrupted():
+            for asset_id in plan.assets:
+                for name in selected[asset_id]:
+                    runs[(asset_id, name)] = self._submit_check(
+                        asset_id, name, plan.keys.get(asset_id), {}
+                    )
+            wait([f for fs in runs.values() for _, f in fs])
+        _raise_problems([(task_name(*c), fs) for c, fs in runs.items()])
+        result: dict[str, Any] = {
+            "checks": [
+                r for fs in runs.values() for _, f in fs for r in f.result()["checks"]
+            ]
+        }
+        if plan.skipped:
+            result["skipped_assets"] = plan.skipped
+        return result
+
+    def plan_checks(
+        self,
+        checks: list[str] | None = None,
+        partition_key: str | None = None,
+        partition_range_start: str | None = None,
+        partition_range_end: str | None = None,
+    ) -> tuple[RunPlan, dict[str, list[str]]]:
+        """The checks a checks flow run runs, by target, and the targets' partitions (the plan
+        of a materialize run of those targets); raises before anything runs."""
+        selected = select_checks(self.manifest, checks)
+        plan = self.plan(
+            list(selected) if checks else None,
+            partition_key,
+            partition_range_start,
+            partition_range_end,
+        )
+        assets = [a for a in plan.assets if a in selected]
+        skipped = {a: r for a, r in plan.skipped.items() if a in selected}
+        reason = (
+            "every selected check is on a partitioned asset and the run names no partition"
+            if not assets
+            else None
+        )
+        return (
+            RunPlan(
+                assets,
+                {a: k for a, k in plan.keys.items() if a in selected},
+                {a: v for a, v in plan.labels.items() if a in selected},
+                reason,
+                skipped,
+                plan.warnings,
+                plan.partition_key,
+            ),
+            selected,
+        )
 
     def _submit(
         self,
@@ -310,6 +402,7 @@ class BatonProject:
         reads, so a failed upstream partition holds back only its own downstream. With caching,
         a run whose output the store no longer has refreshes its cache entry instead."""
         task = self.task(asset_id)
+        spec = self.manifest.asset(asset_id)
         upstream = [
             f for u in self.manifest.upstream(asset_id) for _, f in submitted.get(u, [])
         ]
@@ -326,30 +419,66 @@ class BatonProject:
             group = [k for k in keys if (k in stale) == refresh]
             if group:
                 mapper = named.with_options(refresh_cache=True) if refresh else named
-                reads = [self._upstream_of(asset_id, k, submitted) for k in group]
+                reads = [
+                    self._reads(spec["deps"], spec["partitions"], k, submitted)
+                    for k in group
+                ]
                 # Futures in a parameter are dependencies, as wait_for is (the run graph's edges).
                 mapped = mapper.map(unmapped(asset_id), group, upstream=reads)
                 runs += zip(group, mapped, strict=True)
         return runs
 
-    def _upstream_of(
+    def _submit_check(
         self,
         asset_id: str,
-        key: str,
+        check: str,
+        keys: list[str] | None,
+        submitted: Mapping[str, list[tuple[str | None, Future]]],
+    ) -> list[tuple[str | None, Future]]:
+        """A check's task runs, by partition key of its target: each waits for the target's task
+        run of its key and for those of its inputs (through their partition mappings) that are
+        in this flow run, so a failed one leaves it ``NotReady`` (not run, not failed)."""
+        spec = self.manifest.asset(asset_id)
+        found = next(c for c in spec["checks"] if c["name"] == check)
+        deps = check_deps(found)
+        task = self.check_task(asset_id, check)
+        if keys is None:
+            upstream = [f for _, f in submitted.get(asset_id, [])]
+            upstream += self._reads(deps, spec["partitions"], None, submitted)
+            return [(None, task.submit(asset_id, check, None, wait_for=upstream))]
+        named = task.with_options(
+            task_run_name=f"{task_name(asset_id, check)} [{{partition_key}}]"
+        )
+        reads = [
+            [f for k, f in submitted.get(asset_id, []) if k == key]
+            + self._reads(deps, spec["partitions"], key, submitted)
+            for key in keys
+        ]
+        mapped = named.map(unmapped(asset_id), unmapped(check), keys, upstream=reads)
+        return list(zip(keys, mapped, strict=True))
+
+    def _reads(
+        self,
+        deps: list[ManifestDep],
+        partitions: PartitionsDefinition | None,
+        key: str | None,
         submitted: Mapping[str, list[tuple[str | None, Future]]],
     ) -> list[Future]:
-        """The upstream task runs one partition of ``asset_id`` waits for: through an input's
-        partition mapping, the upstream partitions it reads; otherwise all of them."""
-        spec = self.manifest.asset(asset_id)
+        """The upstream task runs one partition (``key``) of a reader with ``deps`` and
+        ``partitions`` waits for: through an input's partition mapping, the upstream partitions
+        it reads; otherwise all of them."""
         found: dict[int, Future] = {}
-        for dep in spec["deps"]:
+        for dep in deps:
             runs = submitted.get(dep["id"], [])
             up = self.manifest.asset(dep["id"])["partitions"]
             mapping = dep["partitionMapping"]
-            if dep["input"] is not None and mapping is not None and up is not None:
-                read = set(
-                    upstream_keys(spec["partitions"], [key], up, mapping, _utcnow())
-                )
+            if (
+                key is not None
+                and dep["input"] is not None
+                and mapping is not None
+                and up is not None
+            ):
+                read = set(upstream_keys(partitions, [key], up, mapping, _utcnow()))
                 runs = [(k, f) for k, f in runs if k in read]
             for _, f in runs:
                 found[id(f)] = f
@@ -439,6 +568,42 @@ class BatonProject:
             )(run_asset)
         return self._tasks[asset_id]
 
+    def check_task(self, asset_id: str, check: str) -> Task[..., dict[str, Any]]:
+        """The Prefect task that runs one check of an asset alone against its stored output
+        (``check <asset>:<name>``); its runs take the asset, the check and one partition key.
+
+        Not a materializing task (it writes nothing, so it emits no asset event); no retries
+        (a check's verdict does not change on a retry) and no cache. Its timeout is its
+        target's: ``timeoutSeconds`` bounds a check step's read and checks too.
+        """
+        name = task_name(asset_id, check)
+        if name not in self._tasks:
+            spec = self.manifest.asset(asset_id)
+            project = self
+
+            def run_check(
+                asset: str,
+                check: str,
+                partition_key: str | None = None,
+                upstream: list[Any] | None = None,
+            ) -> dict[str, Any]:
+                # ``upstream``: the task runs it waited for (its target's and inputs').
+                return project.run_check(asset, check, partition_key)
+
+            timeout = spec.get("timeoutSeconds")
+            found = next(c for c in spec["checks"] if c["name"] == check)
+            self._tasks[name] = task(
+                name=name,
+                description=found["description"]
+                or f"Baton check `{check}` of `{asset_id}`",
+                tags=["baton-check", f"group:{spec['group']}"],
+                timeout_seconds=timeout + TIMEOUT_GRACE_SECONDS if timeout else None,
+                task_run_name=name,
+                cache_policy=NO_CACHE,
+                persist_result=False,
+            )(run_check)
+        return self._tasks[name]
+
     def _cache_key(
         self, context: TaskRunContext, parameters: dict[str, Any]
     ) -> str | None:
@@ -470,25 +635,7 @@ class BatonProject:
         if partition_key is not None:
             base += ["--partition", partition_key]
 
-        def on_event(event: dict[str, Any]) -> None:
-            if event["type"] == "log":
-                logger.log(
-                    log_level(event["level"]),
-                    environment.redact(event["message"]),
-                )
-            elif event["type"] == "check":
-                passed = (
-                    "passed"
-                    if event["passed"]
-                    else f"FAILED (severity {event['severity']})"
-                )
-                severity = "error" if event["severity"] == "error" else "warning"
-                level = logging.INFO if event["passed"] else log_level(severity)
-                where = f" [{event['partitionKey']}]" if event["partitionKey"] else ""
-                logger.log(
-                    level, "check %s on %s%s %s", event["check"], asset, where, passed
-                )
-
+        on_event = _step_logger(logger, environment, asset)
         stop = threading.Event()
         self._steps.add(stop)
         timeout = spec.get("timeoutSeconds")
@@ -538,7 +685,7 @@ class BatonProject:
         if checks:
             create_table_artifact(
                 key=f"{slug(asset)}-checks",
-                table=environment.redact_all([_check_row(c) for c in checks]),
+                table=environment.redact_all([check_row(c, asset) for c in checks]),
                 description=f"Baton asset checks of `{asset}`",
             )
         metadata = (
@@ -557,10 +704,86 @@ class BatonProject:
                 "asset": asset,
                 "uri": self._assets[asset].key,
                 "materializations": [_reference(m) for m in materializations],
-                "checks": [_check_row(c) for c in checks],
+                "checks": [check_row(c, asset) for c in checks],
             }
         )
         return reported
+
+    def run_check(
+        self, asset: str, check: str, partition_key: str | None = None
+    ) -> dict[str, Any]:
+        """One check task attempt: ``baton-step check --asset A --check C`` against the stored
+        output of one partition (and the check's stored inputs), materializing nothing.
+
+        The verdict is logged and kept as the table artifact ``<asset>-<check>-check``; a failed
+        error-severity check fails the task (``BatonCheckFailed``) after it is reported, a
+        failed warn-severity one is reported and the task completes. A missing stored output,
+        or any other failure of the step, fails the task with the step's message.
+        """
+        logger = get_run_logger()
+        spec = self.manifest.asset(asset)
+        environment = self.environment(spec["resources"])
+        args = ["--asset", asset, "--check", check]
+        args += ["--run-id", str(flow_run.get_id() or "adhoc")]
+        if partition_key is not None:
+            args += ["--partition", partition_key]
+        stop = threading.Event()
+        self._steps.add(stop)
+        timeout = spec.get("timeoutSeconds")
+        limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
+        deadline = threading.Timer(limit, stop.set) if limit else None
+        try:
+            if self._cancelled.is_set():
+                raise BatonStepError(
+                    asset, "the flow run was cancelled", retryable=False
+                )
+            if deadline is not None:
+                deadline.daemon = True
+                deadline.start()
+            on_event = _step_logger(logger, environment, asset)
+            result = self._run_step("check", args, environment, logger, on_event, stop)
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            self._steps.discard(stop)
+        events = [e for e in result.of_type("check") if e["check"] == check]
+        rows = environment.redact_all([check_row(e, asset) for e in events])
+        if rows:
+            create_table_artifact(
+                key=artifact_key(asset, check),
+                table=rows,
+                description=f"Baton check `{check}` of `{asset}`",
+            )
+        # No selected asset needs a materialization: success is exit 0 and step_end success.
+        judged = _verdict(result, [])
+        if self._cancelled.is_set():
+            raise BatonStepError(asset, "the flow run was cancelled", retryable=False)
+        if stop.is_set():
+            raise BatonStepTimeout(
+                asset,
+                f"check {check} timed out after {limit:g} s (the task's timeout_seconds);"
+                " its Node step was stopped",
+            )
+        failed = failed_error_checks(events)
+        if failed:
+            where = f" [{partition_key}]" if partition_key is not None else ""
+            raise BatonCheckFailed(
+                asset,
+                f"check {check} on {asset}{where} FAILED (severity error)",
+            )
+        if not judged.ok:
+            stack = _stack(result)
+            raise BatonStepError(
+                asset,
+                environment.redact(judged.message),
+                environment.redact(stack) if stack else None,
+                retryable=judged.retryable,
+            )
+        if not events:
+            raise BatonStepError(
+                asset, f"the check step reported no verdict for check {check}"
+            )
+        return {"asset": asset, "check": check, "checks": rows}
 
     def _run_step(
         self,
@@ -820,12 +1043,46 @@ def _asset_metadata(
     }
 
 
-def _check_row(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "check": event["check"],
-        "passed": event["passed"],
-        "severity": event["severity"],
-        "partition_key": event["partitionKey"],
-        "description": event["description"],
-        "metadata": event.get("metadata") or {},
-    }
+def _step_logger(
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    environment: StepEnvironment,
+    asset: str,
+) -> Any:
+    """The step's ``log`` events at their level and each check's verdict (a failure as a
+    warning or an error, by severity) on the task run's logger, secrets masked."""
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["type"] == "log":
+            logger.log(log_level(event["level"]), environment.redact(event["message"]))
+        elif event["type"] == "check":
+            passed = (
+                "passed"
+                if event["passed"]
+                else f"FAILED (severity {event['severity']})"
+            )
+            severity = "error" if event["severity"] == "error" else "warning"
+            level = logging.INFO if event["passed"] else log_level(severity)
+            where = f" [{event['partitionKey']}]" if event["partitionKey"] else ""
+            logger.log(
+                level, "check %s on %s%s %s", event["check"], asset, where, passed
+            )
+
+    return on_event
+
+
+def _raise_problems(runs: list[tuple[str, list[tuple[str | None, Future]]]]) -> None:
+    """Fail the flow run naming each task run that did not succeed, in submission order."""
+    problems = []
+    for what, fs in runs:
+        for key, future in fs:
+            state = future.state
+            name = what if key is None else f"{what} [{key}]"
+            if state.is_failed() or state.is_crashed():
+                problems.append(f"{name} failed: {state.message or state.name}")
+            elif not state.is_completed():
+                problems.append(f"{name} did not run (an upstream asset failed)")
+    if problems:
+        raise BatonRunError(
+            f"{len(problems)} of {sum(len(fs) for _, fs in runs)} task runs"
+            " did not succeed: " + "; ".join(problems)
+        )
