@@ -184,14 +184,19 @@ export interface ResolvedInput {
   readonly partitionMapping: PartitionMapping | undefined;
 }
 
-export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends Record<string, InputRef> = Record<string, InputRef>> {
+/** `P` is the asset's partitions as declared (what a standalone check's context is typed by). */
+export interface AssetDefinition<
+  O extends AssetOutput = AssetOutput,
+  I extends Record<string, InputRef> = Record<string, InputRef>,
+  P extends PartitionsDefinition | undefined = PartitionsDefinition | undefined,
+> {
   readonly kind: "asset";
   readonly key: AssetKey;
   readonly id: string;
   readonly inputs: readonly ResolvedInput[];
   readonly deps: readonly AssetKey[];
   readonly compute: (inputs: InputValues<I>, context: AssetContext) => O | Promise<O>;
-  readonly partitions: PartitionsDefinition | undefined;
+  readonly partitions: P;
   /** The names of the resources compute uses (what the manifest and the step read). */
   readonly resources: readonly string[];
   /** The resource objects declared with `resources: { name: resource(…) }`, collected by `definitions()`. */
@@ -225,15 +230,15 @@ export interface AssetDefinition<O extends AssetOutput = AssetOutput, I extends 
 /** What a pool may be named: it becomes an Airflow pool, a Dagster pool and a Prefect tag. */
 export const POOL_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-function isAssetDefinition(x: unknown): x is AssetDefinition {
+export function isAssetDefinition(x: unknown): x is AssetDefinition {
   return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "asset";
 }
 
-function isInputSpec(x: unknown): x is InputSpec<AssetDefinition | AssetKeyLike> {
+export function isInputSpec(x: unknown): x is InputSpec<AssetDefinition | AssetKeyLike> {
   return typeof x === "object" && x !== null && !Array.isArray(x) && "asset" in x;
 }
 
-function resolveInput(name: string, ref: InputRef, owner: string, file: string | undefined): ResolvedInput {
+export function resolveInput(name: string, ref: InputRef, owner: string, file: string | undefined): ResolvedInput {
   const spec: InputSpec<AssetDefinition | AssetKeyLike> = isInputSpec(ref) ? ref : { asset: ref as AssetDefinition | AssetKeyLike };
   const target = spec.asset;
   let key: AssetKey;
@@ -304,13 +309,13 @@ export function asset<
   O extends TableOutput = TableOutput,
   R extends ResourcesConfig = readonly string[],
   P extends PartitionsDefinition | undefined = undefined,
->(config: AssetConfig<I, O, R, P> & { output?: "table" }): AssetDefinition<O, I>;
+>(config: AssetConfig<I, O, R, P> & { output?: "table" }): AssetDefinition<O, I, P>;
 /** A side-effect asset: `output: "none"` and a compute that returns nothing (no data is stored). */
 export function asset<
   I extends Record<string, InputRef> = Record<never, never>,
   R extends ResourcesConfig = readonly string[],
   P extends PartitionsDefinition | undefined = undefined,
->(config: AssetConfig<I, NoOutput, R, P> & { output: "none" }): AssetDefinition<void, I>;
+>(config: AssetConfig<I, NoOutput, R, P> & { output: "none" }): AssetDefinition<void, I, P>;
 export function asset(definition: object): AssetDefinition<any, any> {
   // The overloads above type the declaration; the checks below are for what the compiler did not see.
   const config = definition as AssetConfig<Record<string, InputRef>, AssetOutput>;

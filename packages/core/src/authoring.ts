@@ -29,6 +29,7 @@ export {
   type TableOutput,
 } from "./asset.js";
 export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
+export { assetCheck, isAssetCheckDefinition, type AssetCheckConfig, type AssetCheckDefinition, type CheckedOutput, type CheckVerdict, type PartitionsOf } from "./asset-check.js";
 export { resource, env, secret, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
 export type { CatalogClient, StorageClient } from "./protocols.js";
 export type { PartitionsDefinition, TimePartitionsDefinition, StaticPartitionsDefinition, PartitionMapping, TimeWindow, PartitionKeyRange } from "./partitions/types.js";

@@ -1,4 +1,5 @@
 import { POOL_NAME, type AssetDefinition } from "./asset.js";
+import type { AssetCheckDefinition } from "./asset-check.js";
 import { BatonError, BatonValidationError } from "./errors.js";
 import { topoSort, upstreamIds } from "./graph.js";
 import type { ResourceDefinition } from "./resource.js";
@@ -18,6 +19,10 @@ export interface Definitions {
   readonly resources: Readonly<Record<string, ResourceDefinition<any, any>>>;
   readonly schedules: readonly ScheduleDefinition[];
   readonly sensors: readonly SensorDefinition[];
+  /** Standalone checks (`assetCheck()`), in the order of their targets. */
+  readonly checks: readonly AssetCheckDefinition[];
+  /** The standalone checks of one asset (its inline checks are `asset(id).checks`). */
+  checksOf(id: string): readonly AssetCheckDefinition[];
   /** Concurrency pools by name (`asset({ pool })` names one). */
   readonly pools: Readonly<Record<string, PoolDefinition>>;
   asset(id: string): AssetDefinition;
@@ -46,6 +51,8 @@ export interface DefinitionsInput {
   resources?: Readonly<Record<string, ResourceDefinition<any, any>>>;
   schedules?: readonly ScheduleDefinition[];
   sensors?: readonly SensorDefinition[];
+  /** Standalone checks (`assetCheck()`); their target and input assets are collected like inputs. */
+  checks?: readonly AssetCheckDefinition<any, any>[];
   /** Concurrency pools, e.g. `{ warehouse: { limit: 2, description: "the DWH allows 2 sessions" } }`. */
   pools?: Readonly<Record<string, PoolDefinition>>;
 }
@@ -58,7 +65,9 @@ export function isDefinitions(x: unknown): x is Definitions {
 export function definitions(input: DefinitionsInput): Definitions {
   const errors: BatonError[] = [];
   const byId = new Map<string, AssetDefinition>();
-  for (const a of withUpstream(input.assets)) {
+  const checks = [...new Set(input.checks ?? [])] as AssetCheckDefinition[];
+  const listed = [...input.assets, ...checks.flatMap((c) => [c.asset as AssetDefinition, ...c.inputAssets])];
+  for (const a of withUpstream(listed)) {
     const prior = byId.get(a.id);
     if (prior === a) continue; // the same object listed twice, or listed and reached through an input
     if (prior) {
@@ -135,6 +144,8 @@ export function definitions(input: DefinitionsInput): Definitions {
     }
   }
 
+  const checksByAsset = checkStandalone(checks, byId, errors);
+
   const depsOf = new Map([...byId.values()].map((a) => [a.id, upstreamIds(a)] as const));
   const sorted = topoSort([...byId.keys()], depsOf);
   if ("cycle" in sorted) {
@@ -191,6 +202,8 @@ export function definitions(input: DefinitionsInput): Definitions {
     resources,
     schedules: [...(input.schedules ?? [])],
     sensors: [...(input.sensors ?? [])],
+    checks: assets.flatMap((a) => checksByAsset.get(a.id) ?? []),
+    checksOf: (id) => checksByAsset.get(id) ?? [],
     pools: Object.fromEntries(Object.entries(pools).map(([name, p]) => [name, { limit: p.limit, ...(p.description !== undefined ? { description: p.description } : {}) }])),
     asset: assetOf,
     select: (selection) => select(resolveSelection(selection)),
@@ -198,6 +211,49 @@ export function definitions(input: DefinitionsInput): Definitions {
     downstream: (id) => downstreamOf.get(id) ?? [],
     inOrder: (ids) => [...new Set(ids)].map(assetOf).sort((x, y) => position.get(x.id)! - position.get(y.id)!),
   };
+}
+
+/**
+ * Standalone checks by target id. A name used twice on one asset (inline or standalone) is DUPLICATE_KEY;
+ * an input that is the target itself, not an asset, or one without data is INVALID_DEFINITION.
+ */
+function checkStandalone(checks: readonly AssetCheckDefinition[], byId: ReadonlyMap<string, AssetDefinition>, errors: BatonError[]): Map<string, AssetCheckDefinition[]> {
+  const out = new Map<string, AssetCheckDefinition[]>();
+  for (const c of checks) {
+    const target = byId.get(c.assetId);
+    if (!target) continue; // collected above: only a duplicate key (reported) leaves it out
+    const at = { asset: target.id, file: where(c) };
+    const siblings = out.get(target.id) ?? [];
+    if (target.checks.some((i) => i.name === c.name) || siblings.some((s) => s.name === c.name)) {
+      errors.push(new BatonError("DUPLICATE_KEY", `asset "${target.id}" has two checks named "${c.name}"`, { ...at, hint: "give each check of an asset its own name (inline and standalone checks share one namespace)" }));
+    }
+    for (const inp of c.inputs) {
+      const id = inp.key.join("/");
+      const up = byId.get(id);
+      if (id === target.id) {
+        errors.push(new BatonError("INVALID_DEFINITION", `check "${c.name}": input "${inp.name}" is its own target "${id}"`, { ...at, hint: "the target's output is the check's first argument: (output, inputs, ctx); remove it from inputs" }));
+      } else if (!up) {
+        const hint = unknownAsset(target, `check "${c.name}" input "${inp.name}"`, id, byId).hint;
+        errors.push(new BatonError("INVALID_DEFINITION", `check "${c.name}": input "${inp.name}" names "${id}", which is not an asset in these definitions`, { ...at, hint }));
+      } else if (isSideEffect(up)) {
+        errors.push(new BatonError("INVALID_DEFINITION", `check "${c.name}": input "${inp.name}" reads "${up.id}", which is declared output: "none"`, { ...at, hint: "a side-effect asset stores no data to check against: remove the input" }));
+      } else if (up.partitions) {
+        const mapping = inp.partitionMapping ?? defaultMapping(target.partitions, up.partitions);
+        const problem = mappingProblem(target.partitions, up.partitions, mapping);
+        if (problem) {
+          errors.push(
+            new BatonError("UNMAPPABLE_PARTITIONS", `check "${c.name}": input "${inp.name}" from "${up.id}": ${problem}`, {
+              ...at,
+              hint: `give the input a partitionMapping relative to "${target.id}"'s partitions (e.g. { type: "allPartitions" })`,
+            }),
+          );
+        }
+      }
+    }
+    siblings.push(c);
+    out.set(target.id, siblings);
+  }
+  return out;
 }
 
 /** The listed assets, then the asset objects reachable through their inputs and deps (depth first). */

@@ -20,6 +20,6 @@ export { toManifest, manifestToJson, stepEntryPath, type ManifestOptions } from 
 export { readManifest, manifestProblems } from "./manifest/read.js";
 export { moduleHashOf } from "./manifest/hash.js";
 export { verifyModule } from "./step/verify.js";
-export { MANIFEST_VERSION, ACCEPTED_MANIFEST_VERSIONS, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep, type ManifestSource, type ManifestPool } from "./manifest/types.js";
+export { MANIFEST_VERSION, ACCEPTED_MANIFEST_VERSIONS, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep, type ManifestCheck, type ManifestSource, type ManifestPool } from "./manifest/types.js";
 export { loadDefinitions } from "./load.js";
 export { corePythonWheel, shippedWheel } from "./python.js";

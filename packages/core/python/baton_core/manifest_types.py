@@ -54,6 +54,12 @@ class ManifestCheck(TypedDict):
     name: str
     description: str | None
     severity: Literal["error", "warn"]
+    # assetCheck(): its own check step after its target and deps; absent: false (an
+    # inline check).
+    standalone: NotRequired[bool]
+    # A standalone check's inputs (mappings relative to the target's partitions); [] for
+    # an inline check; absent: [].
+    deps: NotRequired[list[ManifestDep]]
 
 
 class ManifestRetry(TypedDict):

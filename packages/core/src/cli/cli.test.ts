@@ -219,7 +219,7 @@ describe("baton CLI", () => {
     const some = await cli(["--select", "group:raw", "list"]);
     expect(some.out).toEqual(["sales/orders  group=raw  raw orders", "customers  group=raw"]);
     const json = await cli(["list", "--json", "--select", "publish"]);
-    expect(JSON.parse(json.out.join("\n"))).toEqual([{ id: "publish", group: "default", partitions: null, deps: ["report"], description: null }]);
+    expect(JSON.parse(json.out.join("\n"))).toEqual([{ id: "publish", group: "default", partitions: null, deps: ["report"], description: null, checks: [] }]);
   });
 
   it("list shows each partition's timezone and end", async () => {

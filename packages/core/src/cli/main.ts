@@ -108,12 +108,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
 
   switch (command) {
     case "validate":
-      io.out(`✔ ${defs.assets.length} assets, ${Object.keys(defs.resources).length} resources, ${defs.schedules.length} schedules, ${defs.sensors.length} sensors: valid`);
+      io.out(`✔ ${defs.assets.length} assets, ${Object.keys(defs.resources).length} resources, ${defs.schedules.length} schedules, ${defs.sensors.length} sensors${checkCount(defs)}: valid`);
       return 0;
     case "list": {
       const ids = defs.select(values.select ?? "*");
-      if (values.json) json(ids.map((id) => describeAsset(defs.asset(id), defs.upstream(id))));
-      else for (const id of ids) io.out(`${id}  ${describeLine(defs.asset(id))}`);
+      if (values.json) json(ids.map((id) => describeAsset(defs, id)));
+      else for (const id of ids) io.out(`${id}  ${describeLine(defs, id)}`);
       return 0;
     }
     case "graph":
@@ -233,20 +233,38 @@ async function show(key: readonly string[], partition: string | undefined, store
   io.out(frame.head(20).toString());
 }
 
-function describeAsset(a: ReturnType<import("../definitions.js").Definitions["asset"]>, upstream: readonly string[]) {
+function describeAsset(defs: Definitions, id: string) {
+  const a = defs.asset(id);
   // deps: every upstream (data inputs and ordering-only deps), as in the manifest.
-  return { id: a.id, group: a.group, partitions: a.partitions ?? null, deps: [...upstream], description: a.description ?? null };
+  return { id: a.id, group: a.group, partitions: a.partitions ?? null, deps: [...defs.upstream(id)], description: a.description ?? null, checks: checksOf(defs, id) };
+}
+
+/** An asset's checks, inline then standalone (`assetCheck()`, with the assets it reads), as `baton list` shows them. */
+function checksOf(defs: Definitions, id: string): { name: string; severity: string; standalone: boolean; inputs: string[] }[] {
+  return [
+    ...defs.asset(id).checks.map((c) => ({ name: c.name, severity: c.severity ?? "error", standalone: false, inputs: [] })),
+    ...defs.checksOf(id).map((c) => ({ name: c.name, severity: c.severity, standalone: true, inputs: c.inputs.map((i) => i.key.join("/")) })),
+  ];
+}
+
+/** ", 3 checks (1 standalone)" for `baton validate`; nothing without checks. */
+function checkCount(defs: Definitions): string {
+  const total = defs.assets.reduce((n, a) => n + a.checks.length, 0) + defs.checks.length;
+  return total === 0 ? "" : `, ${total} checks (${defs.checks.length} standalone)`;
 }
 
 /** "daily from 2024-01-01 to 2024-03-01 (exclusive) in Europe/Paris"; "… (open-ended) in UTC" without an end. */
-function describePartitionsLine(p: NonNullable<ReturnType<import("../definitions.js").Definitions["asset"]>["partitions"]>): string {
+function describePartitionsLine(p: NonNullable<ReturnType<Definitions["asset"]>["partitions"]>): string {
   if (p.type === "static") return `static ${p.keys.join("|")}`;
   return `${p.grain} from ${p.start}${p.end === undefined ? " (open-ended)" : ` to ${p.end} (exclusive)`} in ${p.timezone}`;
 }
 
-function describeLine(a: ReturnType<import("../definitions.js").Definitions["asset"]>): string {
+function describeLine(defs: Definitions, id: string): string {
+  const a = defs.asset(id);
   const parts = [`group=${a.group}`];
   if (a.partitions) parts.push(describePartitionsLine(a.partitions));
+  const checks = checksOf(defs, id);
+  if (checks.length) parts.push(`checks=${checks.map((c) => (c.standalone ? `${c.name} (standalone${c.inputs.length ? `, reads ${c.inputs.join(", ")}` : ""})` : c.name)).join(", ")}`);
   if (a.description) parts.push(a.description);
   return parts.join("  ");
 }

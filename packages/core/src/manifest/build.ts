@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { MetadataValue } from "../asset.js";
+import type { AssetDefinition, MetadataValue, ResolvedInput } from "../asset.js";
 import type { ConfigSchema } from "../resource.js";
 import { uniquePartitions, type Definitions } from "../definitions.js";
 import { defaultMapping } from "../partitions/index.js";
 import { BatonError } from "../errors.js";
 import { moduleHashOf } from "./hash.js";
-import { MANIFEST_VERSION, type Manifest, type ManifestAsset, type ManifestSource } from "./types.js";
+import { MANIFEST_VERSION, type Manifest, type ManifestAsset, type ManifestDep, type ManifestSource } from "./types.js";
 
 const corePackage = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { name: string; version: string; engines: { node: string } };
 
@@ -36,15 +36,17 @@ export interface ManifestOptions {
 export function toManifest(defs: Definitions, options: ManifestOptions): Manifest {
   const rel = (p: string) => relative(resolve(options.manifestDir), resolve(p)).split(sep).join("/");
   const root = resolve(options.projectRoot ?? packageRootOf(dirname(resolve(options.module))));
+  // An input's effective mapping is relative to the reader's partitions: the asset's, or a check's target's.
+  const inputDep = (a: AssetDefinition, i: ResolvedInput): ManifestDep => {
+    const up = defs.asset(i.key.join("/"));
+    const mapping = up.partitions ? (i.partitionMapping ?? defaultMapping(a.partitions, up.partitions) ?? null) : null;
+    return { id: up.id, key: [...up.key], input: i.name, partitionMapping: mapping };
+  };
   const assets: ManifestAsset[] = defs.assets.map((a) => ({
     id: a.id,
     key: [...a.key],
     deps: [
-      ...a.inputs.map((i) => {
-        const up = defs.asset(i.key.join("/"));
-        const mapping = up.partitions ? (i.partitionMapping ?? defaultMapping(a.partitions, up.partitions) ?? null) : null;
-        return { id: up.id, key: [...up.key], input: i.name, partitionMapping: mapping };
-      }),
+      ...a.inputs.map((i) => inputDep(a, i)),
       ...a.deps.map((d) => ({ id: d.join("/"), key: [...d], input: null, partitionMapping: null })),
     ],
     partitions: a.partitions ?? null,
@@ -55,7 +57,10 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
     codeVersion: a.codeVersion ?? null,
     codeVersionSource: a.codeVersion === undefined ? null : (a.codeVersionSource ?? "declared"),
     metadata: sortKeys(a.metadata) as Record<string, MetadataValue>,
-    checks: a.checks.map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity ?? "error" })),
+    checks: [
+      ...a.checks.map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity ?? "error", standalone: false, deps: [] })),
+      ...defs.checksOf(a.id).map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity, standalone: true, deps: c.inputs.map((i) => inputDep(a, i)) })),
+    ],
     retry: a.retry ? { maxRetries: a.retry.maxRetries, delaySeconds: a.retry.delaySeconds ?? 0, backoff: a.retry.backoff ?? "constant" } : null,
     resources: [...a.resources].sort(),
     format: a.format,

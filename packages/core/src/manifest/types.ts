@@ -30,7 +30,8 @@ export interface ManifestAsset {
   /** "declared" by the asset, or "compute": the default, a hash of the compute's text alone. Absent in older manifests (declared). */
   readonly codeVersionSource?: "declared" | "compute" | null;
   readonly metadata: Readonly<Record<string, MetadataValue>>;
-  readonly checks: readonly { readonly name: string; readonly description: string | null; readonly severity: CheckSeverity }[];
+  /** Inline checks first (`asset({ checks })`), then standalone ones (`assetCheck()`). */
+  readonly checks: readonly ManifestCheck[];
   readonly retry: { readonly maxRetries: number; readonly delaySeconds: number; readonly backoff: "constant" | "exponential" } | null;
   readonly resources: readonly string[];
   readonly format: "parquet" | "ipc";
@@ -41,6 +42,16 @@ export interface ManifestAsset {
   readonly pool: string | null;
   /** Where asset() was called: `file` relative to the project root with '/', `line` 1-based; null when unknown or outside the root. */
   readonly source: ManifestSource | null;
+}
+
+export interface ManifestCheck {
+  readonly name: string;
+  readonly description: string | null;
+  readonly severity: CheckSeverity;
+  /** `assetCheck()`: its own step (a check-only step) after its target and deps. Absent in older manifests: false. */
+  readonly standalone?: boolean;
+  /** A standalone check's inputs, mappings relative to the target's partitions; the target is not listed. Inline: []. */
+  readonly deps?: readonly ManifestDep[];
 }
 
 export interface ManifestSource {
