@@ -11,6 +11,7 @@ const manifest = {
   assets: [
     { id: "raw/orders", key: ["raw", "orders"], checks: [] },
     { id: "daily", key: ["daily"], checks: [{ name: "has_rows" }, { name: "positive" }] },
+    { id: "orders", key: ["orders"], checks: [{ name: "one_row", standalone: false }, { name: "has_customers", standalone: true }] },
   ],
 } as unknown as Manifest;
 
@@ -71,6 +72,17 @@ describe("requestFromPipes", () => {
   it("a check-only step (no asset in the Pipes context) runs the checks named in the extras on their assets' stored outputs", () => {
     const { pipes } = fakePipes({ assetKeys: [], isPartitionStep: true, partitionKey: "2024-01-02", extras: { [CHECKS_ONLY_EXTRA]: ["daily"], [CHECKS_EXTRA]: { daily: ["positive"] } } });
     expect(requestFromPipes(pipes, manifest)).toEqual({ assets: ["daily"], partitionKey: "2024-01-02", partitionRange: undefined, runId: "run-1", retryNumber: 2, checksOnly: true, checks: ["positive"] });
+  });
+
+  it("a materialization step with every inline check selected runs them all: its standalone checks are not Dagster's to select there", () => {
+    const { pipes } = fakePipes({ assetKeys: ["orders"], extras: { [CHECKS_EXTRA]: { orders: ["one_row"] } } });
+    expect(requestFromPipes(pipes, manifest)).toMatchObject({ checksOnly: false, checks: undefined });
+  });
+
+  it("a standalone check's step names its one check, even when it is its asset's only one", () => {
+    const only = { assets: [{ id: "t", key: ["t"], checks: [{ name: "alone", standalone: true }] }] } as unknown as Manifest;
+    const { pipes } = fakePipes({ extras: { [CHECKS_ONLY_EXTRA]: ["t"], [CHECKS_EXTRA]: { t: ["alone"] } } });
+    expect(requestFromPipes(pipes, only)).toMatchObject({ assets: ["t"], checksOnly: true, checks: ["alone"] });
   });
 
   it("takes a range from the extras, where range runs carry it", () => {

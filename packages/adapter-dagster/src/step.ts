@@ -48,9 +48,11 @@ export function requestFromPipes(pipes: PipesContext, manifest: Manifest): StepR
       return id;
     });
   for (const id of assets) if (!byId.has(id)) throw new Error(`Dagster selected asset "${id}", which is not in the Baton manifest; rebuild the project`);
-  // Dagster selects checks one by one: pass them on only when some of the assets' checks are left out.
+  // Dagster selects checks one by one: pass them on only when some of the assets' inline checks are
+  // left out. A check step (checks only) always names its checks: a standalone check runs only there.
   const selected = pipes.extras[CHECKS_EXTRA] as Record<string, string[]> | undefined;
-  const all = selected === undefined || assets.every((id) => byId.get(id)!.checks.every((c) => selected[id]?.includes(c.name)));
+  const inline = (id: string) => byId.get(id)!.checks.filter((c) => c.standalone !== true);
+  const all = selected === undefined || (checkOnly === undefined && assets.every((id) => inline(id).every((c) => selected[id]?.includes(c.name))));
   const extra = pipes.extras[RANGE_EXTRA] as PartitionKeyRange | undefined;
   // A backfill's run for one partition is a range of one key (no dagster/partition tag): one key,
   // reported as such, with its own data version.

@@ -17,6 +17,7 @@ import dagster as dg
 
 from baton_core.manifest_types import (
     ManifestAsset,
+    ManifestCheck,
     ManifestRetry,
     PartitionsDefinition,
 )
@@ -25,7 +26,7 @@ from .manifest import Manifest, asset_key_string
 from .node import BatonNode
 from .partitions import partition_mapping, partitions_def, partitions_label
 from .resources import secret_values, step_environment
-from .step import run_node_step
+from .step import StepContext, run_node_step
 from .storage import STORAGE_RESOURCE_KEY, BatonStorage, storage_secrets
 
 PIPES_RESOURCE_KEY = "pipes_subprocess_client"
@@ -197,6 +198,11 @@ def asset_spec(asset: ManifestAsset, source_url: str | None = None) -> dg.AssetS
     )
 
 
+def is_standalone(check: ManifestCheck) -> bool:
+    """A check declared with assetCheck(): it runs in a step of its own (CHECKS-CONTRACT.md §2)."""
+    return bool(cast(Mapping[str, Any], check).get("standalone"))
+
+
 def check_specs(asset: ManifestAsset) -> list[dg.AssetCheckSpec]:
     # A check of a partitioned asset is partitioned too, so each evaluation records the
     # partition it checked (AssetCheckResult.to_asset_check_evaluation uses the step's key
@@ -215,6 +221,8 @@ def check_specs(asset: ManifestAsset) -> list[dg.AssetCheckSpec]:
                 partitions_def=partitions_def(asset["partitions"]),
             )
             for c in asset["checks"]
+            # A standalone check is an asset check of its own op (baton_dagster.checks).
+            if not is_standalone(c)
         ]
 
 
@@ -306,36 +314,65 @@ def _multi_asset(
         # Dagster subsets to no check) runs every check of its assets, as Baton's materialize does.
         if context.run.asset_check_selection is not None:
             extras[CHECKS_EXTRA] = {a: sorted(n) for a, n in sorted(checks.items())}
-        # Checks alone (the UI's "Execute check"): Node runs them on the stored outputs.
+        # Checks alone (the UI's "Execute check", a job of AssetSelection.checks(...)): Node
+        # runs the selected ones, and only those, on the stored outputs.
         checks_only = not selected
         if checks_only:
             extras[CHECKS_ONLY_EXTRA] = sorted(checks)
+            extras[CHECKS_EXTRA] = {a: sorted(n) for a, n in sorted(checks.items())}
         targets = [by_key[k] for k in selected] or [by_id[a] for a in sorted(checks)]
-        keys = sorted({k for a in targets for k in a["resources"]})
-        if (
-            partitioned
-            and context.has_partition_key_range
-            and not context.has_partition_key
-        ):
-            keys_range = context.partition_key_range
-            extras[RANGE_EXTRA] = {"start": keys_range.start, "end": keys_range.end}
-        partition_keys = len(context.partition_keys) if partitioned else 1
-        # Decided here, in the run: the storage resource (EnvVar resolved now), else the worker.
-        storage: BatonStorage = getattr(context.resources, STORAGE_RESOURCE_KEY)
-        storage_env = storage.step_environment(build_storage)
-        yield from run_node_step(
+        yield from node_step(
             context,
-            getattr(context.resources, PIPES_RESOURCE_KEY),
-            node.command("run"),
-            env={**step_environment(manifest, keys, context.resources), **storage_env},
+            manifest,
+            node,
+            build_storage,
+            targets=targets,
             extras=extras,
             selected=selected,
             checks_only=checks_only,
-            timeout_seconds=step_timeout(targets, partition_keys),
-            secrets=[
-                *secret_values(manifest, context.resources),
-                *storage_secrets(storage_env),
-            ],
         )
 
     return run_in_node
+
+
+def node_step(
+    context: StepContext,
+    manifest: Manifest,
+    node: BatonNode,
+    build_storage: str | None,
+    *,
+    targets: list[ManifestAsset],
+    extras: dict[str, Any],
+    selected: list[str],
+    checks_only: bool,
+) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
+    """One Node step for `targets` (a multi-asset's selected assets, or the assets whose stored
+    outputs a check step checks): the run's partitions, resources and store, then its results."""
+    keys = sorted({k for a in targets for k in a["resources"]})
+    partitioned = any(a["partitions"] is not None for a in targets)
+    extras = dict(extras)
+    if (
+        partitioned
+        and context.has_partition_key_range
+        and not context.has_partition_key
+    ):
+        keys_range = context.partition_key_range
+        extras[RANGE_EXTRA] = {"start": keys_range.start, "end": keys_range.end}
+    partition_keys = len(context.partition_keys) if partitioned else 1
+    # Decided here, in the run: the storage resource (EnvVar resolved now), else the worker.
+    storage: BatonStorage = getattr(context.resources, STORAGE_RESOURCE_KEY)
+    storage_env = storage.step_environment(build_storage)
+    yield from run_node_step(
+        context,
+        getattr(context.resources, PIPES_RESOURCE_KEY),
+        node.command("run"),
+        env={**step_environment(manifest, keys, context.resources), **storage_env},
+        extras=extras,
+        selected=selected,
+        checks_only=checks_only,
+        timeout_seconds=step_timeout(targets, partition_keys),
+        secrets=[
+            *secret_values(manifest, context.resources),
+            *storage_secrets(storage_env),
+        ],
+    )

@@ -8,6 +8,7 @@ from baton_core.build import read_build
 
 from .assets import PIPES_RESOURCE_KEY, build_assets
 from .automation import build_schedule, build_sensor
+from .checks import build_standalone_checks
 from .manifest import load_manifest
 from .node import BatonNode
 from .resources import build_resources
@@ -39,6 +40,7 @@ def baton_definitions(manifest_path: str | Path) -> dg.Definitions:
     storage = read_build(manifest_path).storage
     return dg.Definitions(
         assets=build_assets(manifest, node, storage),
+        asset_checks=build_standalone_checks(manifest, node, storage),
         schedules=[build_schedule(manifest, s) for s in manifest["schedules"]],
         sensors=[build_sensor(manifest, node, s) for s in manifest["sensors"]],
         resources={

@@ -95,8 +95,12 @@ class _Forwarder(threading.Thread):
             self._target.flush()
 
 
+# A multi-asset's step, or a standalone check's (`baton_dagster.checks`).
+StepContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext
+
+
 def run_node_step(
-    context: dg.AssetExecutionContext,
+    context: StepContext,
     client: dg.PipesSubprocessClient,
     command: Sequence[str],
     *,
@@ -109,7 +113,9 @@ def run_node_step(
 ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
     """Run the Node step, yielding its results as they arrive; raise `dg.Failure` if it failed.
 
-    `checks_only`: the step runs checks on stored outputs and materializes nothing.
+    `checks_only`: the step runs checks on stored outputs and materializes nothing; it fails,
+    after every check evaluation is recorded, when Node failed it (a failed error-severity check:
+    core's CHECK_FAILED, packages/core/CHECKS-CONTRACT.md §3).
     `timeout_seconds`: the backstop after which Node is stopped and the step fails as timed out.
     """
     redact = Redactor(secrets)
@@ -119,7 +125,11 @@ def run_node_step(
         summary_path = Path(scratch) / "summary.json"
         yielded = 0
         with dg.open_pipes_session(
-            context=context,
+            # A check op's context wraps the op's; Pipes takes that (an asset check op selects
+            # no asset, so the Pipes context has none: Node reads what to check from the extras).
+            context=context.op_execution_context
+            if isinstance(context, dg.AssetCheckExecutionContext)
+            else context,
             context_injector=client.context_injector,
             message_reader=client.message_reader,
             extras=dict(extras),
@@ -191,7 +201,7 @@ def run_node_step(
 
 
 def _with_partition_metadata(
-    context: dg.AssetExecutionContext, results: Sequence[Any]
+    context: StepContext, results: Sequence[Any]
 ) -> Iterator[Any]:
     """Pipes results, attributed to their partitions where Dagster would not.
 
@@ -217,8 +227,10 @@ def _with_partition_metadata(
             if isinstance(result, dg.MaterializeResult) and result.metadata
             else None
         )
-        if isinstance(per_partition, dg.JsonMetadataValue) and isinstance(
-            per_partition.data, dict
+        if (
+            isinstance(context, dg.AssetExecutionContext)
+            and isinstance(per_partition, dg.JsonMetadataValue)
+            and isinstance(per_partition.data, dict)
         ):
             for key, values in per_partition.data.items():
                 if key not in context.partition_keys or not isinstance(values, dict):
@@ -236,9 +248,14 @@ def _with_partition_metadata(
 
 
 def _check_per_partition(
-    context: dg.AssetExecutionContext, result: dg.AssetCheckResult
+    context: StepContext, result: dg.AssetCheckResult
 ) -> Iterator[Any]:
-    by_output = context.assets_def.check_specs_by_output_name
+    op_context = (
+        context.op_execution_context
+        if isinstance(context, dg.AssetCheckExecutionContext)
+        else context
+    )
+    by_output = op_context.assets_def.check_specs_by_output_name
     found = [
         (name, spec)
         for name, spec in by_output.items()
@@ -308,9 +325,7 @@ def _exited(process: StepProcess) -> bool:
     return True
 
 
-def _stop(
-    process: StepProcess, context: dg.AssetExecutionContext, grace: float
-) -> None:
+def _stop(process: StepProcess, context: StepContext, grace: float) -> None:
     """SIGTERM, as a user's cancellation would send; SIGKILL if Node outlives the grace period
     (on a warm worker: the step is cancelled, 143, and the worker exits after it)."""
     context.log.info("[baton] stopping the Node step (SIGTERM)")

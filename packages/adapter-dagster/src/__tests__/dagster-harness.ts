@@ -156,6 +156,8 @@ export function dagsterHarness(options: DagsterHarnessOptions = {}): RuntimeHarn
         ...request,
         ...(request.cancelAfterStart ? { startedMarker: markerOf(env!, request.cancelAfterStart) } : {}),
       }),
+    // Only these checks: a run of a job selecting just their AssetCheckKeys (driver.py, checks).
+    runChecks: (request) => driver!.request<HarnessRun>({ op: "checks", ...request }),
     scheduleTick: (name, at) => driver!.request<HarnessTick>({ op: "schedule", name, at: at.toISOString() }),
     sensorTick: (name, cursor) => driver!.request<HarnessTick>({ op: "sensor", name, cursor }),
     async teardown() {

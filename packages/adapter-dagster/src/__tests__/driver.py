@@ -7,6 +7,7 @@ Dagster and Node also print there). Requests:
   {"op": "materialize", "assets": [ID], "partitionKey": K?, "partitionRange": {start, end}?}
   {"op": "schedule", "name": N, "at": ISO}
   {"op": "sensor", "name": N, "cursor": C?}
+  {"op": "checks", "checks": [{"asset": ID, "check": NAME}], "partitionKey": K?}
   {"op": "events", "runId": R}
   {"op": "setenv", "env": {NAME: VALUE | null}}
 A materialize request with "cancelAfterStart" runs `dagster asset materialize` in a child
@@ -77,6 +78,19 @@ def graph(_request):
                 if graph.get(p).partitions_def is not None
             },
             "checks": sorted(c.name for c in node.check_keys),
+            # Each check's lineage besides its asset (a standalone check's inputs), its op and
+            # whether it blocks: Dagster's asset graph, as the UI draws it.
+            "checkNodes": {
+                c.name: {
+                    "deps": sorted(
+                        d.asset_key.to_user_string()
+                        for d in graph.get_check_spec(c).additional_deps
+                    ),
+                    "blocking": graph.get_check_spec(c).blocking,
+                    "op": _check_ops()[c],
+                }
+                for c in node.check_keys
+            },
             "group": node.group_name,
             "kinds": sorted(node.kinds),
             "codeVersion": node.code_version,
@@ -179,7 +193,11 @@ def _read_run(run_id, request):
         if kind == "ASSET_MATERIALIZATION":
             m = event.event_specific_data.materialization
             materializations.append(
-                {"asset": m.asset_key.to_user_string(), "partitionKey": m.partition}
+                {
+                    "asset": m.asset_key.to_user_string(),
+                    "partitionKey": m.partition,
+                    "metadata": _user_metadata(m.metadata),
+                }
             )
         elif kind in ("STEP_START", "STEP_RESTARTED"):
             starts[event.step_key] = starts.get(event.step_key, 0) + 1
@@ -227,6 +245,17 @@ def _read_run(run_id, request):
         "materializations": materializations,
         "recordsText": "\n".join(texts),
         "runId": run_id,
+    }
+
+
+def _user_metadata(metadata):
+    """The materialization's user metadata as Dagster stored it: every entry but Dagster's and
+    Baton's own (`dagster/…`, `baton/…`), each value as the JSON it was (a JsonMetadataValue's
+    data, a TextMetadataValue's text, an int's int…: MetadataValue.value)."""
+    return {
+        key: value.value
+        for key, value in metadata.items()
+        if not key.startswith(("dagster/", "baton/"))
     }
 
 
@@ -296,6 +325,56 @@ def materialize(request):
             "recordsText": message,
         }
     return _read_run(run_id, request)
+
+
+def _check_ops():
+    """Each check's op: its asset's multi-asset (an inline check) or its own (a standalone one)."""
+    defs = state["defs"]
+    return {
+        key: d.node_def.name
+        for d in [*(defs.assets or []), *(defs.asset_checks or [])]
+        for key in d.check_keys
+    }
+
+
+def checks(request):
+    """Only these checks, against the stored outputs: a run of a job selecting just their
+    AssetCheckKeys (dg.AssetSelection.checks), as a user would define it (the UI's "Execute
+    check" launches the same selection)."""
+    keys = [
+        dg.AssetCheckKey(dg.AssetKey(c["asset"].split("/")), c["check"])
+        for c in request["checks"]
+    ]
+    name = "baton_checks_" + str(len(state.setdefault("checkJobs", {})))
+    job = dg.define_asset_job(name, selection=dg.AssetSelection.checks(*keys))
+    defs = dg.Definitions.merge(state["defs"], dg.Definitions(jobs=[job]))
+    state["checkJobs"][name] = keys
+    result = defs.resolve_job_def(name).execute_in_process(
+        partition_key=request.get("partitionKey"),
+        instance=state["instance"],
+        raise_on_error=False,
+    )
+    targets = sorted({c["asset"] for c in request["checks"]})
+    run = _read_run(result.run_id, {**request, "assets": []})
+    # Per target: its check steps' status in Dagster's records.
+    ops = _check_ops()
+    records = state["instance"].get_records_for_run(result.run_id, limit=None).records
+    failed = {
+        r.event_log_entry.dagster_event.step_key: r.event_log_entry.dagster_event
+        for r in records
+        if r.event_log_entry.dagster_event is not None
+        and r.event_log_entry.dagster_event.event_type_value == "STEP_FAILURE"
+    }
+    assets = {}
+    for target in targets:
+        steps = {ops[k] for k in keys if k.asset_key.to_user_string() == target}
+        failure = next((failed[s] for s in sorted(steps) if s in failed), None)
+        assets[target] = (
+            _failed(failure.step_failure_data, target, 1)
+            if failure is not None
+            else {"status": "success", "attempts": 1, "error": None}
+        )
+    return {**run, "assets": assets}
 
 
 def _ids(keys):
@@ -436,6 +515,7 @@ OPS = {
     "load": load,
     "graph": graph,
     "materialize": materialize,
+    "checks": checks,
     "schedule": schedule,
     "sensor": sensor,
 }
