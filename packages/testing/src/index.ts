@@ -14,3 +14,4 @@ export { processAlive } from "./process.js";
 export { workerPids, stopWorkers } from "./workers.js";
 export { freePort } from "./port.js";
 export { startMoto, type MotoServer, type MotoOptions } from "./moto.js";
+export { startIcebergCatalog, icebergCatalogClasspath, type IcebergCatalogServer, type IcebergCatalogOptions } from "./iceberg-catalog.js";
