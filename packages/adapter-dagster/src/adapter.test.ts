@@ -62,6 +62,20 @@ describe("problems", () => {
     expect(adapter.problems(grouped, OPTS)).toEqual(['assets "ok": their Dagster op would be named "class", a name Dagster reserves; rename the group']);
   });
 
+  it("refuses two standalone checks whose ops would share a name (Dagster names a check's op <key>_<check>)", () => {
+    const check = (name: string) => ({ name, description: null, severity: "error", standalone: true, deps: [] });
+    const manifest = {
+      assets: [
+        { id: "a", key: ["a"], group: "g", owners: [], tags: {}, partitions: null, retry: null, deps: [], checks: [check("b_c")] },
+        { id: "a_b", key: ["a_b"], group: "g", owners: [], tags: {}, partitions: null, retry: null, deps: [], checks: [check("c")] },
+      ],
+      resources: [],
+      schedules: [],
+      sensors: [],
+    } as unknown as Manifest;
+    expect(adapter.problems(manifest, OPTS)).toEqual(['asset "a_b": check "c": its Dagster op would be named "a_b_c", as is the op of check "a:b_c"; rename the check']);
+  });
+
   it("passes the conformance fixture", async () => {
     expect(adapter.problems(await fixtureManifest(), OPTS)).toEqual([]);
   });
@@ -74,10 +88,36 @@ describe("plan", () => {
     expect(plan.assets.map((a) => a.id)).toEqual(manifest.assets.map((a) => a.id));
     expect(plan.schedules.map((s) => s.name)).toEqual(manifest.schedules.map((s) => s.name));
     expect(plan.sensors.map((s) => s.name)).toEqual(manifest.sensors.map((s) => s.name));
-    expect(plan.edges).toHaveLength(manifest.assets.reduce((n, a) => n + a.deps.length, 0));
+    // The assets' deps, and each standalone check's inputs (its spec's additional_deps).
+    const checkDeps = manifest.assets.reduce((n, a) => n + a.checks.reduce((m, c) => m + (c.deps?.length ?? 0), 0), 0);
+    expect(plan.edges).toHaveLength(manifest.assets.reduce((n, a) => n + a.deps.length, 0) + checkDeps);
     for (const s of plan.schedules) expect(s.becomes).toContain(`job ${s.name}_job `);
-    const checked = manifest.assets.find((a) => a.checks.length > 0)!;
-    expect(plan.assets.find((a) => a.id === checked.id)!.becomes).toContain(`asset check ${checked.key.join("/")}:${checked.checks[0]!.name}${checked.checks[0]!.severity === "error" ? " (blocking)" : ""}`);
+    const checked = manifest.assets.find((a) => a.checks.some((c) => c.standalone !== true))!;
+    const inline = checked.checks.find((c) => c.standalone !== true)!;
+    expect(plan.assets.find((a) => a.id === checked.id)!.becomes).toContain(`asset check ${checked.key.join("/")}:${inline.name}${inline.severity === "error" ? " (blocking)" : ""}`);
+  });
+
+  it("gives a standalone check an op of its own, named as @dg.asset_check names it, and its inputs as edges", () => {
+    const dep = { id: "raw/customers", key: ["raw", "customers"], input: "customers", partitionMapping: null };
+    const manifest = {
+      assets: [
+        { id: "raw/customers", key: ["raw", "customers"], group: "sales", owners: [], tags: {}, deps: [], checks: [], partitions: null, retry: null, resources: [], pool: null },
+        {
+          ...{ id: "web/orders", key: ["web", "orders"], group: "sales", owners: [], tags: {}, deps: [], partitions: null, retry: null, resources: [], pool: null },
+          checks: [
+            { name: "positive", description: null, severity: "error", standalone: false, deps: [] },
+            { name: "has_customers", description: null, severity: "warn", standalone: true, deps: [dep] },
+          ],
+        },
+      ],
+      resources: [],
+      schedules: [],
+      sensors: [],
+    } as unknown as Manifest;
+    const plan = adapter.plan(manifest, OPTS);
+    expect(plan.assets[1]!.becomes).toEqual(expect.arrayContaining(["asset check web/orders:positive (blocking)", expect.stringMatching(/^asset check web\/orders:has_customers in op web__orders_has_customers of its own \(standalone, not blocking; after web\/orders, raw\/customers;/)]));
+    expect(plan.edges).toContainEqual({ from: "raw/customers", to: "web/orders:has_customers", via: "AssetCheckSpec additional_deps" });
+    expect(adapter.problems(manifest, OPTS)).toEqual([]);
   });
 });
 

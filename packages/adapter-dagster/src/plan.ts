@@ -66,6 +66,20 @@ function partitionsText(a: ManifestAsset): string | null {
   return `${cls}PartitionsDefinition from ${p.start}${p.end ? ` to ${p.end}` : ""} (${p.timezone}), a backfill is one run per partition (BackfillPolicy.multi_run(1))`;
 }
 
+/**
+ * The op of a standalone check (`baton_dagster.checks.check_op_name`): what `@dg.asset_check`
+ * names it, `AssetCheckSpec.get_python_identifier()` (dagster 1.13.28 asset_check_spec.py, with
+ * `AssetKey.to_python_identifier`: parts joined by "__", "-" and "." as "_").
+ */
+export function checkOpName(asset: ManifestAsset, check: string): string {
+  return `${asset.key.join("__").replace(/[-.]/g, "_")}_${check}`;
+}
+
+/** Each standalone check (`assetCheck()`) of the manifest with its op. */
+export function standaloneChecks(manifest: Manifest): { asset: ManifestAsset; check: ManifestAsset["checks"][number]; op: string }[] {
+  return manifest.assets.flatMap((asset) => asset.checks.filter((c) => c.standalone === true).map((check) => ({ asset, check, op: checkOpName(asset, check.name) })));
+}
+
 /** The named asset job a schedule or sensor runs (baton_dagster.automation.job_name). */
 export const automationJobName = (automation: string) => `${automation}_job`;
 
@@ -81,7 +95,11 @@ export function dagsterPlan(manifest: Manifest): TargetPlan {
       becomes: [
         `asset ${a.key.join("/")}`,
         `op ${opOf.get(a.id)!} in multi-asset ${opOf.get(a.id)!} (a Node step through Dagster Pipes)`,
-        ...a.checks.map((c) => `asset check ${a.key.join("/")}:${c.name}${c.severity === "error" ? " (blocking)" : ""}`),
+        ...a.checks.map((c) =>
+          c.standalone === true
+            ? `asset check ${a.key.join("/")}:${c.name} in op ${checkOpName(a, c.name)} of its own (standalone, not blocking; after ${[a.key.join("/"), ...(c.deps ?? []).map((d) => d.key.join("/"))].join(", ")}; its step fails when it fails${c.severity === "warn" ? ", never: severity warn" : ""})`
+            : `asset check ${a.key.join("/")}:${c.name}${c.severity === "error" ? " (blocking)" : ""}`,
+        ),
         ...(a.pool ? [`pool ${a.pool} (the op's pool=; its limit is the instance's)`] : []),
         ...(a.timeoutSeconds ? [`timeout ${a.timeoutSeconds}s per partition key (core, then the step launcher stops Node)`] : []),
         ...(a.retry ? [`RetryPolicy max_retries=${a.retry.maxRetries}, delay=${a.retry.delaySeconds}s, ${a.retry.backoff}`] : []),
@@ -89,13 +107,23 @@ export function dagsterPlan(manifest: Manifest): TargetPlan {
       ],
       partitions: partitionsText(a),
     })),
-    edges: manifest.assets.flatMap((a) =>
-      a.deps.map((d) => ({
-        from: d.key.join("/"),
-        to: a.key.join("/"),
-        via: `AssetDep${d.partitionMapping ? ` with ${mappingName(d.partitionMapping.type)}` : ""}${opOf.get(d.id) === opOf.get(a.id) ? " (same op)" : ""}`,
-      })),
-    ),
+    edges: [
+      ...manifest.assets.flatMap((a) =>
+        a.deps.map((d) => ({
+          from: d.key.join("/"),
+          to: a.key.join("/"),
+          via: `AssetDep${d.partitionMapping ? ` with ${mappingName(d.partitionMapping.type)}` : ""}${opOf.get(d.id) === opOf.get(a.id) ? " (same op)" : ""}`,
+        })),
+      ),
+      // A standalone check's inputs: the check spec's additional_deps, drawn in Dagster's asset graph.
+      ...standaloneChecks(manifest).flatMap(({ asset, check }) =>
+        (check.deps ?? []).map((d) => ({
+          from: d.key.join("/"),
+          to: `${asset.key.join("/")}:${check.name}`,
+          via: `AssetCheckSpec additional_deps${d.partitionMapping ? ` with ${mappingName(d.partitionMapping.type)}` : ""}`,
+        })),
+      ),
+    ],
     schedules: manifest.schedules.map((s) => ({
       name: s.name,
       becomes: `ScheduleDefinition ${s.name} (${s.cron}, ${s.timezone}) running job ${automationJobName(s.name)} on ${ids(s.assets)}${s.partition ? `, partition ${s.partition.type === "static" ? JSON.stringify(s.partition.key) : "the last complete window"}` : ""}`,

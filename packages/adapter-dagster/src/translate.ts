@@ -3,7 +3,7 @@
  * names the definition and the rule Dagster enforces.
  */
 import type { Manifest } from "@baton/core";
-import { planBuckets } from "./plan.js";
+import { planBuckets, standaloneChecks } from "./plan.js";
 
 /** `VALID_NAME_REGEX` in dagster 1.13.28 `_core/definitions/utils.py` (ops, checks, schedules, sensors, resource keys). */
 const NAME = /^[A-Za-z0-9_]+$/;
@@ -91,8 +91,17 @@ export function dagsterProblems(manifest: Manifest): string[] {
   for (const s of manifest.sensors) name("sensor", s.name, true);
   if (problems.length === 0) {
     // The multi-asset (op) names come from the groups: "type" or "class" would not load.
+    const ops = new Map<string, string>();
     for (const b of planBuckets(manifest)) {
       if (DISALLOWED.has(b.name)) problems.push(`assets ${b.assets.map((a) => `"${a.id}"`).join(", ")}: their Dagster op would be named "${b.name}", a name Dagster reserves; rename the group`);
+      ops.set(b.name, `the op of group "${b.assets[0]!.group}"`);
+    }
+    // A standalone check's op is named `<key>_<check>`, as @dg.asset_check names it: two ops of one name would not load.
+    for (const { asset, check, op } of standaloneChecks(manifest)) {
+      const taken = ops.get(op);
+      if (taken) problems.push(`asset "${asset.id}": check "${check.name}": its Dagster op would be named "${op}", as is ${taken}; rename the check`);
+      else if (DISALLOWED.has(op)) problems.push(`asset "${asset.id}": check "${check.name}": its Dagster op would be named "${op}", a name Dagster reserves; rename the check`);
+      ops.set(op, `the op of check "${asset.id}:${check.name}"`);
     }
   }
   return problems;
