@@ -7,11 +7,22 @@
 // storage-specific case) shows "-" where it did not run.
 //
 // Exit 1 (CI fails) when an expected runtime's report is missing, or a report has a failed, not-run or
-// n/a case, or lacks a case another report on the same kind of store ran: every runtime must declare
-// every capability (until issue 12, "n/a" — a capability the runtime did not declare — passed).
+// n/a case, or lacks a case another report on the same kind of store ran, or does not declare one of the
+// suite's capabilities (CAPABILITIES of packages/testing as built, e.g. metadata and standaloneChecks of
+// issue 14): every runtime must declare every capability (until issue 12, "n/a" — a capability the runtime
+// did not declare — passed).
 // The expected runtimes are EXPECTED below; `--expect a,b,…` replaces them (a local run of one package).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// The suite's capabilities, from @baton/testing as built (scripts/test.sh builds before it runs this).
+const harnessModule = fileURLToPath(new URL("../packages/testing/dist/suite/harness.js", import.meta.url));
+if (!existsSync(harnessModule)) {
+  console.error(`conformance matrix: ${harnessModule} is missing; build @baton/testing first (pnpm exec turbo run build --filter @baton/testing...)`);
+  process.exit(1);
+}
+const { CAPABILITIES } = await import(harnessModule);
 
 const RUNTIMES = ["embedded", "dagster", "airflow", "prefect"];
 /** The orchestrators start steps through the warm worker (issue 13); the embedded executor runs them in-process. */
@@ -72,6 +83,14 @@ for (const local of reports) {
 const worker = (r) => r.worker ?? (ORCHESTRATORS.includes(r.runtime) ? "on" : ORCHESTRATORS.includes(r.runtime.replace(/-s3$/, "")) ? "off" : "n/a");
 const byWorker = (state) => reports.filter((r) => worker(r) === state).map((r) => r.runtime);
 console.log(`worker: on in ${byWorker("on").join(", ") || "none"}; off (BATON_WORKER=off) in ${byWorker("off").join(", ") || "none"}; none (in-process) in ${byWorker("n/a").join(", ") || "none"}`);
+
+// Every capability of the suite, declared by every runtime: a runtime that leaves one out (a newer suite's
+// capability its harness does not know yet) fails even if its report has no case of it.
+for (const r of reports) {
+  const undeclared = CAPABILITIES.filter((c) => !(r.capabilities ?? []).includes(c));
+  console.log(`${r.runtime}: ${CAPABILITIES.length - undeclared.length}/${CAPABILITIES.length} capabilities declared${undeclared.length > 0 ? `; not declared: ${undeclared.join(", ")}` : ""}`);
+  if (undeclared.length > 0) problems.push(`${r.runtime}: does not declare capability ${undeclared.join(", ")} (every runtime declares all of: ${CAPABILITIES.join(", ")})`);
+}
 
 for (const r of reports) {
   const bad = r.cases.filter((c) => c.result === "fail" || c.result === "not run" || c.result === "n/a");
