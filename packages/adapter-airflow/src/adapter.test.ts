@@ -1,10 +1,16 @@
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
-import { asset, definitions, loadDefinitions, schedule, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { asset, assetCheck, definitions, loadDefinitions, schedule, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { ensurePythonEnv } from "@baton/testing";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 import { AIRFLOW_REQUIREMENTS, adapter } from "./adapter.js";
 import { DAG_FILE, IGNORE_FILE, POOLS_FILE } from "./emit.js";
-import { airflowId, assetUri, dagIdsFor } from "./ids.js";
+import { airflowId, assetUri, checkTaskId, dagIdsFor } from "./ids.js";
 import { mappingProblems, type AirflowOptions } from "./options.js";
 
 const module = fixtureModulePath();
@@ -47,6 +53,17 @@ describe("emit", () => {
     // dag_discovery_safe_mode only parses files that mention both words.
     expect(dag.toLowerCase()).toContain("airflow");
     expect(dag.toLowerCase()).toContain("dag");
+  });
+
+  it("the DAG file is ruff clean (lint with Airflow's rules, and formatted), as the repository's ruff and a user's plain ruff see it", () => {
+    const ruff = ensurePythonEnv({ name: "ruff", requirements: fileURLToPath(new URL("../../../scripts/requirements-lint.txt", import.meta.url)) }).bin("ruff");
+    const dir = mkdtempSync(join(tmpdir(), "baton-airflow-ruff-"));
+    const file = join(dir, DAG_FILE);
+    writeFileSync(file, emitted()[DAG_FILE]!);
+    const config = fileURLToPath(new URL("../python/ruff.toml", import.meta.url));
+    for (const args of [["check", "--config", config], ["format", "--check", "--config", config], ["check", "--isolated", "--extend-select", "AIR"]]) {
+      expect(execFileSync(ruff, [...args, file], { encoding: "utf8" })).toMatch(/All checks passed|1 file already formatted/);
+    }
   });
 
   it("keeps the Node runtime and the wheels out of the DAG processor, anchored at the bundle root", () => {
@@ -114,6 +131,18 @@ describe("problems: Airflow's parse-time rules at build time", () => {
     expect(problems).toContain('asset "self": Airflow refuses an Asset named "self" (it is reserved); rename the asset');
   });
 
+  it("refuses a standalone check whose task id is an asset's, Baton's own or over 250 characters", () => {
+    const orders = none("orders");
+    const check = (name: string) => assetCheck({ name, asset: orders, check: () => true });
+    const d = definitions({ assets: [orders, none("orders__ok")], checks: [check("ok"), check("fine"), check("c".repeat(250))] });
+    expect(problemsOf(d)).toEqual([
+      'check "ok" of asset "orders" becomes Airflow task id "orders__ok", as asset "orders__ok" does; rename one',
+      expect.stringMatching(/^check "c+" of asset "orders" becomes an Airflow task id of 258 characters/),
+    ]);
+    expect(problemsOf(definitions({ assets: [none("inline_checks")] }))).toEqual([expect.stringContaining("already uses for its own task")]);
+    expect(checkTaskId("raw/orders", "no nulls")).toBe("raw__orders__no_nulls");
+  });
+
   it("refuses ids longer than Airflow's 250 characters and a prefix Airflow's key rule refuses", () => {
     const long = "k".repeat(251);
     expect(problemsOf(definitions({ assets: [none(long)] }))[0]).toMatch(/becomes an Airflow task id of 251 characters; Airflow allows at most 250/);
@@ -163,6 +192,19 @@ describe("plan", () => {
     expect(plan.schedules[0]!.becomes).toContain(`DAG baton_schedule_${airflowId(s.name)} on BatonCronTimetable("${s.cron}", "${s.timezone}")`);
     expect(plan.sensors[0]!.becomes).toMatch(/^DAG baton_sensor_\S+ \(@continuous, max_active_runs=1, max_consecutive_failed_dag_runs=3\)/);
     expect(dagIdsFor(fixture, "shop")).toEqual(["shop_assets", ...fixture.schedules.map((x) => `shop_schedule_${airflowId(x.name)}`), ...fixture.sensors.map((x) => `shop_sensor_${airflowId(x.name)}`)]);
+  });
+
+  it("says where each standalone check runs and how to run checks alone", () => {
+    const table = (key: string) => asset({ key, compute: () => pl.DataFrame({ x: [1] }) });
+    const [orders, customers] = [table("orders"), table("customers")];
+    const d = definitions({
+      assets: [orders, customers],
+      checks: [assetCheck({ name: "has_customers", asset: orders, inputs: { customers }, severity: "warn", check: () => true })],
+    });
+    const becomes = adapter.plan(manifestOf(d), defaults).assets.find((a) => a.id === "orders")!.becomes;
+    expect(becomes).toContain(
+      'standalone check has_customers (warn) → task orders__has_customers (BatonCheckOperator, baton-step check) after orders, customers in every DAG holding orders; inlets, no outlets; a failure is a warning; alone: trigger the DAG with conf checks ["orders:has_customers"], or clear the task instance',
+    );
   });
 
   it("lists exponential retry backoff as degraded, naming the asset", () => {

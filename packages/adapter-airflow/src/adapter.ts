@@ -23,7 +23,7 @@ export const adapter: BatonAdapter<AirflowOptions> = {
     partitionRanges: "one DAG run over the range (conf partition_range FIRST...LAST)",
     schedules: true,
     sensors: "a continuous DAG with a reschedule-mode sensor that triggers the assets DAG (retried; paused after repeated failed runs)",
-    checks: "logged per check; a failed error check fails the task",
+    checks: "logged per check; a failed error check fails the task; a standalone check is a task of its own; conf checks runs chosen checks alone",
     retries: "Airflow's retry_exponential_backoff=2.0 (doubling, with Airflow's jitter), not Baton's exact doubling",
     resources: "from Airflow Connections or Variables (option resources); unmapped ones read the worker's environment",
   },

@@ -1,6 +1,6 @@
 import type { Manifest, ManifestAsset } from "@baton/core";
 import type { TargetPlan } from "@baton/core/build";
-import { assetUri, assetsDagId, airflowId, scheduleDagId, sensorDagId } from "./ids.js";
+import { assetUri, assetsDagId, airflowId, checkTaskId, scheduleDagId, sensorDagId } from "./ids.js";
 import type { AirflowOptions } from "./options.js";
 
 function partitionsText(p: ManifestAsset["partitions"]): string | null {
@@ -27,6 +27,15 @@ export function airflowPlan(manifest: Manifest, options: AirflowOptions): Target
       becomes: [
         ...dags.map((d) => `task ${task} (BatonAssetOperator${retry}${timeout}${pool}) in TaskGroup ${a.group} of DAG ${d}; its docs: the description, owners, tags${a.source ? `, defined in ${a.source.file}${a.source.line ? `:${a.source.line}` : ""}` : ""}`),
         `Airflow Asset name "${a.id}", uri ${assetUri(a.id)}, group ${a.group}, extra with the description, owners, tags, metadata and code reference: the task's outlet (one partitioned asset event per materialized partition, for PartitionedAssetTimetable consumers)`,
+        ...a.checks
+          .filter((c) => c.standalone)
+          .map(
+            (c) =>
+              `standalone check ${c.name} (${c.severity}) → task ${checkTaskId(a.id, c.name)} (BatonCheckOperator, baton-step check) after ${[a.id, ...(c.deps ?? []).map((d) => d.id)].join(", ")} in every DAG holding ${a.id}; inlets, no outlets; ${c.severity === "error" ? "a failure fails the task and the run" : "a failure is a warning"}; alone: trigger the DAG with conf checks ["${a.id}:${c.name}"], or clear the task instance`,
+          ),
+        ...(a.checks.some((c) => !c.standalone)
+          ? [`inline checks ${a.checks.filter((c) => !c.standalone).map((c) => c.name).join(", ")}: inside the asset's task; alone (conf checks ["${a.id}:<check>"]) in the DAG's inline_checks task`]
+          : []),
         ...a.resources.map((r) => {
           const m = mapping[r];
           const from = m === undefined ? "the worker's environment" : "connection" in m ? `Airflow Connection ${m.connection}` : `Airflow Variable ${m.variable}`;

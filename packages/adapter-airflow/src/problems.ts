@@ -1,5 +1,5 @@
 import type { Manifest } from "@baton/core";
-import { FIXED_TASK_IDS, airflowId, assetUri, dagIdsFor } from "./ids.js";
+import { FIXED_TASK_IDS, airflowId, assetUri, checkTaskId, dagIdsFor } from "./ids.js";
 
 /*
  * Airflow 3.3.2's parse-time rules, as the installed sources enforce them (paths under
@@ -9,7 +9,8 @@ import { FIXED_TASK_IDS, airflowId, assetUri, dagIdsFor } from "./ids.js";
  *   bases/operator.py:1125 for task_id). airflowId() only writes [A-Za-z0-9_.-], so the length
  *   and the DAG id prefix are what can still break.
  * - a task id used twice in one DAG: DuplicateTaskIdFound (airflow/sdk/definitions/dag.py:1100);
- *   every asset DAG also holds the tasks "plan", "outcome" and "committed".
+ *   every asset DAG also holds the tasks "plan", "outcome" and "committed" (and "inline_checks"), and
+ *   a task per standalone check, "<asset>__<check>".
  * - Asset name, uri and group: at most 1500 characters, not only whitespace; the name is not
  *   "self" or "context" (airflow/sdk/definitions/asset/__init__.py:188-212).
  * - a cron timetable is checked with croniter when the DAG is bagged (dag.py:763 ->
@@ -50,6 +51,19 @@ export function translationProblems(manifest: Manifest, prefix: string): string[
     if (RESERVED_ASSET_NAMES.has(a.id)) problems.push(`asset "${a.id}": Airflow refuses an Asset named "${a.id}" (it is reserved); rename the asset`);
     if (assetUri(a.id).length > MAX_ASSET_IDENTIFIER) problems.push(`asset "${a.id}": its Airflow Asset URI "${assetUri(a.id).slice(0, 40)}…" exceeds ${MAX_ASSET_IDENTIFIER} characters; shorten its key`);
     if (a.group.length > MAX_ASSET_IDENTIFIER || a.group.trim() === "") problems.push(`asset "${a.id}": Airflow needs an Asset group of 1 to ${MAX_ASSET_IDENTIFIER} characters, not only spaces; fix its group`);
+  }
+  // A standalone check's task sits in every DAG holding its asset, beside the asset tasks.
+  const taskIds = new Map<string, string>(manifest.assets.map((a) => [airflowId(a.id), `asset "${a.id}"`]));
+  for (const a of manifest.assets) {
+    for (const c of a.checks) {
+      if (!c.standalone) continue;
+      const taskId = checkTaskId(a.id, c.name);
+      const name = `check "${c.name}" of asset "${a.id}"`;
+      const other = taskIds.get(taskId) ?? (fixed.has(taskId) ? `Baton's own task "${taskId}"` : undefined);
+      if (other !== undefined) problems.push(`${name} becomes Airflow task id "${taskId}", as ${other} does; rename one`);
+      else taskIds.set(taskId, name);
+      if (taskId.length > MAX_ID_LENGTH) problems.push(`${name} becomes an Airflow task id of ${taskId.length} characters; Airflow allows at most ${MAX_ID_LENGTH}: shorten the check's name`);
+    }
   }
   if (KEY.test(prefix)) {
     const names = ["assets", ...manifest.schedules.map((s) => `schedule "${s.name}"`), ...manifest.sensors.map((s) => `sensor "${s.name}"`)];

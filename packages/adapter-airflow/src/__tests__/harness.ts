@@ -2,7 +2,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuildResult } from "@baton/core/build";
-import { startedMarker, waitFor, type HarnessEnvironment, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness, stopWorkers } from "@baton/testing";
+import {
+  startedMarker,
+  waitFor,
+  type CheckRequest,
+  type HarnessEnvironment,
+  type HarnessMaterialization,
+  type HarnessRun,
+  type HarnessTick,
+  type MaterializeRequest,
+  type RuntimeHarness,
+  stopWorkers,
+} from "@baton/testing";
 import { airflowId } from "../ids.js";
 import type { AirflowOptions, AirflowResourceMapping } from "../options.js";
 import { AirflowDriver, airflowEnvironment, airflowPython, buildFixture, migrate, type DagTestReport } from "../testing/airflow.js";
@@ -40,6 +51,8 @@ export interface AirflowHarnessOptions {
  * The conformance harness: materializations are `dag.test()` runs of the `baton_assets` DAG with
  * conf, read back from Airflow's DB (task states, try numbers, XComs); schedule ticks come from the
  * schedule DAG's timetable; sensor ticks run the sensor DAG's task once with the cursor Variable.
+ * Checks alone are a `baton_assets` run with conf `checks` (the trigger form's param): only the chosen
+ * check tasks run (standalone checks' own tasks, inline ones in `inline_checks`), every asset task is skipped.
  * Steps run on the warm worker unless `options.env` turns it off; its sockets live in a folder of
  * this run (BATON_WORKER_DIR), so no other run's worker serves it.
  */
@@ -102,6 +115,15 @@ export function airflowHarness(options: AirflowHarnessOptions = {}): AirflowHarn
       if (request.cancelAfterStart !== undefined) await cancelWhenStarted(driver!, harnessEnvironment!, request, pending);
       const run = await pending;
       return toHarnessRun(run, request.assets, logSlice(driver!.logFile, logStart));
+    },
+
+    async runChecks(request: CheckRequest): Promise<HarnessRun> {
+      // As a user runs them from the UI's "Trigger DAG w/ config" or POST /api/v2/dags/baton_assets/dagRuns.
+      const conf: Record<string, unknown> = { checks: request.checks.map((c) => `${c.asset}:${c.check}`) };
+      if (request.partitionKey !== undefined) conf.partition_key = request.partitionKey;
+      const logStart = logSize(driver!.logFile);
+      const run = await driver!.request<DagTestReport>("dag_test", { dagId: "baton_assets", conf });
+      return toHarnessRun(run, [], logSlice(driver!.logFile, logStart));
     },
 
     async scheduleTick(name, at): Promise<HarnessTick> {
@@ -185,6 +207,13 @@ export function toHarnessRun(run: DagTestReport, assets: readonly string[], log 
     const status = ti?.state === "success" ? "success" : ti?.state === "failed" ? "failure" : "skipped";
     report[id] = { status, attempts: ti?.tryNumber ?? 0, error: status === "failure" ? (summary?.error?.message ?? `task ${ti?.state}`) : null };
   }
+  // Check tasks (a standalone check's own, `inline_checks`): their summaries name each verdict's asset.
+  const assetTasks = new Set(assets.map(airflowId));
+  for (const [taskId, ti] of Object.entries(run.tasks)) {
+    if (assetTasks.has(taskId)) continue;
+    const summary = ti.xcom?.baton as { checks?: { asset?: string; check: string; passed: boolean; partitionKey: string | null }[] } | undefined;
+    for (const c of summary?.checks ?? []) if (c.asset !== undefined) checks.push({ asset: c.asset, check: c.check, passed: c.passed, partitionKey: c.partitionKey });
+  }
   const xcoms = Object.entries(run.tasks)
     .filter(([, t]) => t.xcom)
     .map(([id, t]) => `xcom ${id}: ${JSON.stringify(t.xcom)}`)
@@ -194,10 +223,15 @@ export function toHarnessRun(run: DagTestReport, assets: readonly string[], log 
     assets: report,
     checks,
     // The `committed` task's events come through its asset alias, which carries the partition in `extra`.
-    materializations: run.materializations.map((m) => ({
-      asset: m.asset,
-      partitionKey: m.taskId === "committed" ? ((m.extra?.partition_key as string | null | undefined) ?? null) : m.partitionKey,
-    })),
+    // The user metadata is the asset event's extra["metadata"], as Airflow stored it (asset_event.extra).
+    materializations: run.materializations.map((m): HarnessMaterialization => {
+      const metadata = m.extra?.metadata as Readonly<Record<string, unknown>> | undefined;
+      return {
+        asset: m.asset,
+        partitionKey: m.taskId === "committed" ? ((m.extra?.partition_key as string | null | undefined) ?? null) : m.partitionKey,
+        ...(metadata === undefined ? {} : { metadata }),
+      };
+    }),
     recordsText: [run.recordsText, xcoms, log].join("\n"),
   };
 }
