@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadDefinitions } from "../load.js";
 import { manifestToJson, toManifest } from "../manifest/build.js";
+import type { Manifest } from "../manifest/types.js";
 import { moduleHashOf } from "../manifest/hash.js";
 import { LocalIOStore } from "../io/store.js";
 import { EVENT_PREFIX } from "./protocol.js";
@@ -27,9 +28,13 @@ const TOKEN = "CANARY-bin-7f3a9";
 const DEFS = `
 import pl from "nodejs-polars";
 import { existsSync, writeFileSync } from "node:fs";
-import { asset, dailyPartitions, definitions, env, resource, secret, sensor } from "@baton/core";
+import { asset, assetCheck, dailyPartitions, definitions, env, resource, secret, sensor } from "@baton/core";
 
 const frame = () => pl.DataFrame({ x: [1, 2] });
+const checkSource = asset({ key: "check_source", compute: frame });
+const checkTarget = asset({ key: "check_target", compute: frame });
+const sameRows = assetCheck({ name: "same_rows", asset: checkTarget, inputs: { source: checkSource }, check: (t, { source }) => ({ passed: t.height === source.height, metadata: { rows: source.height } }) });
+const fewerThanTwo = assetCheck({ name: "fewer_than_two", asset: checkTarget, check: (t) => t.height < 2 });
 const vault = resource({ config: { token: secret("BIN_TOKEN") }, create: ({ token }) => ({ token }) });
 const leaky = resource({
   config: { token: secret("BIN_TOKEN") },
@@ -115,6 +120,7 @@ export default definitions({
       evaluate: ({ resources }) => ({ runRequests: [{ selection: "fine", runKey: "k-" + resources.vault.token, tags: { t: resources.vault.token } }] }),
     }),
   ],
+  checks: [sameRows, fewerThanTwo],
 });
 `;
 
@@ -297,18 +303,46 @@ describe("baton-step redacts every known secret", () => {
   });
 });
 
-describe("baton-step check (issue 12)", () => {
-  it("runs the named checks against the stored output: check events, no materialization, exit 0 even when one fails", async () => {
+describe("baton-step check (issue 12; CHECKS-CONTRACT.md §3)", () => {
+  it("runs the named checks against the stored output: check events, no materialization; a failed error check exits 3 (CHECK_FAILED) after reporting", async () => {
     const made = await run(["checked"]);
     expect(made.code).toBe(3); // too_many fails the materialization (CHECK_FAILED is deterministic)
-    const o = await step(["check", "--manifest", manifestPath, "--asset", "checked", "--check", "too_many", "--run-id", "r-check"]);
-    expect(o.code).toBe(0);
-    expect(o.events.map((e) => e.type)).toEqual(["step_start", "check", "step_end"]);
-    expect(ofType(o, "check")).toMatchObject([{ asset: "checked", check: "too_many", passed: false, partitionKey: null }]);
-    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "success" });
+    const o = await step(["check", "--manifest", manifestPath, "--asset", "checked", "--check", "too_many", "--check", "has_rows", "--run-id", "r-check"]);
+    expect(o.code).toBe(3);
+    expect(o.events.map((e) => e.type)).toEqual(["step_start", "check", "check", "asset_failure", "step_end"]);
+    expect(ofType(o, "check")).toMatchObject([
+      { asset: "checked", check: "has_rows", passed: true, partitionKey: null },
+      { asset: "checked", check: "too_many", passed: false, partitionKey: null },
+    ]);
+    expect(ofType(o, "asset_failure")[0]).toMatchObject({ asset: "checked", error: { code: "CHECK_FAILED", retryable: false } });
+    expect(o.events.at(-1)).toMatchObject({ type: "step_end", status: "failure", retryable: false });
+    const passing = await step(["check", "--manifest", manifestPath, "--asset", "checked", "--check", "has_rows", "--run-id", "r-check"]);
+    expect(passing.code).toBe(0);
+    expect(passing.events.at(-1)).toMatchObject({ type: "step_end", status: "success" });
     const missing = await step(["check", "--manifest", manifestPath, "--asset", "daily", "--partition", "2024-05-05", "--run-id", "r-check"]);
     expect(missing.code).toBe(1);
     expect(ofType(missing, "asset_failure")[0]!.error.message).toContain("materialize it first");
+  });
+
+  it("a standalone check runs only in a check step, with its inputs loaded from the store", async () => {
+    const made = await run(["check_source", "check_target"]);
+    expect(made.code).toBe(0);
+    expect(ofType(made, "check")).toEqual([]); // never inside its target's materialization
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
+    expect(manifest.assets.find((a) => a.id === "check_target")!.checks).toEqual([
+      { name: "same_rows", description: null, severity: "error", standalone: true, deps: [{ id: "check_source", key: ["check_source"], input: "source", partitionMapping: null }] },
+      { name: "fewer_than_two", description: null, severity: "error", standalone: true, deps: [] },
+    ]);
+    const o = await step(["check", "--manifest", manifestPath, "--asset", "check_target", "--check", "same_rows", "--run-id", "r-check"]);
+    expect(o.code).toBe(0);
+    expect(ofType(o, "check")).toMatchObject([{ asset: "check_target", check: "same_rows", passed: true, metadata: { rows: 2 } }]);
+    const failing = await step(["check", "--manifest", manifestPath, "--asset", "check_target", "--run-id", "r-check"]);
+    expect(failing.code).toBe(3);
+    expect(ofType(failing, "check").map((c) => [c.check, c.passed])).toEqual([
+      ["same_rows", true],
+      ["fewer_than_two", false],
+    ]);
+    expect(ofType(failing, "asset_failure")[0]!.error).toMatchObject({ code: "CHECK_FAILED" });
   });
 });
 

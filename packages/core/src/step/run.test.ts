@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { asset, input, type AssetContext } from "../asset.js";
+import { assetCheck } from "../asset-check.js";
 import { definitions } from "../definitions.js";
 import { LocalIOStore } from "../io/store.js";
 import { contentHash, isPolarsFrame } from "../io/frames.js";
@@ -752,7 +753,7 @@ describe("runStep: check-only steps (issue 12, EXECUTION-CONTRACT.md §5)", () =
     return { a, seen };
   };
 
-  it("reads the stored output as produced (Arrow), runs the checks with the materialization's context, writes nothing; a failed check does not fail the step", async () => {
+  it("reads the stored output as produced (Arrow), runs the checks with the materialization's context, writes nothing; a failed error check fails the step after all are reported", async () => {
     const { a, seen } = checked();
     const defs = definitions({ assets: [a] });
     const first = step(defs, ["sales"]);
@@ -761,13 +762,16 @@ describe("runStep: check-only steps (issue 12, EXECUTION-CONTRACT.md §5)", () =
     seen.length = 0;
     const { log, run, store } = step(defs, ["sales"], { store: first.store, checksOnly: true, runId: "run-checks" });
     const result = await run;
-    expect(log.types()).toEqual(["step_start", "check", "check", "check", "step_end"]);
+    expect(log.types()).toEqual(["step_start", "check", "check", "check", "asset_failure", "step_end"]);
     expect(log.of("check").map((c) => [c.check, c.passed, c.severity, c.partitionKey])).toEqual([
       ["has_rows", true, "error", null],
       ["spend_is_positive", false, "error", null],
       ["warn_only", false, "warn", null],
     ]);
-    expect(result).toMatchObject({ status: "success", retryable: false });
+    // CHECKS-CONTRACT.md §3: the step's record tells whether an error-level check failed; not retried.
+    expect(log.of("asset_failure")[0]).toMatchObject({ asset: "sales", partitionKey: null, error: { code: "CHECK_FAILED", retryable: false } });
+    expect(log.of("asset_failure")[0]!.error.message).toContain('asset check "spend_is_positive" failed (severity error)');
+    expect(result).toMatchObject({ status: "failure", retryable: false });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toBeInstanceOf(Table);
     expect(await store.listFiles()).toEqual(before);
@@ -780,8 +784,15 @@ describe("runStep: check-only steps (issue 12, EXECUTION-CONTRACT.md §5)", () =
     expect((await materialized.run).status).toBe("success");
     expect(materialized.log.of("check").map((c) => c.check)).toEqual(["has_rows"]);
     const only = step(defs, ["sales"], { store: materialized.store, checksOnly: true, checks: ["spend_is_positive"] });
-    await only.run;
+    expect((await only.run).status).toBe("failure");
     expect(only.log.of("check").map((c) => [c.check, c.passed])).toEqual([["spend_is_positive", false]]);
+    // A failed warn-severity check is reported and the step succeeds.
+    const warn = step(defs, ["sales"], { store: materialized.store, checksOnly: true, checks: ["has_rows", "warn_only"] });
+    expect((await warn.run).status).toBe("success");
+    expect(warn.log.of("check").map((c) => [c.check, c.passed])).toEqual([
+      ["has_rows", true],
+      ["warn_only", false],
+    ]);
     const typo = step(defs, ["sales"], { store: materialized.store, checksOnly: true, checks: ["spend_is_postive"] });
     expect((await typo.run).status).toBe("failure");
     expect(typo.log.types()).toEqual(["step_start", "asset_failure", "step_end"]);
@@ -818,6 +829,103 @@ describe("runStep: check-only steps (issue 12, EXECUTION-CONTRACT.md §5)", () =
     const none = step(definitions({ assets: [plain] }), ["plain"], { checksOnly: true });
     expect((await none.run).status).toBe("failure");
     expect(none.log.of("asset_failure")[0]!.error.message).toContain('asset "plain": no stored output to run its checks against');
+  });
+});
+
+describe("runStep: standalone checks (CHECKS-CONTRACT.md §3)", () => {
+  const daily = dailyPartitions({ start: "2024-01-01" });
+  const customers = asset({ key: "customers", compute: () => tableFromArrays({ id: Int32Array.from([1, 2]) }) });
+  const events = asset({ key: "events", partitions: daily, compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey], n: [1] }) });
+  const sales = asset({
+    key: "sales",
+    partitions: daily,
+    compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey], customer: [1], amount: [ctx.partitionKey === "2024-01-02" ? -1 : 10] }),
+    checks: [{ name: "inline_rows", check: (df) => df.height > 0 }],
+  });
+  const seen: { customers?: unknown; sameDay?: unknown; all?: unknown; key?: string }[] = [];
+  const customersExist = assetCheck({
+    name: "customers_exist",
+    asset: sales,
+    inputs: { customers: input(customers, { as: "polars" }), sameDay: events, all: input(events, { partitionMapping: { type: "allPartitions" } }) },
+    description: "every sale's customer exists",
+    check: (output, { customers, sameDay, all }, ctx) => {
+      seen.push({ customers, sameDay, all, key: ctx.partitionKey });
+      const known = new Set(customers.getColumn("id").toArray());
+      return { passed: output.getColumn("customer").toArray().every((c) => known.has(c)), metadata: { days: all.height } };
+    },
+  });
+  const positive = assetCheck({ name: "positive", asset: sales, check: (output) => output.getColumn("amount").toArray().every((v) => (v as number) > 0) });
+  const warnOnly = assetCheck({ name: "warn_only", asset: sales, severity: "warn", check: () => false });
+  const defs = definitions({ assets: [], checks: [customersExist, positive, warnOnly] });
+
+  async function materialized(keys: string[]) {
+    const store = new LocalIOStore(tempDir());
+    expect((await step(defs, ["customers"], { store }).run).status).toBe("success");
+    for (const partitionKey of keys) {
+      expect((await step(defs, ["events"], { store, partitionKey }).run).status).toBe("success");
+      const made = step(defs, ["sales"], { store, partitionKey });
+      expect((await made.run).status).toBe("success");
+      // Never inside the target's materialization: only the inline check ran there.
+      expect(made.log.of("check").map((c) => c.check)).toEqual(["inline_rows"]);
+    }
+    return store;
+  }
+
+  it("loads the check's inputs from the store (as declared, mapped from the target's key) and passes (output, inputs, ctx)", async () => {
+    const store = await materialized(["2024-01-01", "2024-01-03"]);
+    seen.length = 0;
+    const { log, run } = step(defs, ["sales"], { store, checksOnly: true, checks: ["customers_exist"], partitionKey: "2024-01-03" });
+    expect((await run).status).toBe("success");
+    expect(log.types()).toEqual(["step_start", "check", "step_end"]);
+    expect(log.of("check")[0]).toMatchObject({ asset: "sales", check: "customers_exist", partitionKey: "2024-01-03", passed: true, severity: "error", description: "every sale's customer exists", metadata: { days: 2 } });
+    expect(seen).toHaveLength(1);
+    expect(isPolarsFrame(seen[0]!.customers)).toBe(true); // as: "polars" over the Arrow it was produced as
+    expect((seen[0]!.sameDay as pl.DataFrame).getColumn("day").toArray()).toEqual(["2024-01-03"]);
+    expect(seen[0]!.key).toBe("2024-01-03");
+  });
+
+  it("reports every check of every key of a range, then fails once with CHECK_FAILED; a failed warn check alone passes", async () => {
+    const store = await materialized(["2024-01-01", "2024-01-02"]);
+    const { log, run } = step(defs, ["sales"], { store, checksOnly: true, partitionRange: { start: "2024-01-01", end: "2024-01-02" } });
+    const result = await run;
+    expect(log.of("check").map((c) => [c.partitionKey, c.check, c.passed])).toEqual([
+      ["2024-01-01", "inline_rows", true],
+      ["2024-01-01", "customers_exist", true],
+      ["2024-01-01", "positive", true],
+      ["2024-01-01", "warn_only", false],
+      ["2024-01-02", "inline_rows", true],
+      ["2024-01-02", "customers_exist", true],
+      ["2024-01-02", "positive", false],
+      ["2024-01-02", "warn_only", false],
+    ]);
+    expect(log.of("asset_failure")).toHaveLength(1);
+    expect(log.of("asset_failure")[0]).toMatchObject({ asset: "sales", partitionKey: null, error: { code: "CHECK_FAILED", retryable: false } });
+    expect(log.of("asset_failure")[0]!.error.message).toContain('"positive" failed (severity error) (partitions 2024-01-02)');
+    expect(result).toMatchObject({ status: "failure", retryable: false });
+    const warn = step(defs, ["sales"], { store, checksOnly: true, checks: ["warn_only"], partitionKey: "2024-01-02" });
+    expect((await warn.run).status).toBe("success");
+  });
+
+  it("a missing stored input is MISSING_OUTPUT (transient) naming the check, the input asset and the key", async () => {
+    const store = await materialized(["2024-01-01"]);
+    // events has no 2024-01-04; sales is written there by hand through a materialization of its own.
+    expect((await step(defs, ["sales"], { store, partitionKey: "2024-01-04" }).run).status).toBe("success");
+    const { log, run } = step(defs, ["sales"], { store, checksOnly: true, checks: ["customers_exist"], partitionKey: "2024-01-04" });
+    expect(await run).toMatchObject({ status: "failure", retryable: true });
+    const [f] = log.of("asset_failure");
+    expect(f).toMatchObject({ asset: "sales", partitionKey: "2024-01-04", error: { code: "MISSING_OUTPUT", retryable: true } });
+    expect(f!.error.message).toContain('check "customers_exist" reads input "sameDay" from "events" (for "sales" partition "2024-01-04"), which has no stored output');
+    expect(f!.error.message).toContain("materialize it first: baton materialize --select events --partition 2024-01-04");
+  });
+
+  it("a standalone check's name outside a check-only step is INVALID_DEFINITION saying where it runs", async () => {
+    const { log, run } = step(defs, ["sales"], { checks: ["positive"], partitionKey: "2024-01-01" });
+    expect((await run).status).toBe("failure");
+    expect(log.of("asset_failure")[0]!.error).toMatchObject({ code: "INVALID_DEFINITION" });
+    expect(log.of("asset_failure")[0]!.error.message).toContain('"positive" is a standalone check (assetCheck()): standalone checks never run in a materialization step');
+    const typo = step(defs, ["sales"], { checksOnly: true, checks: ["postive"], partitionKey: "2024-01-01" });
+    await typo.run;
+    expect(typo.log.of("asset_failure")[0]!.error.message).toContain("sales: inline_rows, customers_exist (standalone), positive (standalone), warn_only (standalone)");
   });
 });
 

@@ -1,5 +1,6 @@
 import type pl from "nodejs-polars";
-import type { AssetContext, AssetDefinition, CheckResult, Logger } from "../asset.js";
+import type { AssetCheck, AssetContext, AssetDefinition, CheckResult, Logger } from "../asset.js";
+import type { AssetCheckDefinition } from "../asset-check.js";
 import type { Definitions } from "../definitions.js";
 import { BatonError, StepCancelled } from "../errors.js";
 import type { IOStore, OutputRecord } from "../io/store.js";
@@ -44,11 +45,15 @@ export interface StepOptions {
    * startWatchdog); the step processes start one when a selected asset has `timeoutSeconds`.
    */
   readonly watchdog?: TimeoutWatchdog;
-  /** Only these checks of the selected assets run (by name); all by default. An unknown name is INVALID_DEFINITION. */
+  /**
+   * Only these checks of the selected assets run (by name); all by default. An unknown name is INVALID_DEFINITION,
+   * as is a standalone check's name (`assetCheck()`) outside a check-only step: it never runs in a materialization.
+   */
   readonly checks?: readonly string[];
   /**
-   * Run the checks alone against the stored outputs (EXECUTION-CONTRACT.md §5): no compute, no write,
-   * no materialization; a failed check is reported and does not fail the step.
+   * Run the checks alone against the stored outputs (EXECUTION-CONTRACT.md §5): no compute, no write, no
+   * materialization; inline and standalone checks (these with their own inputs, loaded from the store). Every
+   * selected check is reported, then a failed error-severity check fails the step (CHECK_FAILED).
    */
   readonly checksOnly?: boolean;
   /**
@@ -98,7 +103,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     // A BATON_STORAGE that names no usable store fails here too, before any user code runs.
     store = options.store ?? openStore(environment.BATON_STORAGE, environment);
     plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
-    if (options.checks !== undefined) checkNamesKnown(ordered, options.checks);
+    if (options.checks !== undefined) checkNamesKnown(defs, ordered, options.checks, options.checksOnly === true);
   } catch (e) {
     const error = redactError(serializeError(e), redact);
     const asset = (e as { asset?: string }).asset ?? ordered[0]?.id ?? "";
@@ -143,6 +148,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
       }
       const records: OutputRecord[] = [];
       outcomes[asset.id] = { status: "success", records };
+      // A check-only step checks every key, then fails once for the error-severity checks that failed.
+      const failedChecks: { check: string; key: string | undefined }[] = [];
       for (const key of keys.length ? keys : [undefined]) {
         const partitionKey = key ?? null;
         if (options.signal?.aborted) {
@@ -158,12 +165,16 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
         };
         try {
           const base = { ...options, onEvent, store, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
-          if (options.checksOnly) await attempt.run(() => checkOne(asset, key, base));
+          if (options.checksOnly) for (const check of await attempt.run(() => checkOne(asset, key, base))) failedChecks.push({ check, key });
           else records.push(await attempt.run(() => runOne(asset, key, base)));
         } catch (e) {
           outcomes[asset.id] = { status: "failure", records, error: fail(asset.id, partitionKey, e).message };
           break;
         }
+      }
+      if (failedChecks.length > 0 && outcomes[asset.id]!.status === "success") {
+        const only = keys.length === 1 ? keys[0]! : null;
+        outcomes[asset.id] = { status: "failure", records, error: fail(asset.id, only, checksFailed(asset, failedChecks, keys.length > 1)).message };
       }
     }
   } catch (e) {
@@ -233,15 +244,16 @@ function contextFor(asset: AssetDefinition, partitionKey: string | undefined, o:
 
 /**
  * A check-only attempt: the stored output, read as it was produced (polars or Arrow; nothing for a
- * side-effect asset), goes to the checks. A failed check is recorded by its event only.
+ * side-effect asset), goes to the selected checks, inline then standalone (each with its own inputs).
+ * Returns the error-severity checks that failed; the caller fails the step once all are reported.
  */
-async function checkOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<void> {
+async function checkOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<string[]> {
   const record = await o.store.readRecord(asset.key, partitionKey);
   if (!record) {
     const key = partitionKey !== undefined ? ` for partition "${partitionKey}"` : "";
     throw new BatonError("MISSING_OUTPUT", `no stored output${key} to run its checks against (looked in ${o.store.dirOf(asset.key, partitionKey)})`, {
       asset: asset.id,
-      hint: `materialize it first: baton materialize --select ${asset.id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`,
+      hint: `materialize it first: ${materializeCommand(asset.id, partitionKey)}`,
     });
   }
   let output: unknown;
@@ -250,7 +262,56 @@ async function checkOne(asset: AssetDefinition, partitionKey: string | undefined
     output = await toKind(frame, record.producedAs === "arrow" ? "arrow" : "polars");
   }
   o.attempt.check();
-  await runChecks(asset, output, contextFor(asset, partitionKey, o), partitionKey, o);
+  const context = contextFor(asset, partitionKey, o);
+  const failed = await runChecks(asset, output, context, partitionKey, o);
+  for (const c of selectedStandalone(o.definitions, asset, o.checks)) {
+    const inputs = await checkInputs(asset, c, partitionKey, o);
+    o.attempt.check();
+    failed.push(...(await runChecks(asset, output, context, partitionKey, o, [{ name: c.name, severity: c.severity, description: c.description, check: (out, ctx) => c.check(out, inputs as never, ctx) }])));
+  }
+  return failed;
+}
+
+/** The standalone checks of `asset` a step runs: those named in `checks`, or all. */
+function selectedStandalone(defs: Definitions, asset: AssetDefinition, checks: readonly string[] | undefined): readonly AssetCheckDefinition[] {
+  const all = defs.checksOf(asset.id);
+  return checks === undefined ? all : all.filter((c) => checks.includes(c.name));
+}
+
+/** A standalone check's inputs from the store, the target's partition key mapped as for an asset's input. */
+async function checkInputs(asset: AssetDefinition, c: AssetCheckDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<Record<string, unknown>> {
+  const inputs: Record<string, unknown> = {};
+  for (const input of c.inputs) {
+    const upstream = o.definitions.asset(input.key.join("/"));
+    let loaded: { frame: pl.DataFrame; producedAs: "polars" | "arrow" };
+    try {
+      loaded = await readInput(asset, upstream, input.partitionMapping, partitionKey, o);
+    } catch (e) {
+      if (!(e instanceof BatonError && e.code === "MISSING_OUTPUT")) throw e;
+      const key = partitionKey !== undefined ? ` (for "${asset.id}" partition "${partitionKey}")` : "";
+      const upKey = upstream.partitions && partitionKey !== undefined && (input.partitionMapping ?? defaultMapping(asset.partitions, upstream.partitions))?.type !== "allPartitions" ? partitionKey : undefined;
+      throw new BatonError("MISSING_OUTPUT", `check "${c.name}" reads input "${input.name}" from "${upstream.id}"${key}, which has no stored output: ${e.problem}`, {
+        asset: asset.id,
+        hint: `materialize it first: ${materializeCommand(upstream.id, upKey)}`,
+      });
+    }
+    inputs[input.name] = await toKind(loaded.frame, input.as ?? loaded.producedAs);
+  }
+  return inputs;
+}
+
+function materializeCommand(id: string, partitionKey: string | undefined): string {
+  return `baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`;
+}
+
+/** A check-only step's verdict: the error-severity checks that failed (deterministic: not retried). */
+function checksFailed(asset: AssetDefinition, failed: readonly { check: string; key: string | undefined }[], byKey: boolean): BatonError {
+  const names = [...new Set(failed.map((f) => f.check))];
+  const keys = byKey ? ` (partitions ${[...new Set(failed.map((f) => f.key))].join(", ")})` : "";
+  return new BatonError("CHECK_FAILED", `asset check${names.length > 1 ? "s" : ""} ${names.map((c) => `"${c}"`).join(", ")} failed (severity error)${keys}; every selected check was reported`, {
+    asset: asset.id,
+    hint: "fix the data or the check, or declare the check with severity: \"warn\"",
+  });
 }
 
 async function runOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<OutputRecord> {
@@ -370,22 +431,42 @@ function describe(x: unknown): string {
   return typeof x === "object" ? `an object (${(x as object).constructor?.name ?? "Object"})` : `a ${typeof x}`;
 }
 
-/** Every name in `checks` must be a check of a selected asset: a typo would otherwise run nothing and pass. */
-function checkNamesKnown(assets: readonly AssetDefinition[], checks: readonly string[]): void {
-  const known = new Set(assets.flatMap((a) => a.checks.map((c) => c.name)));
+/**
+ * Every name in `checks` must be a check of a selected asset: a typo would otherwise run nothing and pass.
+ * A standalone check runs only in a check-only step (CHECKS-CONTRACT.md §3).
+ */
+function checkNamesKnown(defs: Definitions, assets: readonly AssetDefinition[], checks: readonly string[], checksOnly: boolean): void {
+  const namesOf = (a: AssetDefinition) => [...a.checks.map((c) => c.name), ...defs.checksOf(a.id).map((c) => `${c.name} (standalone)`)];
+  const known = new Set(assets.flatMap((a) => [...a.checks.map((c) => c.name), ...(checksOnly ? defs.checksOf(a.id).map((c) => c.name) : [])]));
   const unknown = checks.filter((c) => !known.has(c));
   if (unknown.length === 0) return;
-  const listed = assets.map((a) => `${a.id}: ${a.checks.length ? a.checks.map((c) => c.name).join(", ") : "(no checks)"}`).join("; ");
+  const standalone = new Set(assets.flatMap((a) => defs.checksOf(a.id).map((c) => c.name)));
+  const at = assets.length === 1 ? assets[0]!.id : assets.map((a) => a.id).join(", ");
+  if (!checksOnly && unknown.every((c) => standalone.has(c))) {
+    throw new BatonError("INVALID_DEFINITION", `${unknown.map((c) => `"${c}"`).join(", ")} ${unknown.length > 1 ? "are standalone checks" : "is a standalone check"} (assetCheck()): standalone checks never run in a materialization step`, {
+      asset: at,
+      hint: `run ${unknown.length > 1 ? "them" : "it"} in a check step: baton-step check --asset … --check ${unknown[0]} (runStep({ checksOnly: true }))`,
+    });
+  }
+  const listed = assets.map((a) => `${a.id}: ${namesOf(a).length ? namesOf(a).join(", ") : "(no checks)"}`).join("; ");
   throw new BatonError("INVALID_DEFINITION", `no check named ${unknown.map((c) => `"${c}"`).join(", ")}`, {
-    asset: assets.length === 1 ? assets[0]!.id : assets.map((a) => a.id).join(", "),
+    asset: at,
     hint: `use a check of the selected asset${assets.length === 1 ? "" : "s"} (${listed})`,
   });
 }
 
-async function runChecks(asset: AssetDefinition, output: unknown, context: AssetContext, partitionKey: string | undefined, o: RunOneOptions): Promise<string[]> {
+/** Runs checks (the asset's inline ones by default), reports each, and returns the error-severity ones that failed. */
+async function runChecks(
+  asset: AssetDefinition,
+  output: unknown,
+  context: AssetContext,
+  partitionKey: string | undefined,
+  o: RunOneOptions,
+  checks: readonly AssetCheck<unknown>[] = asset.checks,
+): Promise<string[]> {
   const failed: string[] = [];
   const only = o.checks === undefined ? undefined : new Set(o.checks);
-  for (const c of asset.checks) {
+  for (const c of checks) {
     if (only !== undefined && !only.has(c.name)) continue;
     const severity = c.severity ?? "error";
     let result: CheckResult;
