@@ -10,6 +10,7 @@ import type { Table } from "apache-arrow";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   asset,
+  assetCheck,
   dailyPartitions,
   definitions,
   downstream,
@@ -34,6 +35,7 @@ import {
   type TimeWindow,
 } from "./authoring.js";
 import { storageClient } from "./protocols.js";
+import { materialize } from "./executor/materialize.js";
 
 // Stubs: what the document's snippets leave to the reader.
 const compute = () => pl.DataFrame({ id: [1, 2, 3], amount: [10, 20, 30] });
@@ -211,6 +213,42 @@ describe("Checks", () => {
   });
 });
 
+describe("Standalone checks: assetCheck", () => {
+  it("a check with an input of its own, typed from its target; definitions({ checks }) collects target and inputs", () => {
+    const metrics = asset({ key: ["analytics", "metrics"], inputs: { orders }, compute: ({ orders }) => orders });
+    const ordersHaveCustomers = assetCheck({
+      name: "orders_have_customers",
+      asset: orders,
+      inputs: { customers },
+      severity: "warn",
+      description: "every order's customer exists",
+      check: (orders, { customers }, ctx) => {
+        expectTypeOf(orders).toExtend<pl.DataFrame>();
+        expectTypeOf(ctx.partitionKey).toEqualTypeOf<undefined>();
+        const unmatched = orders.join(customers, { on: "customer", how: "anti" }).height;
+        return { passed: unmatched === 0, metadata: { unmatched } };
+      },
+    });
+    const defs = definitions({ assets: [metrics], checks: [ordersHaveCustomers] });
+    expect(defs.assets.map((a) => a.id).sort()).toEqual(["analytics/metrics", "sales/customers", "sales/orders"]);
+    expect(defs.checksOf("sales/orders").map((c) => [c.name, c.severity])).toEqual([["orders_have_customers", "warn"]]);
+  });
+
+  it("the context is the target's, typed by its partitions", () => {
+    const daily = asset({ key: "daily", partitions: dailyPartitions({ start: "2024-01-01" }), compute });
+    assetCheck({
+      name: "has_rows",
+      asset: daily,
+      check: (df, _inputs, ctx) => {
+        expectTypeOf(ctx.partitionKey).toEqualTypeOf<string>();
+        return df.height > 0;
+      },
+    });
+    const side = asset({ key: "side", output: "none", compute: () => {} });
+    assetCheck({ name: "ran", asset: side, check: (output) => (expectTypeOf(output).toEqualTypeOf<undefined>(), true) });
+  });
+});
+
 describe("Resources", () => {
   it("objects, typed in ctx.resources; env defaults and secrets", () => {
     const warehouse = resource({
@@ -305,6 +343,21 @@ describe("Schedules, sensors, selections", () => {
     expect(resolveSelection(upstream(group("sales")))).toBe("+group:sales");
     expect(resolveSelection(tag("tier", "gold"))).toBe("tag:tier=gold");
     expect(resolveSelection([metrics, group("raw")])).toBe("analytics/metrics group:raw");
+  });
+
+  it("every place takes every form", () => {
+    const metrics = asset({ key: ["analytics", "metrics"], inputs: { orders, customers }, compute: ({ orders }) => orders });
+    const s = schedule({ name: "sales_nightly", cron: "0 2 * * *", selection: [upstream(metrics), group("sales")] });
+    expect(s.selection).toBe("+analytics/metrics group:sales");
+    const defs = definitions({ assets: [metrics] });
+    expect(defs.select(upstream(metrics))).toEqual(["sales/orders", "sales/customers", "analytics/metrics"]);
+    const run = () =>
+      materialize(defs, {
+        selection: upstream(metrics),
+        partitionRange: { start: "2024-01-01", end: "2024-01-07" },
+        env: { ...process.env, WAREHOUSE_URL: "/tmp/wh" },
+      });
+    expectTypeOf(run).returns.resolves.toHaveProperty("failure");
   });
 
   it("defs.select takes the same selections", () => {
