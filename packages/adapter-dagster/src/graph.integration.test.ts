@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHarnessEnvironment } from "@baton/testing";
 import type { Manifest } from "@baton/core";
 import { dagsterEnv, startDagster, type DagsterDriver } from "./__tests__/dagster-harness.js";
-import { dagsterPlan } from "./plan.js";
+import { checkOpName, dagsterPlan } from "./plan.js";
 
 interface DagsterAsset {
   deps: string[];
   partitions: { class: string; keys: string[]; count: number; timezone: string | null; fmt: string | null } | null;
   mappings: Record<string, string>;
   checks: string[];
+  checkNodes: Record<string, { deps: string[]; blocking: boolean; op: string }>;
   group: string;
   kinds: string[];
   codeVersion: string | null;
@@ -81,6 +82,22 @@ describe("the emitted Dagster code location", () => {
     for (const a of manifest.assets) expect(graph[a.key.join("/")]!.checks, a.id).toEqual(a.checks.map((c) => c.name).sort());
   });
 
+  it("has each standalone check in an op of its own, downstream of its target and inputs (additional_deps), not blocking; inline checks in their asset's op", () => {
+    let standalone = 0;
+    for (const a of manifest.assets) {
+      const node = graph[a.key.join("/")]!;
+      for (const c of a.checks) {
+        if (c.standalone === true) standalone++;
+        expect(node.checkNodes[c.name], `${a.id}:${c.name}`).toEqual(
+          c.standalone === true
+            ? { deps: (c.deps ?? []).map((d) => d.key.join("/")).sort(), blocking: false, op: checkOpName(a, c.name) }
+            : { deps: [], blocking: c.severity === "error", op: node.op },
+        );
+      }
+    }
+    expect(standalone, "the fixtures' standalone checks").toBeGreaterThanOrEqual(3);
+  });
+
   it("groups assets into one multi-asset per group, partitions and retry policy", () => {
     const ops = Object.fromEntries(Object.entries(graph).map(([k, v]) => [k, v.op]));
     expect(ops).toEqual({
@@ -115,6 +132,9 @@ describe("the emitted Dagster code location", () => {
       "secrets/check_metadata": "secrets",
       "dst/hourly": "dst__hourly",
       "dst/daily": "dst__daily",
+      "standalone/order_count": "standalone",
+      "standalone/downstream": "standalone",
+      "standalone/daily": "standalone__daily",
     });
   });
 
