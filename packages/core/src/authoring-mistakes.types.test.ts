@@ -9,6 +9,7 @@ import pl from "nodejs-polars";
 import type { Table } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { asset, input } from "./asset.js";
+import { assetCheck } from "./asset-check.js";
 import { env, resource } from "./resource.js";
 import { withMetadata } from "./with-metadata.js";
 import { dailyPartitions, staticPartitions } from "./partitions/index.js";
@@ -20,6 +21,8 @@ const bytes = new Uint8Array([1]);
 const warehouse = storageClient(env("WAREHOUSE_URL", { default: ".baton/warehouse" }));
 const orders = asset({ key: "orders", compute: frame });
 const daily = dailyPartitions({ start: "2024-01-01" });
+const customers = asset({ key: "customers", compute: frame });
+const arrowTable = asset({ key: "arrow_table", compute: (): Table => frame().toRecords() as unknown as Table });
 const arrowDaily = asset({ key: "arrow_daily", partitions: daily, compute: (): Table => frame().toRecords() as unknown as Table });
 const summarize = (df: pl.DataFrame, day: string) => df.withColumn(pl.lit(day).alias("day"));
 /** Declares without running: the compiler reads the body, the test never calls it. */
@@ -162,6 +165,41 @@ describe("checks", () => {
       // TS2769: No overload matches this call. … Type 'string' is not assignable to type 'boolean | CheckResult | Promise<boolean | CheckResult>'.
       // @ts-expect-error a string verdict
       asset({ key: "text", compute: frame, checks: [{ name: "c", check: (df) => `${df.height} rows` }] }),
+    ]);
+  });
+});
+
+describe("standalone checks (assetCheck)", () => {
+  it("a wrong input name", () => {
+    compileOnly(() => [
+      assetCheck({ name: "right", asset: orders, inputs: { customers }, check: (_o, { customers }) => customers.height > 0 }),
+      // TS2339: Property 'custmers' does not exist on type 'InputValues<{ customers: AssetDefinition<DataFrame<{ a: Float64; }>, Record<never, never>, undefined>; }>'.
+      // @ts-expect-error custmers
+      assetCheck({ name: "typo", asset: orders, inputs: { customers }, check: (_o, { custmers }) => custmers.height > 0 }),
+    ]);
+  });
+
+  it("the output is typed from the target (an Arrow table has no height)", () => {
+    compileOnly(() => [
+      assetCheck({ name: "right", asset: arrowTable, check: (t) => t.numRows > 0 }),
+      // TS2339: Property 'height' does not exist on type 'Table<any>'.
+      // @ts-expect-error a polars property on an Arrow output
+      assetCheck({ name: "polars", asset: arrowTable, check: (t) => t.height > 0 }),
+    ]);
+  });
+
+  it("the target is an asset object, not its key (also refused at run time)", () => {
+    // TS2322: Type 'string' is not assignable to type 'AssetDefinition<any, any, any>'.
+    // @ts-expect-error a key instead of the asset
+    expect(() => assetCheck({ name: "by_key", asset: "orders", check: () => true })).toThrow(/asset is "orders", not an asset object/);
+  });
+
+  it("the verdict is a boolean or a CheckResult", () => {
+    compileOnly(() => [
+      assetCheck({ name: "right", asset: orders, check: (o) => ({ passed: o.height > 0, metadata: { rows: o.height } }) }),
+      // TS2322: Type 'number' is not assignable to type 'CheckVerdict | Promise<CheckVerdict>'.
+      // @ts-expect-error a row count as the verdict
+      assetCheck({ name: "count", asset: orders, check: (o) => o.height }),
     ]);
   });
 });
