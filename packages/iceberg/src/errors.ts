@@ -1,0 +1,36 @@
+import { BatonError, type BatonErrorCode } from "@baton/core";
+
+/** Why an Iceberg operation failed; `retryable` says whether running it again can help. */
+export type IcebergErrorReason = "UNKNOWN_TABLE" | "SCHEMA_MISMATCH" | "CATALOG_UNREACHABLE" | "COMMIT_CONFLICT" | "ENGINE";
+
+/**
+ * Core's codes where one fits, so that `isRetryable` classifies the error today: an unknown table and
+ * a schema mismatch are configuration faults a retry cannot fix ("CONFIG", "WRONG_OUTPUT_TYPE"); an
+ * unreachable catalog and a lost commit race are transient. Core has no transient code of that kind
+ * yet, so those carry their own ("ICEBERG_…"), which isRetryable treats as retryable like any unknown code.
+ */
+const CODES: Readonly<Record<IcebergErrorReason, string>> = {
+  UNKNOWN_TABLE: "CONFIG",
+  SCHEMA_MISMATCH: "WRONG_OUTPUT_TYPE",
+  CATALOG_UNREACHABLE: "ICEBERG_UNREACHABLE",
+  COMMIT_CONFLICT: "ICEBERG_COMMIT_CONFLICT",
+  ENGINE: "ICEBERG_ENGINE",
+};
+
+export class IcebergError extends BatonError {
+  readonly reason: IcebergErrorReason;
+  /** The table, as `namespace.table` (undefined for catalog-wide failures). */
+  readonly table: string | undefined;
+  readonly retryable: boolean;
+
+  constructor(reason: IcebergErrorReason, problem: string, details: { table?: string; asset?: string; hint: string; cause?: unknown }) {
+    super(CODES[reason] as BatonErrorCode, details.table !== undefined ? `Iceberg table ${details.table}: ${problem}` : problem, {
+      hint: details.hint,
+      ...(details.asset !== undefined ? { asset: details.asset } : {}),
+    });
+    this.reason = reason;
+    this.table = details.table;
+    this.retryable = reason === "CATALOG_UNREACHABLE" || reason === "COMMIT_CONFLICT" || reason === "ENGINE";
+    if (details.cause !== undefined) (this as { cause?: unknown }).cause = details.cause;
+  }
+}

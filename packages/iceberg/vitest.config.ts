@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts"],
+    // One REST catalog and one moto per file; a loaded 2-core machine needs generous deadlines.
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
+  },
+});
