@@ -1,7 +1,8 @@
 import pl from "nodejs-polars";
 import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { asset, type AssetContext, type AssetDefinition } from "../asset.js";
+import { asset, input, type AssetContext, type AssetDefinition } from "../asset.js";
+import { assetCheck } from "../asset-check.js";
 import { definitions } from "../definitions.js";
 import { BackendIOStore, LocalIOStore } from "../io/store.js";
 import type { StoreBackend } from "../io/backend.js";
@@ -286,6 +287,101 @@ describe("materialize", () => {
     const missing = await run(defs, { env: {} }).result;
     expect(missing.assets.a!.error).toMatchObject({ code: "MISSING_ENV" });
     expect(missing.assets.a!.error!.message).toContain("WAREHOUSE_URL");
+  });
+});
+
+describe("materialize: standalone checks and checks alone (CHECKS-CONTRACT.md §3)", () => {
+  const graph = () => {
+    const order: string[] = [];
+    const make = (key: string, n: number, deps: AssetDefinition<any, any>[] = [], fail = false) =>
+      asset({
+        key,
+        inputs: Object.fromEntries(deps.map((d) => [d.id, d])),
+        compute: () => {
+          order.push(key);
+          if (fail) throw new Error(`${key} failed`);
+          return frame(n);
+        },
+      });
+    const customers = make("customers", 2);
+    const orders = make("orders", 2, [customers]);
+    const report = make("report", 1, [orders]);
+    const broken = make("broken", 1, [], true);
+    const seen: string[] = [];
+    const sameSize = assetCheck({
+      name: "same_size",
+      asset: orders,
+      inputs: { customers: input(customers, { as: "arrow" }) },
+      check: (o, { customers }) => (seen.push(`same_size saw ${order.join(",")}`), o.height === customers.numRows),
+    });
+    const tooBig = assetCheck({ name: "too_big", asset: orders, check: (o) => o.height < 2 });
+    const soft = assetCheck({ name: "soft", asset: orders, severity: "warn", check: () => false });
+    const onBroken = assetCheck({ name: "on_broken", asset: broken, check: () => true });
+    const readsBroken = assetCheck({ name: "reads_broken", asset: customers, inputs: { broken }, check: () => true });
+    const defs = definitions({ assets: [report], checks: [sameSize, tooBig, soft, onBroken, readsBroken] });
+    return { defs, order, seen };
+  };
+
+  it("runs each standalone check as its own step after its target and in-run inputs, blocking nothing; the run fails iff an error check failed", async () => {
+    const { defs, seen } = graph();
+    const { result, events } = run(defs, { selection: "customers,orders,report", checks: ["same_size", "too_big", "soft", "reads_broken"] });
+    const r = await result;
+    expect(r.status).toBe("failure");
+    expect(r.assets.report!.status).toBe("success"); // a failed check blocks nothing downstream
+    expect(r.assets.orders!.status).toBe("success");
+    expect(seen).toEqual([expect.stringMatching(/^same_size saw customers,orders/)]);
+    expect(r.checkSteps.map((c) => [c.asset, c.check, c.status, c.error?.code ?? null])).toEqual([
+      ["customers", "reads_broken", "failure", "MISSING_OUTPUT"], // broken is not in the run, nor stored
+      ["orders", "same_size", "success", null],
+      ["orders", "too_big", "failure", "CHECK_FAILED"],
+      ["orders", "soft", "success", null],
+    ]);
+    expect(r.failure).toMatchObject({ asset: "customers", check: "reads_broken", error: { code: "MISSING_OUTPUT" } });
+    expect(r.assets.orders!.checks).toEqual([
+      { check: "same_size", partitionKey: null, passed: true, severity: "error" },
+      { check: "too_big", partitionKey: null, passed: false, severity: "error" },
+      { check: "soft", partitionKey: null, passed: false, severity: "warn" },
+    ]);
+    expect(r.assets.orders!.materializations).toHaveLength(1);
+    // No check runs inside the asset's own step.
+    const orderSteps = events.filter((e) => e.type === "step_start" && e.assets.includes("orders"));
+    expect(orderSteps).toHaveLength(4);
+  });
+
+  it("a check step is skipped when its target or an in-run input failed", async () => {
+    const { defs } = graph();
+    const r = await run(defs, { selection: "broken,customers", checks: ["on_broken", "reads_broken"] }).result;
+    expect(r.checkSteps.map((c) => [c.asset, c.check, c.status])).toEqual([
+      ["customers", "reads_broken", "skipped"],
+      ["broken", "on_broken", "skipped"],
+    ]);
+    expect(r.failure).toMatchObject({ asset: "broken" });
+    const passing = await run(defs, { selection: "customers,orders", checks: ["same_size", "soft"] }).result;
+    expect(passing.status).toBe("success"); // a failed warn check does not fail the run
+    expect(passing.checkSteps.map((c) => c.status)).toEqual(["success", "success"]);
+  });
+
+  it("checksOnly runs the chosen checks against stored outputs: nothing computed, no materializations", async () => {
+    const { defs, order } = graph();
+    const first = run(defs, { selection: "customers,orders,report" });
+    await first.result;
+    order.length = 0;
+    const r = await run(defs, { store: first.store, checksOnly: true, checks: ["same_size", "soft"] }).result;
+    expect(order).toEqual([]);
+    expect(r.status).toBe("success");
+    expect(Object.keys(r.assets)).toEqual(["orders"]);
+    expect(r.assets.orders).toMatchObject({ status: "success", materializations: [], checks: [{ check: "same_size", passed: true }, { check: "soft", passed: false }] });
+    expect(r.checkSteps).toEqual([]);
+    const failing = await run(defs, { store: first.store, checksOnly: true, selection: "orders" }).result;
+    expect(failing).toMatchObject({ status: "failure", failure: { asset: "orders", error: { code: "CHECK_FAILED" } } });
+    expect(failing.assets.orders!.checks.map((c) => c.check)).toEqual(["same_size", "too_big", "soft"]);
+    // A missing output (broken was never written) fails that asset only.
+    const missing = await run(defs, { store: first.store, checksOnly: true, checks: ["on_broken", "same_size"] }).result;
+    expect(missing.assets.broken).toMatchObject({ status: "failure", error: { code: "MISSING_OUTPUT" } });
+    expect(missing.assets.orders!.status).toBe("success");
+    const typo = await thrown(() => run(defs, { checksOnly: true, checks: ["same_sise"] }).result);
+    expect(typo).toMatchObject({ code: "INVALID_DEFINITION" });
+    expect(typo.message).toContain('no check named "same_sise" on the selected assets');
   });
 });
 

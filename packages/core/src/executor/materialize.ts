@@ -8,7 +8,7 @@ import { runStep } from "../step/run.js";
 import { redactProcessOutput } from "../step/output.js";
 import { redactorOf, resourceKeys, stepSecrets } from "../step/resources.js";
 import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
-import { StepCancelled } from "../errors.js";
+import { BatonError, StepCancelled } from "../errors.js";
 import type { TimeoutWatchdog } from "../step/watchdog.js";
 import { ReadyQueue } from "./ready-queue.js";
 import { resolveSelection, type Selection } from "../selection.js";
@@ -34,6 +34,16 @@ export interface MaterializeOptions {
   readonly signal?: AbortSignal;
   /** Stops the process when a timed asset blocks the event loop past its deadline (`baton materialize` starts one). */
   readonly watchdog?: TimeoutWatchdog;
+  /**
+   * Run checks alone against the stored outputs (`baton check`): one check-only step per selected asset that has
+   * a selected check, inline and standalone; nothing is computed or written (EXECUTION-CONTRACT.md §5).
+   */
+  readonly checksOnly?: boolean;
+  /**
+   * Only these checks run (by name), inline and standalone; all by default. A name that is no check of a
+   * selected asset is INVALID_DEFINITION before anything runs.
+   */
+  readonly checks?: readonly string[];
 }
 
 export interface AssetRunResult {
@@ -45,15 +55,32 @@ export interface AssetRunResult {
   readonly error: SerializedError | null;
 }
 
+/** A standalone check's own step in a run (CHECKS-CONTRACT.md §3): after its target and in-run inputs, blocking nothing. */
+export interface CheckStepResult {
+  readonly asset: string;
+  readonly check: string;
+  /** "skipped" when its target or an in-run input did not succeed; "failure" when an error-severity check failed or its inputs could not be read. */
+  readonly status: "success" | "failure" | "skipped";
+  readonly attempts: number;
+  readonly durationMs: number;
+  readonly checks: AssetRunResult["checks"];
+  readonly error: SerializedError | null;
+}
+
 export interface MaterializeResult {
   readonly runId: string;
-  /** "failure" when any planned asset did not succeed; assets the plan skipped do not count. */
+  /** "failure" when any planned asset or check step did not succeed (a failed error-severity check); assets the plan skipped do not count. */
   readonly status: "success" | "failure";
   readonly durationMs: number;
-  /** Every asset of the plan, run or skipped, in dependency order. */
+  /**
+   * Every asset of the plan, run or skipped, in dependency order. An asset's `checks` holds its inline checks'
+   * verdicts, then its standalone checks' (from their check steps). With `checksOnly`, the checked assets, no materializations.
+   */
   readonly assets: Readonly<Record<string, AssetRunResult>>;
-  /** The run's failure: the first failed asset in run order (`firstInRunOrder`), null when none failed. */
-  readonly failure: { readonly asset: string; readonly error: SerializedError | null } | null;
+  /** The standalone checks' steps of a materialization, in run order (empty with `checksOnly`: there each asset is one check step). */
+  readonly checkSteps: readonly CheckStepResult[];
+  /** The run's failure: the first failed asset in run order (`firstInRunOrder`), else the first failed check step (`check` set); null when none failed. */
+  readonly failure: { readonly asset: string; readonly check?: string; readonly error: SerializedError | null } | null;
   /** Why planned assets were skipped, and what the plan warned about (also emitted as `asset_skipped` and `log` events). */
   readonly plan: Pick<RunPlan, "skipped" | "warnings">;
 }
@@ -73,16 +100,39 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const now = options.now ?? new Date();
   // The one planner (plan.ts): every key is checked up front, so a typo leaves no half run behind.
   const plan = planRun(defs, { selection: options.selection === undefined ? undefined : resolveSelection(options.selection), partitionKey: options.partition, partitionRange: options.partitionRange, now });
-  const selected = plan.assets.map((a) => a.id);
+  const checksOnly = options.checksOnly === true;
+  const only = options.checks === undefined ? undefined : new Set(options.checks);
+  const inlineOf = (id: string) => defs.asset(id).checks.map((c) => c.name);
+  const standaloneOf = (id: string) => defs.checksOf(id).map((c) => c.name);
+  const picked = (names: readonly string[]) => (only === undefined ? [...names] : names.filter((n) => only.has(n)));
+  if (only !== undefined) checkNamesKnown(defs, plan.assets.map((a) => a.id), [...only]);
+  // Checks alone: the assets with a selected check, each one check-only step, independent of the others.
+  const planned = checksOnly ? plan.assets.filter((a) => picked([...inlineOf(a.id), ...standaloneOf(a.id)]).length > 0) : plan.assets;
+  const selected = planned.map((a) => a.id);
   // Each planned asset by its position in run order; the scheduling below works on positions.
   const position = new Map(selected.map((id, i) => [id, i]));
+  // A materialization's standalone checks: one step each, at positions after the assets'.
+  const checkNodes = checksOnly ? [] : planned.flatMap((a) => picked(standaloneOf(a.id)).map((check) => ({ target: a, check: defs.checksOf(a.id).find((c) => c.name === check)! })));
+  const total = selected.length + checkNodes.length;
+  // The check steps waiting on each asset (its target, and the in-run assets it reads).
+  const checksWaitingOn = new Map<string, number[]>();
   // In-run upstreams not yet succeeded: an asset is ready at 0 (counted once, not rescanned per completion).
-  const remaining = new Int32Array(selected.length);
-  for (let i = 0; i < selected.length; i++) for (const u of defs.upstream(selected[i]!)) if (position.has(u)) remaining[i]!++;
+  const remaining = new Int32Array(total);
+  if (!checksOnly) for (let i = 0; i < selected.length; i++) for (const u of defs.upstream(selected[i]!)) if (position.has(u)) remaining[i]!++;
+  checkNodes.forEach(({ target, check }, j) => {
+    const at = selected.length + j;
+    for (const id of new Set([target.id, ...check.inputs.map((i) => i.key.join("/"))])) {
+      if (!position.has(id)) continue;
+      remaining[at]!++;
+      const list = checksWaitingOn.get(id) ?? [];
+      list.push(at);
+      checksWaitingOn.set(id, list);
+    }
+  });
   // Not yet started, nor skipped.
-  const waiting = new Uint8Array(selected.length).fill(1);
-  // Each planned asset's result by its position; the ones the plan skipped by id.
-  const results: (AssetRunResult | undefined)[] = new Array<AssetRunResult | undefined>(selected.length);
+  const waiting = new Uint8Array(total).fill(1);
+  // Each planned asset's (and check step's) result by its position; the ones the plan skipped by id.
+  const results: (AssetRunResult | undefined)[] = new Array<AssetRunResult | undefined>(total);
   const planSkipped = new Map<string, AssetRunResult>();
   const limit = Math.max(1, options.concurrency ?? 4);
   const sleep = options.sleep ?? delay;
@@ -95,8 +145,22 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   // What the assets print between and around steps is redacted too (each step also redacts its own).
   const releaseOutput = redactProcessOutput(redactorOf(stepSecrets(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment)));
 
+  /** What the step at a position runs: an asset (materialized, or checked alone), or one standalone check of one. */
+  const stepOf = (at: number): { planned: PlannedAsset; checksOnly: boolean; checks: readonly string[] | undefined } => {
+    if (at >= selected.length) {
+      const { target, check } = checkNodes[at - selected.length]!;
+      return { planned: target, checksOnly: true, checks: [check.name] };
+    }
+    const p = planned[at]!;
+    if (checksOnly) return { planned: p, checksOnly: true, checks: only === undefined ? undefined : picked([...inlineOf(p.id), ...standaloneOf(p.id)]) };
+    // A materialization runs the inline checks only; naming a standalone one there is an error (step/run.ts).
+    return { planned: p, checksOnly: false, checks: only === undefined ? undefined : picked(inlineOf(p.id)) };
+  };
+
   /** One step per run of consecutive partitions (one step when unpartitioned), each retried under the policy. */
-  const runAsset = async (at: number, { id, ranges }: PlannedAsset): Promise<void> => {
+  const runAsset = async (at: number): Promise<void> => {
+    const { planned: p, checksOnly: checking, checks: stepChecks } = stepOf(at);
+    const { id, ranges } = p;
     const a = defs.asset(id);
     const t0 = performance.now();
     const mats: AssetRunResult["materializations"][number][] = [];
@@ -134,6 +198,8 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           now,
           ...(options.signal ? { signal: options.signal } : {}),
           ...(options.watchdog ? { watchdog: options.watchdog } : {}),
+          ...(checking ? { checksOnly: true } : {}),
+          ...(stepChecks !== undefined ? { checks: stepChecks } : {}),
           onEvent: (e) => {
             if (e.type === "materialization") mats.push({ partitionKey: e.partitionKey, dataVersion: e.dataVersion, metadata: e.metadata });
             else if (e.type === "check") checks.push({ check: e.check, partitionKey: e.partitionKey, passed: e.passed, severity: e.severity });
@@ -157,7 +223,16 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   };
 
   /** Everything not started below a failed asset is skipped, depth first as the graph reaches it (no recursion: chains can be 100,000 long). */
+  const skipChecksOn = (id: string) => {
+    for (const at of checksWaitingOn.get(id) ?? []) {
+      if (!waiting[at]) continue;
+      waiting[at] = 0;
+      results[at] = skipped();
+    }
+  };
   const skipDownstream = (failed: string) => {
+    skipChecksOn(failed);
+    if (checksOnly) return; // checks alone block nothing
     const stack: { readonly id: string; readonly downs: readonly string[]; next: number }[] = [{ id: failed, downs: defs.downstream(failed), next: 0 }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -171,12 +246,13 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       waiting[at] = 0;
       results[at] = skipped();
       options.onEvent?.({ type: "asset_skipped", asset: down, reason: `upstream "${top.id}" did not succeed` });
+      skipChecksOn(down);
       stack.push({ id: down, downs: defs.downstream(down), next: 0 });
     }
   };
 
   const ready = new ReadyQueue();
-  for (let i = 0; i < selected.length; i++) if (remaining[i] === 0) ready.push(i);
+  for (let i = 0; i < total; i++) if (remaining[i] === 0) ready.push(i);
   // Steps holding assets of each concurrency pool (definitions({ pools })), beside `concurrency`;
   // the ready assets a full pool holds back wait in `parked` (others may still start).
   const inPool = new Map<string, number>();
@@ -200,11 +276,16 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           const next = parked.get(pool)?.pop();
           if (next !== undefined) ready.push(next);
         }
-        if (results[at]?.status === "success") {
-          for (const down of defs.downstream(id)) {
-            const d = position.get(down);
-            if (d !== undefined && waiting[d] && --remaining[d]! === 0) ready.push(d);
+        if (at >= selected.length) {
+          // A check step blocks nothing.
+        } else if (results[at]?.status === "success") {
+          if (!checksOnly) {
+            for (const down of defs.downstream(id)) {
+              const d = position.get(down);
+              if (d !== undefined && waiting[d] && --remaining[d]! === 0) ready.push(d);
+            }
           }
+          for (const c of checksWaitingOn.get(id) ?? []) if (waiting[c] && --remaining[c]! === 0) ready.push(c);
         } else skipDownstream(id);
         // Steps that never wait on IO (an in-memory store) would chain in microtasks and starve the
         // event loop: timers, a signal's abort and SIGINT wait for a turn. Give them one every few ms.
@@ -219,9 +300,9 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
         while (!broken && !options.signal?.aborted && running < limit) {
           const at = ready.pop();
           if (at === undefined) break;
-          const id = selected[at]!;
-          // A full pool holds its asset back. The slot is held through the asset's retries.
-          const pool = defs.asset(id).pool;
+          const id = stepOf(at).planned.id;
+          // A full pool holds its asset back. The slot is held through the asset's retries. Checks compute nothing: no pool.
+          const pool = at < selected.length && !checksOnly ? defs.asset(id).pool : undefined;
           if (pool !== undefined && (inPool.get(pool) ?? 0) >= (defs.pools[pool]?.limit ?? Infinity)) {
             let q = parked.get(pool);
             if (!q) parked.set(pool, (q = new ReadyQueue()));
@@ -231,7 +312,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           waiting[at] = 0;
           if (pool !== undefined) inPool.set(pool, (inPool.get(pool) ?? 0) + 1);
           running++;
-          runAsset(at, plan.assets[at]!).then(() => finished(at, id, pool), crash);
+          runAsset(at).then(() => finished(at, id, pool), crash);
         }
         if (running === 0) resolve();
       };
@@ -241,25 +322,46 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     releaseOutput();
   }
   // Cancelled before they could start.
-  for (let i = 0; i < selected.length; i++) {
+  for (let i = 0; i < total; i++) {
     results[i] ??= { status: "failure", attempts: 0, durationMs: 0, materializations: [], checks: [], error: serializeError(new StepCancelled()) };
   }
-  // The plan's assets decide the run; the ones it skipped (partitioned, no key given) do not fail it.
-  const status = results.every((r) => r?.status === "success") ? "success" : "failure";
-  // Every asset of the plan, run or skipped, in the definitions' dependency order.
+  const checkSteps: CheckStepResult[] = checkNodes.map(({ target, check }, j) => {
+    const r = results[selected.length + j]!;
+    return { asset: target.id, check: check.name, status: r.status, attempts: r.attempts, durationMs: r.durationMs, checks: r.checks, error: r.error };
+  });
+  // The plan's assets and the check steps decide the run (a skipped check step does not fail it: its target or input did);
+  // the assets the plan skipped (partitioned, no key given) do not fail it.
+  const status = results.slice(0, selected.length).every((r) => r?.status === "success") && checkSteps.every((c) => c.status !== "failure") ? "success" : "failure";
+  // Every asset of the plan, run or skipped, in the definitions' dependency order; its standalone checks' verdicts after its own.
   const assets: Record<string, AssetRunResult> = {};
   for (const a of defs.assets) {
     const at = position.get(a.id);
     const r = at !== undefined ? results[at] : planSkipped.get(a.id);
-    if (r) assets[a.id] = r;
+    if (!r) continue;
+    const more = checkSteps.filter((c) => c.asset === a.id).flatMap((c) => c.checks);
+    assets[a.id] = more.length ? { ...r, checks: [...r.checks, ...more] } : r;
   }
   const first = firstInRunOrder(plan, selected.filter((_, i) => results[i]!.status === "failure"));
+  const firstCheck = checkSteps.find((c) => c.status === "failure");
   return {
     runId,
     status,
     durationMs: performance.now() - started,
     assets,
-    failure: first === undefined ? null : { asset: first, error: assets[first]!.error },
+    checkSteps,
+    failure: first !== undefined ? { asset: first, error: assets[first]!.error } : firstCheck ? { asset: firstCheck.asset, check: firstCheck.check, error: firstCheck.error } : null,
     plan: { skipped: plan.skipped, warnings: plan.warnings },
   };
+}
+
+/** Every name in `checks` must be a check (inline or standalone) of a planned asset: a typo would run nothing and pass. */
+function checkNamesKnown(defs: Definitions, ids: readonly string[], checks: readonly string[]): void {
+  const names = (id: string) => [...defs.asset(id).checks.map((c) => c.name), ...defs.checksOf(id).map((c) => c.name)];
+  const known = new Set(ids.flatMap(names));
+  const unknown = checks.filter((c) => !known.has(c));
+  if (unknown.length === 0) return;
+  const withChecks = ids.filter((id) => names(id).length > 0);
+  throw new BatonError("INVALID_DEFINITION", `no check named ${unknown.map((c) => `"${c}"`).join(", ")} on the selected assets`, {
+    hint: withChecks.length ? `the selected assets' checks: ${withChecks.map((id) => `${id}: ${names(id).join(", ")}`).join("; ")}` : "none of the selected assets has checks: widen --select",
+  });
 }
