@@ -20,7 +20,7 @@ describe("SQL text for DuckDB", () => {
       pl.col("t").cast(pl.Date).alias("d"),
       pl.col("t").cast(pl.Datetime("us", "UTC")).alias("tz"),
     );
-    const types = Object.fromEntries(Object.entries(df.schema).map(([k, v]) => [k, sqlTypeOf(v)]));
+    const types = Object.fromEntries(Object.entries(df.schema as Record<string, pl.DataType>).map(([k, v]) => [k, sqlTypeOf(v)]));
     expect(types).toEqual({ i: "DOUBLE", s: "VARCHAR", b: "BOOLEAN", t: "TIMESTAMP", i16: "INTEGER", u32: "BIGINT", i64: "BIGINT", d: "DATE", tz: "TIMESTAMP WITH TIME ZONE" });
     expect(sqlTypeOf(pl.UInt64)).toBeUndefined();
     expect(normalType("timestamptz")).toBe("TIMESTAMP WITH TIME ZONE");
