@@ -13,6 +13,6 @@ export {
 } from "./specs.js";
 export { mapRunResults, readRunResults, type DbtMaterializationOutcome, type DbtCheckOutcome, type DbtRunResultsMapping, type DbtTimingOutcome } from "./run-results.js";
 export { readManifest, readFreshManifest, staleReason } from "./manifest.js";
-export { runDbt, resolveDbtExecutable, DBT_CORE_WANTED, DBT_EXECUTABLE_ENV, type DbtInvocation, type DbtLogEvent } from "./run-dbt.js";
+export { runDbt, resolveDbtExecutable, DBT_CORE_WANTED, DBT_EXECUTABLE_ENV, DBT_REQUIREMENTS, type DbtInvocation, type DbtLogEvent } from "./run-dbt.js";
 export { DbtError, DbtNodeFailure, type DbtErrorReason } from "./errors.js";
 export type * from "./artifacts.js";

@@ -1,9 +1,12 @@
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { DbtError } from "./errors.js";
 
 /** The dbt-core versions this package reads the artifacts of (manifest v12, run_results v6). */
 export const DBT_CORE_WANTED = ">=1.11.0 <1.12.0";
 const WANTED_MAJOR_MINOR = "1.11";
+/** The pins of dbt's own virtual environment, shipped with the package (`uv pip install -r` it). */
+export const DBT_REQUIREMENTS = fileURLToPath(new URL("../python/requirements-dbt.txt", import.meta.url));
 /** Where the executable comes from when the caller names none. */
 export const DBT_EXECUTABLE_ENV = "BATON_DBT_EXECUTABLE";
 

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensurePythonEnv, type PythonEnv } from "@baton/testing";
+import { DBT_REQUIREMENTS } from "../run-dbt.js";
 
 export const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** The dbt fixture project of @baton/testing. */
@@ -11,7 +12,7 @@ export const FIXTURE = resolve(PACKAGE_DIR, "../testing/fixtures/dbt/jaffle");
 
 /** dbt in its own venv, from the package's pins (created on first use, reused while they are unchanged). */
 export function dbtEnv(): PythonEnv {
-  return ensurePythonEnv({ name: "dbt", requirements: join(PACKAGE_DIR, "python", "requirements-dbt.txt") });
+  return ensurePythonEnv({ name: "dbt", requirements: DBT_REQUIREMENTS });
 }
 
 /** A private copy of the fixture (dbt writes target/, logs/ and the DuckDB file into the project). */
