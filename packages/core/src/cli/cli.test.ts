@@ -243,6 +243,56 @@ describe("baton CLI", () => {
     expect(JSON.parse(json.out.join("\n"))[0].partitions).toMatchObject({ type: "time", grain: "hourly", end: "2024-04-01T00:00", timezone: "Europe/Paris" });
   });
 
+  it("check runs inline and standalone checks against stored outputs; validate and list show them (CHECKS-CONTRACT.md)", async () => {
+    const checkStorage = join(project, "check-storage");
+    writeFileSync(
+      join(project, "checked.ts"),
+      [
+        'import pl from "nodejs-polars";',
+        'import { asset, assetCheck, definitions } from "@baton/core";',
+        'const customers = asset({ key: "customers", compute: () => pl.DataFrame({ id: [1, 2] }) });',
+        'const orders = asset({ key: "orders", inputs: { customers }, compute: () => pl.DataFrame({ customer: [1, 2, 2] }), checks: [{ name: "has_rows", check: (df) => df.height > 0 }] });',
+        'const known = assetCheck({ name: "customers_known", asset: orders, inputs: { customers }, description: "every customer exists", check: (o, { customers }) => ({ passed: o.getColumn("customer").toArray().every((c) => customers.getColumn("id").toArray().includes(c)), metadata: { orders: o.height } }) });',
+        'const unique = assetCheck({ name: "one_per_customer", asset: orders, check: (o) => o.getColumn("customer").nUnique() === o.height });',
+        "export default definitions({ assets: [], checks: [known, unique] });",
+      ].join("\n"),
+    );
+    const env = { BATON_STORAGE: checkStorage };
+    const validate = await cli(["validate", "--definitions", "checked.ts"], env);
+    expect(validate.out).toEqual(["✔ 2 assets, 0 resources, 0 schedules, 0 sensors, 3 checks (2 standalone): valid"]);
+    const listed = await cli(["list", "--definitions", "checked.ts", "--select", "orders"], env);
+    expect(listed.out).toEqual(["orders  group=default  checks=has_rows, customers_known (standalone, reads customers), one_per_customer (standalone)"]);
+    const listedJson = await cli(["list", "--json", "--definitions", "checked.ts", "--select", "orders"], env);
+    expect(JSON.parse(listedJson.out.join("\n"))[0].checks).toEqual([
+      { name: "has_rows", severity: "error", standalone: false, inputs: [] },
+      { name: "customers_known", severity: "error", standalone: true, inputs: ["customers"] },
+      { name: "one_per_customer", severity: "error", standalone: true, inputs: [] },
+    ]);
+    // Nothing stored yet: the output cannot be checked (exit 1, "materialize it first").
+    const early = await cli(["check", "--definitions", "checked.ts", "--check", "customers_known"], env);
+    expect(early.code).toBe(1);
+    expect(early.out.join("\n")).toContain("materialize it first");
+    const made = await cli(["materialize", "--definitions", "checked.ts"], env);
+    expect(made.code).toBe(1); // one_per_customer (error) fails the run, after both assets materialized
+    expect(made.out.at(-1)).toMatch(/2 succeeded, 0 failed, 0 skipped; 5 rows written; 2 check steps, failed: orders:one_per_customer$/);
+    const passing = await cli(["check", "--definitions", "checked.ts", "--check", "customers_known", "--check", "has_rows"], env);
+    expect(passing.code).toBe(0);
+    expect(passing.out).toEqual(["  ✔ check has_rows", "  ✔ check customers_known: every customer exists", expect.stringMatching(/^✔ checks passed \(.+\) in .+: 2 passed, 0 failed, 0 warned; nothing written$/)]);
+    const json = await cli(["check", "--definitions", "checked.ts", "--json"], env);
+    expect(json.code).toBe(1);
+    const result = JSON.parse(json.out.join("\n")) as MaterializeResult;
+    expect(result).toMatchObject({ status: "failure", failure: { asset: "orders", error: { code: "CHECK_FAILED" } }, checkSteps: [] });
+    expect(Object.keys(result.assets)).toEqual(["orders"]);
+    expect(result.assets.orders!.materializations).toEqual([]);
+    expect(result.assets.orders!.checks.map((c) => [c.check, c.passed])).toEqual([
+      ["has_rows", true],
+      ["customers_known", true],
+      ["one_per_customer", false],
+    ]);
+    const typo = await thrown(() => cli(["check", "--definitions", "checked.ts", "--check", "customer_known"], env));
+    expect(typo.message).toContain('no check named "customer_known" on the selected assets');
+  });
+
   it("graph prints a tree, or Mermaid", async () => {
     const text = await cli(["graph"]);
     expect(text.code).toBe(0);

@@ -11,7 +11,7 @@ import { manifestToJson, toManifest } from "../manifest/build.js";
 import { evaluateScheduleTick, evaluateSensorTick } from "../ticks.js";
 import { compileDefinitions, writeManifest } from "./compile.js";
 import { findProject } from "./project.js";
-import { fmtMs, progressPrinter, summary } from "./progress.js";
+import { checksSummary, fmtMs, progressPrinter, summary } from "./progress.js";
 import { graphMermaid, graphText } from "./graph-text.js";
 import { parseRange } from "./args.js";
 import { loadAdapter } from "./adapters.js";
@@ -25,6 +25,9 @@ import type { Logger } from "../asset.js";
 export const USAGE = `baton — run Baton definitions
 
   baton materialize [--select EXPR] [--partition KEY | --partition-range FIRST...LAST] [--show ASSET] [--json]
+  baton check [--select EXPR] [--check NAME…] [--partition KEY | --partition-range FIRST...LAST] [--json]
+                                       run checks (inline and standalone) against the stored outputs,
+                                       computing and writing nothing; exit 1 when an error check failed
   baton list [--select EXPR] [--json]
   baton graph [--mermaid]
   baton manifest [--out FILE]          compile the definitions and print or write the manifest
@@ -73,7 +76,7 @@ function trackRun(next: ((e: StepEvent) => void) | undefined): { onEvent: (e: St
 }
 
 /** The CLI as a function, so tests drive it without a child process. Returns the exit code. */
-const BUILT_IN = new Set(["materialize", "list", "graph", "manifest", "schedule", "sensor", "validate", "init"]);
+const BUILT_IN = new Set(["materialize", "check", "list", "graph", "manifest", "schedule", "sensor", "validate", "init"]);
 
 const OPTIONS = {
   definitions: { type: "string" },
@@ -81,6 +84,7 @@ const OPTIONS = {
   partition: { type: "string" },
   "partition-range": { type: "string" },
   show: { type: "string" },
+  check: { type: "string", multiple: true },
   json: { type: "boolean", default: false },
   mermaid: { type: "boolean", default: false },
   out: { type: "string" },
@@ -128,6 +132,23 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         io.out(manifestToJson(toManifest(defs, { module, exportName: project.exportName, manifestDir: io.cwd, projectRoot: project.root })).trimEnd());
       }
       return 0;
+    }
+    case "check": {
+      // Checks alone: nothing computed or written, so no watchdog (a timed asset's checks are bounded by the step).
+      const printer = values.json ? undefined : progressPrinter(io.out);
+      const result = await materialize(defs, {
+        selection: values.select ?? "*",
+        checksOnly: true,
+        ...(values.check ? { checks: values.check } : {}),
+        ...(values.partition ? { partition: values.partition } : {}),
+        ...(values["partition-range"] ? { partitionRange: parseRange(values["partition-range"]) } : {}),
+        store,
+        env: io.env,
+        ...(printer ? { onEvent: printer } : {}),
+      });
+      if (values.json) json(result);
+      else io.out(checksSummary(result));
+      return result.status === "success" ? 0 : 1;
     }
     case "materialize": {
       const printer = values.json ? undefined : progressPrinter(io.out);

@@ -46,7 +46,20 @@ export function summary(result: MaterializeResult): string {
     for (const m of a.materializations) rows += m.metadata.rowCount ?? 0;
   }
   const retried = Object.values(result.assets).filter((a) => a.attempts > 1).length;
-  return `${result.status === "success" ? "✔ run succeeded" : "✘ run failed"} (${result.runId}) in ${fmtMs(result.durationMs)}: ${counts.success} succeeded, ${counts.failure} failed, ${counts.skipped} skipped${retried ? `, ${retried} retried` : ""}; ${rows.toLocaleString("en-US")} rows written`;
+  // Standalone checks' steps (CHECKS-CONTRACT.md §3): a failed one fails the run without failing an asset.
+  const checkSteps = result.checkSteps ?? [];
+  const failedChecks = checkSteps.filter((c) => c.status === "failure").map((c) => `${c.asset}:${c.check}`);
+  const checks = checkSteps.length ? `; ${checkSteps.length} check step${checkSteps.length > 1 ? "s" : ""}${failedChecks.length ? `, failed: ${failedChecks.join(", ")}` : ""}` : "";
+  return `${result.status === "success" ? "✔ run succeeded" : "✘ run failed"} (${result.runId}) in ${fmtMs(result.durationMs)}: ${counts.success} succeeded, ${counts.failure} failed, ${counts.skipped} skipped${retried ? `, ${retried} retried` : ""}; ${rows.toLocaleString("en-US")} rows written${checks}`;
+}
+
+/** `baton check`'s last line: the verdicts, and the assets whose stored output could not be checked. */
+export function checksSummary(result: MaterializeResult): string {
+  const verdicts = Object.values(result.assets).flatMap((a) => a.checks);
+  const failed = verdicts.filter((c) => !c.passed && c.severity === "error").length;
+  const warned = verdicts.filter((c) => !c.passed && c.severity !== "error").length;
+  const unchecked = Object.values(result.assets).filter((a) => a.status === "failure" && a.error?.code !== "CHECK_FAILED").length;
+  return `${result.status === "success" ? "✔ checks passed" : "✘ checks failed"} (${result.runId}) in ${fmtMs(result.durationMs)}: ${verdicts.length - failed - warned} passed, ${failed} failed, ${warned} warned${unchecked ? `; ${unchecked} asset${unchecked > 1 ? "s" : ""} could not be checked` : ""}; nothing written`;
 }
 
 export function fmtMs(ms: number): string {
