@@ -349,8 +349,12 @@ def checks(request):
     job = dg.define_asset_job(name, selection=dg.AssetSelection.checks(*keys))
     defs = dg.Definitions.merge(state["defs"], dg.Definitions(jobs=[job]))
     state["checkJobs"][name] = keys
+    # The partition as a tag, as the UI's "Execute check" on a partition sends it: a job of
+    # checks alone has no asset to take a partitions definition from (asset_job.py,
+    # _infer_and_validate_common_partitions_def), so execute_in_process(partition_key=) refuses it.
+    key = request.get("partitionKey")
     result = defs.resolve_job_def(name).execute_in_process(
-        partition_key=request.get("partitionKey"),
+        tags={"dagster/partition": key} if key else None,
         instance=state["instance"],
         raise_on_error=False,
     )
