@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { evaluateScheduleTick, evaluateSensorTick, loadDefinitions, materialize, openStore, type Definitions, type MaterializeResult, type EvaluatedTick } from "@baton/core";
 import { startedMarker } from "./fixtures/control.js";
-import type { HarnessEnvironment, HarnessMaterialization, HarnessRun, HarnessTick, MaterializeRequest, RuntimeHarness } from "./suite/harness.js";
+import type { CheckRequest, HarnessEnvironment, HarnessMaterialization, HarnessRun, HarnessTick, MaterializeRequest, RuntimeHarness } from "./suite/harness.js";
 import { DEFAULT_WAIT_MS, waitFor } from "./wait.js";
 
 export interface EmbeddedHarnessOptions {
@@ -50,7 +50,8 @@ function fromResult(result: MaterializeResult, recordsText: string): HarnessRun 
   const materializations: HarnessMaterialization[] = [];
   const checks: { asset: string; check: string; passed: boolean; partitionKey: string | null }[] = [];
   for (const [asset, a] of Object.entries(result.assets)) {
-    for (const m of a.materializations) materializations.push({ asset, partitionKey: m.partitionKey });
+    // The user metadata (declared, then withMetadata's), as the CLI's JSON result records it.
+    for (const m of a.materializations) materializations.push({ asset, partitionKey: m.partitionKey, metadata: m.metadata.user });
     for (const c of a.checks) checks.push({ asset, check: c.check, passed: c.passed, partitionKey: c.partitionKey });
   }
   return {
@@ -64,6 +65,31 @@ function fromResult(result: MaterializeResult, recordsText: string): HarnessRun 
 
 function fromTick(t: EvaluatedTick, recordsText: string): HarnessTick {
   return { runRequests: t.runRequests, cursor: t.cursor, skipReason: t.skipReason, recordsText };
+}
+
+/** A CLI command's run: its `--json` result, or, without one, what the command itself said (its exit status, stderr). */
+function runOf(out: CliOutcome, command: string, assets: readonly string[]): HarnessRun {
+  const recordsText = `${out.stdout}\n${out.stderr}`;
+  const result = lastJson<MaterializeResult>(out.stdout);
+  if (result !== undefined) {
+    const run = fromResult(result, recordsText);
+    // The exit code is part of what the CLI reports: a success document with a failing exit is a failure.
+    return out.code === 0 ? run : { ...run, status: "failure" };
+  }
+  // No result document: the CLI refused the request (exit 1 and a message) or was stopped. Report what
+  // the command itself said — its exit status — and no per-asset record beyond the refusal.
+  const said = out.stderr.trim() || (out.signal ? `baton ${command} was stopped by ${out.signal}` : `baton ${command} exited ${out.code} without a result`);
+  // Its timeout watchdog stopped it (SIGKILL) with one line per timed-out asset: that asset failed
+  // saying so; the others have no result, and the run stopped before they had one.
+  const timedOut = new Map([...out.stderr.matchAll(/^baton: asset "([^"]+)".* timed out after .*$/gm)].map((m) => [m[1]!, m[0]]));
+  const errorOf = (id: string) => timedOut.get(id) ?? (timedOut.size > 0 ? `baton ${command} was stopped (${out.signal ?? out.code}) before ${id} had a result: ${[...timedOut.values()].join("; ")}` : said);
+  return {
+    status: out.code === 0 ? "success" : "failure",
+    assets: out.code === 0 ? {} : Object.fromEntries(assets.map((id) => [id, { status: "failure" as const, attempts: 0, error: errorOf(id) }])),
+    checks: [],
+    materializations: [],
+    recordsText,
+  };
 }
 
 // process.exit() ends the test process, a promise that never settles never returns, and a synchronous
@@ -127,26 +153,36 @@ export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHa
             if (!exited()) stop("SIGINT");
           },
     );
-    const recordsText = `${out.stdout}\n${out.stderr}`;
-    const result = lastJson<MaterializeResult>(out.stdout);
-    if (result !== undefined) {
-      const run = fromResult(result, recordsText);
-      // The exit code is part of what the CLI reports: a success document with a failing exit is a failure.
-      return out.code === 0 ? run : { ...run, status: "failure" };
+    return runOf(out, "materialize", request.assets);
+  };
+
+  /**
+   * `baton check --select A --check NAME… [--partition K] --json`. The CLI selects assets and filters checks by
+   * name, so requests are grouped by the set of names asked of an asset: no asset runs a same-named check it was
+   * not asked for.
+   */
+  const runChecksCli = async (request: CheckRequest): Promise<HarnessRun> => {
+    const names = new Map<string, Set<string>>();
+    for (const { asset, check } of request.checks) names.set(asset, (names.get(asset) ?? new Set()).add(check));
+    const groups = new Map<string, { assets: string[]; checks: string[] }>();
+    for (const [asset, set] of names) {
+      const checks = [...set].sort();
+      const group = groups.get(checks.join("\n")) ?? { assets: [], checks };
+      group.assets.push(asset);
+      groups.set(checks.join("\n"), group);
     }
-    // No result document: the CLI refused the request (exit 1 and a message) or was stopped. Report what
-    // the command itself said — its exit status — and no per-asset record beyond the refusal.
-    const said = out.stderr.trim() || (out.signal ? `baton materialize was stopped by ${out.signal}` : `baton materialize exited ${out.code} without a result`);
-    // Its timeout watchdog stopped it (SIGKILL) with one line per timed-out asset: that asset failed
-    // saying so; the others have no result, and the run stopped before they had one.
-    const timedOut = new Map([...out.stderr.matchAll(/^baton: asset "([^"]+)".* timed out after .*$/gm)].map((m) => [m[1]!, m[0]]));
-    const errorOf = (id: string) => timedOut.get(id) ?? (timedOut.size > 0 ? `baton materialize was stopped (${out.signal ?? out.code}) before ${id} had a result: ${[...timedOut.values()].join("; ")}` : said);
+    const runs: HarnessRun[] = [];
+    for (const { assets, checks } of groups.values()) {
+      const args = ["check", "--select", assets.join(" "), ...checks.flatMap((c) => ["--check", c])];
+      if (request.partitionKey !== undefined) args.push("--partition", request.partitionKey);
+      runs.push(runOf(await cli(args), "check", assets));
+    }
     return {
-      status: out.code === 0 ? "success" : "failure",
-      assets: out.code === 0 ? {} : Object.fromEntries(request.assets.map((id) => [id, { status: "failure" as const, attempts: 0, error: errorOf(id) }])),
-      checks: [],
-      materializations: [],
-      recordsText,
+      status: runs.every((r) => r.status === "success") ? "success" : "failure",
+      assets: Object.assign({}, ...runs.map((r) => r.assets)) as HarnessRun["assets"],
+      checks: runs.flatMap((r) => r.checks),
+      materializations: runs.flatMap((r) => r.materializations),
+      recordsText: runs.map((r) => r.recordsText).join("\n"),
     };
   };
 
@@ -195,6 +231,10 @@ export function embeddedHarness(options: EmbeddedHarnessOptions = {}): RuntimeHa
       else defs = await loadDefinitions(e.fixtureModule, e.exportName);
     },
     materialize: (request) => (mode === "cli" ? materializeCli(request) : materializeInProcess(request)),
+    async runChecks(request) {
+      if (mode !== "cli") throw new Error('the in-process embedded harness cannot run checks alone; use mode: "cli" (baton check)');
+      return runChecksCli(request);
+    },
     async scheduleTick(name, at) {
       if (mode === "cli") return tickCli(["schedule", "tick", name, "--at", at.toISOString()]);
       const t = evaluateScheduleTick(defs!, name, at);

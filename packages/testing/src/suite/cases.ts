@@ -3,10 +3,21 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join, relative } from "node:path";
 import type { IOStore } from "@baton/core";
 import { controlFile, startedMarker } from "../fixtures/control.js";
-import { EXPECTED_OUTPUTS, expectedKey } from "../fixtures/expected.js";
+import {
+  EXPECTED_METADATA,
+  EXPECTED_OUTPUTS,
+  ORDER_COUNT,
+  ORDER_COUNT_DOWNSTREAM,
+  STANDALONE_CHECKS,
+  STANDALONE_DAILY,
+  STANDALONE_MISSING_PARTITION,
+  STANDALONE_PARTITION,
+  expectedKey,
+  type ExpectedCheck,
+} from "../fixtures/expected.js";
 import { processAlive } from "../process.js";
 import { waitFor } from "../wait.js";
-import type { Capability, HarnessEnvironment, HarnessRun, RuntimeHarness } from "./harness.js";
+import type { Capability, CheckRequest, HarnessEnvironment, HarnessRun, RuntimeHarness } from "./harness.js";
 
 export interface CaseContext {
   readonly harness: RuntimeHarness;
@@ -134,6 +145,71 @@ async function expectNoCanary(ctx: CaseContext, texts: Readonly<Record<string, s
     scan(`${ctx.store.url}/${file}`, text);
   }
   expect(leaks, `a canary secret leaked: ${leaks.join("; ")}`).toEqual([]);
+}
+
+// ---- Standalone checks and metadata (issue 14, CHECKS-CONTRACT.md §5) ----
+
+/** The unpartitioned standalone run: raw/orders (a check's own input), standalone/order_count and its downstream. */
+const ORDER_COUNT_RUN = ["raw/orders", ORDER_COUNT, ORDER_COUNT_DOWNSTREAM];
+/** The daily one, on a day no other case uses: web/events (the check's input) and standalone/daily. */
+const DAILY_RUN = ["web/events", STANDALONE_DAILY];
+
+/**
+ * Each run is made once per suite run and shared by the cases that read it (the materialization case, the
+ * metadata case, the run-alone case, which needs their stored outputs), whichever of them runs first.
+ */
+const sharedRuns = new WeakMap<CaseContext, Map<string, Promise<HarnessRun>>>();
+function sharedRun(ctx: CaseContext, name: string, make: () => Promise<HarnessRun>): Promise<HarnessRun> {
+  let runs = sharedRuns.get(ctx);
+  if (runs === undefined) sharedRuns.set(ctx, (runs = new Map()));
+  let run = runs.get(name);
+  if (run === undefined) runs.set(name, (run = make()));
+  return run;
+}
+const orderCountRun = (ctx: CaseContext) => sharedRun(ctx, "order_count", () => ctx.harness.materialize({ assets: ORDER_COUNT_RUN }));
+const dailyRun = (ctx: CaseContext) => sharedRun(ctx, "daily", () => ctx.harness.materialize({ assets: DAILY_RUN, partitionKey: STANDALONE_PARTITION }));
+
+/** The verdicts the orchestrator recorded for these checks' targets, as `asset:check:passed@key`, sorted. */
+function verdicts(run: HarnessRun, assets: readonly string[]): string[] {
+  return run.checks
+    .filter((c) => assets.includes(c.asset))
+    .map((c) => `${c.asset}:${c.check}:${c.passed}@${c.partitionKey ?? "-"}`)
+    .sort();
+}
+function expectedVerdicts(checks: readonly ExpectedCheck[], partitionKey: string | null): string[] {
+  return checks.map((c) => `${c.asset}:${c.check}:${c.passed}@${partitionKey ?? "-"}`).sort();
+}
+
+/** `runChecks`, which a runtime declaring standaloneChecks must have. */
+function runChecks(ctx: CaseContext, request: CheckRequest): Promise<HarnessRun> {
+  if (ctx.harness.runChecks === undefined) throw new Error(`the ${ctx.harness.name} harness declares standaloneChecks but has no runChecks(request)`);
+  // Only the two fields of the contract, whatever else the caller's objects carry.
+  return ctx.harness.runChecks({ ...request, checks: request.checks.map(({ asset, check }) => ({ asset, check })) });
+}
+
+/** The stored records (content hash, file, commit) of these outputs, to show that running checks rewrote none. */
+async function storedRecords(ctx: CaseContext, outputs: readonly (readonly [string, string | undefined])[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const [asset, key] of outputs) {
+    const record = await ctx.store.readRecord(asset.split("/"), key);
+    expect(record, `no stored output for ${expectedKey(asset, key)}`).toBeDefined();
+    out[expectedKey(asset, key)] = record;
+  }
+  return out;
+}
+
+/** The run failed because the check could not read its input, and the orchestrator's records say which. */
+function expectMissingInput(run: HarnessRun, what: string): void {
+  const { asset, check, inputs } = STANDALONE_CHECKS.daysEvents;
+  expect(run.status, `${what}: the run succeeded though ${check} had no stored ${inputs[0]}`).toBe("failure");
+  expect(
+    run.checks.filter((c) => c.asset === asset && c.check === check && c.passed),
+    `${what}: ${check} is recorded as passed without its input`,
+  ).toEqual([]);
+  // One message (CHECKS-CONTRACT.md §3: MISSING_OUTPUT naming the check, the input asset and the key), as recorded.
+  const said = run.recordsText.split("\n").filter((l) => l.includes(check) && l.includes(inputs[0]!));
+  expect(said.length, `${what}: no line of the orchestrator's records names both ${check} and its missing input ${inputs[0]}`).toBeGreaterThan(0);
+  expect(said.join("\n"), `${what}: the failure does not name the key`).toContain(STANDALONE_MISSING_PARTITION);
 }
 
 const RESTRICTED_KEYS = [".", "..", "__unpartitioned__", "eu\nus", "../eu", "eu/../us"];
@@ -550,6 +626,86 @@ export const CASES: readonly ConformanceCase[] = [
         expect(skipped.recordsText, "the skipped tick's log line is not in its record").toContain("baton-sensor-log: 0 new file(s)");
       } finally {
         for (const f of files) rmSync(f, { force: true });
+      }
+    },
+  },
+  // ---- Standalone checks and recorded metadata (issue 14, CHECKS-CONTRACT.md §5). ----
+  {
+    name: "standalone checks run after their target and inputs, each verdict is recorded, a failed error check fails the run and blocks no asset",
+    capability: "standaloneChecks",
+    async run(ctx) {
+      const { oneRow, matchesOrders, failsOnPurpose, daysEvents, moreThanOneRow } = STANDALONE_CHECKS;
+      const run = await orderCountRun(ctx);
+      // Every asset succeeded and was materialized, the downstream of the failed check's target included.
+      for (const id of ORDER_COUNT_RUN) {
+        expect({ id, status: run.assets[id]?.status, error: run.assets[id]?.error ?? null }).toEqual({ id, status: "success", error: null });
+        expect({ id, materializations: recordedKeys(run, id) }).toEqual({ id, materializations: [null] });
+      }
+      expect(verdicts(run, [ORDER_COUNT])).toEqual(expectedVerdicts([oneRow, matchesOrders, failsOnPurpose], null));
+      expect(run.status, `the run succeeded though the error-severity check ${failsOnPurpose.check} failed`).toBe("failure");
+      // The failed warn check leaves the run a success. web/events of this day is written by this run alone, so
+      // has_its_days_events passing shows it ran after its input's step, not only after its target's.
+      const daily = await dailyRun(ctx);
+      expectSucceeded(daily, DAILY_RUN);
+      expect(recordedKeys(daily, STANDALONE_DAILY)).toEqual([STANDALONE_PARTITION]);
+      expect(verdicts(daily, [STANDALONE_DAILY])).toEqual(expectedVerdicts([daysEvents, moreThanOneRow], STANDALONE_PARTITION));
+    },
+  },
+  {
+    name: "checks run alone against stored outputs: verdicts recorded, nothing materialized or rewritten, failed iff an error check failed",
+    capability: "standaloneChecks",
+    async run(ctx) {
+      const { oneRow, matchesOrders, failsOnPurpose, daysEvents, moreThanOneRow } = STANDALONE_CHECKS;
+      // The outputs the checks read: stored by the runs of the case above (made here when it did not run).
+      for (const run of [await orderCountRun(ctx), await dailyRun(ctx)]) expect(run.materializations.length).toBeGreaterThan(0);
+      const outputs = [
+        ["raw/orders", undefined],
+        [ORDER_COUNT, undefined],
+        ["web/events", STANDALONE_PARTITION],
+        [STANDALONE_DAILY, STANDALONE_PARTITION],
+      ] as const;
+      const before = await storedRecords(ctx, outputs);
+      // An inline check and two standalone ones: the error one fails, so the check run fails.
+      const unkeyed = await runChecks(ctx, { checks: [oneRow, matchesOrders, failsOnPurpose] });
+      expect(verdicts(unkeyed, [ORDER_COUNT])).toEqual(expectedVerdicts([oneRow, matchesOrders, failsOnPurpose], null));
+      expect(unkeyed.materializations, "running checks recorded materializations").toEqual([]);
+      expect(unkeyed.status, `the check run succeeded though ${failsOnPurpose.check} (error) failed`).toBe("failure");
+      // A partition of a daily asset, a failed warn check: the check run succeeds.
+      const keyed = await runChecks(ctx, { checks: [daysEvents, moreThanOneRow], partitionKey: STANDALONE_PARTITION });
+      expect(verdicts(keyed, [STANDALONE_DAILY])).toEqual(expectedVerdicts([daysEvents, moreThanOneRow], STANDALONE_PARTITION));
+      expect(keyed.materializations, "running checks recorded materializations").toEqual([]);
+      expect(keyed.status, `the check run failed though only the warn check ${moreThanOneRow.check} failed`).toBe("success");
+      expect(await storedRecords(ctx, outputs), "running checks rewrote a stored output").toEqual(before);
+    },
+  },
+  {
+    name: "a standalone check whose input has no stored output fails, naming the input, in a materialization and run alone",
+    capability: "standaloneChecks",
+    async run(ctx) {
+      // standalone/daily alone, on a day web/events was never materialized for: the asset succeeds, its check cannot run.
+      const run = await ctx.harness.materialize({ assets: [STANDALONE_DAILY], partitionKey: STANDALONE_MISSING_PARTITION });
+      expect({ status: run.assets[STANDALONE_DAILY]?.status, error: run.assets[STANDALONE_DAILY]?.error ?? null }).toEqual({ status: "success", error: null });
+      expect(recordedKeys(run, STANDALONE_DAILY)).toEqual([STANDALONE_MISSING_PARTITION]);
+      expectMissingInput(run, "the materialization");
+      const alone = await runChecks(ctx, { checks: [STANDALONE_CHECKS.daysEvents], partitionKey: STANDALONE_MISSING_PARTITION });
+      expect(alone.materializations, "running checks recorded materializations").toEqual([]);
+      expectMissingInput(alone, "the check run");
+      expect(await ctx.store.readRecord(["web", "events"], STANDALONE_MISSING_PARTITION), "web/events was materialized by a check").toBeUndefined();
+    },
+  },
+  {
+    name: "a compute's withMetadata values and an asset's declared metadata are in the orchestrator's record of the materialization",
+    capability: "metadata",
+    async run(ctx) {
+      const run = await orderCountRun(ctx);
+      for (const [asset, expected] of Object.entries(EXPECTED_METADATA)) {
+        const recorded = run.materializations.filter((m) => m.asset === asset);
+        expect(recorded.length, `the orchestrator recorded no materialization of ${asset}`).toBe(1);
+        const metadata = recorded[0]!.metadata;
+        expect(metadata, `the materialization of ${asset} has no recorded metadata`).toBeDefined();
+        // Exactly Baton's JSON values (200 stays a number, the nested value an object); other keys may be there too.
+        const shown = Object.fromEntries(Object.keys(expected).map((k) => [k, metadata![k]]));
+        expect({ asset, metadata: shown }).toEqual({ asset, metadata: expected });
       }
     },
   },
