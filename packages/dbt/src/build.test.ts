@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import pl from "nodejs-polars";
+import { asset, definitions, LocalIOStore, materialize } from "@baton/core";
 import type { PythonEnv } from "@baton/testing";
-import { dbtEnv, copyFixture, query, writeParquet } from "./__tests__/dbt-env.js";
+import { dbtEnv, copyFixture, query } from "./__tests__/dbt-env.js";
 import { dbtProject, type DbtBuildResult, type DbtProject } from "./project.js";
 import { DbtError, DbtNodeFailure } from "./errors.js";
 
@@ -15,7 +17,16 @@ let project: DbtProject;
 let dir: string;
 let staging: DbtBuildResult;
 let marts: DbtBuildResult;
-const priorities = "select order_id, case when order_id % 2 = 1 then 'high' else 'low' end as priority from range(1, 13) t(order_id)";
+let dataFile: string;
+
+/** A TypeScript asset the dbt source reads: materialized by Baton's embedded executor into a store. */
+const orderPriorities = asset({
+  key: ["ts", "order_priorities"],
+  compute: () => {
+    const ids = Array.from({ length: 12 }, (_, i) => i + 1);
+    return pl.DataFrame({ order_id: ids, priority: ids.map((id) => (id % 2 === 1 ? "high" : "low")) });
+  },
+});
 
 beforeAll(async () => {
   env = dbtEnv();
@@ -26,11 +37,14 @@ beforeAll(async () => {
   writeFileSync(join(dir, "models/marts/refunds.sql"), "select 1 as order_id, -5.0 as amount\n");
   writeFileSync(join(dir, "models/marts/refunds_report.sql"), "select count(*) as n from {{ ref('refunds') }}\n");
   writeFileSync(join(dir, "tests/assert_refunds_positive.sql"), "select * from {{ ref('refunds') }} where amount < 0\n");
-  // Where the Baton step would put its files: a data file of the TS asset, and the external model's folder.
-  mkdirSync(join(dir, "store/ts/order_priorities"), { recursive: true });
+  // The TS asset's output, and the exact data file its record names (older data files may sit beside it).
+  const store = new LocalIOStore(join(dir, "store"));
+  const run = await materialize(definitions({ assets: [orderPriorities] }), { store, env: {} });
+  expect(run.status).toBe("success");
+  const record = (await store.readRecord(orderPriorities.key, undefined))!;
+  dataFile = store.locationOf(orderPriorities.key, undefined, record.file!);
+  // The external model's folder (dbt-duckdb needs it to exist).
   mkdirSync(join(dir, "store/dbt"), { recursive: true });
-  const dataFile = join(dir, "store/ts/order_priorities/data-0123456789abcdef.parquet");
-  writeParquet(env, priorities, dataFile);
   project = await dbtProject({
     projectDir: dir,
     dbtExecutable: env.bin("dbt"),
@@ -75,6 +89,8 @@ describe("dbtBuild: one dbt build per batch", () => {
   });
 
   it("a dbt source reads the Baton output through its exact data file, and an external model writes Parquet", () => {
+    expect(dataFile).toMatch(/store\/ts\/order_priorities\/__unpartitioned__\/data-[^/]+\.parquet$/);
+    expect(marts.args.join(" ")).toContain(`"baton_order_priorities":"${dataFile}"`);
     const byId = new Map(marts.materializations.map((m) => [m.id, m]));
     expect(byId.get("order_priorities")!.status).toBe("success");
     const rows = query(env, "select priority, count(*) as n from main.order_priorities group by priority order by priority", join(dir, "jaffle.duckdb"));

@@ -112,7 +112,13 @@ export function mapRunResults(results: DbtRunResults, specs: readonly DbtAssetSp
       if (asset.externalLocation !== undefined) metadata["dbt/external_location"] = asset.externalLocation;
       materializations.push({ key: asset.key, id: asset.id, uniqueId: r.unique_id, resourceType: asset.resourceType, status, message: message(r), timing, metadata, file: asset.file });
       if (status === "error") {
-        errors.push(new DbtNodeFailure(`dbt ${asset.resourceType} ${r.unique_id} (${asset.file}) failed: ${message(r) ?? r.status}`, asset.id, asset.file));
+        const text = `dbt ${asset.resourceType} ${r.unique_id} (${asset.file}) failed: ${message(r) ?? r.status}`;
+        // A compilation error (Jinja, a missing ref) fails again on retry; a database error may not.
+        errors.push(
+          /^Compilation Error/.test(message(r) ?? "")
+            ? new DbtError("COMPILATION", text, { asset: asset.id, file: asset.file, hint: "fix the model (dbt's message above), then build again" })
+            : new DbtNodeFailure(text, asset.id, asset.file),
+        );
       }
       continue;
     }
