@@ -43,7 +43,7 @@ export {
   type WeeklyPartitionsOptions,
 } from "./partitions/define.js";
 export { schedule, type ScheduleDefinition, type SchedulePartition, type RunRequest, type TickResult } from "./schedule.js";
-export { sensor, type SensorContext, type SensorDefinition } from "./sensor.js";
+export { sensor, type SensorContext, type SensorDefinition, type SensorRunRequest, type SensorTickResult } from "./sensor.js";
 export { definitions, isDefinitions, type Definitions, type DefinitionsInput, type PoolDefinition } from "./definitions.js";
 export {
   upstream,

@@ -80,7 +80,11 @@ export function definitions(input: DefinitionsInput): Definitions {
       );
     } else byId.set(a.id, a);
   }
-  const resources = collectResources(byId.values(), input.resources ?? {}, errors);
+  const users: ResourceUser[] = [
+    ...[...byId.values()].map((a) => ({ label: `asset "${a.id}"`, asset: a.id, file: where(a), resourceDefinitions: a.resourceDefinitions })),
+    ...(input.sensors ?? []).map((s) => ({ label: `sensor "${s.name}"`, asset: undefined, file: where(s), resourceDefinitions: s.resourceDefinitions })),
+  ];
+  const resources = collectResources(users, input.resources ?? {}, errors);
   const pools = input.pools ?? {};
   for (const [name, p] of Object.entries(pools)) {
     if (!POOL_NAME.test(name)) {
@@ -276,30 +280,38 @@ function withUpstream(listed: readonly AssetDefinition[]): AssetDefinition[] {
   return out;
 }
 
+/** An asset or a sensor, with the resource objects it declares (`resources: { warehouse }`). */
+interface ResourceUser {
+  readonly label: string;
+  readonly asset: string | undefined;
+  readonly file: string | undefined;
+  readonly resourceDefinitions: Readonly<Record<string, ResourceDefinition<any, any>>> | undefined;
+}
+
 /**
- * The resources of `definitions({ resources })` and those the assets declare as objects (the record
- * key is the name). One name bound to two different objects is an error naming both users.
+ * The resources of `definitions({ resources })` and those the assets and sensors declare as objects (the
+ * record key is the name). One name bound to two different objects is an error naming both users.
  */
 function collectResources(
-  assets: Iterable<AssetDefinition>,
+  users: readonly ResourceUser[],
   given: Readonly<Record<string, ResourceDefinition<any, any>>>,
   errors: BatonError[],
 ): Record<string, ResourceDefinition<any, any>> {
   const out: Record<string, ResourceDefinition<any, any>> = { ...given };
-  const boundBy = new Map<string, AssetDefinition>();
-  for (const a of assets) {
-    for (const [name, r] of Object.entries(a.resourceDefinitions ?? {})) {
+  const boundBy = new Map<string, ResourceUser>();
+  for (const u of users) {
+    for (const [name, r] of Object.entries(u.resourceDefinitions ?? {})) {
       const prior = out[name];
       if (prior === undefined) {
         out[name] = r;
-        boundBy.set(name, a);
+        boundBy.set(name, u);
       } else if (prior !== r) {
         const first = boundBy.get(name);
-        const other = first ? `asset "${first.id}"${first.file ? ` (${where(first)})` : ""}` : "definitions({ resources })";
+        const other = first ? `${first.label}${first.file ? ` (${first.file})` : ""}` : "definitions({ resources })";
         errors.push(
-          new BatonError("DUPLICATE_KEY", `resource "${name}" is bound to two different resource objects: by asset "${a.id}" and by ${other}`, {
-            asset: a.id,
-            file: where(a),
+          new BatonError("DUPLICATE_KEY", `resource "${name}" is bound to two different resource objects: by ${u.label} and by ${other}`, {
+            asset: u.asset,
+            file: u.file,
             hint: `share one resource object (export it from one module), or give the other one its own name: resources: { ${name}2: … }`,
           }),
         );
