@@ -34,6 +34,8 @@ beforeAll(async () => {
   // Bad nodes, next to the good ones: a model whose SQL fails, and one whose error-severity test fails
   // (with a model downstream of it, which dbt then skips).
   writeFileSync(join(dir, "models/marts/broken_orders.sql"), "select no_such_column from {{ ref('orders') }}\n");
+  // Parses (execute is false while parsing), fails to compile when built.
+  writeFileSync(join(dir, "models/marts/late_compile.sql"), "select 1 as x {% if execute %}{{ no_such_macro() }}{% endif %}\n");
   writeFileSync(join(dir, "models/marts/refunds.sql"), "select 1 as order_id, -5.0 as amount\n");
   writeFileSync(join(dir, "models/marts/refunds_report.sql"), "select count(*) as n from {{ ref('refunds') }}\n");
   writeFileSync(join(dir, "tests/assert_refunds_positive.sql"), "select * from {{ ref('refunds') }} where amount < 0\n");
@@ -53,7 +55,7 @@ beforeAll(async () => {
   });
   staging = await project.build({ select: ["raw_customers", "raw_orders", "raw_payments", "stg_customers", "stg_orders", "stg_payments"] });
   marts = await project.build({
-    select: ["orders", "customers", "customer_summary", "order_priorities", "broken_orders", "refunds", "refunds_report"],
+    select: ["orders", "customers", "customer_summary", "order_priorities", "broken_orders", "late_compile", "refunds", "refunds_report"],
     inputs: { "ts/order_priorities": dataFile },
   });
 });
@@ -105,7 +107,7 @@ describe("dbtBuild: one dbt build per batch", () => {
     expect(query(env, `select count(*) as n, sum(number_of_orders) as orders from read_parquet('${file}')`)).toEqual([{ n: 8, orders: 12 }]);
   });
 
-  it("a model that fails and an error-severity test that fails are errors naming the model and file; the rest of the batch is built", () => {
+  it("a model that fails, one that does not compile and an error-severity test that fails are errors naming the model and file; the rest of the batch is built", () => {
     expect(marts.ok).toBe(false);
     const byId = new Map(marts.materializations.map((m) => [m.id, m]));
     for (const good of ["orders", "customers", "customer_summary", "order_priorities", "refunds"]) expect(byId.get(good)!.status).toBe("success");
@@ -119,11 +121,16 @@ describe("dbtBuild: one dbt build per batch", () => {
     const nodeFailure = marts.errors.find((e) => e instanceof DbtNodeFailure)!;
     expect(nodeFailure.message).toMatch(/dbt model model\.jaffle\.broken_orders \(models\/marts\/broken_orders\.sql\) failed: .*no_such_column/s);
     expect(nodeFailure).toMatchObject({ asset: "broken_orders", file: "models/marts/broken_orders.sql" });
-    const testFailure = marts.errors.find((e): e is DbtError => e instanceof DbtError)!;
+    const compile = marts.errors.find((e): e is DbtError => e instanceof DbtError && e.reason === "COMPILATION")!;
+    expect(byId.get("late_compile")!.status).toBe("error");
+    expect(compile.code).toBe("INVALID_DEFINITION");
+    expect(compile.message).toMatch(/^asset "late_compile" \(models\/marts\/late_compile\.sql\): dbt model model\.jaffle\.late_compile \(models\/marts\/late_compile\.sql\) failed: Compilation Error/);
+    expect(compile.message).toMatch(/no_such_macro/);
+    const testFailure = marts.errors.find((e): e is DbtError => e instanceof DbtError && e.reason === "TEST_FAILED")!;
     expect(testFailure.reason).toBe("TEST_FAILED");
     expect(testFailure.code).toBe("CHECK_FAILED");
     expect(testFailure.message).toMatch(/asset "refunds" \(models\/marts\/refunds\.sql\): the dbt test assert_refunds_positive \(tests\/assert_refunds_positive\.sql\) failed at severity error: Got 1 result/);
-    expect(marts.errors).toHaveLength(2);
+    expect(marts.errors).toHaveLength(3);
     expect(() => marts.assertOk()).toThrow(marts.errors[0]!.message);
   });
 });
