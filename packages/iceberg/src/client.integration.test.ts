@@ -122,7 +122,7 @@ describe("IcebergCatalogClient against Apache Iceberg's REST catalog on moto", (
   });
 
   it("pyiceberg 0.12 and Python polars read the rows the client wrote, at the same snapshot", async () => {
-    const venv = ensurePythonEnv({ name: "iceberg-readers", requirements: join(here, "..", "requirements-readers.txt") });
+    const venv = ensurePythonEnv({ name: "iceberg-readers", requirements: join(here, "..", "python", "requirements-readers.txt") });
     const read = (...args: string[]) =>
       JSON.parse(execFileSync(venv.python, [join(here, "..", "python", "read_table.py"), T, ...args], { env: { ...process.env, ...server.env }, encoding: "utf8" })) as {
         pyiceberg: Row[];

@@ -10,7 +10,7 @@ export const DUCKDB_ENGINE_VERSION = "v1.5.5";
 export const EXTENSIONS = ["httpfs", "avro", "iceberg"] as const;
 export type ExtensionName = (typeof EXTENSIONS)[number];
 
-export const EXTENSION_REQUIREMENTS = join(dirname(fileURLToPath(import.meta.url)), "..", "requirements-duckdb-extensions.txt");
+export const EXTENSION_REQUIREMENTS = join(dirname(fileURLToPath(import.meta.url)), "..", "python", "requirements-duckdb-extensions.txt");
 
 /** Where `<name>.duckdb_extension` sits inside a `uv pip install --target` folder of the wheels. */
 export function extensionFile(dir: string, name: ExtensionName): string {
