@@ -93,7 +93,7 @@ export class IcebergCatalogClient implements CatalogClient {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
-    readonly config: IcebergCatalogConfig,
+    private readonly config: IcebergCatalogConfig,
   ) {}
 
   /** Loads the extensions, registers the S3 credentials and attaches the catalog (which checks it answers). */
