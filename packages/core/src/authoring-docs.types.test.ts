@@ -47,7 +47,12 @@ class Warehouse {
   async publish(): Promise<void> {}
   async close(): Promise<void> {}
 }
-declare function listNewer(bucket: unknown, cursor: string | undefined): Promise<{ name: string; day: string }[]>;
+class Bucket {
+  constructor(readonly url: string) {}
+  async listNewer(cursor: string | undefined): Promise<{ name: string; day: string }[]> {
+    return cursor === undefined ? [{ name: "a.csv", day: "2024-01-01" }] : [];
+  }
+}
 declare function toFrame(response: Response): pl.DataFrame;
 const url = "https://example.com/data";
 
@@ -315,22 +320,29 @@ describe("Schedules, sensors, selections", () => {
     expect(nightly.selection).toBe("+daily_metrics");
   });
 
-  it("a sensor", () => {
-    const bucket = resource({ create: () => ({ name: "drops" }) });
+  it("a sensor with a typed resource and run requests narrowing the selection", async () => {
+    const rawFiles = asset({ key: "raw_files", group: "raw", compute });
+    const bucket = resource({ config: { url: env("DROPS_URL", { default: ".baton/drops" }) }, create: ({ url }) => new Bucket(url) });
     const s = sensor({
       name: "new_files",
       selection: "group:raw",
       minimumIntervalSeconds: 60,
-      resources: ["bucket"],
+      resources: { bucket },
       evaluate: async ({ cursor, resources }) => {
-        const files = await listNewer(resources.bucket, cursor);
+        expectTypeOf(resources.bucket).toEqualTypeOf<Bucket>();
+        const files = await resources.bucket.listNewer(cursor);
         const last = files.at(-1);
         if (last === undefined) return { skip: "no new files", cursor };
-        return { runRequests: files.map((f) => ({ runKey: f.name, partitionKey: f.day, tags: { file: f.name } })), cursor: last.name };
+        return {
+          runRequests: files.map((f) => ({ runKey: f.name, partitionKey: f.day, tags: { file: f.name }, selection: downstream(rawFiles) })),
+          cursor: last.name,
+        };
       },
     });
     expect(s.resources).toEqual(["bucket"]);
-    void bucket;
+    const tick = await s.evaluate({ cursor: undefined, now: new Date(0), resources: { bucket: new Bucket("x") }, log: console as never });
+    expect(tick).toEqual({ runRequests: [{ runKey: "a.csv", partitionKey: "2024-01-01", tags: { file: "a.csv" }, selection: "raw_files+" }], cursor: "a.csv" });
+    expect(definitions({ assets: [rawFiles], sensors: [s] }).resources).toEqual({ bucket });
   });
 
   it("selection helpers resolve to the string syntax", () => {
@@ -358,6 +370,8 @@ describe("Schedules, sensors, selections", () => {
         env: { ...process.env, WAREHOUSE_URL: "/tmp/wh" },
       });
     expectTypeOf(run).returns.resolves.toHaveProperty("failure");
+    const checksAlone = () => materialize(defs, { checksOnly: true, checks: ["orders_have_customers"] });
+    expectTypeOf(checksAlone).returns.resolves.toHaveProperty("assets");
   });
 
   it("defs.select takes the same selections", () => {
