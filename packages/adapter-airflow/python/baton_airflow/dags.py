@@ -38,7 +38,7 @@ from .docs import (
     schedule_dag_doc,
     sensor_dag_doc,
 )
-from .manifest import Manifest, airflow_id, asset_uri, standalone_checks
+from .manifest import Manifest, airflow_id, asset_checks, asset_uri, standalone_checks
 from .operators import (
     PLAN_TASK_ID,
     TIMEOUT_GRACE_SECONDS,
@@ -56,6 +56,7 @@ from .timetables import BatonCronTimetable
 
 OUTCOME_TASK_ID = "outcome"
 COMMITTED_TASK_ID = "committed"
+INLINE_CHECKS_TASK_ID = "inline_checks"
 _PICK_LIST_LIMIT = 50
 # The sensor DAG: a failing evaluation is retried (doubling from minimumIntervalSeconds, at most
 # this long apart), and after this many failed runs in a row the scheduler pauses the DAG.
@@ -192,7 +193,9 @@ def asset_dag(
     committed. Each Baton group is a TaskGroup (task ids stay the asset ids)."""
     options = options or default_options()
     _check_ids(manifest, asset_ids)
-    checks = standalone_checks(manifest, asset_ids)
+    every_check = asset_checks(manifest, asset_ids)
+    checks = [c for c in every_check if c.standalone]
+    inline = [c for c in every_check if not c.standalone]
     in_dag = set(asset_ids)
     partitioned = any(manifest.asset(a)["partitions"] is not None for a in asset_ids)
     # An unscheduled DAG of partitioned assets is partitioned at run time: Airflow then accepts
@@ -224,7 +227,7 @@ def asset_dag(
         )
         groups: dict[str, TaskGroup] = {}
         task_ids = (
-            {PLAN_TASK_ID, OUTCOME_TASK_ID, COMMITTED_TASK_ID}
+            {PLAN_TASK_ID, OUTCOME_TASK_ID, COMMITTED_TASK_ID, INLINE_CHECKS_TASK_ID}
             | {airflow_id(a) for a in asset_ids}
             | {c.task_id for c in checks}
         )
@@ -287,8 +290,7 @@ def asset_dag(
                 task_id=c.task_id,
                 task_display_name=f"check {c.ref}",
                 manifest_path=path,
-                asset_id=c.asset_id,
-                check_name=c.name,
+                checks=[(c.asset_id, c.name)],
                 dag_assets=asset_ids,
                 schedule=schedule,
                 options=options,
@@ -311,6 +313,34 @@ def asset_dag(
             check.set_upstream(
                 [tasks[x] for x in dict.fromkeys((c.asset_id, *c.deps)) if x in in_dag]
             )
+        check_labels = {t.task_id: ref for ref, t in check_tasks.items()}
+        if inline:
+            # Inline checks run inside their asset's task; a run of chosen checks alone (the
+            # ``checks`` param) runs them here instead, materializing nothing (an asset task
+            # that succeeds emits its asset event). Skipped in every other run.
+            inline_task = BatonCheckOperator(
+                task_id=INLINE_CHECKS_TASK_ID,
+                task_display_name="inline checks, run alone",
+                manifest_path=path,
+                checks=[(c.asset_id, c.name) for c in inline],
+                dag_assets=asset_ids,
+                schedule=schedule,
+                options=options,
+                inlets=[
+                    _asset(manifest, a)
+                    for a in dict.fromkeys(c.asset_id for c in inline)
+                ],
+                retries=0,
+                doc_md=(
+                    "Runs the inline checks a run names in its `checks` param"
+                    ' (`["asset:check", ...]`) against the stored outputs, nothing'
+                    " materialized; skipped in every other run (inline checks run inside"
+                    " their asset's task).\n"
+                ),
+            )
+            plan >> inline_task
+            check_tasks[INLINE_CHECKS_TASK_ID] = inline_task
+            check_labels[INLINE_CHECKS_TASK_ID] = "inline checks"
         # The leaves decide a DAG run's state, so the skipped, unselected assets must not be
         # among them: ``outcome`` fails the run when any task of the run failed, ``committed``
         # (which succeeds) records what failed tasks had committed.
@@ -318,7 +348,7 @@ def asset_dag(
             task_id=OUTCOME_TASK_ID,
             plan_task_id=PLAN_TASK_ID,
             asset_tasks={t.task_id: a for a, t in tasks.items()},
-            check_tasks={t.task_id: ref for ref, t in check_tasks.items()},
+            check_tasks=check_labels,
             trigger_rule="all_done",
             retries=0,
         )
@@ -339,7 +369,9 @@ def asset_dag(
     # airflow/sdk/definitions/param.py). Given after the tasks: an operator created inside a DAG
     # copies the DAG's params into its own, and Airflow serializes (and schema-checks) each
     # task's copy, about 10 ms a task: 200 s for 20,000 assets, over the DAG processor's 50 s.
-    dag.params = ParamsDict(_params(asset_ids, partitioned, [c.ref for c in checks]))
+    dag.params = ParamsDict(
+        _params(asset_ids, partitioned, [c.ref for c in every_check])
+    )
     return dag
 
 
@@ -415,6 +447,7 @@ def build_dags(manifest_path: str | Path) -> dict[str, DAG]:
                 sorted({a["group"] for a in manifest.assets.values()}),
                 any(a["partitions"] for a in manifest.assets.values()),
                 len(standalone_checks(manifest, list(manifest.assets))),
+                bool(asset_checks(manifest, list(manifest.assets))),
             ),
         )
     for s in manifest.schedules:

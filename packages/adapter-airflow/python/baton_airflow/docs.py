@@ -118,7 +118,11 @@ def check_doc(check: StandaloneCheck, asset: ManifestAsset) -> str:
 
 
 def assets_dag_doc(
-    asset_count: int, groups: list[str], partitioned: bool, checks: int = 0
+    asset_count: int,
+    groups: list[str],
+    partitioned: bool,
+    checks: int = 0,
+    any_checks: bool = False,
 ) -> str:
     keys = (
         " `partition_key` (one key) or `partition_range` (`FIRST...LAST`, one run) choose"
@@ -132,10 +136,14 @@ def assets_dag_doc(
         "Trigger it with the form's params: `assets` selects assets (empty: every asset);"
         f"{keys} The `plan` task logs what the run materializes.\n"
         + (
-            f"\n{checks} standalone check(s) run in their own tasks after their asset;"
-            ' `checks` (`["asset:check", ...]`) runs only those, against the stored outputs,'
-            " and materializes nothing.\n"
+            f"\n{checks} standalone check(s) run in their own tasks after their asset."
             if checks
+            else ""
+        )
+        + (
+            '\n`checks` (`["asset:check", ...]`, inline or standalone) runs only those, against'
+            " the stored outputs, and materializes nothing.\n"
+            if any_checks
             else ""
         )
     )

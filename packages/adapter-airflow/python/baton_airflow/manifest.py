@@ -18,6 +18,7 @@ __all__ = [
     "ManifestError",
     "StandaloneCheck",
     "airflow_id",
+    "asset_checks",
     "asset_uri",
     "check_task_id",
     "load_manifest",
@@ -53,14 +54,16 @@ def check_task_id(asset_id: str, check: str) -> str:
 
 @dataclass(frozen=True)
 class StandaloneCheck:
-    """A standalone check of the manifest (CHECKS-CONTRACT.md §2): its own task in every DAG
-    that holds its target, downstream of the target and of its deps there."""
+    """A check of the manifest. A standalone one (CHECKS-CONTRACT.md §2) has its own task in
+    every DAG that holds its target, downstream of the target and of its deps there; an inline
+    one runs inside its asset's task (and, run alone, in the DAG's ``inline_checks`` task)."""
 
     asset_id: str
     name: str
     severity: str
     description: str | None
     deps: tuple[str, ...]
+    standalone: bool = True
 
     @property
     def task_id(self) -> str:
@@ -72,23 +75,24 @@ class StandaloneCheck:
         return f"{self.asset_id}:{self.name}"
 
 
+def asset_checks(manifest: Manifest, asset_ids: list[str]) -> list[StandaloneCheck]:
+    """Every check of these assets, in their order (older manifests: all inline)."""
+    return [
+        StandaloneCheck(
+            asset_id=asset_id,
+            name=c["name"],
+            severity=c["severity"],
+            description=c["description"],
+            deps=tuple(d["id"] for d in c.get("deps") or []),
+            standalone=bool(c.get("standalone")),
+        )
+        for asset_id in asset_ids
+        for c in manifest.asset(asset_id)["checks"]
+    ]
+
+
 def standalone_checks(
     manifest: Manifest, asset_ids: list[str]
 ) -> list[StandaloneCheck]:
-    """The standalone checks of these assets, in their order. Inline checks run inside their
-    asset's task; older manifests (no ``standalone`` field) have none."""
-    out: list[StandaloneCheck] = []
-    for asset_id in asset_ids:
-        for c in manifest.asset(asset_id)["checks"]:
-            if not c.get("standalone"):
-                continue
-            out.append(
-                StandaloneCheck(
-                    asset_id=asset_id,
-                    name=c["name"],
-                    severity=c["severity"],
-                    description=c["description"],
-                    deps=tuple(d["id"] for d in c.get("deps") or []),
-                )
-            )
-    return out
+    """The standalone checks of these assets, in their order."""
+    return [c for c in asset_checks(manifest, asset_ids) if c.standalone]

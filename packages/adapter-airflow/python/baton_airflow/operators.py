@@ -226,12 +226,26 @@ class _BatonRunOperator(_BatonOperatorMixin, BaseOperator):
         self.schedule = schedule
         self.options = options
 
+    def _plan(self, context: Context) -> AirflowRunPlan:
+        """The run's selection and partitions, checked (baton_core's planner)."""
+        try:
+            return plan_dag_run(self.manifest, self.dag_assets, self.schedule, context)
+        except (PlanError, PartitionError, ValueError) as e:
+            # A plan that cannot be made is deterministic: no retry helps.
+            raise AirflowFailException(str(e)) from e
+
+
+class _BatonStepOperator(_BatonRunOperator):
+    """A task that runs Node steps for one asset's keys (an asset's task, a check's task)."""
+
     def pre_execute(self, context: Context) -> None:
         """Widen Airflow's execution_timeout to the keys this attempt runs: timeoutSeconds bounds
         one partition key (contract §1), and a range runs many in one task. Airflow applies the
         limit after this hook (airflow/sdk/execution_time/task_runner.py, _execute_task and
         _run_execute_callable)."""
         self._reset_steps()
+        if not self.asset_id:
+            return  # the inline checks' task: several assets, no one limit
         seconds = self.manifest.asset(self.asset_id).get("timeoutSeconds")
         if seconds:
             _, keys = self._steps(context)
@@ -247,14 +261,6 @@ class _BatonRunOperator(_BatonOperatorMixin, BaseOperator):
 
     def _reset_steps(self) -> None:
         """Forget the steps read for the last attempt."""
-
-    def _plan(self, context: Context) -> AirflowRunPlan:
-        """The run's selection and partitions, checked (baton_core's planner)."""
-        try:
-            return plan_dag_run(self.manifest, self.dag_assets, self.schedule, context)
-        except (PlanError, PartitionError, ValueError) as e:
-            # A plan that cannot be made is deterministic: no retry helps.
-            raise AirflowFailException(str(e)) from e
 
 
 class BatonPlanOperator(_BatonRunOperator, SkipMixin):
@@ -299,12 +305,15 @@ class BatonPlanOperator(_BatonRunOperator, SkipMixin):
                 t
                 for t in self.dag.tasks
                 if (isinstance(t, BatonAssetOperator) and t.task_id not in chosen)
-                or (isinstance(t, BatonCheckOperator) and t.ref not in checks)
+                or (
+                    isinstance(t, BatonCheckOperator)
+                    and not any(r in checks for r in t.refs)
+                )
             ],
         )
 
 
-class BatonAssetOperator(_BatonRunOperator):
+class BatonAssetOperator(_BatonStepOperator):
     """Materializes one Baton asset by running core's step runtime in a Node child process.
 
     The task succeeds only on the step's verdict (``step_end`` and a result for the asset and
@@ -476,52 +485,73 @@ class BatonAssetOperator(_BatonRunOperator):
             event.add_partitions(partitions)
 
 
-class BatonCheckOperator(_BatonRunOperator):
-    """Runs one standalone check (CHECKS-CONTRACT.md §3): ``baton-step check`` against the
-    stored output of its asset and of the check's own inputs, for the keys its asset runs in
-    this DAG run (from the plan's XCom; planned here when there is none, a task run on its own).
+class BatonCheckOperator(_BatonStepOperator):
+    """Runs checks with ``baton-step check`` against stored outputs (CHECKS-CONTRACT.md §3), for
+    the keys their asset runs in this DAG run (from the plan's XCom; planned here when there is
+    none, a task run on its own).
 
-    It has inlets (its asset and inputs) and no outlets: it materializes nothing, so Airflow
-    records no asset event for it. Each verdict is in the task log and the XCom summary
-    ``baton`` (as for an asset task's checks); a failed error-severity check fails the task
-    without a retry (core's ``CHECK_FAILED``), a failed warn-severity one is a warning. A
-    missing stored output fails it too (``MISSING_OUTPUT``, retryable: ``retries`` apply).
-    Clearing this task instance (the UI's Clear, or ``POST /api/v2/dags/{dag_id}/clearTaskInstances``
-    without downstream) runs the check again on what is stored now.
+    Two kinds of task: one per standalone check (its asset's and inputs' tasks upstream), which
+    runs whenever its asset is materialized, and one ``inline_checks`` task per DAG holding inline
+    checks, which runs only in a run of chosen checks alone (the ``checks`` param). Both have
+    inlets and no outlets: they materialize nothing, so Airflow records no asset event for them.
+    Each verdict is in the task log and the XCom summary ``baton`` (as for an asset task's checks);
+    a failed error-severity check fails the task without a retry (core's ``CHECK_FAILED``), a failed
+    warn-severity one is a warning; a missing stored output fails it too (``MISSING_OUTPUT``).
+    Clearing a check task instance (the UI's Clear, or ``POST /api/v2/dags/{dag_id}/clearTaskInstances``
+    without downstream) runs its checks again on what is stored now.
     """
 
     ui_color = "#e8f5e9"
-    _planned_check: tuple[list[list[str]], int] | None = None
+    _planned_checks: list[tuple[str, str, list[list[str]], int]] | None = None
 
-    def __init__(self, *, asset_id: str, check_name: str, **kwargs: Any) -> None:
+    def __init__(self, *, checks: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.asset_id = asset_id
-        self.check_name = check_name
+        # (asset id, check name) pairs this task can run; one for a standalone check's task.
+        self.checks = [list(c) for c in checks]
+        self.asset_id = checks[0][0] if len(checks) == 1 else ""
 
     @property
-    def ref(self) -> str:
-        return f"{self.asset_id}:{self.check_name}"
+    def refs(self) -> list[str]:
+        """How the run's plan (and ``checks`` param) names them: ``asset:check``."""
+        return [f"{a}:{c}" for a, c in self.checks]
 
     def _reset_steps(self) -> None:
-        self._planned_check = None
+        self._planned_checks = None
+
+    def _chosen(self, context: Context) -> list[tuple[str, str, list[list[str]], int]]:
+        """(asset, check, step partition arguments, key count) of this task's checks in the run."""
+        if self._planned_checks is not None:
+            return self._planned_checks
+        pushed = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID, key=PLAN_XCOM)
+        if pushed is None or "checks" not in pushed:
+            plan = self._plan(context)
+            planned = {
+                ref: (a.step_args(), len(a.partition_keys or []))
+                for ref, a in plan.checks.items()
+            }
+        else:
+            planned = {
+                c["check"]: (
+                    cast("list[list[str]]", c["steps"]),
+                    len(c.get("partitionKeys") or []),
+                )
+                for c in pushed["checks"]
+            }
+        chosen = [
+            (a, c, *planned[f"{a}:{c}"])
+            for a, c in self.checks
+            if f"{a}:{c}" in planned
+        ]
+        if not chosen:
+            raise AirflowSkipException(
+                f"check {', '.join(self.refs)} is not part of this run"
+            )
+        self._planned_checks = chosen
+        return chosen
 
     def _steps(self, context: Context) -> tuple[list[list[str]], int]:
-        if self._planned_check is not None:
-            return self._planned_check
-        pushed = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID, key=PLAN_XCOM)
-        steps: list[list[str]] | None
-        if pushed is None or "checks" not in pushed:
-            planned = self._plan(context).checks.get(self.ref)
-            steps = planned.step_args() if planned else None
-            keys = len(planned.partition_keys or []) if planned else 0
-        else:
-            entry = next((c for c in pushed["checks"] if c["check"] == self.ref), None)
-            steps = cast("list[list[str]]", entry["steps"]) if entry else None
-            keys = len(entry.get("partitionKeys") or []) if entry else 0
-        if steps is None:
-            raise AirflowSkipException(f"check {self.ref} is not part of this run")
-        self._planned_check = (steps, max(keys, 1))
-        return self._planned_check
+        chosen = self._chosen(context)
+        return chosen[0][2], max(max(c[3] for c in chosen), 1)
 
     def execute(self, context: Context) -> None:
         ti = context["ti"]
@@ -529,32 +559,34 @@ class BatonCheckOperator(_BatonRunOperator):
         outcomes: list[StepResult] = []
         judged = Verdict(ok=True, retryable=False, message="", missing=[])
         secrets: list[str] = []
-        steps, _ = self._steps(context)
+        chosen = self._chosen(context)
         self._reset_steps()
-        resources = self.manifest.asset(self.asset_id)["resources"]
+        # One step per asset and partition argument set, with every chosen check of that asset.
+        by_asset: dict[str, tuple[list[list[str]], list[str]]] = {}
+        for asset_id, name, steps, _ in chosen:
+            by_asset.setdefault(asset_id, (steps, []))[1].append(name)
         try:
-            for partition_args in steps:
-                args = [
-                    "--asset",
-                    self.asset_id,
-                    "--check",
-                    self.check_name,
-                    *partition_args,
-                    "--run-id",
-                    context["run_id"],
-                ]
-                outcome, secrets = self._run(
-                    self.manifest.step_command("check", args), resources
-                )
-                outcomes.append(outcome)
-                # Nothing is materialized: success is exit 0 and step_end success.
-                step = outcome.verdict([])
-                if not step.ok and judged.ok:
-                    judged = step
-                # After a failed check the other keys are still checked (all verdicts are
-                # reported); any other failure ends the task.
-                if not step.ok and not _check_failed(outcome):
-                    break
+            for asset_id, (steps, names) in by_asset.items():
+                for partition_args in steps:
+                    args = ["--asset", asset_id]
+                    for name in names:
+                        args += ["--check", name]
+                    args += [*partition_args, "--run-id", context["run_id"]]
+                    outcome, secrets = self._run(
+                        self.manifest.step_command("check", args),
+                        self.manifest.asset(asset_id)["resources"],
+                    )
+                    outcomes.append(outcome)
+                    # Nothing is materialized: success is exit 0 and step_end success.
+                    step = outcome.verdict([])
+                    if not step.ok and judged.ok:
+                        judged = step
+                    # After a failed check the other keys and assets are still checked (all
+                    # verdicts are reported); any other failure ends the task.
+                    if not step.ok and not _check_failed(outcome):
+                        raise _StopChecks
+        except _StopChecks:
+            pass
         except AirflowTaskTimeout:
             limit = (
                 self.execution_timeout.total_seconds() if self.execution_timeout else 0
@@ -562,7 +594,7 @@ class BatonCheckOperator(_BatonRunOperator):
             judged = Verdict(
                 ok=False,
                 retryable=True,
-                message=f"check {self.ref}: timed out after {limit:g} s (Airflow's execution_timeout)",
+                message=f"check {', '.join(self.refs)}: timed out after {limit:g} s (Airflow's execution_timeout)",
             )
             ti.xcom_push(key="baton", value=self._summary(outcomes, judged, secrets))
             raise
@@ -577,15 +609,16 @@ class BatonCheckOperator(_BatonRunOperator):
     def _summary(
         self, outcomes: list[StepResult], judged: Verdict, secrets: list[str]
     ) -> dict[str, Any]:
-        """The check task's XCom: its verdicts (one per key), never data; secrets redacted."""
+        """The check task's XCom: its verdicts (one per check and key), never data; secrets redacted."""
         failures = _events(outcomes, "asset_failure")
         summary = {
-            "asset": self.asset_id,
-            "check": self.check_name,
             "status": "success" if judged.ok else "failure",
             "retryable": None if judged.ok else judged.retryable,
             "cancelled": bool(getattr(judged, "cancelled", False)),
-            "checks": [_check_record(c) for c in _events(outcomes, "check")],
+            "checks": [
+                {"asset": c.get("asset"), **_check_record(c)}
+                for c in _events(outcomes, "check")
+            ],
             "error": None
             if judged.ok
             else {
@@ -595,6 +628,10 @@ class BatonCheckOperator(_BatonRunOperator):
             },
         }
         return cast("dict[str, Any]", _redact_json(summary, redactor(secrets)))
+
+
+class _StopChecks(Exception):
+    """A check step failed for another reason than a failed check: no further steps."""
 
 
 def _check_failed(outcome: StepResult) -> bool:

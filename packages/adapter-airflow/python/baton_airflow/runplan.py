@@ -9,7 +9,8 @@ end) > nothing (unpartitioned assets run; partitioned ones are skipped with a re
 
 Standalone checks (CHECKS-CONTRACT.md §3) run in a run that materializes their asset, for the
 same partition keys. A run whose ``checks`` param names some (``"asset:check"``) runs only
-those, against the stored outputs: every asset task is skipped, nothing is materialized.
+those, against the stored outputs: every asset task is skipped, nothing is materialized;
+chosen inline checks run in the DAG's ``inline_checks`` task.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from baton_core import (
     schedule_tick_plan,
 )
 
-from .manifest import StandaloneCheck, standalone_checks
+from .manifest import StandaloneCheck, asset_checks
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,9 @@ def plan_dag_run(
 ) -> AirflowRunPlan:
     """Plan the run of a DAG over ``dag_assets``, its standalone checks included; raises
     PlanError (deterministic) when invalid."""
-    dag_checks = standalone_checks(manifest, dag_assets)
-    chosen = _chosen_checks(manifest, dag_assets, dag_checks, context)
+    every_check = asset_checks(manifest, dag_assets)
+    dag_checks = [c for c in every_check if c.standalone]
+    chosen = _chosen_checks(every_check, context)
     if chosen is None:
         planned = _plan_assets(manifest, dag_assets, schedule, context, now)
         return _with_checks(planned, dag_checks)
@@ -139,8 +141,6 @@ def plan_dag_run(
 
 
 def _chosen_checks(
-    manifest: Manifest,
-    dag_assets: list[str],
     dag_checks: list[StandaloneCheck],
     context: Mapping[str, Any],
 ) -> list[StandaloneCheck] | None:
@@ -157,30 +157,16 @@ def _chosen_checks(
             code="UNKNOWN_SELECTION",
         )
     by_ref = {c.ref: c for c in dag_checks}
-    inline = {
-        f"{a}:{c['name']}"
-        for a in dag_assets
-        for c in manifest.asset(a)["checks"]
-        if not c.get("standalone")
-    }
     chosen: list[StandaloneCheck] = []
     for ref in requested:
         ref = str(ref)
         if ref in by_ref:
             chosen.append(by_ref[ref])
-        elif ref in inline:
-            asset_id = ref.rpartition(":")[0]
-            raise PlanError(
-                f"check {ref!r} is an inline check: it runs inside the task of {asset_id!r}, "
-                "when that asset is materialized",
-                "run it alone with `baton check`, or declare it with assetCheck() to give it a task of its own",
-                code="UNKNOWN_SELECTION",
-            )
         else:
             raise PlanError(
-                f"check {ref!r} is not a standalone check of this DAG",
+                f"check {ref!r} is not a check of this DAG's assets",
                 "pick from: "
-                + (", ".join(by_ref) or "none (this DAG has no standalone checks)"),
+                + (", ".join(by_ref) or "none (this DAG's assets have no checks)"),
                 code="UNKNOWN_SELECTION",
             )
     return [c for c in dag_checks if c in chosen]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Context
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from conftest import DAILY, BuildFactory
 
 from baton_airflow import build_dags
@@ -16,7 +17,7 @@ from baton_airflow.operators import (
     manifest_at,
 )
 from baton_airflow.runplan import plan_dag_run
-from baton_core import Manifest, PlanError
+from baton_core import Manifest, PlanError, StepResult
 from baton_core.manifest_types import ManifestData
 from baton_core.testing import asset, dep, manifest
 
@@ -102,6 +103,10 @@ def test_a_standalone_check_is_a_task_after_its_asset_and_inputs(
     # An inline check has no task of its own; a check on a partitioned asset reads an
     # unpartitioned input that is in the DAG.
     assert "orders__has_rows" not in dag.task_ids
+    inline = dag.get_task("inline_checks")
+    assert isinstance(inline, BatonCheckOperator)
+    assert inline.refs == ["orders:has_rows"]
+    assert inline.upstream_task_ids == {"plan"}
     assert dag.get_task("daily_orders__matches_audit").upstream_task_ids == {
         "daily_orders",
         "audit",
@@ -112,6 +117,7 @@ def test_a_standalone_check_is_a_task_after_its_asset_and_inputs(
         "orders:orders_have_customers",
         "orders:few_refunds",
         "daily_orders:matches_audit",
+        "inline checks",
     }
     assert "checks" in dag.params
     assert "| Inputs | `customers` |" in (check.doc_md or "")
@@ -167,10 +173,15 @@ def test_the_checks_param_runs_checks_alone_and_materializes_nothing() -> None:
     }
 
 
+def test_an_inline_check_alone_runs_in_the_inline_checks_task() -> None:
+    plan = plan_dag_run(MANIFEST, ALL, None, context({"checks": ["orders:has_rows"]}))
+    assert plan.checks_only and plan.run == []
+    assert list(plan.checks) == ["orders:has_rows"]
+    assert plan.to_xcom()["checks"][0]["steps"] == [[]]
+
+
 def test_the_checks_param_refuses_what_it_cannot_run() -> None:
-    with pytest.raises(PlanError, match="inline check"):
-        plan_dag_run(MANIFEST, ALL, None, context({"checks": ["orders:has_rows"]}))
-    with pytest.raises(PlanError, match="pick from: orders:orders_have_customers"):
+    with pytest.raises(PlanError, match="pick from: orders:has_rows"):
         plan_dag_run(MANIFEST, ALL, None, context({"checks": ["orders:nope"]}))
     with pytest.raises(PlanError, match="assets or checks, not both"):
         plan_dag_run(
@@ -195,3 +206,145 @@ def test_a_dag_without_the_target_has_no_task_for_its_check(
     dag = asset_dag(manifest_at(str(path)), "only_customers", ["customers"])
     assert not any(isinstance(t, BatonCheckOperator) for t in dag.tasks)
     assert "checks" not in dag.params
+
+
+class _TI:
+    """What a check task uses of its task instance: the plan's XCom in, its summary out."""
+
+    def __init__(
+        self, plan: dict[str, Any], states: dict[str, str] | None = None
+    ) -> None:
+        self.plan = plan
+        self.pushed: dict[str, Any] = {}
+        self.states = states or {}
+        self.dag_id, self.run_id = "baton_assets", "r1"
+
+    def xcom_pull(self, task_ids: str, key: str) -> Any:
+        return (
+            self.plan if key == "baton_plan" else self.pushed.get(f"{task_ids}:{key}")
+        )
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+    def get_task_states(self, dag_id: str, run_ids: list[str]) -> dict[str, Any]:
+        return {self.run_id: self.states}
+
+
+def _step(*events: dict[str, Any], exit_code: int = 0) -> StepResult:
+    end = {"type": "step_end", "status": "success" if exit_code == 0 else "failure"}
+    return StepResult(
+        exit_code, [{"type": "step_start", "assets": ["orders"]}, *events, end]
+    )
+
+
+def _verdict(check: str, passed: bool, severity: str) -> dict[str, Any]:
+    return {
+        "type": "check",
+        "asset": "orders",
+        "check": check,
+        "partitionKey": None,
+        "passed": passed,
+        "severity": severity,
+        "description": None,
+        "metadata": {},
+    }
+
+
+def _run_check_task(
+    make_build: BuildFactory, monkeypatch: pytest.MonkeyPatch, outcome: StepResult
+) -> tuple[_TI, list[list[str]], BaseException | None]:
+    dag = build_dags(make_build(data=checks_manifest()))["baton_assets"]
+    task = dag.get_task("orders__orders_have_customers")
+    assert isinstance(task, BatonCheckOperator)
+    argv: list[list[str]] = []
+
+    def run(self: Any, args: list[str], keys: Any) -> tuple[StepResult, list[str]]:
+        argv.append(args)
+        return outcome, []
+
+    monkeypatch.setattr(BatonCheckOperator, "_run", run)
+    plan = plan_dag_run(MANIFEST, ALL, None, context({"assets": ["orders"]})).to_xcom()
+    ti = _TI(plan)
+    try:
+        task.execute(cast("Context", {"ti": ti, "run_id": "r1"}))
+    except BaseException as e:  # noqa: BLE001
+        return ti, argv, e
+    return ti, argv, None
+
+
+def test_a_failed_error_check_fails_its_task_without_a_retry(
+    make_build: BuildFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failure = {
+        "type": "asset_failure",
+        "asset": "orders",
+        "partitionKey": None,
+        "error": {
+            "name": "BatonError",
+            "code": "CHECK_FAILED",
+            "message": 'asset check "orders_have_customers" failed',
+        },
+    }
+    ti, argv, raised = _run_check_task(
+        make_build,
+        monkeypatch,
+        _step(_verdict("orders_have_customers", False, "error"), failure, exit_code=3),
+    )
+    assert isinstance(raised, AirflowFailException)
+    # baton-step check for the asset and just this check.
+    assert "check" in argv[0]
+    assert argv[0][-6:] == [
+        "--asset",
+        "orders",
+        "--check",
+        "orders_have_customers",
+        "--run-id",
+        "r1",
+    ]
+    summary = ti.pushed["baton"]
+    assert summary["status"] == "failure"
+    assert [(c["asset"], c["check"], c["passed"]) for c in summary["checks"]] == [
+        ("orders", "orders_have_customers", False)
+    ]
+
+
+def test_a_failed_warn_check_passes_its_task_and_a_missing_input_is_retryable(
+    make_build: BuildFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ti, _, raised = _run_check_task(
+        make_build, monkeypatch, _step(_verdict("orders_have_customers", False, "warn"))
+    )
+    assert raised is None and ti.pushed["baton"]["status"] == "success"
+    missing = {
+        "type": "asset_failure",
+        "asset": "orders",
+        "partitionKey": None,
+        "error": {
+            "name": "BatonError",
+            "code": "MISSING_OUTPUT",
+            "message": "no stored customers",
+        },
+    }
+    _, _, raised = _run_check_task(make_build, monkeypatch, _step(missing, exit_code=1))
+    assert type(raised) is AirflowException
+
+
+def test_the_run_fails_when_only_a_check_task_failed(make_build: BuildFactory) -> None:
+    dag = build_dags(make_build(data=checks_manifest()))["baton_assets"]
+    outcome = dag.get_task("outcome")
+    assert isinstance(outcome, BatonRunOutcomeOperator)
+    ti = _TI(
+        {},
+        states={
+            "plan": "success",
+            "orders": "success",
+            "customers": "success",
+            "orders__orders_have_customers": "failed",
+        },
+    )
+    with pytest.raises(AirflowFailException, match="1 check task"):
+        outcome.execute(cast("Context", {"ti": ti}))
+    ti.states["orders__orders_have_customers"] = "success"
+    result = outcome.execute(cast("Context", {"ti": ti}))
+    assert result["checksSucceeded"] == ["orders:orders_have_customers"]
