@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { asset, definitions, schedule, sensor, loadDefinitions, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { asset, assetCheck, dailyPartitions, definitions, input as assetInput, schedule, sensor, loadDefinitions, toManifest, type Definitions, type Manifest } from "@baton/core";
 import type { BuildInput } from "@baton/core/build";
 import { portabilityProblems } from "@baton/testing";
 import { fixtureModulePath } from "@baton/testing/fixtures";
@@ -22,6 +23,29 @@ const input = (o: PrefectOptions = options(), manifest = fixtureManifest, projec
 const files = (i = input()) => Object.fromEntries(adapter.emit(i).map((f) => [f.path, String(f.content)]));
 
 const x = asset({ key: "x", compute: () => undefined, output: "none" });
+
+/** An asset with an inline check, a standalone check with an input of its own, and one on a daily asset reading another's previous day. */
+const notRun = (): never => {
+  throw new Error("computes never run here");
+};
+const orders = asset({ key: "orders", compute: notRun, checks: [{ name: "not_empty", check: () => true }] });
+const customers = asset({ key: "customers", compute: notRun });
+const days = dailyPartitions({ start: "2024-01-01" });
+const clicks = asset({ key: "clicks", partitions: days, compute: notRun });
+const events = asset({ key: "events", partitions: days, compute: notRun });
+const checked = definitions({
+  assets: [orders, customers, events, clicks],
+  checks: [
+    assetCheck({ name: "orders_have_customers", asset: orders, inputs: { customers }, check: () => true }),
+    assetCheck({ name: "has_events", asset: events, severity: "warn", inputs: { before: assetInput(clicks, { partitionMapping: { type: "timeWindow", offset: -1 } }) }, check: () => true }),
+  ],
+});
+
+/** The project's ruff (scripts/requirements-lint.txt) with its defaults, as a user's own `ruff check` sees generated code. */
+function ruff(dir: string): string {
+  const pin = readFileSync(new URL("../../../scripts/requirements-lint.txt", import.meta.url), "utf8").trim();
+  return execFileSync("uvx", ["--from", pin, "ruff", "check", "--isolated", "--no-cache", dir], { encoding: "utf8" });
+}
 
 describe("prefect adapter: options", () => {
   it("takes flags and package.json spellings, defaults the work pool and the flow name", () => {
@@ -125,13 +149,37 @@ describe("prefect adapter: emit", () => {
     name: "local"`);
     // A sensor's period (one flow run polling for an hour), deployed off.
     expect(yaml).toContain('  - interval: 3600\n    anchor_date: "2024-01-01T00:00:00+00:00"\n    active: false\n');
-    expect(yaml.match(/^- name:/gm)).toHaveLength(1 + fixtureManifest.schedules.length + 2 * fixtureManifest.sensors.length);
+    // materialize, checks (the fixtures have checks), one per schedule, two per sensor.
+    expect(yaml.match(/^- name:/gm)).toHaveLength(2 + fixtureManifest.schedules.length + 2 * fixtureManifest.sensors.length);
     expect(yaml).toContain("- prefect.deployments.steps.run_shell_script:\n    id: baton-project-dir\n    script: pwd\n");
     // The worker's own copy (BATON_PROJECT_DIR), else the folder deploy ran in, is the working directory.
     expect(yaml).toContain(
       '- prefect.deployments.steps.run_shell_script:\n    id: baton-worker-dir\n    script: "echo \\"${BATON_PROJECT_DIR:-$BATON_DEPLOYED_DIR}\\""\n    shell: true\n    env:\n      BATON_DEPLOYED_DIR: "{{ baton-project-dir.stdout }}"\n',
     );
     expect(yaml).toContain('- prefect.deployments.steps.set_working_directory:\n    directory: "{{ baton-worker-dir.stdout }}"\n');
+  });
+
+  it("definitions with checks get the checks flow and its deployment `checks`; without, neither", () => {
+    const out = files(input(options(), manifestOf(checked)));
+    const flows = out["flows.py"]!;
+    expect(flows).toContain('@flow(\n    name="fixtures-checks",');
+    expect(flows).toContain("def check_assets(\n    checks: list[str] | None = None,\n    partition_key: str | None = None,");
+    expect(flows).toContain("    return project.check(checks, partition_key, partition_range_start, partition_range_end)\n");
+    expect(flows).toContain('    checks = check_assets.from_source(str(PROJECT_DIR), "flows.py:check_assets")\n');
+    expect(flows).toContain('        checks.to_deployment(\n            "checks",\n');
+    expect(out["prefect.yaml"]).toContain('- name: "checks"\n  description: "Run Baton checks alone against the stored outputs, materializing nothing (every check when `checks` is empty)."\n  entrypoint: "flows.py:check_assets"\n  tags: ["baton","baton-checks"]\n  parameters: {}\n  schedules: []\n');
+    expect(files(input(options(), manifestOf(checked)))).toEqual(out);
+    const none = files(input(options(), manifestOf(definitions({ assets: [x] }))));
+    expect(none["flows.py"]).not.toMatch(/check_assets|-checks/);
+    expect(none["prefect.yaml"]).not.toContain("check_assets");
+  });
+
+  it("flows.py is clean under ruff's defaults, with and without checks, sensors and schedules", () => {
+    for (const manifest of [fixtureManifest, manifestOf(checked), manifestOf(definitions({ assets: [x] }))]) {
+      const dir = mkdtempSync(join(tmpdir(), "baton-prefect-ruff-"));
+      writeFileSync(join(dir, "flows.py"), files(input(options(), manifest))["flows.py"]!);
+      expect(ruff(dir)).toContain("All checks passed!");
+    }
   });
 
   it("refuses to emit what breaks Prefect's rules, listing each problem", () => {
@@ -196,6 +244,8 @@ describe("prefect adapter: plan", () => {
     expect(metrics.becomes).toEqual([
       expect.stringContaining('task "customer_metrics" in flow "fixtures" (deployment "fixtures/materialize", work pool "baton")'),
       expect.stringContaining("Prefect asset <store>/customer_metrics (its folder in the store; baton://customer_metrics when the store cannot be a key): a prefect.asset.materialization.succeeded event"),
+      '1 inline check in the task of "customer_metrics"',
+      'alone: flow "fixtures-checks" (deployment "fixtures-checks/checks", parameter checks ["customer_metrics:<check>"]), a task run per check',
     ]);
     expect(plan.edges).toContainEqual({ from: "raw/orders", to: "customer_metrics", via: "task wait_for + asset_deps" });
     expect(plan.edges).toHaveLength(fixtureManifest.assets.reduce((n, a) => n + new Set(a.deps.map((d) => d.id)).size, 0));
@@ -205,6 +255,20 @@ describe("prefect adapter: plan", () => {
     expect(plan.sensors.find((s) => s.name === "new_event_files")!.becomes).toContain('starting the deployment "fixtures/new_event_files-runs" once per run key');
     expect(plan.assets.find((a) => a.id === "web/events")!.partitions).toMatch(/^daily 2024-01-01 to 2024-03-01 \(exclusive\) in UTC, keys "%Y-%m-%d"/);
     expect(plan.unsupported).toEqual([]);
+  });
+
+  it("says where each check runs: standalone ones as tasks after their target and inputs, all of them alone in the checks flow", () => {
+    const plan = adapter.plan(manifestOf(checked), options());
+    expect(plan.assets.find((a) => a.id === "orders")!.becomes.slice(1)).toEqual([
+      expect.stringContaining('inline checks as the table artifact "orders-checks"'),
+      'task "check orders:orders_have_customers" (standalone check, severity error) in flow "fixtures", after the task runs of "orders", "customers"; verdict in the table artifact "orders-orders-have-customers-check"; a failure fails the task and the flow run',
+      '1 inline check in the task of "orders"',
+      'alone: flow "fixtures-checks" (deployment "fixtures-checks/checks", parameter checks ["orders:<check>"]), a task run per check',
+    ]);
+    expect(plan.assets.find((a) => a.id === "events")!.becomes[2]).toBe(
+      'task "check events:has_events" (standalone check, severity warn) in flow "fixtures", after the task runs of "events", "clicks", one per partition; verdict in the table artifact "events-has-events-check"',
+    );
+    expect(plan.assets.find((a) => a.id === "customers")!.becomes).toHaveLength(2);
   });
 
   it("without --flow-name names the flow after the package, as the build does", () => {

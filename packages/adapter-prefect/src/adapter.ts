@@ -24,7 +24,7 @@ export const adapter: BatonAdapter<PrefectOptions> = {
     partitionRanges: "partition_range_start/end: one task run per partition (.map), run in parallel",
     schedules: "a deployment per schedule (cron in its timezone; RRules for the repeated DST hour)",
     sensors: "a deployment whose hourly flow run ticks the sensor every minimumIntervalSeconds, starting a deployment per run key; its schedule starts off (Prefect has no sensors)",
-    checks: "logged and kept as a table artifact per asset (Prefect has no asset checks)",
+    checks: "logged and kept as table artifacts (Prefect has no asset checks); a standalone check is a task of its own after its asset; run alone by the checks flow",
     retries: true,
     resources: "Blocks, Secrets and Variables (--resources), else the worker's environment",
   },

@@ -28,7 +28,7 @@ export const SCHEDULE_HORIZON_START = new Date(Date.UTC(2024, 0, 1));
 export interface DeploymentSpec {
   readonly name: string;
   /** The Python function in flows.py. */
-  readonly flow: "materialize_assets" | "evaluate_sensor";
+  readonly flow: "materialize_assets" | "evaluate_sensor" | "check_assets";
   readonly description: string;
   readonly tags: readonly string[];
   readonly parameters: Readonly<Record<string, unknown>>;
@@ -37,6 +37,14 @@ export interface DeploymentSpec {
 }
 
 export const MATERIALIZE_DEPLOYMENT = "materialize";
+
+/** The checks flow's deployment: checks run alone against the stored outputs. */
+export const CHECKS_DEPLOYMENT = "checks";
+
+/** Whether the definitions have checks (inline or standalone): then the build has the checks flow. */
+export function hasChecks(manifest: Manifest): boolean {
+  return manifest.assets.some((a) => a.checks.length > 0);
+}
 
 /** The deployment a sensor's run requests start. */
 export function sensorTargetName(sensor: string): string {
@@ -47,7 +55,8 @@ export function sensorTargetName(sensor: string): string {
  * Deployments for a manifest: one for ad-hoc runs, one per schedule (cron with its timezone), and
  * per sensor a polling deployment (one long-lived flow run per period, ticking every
  * minimumIntervalSeconds inside it; its schedule starts off) plus the deployment its run requests start. Names are checked by
- * `problems()` (problems.ts), not here.
+ * `problems()` (problems.ts), not here. Definitions with checks also get the checks flow's
+ * deployment `checks`, for running checks alone.
  */
 export function deploymentSpecs(manifest: Manifest, flowName: string): DeploymentSpec[] {
   const specs: DeploymentSpec[] = [
@@ -60,6 +69,16 @@ export function deploymentSpecs(manifest: Manifest, flowName: string): Deploymen
       schedules: [],
     },
   ];
+  if (hasChecks(manifest)) {
+    specs.push({
+      name: CHECKS_DEPLOYMENT,
+      flow: "check_assets",
+      description: "Run Baton checks alone against the stored outputs, materializing nothing (every check when `checks` is empty).",
+      tags: ["baton", "baton-checks"],
+      parameters: {},
+      schedules: [],
+    });
+  }
   for (const s of manifest.schedules) {
     specs.push({
       name: s.name,

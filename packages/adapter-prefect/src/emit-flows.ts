@@ -20,13 +20,16 @@ function scheduleCall(s: DeploymentSchedule): string {
   return `Interval(${s.intervalSeconds}, anchor_date=SENSOR_ANCHOR, active=False)`;
 }
 
+/** The name deployments() gives each flow loaded from this folder. */
+const FLOW_VARIABLES: Record<DeploymentSpec["flow"], string> = { materialize_assets: "materialize", evaluate_sensor: "sensors", check_assets: "checks" };
+
 function deploymentCall(d: DeploymentSpec): string {
   const args = [JSON.stringify(d.name)];
   if (d.schedules.length) args.push(`schedules=[${d.schedules.map(scheduleCall).join(", ")}]`);
   if (Object.keys(d.parameters).length) args.push(`parameters=${pyLiteral(d.parameters, 3)}`);
   args.push(`description=${JSON.stringify(d.description)}`);
   args.push(`tags=${pyLiteral(d.tags)}`);
-  return `        ${d.flow === "materialize_assets" ? "materialize" : "sensors"}.to_deployment(\n${args.map((a) => `            ${a},\n`).join("")}        ),\n`;
+  return `        ${FLOW_VARIABLES[d.flow]}.to_deployment(\n${args.map((a) => `            ${a},\n`).join("")}        ),\n`;
 }
 
 /** Only the schedule kinds the deployments use (an unused import would fail the user's ruff). */
@@ -41,6 +44,7 @@ function deploymentFlows(deployments: readonly DeploymentSpec[]): string {
   const lines: string[] = [];
   if (deployments.some((d) => d.flow === "materialize_assets")) lines.push(`    materialize = materialize_assets.from_source(str(PROJECT_DIR), "flows.py:materialize_assets")\n`);
   if (deployments.some((d) => d.flow === "evaluate_sensor")) lines.push(`    sensors = evaluate_sensor.from_source(str(PROJECT_DIR), "flows.py:evaluate_sensor")\n`);
+  if (deployments.some((d) => d.flow === "check_assets")) lines.push(`    checks = check_assets.from_source(str(PROJECT_DIR), "flows.py:check_assets")\n`);
   return lines.join("");
 }
 
@@ -49,6 +53,36 @@ SENSOR_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 `;
+
+/** The checks flow: checks run alone, a task run per check and partition (only with checks). */
+function checksFlow(flowName: string): string {
+  return `@flow(
+    name=${JSON.stringify(`${flowName}-checks`)},
+    description="Run Baton checks alone against the stored outputs: a task run per check and partition.",
+    task_runner=task_runner(),
+)
+def check_assets(
+    checks: list[str] | None = None,
+    partition_key: str | None = None,
+    partition_range_start: str | None = None,
+    partition_range_end: str | None = None,
+) -> dict[str, Any]:
+    """Run Baton checks (inline or standalone) against what the store holds, materializing nothing.
+
+    The flow run fails when an error-severity check failed or an output is not stored yet.
+
+    Args:
+        checks: "<asset>:<check>" or "<asset>" (all its checks), e.g. ["raw/orders:not_empty"];
+            every check when empty (a partitioned asset's only with a partition).
+        partition_key: The partition of the partitioned assets checked, e.g. "2024-01-03".
+        partition_range_start: First partition to check (with partition_range_end).
+        partition_range_end: Last partition to check, inclusive.
+    """
+    return project.check(checks, partition_key, partition_range_start, partition_range_end)
+
+
+`;
+}
 
 /** flows.py: the flows and deployments a Prefect user would write by hand around baton_prefect. */
 export function flowsFile(o: FlowsFileOptions): string {
@@ -124,7 +158,7 @@ def evaluate_sensor(sensor: str, target: str, period_seconds: float = 0) -> dict
     return project.run_sensor(sensor, target, period_seconds)
 
 
-${o.deployments.some((d) => d.flow === "evaluate_sensor") ? SENSOR_ANCHOR_PY : ""}def deployments() -> list[Any]:
+${o.deployments.some((d) => d.flow === "check_assets") ? checksFlow(o.flowName) : ""}${o.deployments.some((d) => d.flow === "evaluate_sensor") ? SENSOR_ANCHOR_PY : ""}def deployments() -> list[Any]:
     """Every deployment of this build; the same ones prefect.yaml declares for workers.
 
     Their code is this folder (\`from_source(PROJECT_DIR)\`), so Prefect runs them in place: \`serve\`

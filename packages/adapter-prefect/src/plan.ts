@@ -1,7 +1,7 @@
 import type { Manifest, ManifestAsset, PartitionsDefinition } from "@baton/core";
 import type { TargetPlan } from "@baton/core/build";
-import { deploymentSpecs, MATERIALIZE_DEPLOYMENT, sensorPeriod, sensorTargetName, type DeploymentSchedule } from "./deployments.js";
-import { assetUri, cacheable, cursorVariable, poolTag, TIMEOUT_GRACE_SECONDS } from "./prefect-names.js";
+import { CHECKS_DEPLOYMENT, deploymentSpecs, MATERIALIZE_DEPLOYMENT, sensorPeriod, sensorTargetName, type DeploymentSchedule } from "./deployments.js";
+import { assetUri, cacheable, checkArtifactKey, checksArtifactKey, cursorVariable, poolTag, TIMEOUT_GRACE_SECONDS } from "./prefect-names.js";
 
 function partitionsText(p: PartitionsDefinition | null): string | null {
   if (p === null) return null;
@@ -29,6 +29,21 @@ function taskDetails(a: ManifestAsset, cache: boolean): string {
   return parts.length ? `, ${parts.join(", ")}` : "";
 }
 
+/** Where an asset's checks run: inline ones in its task, each standalone one as a task of its own; all of them alone in the checks flow. */
+function checksText(a: ManifestAsset, flowName: string): string[] {
+  if (a.checks.length === 0) return [];
+  const standalone = a.checks.filter((c) => c.standalone === true);
+  const inline = a.checks.length - standalone.length;
+  const lines = standalone.map((c) => {
+    const reads = (c.deps ?? []).map((d) => d.id);
+    const after = [a.id, ...new Set(reads)].map((id) => `"${id}"`).join(", ");
+    return `task "check ${a.id}:${c.name}" (standalone check, severity ${c.severity}) in flow "${flowName}", after the task runs of ${after}${a.partitions ? ", one per partition" : ""}; verdict in the table artifact "${checkArtifactKey(a.id, c.name)}"${c.severity === "error" ? "; a failure fails the task and the flow run" : ""}`;
+  });
+  if (inline) lines.push(`${inline} inline check${inline === 1 ? "" : "s"} in the task of "${a.id}"`);
+  lines.push(`alone: flow "${flowName}-checks" (deployment "${flowName}-checks/${CHECKS_DEPLOYMENT}", parameter checks ["${a.id}:<check>"]), a task run per check`);
+  return lines;
+}
+
 export function prefectPlan(manifest: Manifest, flowName: string, workPool: string, cache = false): TargetPlan {
   // Without --flow-name the flow is named after the package, which a plan is not told.
   const specs = deploymentSpecs(manifest, flowName);
@@ -39,7 +54,8 @@ export function prefectPlan(manifest: Manifest, flowName: string, workPool: stri
       id: a.id,
       becomes: [
         `task "${a.id}" in flow "${flowName}" (deployment "${flowName}/${MATERIALIZE_DEPLOYMENT}", work pool "${workPool}")${taskDetails(a, cache)}`,
-        `Prefect asset <store>/${a.key.join("/")} (its folder in the store; ${assetUri(a.id)} when the store cannot be a key): a prefect.asset.materialization.succeeded event per ${a.partitions ? "partition" : "run"}${a.checks.length ? `; checks as the table artifact "${a.id}-checks"` : ""}`,
+        `Prefect asset <store>/${a.key.join("/")} (its folder in the store; ${assetUri(a.id)} when the store cannot be a key): a prefect.asset.materialization.succeeded event per ${a.partitions ? "partition" : "run"}${a.checks.some((c) => c.standalone !== true) ? `; inline checks as the table artifact "${checksArtifactKey(a.id)}"` : ""}`,
+        ...checksText(a, flowName),
       ],
       partitions: partitionsText(a.partitions),
     })),

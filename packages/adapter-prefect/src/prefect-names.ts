@@ -28,3 +28,13 @@ export function cacheable(a: { readonly codeVersion: string | null; readonly cod
   // A default code version (a hash of the compute's own text) misses a change in a helper it calls.
   return a.codeVersion !== null && a.codeVersionSource !== "compute" && a.output !== "none" && a.resources.length === 0;
 }
+
+/** The table artifact of an asset's own (inline) checks, written by its task runs (baton_prefect.project.run_asset). */
+export function checksArtifactKey(asset: string): string {
+  return `${slug(asset)}-checks`;
+}
+
+/** baton_prefect.checks.artifact_key: the table artifact of one check's task runs. */
+export function checkArtifactKey(asset: string, check: string): string {
+  return `${slug(asset)}-${slug(check)}-check`;
+}

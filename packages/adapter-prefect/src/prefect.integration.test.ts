@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
 import { controlFile, describeConformance, makeHarnessEnvironment, processAlive, startedMarker, waitFor } from "@baton/testing";
+import { ORDER_COUNT, ORDER_COUNT_DOWNSTREAM, STANDALONE_CHECKS } from "@baton/testing/fixtures";
 import { PREFECT_CAPABILITIES, prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
 import { expectedPullSteps } from "./__tests__/prefect/pull-steps.js";
 import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
@@ -127,6 +128,42 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     ]);
     expect(again.flowRuns.map((f) => f.id)).toEqual(first.flowRuns.map((f) => f.id));
     expect(first.cursor).toBe("2024-01-06");
+  });
+
+  it("a standalone check is a task run 'check <asset>:<name>' after its target's and input's task runs; a failed error one fails it and the flow run, blocking no asset", async () => {
+    const { matchesOrders, failsOnPurpose } = STANDALONE_CHECKS;
+    const run = await harness.run({ assets: ["raw/orders", ORDER_COUNT, ORDER_COUNT_DOWNSTREAM] });
+    const named = (c: { asset: string; check: string }) => run.checkRuns.find((r) => r.name === `check ${c.asset}:${c.check}`);
+    expect(named(matchesOrders)?.state).toBe("Completed");
+    expect(named(failsOnPurpose)?.state).toBe("Failed");
+    expect(run.checkRuns).toHaveLength(2); // the inline check runs in its asset's task
+    // The run graph: the check waited for its target's task run and its input's.
+    expect([...named(matchesOrders)!.upstream].sort()).toEqual([run.assets[ORDER_COUNT]!.taskRunId, run.assets["raw/orders"]!.taskRunId].sort());
+    expect(run.assets[ORDER_COUNT_DOWNSTREAM]?.state).toBe("Completed");
+    expect(run.state).toBe("Failed");
+    expect(run.message).toContain(`check ${failsOnPurpose.asset}:${failsOnPurpose.check} failed`);
+    expect(run.checks).toContainEqual({ asset: failsOnPurpose.asset, check: failsOnPurpose.check, passed: false, partitionKey: null });
+    const logs = await harness.driver().request<{ messages: string[] }>("logs", { flowRunId: run.flowRunId, contains: `check ${failsOnPurpose.check} on` });
+    expect(logs.messages).toContain(`check ${failsOnPurpose.check} on ${ORDER_COUNT} FAILED (severity error)`);
+  });
+
+  it("checks run alone are a run of the checks flow: only check task runs, nothing materialized", async () => {
+    const { matchesOrders, oneRow } = STANDALONE_CHECKS;
+    await harness.run({ assets: ["raw/orders", ORDER_COUNT] });
+    const run = await harness.checks({ checks: [matchesOrders, oneRow] });
+    expect(run.flowName).toBe("baton-fixtures-checks");
+    expect(run.state).toBe("Completed");
+    expect(run.checkRuns.map((r) => [r.name, r.state]).sort()).toEqual([
+      [`check ${ORDER_COUNT}:${matchesOrders.check}`, "Completed"],
+      [`check ${ORDER_COUNT}:${oneRow.check}`, "Completed"],
+    ]);
+    expect(run.assets).toEqual({});
+    expect(run.materializations).toEqual([]);
+    // A check that does not exist fails the flow run before any task, naming the asset's checks.
+    const unknown = await harness.checks({ checks: [{ asset: ORDER_COUNT, check: "nope" }] });
+    expect(unknown.state).toBe("Failed");
+    expect(unknown.message).toContain(`has no check "nope"; its checks: ${oneRow.check}`);
+    expect(unknown.checkRuns).toEqual([]);
   });
 
   it("a sensor deployment is applied with its schedule off, and applying the deployments again keeps what the user set", async () => {

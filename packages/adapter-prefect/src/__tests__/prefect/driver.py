@@ -198,6 +198,8 @@ def _asset_events(flow_run_id: Any, expected: int) -> list[dict[str, Any]]:
 
 
 def _materializations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each materialization of the run's asset events, with its user metadata (the payload's
+    ``user``; a task run of several partitions has one entry per partition)."""
     found = []
     for e in events:
         if e["event"] != "prefect.asset.materialization.succeeded":
@@ -205,9 +207,21 @@ def _materializations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # The key is the output's store location; the resource's name is the asset id.
         asset = e["resource"]["prefect.resource.name"]
         payload = e.get("payload") or {}
-        keys = payload.get("partition_keys") or [payload.get("partition_key")]
-        found += [{"asset": asset, "partitionKey": k} for k in keys]
+        entries = payload.get("partitions") or [payload]
+        found += [
+            {
+                "asset": asset,
+                "partitionKey": p.get("partition_key"),
+                "metadata": p.get("user") or {},
+            }
+            for p in entries
+        ]
     return found
+
+
+def _is_check(task_run_name: str) -> bool:
+    """A check's task run: "check <asset>:<name>[ [<key>]]" (asset ids have no spaces)."""
+    return task_run_name.startswith("check ")
 
 
 def _records_text(
@@ -247,9 +261,16 @@ def _expected_tasks(params: dict[str, Any]) -> int:
     """Task runs the flow starts: one per asset, a partitioned one one per partition key."""
     try:
         plan = flows.project.plan(**params)
-        return sum(len(plan.keys.get(a, [None])) for a in plan.assets)
     except Exception:  # noqa: BLE001 — a refused request is part of what the suite tests
         return 0  # the flow fails before any task starts
+    runs = 0
+    for a in plan.assets:
+        standalone = [
+            c for c in flows.project.manifest.asset(a)["checks"] if c.get("standalone")
+        ]
+        # The asset's task runs, and as many of each of its standalone checks.
+        runs += len(plan.keys.get(a, [None])) * (1 + len(standalone))
+    return runs
 
 
 def _params(req: dict[str, Any]) -> dict[str, Any]:
@@ -286,6 +307,34 @@ def materialize(req: dict[str, Any]) -> dict[str, Any]:
         returned = f"{type(returned).__name__}: {returned}"
     return _collect(
         state.state_details.flow_run_id, req, _expected_tasks(params), returned
+    )
+
+
+def run_checks(req: dict[str, Any]) -> dict[str, Any]:
+    """A run of the checks flow (checks alone against the stored outputs), as a user starts
+    it with the checks parameter, reported from Prefect's records."""
+    params = {
+        "checks": req["checks"],
+        "partition_key": req.get("partitionKey"),
+    }
+    state = flows.check_assets(**params, return_state=True)
+    _drain()
+    returned = state.result(raise_on_failure=False)
+    if isinstance(returned, BaseException):
+        returned = f"{type(returned).__name__}: {returned}"
+    try:
+        plan, selected = flows.project.plan_checks(**params)
+        expected = sum(
+            len(plan.keys.get(a, [None])) * len(selected[a]) for a in plan.assets
+        )
+    except Exception:  # noqa: BLE001 — a refused request fails the flow before any task
+        expected = 0
+    return _collect(
+        state.state_details.flow_run_id,
+        {"assets": []},
+        expected,
+        returned,
+        flow_name=flows.check_assets.name,
     )
 
 
@@ -388,6 +437,7 @@ def _collect(
     expected: int,
     returned: Any,
     settle: bool = True,
+    flow_name: str | None = None,
 ) -> dict[str, Any]:
     """A DriverRun read back from Prefect's API: flow- and task-run states, asset events, checks.
 
@@ -398,6 +448,9 @@ def _collect(
         task_runs = _task_runs(flow_run_id, expected)
     else:
         task_runs = _all_task_runs(flow_run_id)
+    # A check's task run writes nothing: it has no asset event, and is no asset of the run.
+    checked = [r for r in task_runs if _is_check(r.name)]
+    task_runs = [r for r in task_runs if not _is_check(r.name)]
     ran = [
         r
         for r in task_runs
@@ -461,10 +514,11 @@ def _collect(
             }
     checks = []
     for artifact in artifacts:
+        # An asset's own checks are "<asset>-checks"; each check task run's "<asset>-<check>-check".
         if (
             artifact.type != "table"
             or not artifact.key
-            or not artifact.key.endswith("-checks")
+            or not artifact.key.endswith(("-checks", "-check"))
         ):
             continue
         rows = (
@@ -475,7 +529,8 @@ def _collect(
         for row in rows:
             checks.append(
                 {
-                    "asset": by_id.get(artifact.task_run_id, artifact.key),
+                    "asset": row.get("asset")
+                    or by_id.get(artifact.task_run_id, artifact.key),
                     "check": row["check"],
                     "passed": row["passed"],
                     "partitionKey": row["partition_key"],
@@ -484,7 +539,7 @@ def _collect(
     state = flow_run.state
     return {
         "flowRunId": str(flow_run_id),
-        "flowName": flows.materialize_assets.name,
+        "flowName": flow_name or flows.materialize_assets.name,
         "status": "success" if state.type == StateType.COMPLETED else "failure",
         "state": state.name,
         "message": state.message,
@@ -492,8 +547,22 @@ def _collect(
         "checks": checks,
         "materializations": _materializations(asset_events),
         "recordsText": _records_text(
-            flow_run_id, task_runs, _events(flow_run_id), returned
+            flow_run_id, task_runs + checked, _events(flow_run_id), returned
         ),
+        "checkRuns": [
+            {
+                "name": r.name,
+                "state": r.state.name,
+                "taskRunId": str(r.id),
+                "upstream": [str(i.id) for i in r.task_inputs.get("wait_for", [])]
+                + [
+                    str(i.id)
+                    for i in r.task_inputs.get("upstream", [])
+                    if hasattr(i, "id")
+                ],
+            }
+            for r in checked
+        ],
     }
 
 
@@ -694,6 +763,7 @@ def events(req: dict[str, Any]) -> dict[str, Any]:
 OPS = {
     "setup": setup,
     "materialize": materialize,
+    "run_checks": run_checks,
     "schedule_tick": schedule_tick,
     "sensor_tick": sensor_tick,
     "sensor_schedule": sensor_schedule,

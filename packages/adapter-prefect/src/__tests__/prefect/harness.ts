@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Manifest } from "@baton/core";
 import { buildTarget } from "@baton/core/build";
-import { CAPABILITIES, startedMarker, waitFor, type Capability, type HarnessEnvironment, type HarnessMaterialization, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness, stopWorkers } from "@baton/testing";
+import { CAPABILITIES, startedMarker, waitFor, type Capability, type CheckRequest, type HarnessEnvironment, type HarnessMaterialization, type HarnessRun, type HarnessTick, type MaterializeRequest, type RuntimeHarness, stopWorkers } from "@baton/testing";
 import { adapter } from "../../cli.js";
 import { deploymentSpecs, type DeploymentSpec } from "../../deployments.js";
 import type { PrefectResources } from "../../resources.js";
@@ -22,6 +22,8 @@ export const PREFECT_CAPABILITIES = [
   "truth", "secrets", "cancellation", "dst", "retryClasses", "hostileKeys", "scheduleEnd", "timeouts",
   // The sensor's log lines are the tick's flow run logs, read back from Prefect's API.
   "tickLogs",
+  // The asset event's payload "user"; checks alone are a run of the checks flow (check_assets).
+  "metadata", "standaloneChecks",
 ] as const satisfies readonly Capability[];
 const NOT_YET: Partial<Record<Capability, string>> = {};
 const undeclared = CAPABILITIES.filter((c) => !(PREFECT_CAPABILITIES as readonly Capability[]).includes(c) && NOT_YET[c] === undefined);
@@ -49,6 +51,8 @@ export interface DriverRun {
   readonly recordsText: string;
   readonly assets: Readonly<Record<string, DriverAsset>>;
   readonly checks: readonly { asset: string; check: string; passed: boolean; partitionKey: string | null }[];
+  /** The run's check task runs ("check <asset>:<name>"): state and the task runs they waited for. */
+  readonly checkRuns: readonly { name: string; state: string; taskRunId: string; upstream: readonly string[] }[];
 }
 
 /**
@@ -103,6 +107,8 @@ export interface PrefectHarness extends RuntimeHarness {
   readonly project: () => PrefectProject;
   readonly environment: () => HarnessEnvironment;
   run(request: MaterializeRequest): Promise<DriverRun>;
+  /** A run of the checks flow, read back from Prefect (as runChecks, with the driver's details). */
+  checks(request: CheckRequest): Promise<DriverRun>;
 }
 
 /**
@@ -135,6 +141,17 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
     return driver!.request<DriverRun>("finish_run", { ...params(request), flowRunId: started.flowRunId }, 600_000);
   };
 
+  const harnessRun = (result: DriverRun): HarnessRun => ({
+    status: result.status,
+    assets: Object.fromEntries(Object.entries(result.assets).map(([id, a]) => [id, { status: a.status, attempts: a.attempts, error: a.error }])),
+    checks: result.checks,
+    materializations: result.materializations,
+    recordsText: result.recordsText,
+  });
+
+  const checks = (request: CheckRequest) =>
+    driver!.request<DriverRun>("run_checks", { checks: request.checks.map((c) => `${c.asset}:${c.check}`), partitionKey: request.partitionKey ?? null }, 600_000);
+
   const run = (request: MaterializeRequest) =>
     request.cancelAfterStart === undefined ? driver!.request<DriverRun>("materialize", params(request), 600_000) : cancelledRun(request, request.cancelAfterStart);
 
@@ -144,6 +161,7 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
     project: () => project!,
     environment: () => environment!,
     run,
+    checks,
     async setup(e) {
       environment = e;
       // The store is the environment's BATON_STORAGE (a folder, or s3:// with the AWS variables).
@@ -164,14 +182,11 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
       });
     },
     async materialize(request): Promise<HarnessRun> {
-      const result = await run(request);
-      return {
-        status: result.status,
-        assets: Object.fromEntries(Object.entries(result.assets).map(([id, a]) => [id, { status: a.status, attempts: a.attempts, error: a.error }])),
-        checks: result.checks,
-        materializations: result.materializations,
-        recordsText: result.recordsText,
-      };
+      return harnessRun(await run(request));
+    },
+    /** A run of the checks flow with its `checks` parameter, as a user starts one from the `checks` deployment. */
+    async runChecks(request): Promise<HarnessRun> {
+      return harnessRun(await checks(request));
     },
     async scheduleTick(name, at): Promise<HarnessTick> {
       const tick = await driver!.request<HarnessTick>("schedule_tick", { name, at: at.toISOString() });
