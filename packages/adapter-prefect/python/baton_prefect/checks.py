@@ -29,13 +29,12 @@ class BatonCheckFailed(BatonStepError):
 
 def standalone(check: ManifestCheck) -> bool:
     """Whether a check runs in a step of its own (``assetCheck()``), not inside its asset's."""
-    return bool(check.get("standalone", False))
+    return check.get("standalone", False)
 
 
 def check_deps(check: ManifestCheck) -> list[ManifestDep]:
     """The assets a standalone check reads besides its target (manifests before issue 14 have none)."""
-    deps: Sequence[ManifestDep] = check.get("deps") or []  # type: ignore[assignment,unused-ignore]
-    return list(deps)
+    return list(check.get("deps", []))
 
 
 def standalone_checks(spec: ManifestAsset) -> list[ManifestCheck]:
