@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { toAssetKey, keyToString, type AssetKeyLike } from "@baton/core/authoring";
+import { keyToString, type AssetKeyLike } from "@baton/core/authoring";
 import type { DbtManifest } from "./artifacts.js";
 import { DbtError, DbtNodeFailure } from "./errors.js";
 import { readFreshManifest, readManifest } from "./manifest.js";
@@ -142,7 +142,7 @@ export async function dbtProject(options: DbtProjectOptions): Promise<DbtProject
 
   const spec = (ref: AssetKeyLike): DbtAssetSpec => {
     const text = typeof ref === "string" ? ref : keyToString(ref);
-    const found = byRef.get(text) ?? (typeof ref === "string" && ref.includes(".") ? undefined : byRef.get(keyToString(toAssetKey(ref))));
+    const found = byRef.get(text);
     if (found === undefined) {
       throw new DbtError("UNKNOWN_NODE", `the dbt manifest ${manifestPath} has no model, seed or snapshot "${text}"`, {
         asset: text,
