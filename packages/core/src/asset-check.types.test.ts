@@ -4,7 +4,7 @@
  */
 import pl from "nodejs-polars";
 import { tableFromArrays, type Table } from "apache-arrow";
-import { describe, expectTypeOf, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { asset, input } from "./asset.js";
 import { assetCheck } from "./asset-check.js";
 import { dailyPartitions, staticPartitions } from "./partitions/define.js";
@@ -79,12 +79,14 @@ describe("assetCheck types", () => {
       // @ts-expect-error an input the check does not declare
       check: (_output, { custmers }) => custmers !== undefined,
     });
-    assetCheck({
-      name: "by_key",
-      // @ts-expect-error the target is an asset object, not a key
-      asset: "orders",
-      check: () => true,
-    });
+    expect(() =>
+      assetCheck({
+        name: "by_key",
+        // @ts-expect-error the target is an asset object, not a key
+        asset: "orders",
+        check: () => true,
+      }),
+    ).toThrow(/asset is "orders", not an asset object/);
     assetCheck({
       name: "wrong_verdict",
       asset: orders,
