@@ -26,6 +26,25 @@ describe("customer-metrics on the embedded executor", () => {
     expect(published.getColumn("order_count").sum()).toBe(Number(process.env.CUSTOMER_METRICS_ROWS ?? 10_000));
   });
 
+  it("runs the standalone check orders_have_customers in a check step of its own, after orders and customers", async () => {
+    const result = await run("orders customers", join(tmp, "unused"));
+    expect(result.failure).toBeNull();
+    expect(result.assets.orders?.checks).toEqual([{ check: "orders_have_customers", partitionKey: null, passed: true, severity: "error" }]);
+  });
+
+  it("runs the check alone against stored outputs, and names the missing input when customers was never stored", async () => {
+    const alone = await materialize(defs, { selection: "orders", checksOnly: true, checks: ["orders_have_customers"], store: new LocalIOStore(join(tmp, "storage")), env: process.env });
+    expect(alone.assets.orders?.materializations).toEqual([]);
+    expect(alone.assets.orders?.checks.map((c) => [c.check, c.passed])).toEqual([["orders_have_customers", true]]);
+
+    const empty = new LocalIOStore(join(tmp, "orders-only"));
+    await materialize(defs, { selection: "orders", checks: [], store: empty, env: process.env });
+    const missing = await materialize(defs, { selection: "orders", checksOnly: true, checks: ["orders_have_customers"], store: empty, env: process.env });
+    expect(missing.status).toBe("failure");
+    expect(missing.failure?.error?.code).toBe("MISSING_OUTPUT");
+    expect(missing.failure?.error?.message).toContain("customers");
+  });
+
   it("a WAREHOUSE_URL with an unsupported scheme fails the publishing step, naming the variable", async () => {
     const result = await run("published_metrics", "ftp://somewhere/wh");
     expect(result.assets.published_metrics?.status).toBe("failure");

@@ -1,5 +1,5 @@
-import { asset, dailyPartitions, definitions, env, input, schedule, sensor, storageClient } from "@baton/core";
-import { calculateCustomerMetrics, summarizeDay } from "./logic/metrics.js";
+import { asset, assetCheck, dailyPartitions, definitions, env, input, schedule, sensor, storageClient } from "@baton/core";
+import { calculateCustomerMetrics, ordersWithoutCustomer, summarizeDay } from "./logic/metrics.js";
 import { generateCustomers, generateOrders } from "./logic/generate.js";
 
 /** Order volume: CUSTOMER_METRICS_ROWS scales the example (benchmarks use 1,000,000). */
@@ -30,6 +30,22 @@ const customers = asset({
   group: "sales",
   description: "Customers (generated deterministically)",
   compute: () => generateCustomers(1_000),
+});
+
+/**
+ * A standalone check: customers is its own input (orders does not read it), so it runs in a step of its own after
+ * both, and alone against stored outputs (`baton check --check orders_have_customers`). customer_metrics' inner join
+ * would drop such orders silently; the check says how many.
+ */
+const ordersHaveCustomers = assetCheck({
+  name: "orders_have_customers",
+  asset: orders,
+  inputs: { customers },
+  description: "every order's customer_id is a customer",
+  check: (orders, { customers }) => {
+    const unmatched = ordersWithoutCustomer(orders, customers);
+    return { passed: unmatched === 0, metadata: { unmatched, orders: orders.height } };
+  },
 });
 
 const customerMetrics = asset({
@@ -92,4 +108,5 @@ export default definitions({
   assets: [customerMetrics, publishedMetrics, dailyRevenue],
   schedules: [nightly],
   sensors: [metricsWhenOrdersChange],
+  checks: [ordersHaveCustomers],
 });

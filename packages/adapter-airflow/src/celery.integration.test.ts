@@ -223,6 +223,10 @@ describe("Airflow with the CeleryExecutor: two workers sharing only the bucket a
       customer_metrics: "success",
       published_metrics: "skipped",
       daily_revenue: "skipped",
+      // the example's standalone check on orders (reads customers): its own task, after both
+      orders__orders_have_customers: "success",
+      // the task that runs inline checks alone (conf checks): skipped in a materialization
+      inline_checks: "skipped",
       outcome: "success",
       committed: "success",
     });

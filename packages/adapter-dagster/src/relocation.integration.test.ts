@@ -119,7 +119,7 @@ print(json.dumps(out, sort_keys=True))
     const { published_metrics: published, ...hashed } = records.materializations;
     expect(published).toBeNull();
     expect(hashed).toEqual(reference);
-    expect(records.checks).toEqual({ "customer_metrics:spend_is_positive": true });
+    expect(records.checks).toEqual({ "customer_metrics:spend_is_positive": true, "orders:orders_have_customers": true });
   }, 900_000);
 
   it("serves the code location with `dg dev`", async () => {

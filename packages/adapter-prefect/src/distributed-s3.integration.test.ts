@@ -264,8 +264,9 @@ describe("prefect on S3: a process work pool with two workers, each with its own
     const baton = await finished(result.batonFlowRunId, "the Baton run the native flow started");
     expect(baton.state.type).toBe("COMPLETED");
     expect(nativeTasks.map((t) => t.id)).toContain(baton.parent_task_run_id);
-    const tasks = await taskRuns(result.batonFlowRunId, UNPARTITIONED.length);
-    expect(tasks.map((t) => [t.name, t.state.type]).sort()).toEqual(UNPARTITIONED.map((a) => [a, "COMPLETED"]).sort());
+    // The assets' task runs and the example's standalone check's (on orders, reading customers).
+    const tasks = await taskRuns(result.batonFlowRunId, UNPARTITIONED.length + 1);
+    expect(tasks.map((t) => [t.name, t.state.type]).sort()).toEqual([...UNPARTITIONED, "check orders:orders_have_customers"].map((a) => [a, "COMPLETED"]).sort());
     const materialized = await materializationsOf(result.batonFlowRunId, UNPARTITIONED.length);
     expect(materialized.every((e) => e.event === "prefect.asset.materialization.succeeded")).toBe(true);
     const hashes = Object.fromEntries(materialized.map((e) => [String(e.resource["prefect.resource.name"]), e.payload.content_hash]));

@@ -169,10 +169,10 @@ describe("prefect: the example's default run", { timeout: 600_000 }, () => {
   afterAll(async () => driver?.close(), 120_000);
 
   it("a Quick run of the materialize deployment (no parameters) runs the unpartitioned assets and says why daily_revenue is skipped", async () => {
-    const result = await driver.request<DriverRun>("run_deployment", { deployment: "materialize", expected: 4, logFile: join(tmp, "example-run.log") });
+    const result = await driver.request<DriverRun>("run_deployment", { deployment: "materialize", expected: 5, logFile: join(tmp, "example-run.log") });
     expect(result.state).toBe("Completed");
     const runs = await taskRuns(result.flowRunId);
-    expect(runs.map((t) => [t.name, t.state.type]).sort()).toEqual([["customer_metrics", "COMPLETED"], ["customers", "COMPLETED"], ["orders", "COMPLETED"], ["published_metrics", "COMPLETED"]]);
+    expect(runs.map((t) => [t.name, t.state.type]).sort()).toEqual([["check orders:orders_have_customers", "COMPLETED"], ["customer_metrics", "COMPLETED"], ["customers", "COMPLETED"], ["orders", "COMPLETED"], ["published_metrics", "COMPLETED"]]);
     expect(result.recordsText).toContain("Skipped daily_revenue: partitioned by");
     const artifacts = await api()<Json[]>("POST", "/artifacts/filter", { artifacts: { flow_run_id: { any_: [result.flowRunId] } } });
     const skipped = artifacts.find((a) => a.key === "baton-skipped-assets");

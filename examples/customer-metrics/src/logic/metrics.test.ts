@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import pl from "nodejs-polars";
-import { calculateCustomerMetrics, summarizeDay } from "./metrics.js";
+import { calculateCustomerMetrics, ordersWithoutCustomer, summarizeDay } from "./metrics.js";
 import { generateOrders } from "./generate.js";
 
 // Orchestrator-agnostic unit tests, in the seed's style: plain frames in, plain frames out.
@@ -19,6 +19,14 @@ describe("calculateCustomerMetrics", () => {
     const orders = pl.DataFrame({ order_id: [1, 2], customer_id: [1, 99], amount: [100, 1] });
     const customers = pl.DataFrame({ customer_id: [1], name: ["Alice"] });
     expect(calculateCustomerMetrics(orders, customers).getColumn("total_spend").toArray()).toEqual([100]);
+  });
+});
+
+describe("ordersWithoutCustomer", () => {
+  it("counts the orders of unknown customers, 0 when every customer exists", () => {
+    const customers = pl.DataFrame({ customer_id: [1, 2], name: ["Alice", "Bob"] });
+    expect(ordersWithoutCustomer(pl.DataFrame({ order_id: [1, 2, 3], customer_id: [1, 99, 98] }), customers)).toBe(2);
+    expect(ordersWithoutCustomer(pl.DataFrame({ order_id: [1, 2], customer_id: [2, 2] }), customers)).toBe(0);
   });
 });
 

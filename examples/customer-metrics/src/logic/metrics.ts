@@ -24,3 +24,8 @@ export function summarizeDay(orders: pl.DataFrame, day: string): pl.DataFrame {
     revenue: pl.Series("revenue", [ofDay.height === 0 ? 0 : Math.round((ofDay.getColumn("amount").sum() as number) * 100) / 100], pl.Float64),
   });
 }
+
+/** Orders whose customer_id is not a customer's: what an inner join with customers would silently drop. */
+export function ordersWithoutCustomer(orders: pl.DataFrame, customers: pl.DataFrame): number {
+  return orders.select("customer_id").join(customers.select("customer_id"), { on: "customer_id", how: "anti" }).height;
+}
