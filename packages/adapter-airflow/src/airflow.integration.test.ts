@@ -5,7 +5,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, type Manifest } from "@baton/core";
 import { makeHarnessEnvironment, startedMarker, waitFor, type HarnessEnvironment, processAlive } from "@baton/testing";
-import { airflowId, assetUri } from "./ids.js";
+import { EXPECTED_METADATA, ORDER_COUNT, STANDALONE_CHECKS } from "@baton/testing/fixtures";
+import { airflowId, assetUri, checkTaskId } from "./ids.js";
 import { airflowPython, type DagTestReport } from "./testing/airflow.js";
 import { airflowHarness } from "./__tests__/harness.js";
 
@@ -54,12 +55,28 @@ describe("Airflow parses the emitted DAG file", () => {
     expect(Object.keys(dags).sort()).toEqual(["baton_assets", ...manifest.schedules.map((s) => `baton_schedule_${s.name}`), ...manifest.sensors.map((s) => `baton_sensor_${s.name}`)].sort());
 
     const expectAssetDag = (dag: DescribedDag, ids: readonly string[]) => {
-      expect(Object.keys(dag.tasks).sort()).toEqual(["committed", "outcome", "plan", ...ids.map(airflowId)].sort());
+      const inDag = new Set(ids);
+      const assets = manifest.assets.filter((a) => inDag.has(a.id));
+      const standalone = assets.flatMap((a) => a.checks.filter((c) => c.standalone).map((c) => ({ a, c, taskId: checkTaskId(a.id, c.name) })));
+      const checkTasks = [...standalone.map((x) => x.taskId), ...(assets.some((a) => a.checks.some((c) => !c.standalone)) ? ["inline_checks"] : [])];
+      expect(Object.keys(dag.tasks).sort()).toEqual(["committed", "outcome", "plan", ...ids.map(airflowId), ...checkTasks].sort());
       expect(dag.tasks.committed).toMatchObject({ operator: "BatonCommittedOperator", triggerRule: "all_done", upstream: ids.map(airflowId).sort() });
       // The run's outcome is the only leaf, downstream of every other task, and runs whatever they did.
       expect(dag.tasks.outcome).toMatchObject({ operator: "BatonRunOutcomeOperator", triggerRule: "all_done", retries: 0 });
-      expect(dag.tasks.outcome!.upstream).toEqual(["plan", ...ids.map(airflowId)].sort());
-      const inDag = new Set(ids);
+      expect(dag.tasks.outcome!.upstream).toEqual(["plan", ...ids.map(airflowId), ...checkTasks].sort());
+      // A standalone check: after its target and inputs in this DAG, reading them, writing nothing.
+      for (const { a, c, taskId } of standalone) {
+        const t = dag.tasks[taskId]!;
+        const reads = [a.id, ...(c.deps ?? []).map((d) => d.id)];
+        expect({ taskId, operator: t.operator, upstream: t.upstream, inlets: t.inlets, outlets: t.outlets, name: t.displayName }).toEqual({
+          taskId,
+          operator: "BatonCheckOperator",
+          upstream: reads.filter((r) => inDag.has(r)).map(airflowId).sort(),
+          inlets: reads.map(assetUri).sort(),
+          outlets: [],
+          name: `check ${a.id}:${c.name}`,
+        });
+      }
       for (const id of ids) {
         const a = manifest.assets.find((x) => x.id === id)!;
         const t = dag.tasks[airflowId(id)]!;
@@ -73,7 +90,7 @@ describe("Airflow parses the emitted DAG file", () => {
     const all = dags.baton_assets!;
     // Never scheduled; partitioned at run time, so a trigger may carry Airflow's own partition_key.
     expect(all.timetable).toBe("PartitionedAtRuntime");
-    expect(all.params).toEqual(["assets", "partition_key", "partition_range"]);
+    expect(all.params).toEqual(["assets", "checks", "partition_key", "partition_range"]);
     expectAssetDag(all, manifest.assets.map((a) => a.id));
 
     const s = manifest.schedules[0]!;
@@ -121,7 +138,7 @@ describe("what Airflow's UI shows, read from its REST API", () => {
     const all = await rest<{ doc_md: string; params: Record<string, unknown> }>("/api/v2/dags/baton_assets/details");
     expect(all.doc_md).toContain(`Every Baton asset (${manifest.assets.length}, in groups`);
     expect(all.doc_md).not.toContain("Build Airflow DAGs");
-    expect(Object.keys(all.params).sort()).toEqual(["assets", "partition_key", "partition_range"]);
+    expect(Object.keys(all.params).sort()).toEqual(["assets", "checks", "partition_key", "partition_range"]);
     const s = manifest.schedules.find((x) => x.name === "daily_events")!;
     const scheduled = await rest<{ doc_md: string; timetable_description: string; timetable_summary: string }>(`/api/v2/dags/baton_schedule_${s.name}/details`);
     expect(scheduled.doc_md).toContain(s.description!);
@@ -167,7 +184,8 @@ describe("what Airflow's UI shows, read from its REST API", () => {
     const structure = await rest<{ nodes: { id: string; label: string; children?: { id: string }[] | null }[] }>("/ui/structure/structure_data", { dag_id: "baton_assets" });
     const groups = Object.fromEntries(structure.nodes.filter((n) => n.children).map((n) => [n.id, n.children!.map((c) => c.id).sort()]));
     const expected: Record<string, string[]> = {};
-    for (const a of manifest.assets) (expected[airflowId(a.group)] ??= []).push(airflowId(a.id));
+    // A standalone check's task sits in its asset's group.
+    for (const a of manifest.assets) (expected[airflowId(a.group)] ??= []).push(airflowId(a.id), ...a.checks.filter((c) => c.standalone).map((c) => checkTaskId(a.id, c.name)));
     for (const ids of Object.values(expected)) ids.sort();
     expect(groups).toEqual(expected);
   });
@@ -357,6 +375,67 @@ describe("Airflow's records tell what happened (issue 10)", () => {
     const pid = Number(readFileSync(startedMarker(environment, "truth/sleeper"), "utf8").trim());
     await waitFor(() => !processAlive(pid), { what: `the cancelled Node step (pid ${pid}) to exit` });
     expect(await store.readRecord(["truth", "sleeper"], undefined)).toBeUndefined();
+  });
+});
+
+describe("standalone checks on Airflow (CHECKS-CONTRACT.md §4)", () => {
+  const rest = async <T>(path: string, options: { params?: Record<string, string>; method?: string; json?: unknown } = {}) => {
+    const r = await harness.driver().request<{ status: number; body: T }>("rest", { path, ...options });
+    expect({ path, status: r.status, body: r.status === 200 ? null : r.body }).toEqual({ path, status: 200, body: null });
+    return r.body;
+  };
+  const { matchesOrders, failsOnPurpose } = STANDALONE_CHECKS;
+  const task = (c: { asset: string; check: string }) => checkTaskId(c.asset, c.check);
+
+  it("each check task records its verdict; clearing one through the REST API re-runs just that check; the metadata is in the asset events", async () => {
+    const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { assets: ["raw/orders", ORDER_COUNT] } });
+    // The failed error check fails its task and the run; the asset's task succeeded.
+    expect([run.state, run.tasks[airflowId(ORDER_COUNT)]?.state]).toEqual(["failed", "success"]);
+    expect([matchesOrders, failsOnPurpose].map((c) => [c.check, run.tasks[task(c)]?.state])).toEqual([
+      [matchesOrders.check, "success"],
+      [failsOnPurpose.check, "failed"],
+    ]);
+    expect(run.tasks.inline_checks?.state).toBe("skipped");
+    const verdict = run.tasks[task(failsOnPurpose)]?.xcom?.baton as { checks: { check: string; passed: boolean; severity: string }[]; error: { message: string } };
+    expect(verdict.checks).toEqual([expect.objectContaining({ check: failsOnPurpose.check, passed: false, severity: "error" })]);
+    expect(verdict.error.message).toContain(failsOnPurpose.check);
+
+    // The metadata as the UI's asset events show it.
+    const { asset_events: events } = await rest<{ asset_events: { uri: string; extra: Record<string, unknown> }[] }>("/api/v2/assets/events", {
+      params: { source_dag_id: "baton_assets", source_run_id: run.runId },
+    });
+    expect(events.find((e) => e.uri === assetUri(ORDER_COUNT))?.extra.metadata).toMatchObject(EXPECTED_METADATA[ORDER_COUNT]!);
+    expect(events.find((e) => e.uri === assetUri("raw/orders"))?.extra.metadata).toMatchObject(EXPECTED_METADATA["raw/orders"]!);
+
+    // Clear just the matches_orders task instance, no downstream, as the UI's Clear does; then the run resumes.
+    const cleared = await rest<{ task_instances: { task_id: string }[] }>("/api/v2/dags/baton_assets/clearTaskInstances", {
+      method: "POST",
+      json: { dag_run_id: run.runId, task_ids: [task(matchesOrders)], only_failed: false, include_downstream: false, include_upstream: false, dry_run: false },
+    });
+    expect(cleared.task_instances.map((t) => t.task_id)).toEqual([task(matchesOrders)]);
+    const again = await harness.driver().request<DagTestReport>("resume", { dagId: "baton_assets", runId: run.runId });
+    expect([again.tasks[task(matchesOrders)]?.state, again.tasks[task(matchesOrders)]?.tryNumber]).toEqual(["success", 2]);
+    // Nothing else ran again, and nothing was materialized again.
+    for (const id of ["plan", airflowId("raw/orders"), airflowId(ORDER_COUNT), task(failsOnPurpose), "outcome"]) {
+      expect({ id, tryNumber: again.tasks[id]?.tryNumber, state: again.tasks[id]?.state }).toEqual({ id, tryNumber: run.tasks[id]?.tryNumber, state: run.tasks[id]?.state });
+    }
+    expect(again.materializations).toEqual(run.materializations);
+    const rerun = again.tasks[task(matchesOrders)]?.xcom?.baton as { checks: { check: string; passed: boolean }[] };
+    expect(rerun.checks).toEqual([expect.objectContaining({ check: matchesOrders.check, passed: true })]);
+  });
+
+  it("conf checks runs chosen checks alone: only their tasks run, no asset task, no asset event; an unknown check fails the plan", async () => {
+    const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { checks: [`${ORDER_COUNT}:${matchesOrders.check}`] } });
+    expect([run.state, run.tasks[task(matchesOrders)]?.state, run.tasks[airflowId(ORDER_COUNT)]?.state, run.tasks[task(failsOnPurpose)]?.state]).toEqual([
+      "success",
+      "success",
+      "skipped",
+      "skipped",
+    ]);
+    expect(run.materializations).toEqual([]);
+    const wrong = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { checks: [`${ORDER_COUNT}:nope`] } });
+    expect([wrong.state, wrong.tasks.plan?.state]).toEqual(["failed", "failed"]);
+    expect(String(wrong.tasks.plan?.xcom?.baton_plan?.error)).toContain(`check '${ORDER_COUNT}:nope' is not a check of this DAG's assets`);
   });
 });
 
