@@ -111,6 +111,14 @@ async function launch(assets: string[], checks: { asset: string; name: string }[
   return finished(expectType(launchRun, "LaunchRunSuccess", `launchRun of ${[...assets, ...checks.map((c) => `${c.asset}:${c.name}`)].join(", ")}`).run!.runId);
 }
 
+interface CheckOnly {
+  materialized: RunInfo;
+  stored: { contentHash: string } | undefined;
+  passed: RunInfo;
+  failed: RunInfo;
+  standalone: RunInfo;
+}
+
 const evaluations = (run: RunInfo) => run.eventConnection.events.flatMap((e) => (e.evaluation ? [e.evaluation] : []));
 const step = (run: RunInfo, key: string) => run.stepStats.find((s) => s.stepKey === key);
 const entries = (list: Entry[]) => Object.fromEntries(list.map((e) => [e.label, e.intRepr ?? e.text ?? e.jsonString ?? e.codeReferences]));
@@ -181,13 +189,17 @@ beforeAll(async () => {
   });
   start("blocking", () => launch(["blocked", "after_blocked", "soft", "after_soft"], [{ asset: "blocked", name: "never" }, { asset: "soft", name: "tiny" }]));
   start("checkOnly", async () => {
-    const materialized = await launch(["gate"], [{ asset: "gate", name: "under_limit" }, { asset: "gate", name: "under_strict" }]);
+    const materialized = await launch(["gate", "limits"], [{ asset: "gate", name: "under_limit" }, { asset: "gate", name: "under_strict" }, { asset: "gate", name: "under_limits" }]);
     const stored = await store.readRecord(["gate"], undefined);
     // A compute would now store 1000 and fail both checks; the stored 5 passes under_limit only.
     setting("gate-value", 1_000);
     setting("strict", 1);
-    const [passed, failed] = await Promise.all([launch([], [{ asset: "gate", name: "under_limit" }]), launch([], [{ asset: "gate", name: "under_strict" }])]);
-    return { materialized, stored, passed, failed };
+    const [passed, failed, standalone] = await Promise.all([
+      launch([], [{ asset: "gate", name: "under_limit" }]),
+      launch([], [{ asset: "gate", name: "under_strict" }]),
+      launch([], [{ asset: "gate", name: "under_limits" }]),
+    ]);
+    return { materialized, stored, passed, failed, standalone };
   });
   start("backfill", () => backfill(["days"], ["2024-01-01", "2024-01-02", "2024-01-03"]));
   start("range", () => rangeRun("days", "2024-01-03", "2024-01-04"));
@@ -224,16 +236,42 @@ describe("asset checks", () => {
   });
 
   it("a check runs on its own against the stored output (the UI's Execute check): no compute, no materialization", async () => {
-    const { materialized, stored, passed, failed } = await result<{ materialized: RunInfo; stored: { contentHash: string } | undefined; passed: RunInfo; failed: RunInfo }>("checkOnly");
-    expect(materialized.status).toBe("SUCCESS");
+    const { materialized, stored, passed, failed } = await result<CheckOnly>("checkOnly");
+    expect(materialized.status, failures(materialized)).toBe("SUCCESS");
     expect(passed.status, failures(passed)).toBe("SUCCESS");
     expect(evaluations(passed)).toEqual([{ checkName: "under_limit", success: true, severity: "ERROR", partition: null, assetKey: { path: ["gate"] } }]);
     expect(passed.assetMaterializations).toEqual([]);
     expect(evaluations(failed)).toEqual([{ checkName: "under_strict", success: false, severity: "ERROR", partition: null, assetKey: { path: ["gate"] } }]);
     expect(failed.assetMaterializations).toEqual([]);
-    // Dagster fails a step whose blocking check failed, also when the check ran alone (execute_step.py).
-    expect(failures(failed)).toContain("blocking asset check");
+    // The check step fails after recording the evaluation: Baton's Failure (core's CHECK_FAILED),
+    // raised before Dagster's own blocking-check error would be (execute_step.py).
+    expect(step(failed, "gate")?.status).toBe("FAILURE");
+    expect(failures(failed)).toMatch(/gate: BatonError: asset "gate": asset check "under_strict" failed \(severity error\)/);
     expect((await store.readRecord(["gate"], undefined))?.contentHash, "the stored output was rewritten").toBe(stored?.contentHash);
+  });
+});
+
+describe("a standalone check (assetCheck)", () => {
+  it("is an asset check of its own op, downstream of its target and its input in Dagster's asset graph, not blocking", async () => {
+    const { assetNodes } = await gql<{ assetNodes: { assetChecksOrError: { checks?: { name: string; blocking: boolean; additionalAssetKeys: { path: string[] }[]; canExecuteIndividually: string }[] } }[] }>(
+      `{ assetNodes(assetKeys: [{ path: ["gate"] }]) { assetChecksOrError { ... on AssetChecks { checks { name blocking additionalAssetKeys { path } canExecuteIndividually } } } } }`,
+    );
+    const checks = Object.fromEntries((assetNodes[0]?.assetChecksOrError.checks ?? []).map((c) => [c.name, c]));
+    expect(checks.under_limits).toEqual({ name: "under_limits", blocking: false, additionalAssetKeys: [{ path: ["limits"] }], canExecuteIndividually: "CAN_EXECUTE" });
+    expect(checks.under_limit?.additionalAssetKeys).toEqual([]);
+  });
+
+  it("runs in its own step after its target and its input when they materialize, and alone on what they stored", async () => {
+    const { materialized, standalone } = await result<CheckOnly>("checkOnly");
+    const ran = (run: RunInfo) => run.stepStats.filter((s) => s.stepKey === "gate_under_limits");
+    const [own] = ran(materialized);
+    expect(own?.status, failures(materialized)).toBe("SUCCESS");
+    expect(own!.startTime!, "the check's step starts after its target's (and its input's) step ended").toBeGreaterThanOrEqual(step(materialized, "gate")!.endTime!);
+    expect(evaluations(materialized).find((e) => e.checkName === "under_limits")).toEqual({ checkName: "under_limits", success: true, severity: "ERROR", partition: null, assetKey: { path: ["gate"] } });
+    expect(standalone.status, failures(standalone)).toBe("SUCCESS");
+    expect(standalone.stepStats.map((s) => s.stepKey)).toEqual(["gate_under_limits"]);
+    expect(evaluations(standalone)).toEqual([{ checkName: "under_limits", success: true, severity: "ERROR", partition: null, assetKey: { path: ["gate"] } }]);
+    expect(standalone.assetMaterializations).toEqual([]);
   });
 });
 

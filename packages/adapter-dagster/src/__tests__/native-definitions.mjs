@@ -4,7 +4,7 @@
 import pl from "nodejs-polars";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { asset, dailyPartitions, definitions } from "@baton/core";
+import { asset, assetCheck, dailyPartitions, definitions } from "@baton/core";
 
 const control = () => {
   const dir = process.env.NATIVE_CONTROL_DIR;
@@ -32,6 +32,18 @@ export const gate = asset({
     { name: "under_limit", severity: "error", description: "value <= 10", check: (df) => df.getColumn("value").max() <= 10 },
     { name: "under_strict", severity: "error", description: "value <= the strict file", check: (df) => df.getColumn("value").max() <= setting("strict", 10) },
   ],
+});
+
+/** The limit gate's standalone check reads: an input of the check's own. */
+export const limits = asset({ key: "limits", group: "gate", compute: () => values("limit", [10]) });
+
+/** A standalone check: an asset check in an op of its own, downstream of gate and limits. */
+export const underLimits = assetCheck({
+  name: "under_limits",
+  asset: gate,
+  inputs: { limits },
+  description: "value <= the stored limit",
+  check: (df, { limits: l }) => df.getColumn("value").max() <= l.getColumn("limit").max(),
 });
 
 export const blocked = asset({
@@ -118,6 +130,7 @@ export const wedged = asset({
 });
 
 export default definitions({
-  assets: [gate, blocked, afterBlocked, soft, afterSoft, days, poolA, poolB, openA, openB, wedged],
+  checks: [underLimits],
+  assets: [gate, limits, blocked, afterBlocked, soft, afterSoft, days, poolA, poolB, openA, openB, wedged],
   pools: { warehouse: { limit: 1, description: "one session at a time" }, open: { limit: 2 } },
 });
