@@ -19,6 +19,8 @@ const EXAMPLE = fileURLToPath(new URL("../../../examples/customer-metrics/", imp
 const FLOW = "customer-metrics"; // the default: the example's package name
 const PARTITION = "2024-01-15";
 const ASSETS = ["orders", "customers", "customer_metrics", "published_metrics", "daily_revenue"];
+// The task runs of that run: the assets' and the example's standalone check's (on orders, reading customers).
+const TASKS = [...ASSETS, "check orders:orders_have_customers"];
 // Hashes of the assets that write data (published_metrics writes none).
 const DATA_ASSETS = ["orders", "customers", "customer_metrics", "daily_revenue"];
 
@@ -122,7 +124,8 @@ describe("prefect: a relocated build runs with only what it declares", { timeout
     // The pull step is the folder prefect deploy ran in (the worker sets no BATON_PROJECT_DIR): the copy, not the build folder.
     expect(deployment.pull_steps).toEqual(expectedPullSteps(relocated.dir));
     const deployed = (await call("POST", "/deployments/filter", { work_pools: { name: { any_: ["baton"] } } })) as unknown as Json[];
-    expect(deployed.map((d) => d.name).sort()).toEqual(["materialize", "nightly_revenue", "orders_landed", "orders_landed-runs"]);
+    // The example has checks: the checks flow's deployment "checks" too.
+    expect(deployed.map((d) => d.name).sort()).toEqual(["checks", "materialize", "nightly_revenue", "orders_landed", "orders_landed-runs"]);
 
     const workerLog = join(tmp, "worker.log");
     const log = openSync(workerLog, "a");
@@ -148,11 +151,11 @@ describe("prefect: a relocated build runs with only what it declares", { timeout
     const taskRuns = await waitFor(
       async () => {
         const runs = (await call("POST", "/task_runs/filter", { flow_runs: { id: { any_: [created.id] } } })) as unknown as Json[];
-        return runs.length === ASSETS.length && runs.every((r) => r.state?.type === "COMPLETED") ? runs : undefined;
+        return runs.length === TASKS.length && runs.every((r) => r.state?.type === "COMPLETED") ? runs : undefined;
       },
-      { what: `the ${ASSETS.length} task runs of flow run ${created.id} to be recorded COMPLETED` },
+      { what: `the ${TASKS.length} task runs of flow run ${created.id} to be recorded COMPLETED` },
     );
-    expect(taskRuns.map((r) => r.name.split(" [")[0]).sort()).toEqual([...ASSETS].sort());
+    expect(taskRuns.map((r) => r.name.split(" [")[0]).sort()).toEqual([...TASKS].sort());
     expect(taskRuns.find((r) => r.name.startsWith("daily_revenue"))!.name).toBe(`daily_revenue [${PARTITION}]`);
 
     const events = await waitFor(
