@@ -181,4 +181,5 @@ describe("prefect: the example's default run", { timeout: 600_000 }, () => {
   });
 });
 
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+// Generous: removing the builds and stores takes more than vitest's 10 s hook default on a loaded machine.
+afterAll(() => rmSync(tmp, { recursive: true, force: true }), 120_000);
