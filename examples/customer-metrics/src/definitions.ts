@@ -1,4 +1,4 @@
-import { asset, assetCheck, dailyPartitions, definitions, env, input, schedule, sensor, storageClient } from "@baton/core";
+import { asset, assetCheck, dailyPartitions, definitions, env, input, schedule, sensor, storageClient } from "@baton/core/authoring";
 import { calculateCustomerMetrics, ordersWithoutCustomer, summarizeDay } from "./logic/metrics.js";
 import { generateCustomers, generateOrders } from "./logic/generate.js";
 

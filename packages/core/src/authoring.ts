@@ -31,7 +31,7 @@ export {
 export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
 export { assetCheck, isAssetCheckDefinition, type AssetCheckConfig, type AssetCheckDefinition, type CheckedOutput, type CheckVerdict, type PartitionsOf } from "./asset-check.js";
 export { resource, env, secret, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
-export type { CatalogClient, StorageClient } from "./protocols.js";
+export { localStorage, storageClient, type CatalogClient, type StorageClient } from "./protocols.js";
 export type { PartitionsDefinition, TimePartitionsDefinition, StaticPartitionsDefinition, PartitionMapping, TimeWindow, PartitionKeyRange } from "./partitions/types.js";
 export {
   hourlyPartitions,

@@ -3,7 +3,7 @@ export { BatonError, BatonValidationError, StepCancelled, isRetryable, DETERMINI
 // helpers): one list, in authoring.ts; what follows is the runtime beside it.
 export * from "./authoring.js";
 export { resolveConfig } from "./resource.js";
-export { LocalStorageClient, S3StorageClient, localStorage, openStorageClient, storageClient, type CatalogClient, type StorageClient } from "./protocols.js";
+export { LocalStorageClient, S3StorageClient, openStorageClient } from "./protocols.js";
 export * from "./partitions/index.js";
 export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";
 export { cronProblem, timezoneProblem, previousTick, nextTick, prefectSchedules, repeatsEveryHour, type PrefectSchedule } from "./cron.js";
