@@ -1,13 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { withFileLock } from "./lock.js";
 import type { MotoServer } from "./moto.js";
 import { freePort } from "./port.js";
-import { processAlive } from "./process.js";
-import { waitFor } from "./wait.js";
+import { startServerProcess } from "./server-process.js";
 
 /**
  * Apache Iceberg's own REST catalog (`org.apache.iceberg.rest.RESTCatalogServer`, the code behind the
@@ -172,10 +171,14 @@ export async function startIcebergCatalog(s3: MotoServer, options: IcebergCatalo
   const uri = `http://127.0.0.1:${port}`;
   const scratch = mkdtempSync(join(tmpdir(), "baton-iceberg-rest-"));
   const logFile = join(scratch, "server.log");
-  const out = openSync(logFile, "a");
   const keys = { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY!, AWS_REGION: s3.env.AWS_REGION ?? "us-east-1" };
-  const child: ChildProcess = spawn("java", [`-Xmx${options.heap ?? "512m"}`, "-cp", classpath, LAUNCHER_CLASS], {
-    stdio: ["ignore", out, out],
+  const server = await startServerProcess({
+    what: "the Iceberg REST catalog",
+    command: "java",
+    args: [`-Xmx${options.heap ?? "512m"}`, "-cp", classpath, LAUNCHER_CLASS],
+    logFile,
+    url: uri,
+    ready: async () => (await fetch(`${uri}/v1/config`)).ok,
     env: {
       ...process.env,
       ...keys,
@@ -190,19 +193,6 @@ export async function startIcebergCatalog(s3: MotoServer, options: IcebergCatalo
       CATALOG_CLIENT_REGION: keys.AWS_REGION,
     },
   });
-  let exited = false;
-  child.once("exit", () => (exited = true));
-  const stopNow = () => {
-    if (!exited && child.pid !== undefined && processAlive(child.pid)) child.kill("SIGKILL");
-  };
-  process.once("exit", stopNow);
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`the Iceberg REST catalog exited before answering (see ${logFile})`);
-      return (await fetch(`${uri}/v1/config`)).ok;
-    },
-    { what: `the Iceberg REST catalog to answer on ${uri} (log: ${logFile})` },
-  );
   return {
     uri,
     warehouse,
@@ -217,11 +207,7 @@ export async function startIcebergCatalog(s3: MotoServer, options: IcebergCatalo
       ICEBERG_S3_SECRET_ACCESS_KEY: keys.AWS_SECRET_ACCESS_KEY,
     },
     stop: async () => {
-      process.removeListener("exit", stopNow);
-      if (!exited && child.pid !== undefined) {
-        child.kill("SIGTERM");
-        await waitFor(() => exited || !processAlive(child.pid!), { what: `the Iceberg REST catalog (pid ${child.pid}) to exit`, timeoutMs: 30_000 }).catch(() => child.kill("SIGKILL"));
-      }
+      await server.stop();
       rmSync(scratch, { recursive: true, force: true });
     },
   };

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./port.js";
 import { ensurePythonEnv } from "./python-env.js";
-import { processAlive } from "./process.js";
-import { waitFor } from "./wait.js";
+import { startServerProcess } from "./server-process.js";
 
 export interface MotoServer {
   /** `http://127.0.0.1:<port>`. */
@@ -45,25 +43,15 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   const logDir = join(tmpdir(), "baton-moto");
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `moto-${port}.log`);
-  const out = openSync(logFile, "a");
-  const child: ChildProcess = spawn(venv.bin("moto_server"), ["-H", "127.0.0.1", "-p", String(port)], {
-    stdio: ["ignore", out, out],
+  const server = await startServerProcess({
+    what: "moto_server",
+    command: venv.bin("moto_server"),
+    args: ["-H", "127.0.0.1", "-p", String(port)],
     env: { ...process.env, ...options.env },
+    logFile,
+    url: endpoint,
+    ready: async () => (await fetch(`${endpoint}/moto-api/`)).ok,
   });
-  let exited = false;
-  child.once("exit", () => (exited = true));
-  const stopNow = () => {
-    if (!exited && child.pid !== undefined && processAlive(child.pid)) child.kill("SIGKILL");
-  };
-  process.once("exit", stopNow);
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`moto_server exited before answering (see ${logFile})`);
-      const res = await fetch(`${endpoint}/moto-api/`);
-      return res.ok;
-    },
-    { what: `moto_server to answer on ${endpoint} (log: ${logFile})` },
-  );
   const createBucket = async (name: string) => {
     const res = await fetch(`${endpoint}/${name}`, { method: "PUT" });
     if (!res.ok) throw new Error(`moto: creating bucket ${name} failed: ${res.status} ${await res.text()}`);
@@ -82,12 +70,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
     },
     storageUrl: (prefix) => `s3://${bucket}/${prefix.replace(/^\/+/, "")}`,
     createBucket,
-    stop: async () => {
-      process.removeListener("exit", stopNow);
-      if (exited || child.pid === undefined) return;
-      child.kill("SIGTERM");
-      await waitFor(() => exited || !processAlive(child.pid!), { what: `moto_server (pid ${child.pid}) to exit`, timeoutMs: 30_000 }).catch(() => child.kill("SIGKILL"));
-    },
+    stop: server.stop,
   };
 }
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from airflow.sdk import (
     Asset,
@@ -391,26 +391,14 @@ class BatonAssetOperator(_BatonStepOperator):
                 if not judged.ok:
                     break
         except AirflowTaskTimeout:
-            # Airflow's execution_timeout (the backstop) fired before core's own limit; run_step
-            # has killed Node on the way out. The summary says so, as the task log does.
-            limit = (
-                self.execution_timeout.total_seconds() if self.execution_timeout else 0
-            )
-            judged = Verdict(
-                ok=False,
-                retryable=True,
-                message=f"{self.asset_id}: timed out after {limit:g} s (Airflow's execution_timeout)",
-            )
+            # The summary says so, as the task log does.
+            judged = _timed_out(self.execution_timeout, self.asset_id)
             ti.xcom_push(key="baton", value=self._summary(outcomes, judged, secrets))
             raise
         summary = self._summary(outcomes, judged, secrets)
         ti.xcom_push(key="baton", value=summary)
         if not judged.ok:
-            message = redactor(secrets)(judged.message)
-            # Cancelled, deterministic (exit 3, no Node): a retry cannot help.
-            if judged.retryable:
-                raise AirflowException(message)
-            raise AirflowFailException(message)
+            _fail_task(judged, secrets)
         keys = [m["partitionKey"] for m in _events(outcomes, "materialization")]
         if not keys:
             reasons = [e["reason"] for e in _events(outcomes, "asset_skipped")]
@@ -588,23 +576,13 @@ class BatonCheckOperator(_BatonStepOperator):
         except _StopChecks:
             pass
         except AirflowTaskTimeout:
-            limit = (
-                self.execution_timeout.total_seconds() if self.execution_timeout else 0
-            )
-            judged = Verdict(
-                ok=False,
-                retryable=True,
-                message=f"check {', '.join(self.refs)}: timed out after {limit:g} s (Airflow's execution_timeout)",
-            )
+            judged = _timed_out(self.execution_timeout, f"check {', '.join(self.refs)}")
             ti.xcom_push(key="baton", value=self._summary(outcomes, judged, secrets))
             raise
         summary = self._summary(outcomes, judged, secrets)
         ti.xcom_push(key="baton", value=summary)
         if not judged.ok:
-            message = redactor(secrets)(judged.message)
-            if judged.retryable:
-                raise AirflowException(message)
-            raise AirflowFailException(message)
+            _fail_task(judged, secrets)
 
     def _summary(
         self, outcomes: list[StepResult], judged: Verdict, secrets: list[str]
@@ -932,3 +910,23 @@ __all__ = [
     "cursor_variable",
     "run_id_for",
 ]
+
+
+def _timed_out(execution_timeout: timedelta | None, subject: str) -> Verdict:
+    """Airflow's execution_timeout (the backstop) fired before core's own limit; run_step has
+    killed Node on the way out."""
+    limit = execution_timeout.total_seconds() if execution_timeout else 0
+    return Verdict(
+        ok=False,
+        retryable=True,
+        message=f"{subject}: timed out after {limit:g} s (Airflow's execution_timeout)",
+    )
+
+
+def _fail_task(judged: Verdict, secrets: list[str]) -> NoReturn:
+    """Fail the task with the step's message; cancelled or deterministic (exit 3, no Node):
+    a retry cannot help, so no retry."""
+    message = redactor(secrets)(judged.message)
+    if judged.retryable:
+        raise AirflowException(message)
+    raise AirflowFailException(message)

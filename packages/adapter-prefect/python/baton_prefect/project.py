@@ -635,28 +635,12 @@ class BatonProject:
         if partition_key is not None:
             base += ["--partition", partition_key]
 
-        on_event = _step_logger(logger, environment, asset)
-        stop = threading.Event()
-        self._steps.add(stop)
         timeout = spec.get("timeoutSeconds")
         limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
-        deadline = threading.Timer(limit, stop.set) if limit else None
-        try:
-            if self._cancelled.is_set():
-                raise BatonStepError(
-                    asset, "the flow run was cancelled", retryable=False
-                )
-            if deadline is not None:
-                # Prefect's timeout cannot interrupt a worker thread blocked on Node's output
-                # (prefect/task_engine.py warns so): this stops Node at the same limit.
-                deadline.daemon = True
-                deadline.start()
-            result = self._run_step("run", base, environment, logger, on_event, stop)
-        finally:
-            if deadline is not None:
-                deadline.cancel()
-            self._steps.discard(stop)
-        timed_out = stop.is_set() and not self._cancelled.is_set()
+        result, stopped = self._run_bounded(
+            "run", base, asset, limit, environment, logger
+        )
+        timed_out = stopped and not self._cancelled.is_set()
         materializations = [
             m for m in result.of_type("materialization") if m["asset"] == asset
         ]
@@ -727,25 +711,11 @@ class BatonProject:
         args += ["--run-id", str(flow_run.get_id() or "adhoc")]
         if partition_key is not None:
             args += ["--partition", partition_key]
-        stop = threading.Event()
-        self._steps.add(stop)
         timeout = spec.get("timeoutSeconds")
         limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
-        deadline = threading.Timer(limit, stop.set) if limit else None
-        try:
-            if self._cancelled.is_set():
-                raise BatonStepError(
-                    asset, "the flow run was cancelled", retryable=False
-                )
-            if deadline is not None:
-                deadline.daemon = True
-                deadline.start()
-            on_event = _step_logger(logger, environment, asset)
-            result = self._run_step("check", args, environment, logger, on_event, stop)
-        finally:
-            if deadline is not None:
-                deadline.cancel()
-            self._steps.discard(stop)
+        result, stopped = self._run_bounded(
+            "check", args, asset, limit, environment, logger
+        )
         events = [e for e in result.of_type("check") if e["check"] == check]
         rows = environment.redact_all([check_row(e, asset) for e in events])
         if rows:
@@ -758,7 +728,7 @@ class BatonProject:
         judged = _verdict(result, [])
         if self._cancelled.is_set():
             raise BatonStepError(asset, "the flow run was cancelled", retryable=False)
-        if stop.is_set():
+        if stopped:
             raise BatonStepTimeout(
                 asset,
                 f"check {check} timed out after {limit:g} s (the task's timeout_seconds);"
@@ -784,6 +754,38 @@ class BatonProject:
                 asset, f"the check step reported no verdict for check {check}"
             )
         return {"asset": asset, "check": check, "checks": rows}
+
+    def _run_bounded(
+        self,
+        command: str,
+        args: list[str],
+        asset: str,
+        limit: float | None,
+        environment: StepEnvironment,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    ) -> tuple[StepResult, bool]:
+        """Run one asset's `baton-step COMMAND`, stopped after ``limit`` seconds or when the flow
+        run is cancelled; returns the result and whether it was stopped."""
+        stop = threading.Event()
+        self._steps.add(stop)
+        deadline = threading.Timer(limit, stop.set) if limit else None
+        try:
+            if self._cancelled.is_set():
+                raise BatonStepError(
+                    asset, "the flow run was cancelled", retryable=False
+                )
+            if deadline is not None:
+                # Prefect's timeout cannot interrupt a worker thread blocked on Node's output
+                # (prefect/task_engine.py warns so): this stops Node at the same limit.
+                deadline.daemon = True
+                deadline.start()
+            on_event = _step_logger(logger, environment, asset)
+            result = self._run_step(command, args, environment, logger, on_event, stop)
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            self._steps.discard(stop)
+        return result, stop.is_set()
 
     def _run_step(
         self,
