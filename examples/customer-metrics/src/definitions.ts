@@ -55,7 +55,7 @@ const customerMetrics = asset({
   inputs: { orders, customers },
   codeVersion: "1",
   compute: ({ orders, customers }) => calculateCustomerMetrics(orders, customers),
-  checks: [{ name: "spend_is_positive", check: (df) => (df.getColumn("total_spend").min() as number) > 0 }],
+  checks: [{ name: "spend_is_positive", check: (df) => Number(df.getColumn("total_spend").min()) > 0 }],
 });
 
 const publishedMetrics = asset({
@@ -96,10 +96,10 @@ const metricsWhenOrdersChange = sensor({
   description: "Recompute metrics when a new orders drop lands in ORDERS_DROP_DIR",
   evaluate: async ({ cursor }) => {
     const { readdir } = await import("node:fs/promises");
-    const drops = (await readdir(process.env.ORDERS_DROP_DIR ?? ".baton/drops").catch(() => [] as string[])).filter((f) => f.endsWith(".csv")).sort();
-    const fresh = drops.filter((f) => cursor === undefined || f > cursor);
-    if (fresh.length === 0) return { skip: "no new orders drop", cursor };
-    return { runRequests: [{ runKey: fresh.at(-1)! }], cursor: fresh.at(-1) };
+    const drops = (await readdir(process.env.ORDERS_DROP_DIR ?? ".baton/drops").catch((): string[] => [])).filter((f) => f.endsWith(".csv")).sort();
+    const latest = drops.filter((f) => cursor === undefined || f > cursor).at(-1);
+    if (latest === undefined) return { skip: "no new orders drop", cursor };
+    return { runRequests: [{ runKey: latest }], cursor: latest };
   },
 });
 

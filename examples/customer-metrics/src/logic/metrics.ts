@@ -21,7 +21,7 @@ export function summarizeDay(orders: pl.DataFrame, day: string): pl.DataFrame {
   return pl.DataFrame({
     day: pl.Series("day", [day], pl.Utf8),
     orders: pl.Series("orders", [ofDay.height], pl.Int64),
-    revenue: pl.Series("revenue", [ofDay.height === 0 ? 0 : Math.round((ofDay.getColumn("amount").sum() as number) * 100) / 100], pl.Float64),
+    revenue: pl.Series("revenue", [ofDay.height === 0 ? 0 : Math.round(Number(ofDay.getColumn("amount").sum()) * 100) / 100], pl.Float64),
   });
 }
 
