@@ -34,6 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,8 +122,7 @@ def run_node_step(
     redact = Redactor(secrets)
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     timed_out = False
-    with tempfile.TemporaryDirectory(prefix="baton-step-") as scratch:
-        summary_path = Path(scratch) / "summary.json"
+    with _summary_file() as summary_path:
         yielded = 0
         with dg.open_pipes_session(
             # A check op's context wraps the op's; Pipes takes that (an asset check op selects
@@ -198,6 +198,19 @@ def run_node_step(
         )
     if failure is not None:
         raise failure
+
+
+@contextmanager
+def _summary_file() -> Iterator[Path]:
+    """A private empty file Node writes the step's summary to, removed afterwards (one file,
+    not a folder: a warm step is short enough that a folder's create and removal show)."""
+    fd, name = tempfile.mkstemp(prefix="baton-step-", suffix=".json")
+    os.close(fd)
+    try:
+        yield Path(name)
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 def _with_partition_metadata(

@@ -348,11 +348,13 @@ def run_step(
 
     lock = threading.Lock()
     killer: list[threading.Timer] = []
+    # Set (under ``lock``) once the step is over: a late ``cancel`` no longer stops anything.
+    finished = False
 
     def stop() -> None:
         """SIGTERM to Node, then SIGKILL after the grace period; the step counts as cancelled."""
         with lock:
-            if result.cancelled:
+            if result.cancelled or finished:
                 return
             result.cancelled = True
             if proc.poll() is None:
@@ -368,18 +370,18 @@ def run_step(
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda _n, _f: stop())
 
-    watcher: threading.Thread | None = None
     if cancel is not None:
         flag = cancel
 
         def watch() -> None:
-            while proc.poll() is None:
+            # Not joined: it ends by itself within one wait after the step (``finished``), and
+            # joining it would add up to that wait to every step.
+            while not finished and proc.poll() is None:
                 if flag.wait(0.1):
                     stop()
                     return
 
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
+        threading.Thread(target=watch, daemon=True).start()
 
     def read_stderr() -> None:
         assert proc.stderr is not None
@@ -411,13 +413,13 @@ def run_step(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for timer in killer:
-            timer.cancel()
+        with lock:
+            finished = True
+            for timer in killer:
+                timer.cancel()
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         reader.join(timeout=5)
-        if watcher is not None:
-            watcher.join(timeout=1)
     return result
 
 
