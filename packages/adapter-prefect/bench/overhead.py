@@ -7,6 +7,7 @@ per task) and warm (the step worker, its first task apart). Run by bench/overhea
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import statistics
@@ -56,8 +57,17 @@ def main(project_dir: str, iterations: int) -> None:
         "run", ["--asset", "customer_metrics", "--run-id", "bench"]
     )
 
+    # BATON_BENCH_PROFILE=<file>: cProfile the warm phase's Baton tasks into <file> (pstats);
+    # their figures are then inflated by the profiler: read the profile, not the times.
+    profile_path = os.environ.get("BATON_BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_path else None
+
     def phase(
-        n: int, orders: str, customers: str, settings: dict[str, str | None]
+        n: int,
+        orders: str,
+        customers: str,
+        settings: dict[str, str | None],
+        profiled: cProfile.Profile | None = None,
     ) -> dict[str, Any]:
         """The Baton task's first run under `settings`, then `n` rounds of the three paths."""
         for name, value in settings.items():
@@ -72,7 +82,11 @@ def main(project_dir: str, iterations: int) -> None:
         timings: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(n):
             t0 = time.perf_counter()
+            if profiled is not None:
+                profiled.enable()
             ref = node_task("customer_metrics")
+            if profiled is not None:
+                profiled.disable()
             t1 = time.perf_counter()
             native = customer_metrics_polars(orders, customers, str(out))
             t2 = time.perf_counter()
@@ -105,12 +119,18 @@ def main(project_dir: str, iterations: int) -> None:
         # A fresh worker directory: the warm phase's first task starts the worker.
         workers = tempfile.mkdtemp(prefix="baton-workers-")
         warm = phase(
-            n, orders, customers, {"BATON_WORKER": None, "BATON_WORKER_DIR": workers}
+            n,
+            orders,
+            customers,
+            {"BATON_WORKER": None, "BATON_WORKER_DIR": workers},
+            profiler,
         )
         return {"cold": cold, "warm": warm}
 
     with prefect_test_harness(server_startup_timeout=120):
         result = bench(iterations)
+    if profiler is not None and profile_path:
+        profiler.dump_stats(profile_path)
     print("@@bench " + json.dumps({**result, "iterations": iterations}))
 
 
