@@ -413,12 +413,13 @@ def run_step(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        # The handlers first: a forwarded signal's stop() must not wait on the lock held below.
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         with lock:
             finished = True
             for timer in killer:
                 timer.cancel()
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         reader.join(timeout=5)
     return result
 
