@@ -449,6 +449,25 @@ def test_cancel_exits_143_fails_the_asset_cancelled_and_the_worker_exits(
     assert committed == []
 
 
+def test_a_cancel_after_the_step_is_over_stops_nothing(project: Project) -> None:
+    # run_step does not wait for its cancel watcher: a cancel set once it returned must
+    # neither mark that step cancelled nor stop the worker that served it.
+    cancel = threading.Event()
+    result = run_step(
+        project.argv("reports"), project.env(), cwd=project.dir, cancel=cancel
+    )
+    assert result.exit_code == 0, result.stderr
+    pid = worker_pid(project)
+    cancel.set()
+    time.sleep(
+        0.3
+    )  # three of the watcher's waits: long enough for a late stop() to act
+    assert not result.cancelled and result.verdict(["reports"]).ok
+    assert alive(pid), "the worker that served the step is still running"
+    again = run_step(project.argv("reports"), project.env(), cwd=project.dir)
+    assert again.exit_code == 0 and again.verdict(["reports"]).ok
+
+
 @pytest.mark.parametrize(
     ("asset", "message"),
     [
