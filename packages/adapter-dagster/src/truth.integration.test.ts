@@ -75,7 +75,7 @@ describe("one resource's unset variable fails only the assets that use it", () =
   it("an asset without that resource materializes, in a code location whose other resource has no variable", async () => {
     const run = await materialize(["plain"]);
     expect({ status: run.status, plain: run.assets.plain }).toEqual({ status: "success", plain: { status: "success", attempts: 1, error: null } });
-    expect(run.materializations).toEqual([{ asset: "plain", partitionKey: null }]);
+    expect(run.materializations).toEqual([{ asset: "plain", partitionKey: null, metadata: {} }]);
   }, 240_000);
 
   // `dg launch --assets` runs the same command in process (dagster-dg-cli's launch.py: asset_materialize_command_impl).
