@@ -296,6 +296,10 @@ def _redact_deep(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
+# The name of run_step's cancel watcher thread (tests wait for it to end).
+CANCEL_WATCHER = "baton-cancel-watcher"
+
+
 def run_step(
     argv: Sequence[str],
     env: Mapping[str, str],
@@ -381,7 +385,7 @@ def run_step(
                     stop()
                     return
 
-        threading.Thread(target=watch, daemon=True).start()
+        threading.Thread(target=watch, name=CANCEL_WATCHER, daemon=True).start()
 
     def read_stderr() -> None:
         assert proc.stderr is not None

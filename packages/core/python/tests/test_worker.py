@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from baton_core.step import StepResult, run_step, step_command
+from baton_core.step import CANCEL_WATCHER, StepResult, run_step, step_command
 from baton_core.worker import WorkerProcess, start_step_process
 
 CORE = Path(__file__).resolve().parents[2]
@@ -459,9 +459,11 @@ def test_a_cancel_after_the_step_is_over_stops_nothing(project: Project) -> None
     assert result.exit_code == 0, result.stderr
     pid = worker_pid(project)
     cancel.set()
-    time.sleep(
-        0.3
-    )  # three of the watcher's waits: long enough for a late stop() to act
+    # The watcher sees the step is over and ends without stopping anything.
+    wait_for(
+        lambda: not any(t.name == CANCEL_WATCHER for t in threading.enumerate()),
+        "run_step's cancel watcher to end",
+    )
     assert not result.cancelled and result.verdict(["reports"]).ok
     assert alive(pid), "the worker that served the step is still running"
     again = run_step(project.argv("reports"), project.env(), cwd=project.dir)
