@@ -265,33 +265,34 @@ function isResourceDefinition(x: unknown): x is ResourceDefinition<any, any> {
   return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "resource";
 }
 
-/** Names for the manifest and the step, and the objects `definitions()` collects. */
-function resolveResources(
+/**
+ * Names for the manifest and the step, and the objects `definitions()` collects: an asset's or a
+ * sensor's `resources` (`owner` names the asset; `sensor` the sensor, whose errors then say so).
+ */
+export function resolveResources(
   resources: ResourcesConfig | undefined,
-  owner: string,
+  owner: { readonly asset?: string; readonly sensor?: string },
   file: string | undefined,
 ): { names: string[]; objects: Record<string, ResourceDefinition<any, any>> } {
   if (resources === undefined) return { names: [], objects: {} };
+  const prefix = owner.sensor === undefined ? "" : `sensor "${owner.sensor}": `;
+  const where = { asset: owner.asset, file };
+  const hint = `pass the resource objects by name: ${owner.sensor === undefined ? "resources: { warehouse }" : "sensor({ resources: { bucket } })"}`;
   if (Array.isArray(resources)) {
-    const bad = resources.find((r) => typeof r !== "string" || r === "");
+    const bad = (resources as readonly unknown[]).find((r) => typeof r !== "string" || r === "");
     if (bad !== undefined) {
-      throw new BatonError("INVALID_DEFINITION", `resources lists ${JSON.stringify(bad) ?? String(bad)}, not a resource name`, {
-        asset: owner,
-        file,
-        hint: "pass the resource objects by name: resources: { warehouse }",
-      });
+      throw new BatonError("INVALID_DEFINITION", `${prefix}resources lists ${JSON.stringify(bad) ?? String(bad)}, not a resource name`, { ...where, hint });
     }
     return { names: [...new Set(resources as readonly string[])], objects: {} };
   }
   if (typeof resources !== "object" || resources === null) {
-    throw new BatonError("INVALID_DEFINITION", `resources is ${typeof resources}`, { asset: owner, file, hint: "pass the resource objects by name: resources: { warehouse }" });
+    throw new BatonError("INVALID_DEFINITION", `${prefix}resources is ${typeof resources}`, { ...where, hint });
   }
   const objects: Record<string, ResourceDefinition<any, any>> = {};
   for (const [name, r] of Object.entries(resources as Readonly<Record<string, unknown>>)) {
     if (!isResourceDefinition(r)) {
-      throw new BatonError("INVALID_DEFINITION", `resources.${name} is not a resource`, {
-        asset: owner,
-        file,
+      throw new BatonError("INVALID_DEFINITION", `${prefix}resources.${name} is not a resource`, {
+        ...where,
         hint: `declare it with resource({ create, config }) and pass it as resources: { ${name} }`,
       });
     }
@@ -365,7 +366,7 @@ export function asset(definition: object): AssetDefinition<any, any> {
       hint: "use letters, digits, '_' and '-', starting with a letter or '_' (e.g. pool: \"warehouse\")",
     });
   }
-  const { names: resourceNames, objects: resourceDefinitions } = resolveResources(config.resources, id, file);
+  const { names: resourceNames, objects: resourceDefinitions } = resolveResources(config.resources, { asset: id }, file);
   const format = config.io?.format ?? "parquet";
   if (format !== "parquet" && format !== "ipc") {
     throw new BatonError("INVALID_DEFINITION", `unknown io format ${JSON.stringify(format)}`, { asset: id, file, hint: `use "parquet" or "ipc"` });

@@ -1,5 +1,4 @@
-import type { Logger, ResourcesConfig, ResourcesOf } from "./asset.js";
-import { BatonError } from "./errors.js";
+import { resolveResources, type Logger, type ResourcesConfig, type ResourcesOf } from "./asset.js";
 import type { ResourceDefinition } from "./resource.js";
 import type { RunRequest, TickResult } from "./schedule.js";
 import { resolveSelection, type Selection } from "./selection.js";
@@ -55,7 +54,7 @@ export function sensor<R extends ResourcesConfig = readonly string[]>(config: {
   description?: string;
 }): SensorDefinition {
   const at = callerLocation();
-  const { names, objects } = sensorResources(config.name, config.resources, at?.file);
+  const { names, objects } = resolveResources(config.resources, { sensor: config.name }, at?.file);
   const evaluate = config.evaluate as unknown as (context: SensorContext) => SensorTickResult | Promise<SensorTickResult>;
   return {
     kind: "sensor",
@@ -89,35 +88,4 @@ function resolveTick(result: SensorTickResult): TickResult {
       return { ...rest, selection: resolveSelection(selection) };
     }),
   };
-}
-
-function isResourceDefinition(x: unknown): x is ResourceDefinition<any, any> {
-  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "resource";
-}
-
-/** Names for the manifest and the tick, and the objects `definitions()` collects (as for an asset's resources). */
-function sensorResources(
-  sensorName: string,
-  resources: ResourcesConfig | undefined,
-  file: string | undefined,
-): { names: string[]; objects: Record<string, ResourceDefinition<any, any>> } {
-  if (resources === undefined) return { names: [], objects: {} };
-  const hint = "pass the resource objects by name: sensor({ resources: { bucket } })";
-  if (Array.isArray(resources)) {
-    const bad = (resources as readonly unknown[]).find((r) => typeof r !== "string" || r === "");
-    if (bad !== undefined) throw new BatonError("INVALID_DEFINITION", `sensor "${sensorName}": resources lists ${JSON.stringify(bad) ?? String(bad)}, not a resource name`, { file, hint });
-    return { names: [...new Set(resources as readonly string[])], objects: {} };
-  }
-  if (typeof resources !== "object" || resources === null) throw new BatonError("INVALID_DEFINITION", `sensor "${sensorName}": resources is ${typeof resources}`, { file, hint });
-  const objects: Record<string, ResourceDefinition<any, any>> = {};
-  for (const [name, r] of Object.entries(resources as Readonly<Record<string, unknown>>)) {
-    if (!isResourceDefinition(r)) {
-      throw new BatonError("INVALID_DEFINITION", `sensor "${sensorName}": resources.${name} is not a resource`, {
-        file,
-        hint: `declare it with resource({ create, config }) and pass it as resources: { ${name} }`,
-      });
-    }
-    objects[name] = r;
-  }
-  return { names: Object.keys(objects), objects };
 }

@@ -112,7 +112,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   // Each planned asset by its position in run order; the scheduling below works on positions.
   const position = new Map(selected.map((id, i) => [id, i]));
   // A materialization's standalone checks: one step each, at positions after the assets'.
-  const checkNodes = checksOnly ? [] : planned.flatMap((a) => picked(standaloneOf(a.id)).map((check) => ({ target: a, check: defs.checksOf(a.id).find((c) => c.name === check)! })));
+  const checkNodes = checksOnly ? [] : planned.flatMap((a) => defs.checksOf(a.id).filter((c) => only === undefined || only.has(c.name)).map((check) => ({ target: a, check })));
   const total = selected.length + checkNodes.length;
   // The check steps waiting on each asset (its target, and the in-run assets it reads).
   const checksWaitingOn = new Map<string, number[]>();
@@ -276,9 +276,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           const next = parked.get(pool)?.pop();
           if (next !== undefined) ready.push(next);
         }
-        if (at >= selected.length) {
-          // A check step blocks nothing.
-        } else if (results[at]?.status === "success") {
+        if (at < selected.length && results[at]?.status === "success") {
           if (!checksOnly) {
             for (const down of defs.downstream(id)) {
               const d = position.get(down);
@@ -286,7 +284,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
             }
           }
           for (const c of checksWaitingOn.get(id) ?? []) if (waiting[c] && --remaining[c]! === 0) ready.push(c);
-        } else skipDownstream(id);
+        } else if (at < selected.length) skipDownstream(id); // a check step blocks nothing
         // Steps that never wait on IO (an in-memory store) would chain in microtasks and starve the
         // event loop: timers, a signal's abort and SIGINT wait for a turn. Give them one every few ms.
         if (performance.now() - turn < 10) launch();
@@ -333,12 +331,14 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   // the assets the plan skipped (partitioned, no key given) do not fail it.
   const status = results.slice(0, selected.length).every((r) => r?.status === "success") && checkSteps.every((c) => c.status !== "failure") ? "success" : "failure";
   // Every asset of the plan, run or skipped, in the definitions' dependency order; its standalone checks' verdicts after its own.
+  const checksByTarget = new Map<string, AssetRunResult["checks"][number][]>();
+  for (const c of checkSteps) checksByTarget.set(c.asset, [...(checksByTarget.get(c.asset) ?? []), ...c.checks]);
   const assets: Record<string, AssetRunResult> = {};
   for (const a of defs.assets) {
     const at = position.get(a.id);
     const r = at !== undefined ? results[at] : planSkipped.get(a.id);
     if (!r) continue;
-    const more = checkSteps.filter((c) => c.asset === a.id).flatMap((c) => c.checks);
+    const more = checksByTarget.get(a.id) ?? [];
     assets[a.id] = more.length ? { ...r, checks: [...r.checks, ...more] } : r;
   }
   const first = firstInRunOrder(plan, selected.filter((_, i) => results[i]!.status === "failure"));
