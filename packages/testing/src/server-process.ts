@@ -36,13 +36,9 @@ export async function startServerProcess(o: ServerProcessOptions): Promise<Serve
     if (!exited && child.pid !== undefined && processAlive(child.pid)) child.kill("SIGKILL");
   };
   process.once("exit", stopNow);
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`${o.what} exited before answering (see ${o.logFile})`);
-      return o.ready();
-    },
-    { what: `${o.what} to answer on ${o.url} (log: ${o.logFile})` },
-  );
+  // An exit ends the wait at once (waitFor treats a throwing condition as "not yet").
+  await waitFor(async () => exited || (await o.ready()), { what: `${o.what} to answer on ${o.url} (log: ${o.logFile})` });
+  if (exited) throw new Error(`${o.what} exited before answering (see ${o.logFile})`);
   return {
     child,
     stop: async () => {
