@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { keyToString, type AssetKeyLike } from "@baton/core/authoring";
-import type { DbtManifest } from "./artifacts.js";
+import type { DbtManifest, DbtManifestNode } from "./artifacts.js";
 import { DbtError, DbtNodeFailure } from "./errors.js";
 import { readFreshManifest, readManifest } from "./manifest.js";
 import { errorText, resolveDbtExecutable, runDbt, type DbtInvocation } from "./run-dbt.js";
 import { mapRunResults, readRunResults, type DbtCheckOutcome, type DbtMaterializationOutcome } from "./run-results.js";
-import { manifestToSpecs, type DbtAssetSpec, type DbtSourceMapping, type DbtSpecOptions } from "./specs.js";
-import type { DbtManifestNode } from "./artifacts.js";
+import { manifestToSpecs, type DbtAssetSpec, type DbtSpecOptions } from "./specs.js";
 
 export type DbtVars = Readonly<Record<string, unknown>>;
 
@@ -226,4 +225,3 @@ export function dbtBuild(options: DbtBuildOptions & { readonly project: DbtProje
   return options.project.build(options);
 }
 
-export type { DbtSourceMapping };

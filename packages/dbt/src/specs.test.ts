@@ -168,7 +168,7 @@ describe("dbtProject: bad input", () => {
     const marker = join(dirname(dir), "old-dbt-went-on");
     writeFileSync(
       fake,
-      `#!/bin/sh\necho '{"data": {"log_version": 3, "version": "=1.5.12"}, "info": {"name": "MainReportVersion", "level": "info", "msg": "Running with dbt=1.5.12"}}'\nsleep 3\ntouch ${marker}\n`,
+      `#!/bin/sh\necho '{"data": {"log_version": 3, "version": "=1.5.12"}, "info": {"name": "MainReportVersion", "level": "info", "msg": "Running with dbt=1.5.12"}}'\nsleep 3 >/dev/null 2>&1\ntouch ${marker}\n`,
     );
     chmodSync(fake, 0o755);
     const e = await rejection(dbtProject({ projectDir: dir, dbtExecutable: fake }));

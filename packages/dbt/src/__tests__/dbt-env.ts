@@ -22,11 +22,6 @@ export function copyFixture(): string {
   return dir;
 }
 
-/** DuckDB from the dbt venv: write a query's rows as Parquet (standing in for a Baton TS asset's data file). */
-export function writeParquet(env: PythonEnv, sql: string, path: string): void {
-  execFileSync(env.python, ["-c", "import duckdb, sys; duckdb.sql(sys.argv[1]).write_parquet(sys.argv[2])", sql, path]);
-}
-
 /** DuckDB from the dbt venv: a query's rows as JSON objects (to read what dbt wrote). */
 export function query(env: PythonEnv, sql: string, database?: string): Record<string, unknown>[] {
   const script =
