@@ -312,14 +312,13 @@ def _multi_asset(
         # A run that names its checks (the UI's launchpad, a backfill, "Execute check") runs
         # those only. One that names none (a GraphQL launchRun without assetCheckSelection, which
         # Dagster subsets to no check) runs every check of its assets, as Baton's materialize does.
-        if context.run.asset_check_selection is not None:
-            extras[CHECKS_EXTRA] = {a: sorted(n) for a, n in sorted(checks.items())}
         # Checks alone (the UI's "Execute check", a job of AssetSelection.checks(...)): Node
         # runs the selected ones, and only those, on the stored outputs.
         checks_only = not selected
+        if context.run.asset_check_selection is not None or checks_only:
+            extras[CHECKS_EXTRA] = {a: sorted(n) for a, n in sorted(checks.items())}
         if checks_only:
             extras[CHECKS_ONLY_EXTRA] = sorted(checks)
-            extras[CHECKS_EXTRA] = {a: sorted(n) for a, n in sorted(checks.items())}
         targets = [by_key[k] for k in selected] or [by_id[a] for a in sorted(checks)]
         yield from node_step(
             context,

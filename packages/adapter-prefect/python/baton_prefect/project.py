@@ -538,7 +538,6 @@ class BatonProject:
             pool = spec.get("pool")
             if pool:
                 tags.append(pool_tag(pool))
-            timeout = spec.get("timeoutSeconds")
             cached = self.cache and cacheable(spec)
             caching: dict[str, Any] = (
                 # The result is the output's references (JSON), never the frame.
@@ -562,7 +561,7 @@ class BatonProject:
                 retry_delay_seconds=delays,
                 retry_condition_fn=retry_condition,
                 # One partition per task run: the contract's budget is timeoutSeconds plus grace.
-                timeout_seconds=timeout + TIMEOUT_GRACE_SECONDS if timeout else None,
+                timeout_seconds=_task_limit(spec),
                 task_run_name=asset_id,
                 **caching,
             )(run_asset)
@@ -590,14 +589,13 @@ class BatonProject:
                 # ``upstream``: the task runs it waited for (its target's and inputs').
                 return project.run_check(asset, check, partition_key)
 
-            timeout = spec.get("timeoutSeconds")
             found = next(c for c in spec["checks"] if c["name"] == check)
             self._tasks[name] = task(
                 name=name,
                 description=found["description"]
                 or f"Baton check `{check}` of `{asset_id}`",
                 tags=["baton-check", f"group:{spec['group']}"],
-                timeout_seconds=timeout + TIMEOUT_GRACE_SECONDS if timeout else None,
+                timeout_seconds=_task_limit(spec),
                 task_run_name=name,
                 cache_policy=NO_CACHE,
                 persist_result=False,
@@ -636,7 +634,7 @@ class BatonProject:
             base += ["--partition", partition_key]
 
         timeout = spec.get("timeoutSeconds")
-        limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
+        limit = _task_limit(spec)
         result, stopped = self._run_bounded(
             "run", base, asset, limit, environment, logger
         )
@@ -658,14 +656,8 @@ class BatonProject:
                 f" {timeout:g} plus {TIMEOUT_GRACE_SECONDS} s); its Node step was stopped",
             )
         elif not judged.ok:
-            stack = _stack(result)
             error = BatonStepTimeout if _timed_out(result) else BatonStepError
-            failure = error(
-                asset,
-                environment.redact(judged.message),
-                environment.redact(stack) if stack else None,
-                retryable=judged.retryable,
-            )
+            failure = _step_error(error, asset, result, judged, environment)
         if checks:
             create_table_artifact(
                 key=f"{slug(asset)}-checks",
@@ -711,8 +703,7 @@ class BatonProject:
         args += ["--run-id", str(flow_run.get_id() or "adhoc")]
         if partition_key is not None:
             args += ["--partition", partition_key]
-        timeout = spec.get("timeoutSeconds")
-        limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
+        limit = _task_limit(spec)
         result, stopped = self._run_bounded(
             "check", args, asset, limit, environment, logger
         )
@@ -742,13 +733,7 @@ class BatonProject:
                 f"check {check} on {asset}{where} FAILED (severity error)",
             )
         if not judged.ok:
-            stack = _stack(result)
-            raise BatonStepError(
-                asset,
-                environment.redact(judged.message),
-                environment.redact(stack) if stack else None,
-                retryable=judged.retryable,
-            )
+            raise _step_error(BatonStepError, asset, result, judged, environment)
         if not events:
             raise BatonStepError(
                 asset, f"the check step reported no verdict for check {check}"
@@ -940,6 +925,12 @@ def _task_description(spec: ManifestAsset) -> str | None:
     return "\n\n".join(p for p in parts if p) or None
 
 
+def _task_limit(spec: ManifestAsset) -> float | None:
+    """A task run's limit: one partition key's timeoutSeconds plus the grace (contract §1)."""
+    timeout = spec.get("timeoutSeconds")
+    return timeout + TIMEOUT_GRACE_SECONDS if timeout else None
+
+
 def _timed_out(result: StepResult) -> bool:
     """Whether core stopped the attempt at its timeoutSeconds (error code TIMEOUT)."""
     return any(
@@ -966,6 +957,23 @@ def _verdict(result: StepResult, selected: list[str]) -> Verdict:
 def _stack(result: StepResult) -> str | None:
     failures = result.of_type("asset_failure")
     return failures[0]["error"].get("stack") if failures else None
+
+
+def _step_error(
+    error: type[BatonStepError],
+    name: str,
+    result: StepResult,
+    judged: Verdict,
+    environment: StepEnvironment,
+) -> BatonStepError:
+    """The failed step as ``error``: its message and TypeScript stack, both redacted."""
+    stack = _stack(result)
+    return error(
+        name,
+        environment.redact(judged.message),
+        environment.redact(stack) if stack else None,
+        retryable=judged.retryable,
+    )
 
 
 def _emit_materialized(asset: Asset, metadata: dict[str, Any]) -> None:

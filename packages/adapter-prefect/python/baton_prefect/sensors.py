@@ -170,7 +170,7 @@ def evaluate_tick(
 ) -> dict[str, Any]:
     """One tick of the TypeScript sensor (its cursor a Prefect Variable), then one run of
     ``target`` per run request. The sensor's ``log`` lines go to the run logger at their level."""
-    from .project import _stack, _verdict
+    from .project import _step_error, _verdict
 
     logger = get_run_logger()
     spec = project.manifest.sensor(sensor)
@@ -188,13 +188,8 @@ def evaluate_tick(
 
     result = project._run_step("sensor", args, environment, logger, on_event)
     if result.exit_code != 0:
-        judged = _verdict(result, [])
-        stack = _stack(result)
-        raise BatonStepError(
-            sensor,
-            environment.redact(judged.message),
-            environment.redact(stack) if stack else None,
-            retryable=judged.retryable,
+        raise _step_error(
+            BatonStepError, sensor, result, _verdict(result, []), environment
         )
     if result.tick is None:
         raise BatonError(f'the sensor step for "{sensor}" reported no tick')
