@@ -74,6 +74,7 @@ from .resources import (
     storage_credentials,
     with_storage_credentials,
 )
+from .tables import commit_line, commit_rows, table_artifact_key, table_metadata
 
 # Node steps at once in a flow run, as `baton materialize --concurrency` by default;
 # PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS sets another number.
@@ -664,6 +665,7 @@ class BatonProject:
                 table=environment.redact_all([check_row(c, asset) for c in checks]),
                 description=f"Baton asset checks of `{asset}`",
             )
+        _report_tables(asset, materializations, environment, logger)
         metadata = (
             environment.redact_all(_asset_metadata(materializations, spec))
             if materializations
@@ -1011,15 +1013,38 @@ def _retryable(state: State[Any]) -> bool:
 
 
 def _reference(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a materialization's output is: its file (path), or its table and snapshot."""
     meta = event["metadata"]
     return {
         "partition_key": event["partitionKey"],
         "path": meta["path"],
         "format": meta["format"],
+        **table_metadata(event),
         "row_count": meta["rowCount"],
         "content_hash": meta["contentHash"],
         "duration_ms": meta["durationMs"],
     }
+
+
+def _report_tables(
+    asset: str,
+    events: list[dict[str, Any]],
+    environment: StepEnvironment,
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> None:
+    """Each table commit of the task run on its log and in the table artifact ``<asset>-table``
+    (a failing step's commit too: the snapshot exists, the record names it)."""
+    for event in events:
+        line = commit_line(asset, event)
+        if line is not None:
+            logger.log(logging.INFO, environment.redact(line))
+    rows = commit_rows(events)
+    if rows:
+        create_table_artifact(
+            key=table_artifact_key(slug(asset)),
+            table=environment.redact_all(rows),
+            description=f"Baton table commits of `{asset}`",
+        )
 
 
 def _asset_metadata(
@@ -1045,8 +1070,11 @@ def _asset_metadata(
     if len(entries) == 1:
         return {**entries[0], **about}
     rows = [e["row_count"] for e in entries if e["row_count"] is not None]
+    # One table for every partition of the asset: named once, each partition's snapshot below.
+    tables = {e["table"] for e in entries if "table" in e}
     return {
         **about,
+        **({"table": tables.pop()} if len(tables) == 1 else {}),
         "partition_keys": [e["partition_key"] for e in entries],
         "row_count": sum(rows) if rows else None,
         "partitions": entries,

@@ -13,8 +13,6 @@ import pytest
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import MaterializingTask
 
-import baton_prefect.project as project_module
-from baton_core import StepResult
 from baton_prefect import (
     BatonCheckFailed,
     BatonPartitionError,
@@ -24,7 +22,7 @@ from baton_prefect import (
 )
 from baton_prefect.checks import artifact_key, select_checks
 
-from .conftest import Build
+from .conftest import Build, Recorded, fake_step
 
 CHECKS = {
     "raw/orders": [
@@ -131,57 +129,6 @@ def test_a_check_is_a_plain_task_named_for_its_asset_and_check(
     )
 
 
-class Recorded:
-    """What run_check told Prefect: log records and table artifacts."""
-
-    def __init__(self) -> None:
-        self.logs: list[tuple[int, str]] = []
-        self.artifacts: list[dict[str, Any]] = []
-
-
-@pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorded:
-    seen = Recorded()
-
-    class Logger(logging.Logger):
-        def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-            seen.logs.append((level, str(msg) % args if args else str(msg)))
-
-    monkeypatch.setattr(project_module, "get_run_logger", lambda: Logger("t"))
-    monkeypatch.setattr(
-        project_module,
-        "create_table_artifact",
-        lambda **kwargs: seen.artifacts.append(kwargs),
-    )
-    return seen
-
-
-def _step(
-    monkeypatch: pytest.MonkeyPatch,
-    project: BatonProject,
-    events: list[dict[str, Any]],
-    exit_code: int = 0,
-) -> list[list[str]]:
-    """Make the check step print ``events`` (step_start/step_end around them)."""
-    calls: list[list[str]] = []
-    ok = exit_code == 0 and not any(e["type"] == "asset_failure" for e in events)
-
-    def run_step(command: str, args: list[str], *rest: Any) -> StepResult:
-        calls.append([command, *args])
-        on_event = rest[2]
-        out = [
-            {"type": "step_start", "assets": ["raw/orders"], "partitionKeys": []},
-            *events,
-            {"type": "step_end", "status": "success" if ok else "failure"},
-        ]
-        for e in out:
-            on_event(e)
-        return StepResult(exit_code=exit_code, events=out)
-
-    monkeypatch.setattr(project, "_run_step", run_step)
-    return calls
-
-
 def _check(name: str, passed: bool, severity: str = "error") -> dict[str, Any]:
     return {
         "type": "check",
@@ -198,7 +145,7 @@ def _check(name: str, passed: bool, severity: str = "error") -> dict[str, Any]:
 def test_a_passing_check_completes_its_task_and_keeps_its_verdict(
     project: BatonProject, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = _step(monkeypatch, project, [_check("orders_have_customers", True)])
+    calls = fake_step(monkeypatch, project, [_check("orders_have_customers", True)])
     result = project.run_check("raw/orders", "orders_have_customers")
     assert calls[0][:5] == [
         "check",
@@ -234,7 +181,7 @@ def test_a_failed_error_check_fails_its_task_after_it_is_reported(
         "asset": "raw/orders",
         "error": {"code": "CHECK_FAILED", "message": "check failed"},
     }
-    _step(
+    fake_step(
         monkeypatch,
         project,
         [_check("orders_have_customers", False), failure],
@@ -253,7 +200,7 @@ def test_a_failed_error_check_fails_its_task_after_it_is_reported(
 def test_a_failed_warn_check_is_reported_and_its_task_completes(
     project: BatonProject, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _step(monkeypatch, project, [_check("no_gaps", False, "warn")])
+    fake_step(monkeypatch, project, [_check("no_gaps", False, "warn")])
     result = project.run_check("raw/orders", "no_gaps")
     assert result["checks"][0]["passed"] is False
     assert recorded.logs[-1][0] == logging.WARNING
@@ -271,7 +218,7 @@ def test_a_missing_output_fails_the_task_with_the_steps_message(
             "message": "no stored output to run its checks against",
         },
     }
-    _step(monkeypatch, project, [failure], exit_code=1)
+    fake_step(monkeypatch, project, [failure], exit_code=1)
     with pytest.raises(BatonStepError, match="no stored output") as e:
         project.run_check("raw/orders", "orders_have_customers")
     assert not isinstance(e.value, BatonCheckFailed)
@@ -281,7 +228,7 @@ def test_a_missing_output_fails_the_task_with_the_steps_message(
 def test_a_check_step_passes_the_partition(
     project: BatonProject, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = _step(monkeypatch, project, [_check("no_gaps", True, "warn")])
+    calls = fake_step(monkeypatch, project, [_check("no_gaps", True, "warn")])
     project.run_check("events", "no_gaps", "2024-01-02")
     assert calls[0][-2:] == ["--partition", "2024-01-02"]
 
