@@ -213,6 +213,12 @@ def _materializations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "asset": asset,
                 "partitionKey": p.get("partition_key"),
                 "metadata": p.get("user") or {},
+                # A table output: the table and snapshot the event's payload names.
+                **(
+                    {"table": {"name": p["table"], "snapshotId": p["snapshot_id"]}}
+                    if "snapshot_id" in p
+                    else {}
+                ),
             }
             for p in entries
         ]
