@@ -167,6 +167,10 @@ describe("problems: Airflow's parse-time rules at build time", () => {
     expect(mappingProblems({ audit_api: { connection: "a", fields: { nofield: "host" } } }, [{ key: "audit_api", config: [{ field: "url" }] }])).toEqual([
       'resources.audit_api.fields.nofield: resource "audit_api" has no config field "nofield" (it has url)',
     ]);
+    // A flat extra key with dots (pyiceberg's property names), as an Iceberg connection holds them.
+    const lake = [{ key: "lake", config: [{ field: "s3Endpoint" }] }];
+    expect(mappingProblems({ lake: { connection: "iceberg", fields: { s3Endpoint: "extra.s3.endpoint" } } }, lake)).toEqual([]);
+    expect(mappingProblems({ lake: { connection: "iceberg", fields: { s3Endpoint: "extra." } } }, lake)).toEqual([expect.stringContaining('"extra." is not a connection field')]);
   });
 });
 

@@ -79,7 +79,8 @@ export function mappingProblems(mapping: AirflowResourceMapping, resources: read
     const fields = new Set(resource.config.map((c) => c.field));
     for (const [field, from] of Object.entries(source.fields ?? {})) {
       if (!fields.has(field)) problems.push(`resources.${key}.fields.${field}: resource "${key}" has no config field "${field}" (it has ${[...fields].join(", ")})`);
-      if (isConnection && !CONNECTION_FIELDS.has(from) && !/^extra\.[^.]+$/.test(from)) {
+      // An extra key may hold dots: pyiceberg's catalog properties (s3.endpoint) are such keys.
+      if (isConnection && !CONNECTION_FIELDS.has(from) && !/^extra\..+$/.test(from)) {
         problems.push(`resources.${key}.fields.${field}: "${from}" is not a connection field; use ${[...CONNECTION_FIELDS].join(", ")} or extra.<key>`);
       }
     }

@@ -14,6 +14,7 @@ from typing import Any
 from baton_core import ManifestAsset, ManifestSchedule, ManifestSensor, code_reference
 
 from .manifest import StandaloneCheck
+from .tables import declared_table, table_doc
 
 
 def asset_extra(asset: ManifestAsset) -> dict[str, Any]:
@@ -35,6 +36,11 @@ def asset_extra(asset: ManifestAsset) -> dict[str, Any]:
         extra["source"] = reference
     if asset["output"] == "none":
         extra["stored_output"] = False
+    if table := declared_table(asset):
+        # Where the rows are, as the events name it (their extra adds the snapshot).
+        extra["table"] = table["name"]
+        extra["table_format"] = table["format"]
+        extra["catalog"] = table["catalog"]
     return extra
 
 
@@ -85,6 +91,8 @@ def asset_doc(asset: ManifestAsset) -> str:
         )
     if asset["output"] == "none":
         rows.append(("Output", "none (a side effect; nothing is stored)"))
+    elif stored := declared_table(asset):
+        rows.append(("Stored in", table_doc(stored)))
     table = "\n".join(
         ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in rows)]
     )

@@ -52,6 +52,7 @@ from .resources import ResourceConfigError, resource_environment
 from .runplan import AirflowRunPlan, plan_dag_run
 from .step import child_environment
 from .storage import StorageConnectionError, storage_environment, storage_secrets
+from .tables import event_table, table_extra, where_stored
 
 PLAN_TASK_ID = "plan"
 PLAN_XCOM = "baton_plan"
@@ -193,7 +194,7 @@ class _BatonOperatorMixin(BaseOperator):
                 where,
                 meta.get("rowCount"),
                 meta.get("contentHash"),
-                meta.get("path") or "no stored output",
+                where_stored(meta),
             )
         elif kind == "asset_failure":
             error = event["error"]
@@ -406,7 +407,9 @@ class BatonAssetOperator(_BatonStepOperator):
             raise AirflowSkipException(
                 f"{self.asset_id}: skipped: {'; '.join(reasons) or 'nothing materialized'}"
             )
-        self._annotate_outlets(context, summary, keys)
+        self._annotate_outlets(
+            context, summary, keys, _events(outcomes, "materialization")
+        )
 
     def _summary(
         self, outcomes: list[StepResult], judged: Verdict, secrets: list[str]
@@ -432,6 +435,12 @@ class BatonAssetOperator(_BatonStepOperator):
                     "contentHash": m["metadata"].get("contentHash"),
                     "path": m["metadata"].get("path"),
                     "format": m["metadata"].get("format"),
+                    # An Iceberg output: the table and the snapshot its record pins (else absent).
+                    **(
+                        {"table": table}
+                        if (table := event_table(m["metadata"]))
+                        else {}
+                    ),
                     # The asset's own metadata and what compute returned with withMetadata (redacted by core).
                     "metadata": m["metadata"].get("user"),
                 }
@@ -453,7 +462,11 @@ class BatonAssetOperator(_BatonStepOperator):
         return cast("dict[str, Any]", _redact_json(summary, redactor(secrets)))
 
     def _annotate_outlets(
-        self, context: Context, summary: dict[str, Any], keys: list[str | None]
+        self,
+        context: Context,
+        summary: dict[str, Any],
+        keys: list[str | None],
+        mats: list[dict[str, Any]],
     ) -> None:
         outlet_events = context.get("outlet_events")
         if outlet_events is None or not self.outlets:
@@ -466,6 +479,10 @@ class BatonAssetOperator(_BatonStepOperator):
             extra["content_hash"] = last.get("contentHash")
         if last.get("metadata"):
             extra["metadata"] = last["metadata"]
+        # From the events, not the summary: it keeps at most 100 materializations.
+        extra.update(
+            table_extra((m["partitionKey"], event_table(m["metadata"])) for m in mats)
+        )
         event.extra = extra
         partitions = sorted({k for k in keys if k is not None})
         if partitions:
@@ -797,6 +814,8 @@ class BatonCommittedOperator(BaseOperator):
                         "content_hash": m.get("contentHash"),
                         # As the asset's own event would have it (absent without metadata).
                         **({"metadata": m["metadata"]} if m.get("metadata") else {}),
+                        # One event per partition here: its own table commit.
+                        **table_extra([(m["partitionKey"], m.get("table"))]),
                     },
                 )
 
