@@ -1,56 +1,31 @@
 import { resolveConfig } from "@baton/core";
-import { ensurePythonEnv, startIcebergCatalog, startMoto, type IcebergCatalogServer, type MotoServer } from "@baton/testing";
-import { execFileSync } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testExtensions } from "./__tests__/setup.js";
+import { caught, readWithPython, sortedRows, startTestCatalog, type Row, type TestCatalog } from "./__tests__/catalog.js";
 import { IcebergCatalogClient, type IcebergCatalogConfig } from "./client.js";
-import { IcebergError } from "./errors.js";
 import { icebergCatalog } from "./resource.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-type Row = Record<string, unknown>;
 const sorted = (df: pl.DataFrame): Row[] => df.sort(["day", "id"]).toRecords() as Row[];
 
 function day(d: string, ids: number[], value = 1.5): pl.DataFrame {
   return pl.DataFrame({ day: ids.map(() => d), id: ids, value: ids.map((i) => i * value) }).withColumns(pl.col("id").cast(pl.Int64));
 }
 
-async function caught(p: Promise<unknown>): Promise<IcebergError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof IcebergError) return e;
-    throw e;
-  }
-  throw new Error("expected an IcebergError");
-}
-
 describe("IcebergCatalogClient against Apache Iceberg's REST catalog on moto", () => {
-  let s3: MotoServer;
-  let server: IcebergCatalogServer;
+  let catalog: TestCatalog;
+  let server: TestCatalog["server"];
   let config: IcebergCatalogConfig;
   let client: IcebergCatalogClient;
   const T = "baton.daily_metrics";
 
   beforeAll(async () => {
-    s3 = await startMoto();
-    server = await startIcebergCatalog(s3);
-    config = {
-      uri: server.uri,
-      warehouse: server.warehouse,
-      extensionDirectory: testExtensions(),
-      s3: { endpoint: s3.endpoint, region: "us-east-1", accessKeyId: server.env.ICEBERG_S3_ACCESS_KEY_ID!, secretAccessKey: server.env.ICEBERG_S3_SECRET_ACCESS_KEY! },
-    };
+    catalog = await startTestCatalog();
+    ({ server, config } = catalog);
     client = await IcebergCatalogClient.open(config);
   }, 600_000);
   afterAll(async () => {
     await client?.close();
-    await server?.stop();
-    await s3?.stop();
+    await catalog?.stop();
   });
 
   let first = "";
@@ -121,24 +96,19 @@ describe("IcebergCatalogClient against Apache Iceberg's REST catalog on moto", (
     ]);
   });
 
-  it("pyiceberg 0.12 and Python polars read the rows the client wrote, at the same snapshot", async () => {
-    const venv = ensurePythonEnv({ name: "iceberg-readers", requirements: join(here, "..", "python", "requirements-readers.txt") });
-    const read = (...args: string[]) =>
-      JSON.parse(execFileSync(venv.python, [join(here, "..", "python", "read_table.py"), T, ...args], { env: { ...process.env, ...server.env }, encoding: "utf8" })) as {
-        pyiceberg: Row[];
-        polars: Row[];
-        current: string;
-        snapshots: string[];
-      };
-    const now = read();
-    const ours = sorted(await client.scan(T));
+  it("pyiceberg 0.12 and Python polars (the README's reader) read the rows the client wrote, at the same snapshot", async () => {
+    const head = (await client.currentSnapshotId(T))!;
+    const now = readWithPython(catalog.env, T, head);
+    const ours = sortedRows(await client.scan(T));
     expect(now.pyiceberg).toEqual(ours);
     expect(now.polars).toEqual(ours);
-    expect(now.current).toBe(await client.currentSnapshotId(T));
+    expect(now.pinned).toBe(head);
+    expect(now.current).toBe(head);
     expect(now.snapshots).toEqual((await client.snapshots(T)).map((s) => s.snapshotId));
-    const then = read(first);
-    expect(then.pyiceberg).toEqual(firstRows);
-    expect(then.polars).toEqual(firstRows);
+    const then = readWithPython(catalog.env, T, first);
+    expect(then.pyiceberg).toEqual(sortedRows(await client.scan(T, { snapshotId: first })));
+    expect(then.polars).toEqual(then.pyiceberg);
+    expect(then.pyiceberg).toHaveLength(firstRows.length);
   }, 600_000);
 
   it("an unknown table is an UNKNOWN_TABLE error naming it, for reads and writes", async () => {
@@ -226,7 +196,7 @@ describe("IcebergCatalogClient against Apache Iceberg's REST catalog on moto", (
     const fields = icebergCatalog.config;
     expect(fields.secretAccessKey.secret).toBe(true);
     expect(fields.accessKeyId.secret).toBe(true);
-    const values = resolveConfig("lake", fields, { ...server.env, BATON_DUCKDB_EXTENSIONS: config.extensionDirectory });
+    const values = resolveConfig("lake", fields, catalog.env);
     const prev = process.env.BATON_DUCKDB_EXTENSIONS;
     process.env.BATON_DUCKDB_EXTENSIONS = config.extensionDirectory!;
     try {

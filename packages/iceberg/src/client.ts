@@ -6,9 +6,11 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkPartitionRows, namingAsset, tableLocation, textEquals } from "./asset-table.js";
 import { IcebergError } from "./errors.js";
 import { DUCKDB_ENGINE_VERSION, EXTENSIONS, ensureExtensions, extensionFile } from "./extensions.js";
 import { ident, literal, normalType, sqlTypeOf, type Scalar } from "./sql.js";
+import type { TableCommit, TableRead, TableSink, TableWrite } from "./table-sink-contract.js";
 
 export interface IcebergS3Config {
   /** `http://host:port` or `https://host` of an S3-compatible server; unset: AWS S3. */
@@ -30,8 +32,15 @@ export interface IcebergCatalogConfig {
   /** A folder holding the iceberg/avro/httpfs extension wheels' contents; default: installed on first use (extensions.ts). */
   readonly extensionDirectory?: string;
   /** Tests only: runs inside the write transaction, after the data is staged and before COMMIT. */
-  readonly beforeCommit?: (info: { readonly table: string; readonly operation: "append" | "replacePartition" }) => Promise<void>;
+  /**
+   * When to attach the catalog (which checks it answers): "open" (default) in `open()`; "first-use" at the first
+   * operation, so that an unreachable catalog fails that operation, naming its table (the resource does this).
+   */
+  readonly attach?: "open" | "first-use";
+  readonly beforeCommit?: (info: { readonly table: string; readonly operation: WriteOperation }) => Promise<void>;
 }
+
+type WriteOperation = "append" | "replacePartition" | "replaceTable";
 
 /** `{ column: value }` (equality) or `{ column: [v1, v2] }` (IN), all ANDed; `{ sql }` is a raw DuckDB predicate. */
 export type ScanFilter = Readonly<Record<string, Scalar | readonly Scalar[]>> | { readonly sql: string };
@@ -84,11 +93,13 @@ function parseName(name: string): { namespace: string; table: string } {
  * The seed's `CatalogClient` on an Iceberg REST catalog, through DuckDB's iceberg extension. Every
  * write is one Iceberg commit (one DuckDB transaction, one REST `transactions/commit`): readers see
  * the table before it or after it, never between; a failure rolls the whole transaction back.
- * Snapshot ids are strings throughout.
+ * Snapshot ids are strings throughout. As core's `TableSink` it stores asset outputs (`io: { format: "iceberg" }`).
  */
-export class IcebergCatalogClient implements CatalogClient {
+export class IcebergCatalogClient implements CatalogClient, TableSink {
+  readonly tableFormat = "iceberg" as const;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly scratch = mkdtempSync(join(tmpdir(), "baton-iceberg-"));
+  private readonly locations = new Map<string, string>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -96,7 +107,7 @@ export class IcebergCatalogClient implements CatalogClient {
     private readonly config: IcebergCatalogConfig,
   ) {}
 
-  /** Loads the extensions, registers the S3 credentials and attaches the catalog (which checks it answers). */
+  /** Loads the extensions, registers the S3 credentials and (unless `attach: "first-use"`) attaches the catalog. */
   static async open(config: IcebergCatalogConfig): Promise<IcebergCatalogClient> {
     const extensions = config.extensionDirectory ?? ensureExtensions();
     // DuckDB would otherwise try its own extension download, which is not reachable everywhere.
@@ -112,13 +123,25 @@ export class IcebergCatalogClient implements CatalogClient {
       }
       for (const name of EXTENSIONS) await connection.run(`LOAD '${extensionFile(extensions, name).replace(/'/g, "''")}'`);
       await connection.run(client.secretSql());
-      await client.attach();
+      if (config.attach !== "first-use") await client.attachOnce();
     } catch (e) {
       client.closeNow();
       if (e instanceof IcebergError) throw e;
       throw client.classify(e, undefined, "attach");
     }
     return client;
+  }
+
+  private attached = false;
+
+  private async attachOnce(): Promise<void> {
+    if (this.attached) return;
+    try {
+      await this.attach();
+    } catch (e) {
+      throw this.classify(e, undefined, "attach");
+    }
+    this.attached = true;
   }
 
   // READ_ONLY false: DuckDB attaches a remote (s3://) path read-only unless told otherwise.
@@ -152,7 +175,11 @@ export class IcebergCatalogClient implements CatalogClient {
 
   /** One operation at a time on the one connection: a write's BEGIN…COMMIT must not interleave with another. */
   private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
+    const run = async () => {
+      await this.attachOnce();
+      return work();
+    };
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -250,36 +277,44 @@ export class IcebergCatalogClient implements CatalogClient {
    */
   createTable(name: string, schema: Schema | Readonly<Record<string, pl.DataType>>, options: CreateTableOptions = {}): Promise<Table> {
     return this.serial(async () => {
-      const wanted = await columnsFromSchema(name, schema);
-      if (options.partitionColumn !== undefined && !wanted.some((c) => c.name === options.partitionColumn)) {
-        throw new IcebergError("SCHEMA_MISMATCH", `partition column "${options.partitionColumn}" is not among the columns ${wanted.map((c) => c.name).join(", ")}`, {
-          table: name,
-          hint: "name one of the schema's columns as partitionColumn",
-        });
-      }
-      const { namespace } = parseName(name);
-      const ref = this.ref(name);
-      await this.guarded(name, "creating the table", async () => {
-        const existing = await this.columnsNow(name).catch((e: unknown) => {
-          if (e instanceof IcebergError && e.reason === "UNKNOWN_TABLE") return undefined;
-          throw e;
-        });
-        if (existing !== undefined) {
-          const problems = schemaProblems(existing, wanted);
-          if (problems.length > 0 || existing.length !== wanted.length)
-            throw new IcebergError("SCHEMA_MISMATCH", `exists with other columns (${describe(existing)}) than asked (${describe(wanted)})`, {
-              table: name,
-              hint: "drop the table or use another name; createTable does not evolve schemas",
-            });
-          return;
-        }
-        await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${ATTACHED}.${ident(namespace)}`);
-        await this.reattach();
-        await this.connection.run(`CREATE TABLE ${ref} (${wanted.map((c) => `${ident(c.name)} ${c.type}`).join(", ")})`);
-        if (options.partitionColumn !== undefined) await this.connection.run(`ALTER TABLE ${ref} SET PARTITIONED BY (${ident(options.partitionColumn)})`);
-      });
+      await this.createTableNow(name, await columnsFromSchema(name, schema), options.partitionColumn);
       // the created (or existing) table, empty: its schema as the catalog stores it
       return toArrow(await this.scanNow(name, { filter: { sql: "FALSE" } }));
+    });
+  }
+
+  private async createTableNow(name: string, wanted: readonly TableColumn[], partitionColumn: string | undefined): Promise<void> {
+    if (partitionColumn !== undefined && !wanted.some((c) => c.name === partitionColumn)) {
+      throw new IcebergError("SCHEMA_MISMATCH", `partition column "${partitionColumn}" is not among the columns ${wanted.map((c) => c.name).join(", ")}`, {
+        table: name,
+        hint: "name one of the schema's columns as partitionColumn",
+      });
+    }
+    const { namespace } = parseName(name);
+    const ref = this.ref(name);
+    await this.guarded(name, "creating the table", async () => {
+      const existing = await this.existingColumns(name);
+      if (existing !== undefined) {
+        const problems = schemaProblems(existing, wanted);
+        if (problems.length > 0 || existing.length !== wanted.length)
+          throw new IcebergError("SCHEMA_MISMATCH", `exists with other columns (${describe(existing)}) than asked (${describe(wanted)})`, {
+            table: name,
+            hint: "drop the table or use another name; createTable does not evolve schemas",
+          });
+        return;
+      }
+      await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${ATTACHED}.${ident(namespace)}`);
+      await this.reattach();
+      await this.connection.run(`CREATE TABLE ${ref} (${wanted.map((c) => `${ident(c.name)} ${c.type}`).join(", ")})`);
+      if (partitionColumn !== undefined) await this.connection.run(`ALTER TABLE ${ref} SET PARTITIONED BY (${ident(partitionColumn)})`);
+    });
+  }
+
+  /** The table's columns, or undefined when it does not exist. */
+  private async existingColumns(name: string): Promise<TableColumn[] | undefined> {
+    return this.columnsNow(name).catch((e: unknown) => {
+      if (e instanceof IcebergError && e.reason === "UNKNOWN_TABLE") return undefined;
+      throw e;
     });
   }
 
@@ -343,20 +378,74 @@ export class IcebergCatalogClient implements CatalogClient {
     });
   }
 
-  private async write(name: string, operation: "append" | "replacePartition", frame: pl.DataFrame, deleteWhere: string | undefined): Promise<string> {
+  /**
+   * Core's TableSink write of an asset's output, one Iceberg commit: the table is created on the first write
+   * (the output's columns, an identity partition on `partitionColumn`); a partition's replace deletes the rows whose
+   * column (as text) is the partition key and appends the output; an unpartitioned replace overwrites the table; an
+   * append appends. The output is checked (partition values, columns and types) before anything is created or staged.
+   */
+  writeAssetTable(write: TableWrite): Promise<TableCommit> {
+    const { asset, table, frame, mode, partitionColumn, partitionValue } = write;
+    return namingAsset(asset, table, () =>
+      this.serial(async () => {
+        const wanted = await frameColumns(table, frame);
+        if (partitionColumn !== undefined) checkPartitionRows(asset, table, frame, partitionColumn, partitionValue);
+        if ((await this.existingColumns(table)) === undefined) await this.createTableNow(table, wanted, partitionColumn);
+        const snapshotId =
+          mode === "append"
+            ? await this.write(table, "append", frame, undefined)
+            : partitionColumn !== undefined && partitionValue !== undefined
+              ? await this.write(table, "replacePartition", frame, textEquals(partitionColumn, partitionValue))
+              : await this.write(table, "replaceTable", frame, "TRUE");
+        return { snapshotId, location: await this.locationOf(table) };
+      }),
+    );
+  }
+
+  /** Core's TableSink read: the rows of the pinned snapshot (of one partition, when given). */
+  readAssetTable(read: TableRead): Promise<pl.DataFrame> {
+    const { asset, table, snapshotId, partitionColumn, partitionValue } = read;
+    return namingAsset(asset, table, () =>
+      this.serial(async () => {
+        const filter = partitionColumn !== undefined && partitionValue !== undefined ? { sql: textEquals(partitionColumn, partitionValue) } : undefined;
+        try {
+          return await this.scanNow(table, { snapshotId, ...(filter !== undefined ? { filter } : {}) });
+        } catch (e) {
+          if (!(e instanceof IcebergError) || e.reason !== "UNKNOWN_TABLE") throw e;
+          throw new IcebergError("UNKNOWN_TABLE", `cannot read snapshot ${snapshotId}, which the upstream's record pins: ${e.detail}`, {
+            table,
+            asset,
+            hint: "the table, or that snapshot (expired?), is gone from the catalog, or ICEBERG_REST_URI names another catalog: materialize the upstream asset again",
+            cause: e,
+          });
+        }
+      }),
+    );
+  }
+
+  /** Fetched once per table: the location of a table does not change. */
+  private async locationOf(table: string): Promise<string | null> {
+    const known = this.locations.get(table);
+    if (known !== undefined) return known;
+    const location = await tableLocation(this.config.uri, this.config.warehouse, table);
+    if (location !== null) this.locations.set(table, location);
+    return location;
+  }
+
+  private async write(name: string, operation: WriteOperation, frame: pl.DataFrame, deleteWhere: string | undefined): Promise<string> {
     const ref = this.ref(name);
     const columns = await this.columnsNow(name);
     const problems = schemaProblems(columns, await frameColumns(name, frame));
     if (problems.length > 0) {
       throw new IcebergError("SCHEMA_MISMATCH", `the frame does not match the table's columns: ${problems.join("; ")}`, {
         table: name,
-        hint: `make the frame's columns and types match the table (${describe(columns)}); nothing was written`,
+        hint: `make the frame's columns and types match the table (${describe(columns)}); nothing was written. A table keeps the columns it was created with: to change them, write to a new table`,
       });
     }
     const spool = join(this.scratch, `write-${randomUUID()}.parquet`);
     try {
       if (frame.height > 0) frame.writeParquet(spool);
-      const doing = operation === "append" ? "append" : "partition replace";
+      const doing = { append: "append", replacePartition: "partition replace", replaceTable: "table overwrite" }[operation];
       let before = 0;
       await this.guarded(name, doing, async () => {
         await this.connection.run("BEGIN TRANSACTION");

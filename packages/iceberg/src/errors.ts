@@ -17,20 +17,38 @@ const CODES: Readonly<Record<IcebergErrorReason, string>> = {
   ENGINE: "ICEBERG_ENGINE",
 };
 
+export interface IcebergErrorDetails {
+  readonly table?: string;
+  readonly asset?: string;
+  readonly hint: string;
+  readonly cause?: unknown;
+}
+
 export class IcebergError extends BatonError {
   readonly reason: IcebergErrorReason;
   /** The table, as `namespace.table` (undefined for catalog-wide failures). */
   readonly table: string | undefined;
   readonly retryable: boolean;
+  /** The problem without the "Iceberg table …:" prefix. */
+  readonly detail: string;
+  private readonly details: IcebergErrorDetails;
 
-  constructor(reason: IcebergErrorReason, problem: string, details: { table?: string; asset?: string; hint: string; cause?: unknown }) {
+  constructor(reason: IcebergErrorReason, problem: string, details: IcebergErrorDetails) {
     super(CODES[reason] as BatonErrorCode, details.table !== undefined ? `Iceberg table ${details.table}: ${problem}` : problem, {
       hint: details.hint,
       ...(details.asset !== undefined ? { asset: details.asset } : {}),
     });
     this.reason = reason;
+    this.details = details;
+    this.detail = problem;
     this.table = details.table;
     this.retryable = reason === "CATALOG_UNREACHABLE" || reason === "COMMIT_CONFLICT" || reason === "ENGINE";
     if (details.cause !== undefined) (this as { cause?: unknown }).cause = details.cause;
+  }
+
+  /** The same error, naming the asset whose step hit it and the table it was writing or reading (catalog-wide failures name none). */
+  forAsset(asset: string, table: string): IcebergError {
+    if (this.asset === asset && this.table !== undefined) return this;
+    return new IcebergError(this.reason, this.detail, { ...this.details, asset, table: this.table ?? table });
   }
 }

@@ -20,6 +20,8 @@ export const icebergCatalog = resource({
     IcebergCatalogClient.open({
       uri: c.uri,
       warehouse: c.warehouse,
+      // an unreachable catalog then fails the step's read or write, which names the asset and table
+      attach: "first-use",
       s3: {
         ...(c.s3Endpoint !== "aws" ? { endpoint: c.s3Endpoint } : {}),
         region: c.s3Region,
