@@ -1,6 +1,7 @@
 /**
  * Step events as Pipes reports: Dagster's standard metadata keys where it has them
- * (`dagster/row_count`, `dagster/column_schema`), `baton/*` for the rest, then the asset's own.
+ * (`dagster/row_count`, `dagster/column_schema`, `dagster/table_name`), `iceberg/*` for an Iceberg
+ * table's snapshot and location, `baton/*` for the rest, then the asset's own.
  */
 import type { MetadataValue } from "@baton/core";
 import type { StepEvent } from "@baton/core/step";
@@ -17,7 +18,36 @@ export function userMetadata(values: Readonly<Record<string, MetadataValue>>): M
   return out;
 }
 
-function outputMetadata(m: MaterializationEvent["metadata"]): Metadata {
+/** The Iceberg table an output was committed to (TABLE-OUTPUT-CONTRACT.md §6); absent for files. */
+export interface TableOutput {
+  readonly format: string;
+  readonly catalog: string;
+  readonly name: string;
+  readonly snapshotId: string;
+  readonly location: string | null;
+}
+
+export function tableOf(m: MaterializationEvent["metadata"]): TableOutput | undefined {
+  return (m as { readonly table?: TableOutput | null }).table ?? undefined;
+}
+
+/**
+ * A table as Dagster's own integrations record one: `dagster/table_name` (what the catalog and
+ * lineage key tables by); the snapshot id as text (a 64-bit id is no JS number, and Dagster's int
+ * metadata would round it); the table's location as a link. `snapshot` false leaves the id out:
+ * a range run's one report stands for several commits (each partition's is in `baton/partitions`).
+ */
+function tableMetadata(table: TableOutput, snapshot = true): Metadata {
+  const out: Metadata = {
+    "dagster/table_name": PipesMetadata.text(table.name),
+    "baton/catalog": PipesMetadata.text(table.catalog),
+  };
+  if (snapshot) out["iceberg/snapshot_id"] = PipesMetadata.text(table.snapshotId);
+  if (table.location !== null) out["iceberg/location"] = PipesMetadata.url(table.location);
+  return out;
+}
+
+function outputMetadata(m: MaterializationEvent["metadata"], snapshot = true): Metadata {
   const out: Metadata = {};
   if (m.rowCount !== null) out["dagster/row_count"] = PipesMetadata.int(m.rowCount);
   if (m.format !== "none") out["dagster/column_schema"] = PipesMetadata.tableSchema(m.schema.map((c) => ({ name: c.name, type: c.type })));
@@ -25,7 +55,8 @@ function outputMetadata(m: MaterializationEvent["metadata"]): Metadata {
   out["baton/duration_ms"] = PipesMetadata.float(m.durationMs);
   if (m.path !== null) out["baton/path"] = PipesMetadata.path(m.path);
   out["baton/format"] = PipesMetadata.text(m.format);
-  return out;
+  const table = tableOf(m);
+  return table ? { ...out, ...tableMetadata(table, snapshot) } : out;
 }
 
 export function materializationReport(assetKey: string, e: MaterializationEvent): ReportAssetMaterializationOptions {
@@ -36,13 +67,19 @@ export function materializationReport(assetKey: string, e: MaterializationEvent)
  * One report for every partition of a range. Dagster records it once per partition, so neither
  * a row count nor the data version (a content hash) is set for the range: each partition's are
  * in `baton/partitions`, which the Python side adds to that partition's own event
- * (`context.add_asset_metadata(..., partition_key=)`, baton_dagster/step.py).
+ * (`context.add_asset_metadata(..., partition_key=)`, baton_dagster/step.py); so is the snapshot
+ * an Iceberg output committed for that partition.
  */
 export function rangeMaterializationReport(assetKey: string, events: readonly MaterializationEvent[]): ReportAssetMaterializationOptions {
   const last = events.at(-1)!;
-  const partitions = Object.fromEntries(events.map((e) => [e.partitionKey ?? "", { rowCount: e.metadata.rowCount, contentHash: e.metadata.contentHash }]));
+  const partitions = Object.fromEntries(
+    events.map((e) => {
+      const table = tableOf(e.metadata);
+      return [e.partitionKey ?? "", { rowCount: e.metadata.rowCount, contentHash: e.metadata.contentHash, ...(table ? { snapshotId: table.snapshotId } : {}) }];
+    }),
+  );
   const metadata: Metadata = {
-    ...outputMetadata({ ...last.metadata, rowCount: null, contentHash: null, path: null, durationMs: events.reduce((t, e) => t + e.metadata.durationMs, 0) }),
+    ...outputMetadata({ ...last.metadata, rowCount: null, contentHash: null, path: null, durationMs: events.reduce((t, e) => t + e.metadata.durationMs, 0) }, false),
     "baton/partitions": PipesMetadata.json(partitions),
     ...userMetadata(last.metadata.user),
   };

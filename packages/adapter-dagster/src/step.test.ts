@@ -54,6 +54,14 @@ const materialization = (asset: string, partitionKey: string | null, rows: numbe
   metadata: { rowCount: rows, schema: [{ name: "id", type: "Int64" }], contentHash: hash, durationMs: 12.5, path: `/store/${asset}`, format: "parquet", codeVersion: "1", user: { source: "generator", nested: { a: 1 } } },
 });
 
+const SNAPSHOT = "4817311548932601471"; // above 2^53: must reach Dagster as the same digits
+/** An output committed to an Iceberg table (TABLE-OUTPUT-CONTRACT.md §6): no path, the table and its snapshot. */
+const icebergMaterialization = (partitionKey: string | null, rows: number, hash: string, snapshotId: string, location: string | null = "s3://wh/analytics/daily_events"): StepEvent => {
+  const m = materialization("daily", partitionKey, rows, hash) as Extract<StepEvent, { type: "materialization" }>;
+  const table = { format: "iceberg", catalog: "lake", name: "analytics.daily_events", snapshotId, location };
+  return { ...m, metadata: { ...m.metadata, path: null, format: "iceberg", table } } as unknown as StepEvent;
+};
+
 describe("requestFromPipes", () => {
   it("turns Dagster's escaped keys into Baton ids and reads run id, retry and partition", () => {
     const { pipes } = fakePipes({ assetKeys: ["raw/orders", "daily"], isPartitionStep: true, partitionKey: "2024-01-02" });
@@ -121,6 +129,50 @@ describe("PipesReporter", () => {
         },
       },
     ]);
+  });
+
+  it("reports an Iceberg output as Dagster's table integrations do: table name, snapshot id as text, location as a link", () => {
+    const { pipes, sent } = fakePipes();
+    new PipesReporter(pipes, manifest, false).onEvent(icebergMaterialization("2024-01-02", 2, "h", SNAPSHOT));
+    const { metadata } = sent.materializations[0]!;
+    expect(metadata).toMatchObject({
+      "dagster/row_count": { type: "int", raw_value: 2 },
+      "baton/content_hash": { type: "text", raw_value: "h" },
+      "baton/format": { type: "text", raw_value: "iceberg" },
+      "dagster/table_name": { type: "text", raw_value: "analytics.daily_events" },
+      "iceberg/snapshot_id": { type: "text", raw_value: SNAPSHOT },
+      "iceberg/location": { type: "url", raw_value: "s3://wh/analytics/daily_events" },
+      "baton/catalog": { type: "text", raw_value: "lake" },
+    });
+    expect(metadata).not.toHaveProperty("baton/path");
+    // The id survives the wire as its digits (a JSON number would round it to …2601000).
+    expect(JSON.stringify(metadata)).toContain(`"${SNAPSHOT}"`);
+  });
+
+  it("leaves out a table location the catalog did not give, and adds nothing of a table to a file output", () => {
+    const { pipes, sent } = fakePipes();
+    const r = new PipesReporter(pipes, manifest, false);
+    r.onEvent(icebergMaterialization(null, 1, "h", "1", null));
+    r.onEvent(materialization("raw/orders", null, 1, "h"));
+    expect(sent.materializations[0]!.metadata).not.toHaveProperty("iceberg/location");
+    expect(Object.keys(sent.materializations[1]!.metadata ?? {}).filter((k) => k.startsWith("iceberg/") || k === "dagster/table_name" || k === "baton/catalog")).toEqual([]);
+  });
+
+  it("gives each partition of a range its own snapshot, and the range's one report the table but no snapshot", () => {
+    const { pipes, sent } = fakePipes();
+    const r = new PipesReporter(pipes, manifest, true);
+    r.onEvent(icebergMaterialization("2024-01-01", 3, "h1", "11"));
+    r.onEvent(icebergMaterialization("2024-01-02", 4, "h2", SNAPSHOT));
+    r.flush();
+    const { metadata } = sent.materializations[0]!;
+    expect(metadata).toMatchObject({
+      "dagster/table_name": { type: "text", raw_value: "analytics.daily_events" },
+      "baton/partitions": {
+        type: "json",
+        raw_value: { "2024-01-01": { rowCount: 3, contentHash: "h1", snapshotId: "11" }, "2024-01-02": { rowCount: 4, contentHash: "h2", snapshotId: SNAPSHOT } },
+      },
+    });
+    expect(metadata).not.toHaveProperty("iceberg/snapshot_id");
   });
 
   it("reports checks with Dagster severities and logs at their levels", () => {

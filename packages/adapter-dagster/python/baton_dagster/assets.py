@@ -135,11 +135,25 @@ def _op_names(buckets: list[Bucket]) -> list[str]:
 
 
 def asset_kinds(asset: ManifestAsset) -> set[str]:
-    """What Dagster shows as the asset's kinds: the language, and the file format it is stored
-    in. Whether a compute returns polars or Arrow is known only when it runs, so neither is claimed."""
+    """What Dagster shows as the asset's kinds: the language, and the format it is stored in (a
+    file format, or `iceberg` for a table). Whether a compute returns polars or Arrow is known
+    only when it runs, so neither is claimed."""
     if asset["output"] == "none":
         return {"typescript"}
     return {"typescript", asset["format"]}
+
+
+def table_metadata(asset: ManifestAsset) -> dict[str, str]:
+    """An asset stored in a catalog's table, as Dagster's table integrations describe one in
+    its definition (TableMetadataSet): the table's name, which the asset catalog shows and
+    keys lineage by, and the system that stores it. Each materialization adds the snapshot."""
+    table = optional_field(asset, "table")
+    if not table:
+        return {}
+    return {
+        "dagster/table_name": str(table["name"]),
+        "dagster/storage_kind": str(table["format"]),
+    }
 
 
 def code_references(
@@ -183,6 +197,7 @@ def asset_spec(asset: ManifestAsset, source_url: str | None = None) -> dg.AssetS
     timeout = optional_field(asset, "timeoutSeconds")
     if timeout is not None:
         metadata["baton/timeout_seconds"] = timeout
+    metadata.update(table_metadata(asset))
     return dg.AssetSpec(
         key=dg.AssetKey(asset["key"]),
         deps=deps,

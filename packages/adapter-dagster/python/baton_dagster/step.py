@@ -56,6 +56,8 @@ STDERR_TAIL_LINES = 20
 TIMED_OUT = "timed out"
 # Per-partition row counts and content hashes of a range run's materialization (src/reports.ts).
 PARTITIONS_METADATA_KEY = "baton/partitions"
+# The Iceberg snapshot a materialization committed, as text (src/reports.ts, tableMetadata).
+SNAPSHOT_METADATA_KEY = "iceberg/snapshot_id"
 # The keys a range run's check failed for (src/reports.ts, rangeCheckReport).
 FAILED_PARTITIONS_METADATA_KEY = "baton/failed_partitions"
 
@@ -223,8 +225,9 @@ def _with_partition_metadata(
 
     - a materialization, which Dagster records once per partition of the range
       (dagster/_core/execution/plan/execute_step.py, _get_output_asset_events). Each partition's
-      own row count and content hash, which Node sends in `baton/partitions`, are added to that
-      partition's event (`add_asset_metadata(..., partition_key=)`) before it is yielded;
+      own row count, content hash and, for an Iceberg output, snapshot id, which Node sends in
+      `baton/partitions`, are added to that partition's event (`add_asset_metadata(...,
+      partition_key=)`) before it is yielded;
     - a check result, whose evaluation Dagster records without a partition unless the run has a
       partition key (AssetCheckResult.to_asset_check_evaluation). For a partitioned check, the
       check's output is yielded, then one `AssetCheckEvaluation` per key of the range, passed
@@ -253,6 +256,8 @@ def _with_partition_metadata(
                     metadata["dagster/row_count"] = values["rowCount"]
                 if isinstance(values.get("contentHash"), str):
                     metadata["baton/content_hash"] = values["contentHash"]
+                if isinstance(values.get("snapshotId"), str):
+                    metadata[SNAPSHOT_METADATA_KEY] = values["snapshotId"]
                 if metadata:
                     context.add_asset_metadata(
                         metadata, asset_key=result.asset_key, partition_key=key

@@ -33,7 +33,7 @@ let fixtureRoot: string | undefined;
 
 /**
  * A project for the test definitions, as a user's would be: its node_modules holds what they
- * import (@baton/core, nodejs-polars, apache-arrow, from @baton/testing's install) and this adapter
+ * import (@baton/core, nodejs-polars, apache-arrow, @baton/iceberg, from @baton/testing's install) and this adapter
  * (the step package), linked to the installed packages, which the build copies into its runtime.
  */
 export function fixtureProject(): string {
@@ -42,6 +42,9 @@ export function fixtureProject(): string {
   const testing = dirname(require.resolve("@baton/testing/package.json"));
   const packages: Record<string, string> = { "@baton/adapter-dagster": packageDir };
   for (const name of ["@baton/core", "nodejs-polars", "apache-arrow"]) packages[name] = realpathSync(join(testing, "node_modules", name));
+  // The iceberg fixtures' catalog resource (icebergCatalog), with its DuckDB engine under it.
+  const iceberg = join(testing, "node_modules", "@baton", "iceberg");
+  if (existsSync(iceberg)) packages["@baton/iceberg"] = realpathSync(iceberg);
   for (const [name, dir] of Object.entries(packages)) {
     mkdirSync(dirname(join(root, "node_modules", name)), { recursive: true });
     symlinkSync(dir, join(root, "node_modules", name), "dir");

@@ -197,6 +197,7 @@ def _read_run(run_id, request):
                     "asset": m.asset_key.to_user_string(),
                     "partitionKey": m.partition,
                     "metadata": _user_metadata(m.metadata),
+                    **_table(m.metadata),
                 }
             )
         elif kind in ("STEP_START", "STEP_RESTARTED"):
@@ -257,6 +258,18 @@ def _user_metadata(metadata):
         for key, value in metadata.items()
         if not key.startswith(("dagster/", "baton/"))
     }
+
+
+def _table(metadata):
+    """The table and snapshot an Iceberg output's materialization names, as Dagster stored them
+    (`dagster/table_name`, `iceberg/snapshot_id`: text); nothing for a file output."""
+    name, snapshot = (
+        metadata.get("dagster/table_name"),
+        metadata.get("iceberg/snapshot_id"),
+    )
+    if name is None or snapshot is None:
+        return {}
+    return {"table": {"name": name.value, "snapshotId": snapshot.value}}
 
 
 def _failed_assets(failure):
