@@ -83,6 +83,11 @@ describe("IcebergCatalogClient as core's TableSink, against the REST catalog on 
     const read = (snapshotId: string) => lake.readAssetTable({ asset: "reader", table: "sink.totals", snapshotId, partitionColumn: undefined, partitionValue: undefined });
     const a = pl.DataFrame({ shop: ["a", "b"], revenue: [1.5, 2.5] });
     const b = pl.DataFrame({ shop: ["c"], revenue: [9.0] });
+    // zero rows commit no snapshot in DuckDB: a table's first write must have rows, and a retry cannot help
+    const empty = await caught(whole(pl.DataFrame({ shop: [] as string[], revenue: [] as number[] }).withColumns(pl.col("shop").cast(pl.Utf8), pl.col("revenue").cast(pl.Float64))));
+    expect(empty.retryable).toBe(false);
+    expect(empty.message).toContain(`asset "totals": Iceberg table sink.totals:`);
+    expect(empty.hint).toContain("at least one row");
     const one = await whole(a);
     const two = await whole(b);
     expect(sortedRows(await read(two.snapshotId))).toEqual(sortedRows(b));

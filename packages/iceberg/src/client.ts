@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import type { CatalogClient } from "@baton/core";
 import type { Schema, Table } from "apache-arrow";
 import pl from "nodejs-polars";
@@ -111,6 +111,8 @@ export class IcebergCatalogClient implements CatalogClient, TableSink {
   static async open(config: IcebergCatalogConfig): Promise<IcebergCatalogClient> {
     const extensions = config.extensionDirectory ?? ensureExtensions();
     // DuckDB would otherwise try its own extension download, which is not reachable everywhere.
+    // Loaded here, not at import: every definitions module that declares the resource would pay for the engine.
+    const { DuckDBInstance } = await import("@duckdb/node-api");
     const instance = await DuckDBInstance.create(":memory:", { autoinstall_known_extensions: "false", autoload_known_extensions: "false" });
     const connection = await instance.connect();
     const client = new IcebergCatalogClient(instance, connection, config);
@@ -471,7 +473,11 @@ export class IcebergCatalogClient implements CatalogClient, TableSink {
         const ours = frame.height > 0 ? after.find((s) => s.operation === "append") : after[0];
         const current = ours ?? (await this.snapshotsNow(name)).at(-1);
         if (current === undefined)
-          throw new IcebergError("ENGINE", `the ${doing} of an empty frame made no snapshot and the table has none`, { table: name, hint: "write at least one row first" });
+          throw new IcebergError("ENGINE", `the ${doing} of an empty frame made no snapshot, and the table has none yet to pin`, {
+            table: name,
+            hint: "the first write of a table must have at least one row (DuckDB commits no snapshot for zero rows); later writes may be empty",
+            retryable: false,
+          });
         return current.snapshotId;
       });
     } finally {

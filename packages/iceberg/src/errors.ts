@@ -4,10 +4,9 @@ import { BatonError, type BatonErrorCode } from "@baton/core";
 export type IcebergErrorReason = "UNKNOWN_TABLE" | "SCHEMA_MISMATCH" | "CATALOG_UNREACHABLE" | "COMMIT_CONFLICT" | "ENGINE";
 
 /**
- * Core's codes where one fits, so that `isRetryable` classifies the error today: an unknown table and
- * a schema mismatch are configuration faults a retry cannot fix ("CONFIG", "WRONG_OUTPUT_TYPE"); an
- * unreachable catalog and a lost commit race are transient. Core has no transient code of that kind
- * yet, so those carry their own ("ICEBERG_…"), which isRetryable treats as retryable like any unknown code.
+ * Core's codes where one fits: an unknown table and a schema mismatch are configuration faults a retry cannot fix
+ * ("CONFIG", "WRONG_OUTPUT_TYPE"); an unreachable catalog and a lost commit race are transient and carry their own
+ * ("ICEBERG_…"). Whether core retries is what `retryable` says (its isRetryable honours it before the code).
  */
 const CODES: Readonly<Record<IcebergErrorReason, string>> = {
   UNKNOWN_TABLE: "CONFIG",
@@ -22,6 +21,8 @@ export interface IcebergErrorDetails {
   readonly asset?: string;
   readonly hint: string;
   readonly cause?: unknown;
+  /** Overrides the reason's default (an engine failure no retry can fix). */
+  readonly retryable?: boolean;
 }
 
 export class IcebergError extends BatonError {
@@ -42,7 +43,7 @@ export class IcebergError extends BatonError {
     this.details = details;
     this.detail = problem;
     this.table = details.table;
-    this.retryable = reason === "CATALOG_UNREACHABLE" || reason === "COMMIT_CONFLICT" || reason === "ENGINE";
+    this.retryable = details.retryable ?? (reason === "CATALOG_UNREACHABLE" || reason === "COMMIT_CONFLICT" || reason === "ENGINE");
     if (details.cause !== undefined) (this as { cause?: unknown }).cause = details.cause;
   }
 

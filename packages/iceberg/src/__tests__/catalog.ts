@@ -67,6 +67,25 @@ export function sortedRows(frame: pl.DataFrame): Row[] {
   return frame.select(...columns).sort(columns).toRecords() as Row[];
 }
 
+function readers(): string {
+  return ensurePythonEnv({ name: "iceberg-readers", requirements: join(pkg, "python", "requirements-readers.txt") }).python;
+}
+
+const PYTHON_ENV = { POLARS_ICEBERG_PLANNER: "pyiceberg" };
+
+export interface ScriptRead {
+  readonly pyiceberg: Row[];
+  readonly polars: Row[];
+  readonly current: string | null;
+  readonly snapshots: string[];
+}
+
+/** python/read_table.py (which @baton/testing's conformance cases run too): the table, at a snapshot or its head. */
+export function readWithScript(env: Readonly<Record<string, string>>, table: string, snapshotId?: string): ScriptRead {
+  const args = [join(pkg, "python", "read_table.py"), table, ...(snapshotId !== undefined ? [snapshotId] : [])];
+  return JSON.parse(execFileSync(readers(), args, { env: { ...process.env, ...env, ...PYTHON_ENV }, encoding: "utf8" })) as ScriptRead;
+}
+
 export interface PythonRead {
   readonly pyiceberg: Row[];
   readonly polars: Row[];
@@ -104,6 +123,5 @@ export function readWithPython(env: Readonly<Record<string, string>>, table: str
   if (snippet === undefined || !snippet.includes(`"analytics.daily_events"`) || !snippet.includes(`int("4817311548932601471")`))
     throw new Error("README.md: the Python reader block (or its table name / snapshot id the test substitutes) is gone");
   const code = snippet.replace(`"analytics.daily_events"`, JSON.stringify(table)).replace(`int("4817311548932601471")`, `int(${JSON.stringify(snapshotId)})`) + REPORT;
-  const venv = ensurePythonEnv({ name: "iceberg-readers", requirements: join(pkg, "python", "requirements-readers.txt") });
-  return JSON.parse(execFileSync(venv.python, ["-c", code], { env: { ...process.env, ...env, POLARS_ICEBERG_PLANNER: "pyiceberg" }, encoding: "utf8" })) as PythonRead;
+  return JSON.parse(execFileSync(readers(), ["-c", code], { env: { ...process.env, ...env, ...PYTHON_ENV }, encoding: "utf8" })) as PythonRead;
 }
