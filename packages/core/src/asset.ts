@@ -14,6 +14,8 @@ import type { ResourceDefinition } from "./resource.js";
 import { callerLocation } from "./source.js";
 import { defaultCodeVersion } from "./code-version.js";
 import type { OutputWithMetadata } from "./with-metadata.js";
+import type { AssetTable, TableIO } from "./io/table-sink.js";
+import { assetTableOf, tableIoProblem } from "./io/table-io.js";
 
 /** What a table asset stores. */
 type Frame = pl.DataFrame | Table;
@@ -86,6 +88,12 @@ export type ResourcesOf<R> = R extends readonly string[]
   : R extends Readonly<Record<string, ResourceDefinition<any, any>>>
     ? { readonly [K in keyof R]: R[K] extends ResourceDefinition<infer T, any> ? Awaited<T> : never }
     : Readonly<Record<string, unknown>>;
+
+/** The names `io.catalog` may take: a key of the declared resources (any name for the deprecated list form). */
+export type CatalogNameOf<R> = R extends readonly string[] ? string : R extends Readonly<Record<string, unknown>> ? Extract<keyof R, string> : string;
+
+/** Where an asset stores its output: a data file of the IO store (parquet, ipc) or a catalog's table. */
+export type AssetIO<C extends string = string> = { readonly format?: "parquet" | "ipc" } | TableIO<C>;
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -164,8 +172,11 @@ export interface AssetConfig<
   retry?: RetryPolicy;
   metadata?: Record<string, MetadataValue>;
   checks?: readonly AssetCheck<Exclude<StoredOutput<O>, void>>[];
-  /** Storage format of the output. Parquet (default) is readable by Python users too. */
-  io?: { format?: "parquet" | "ipc" };
+  /**
+   * Storage format of the output. Parquet (default) is readable by Python users too; `"iceberg"` stores it in a
+   * table of the catalog resource `catalog` (one the asset declares), see TABLE-OUTPUT-CONTRACT.md.
+   */
+  io?: AssetIO<NoInfer<CatalogNameOf<R>>>;
   /** "none" declares a side-effect asset that returns nothing and stores no data. */
   output?: "table" | "none";
   /**
@@ -217,7 +228,9 @@ export interface AssetDefinition<
   readonly retry: RetryPolicy | undefined;
   readonly metadata: Readonly<Record<string, MetadataValue>>;
   readonly checks: readonly AssetCheck<any>[];
-  readonly format: "parquet" | "ipc";
+  readonly format: "parquet" | "ipc" | "iceberg";
+  /** Set when `format` is "iceberg": the catalog resource and the table that hold the output. */
+  readonly table?: AssetTable | undefined;
   readonly output: "table" | "none";
   readonly timeoutSeconds: number | undefined;
   readonly pool: string | undefined;
@@ -367,9 +380,14 @@ export function asset(definition: object): AssetDefinition<any, any> {
     });
   }
   const { names: resourceNames, objects: resourceDefinitions } = resolveResources(config.resources, { asset: id }, file);
-  const format = config.io?.format ?? "parquet";
-  if (format !== "parquet" && format !== "ipc") {
-    throw new BatonError("INVALID_DEFINITION", `unknown io format ${JSON.stringify(format)}`, { asset: id, file, hint: `use "parquet" or "ipc"` });
+  const io = (config.io ?? {}) as Readonly<Record<string, unknown>>;
+  const format = (io.format ?? "parquet") as AssetDefinition["format"];
+  if (format !== "parquet" && format !== "ipc" && format !== "iceberg") {
+    throw new BatonError("INVALID_DEFINITION", `unknown io format ${JSON.stringify(format)}`, { asset: id, file, hint: `use "parquet", "ipc" or "iceberg"` });
+  }
+  if (format === "iceberg") {
+    const p = tableIoProblem(io, { resources: resourceNames, partitioned: config.partitions !== undefined, output: config.output ?? "table" });
+    if (p) throw new BatonError("INVALID_DEFINITION", p.problem, { asset: id, file, hint: p.hint });
   }
   return {
     kind: "asset",
@@ -396,6 +414,7 @@ export function asset(definition: object): AssetDefinition<any, any> {
     metadata: { ...(config.metadata ?? {}) },
     checks: [...(config.checks ?? [])],
     format,
+    ...(format === "iceberg" ? { table: assetTableOf(io) } : {}),
     output: config.output ?? "table",
     timeoutSeconds,
     pool: config.pool,

@@ -12,7 +12,9 @@ export {
   type AssetConfig,
   type AssetContext,
   type AssetDefinition,
+  type AssetIO,
   type AssetOutput,
+  type CatalogNameOf,
   type CheckResult,
   type CheckSeverity,
   type FrameKind,
@@ -29,6 +31,7 @@ export {
   type TableOutput,
 } from "./asset.js";
 export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
+export { isTableSink, type TableSink, type TableWrite, type TableCommit, type TableRead, type TableIO } from "./io/table-sink.js";
 export { assetCheck, isAssetCheckDefinition, type AssetCheckConfig, type AssetCheckDefinition, type CheckedOutput, type CheckVerdict, type PartitionsOf } from "./asset-check.js";
 export { resource, env, secret, type ConfigSource, type ConfigSchema, type ResourceDefinition } from "./resource.js";
 export { localStorage, storageClient, type CatalogClient, type StorageClient } from "./protocols.js";

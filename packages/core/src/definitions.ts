@@ -11,6 +11,7 @@ import { defaultMapping, mappingProblem } from "./partitions/index.js";
 import { partitionsProblem } from "./partitions/define.js";
 import { declaredAt as where } from "./source.js";
 import type { PartitionsDefinition } from "./partitions/types.js";
+import { tableIoProblem } from "./io/table-io.js";
 
 /** The validated container every runtime consumes. Assets are in dependency order. */
 export interface Definitions {
@@ -96,6 +97,7 @@ export function definitions(input: DefinitionsInput): Definitions {
     }
   }
 
+  checkTables([...byId.values()], errors);
   for (const a of byId.values()) {
     if (a.pool !== undefined && !Object.hasOwn(pools, a.pool)) {
       const known = Object.keys(pools);
@@ -258,6 +260,37 @@ function checkStandalone(checks: readonly AssetCheckDefinition[], byId: Readonly
     out.set(target.id, siblings);
   }
   return out;
+}
+
+/**
+ * Table outputs (TABLE-OUTPUT-CONTRACT.md §1): each valid as `asset()` requires (definitions written by hand
+ * too), and no two assets writing one table of one catalog (each would replace the other's rows).
+ */
+function checkTables(assets: readonly AssetDefinition[], errors: BatonError[]): void {
+  const writers = new Map<string, AssetDefinition>();
+  for (const a of assets) {
+    const t = a.table;
+    if (a.format !== "iceberg" && t === undefined) continue;
+    const io = { format: "iceberg", catalog: t?.catalog, table: t?.name, partitionColumn: t?.partitionColumn, mode: t?.mode };
+    const p = tableIoProblem(io, { resources: a.resources, partitioned: a.partitions !== undefined, output: a.output });
+    if (p || t === undefined) {
+      errors.push(new BatonError("INVALID_DEFINITION", p?.problem ?? 'format "iceberg" without a table', { asset: a.id, file: where(a), hint: p?.hint ?? "declare it with asset({ io: { format: \"iceberg\", catalog, table } })" }));
+      continue;
+    }
+    const at = `${t.catalog}\u0000${t.name}`;
+    const prior = writers.get(at);
+    if (prior === undefined) {
+      writers.set(at, a);
+      continue;
+    }
+    errors.push(
+      new BatonError("DUPLICATE_KEY", `table ${t.name} of catalog "${t.catalog}" is also the output of asset "${prior.id}"${prior.file ? ` (${where(prior)})` : ""}`, {
+        asset: a.id,
+        file: where(a),
+        hint: "give each asset its own table: two writers of one table would replace each other's rows",
+      }),
+    );
+  }
 }
 
 /** The listed assets, then the asset objects reachable through their inputs and deps (depth first). */

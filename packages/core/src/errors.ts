@@ -99,10 +99,11 @@ export const DETERMINISTIC_CODES: ReadonlySet<string> = new Set<BatonErrorCode>(
  */
 export function isRetryable(e: unknown): boolean {
   if (e === null || typeof e !== "object") return true;
-  const { name, code } = e as { name?: unknown; code?: unknown };
+  const { name, code, retryable } = e as { name?: unknown; code?: unknown; retryable?: unknown };
+  // The error says so itself: a storage failure only a configuration fix cures (a missing bucket), an unreachable
+  // catalog or a lost commit race (retryable), an unknown table (not).
+  if (typeof retryable === "boolean") return retryable;
   if (name === "BatonValidationError") return false;
-  // A storage failure that only a configuration fix cures (a missing bucket, rejected credentials).
-  if (name === "BatonStorageError" && (e as { retryable?: unknown }).retryable === false) return false;
   return !(name === "BatonError" && typeof code === "string" && DETERMINISTIC_CODES.has(code));
 }
 

@@ -10,6 +10,8 @@ export { cronProblem, timezoneProblem, previousTick, nextTick, prefectSchedules,
 export { evaluateScheduleTick, evaluateSensorTick, type EvaluatedTick, type ResolvedRunRequest } from "./ticks.js";
 export { planRun, planScheduleTick, firstInRunOrder, PARTITION_KEY_HINT, type PlannedAsset, type PlanRequest, type RunPlan, type TickPlan } from "./plan.js";
 export { LocalIOStore, BackendIOStore, BatonStorageError, defaultStorageRoot, encodeSegment, type IOStore, type OutputRecord, type WriteArgs, type WriteResult } from "./io/store.js";
+export { tableResolver, type AssetTable, type RecordTable, type TableResolver } from "./io/table-sink.js";
+export type { TableTarget } from "./io/store.js";
 export { openStore, storageSecrets, type OpenStoreOptions } from "./io/open.js";
 export type { S3StoreOptions } from "./io/s3-backend.js";
 export { isBatonError, isBatonValidationError, isExplainedError } from "./is-baton-error.js";
@@ -20,6 +22,6 @@ export { toManifest, manifestToJson, stepEntryPath, type ManifestOptions } from 
 export { readManifest, manifestProblems } from "./manifest/read.js";
 export { moduleHashOf } from "./manifest/hash.js";
 export { verifyModule } from "./step/verify.js";
-export { MANIFEST_VERSION, ACCEPTED_MANIFEST_VERSIONS, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep, type ManifestCheck, type ManifestSource, type ManifestPool } from "./manifest/types.js";
+export { MANIFEST_VERSION, ACCEPTED_MANIFEST_VERSIONS, type Manifest, type ManifestAsset, type ManifestResource, type ManifestSchedule, type ManifestSensor, type ManifestDep, type ManifestCheck, type ManifestTable, type ManifestSource, type ManifestPool } from "./manifest/types.js";
 export { loadDefinitions } from "./load.js";
 export { corePythonWheel, shippedWheel } from "./python.js";

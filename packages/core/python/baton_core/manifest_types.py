@@ -90,7 +90,11 @@ class ManifestAsset(TypedDict):
     checks: list[ManifestCheck]
     retry: ManifestRetry | None
     resources: list[str]
-    format: Literal["parquet", "ipc"]
+    format: Literal["parquet", "ipc", "iceberg"]
+    # Format iceberg: the output's table. Keys format (iceberg), catalog (the catalog
+    # resource), name (namespace.table), partitionColumn (or null), mode (replace or
+    # append).
+    table: NotRequired[dict[str, str | None]]
     output: Literal["table", "none"]
     # Seconds one attempt for one partition key may take; null: no limit.
     timeoutSeconds: NotRequired[float | None]

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 from urllib.parse import quote, unquote, urlsplit
 
 if TYPE_CHECKING:
@@ -58,12 +58,23 @@ class ColumnSchema(TypedDict):
     type: str
 
 
+class RecordTable(TypedDict):
+    """The table and snapshot an ``iceberg`` output's record pins (TABLE-OUTPUT-CONTRACT.md)."""
+
+    format: Literal["iceberg"]
+    catalog: str
+    name: str
+    snapshotId: str
+    partitionColumn: str | None
+    location: str | None
+
+
 class OutputRecord(TypedDict):
     """``record.json`` as core writes it (``OutputRecord`` in packages/core/src/io/store.ts)."""
 
     assetKey: str
     partitionKey: str | None
-    format: Literal["parquet", "ipc", "none"]
+    format: Literal["parquet", "ipc", "iceberg", "none"]
     file: str | None
     rowCount: int | None
     schema: list[ColumnSchema]
@@ -71,6 +82,7 @@ class OutputRecord(TypedDict):
     producedAs: Literal["polars", "arrow", "none"]
     codeVersion: str | None
     runId: str
+    table: NotRequired[RecordTable]
 
 
 class StorageError(Exception):
@@ -436,6 +448,8 @@ def _read_output(
                 f"{_shown(asset, partition)} has not been materialized (looked in {store.shown(folder)})",
                 _materialize_hint(asset, partition),
             )
+        if record.get("format") == "iceberg":
+            raise _table_output_error(record, asset, partition)
         file = record.get("file")
         if record.get("format") == "none" or file is None:
             raise MissingOutputError(
@@ -466,6 +480,33 @@ def _read_output(
                 ),
             ) from e
         return _decode(pl, data, record, asset, partition, store.shown([*folder, file]))
+
+
+def _table_output_error(
+    record: OutputRecord, asset: str, partition: str | None
+) -> StorageError:
+    """An Iceberg output is rows of a snapshot in a catalog, not a file of the store."""
+    table = record.get("table")
+    name = table.get("name") if table else None
+    snapshot = table.get("snapshotId") if table else None
+    if not isinstance(name, str) or not isinstance(snapshot, str):
+        return StorageError(
+            f'the output record of {_shown(asset, partition)} has format "iceberg" '
+            "but names no table snapshot",
+            "re-materialize the asset to rewrite its output",
+        )
+    where = ""
+    column = table.get("partitionColumn") if table else None
+    if partition is not None and isinstance(column, str):
+        where = f".filter(pl.col({column!r}).cast(pl.Utf8) == {partition!r})"
+    return StorageError(
+        f"the output of {_shown(asset, partition)} is Iceberg table {name} "
+        f"snapshot {snapshot}, not a file of the store",
+        "read that snapshot with pyiceberg (the uri and warehouse of the catalog "
+        f'resource "{table.get("catalog") if table else ""}"): '
+        f'load_catalog("rest", uri=…, warehouse=…).load_table("{name}")'
+        f".scan(snapshot_id={snapshot}).to_polars(){where}",
+    )
 
 
 def _decode(

@@ -208,6 +208,46 @@ def test_an_output_without_a_table_is_an_error(tmp_path: Path) -> None:
         read_output("orders", storage=tmp_path)
 
 
+ICEBERG_TABLE = {
+    "format": "iceberg",
+    "catalog": "lake",
+    "name": "analytics.daily_events",
+    "snapshotId": "4817311548932601471",
+    "partitionColumn": None,
+    "location": "s3://warehouse/analytics/daily_events",
+}
+
+
+def test_an_iceberg_output_names_its_table_snapshot_and_the_pyiceberg_read(
+    tmp_path: Path,
+) -> None:
+    write_output(tmp_path, "orders", ORDERS)
+    rewrite(tmp_path, format="iceberg", file=None, table=ICEBERG_TABLE)
+    with pytest.raises(StorageError) as caught:
+        read_output("orders", storage=tmp_path)
+    assert not isinstance(caught.value, MissingOutputError)
+    message = str(caught.value)
+    assert "is Iceberg table analytics.daily_events snapshot 4817311548932601471" in (
+        message
+    )
+    assert caught.value.hint.endswith(
+        'load_catalog("rest", uri=…, warehouse=…).load_table("analytics.daily_events")'
+        ".scan(snapshot_id=4817311548932601471).to_polars()"
+    )
+    assert 'catalog resource "lake"' in caught.value.hint
+    # The record itself reads as any other, with its table.
+    record = read_record("orders", storage=tmp_path)
+    assert record is not None
+    assert record["table"]["snapshotId"] == "4817311548932601471"
+
+
+def test_an_iceberg_record_without_its_table_is_an_error(tmp_path: Path) -> None:
+    write_output(tmp_path, "orders", ORDERS)
+    rewrite(tmp_path, format="iceberg", file=None)
+    with pytest.raises(StorageError, match="names no table snapshot"):
+        read_output("orders", storage=tmp_path)
+
+
 @pytest.mark.parametrize("name", ["../orders.parquet", "..", "a/b.parquet", ""])
 def test_a_record_naming_a_file_outside_its_folder_is_refused(
     tmp_path: Path, name: str

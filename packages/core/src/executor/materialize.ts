@@ -6,7 +6,7 @@ import type { PartitionKeyRange } from "../partitions/types.js";
 import { firstInRunOrder, planRun, type PlannedAsset, type RunPlan } from "../plan.js";
 import { runStep } from "../step/run.js";
 import { redactProcessOutput } from "../step/output.js";
-import { redactorOf, resourceKeys, stepSecrets } from "../step/resources.js";
+import { redactorOf, stepResourceKeys, stepSecrets } from "../step/resources.js";
 import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
 import { BatonError, StepCancelled } from "../errors.js";
 import type { TimeoutWatchdog } from "../step/watchdog.js";
@@ -143,7 +143,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   }
   for (const message of plan.warnings) options.onEvent?.({ type: "log", level: "warning", message, asset: null });
   // What the assets print between and around steps is redacted too (each step also redacts its own).
-  const releaseOutput = redactProcessOutput(redactorOf(stepSecrets(defs, resourceKeys(selected.map((id) => defs.asset(id))), environment)));
+  const releaseOutput = redactProcessOutput(redactorOf(stepSecrets(defs, stepResourceKeys(defs, selected.map((id) => defs.asset(id))), environment)));
 
   /** What the step at a position runs: an asset (materialized, or checked alone), or one standalone check of one. */
   const stepOf = (at: number): { planned: PlannedAsset; checksOnly: boolean; checks: readonly string[] | undefined } => {

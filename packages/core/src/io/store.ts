@@ -8,12 +8,16 @@ import { contentHash, inChunksOf, schemaOf, type ColumnSchema } from "./frames.j
 import type { StoreBackend } from "./backend.js";
 import { LocalBackend } from "./local-backend.js";
 import { BatonStorageError } from "./storage-error.js";
+import type { RecordTable, TableResolver, TableSink } from "./table-sink.js";
 
-/** The record stored beside each output. `file` is the data file it commits to. */
+/**
+ * The record stored beside each output. `file` is the data file it commits to; an "iceberg" output has no
+ * file: `table` names the catalog, the table and the snapshot the step committed (TABLE-OUTPUT-CONTRACT.md §3).
+ */
 export interface OutputRecord {
   readonly assetKey: string;
   readonly partitionKey: string | null;
-  readonly format: "parquet" | "ipc" | "none";
+  readonly format: "parquet" | "ipc" | "iceberg" | "none";
   readonly file: string | null;
   readonly rowCount: number | null;
   readonly schema: readonly ColumnSchema[];
@@ -21,6 +25,8 @@ export interface OutputRecord {
   readonly producedAs: FrameKind | "none";
   readonly codeVersion: string | null;
   readonly runId: string;
+  /** Absent from parquet/ipc records (readers ignore what they do not know). */
+  readonly table?: RecordTable;
 }
 
 const UNPARTITIONED = "__unpartitioned__";
@@ -73,11 +79,25 @@ export interface WriteArgs {
   readonly partitionKey: string | undefined;
   readonly frame: pl.DataFrame | undefined;
   readonly producedAs: FrameKind | "none";
-  readonly format: "parquet" | "ipc";
+  readonly format: "parquet" | "ipc" | "iceberg";
   readonly codeVersion: string | undefined;
   readonly runId: string;
-  /** Called just before the commit point; a throw leaves the previous output in place (a timed-out attempt). */
+  /**
+   * Called just before the commit point (and, for a table output, before the table commit too); a throw leaves
+   * the previous output in place (a timed-out attempt).
+   */
   readonly beforeCommit?: () => void;
+  /** Required with format "iceberg": the frame goes to this table in one commit, the record names its snapshot. */
+  readonly table?: TableTarget;
+}
+
+/** Where a table output goes: the catalog resource's sink and the asset's table io. */
+export interface TableTarget {
+  readonly catalog: string;
+  readonly sink: TableSink;
+  readonly name: string;
+  readonly partitionColumn: string | undefined;
+  readonly mode: "replace" | "append";
 }
 
 /** A committed write; `conflict` when another writer committed the same output meanwhile (S3; last writer wins). */
@@ -97,6 +117,11 @@ export interface IOStore {
   read(key: AssetKey, partitionKey: string | undefined, reader?: Reader): Promise<{ frame: pl.DataFrame; record: OutputRecord }>;
   readMany(key: AssetKey, partitionKeys: readonly string[], reader?: Reader): Promise<{ frame: pl.DataFrame; records: OutputRecord[] }>;
   storedPartitions(key: AssetKey): Promise<string[]>;
+  /**
+   * This store, reading table outputs through `resolve` (catalog resource name -> its sink). Without it, a read
+   * of an "iceberg" record throws CONFIG: core's tools that build no resources cannot read a table.
+   */
+  withTables(resolve: TableResolver): IOStore;
   /** Every file or object below the root, relative and "/"-separated, sorted (tests, secret scans). */
   listFiles(): Promise<string[]>;
   /** One file or object below the root as text. */
@@ -111,8 +136,17 @@ export interface IOStore {
  */
 export class BackendIOStore implements IOStore {
   readonly url: string;
+  /** How table outputs are read: set on the view `withTables` returns. */
+  protected tables: TableResolver | undefined;
   constructor(protected readonly backend: StoreBackend) {
     this.url = backend.url;
+  }
+
+  withTables(resolve: TableResolver): IOStore {
+    // A view sharing the backend (and the subclass's fields), not a second store.
+    const view = Object.create(this) as BackendIOStore;
+    view.tables = resolve;
+    return view;
   }
 
   /** `<root>/<key parts>/<partition>`: always key.length + 1 segments below the root, each encoded. */
@@ -149,7 +183,10 @@ export class BackendIOStore implements IOStore {
     const frame = args.frame;
     const hash = frame ? contentHash(frame) : null;
     let file: string | null = null;
-    if (frame && hash) {
+    let table: RecordTable | undefined;
+    if (args.format === "iceberg") {
+      table = await this.writeTable(args, frame);
+    } else if (frame && hash) {
       file = this.backend.dataName(hash.slice(0, 16), args.format === "parquet" ? "parquet" : "ipc");
       // Written by polars to a file path, never to a JS Buffer: the file is never a second copy in
       // memory (and nodejs-polars 0.25.2 never frees what it writes to JS, see contentHash).
@@ -167,12 +204,72 @@ export class BackendIOStore implements IOStore {
       producedAs: args.producedAs,
       codeVersion: args.codeVersion ?? null,
       runId: args.runId,
+      ...(table ? { table } : {}),
     };
     args.beforeCommit?.();
     // The commit point: the data is complete before the record that names it replaces the old one.
     const { conflict } = await this.backend.commitRecord(`${rel}/record.json`, Buffer.from(JSON.stringify(record, null, 2) + "\n"), id, args.runId);
     await this.backend.removeStale(rel, file);
     return conflict ? { ...record, conflict } : record;
+  }
+
+  /**
+   * The table commit of a table output, between two deadline checks: an attempt past its deadline commits
+   * nothing, and one that passes it during the commit writes no record (the snapshot stays unnamed, the retry
+   * replaces the partition again). The record (Baton's commit) follows in `write`.
+   */
+  private async writeTable(args: WriteArgs, frame: pl.DataFrame | undefined): Promise<RecordTable> {
+    const id = args.key.join("/");
+    const t = args.table;
+    if (!t || !frame) {
+      throw new BatonError("CONFIG", `an "iceberg" write of "${id}" needs ${t ? "a frame" : "the catalog's table target"}`, { asset: id, hint: "write table outputs through the step runtime (runStep), which resolves the catalog resource" });
+    }
+    args.beforeCommit?.();
+    const commit = await t.sink.writeAssetTable({ asset: id, table: t.name, frame, mode: t.mode, partitionColumn: t.partitionColumn, partitionValue: args.partitionKey });
+    if (typeof commit?.snapshotId !== "string" || !/^-?[0-9]+$/.test(commit.snapshotId)) {
+      throw new BatonError("CONFIG", `catalog "${t.catalog}" committed table ${t.name} but returned snapshot id ${JSON.stringify(commit?.snapshotId) ?? "undefined"}, not a decimal string`, {
+        asset: id,
+        hint: "the catalog resource's writeAssetTable must return { snapshotId: \"<decimal>\", location }",
+      });
+    }
+    args.beforeCommit?.();
+    return { format: "iceberg", catalog: t.catalog, name: t.name, snapshotId: commit.snapshotId, partitionColumn: t.partitionColumn ?? null, location: commit.location ?? null };
+  }
+
+  /** The rows of a table output: the snapshot its record pins, through the catalog resource. */
+  private async readTable(key: AssetKey, record: OutputRecord, partitionKey: string | undefined, reader: Reader | undefined): Promise<pl.DataFrame> {
+    const id = key.join("/");
+    const t = record.table;
+    const shown = `"${id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""}`;
+    const neededBy = readerAsset(reader);
+    if (!t || typeof t.catalog !== "string" || typeof t.name !== "string" || typeof t.snapshotId !== "string") {
+      throw new BatonError("MANIFEST", `the output record of ${shown} has format "iceberg" but names no table snapshot`, {
+        asset: id,
+        file: this.locationOf(key, partitionKey, "record.json"),
+        hint: `re-materialize it: baton materialize --select ${shellWord(id)}${partitionKey !== undefined ? ` --partition ${shellWord(partitionKey)}` : ""}`,
+      });
+    }
+    if (!this.tables) {
+      throw new BatonError("CONFIG", `the output of ${shown} is Iceberg table ${t.name} snapshot ${t.snapshotId}: read it through its catalog resource "${t.catalog}"`, {
+        ...(neededBy !== undefined ? { asset: neededBy } : {}),
+        hint: `read it in a step (an input of an asset) or with pyiceberg: load_catalog("rest", uri=…, warehouse=…).load_table("${t.name}").scan(snapshot_id=${t.snapshotId}).to_polars()`,
+      });
+    }
+    const sink = this.tables(t.catalog, id);
+    const frame = await sink.readAssetTable({
+      asset: neededBy ?? id,
+      table: t.name,
+      snapshotId: t.snapshotId,
+      partitionColumn: t.partitionColumn ?? undefined,
+      partitionValue: partitionKey,
+    });
+    if (record.rowCount !== null && frame.height !== record.rowCount) {
+      throw new BatonError("MANIFEST", `table ${t.name} snapshot ${t.snapshotId} has ${frame.height} rows for ${shown}, its record ${record.rowCount}`, {
+        asset: neededBy ?? id,
+        hint: `the snapshot's rows changed or the record was edited: re-materialize it: baton materialize --select ${shellWord(id)}${partitionKey !== undefined ? ` --partition ${shellWord(partitionKey)}` : ""}`,
+      });
+    }
+    return frame;
   }
 
   /**
@@ -217,6 +314,7 @@ export class BackendIOStore implements IOStore {
     let previous: string | null | undefined;
     for (;;) {
       const record = await this.readRecord(key, partitionKey);
+      if (record?.format === "iceberg") return { frame: await this.readTable(key, record, partitionKey, reader), record };
       if (!record || !record.file) {
         throw new BatonError("MISSING_OUTPUT", `input "${id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""} has not been materialized (looked in ${this.dirOf(key, partitionKey)})`, {
           ...(neededBy !== undefined ? { asset: neededBy } : {}),

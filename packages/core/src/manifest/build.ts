@@ -7,6 +7,7 @@ import { uniquePartitions, type Definitions } from "../definitions.js";
 import { defaultMapping } from "../partitions/index.js";
 import { BatonError } from "../errors.js";
 import { moduleHashOf } from "./hash.js";
+import { stepResourceKeys } from "../step/resources.js";
 import { MANIFEST_VERSION, type Manifest, type ManifestAsset, type ManifestDep, type ManifestSource } from "./types.js";
 
 const corePackage = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { name: string; version: string; engines: { node: string } };
@@ -62,8 +63,10 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
       ...defs.checksOf(a.id).map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity, standalone: true, deps: c.inputs.map((i) => inputDep(a, i)) })),
     ],
     retry: a.retry ? { maxRetries: a.retry.maxRetries, delaySeconds: a.retry.delaySeconds ?? 0, backoff: a.retry.backoff ?? "constant" } : null,
-    resources: [...a.resources].sort(),
+    // What its steps build, catalogs of the tables it reads included: adapters supply their environment.
+    resources: stepResourceKeys(defs, [a]).sort(),
     format: a.format,
+    ...(a.table ? { table: { format: a.table.format, catalog: a.table.catalog, name: a.table.name, partitionColumn: a.table.partitionColumn ?? null, mode: a.table.mode } } : {}),
     output: a.output,
     timeoutSeconds: a.timeoutSeconds ?? null,
     pool: a.pool ?? null,

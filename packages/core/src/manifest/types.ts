@@ -33,8 +33,11 @@ export interface ManifestAsset {
   /** Inline checks first (`asset({ checks })`), then standalone ones (`assetCheck()`). */
   readonly checks: readonly ManifestCheck[];
   readonly retry: { readonly maxRetries: number; readonly delaySeconds: number; readonly backoff: "constant" | "exponential" } | null;
+  /** The resources its steps build: its own, plus the catalogs of the table outputs it reads (TABLE-OUTPUT-CONTRACT.md §4). */
   readonly resources: readonly string[];
-  readonly format: "parquet" | "ipc";
+  readonly format: "parquet" | "ipc" | "iceberg";
+  /** Where a table output goes (format "iceberg"); absent otherwise. */
+  readonly table?: ManifestTable;
   readonly output: "table" | "none";
   /** Seconds one attempt for one partition key may take; null: no limit. */
   readonly timeoutSeconds: number | null;
@@ -42,6 +45,16 @@ export interface ManifestAsset {
   readonly pool: string | null;
   /** Where asset() was called: `file` relative to the project root with '/', `line` 1-based; null when unknown or outside the root. */
   readonly source: ManifestSource | null;
+}
+
+export interface ManifestTable {
+  readonly format: "iceberg";
+  /** The catalog resource (one of the asset's resources). */
+  readonly catalog: string;
+  /** `namespace.table`. */
+  readonly name: string;
+  readonly partitionColumn: string | null;
+  readonly mode: "replace" | "append";
 }
 
 export interface ManifestCheck {

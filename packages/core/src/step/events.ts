@@ -19,8 +19,17 @@ export interface MaterializationMetadata {
   readonly schema: readonly ColumnSchema[];
   readonly contentHash: string | null;
   readonly durationMs: number;
+  /** The data file (a path or an s3:// URL); null for a table output and a side-effect asset. */
   readonly path: string | null;
-  readonly format: "parquet" | "ipc" | "none";
+  readonly format: "parquet" | "ipc" | "iceberg" | "none";
+  /** A table output's table and the snapshot the step committed (TABLE-OUTPUT-CONTRACT.md §6); absent otherwise. */
+  readonly table?: {
+    readonly format: "iceberg";
+    readonly catalog: string;
+    readonly name: string;
+    readonly snapshotId: string;
+    readonly location: string | null;
+  };
   readonly codeVersion: string | null;
   /**
    * The asset's own metadata: what it declares (`metadata`), then what this compute returned with

@@ -33,6 +33,25 @@ export function resourceKeys(assets: readonly AssetDefinition[]): string[] {
   return [...new Set(assets.flatMap((a) => a.resources))];
 }
 
+/**
+ * The resources a step of these assets builds (TABLE-OUTPUT-CONTRACT.md §4): their own, then the catalog of
+ * every table-output asset whose output they read (their inputs, their standalone checks' inputs). The step
+ * runtime, the embedded executor and the manifest's `assets[].resources` use this one set, so every adapter
+ * supplies those resources' environment without knowing about tables. `ctx.resources` stays the declared ones.
+ */
+export function stepResourceKeys(defs: Definitions, assets: readonly AssetDefinition[]): string[] {
+  const keys = new Set(resourceKeys(assets));
+  const addCatalogOf = (key: readonly string[]) => {
+    const up = defs.asset(key.join("/"));
+    if (up.table) keys.add(up.table.catalog);
+  };
+  for (const a of assets) {
+    for (const input of a.inputs) addCatalogOf(input.key);
+    for (const c of defs.checksOf(a.id)) for (const input of c.inputs) addCatalogOf(input.key);
+  }
+  return [...keys];
+}
+
 /** Build only the resources these assets need, once per step; config comes from `environment`. */
 export async function buildResources(
   defs: Definitions,
@@ -64,7 +83,8 @@ export async function buildResources(
         continue;
       }
       const def = defs.resources[key]!;
-      const firstUser = assets.find((a) => a.resources.includes(key))?.id;
+      // A catalog the step only reads through (an upstream's table) is named by the first asset of the step.
+      const firstUser = assets.find((a) => a.resources.includes(key))?.id ?? assets[0]?.id;
       const config = resolveConfig(key, def.config, environment, firstUser);
       const inst = await def.create(config);
       instances[key] = inst;

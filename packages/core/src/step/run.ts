@@ -8,7 +8,9 @@ import { openStore } from "../io/open.js";
 import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
 import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
-import { buildResources, redactorOf, resourceKeys, stepSecrets, type BuiltResources } from "./resources.js";
+import { buildResources, redactorOf, stepResourceKeys, stepSecrets, type BuiltResources } from "./resources.js";
+import { tableResolver, type TableResolver } from "../io/table-sink.js";
+import { checkPartitionColumn } from "../io/table-output.js";
 import { redactDeep, redactError, serializeError, type LogLevel, type SerializedError, type StepEvent } from "./events.js";
 import { redactProcessOutput } from "./output.js";
 import { declaredAt } from "../source.js";
@@ -94,7 +96,9 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   const emit = options.onEvent;
   // Known before any resource is built, so that a factory's failure is redacted too.
   // Storage credentials are secrets too: an S3 error or a user's log line never shows them.
-  const secrets = stepSecrets(defs, resourceKeys(ordered), environment);
+  // The assets' own resources and the catalogs of the tables they read (one set, as the manifest lists).
+  const resourceSet = stepResourceKeys(defs, ordered);
+  const secrets = stepSecrets(defs, resourceSet, environment);
   const redact = redactorOf(secrets);
   // A bad partition key fails the step before any user code runs, with the asset named.
   let plan: { asset: AssetDefinition; keys: string[] }[];
@@ -133,7 +137,10 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   let resources: BuiltResources | undefined;
   let stepError: SerializedError | undefined;
   try {
-    resources = await buildResources(defs, ordered, environment, options.resources);
+    resources = await buildResources(defs, ordered, environment, options.resources, resourceSet);
+    // Every read of the step (inputs, check inputs, check targets) reads table outputs through its catalogs.
+    const tables = tableResolver(resources.instances);
+    const stepStore = store.withTables(tables);
     for (const { asset, keys } of plan) {
       if (options.signal?.aborted) {
         outcomes[asset.id] = { status: "failure", records: [], error: fail(asset.id, keys[0] ?? null, new StepCancelled()).message };
@@ -164,7 +171,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
           if (!attempt.timedOut) emit(e);
         };
         try {
-          const base = { ...options, onEvent, store, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
+          const base = { ...options, onEvent, store: stepStore, tables, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
           if (options.checksOnly) for (const check of await attempt.run(() => checkOne(asset, key, base))) failedChecks.push({ check, key });
           else records.push(await attempt.run(() => runOne(asset, key, base)));
         } catch (e) {
@@ -223,6 +230,8 @@ interface RunOneOptions extends StepOptions {
   readonly redact: (s: string) => string;
   readonly partitionKeys: readonly string[];
   readonly attempt: Attempt;
+  /** The step's catalog resources as table sinks (the store reads through the same resolver). */
+  readonly tables: TableResolver;
 }
 
 /** The context of one attempt, the same for a materialization and a check-only step. */
@@ -257,7 +266,7 @@ async function checkOne(asset: AssetDefinition, partitionKey: string | undefined
     });
   }
   let output: unknown;
-  if (record.file !== null) {
+  if (record.format !== "none") {
     const { frame } = await o.store.read(asset.key, partitionKey, { asset: asset.id, partitionKey });
     output = await toKind(frame, record.producedAs === "arrow" ? "arrow" : "polars");
   }
@@ -316,6 +325,8 @@ function checksFailed(asset: AssetDefinition, failed: readonly { check: string; 
 
 async function runOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<OutputRecord> {
   const started = performance.now();
+  // A catalog resource that is no table catalog fails before the compute runs.
+  const sink = asset.table ? o.tables(asset.table.catalog, asset.id) : undefined;
   const inputs: Record<string, unknown> = {};
   for (const input of asset.inputs) {
     const upstream = o.definitions.asset(input.key.join("/"));
@@ -331,6 +342,8 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
   // withMetadata(frame, metadata): the frame is the output, the metadata joins the materialization's.
   const { data: output, metadata: computed } = unwrapOutput(returned, asset.id, () => declaredAt(asset));
   const frame = await validateOutput(asset, output);
+  // Every row of a partition's table write holds its partition key: checked before anything is committed.
+  if (asset.table && frame) checkPartitionColumn(asset, asset.table, frame, partitionKey);
   // Nothing is committed once the step is cancelled or the attempt timed out, even by a compute that finishes afterwards.
   o.attempt.check();
   const { conflict, ...record } = await o.store.write({
@@ -339,6 +352,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
     frame,
     producedAs: frame === undefined ? "none" : isPolarsFrame(output) ? "polars" : "arrow",
     format: asset.format,
+    ...(asset.table && sink ? { table: { catalog: asset.table.catalog, sink, name: asset.table.name, partitionColumn: asset.table.partitionColumn, mode: asset.table.mode } } : {}),
     codeVersion: o.codeVersions && Object.hasOwn(o.codeVersions, asset.id) ? (o.codeVersions[asset.id] ?? undefined) : asset.codeVersion,
     runId: o.runId,
     // The deadline holds up to the commit point: a write that outlives it commits nothing.
@@ -356,6 +370,7 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       path: record.file ? o.store.locationOf(asset.key, partitionKey, record.file) : null,
       format: record.format,
+      ...(record.table ? { table: { format: record.table.format, catalog: record.table.catalog, name: record.table.name, snapshotId: record.table.snapshotId, location: record.table.location } } : {}),
       codeVersion: record.codeVersion,
       // What compute returned wins over the declared metadata on a shared key.
       user: redactDeep({ ...asset.metadata, ...computed }, o.redact),
