@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
-import { asset, assetCheck, definitions, loadDefinitions, schedule, toManifest, type Definitions, type Manifest } from "@baton/core";
+import { asset, assetCheck, dailyPartitions, definitions, loadDefinitions, resource, schedule, toManifest, type Definitions, type Manifest } from "@baton/core";
 import { ensurePythonEnv } from "@baton/testing";
 import { fixtureModulePath } from "@baton/testing/fixtures";
 import { AIRFLOW_REQUIREMENTS, adapter } from "./adapter.js";
@@ -176,6 +176,26 @@ describe("problems: Airflow's parse-time rules at build time", () => {
 
 describe("plan", () => {
   const plan = adapter.plan(fixture, defaults);
+
+  it("says which Iceberg table an asset is stored in, and where its catalog's settings come from", () => {
+    const lake = resource({ create: () => ({}) });
+    const events = asset({
+      key: "events",
+      partitions: dailyPartitions({ start: "2024-01-01" }),
+      resources: { lake },
+      io: { format: "iceberg", catalog: "lake", table: "analytics.events", partitionColumn: "day" },
+      compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey] }),
+    });
+    const counts = asset({ key: "counts", partitions: dailyPartitions({ start: "2024-01-01" }), inputs: { events }, compute: () => pl.DataFrame({ n: [1] }) });
+    const m = manifestOf(definitions({ assets: [events, counts] }));
+    const [written, read] = adapter.plan(m, adapter.resolveOptions({ resources: { lake: { connection: "iceberg_lake" } } }, { name: undefined })).assets;
+    expect(written!.becomes).toContain(
+      "stored in Iceberg table analytics.events (catalog resource lake, replace, partition column day): each asset event's extra has table and snapshot_id (the snapshot its record pins)",
+    );
+    // The reader builds the catalog too (core's step resources), so its task gets the connection.
+    expect(read!.becomes).toContain("resource lake from Airflow Connection iceberg_lake");
+    expect(read!.becomes.some((b) => b.startsWith("stored in"))).toBe(false);
+  });
 
   it("covers every asset, schedule and sensor of the manifest, and every dependency", () => {
     expect(plan.target).toBe("airflow");

@@ -27,6 +27,11 @@ export function airflowPlan(manifest: Manifest, options: AirflowOptions): Target
       becomes: [
         ...dags.map((d) => `task ${task} (BatonAssetOperator${retry}${timeout}${pool}) in TaskGroup ${a.group} of DAG ${d}; its docs: the description, owners, tags${a.source ? `, defined in ${a.source.file}${a.source.line ? `:${a.source.line}` : ""}` : ""}`),
         `Airflow Asset name "${a.id}", uri ${assetUri(a.id)}, group ${a.group}, extra with the description, owners, tags, metadata and code reference: the task's outlet (one partitioned asset event per materialized partition, for PartitionedAssetTimetable consumers)`,
+        ...(a.table
+          ? [
+              `stored in Iceberg table ${a.table.name} (catalog resource ${a.table.catalog}, ${a.table.mode}${a.table.partitionColumn ? `, partition column ${a.table.partitionColumn}` : ""}): each asset event's extra has table and snapshot_id (the snapshot its record pins)`,
+            ]
+          : []),
         ...a.checks
           .filter((c) => c.standalone)
           .map(
