@@ -271,6 +271,18 @@ describe("prefect adapter: plan", () => {
     expect(plan.assets.find((a) => a.id === "customers")!.becomes).toHaveLength(2);
   });
 
+  it("names the Iceberg table an asset is stored in and where Prefect records each commit; file outputs say nothing of tables", () => {
+    const table = { format: "iceberg", catalog: "lake", name: "analytics.daily_events", partitionColumn: "day", mode: "replace" } as const;
+    const manifest: Manifest = { ...fixtureManifest, assets: fixtureManifest.assets.map((a) => (a.id === "web/events" ? { ...a, format: "iceberg", table } : a)) };
+    const plan = adapter.plan(manifest, options());
+    expect(plan.assets.find((a) => a.id === "web/events")!.becomes[2]).toBe(
+      'output replacing its partition of the Iceberg table analytics.daily_events (catalog resource "lake"): the asset event\'s payload has table and snapshot_id; each commit in the table artifact "web-events-table"',
+    );
+    const stored = manifest.assets.filter((a) => a.table !== undefined).map((a) => a.id);
+    expect(stored).toContain("web/events");
+    expect(plan.assets.filter((a) => a.becomes.some((b) => b.includes("Iceberg table"))).map((a) => a.id)).toEqual(stored);
+  });
+
   it("without --flow-name names the flow after the package, as the build does", () => {
     const plan = adapter.plan(fixtureManifest, adapter.resolveOptions({}, { name: "@acme/shop" }));
     expect(plan.assets[0]!.becomes[0]).toContain('in flow "shop"');

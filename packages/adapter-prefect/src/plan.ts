@@ -1,7 +1,7 @@
 import type { Manifest, ManifestAsset, PartitionsDefinition } from "@baton/core";
 import type { TargetPlan } from "@baton/core/build";
 import { CHECKS_DEPLOYMENT, deploymentSpecs, MATERIALIZE_DEPLOYMENT, sensorPeriod, sensorTargetName, type DeploymentSchedule } from "./deployments.js";
-import { assetUri, cacheable, checkArtifactKey, checksArtifactKey, cursorVariable, poolTag, TIMEOUT_GRACE_SECONDS } from "./prefect-names.js";
+import { assetUri, cacheable, checkArtifactKey, checksArtifactKey, cursorVariable, poolTag, tableArtifactKey, TIMEOUT_GRACE_SECONDS } from "./prefect-names.js";
 
 function partitionsText(p: PartitionsDefinition | null): string | null {
   if (p === null) return null;
@@ -27,6 +27,15 @@ function taskDetails(a: ManifestAsset, cache: boolean): string {
     cache && cacheable(a) ? "cached by code version and input data versions" : null,
   ].filter((p) => p !== null);
   return parts.length ? `, ${parts.join(", ")}` : "";
+}
+
+/** Where a table output goes, and what Prefect records of each commit. */
+function tableText(a: ManifestAsset): string[] {
+  if (a.table === undefined) return [];
+  const mode = a.table.mode === "append" ? "appended to" : a.partitions ? "replacing its partition of" : "replacing";
+  return [
+    `output ${mode} the Iceberg table ${a.table.name} (catalog resource "${a.table.catalog}"): the asset event's payload has table and snapshot_id; each commit in the table artifact "${tableArtifactKey(a.id)}"`,
+  ];
 }
 
 /** Where an asset's checks run: inline ones in its task, each standalone one as a task of its own; all of them alone in the checks flow. */
@@ -55,6 +64,7 @@ export function prefectPlan(manifest: Manifest, flowName: string, workPool: stri
       becomes: [
         `task "${a.id}" in flow "${flowName}" (deployment "${flowName}/${MATERIALIZE_DEPLOYMENT}", work pool "${workPool}")${taskDetails(a, cache)}`,
         `Prefect asset <store>/${a.key.join("/")} (its folder in the store; ${assetUri(a.id)} when the store cannot be a key): a prefect.asset.materialization.succeeded event per ${a.partitions ? "partition" : "run"}${a.checks.some((c) => c.standalone !== true) ? `; inline checks as the table artifact "${checksArtifactKey(a.id)}"` : ""}`,
+        ...tableText(a),
         ...checksText(a, flowName),
       ],
       partitions: partitionsText(a.partitions),

@@ -34,6 +34,11 @@ export function checksArtifactKey(asset: string): string {
   return `${slug(asset)}-checks`;
 }
 
+/** baton_prefect.tables.table_artifact_key: the table artifact of an asset's table commits. */
+export function tableArtifactKey(asset: string): string {
+  return `${slug(asset)}-table`;
+}
+
 /** baton_prefect.checks.artifact_key: the table artifact of one check's task runs. */
 export function checkArtifactKey(asset: string, check: string): string {
   return `${slug(asset)}-${slug(check)}-check`;
