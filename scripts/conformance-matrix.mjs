@@ -9,7 +9,7 @@
 // Exit 1 (CI fails) when an expected runtime's report is missing, or a report has a failed, not-run or
 // n/a case, or lacks a case another report on the same kind of store ran, or does not declare one of the
 // suite's capabilities (CAPABILITIES of packages/testing as built, e.g. metadata and standaloneChecks of
-// issue 14): every runtime must declare every capability (until issue 12, "n/a" — a capability the runtime
+// issue 14, icebergOutput of issue 16): every runtime must declare every capability (until issue 12, "n/a" — a capability the runtime
 // did not declare — passed).
 // The expected runtimes are EXPECTED below; `--expect a,b,…` replaces them (a local run of one package).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -83,6 +83,17 @@ for (const local of reports) {
 const worker = (r) => r.worker ?? (ORCHESTRATORS.includes(r.runtime) ? "on" : ORCHESTRATORS.includes(r.runtime.replace(/-s3$/, "")) ? "off" : "n/a");
 const byWorker = (state) => reports.filter((r) => worker(r) === state).map((r) => r.runtime);
 console.log(`worker: on in ${byWorker("on").join(", ") || "none"}; off (BATON_WORKER=off) in ${byWorker("off").join(", ") || "none"}; none (in-process) in ${byWorker("n/a").join(", ") || "none"}`);
+
+// What the Iceberg cases cost each run: their cases' time plus the servers the suite started for them (moto on a local
+// run, the REST catalog on both; a report names them in serversStartMs).
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+for (const r of reports) {
+  const cases = r.cases.filter((c) => c.capability === "icebergOutput" && c.ms !== undefined);
+  if (cases.length === 0) continue;
+  const servers = Object.entries(r.serversStartMs ?? {}).filter(([what]) => what === "icebergCatalog" || (what === "moto" && (r.storage ?? "local") === "local"));
+  const total = cases.reduce((t, c) => t + c.ms, 0) + servers.reduce((t, [, ms]) => t + ms, 0);
+  console.log(`${r.runtime}: iceberg cases ${seconds(cases.reduce((t, c) => t + c.ms, 0))}${servers.map(([what, ms]) => ` + ${what} start ${seconds(ms)}`).join("")} = ${seconds(total)}`);
+}
 
 // Every capability of the suite, declared by every runtime: a runtime that leaves one out (a newer suite's
 // capability its harness does not know yet) fails even if its report has no case of it.

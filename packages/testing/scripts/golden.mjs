@@ -6,10 +6,16 @@ import { join } from "node:path";
 import { LocalIOStore, loadDefinitions, materialize } from "@baton/core";
 import { fixtureModulePath } from "../dist/fixtures/path.js";
 import { controlFile } from "../dist/fixtures/control.js";
+import { ICEBERG_DAILY, ICEBERG_ORDERS } from "../dist/fixtures/expected.js";
+import { startIcebergCatalog } from "../dist/iceberg-catalog.js";
+import { startMoto } from "../dist/moto.js";
 
 const root = mkdtempSync(join(tmpdir(), "baton-golden-"));
 const store = new LocalIOStore(join(root, "storage"));
-const env = { ...process.env, FIXTURE_API_URL: "x", FIXTURE_API_TOKEN: "y", FIXTURE_AUDIT_DIR: join(root, "audit"), FIXTURE_LANDING_DIR: join(root, "landing"), FIXTURE_CONTROL_DIR: join(root, "control") };
+// The iceberg group writes to tables: a REST catalog of its own on moto, as a suite run has.
+const moto = await startMoto();
+const catalog = await startIcebergCatalog(moto);
+const env = { ...process.env, ...catalog.env, FIXTURE_API_URL: "x", FIXTURE_API_TOKEN: "y", FIXTURE_AUDIT_DIR: join(root, "audit"), FIXTURE_LANDING_DIR: join(root, "landing"), FIXTURE_CONTROL_DIR: join(root, "control") };
 // truth/sleeper returns at once when its release file exists.
 mkdirSync(env.FIXTURE_CONTROL_DIR, { recursive: true });
 writeFileSync(controlFile(env.FIXTURE_CONTROL_DIR, "truth/sleeper", "release"), "");
@@ -27,27 +33,34 @@ const runs = [
   { selection: "secrets/teardown_throws", mayFail: ["secrets/teardown_throws"] },
 ];
 for (const p of ["eu", "us", "apac"]) runs.push({ selection: "regional_sales", partition: p });
+runs.push({ selection: `${ICEBERG_ORDERS.asset} ${ICEBERG_ORDERS.downstream}` });
+for (const p of ICEBERG_DAILY.days) runs.push({ selection: `${ICEBERG_DAILY.asset} ${ICEBERG_DAILY.downstream}`, partition: p });
 const out = {};
-for (const r of runs) {
-  const { mayFail = [], ...options } = r;
-  if (mayFail.length > 0) {
-    // The output is committed before the failure (a check, a teardown): read it back from the store.
-    await materialize(defs, { ...options, store, env, sleep: async () => {} }).catch(() => undefined);
-    for (const id of mayFail) {
-      const record = await store.readRecord(id.split("/"), undefined);
-      if (record === undefined) throw new Error(`${id} wrote no output`);
-      out[id] = { rowCount: record.rowCount, contentHash: record.contentHash };
+try {
+  for (const r of runs) {
+    const { mayFail = [], ...options } = r;
+    if (mayFail.length > 0) {
+      // The output is committed before the failure (a check, a teardown): read it back from the store.
+      await materialize(defs, { ...options, store, env, sleep: async () => {} }).catch(() => undefined);
+      for (const id of mayFail) {
+        const record = await store.readRecord(id.split("/"), undefined);
+        if (record === undefined) throw new Error(`${id} wrote no output`);
+        out[id] = { rowCount: record.rowCount, contentHash: record.contentHash };
+      }
+      continue;
     }
-    continue;
-  }
-  const result = await materialize(defs, { ...options, store, env, sleep: async () => {} });
-  for (const [id, a] of Object.entries(result.assets)) {
-    if (a.status !== "success" && !mayFail.includes(id)) throw new Error(`${id} failed: ${a.error?.message}`);
-    for (const m of a.materializations) {
-      if (m.metadata.contentHash === null) continue;
-      out[m.partitionKey === null ? id : `${id}[${m.partitionKey}]`] = { rowCount: m.metadata.rowCount, contentHash: m.metadata.contentHash };
+    const result = await materialize(defs, { ...options, store, env, sleep: async () => {} });
+    for (const [id, a] of Object.entries(result.assets)) {
+      if (a.status !== "success" && !mayFail.includes(id)) throw new Error(`${id} failed: ${a.error?.message}`);
+      for (const m of a.materializations) {
+        if (m.metadata.contentHash === null) continue;
+        out[m.partitionKey === null ? id : `${id}[${m.partitionKey}]`] = { rowCount: m.metadata.rowCount, contentHash: m.metadata.contentHash };
+      }
     }
   }
+} finally {
+  await catalog.stop();
+  await moto.stop();
 }
 const file = new URL("../src/fixtures/expected.ts", import.meta.url);
 const text = readFileSync(file, "utf8");

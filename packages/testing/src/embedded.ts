@@ -50,8 +50,11 @@ function fromResult(result: MaterializeResult, recordsText: string): HarnessRun 
   const materializations: HarnessMaterialization[] = [];
   const checks: { asset: string; check: string; passed: boolean; partitionKey: string | null }[] = [];
   for (const [asset, a] of Object.entries(result.assets)) {
-    // The user metadata (declared, then withMetadata's), as the CLI's JSON result records it.
-    for (const m of a.materializations) materializations.push({ asset, partitionKey: m.partitionKey, metadata: m.metadata.user });
+    // The user metadata (declared, then withMetadata's) and a table output's table, as the CLI's JSON result records them.
+    for (const m of a.materializations) {
+      const table = m.metadata.table;
+      materializations.push({ asset, partitionKey: m.partitionKey, metadata: m.metadata.user, ...(table ? { table: { name: table.name, snapshotId: table.snapshotId } } : {}) });
+    }
     for (const c of a.checks) checks.push({ asset, check: c.check, passed: c.passed, partitionKey: c.partitionKey });
   }
   return {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "@baton/core";
 import { fixtureModulePath } from "../fixtures/path.js";
+import { startIcebergCatalog, type IcebergCatalogServer } from "../iceberg-catalog.js";
 import { startMoto, type MotoServer } from "../moto.js";
 import { CASES, type CaseContext } from "./cases.js";
 import { CAPABILITIES, type Capability, type HarnessEnvironment, type RuntimeHarness } from "./harness.js";
@@ -32,6 +33,8 @@ export interface HarnessEnvironmentOptions {
   readonly s3?: MotoServer;
   /** Names the s3 prefix, so a bucket shared by several runs stays readable. */
   readonly name?: string;
+  /** A REST catalog for Iceberg table outputs: its `ICEBERG_*` variables go into `env` (capability icebergOutput). */
+  readonly iceberg?: IcebergCatalogServer;
 }
 
 /** Fresh folders and variables for one suite run; secrets (and the s3 prefix) are random per run. */
@@ -51,6 +54,7 @@ export function makeHarnessEnvironment(options: HarnessEnvironmentOptions = {}):
     configDir,
     env: {
       ...options.s3?.env,
+      ...options.iceberg?.env,
       BATON_STORAGE: storage,
       FIXTURE_API_URL: "https://audit.example.test/v1",
       FIXTURE_API_TOKEN: `tok-${Math.random().toString(36).slice(2)}`,
@@ -74,11 +78,24 @@ export function describeConformance(name: string, harness: RuntimeHarness, optio
   const rows: ReportRow[] = cases.map((c) => ({ case: c.name, capability: c.capability, result: supported.has(c.capability) ? "not run" : "n/a" }));
   let ctx: CaseContext | undefined;
   let moto: MotoServer | undefined;
+  let catalog: IcebergCatalogServer | undefined;
+  /** How long the servers the suite started took to answer (ms), for the report. */
+  const started: Record<string, number> = {};
+  const timed = async <T>(what: string, start: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const server = await start();
+    started[what] = Math.round(performance.now() - t0);
+    return server;
+  };
 
   describe(`conformance: ${name}`, () => {
     beforeAll(async () => {
-      if (storage === "s3") moto = await startMoto();
-      const environment = makeHarnessEnvironment({ ...(moto ? { s3: moto } : {}), name });
+      const iceberg = supported.has("icebergOutput");
+      // One moto per suite run: the s3 store's, which also holds the Iceberg warehouse when both are wanted.
+      if (storage === "s3" || iceberg) moto = await timed("moto", startMoto);
+      // The catalog is this run's own (a fresh SQLite catalog), so the fixtures' fixed namespace is never shared.
+      if (iceberg) catalog = await timed("icebergCatalog", () => startIcebergCatalog(moto!));
+      const environment = makeHarnessEnvironment({ ...(storage === "s3" ? { s3: moto! } : {}), ...(catalog ? { iceberg: catalog } : {}), name });
       await harness.setup(environment);
       ctx = { harness, environment, store: openStore(environment.storage, environment.env) };
     }, options.timeoutMs ?? 600_000);
@@ -87,12 +104,14 @@ export function describeConformance(name: string, harness: RuntimeHarness, optio
       try {
         await harness.teardown();
       } finally {
+        await catalog?.stop();
         await moto?.stop();
         const dir = options.reportDir ?? process.env.BATON_CONFORMANCE_DIR ?? process.cwd();
         mkdirSync(dir, { recursive: true });
-        const report = { runtime: name, storage, capabilities: [...supported], writtenAt: new Date().toISOString(), cases: rows };
+        const report = { runtime: name, storage, capabilities: [...supported], writtenAt: new Date().toISOString(), serversStartMs: started, cases: rows };
         writeFileSync(join(dir, `conformance-report.${name}.json`), JSON.stringify(report, null, 2) + "\n");
-        process.stdout.write(`\n${formatReport(name, rows)}\n`);
+        const servers = Object.entries(started).map(([what, ms]) => `${what} ${ms} ms`);
+        process.stdout.write(`\n${formatReport(name, rows)}\n${servers.length > 0 ? `servers started: ${servers.join(", ")}\n` : ""}`);
       }
     }, 120_000);
 

@@ -28,7 +28,8 @@ export interface HarnessEnvironment {
   readonly configDir: string;
   /**
    * Variables the runtime must place in the environment of every step (BATON_STORAGE, resource config;
-   * on s3 runs also the store's AWS_* variables, whose AWS_SECRET_ACCESS_KEY is a canary like FIXTURE_API_TOKEN).
+   * on s3 runs also the store's AWS_* variables, whose AWS_SECRET_ACCESS_KEY is a canary like FIXTURE_API_TOKEN;
+   * with capability icebergOutput the catalog's ICEBERG_* variables, whose ICEBERG_S3_SECRET_ACCESS_KEY is a canary too).
    */
   readonly env: Readonly<Record<string, string>>;
 }
@@ -47,6 +48,15 @@ export interface HarnessMaterialization {
    * Baton's own keys (row count, schema, content hash, path…) may be left out. Capability `metadata`.
    */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * For an asset stored in a table (`io: { format: "iceberg" }`, TABLE-OUTPUT-CONTRACT.md §6): the table and the
+   * snapshot as the orchestrator recorded them on the materialization: Dagster's `dagster/table_name` and
+   * `iceberg/snapshot_id`, Airflow's asset event `extra["table"]` and `extra["snapshot_id"]`, Prefect's materialization
+   * metadata `table` and `snapshot_id`; embedded: `materializations[].metadata.table` of the CLI's JSON result. The
+   * snapshot id is the decimal text Baton wrote (never a JS number: 64-bit ids do not fit). Absent for file outputs.
+   * Capability `icebergOutput`.
+   */
+  readonly table?: { readonly name: string; readonly snapshotId: string };
 }
 
 /**
@@ -176,5 +186,11 @@ export const CAPABILITIES = [
    * `RuntimeHarness.runChecks` runs chosen checks alone against stored outputs.
    */
   "standaloneChecks",
+  /**
+   * Assets stored in Iceberg tables (TABLE-OUTPUT-CONTRACT.md §7): the suite starts moto and the REST catalog and puts
+   * the `ICEBERG_*` variables in `environment.env`; outputs, downstream reads of the pinned snapshot, pyiceberg's
+   * read, partition replaces, and `HarnessMaterialization.table`.
+   */
+  "icebergOutput",
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
