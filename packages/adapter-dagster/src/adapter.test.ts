@@ -119,6 +119,24 @@ describe("plan", () => {
     expect(plan.edges).toContainEqual({ from: "raw/customers", to: "web/orders:has_customers", via: "AssetCheckSpec additional_deps" });
     expect(adapter.problems(manifest, OPTS)).toEqual([]);
   });
+
+  it("names the Iceberg table an asset is stored in and what Dagster records of it; a file output names none", () => {
+    const base = { group: "lake", owners: [], tags: {}, deps: [], checks: [], partitions: null, retry: null, resources: ["lake"], pool: null };
+    const manifest = {
+      assets: [
+        { ...base, id: "daily_events", key: ["daily_events"], format: "iceberg", table: { format: "iceberg", catalog: "lake", name: "analytics.daily_events", partitionColumn: "day", mode: "replace" } },
+        { ...base, id: "orders", key: ["orders"], format: "iceberg", table: { format: "iceberg", catalog: "lake", name: "analytics.orders", partitionColumn: null, mode: "append" } },
+        { ...base, id: "counts", key: ["counts"], format: "parquet" },
+      ],
+      resources: [],
+      schedules: [],
+      sensors: [],
+    } as unknown as Manifest;
+    const [events, orders, counts] = adapter.plan(manifest, OPTS).assets.map((a) => a.becomes.filter((b) => b.includes("Iceberg")));
+    expect(events).toEqual([expect.stringMatching(/^Iceberg table analytics\.daily_events \(catalog resource lake, replace of its partition \(column day\)\): kind iceberg, dagster\/table_name .*iceberg\/snapshot_id/)]);
+    expect(orders).toEqual([expect.stringMatching(/^Iceberg table analytics\.orders \(catalog resource lake, append\)/)]);
+    expect(counts).toEqual([]);
+  });
 });
 
 describe("emit", () => {

@@ -100,6 +100,7 @@ export function dagsterPlan(manifest: Manifest): TargetPlan {
             ? `asset check ${a.key.join("/")}:${c.name} in op ${checkOpName(a, c.name)} of its own (standalone, not blocking; after ${[a.key.join("/"), ...(c.deps ?? []).map((d) => d.key.join("/"))].join(", ")}; its step fails when it fails${c.severity === "warn" ? ", never: severity warn" : ""})`
             : `asset check ${a.key.join("/")}:${c.name}${c.severity === "error" ? " (blocking)" : ""}`,
         ),
+        ...(a.table ? [tableText(a.table)] : []),
         ...(a.pool ? [`pool ${a.pool} (the op's pool=; its limit is the instance's)`] : []),
         ...(a.timeoutSeconds ? [`timeout ${a.timeoutSeconds}s per partition key (core, then the step launcher stops Node)`] : []),
         ...(a.retry ? [`RetryPolicy max_retries=${a.retry.maxRetries}, delay=${a.retry.delaySeconds}s, ${a.retry.backoff}`] : []),
@@ -134,6 +135,12 @@ export function dagsterPlan(manifest: Manifest): TargetPlan {
     })),
     unsupported: [],
   };
+}
+
+/** A table output (baton_dagster.assets.table_metadata, src/reports.ts tableMetadata). */
+function tableText(table: NonNullable<ManifestAsset["table"]>): string {
+  const write = table.mode === "append" ? "append" : table.partitionColumn ? `replace of its partition (column ${table.partitionColumn})` : "replace";
+  return `Iceberg table ${table.name} (catalog resource ${table.catalog}, ${write}): kind iceberg, dagster/table_name on the asset and each materialization, with iceberg/snapshot_id (the snapshot its record pins)`;
 }
 
 function mappingName(type: string): string {

@@ -19,22 +19,12 @@ export function userMetadata(values: Readonly<Record<string, MetadataValue>>): M
 }
 
 /** The Iceberg table an output was committed to (TABLE-OUTPUT-CONTRACT.md §6); absent for files. */
-export interface TableOutput {
-  readonly format: string;
-  readonly catalog: string;
-  readonly name: string;
-  readonly snapshotId: string;
-  readonly location: string | null;
-}
-
-export function tableOf(m: MaterializationEvent["metadata"]): TableOutput | undefined {
-  return (m as { readonly table?: TableOutput | null }).table ?? undefined;
-}
+export type TableOutput = NonNullable<MaterializationEvent["metadata"]["table"]>;
 
 /**
  * A table as Dagster's own integrations record one: `dagster/table_name` (what the catalog and
- * lineage key tables by); the snapshot id as text (a 64-bit id is no JS number, and Dagster's int
- * metadata would round it); the table's location as a link. `snapshot` false leaves the id out:
+ * lineage key tables by); the snapshot id as text (a 64-bit id fits neither a JS number nor the
+ * GraphQL Int the UI reads int metadata as); the table's location as a link. `snapshot` false leaves the id out:
  * a range run's one report stands for several commits (each partition's is in `baton/partitions`).
  */
 function tableMetadata(table: TableOutput, snapshot = true): Metadata {
@@ -55,8 +45,7 @@ function outputMetadata(m: MaterializationEvent["metadata"], snapshot = true): M
   out["baton/duration_ms"] = PipesMetadata.float(m.durationMs);
   if (m.path !== null) out["baton/path"] = PipesMetadata.path(m.path);
   out["baton/format"] = PipesMetadata.text(m.format);
-  const table = tableOf(m);
-  return table ? { ...out, ...tableMetadata(table, snapshot) } : out;
+  return m.table ? { ...out, ...tableMetadata(m.table, snapshot) } : out;
 }
 
 export function materializationReport(assetKey: string, e: MaterializationEvent): ReportAssetMaterializationOptions {
@@ -74,8 +63,8 @@ export function rangeMaterializationReport(assetKey: string, events: readonly Ma
   const last = events.at(-1)!;
   const partitions = Object.fromEntries(
     events.map((e) => {
-      const table = tableOf(e.metadata);
-      return [e.partitionKey ?? "", { rowCount: e.metadata.rowCount, contentHash: e.metadata.contentHash, ...(table ? { snapshotId: table.snapshotId } : {}) }];
+      const { rowCount, contentHash, table } = e.metadata;
+      return [e.partitionKey ?? "", { rowCount, contentHash, ...(table ? { snapshotId: table.snapshotId } : {}) }];
     }),
   );
   const metadata: Metadata = {

@@ -58,8 +58,8 @@ const SNAPSHOT = "4817311548932601471"; // above 2^53: must reach Dagster as the
 /** An output committed to an Iceberg table (TABLE-OUTPUT-CONTRACT.md §6): no path, the table and its snapshot. */
 const icebergMaterialization = (partitionKey: string | null, rows: number, hash: string, snapshotId: string, location: string | null = "s3://wh/analytics/daily_events"): StepEvent => {
   const m = materialization("daily", partitionKey, rows, hash) as Extract<StepEvent, { type: "materialization" }>;
-  const table = { format: "iceberg", catalog: "lake", name: "analytics.daily_events", snapshotId, location };
-  return { ...m, metadata: { ...m.metadata, path: null, format: "iceberg", table } } as unknown as StepEvent;
+  const table = { format: "iceberg", catalog: "lake", name: "analytics.daily_events", snapshotId, location } as const;
+  return { ...m, metadata: { ...m.metadata, path: null, format: "iceberg", table } };
 };
 
 describe("requestFromPipes", () => {

@@ -147,7 +147,7 @@ def table_metadata(asset: ManifestAsset) -> dict[str, str]:
     """An asset stored in a catalog's table, as Dagster's table integrations describe one in
     its definition (TableMetadataSet): the table's name, which the asset catalog shows and
     keys lineage by, and the system that stores it. Each materialization adds the snapshot."""
-    table = optional_field(asset, "table")
+    table = asset.get("table")
     if not table:
         return {}
     return {
