@@ -2,7 +2,7 @@ import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caught, sortedRows, startTestCatalog, type TestCatalog } from "./__tests__/catalog.js";
 import { IcebergCatalogClient } from "./client.js";
-import type { TableWrite } from "./table-sink-contract.js";
+import type { TableWrite } from "@baton/core";
 
 /** A day's events; `day` is a Date column: the partition key is compared with it as text. */
 function events(day: string, ids: number[]): pl.DataFrame {

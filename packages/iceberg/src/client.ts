@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import type { CatalogClient } from "@baton/core";
+import type { CatalogClient, TableCommit, TableRead, TableSink, TableWrite } from "@baton/core";
 import type { Schema, Table } from "apache-arrow";
 import pl from "nodejs-polars";
 import { randomUUID } from "node:crypto";
@@ -10,7 +10,6 @@ import { checkPartitionRows, namingAsset, tableLocation, textEquals } from "./as
 import { IcebergError } from "./errors.js";
 import { DUCKDB_ENGINE_VERSION, EXTENSIONS, ensureExtensions, extensionFile } from "./extensions.js";
 import { ident, literal, normalType, sqlTypeOf, type Scalar } from "./sql.js";
-import type { TableCommit, TableRead, TableSink, TableWrite } from "./table-sink-contract.js";
 
 export interface IcebergS3Config {
   /** `http://host:port` or `https://host` of an S3-compatible server; unset: AWS S3. */
