@@ -99,6 +99,7 @@ export class IcebergCatalogClient implements CatalogClient, TableSink {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly scratch = mkdtempSync(join(tmpdir(), "baton-iceberg-"));
   private readonly locations = new Map<string, string>();
+  private attached = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -109,9 +110,9 @@ export class IcebergCatalogClient implements CatalogClient, TableSink {
   /** Loads the extensions, registers the S3 credentials and (unless `attach: "first-use"`) attaches the catalog. */
   static async open(config: IcebergCatalogConfig): Promise<IcebergCatalogClient> {
     const extensions = config.extensionDirectory ?? ensureExtensions();
-    // DuckDB would otherwise try its own extension download, which is not reachable everywhere.
     // Loaded here, not at import: every definitions module that declares the resource would pay for the engine.
     const { DuckDBInstance } = await import("@duckdb/node-api");
+    // DuckDB would otherwise try its own extension download, which is not reachable everywhere.
     const instance = await DuckDBInstance.create(":memory:", { autoinstall_known_extensions: "false", autoload_known_extensions: "false" });
     const connection = await instance.connect();
     const client = new IcebergCatalogClient(instance, connection, config);
@@ -132,8 +133,6 @@ export class IcebergCatalogClient implements CatalogClient, TableSink {
     }
     return client;
   }
-
-  private attached = false;
 
   private async attachOnce(): Promise<void> {
     if (this.attached) return;
