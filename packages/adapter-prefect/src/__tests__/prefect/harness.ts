@@ -24,6 +24,8 @@ export const PREFECT_CAPABILITIES = [
   "tickLogs",
   // The asset event's payload "user"; checks alone are a run of the checks flow (check_assets).
   "metadata", "standaloneChecks",
+  // Iceberg table outputs: the catalog's config from a Baton Resource block; the table and snapshot from the asset event.
+  "icebergOutput",
 ] as const satisfies readonly Capability[];
 const NOT_YET: Partial<Record<Capability, string>> = {};
 const undeclared = CAPABILITIES.filter((c) => !(PREFECT_CAPABILITIES as readonly Capability[]).includes(c) && NOT_YET[c] === undefined);
@@ -64,8 +66,22 @@ export const FIXTURE_RESOURCES: PrefectResources = {
   audit_api: { fields: { token: { secret: "fixture-api-token" }, url: { variable: "fixture_api_url" } } },
   canary: { fields: { token: { secret: "fixture-api-token" } } },
   landing: { block: "fixture-landing" },
+  // The Iceberg catalog (icebergCatalog): one Baton Resource block, its S3 keys in the block's secrets.
+  lake: { block: "fixture-lake" },
 };
 const FROM_PREFECT = ["FIXTURE_API_URL", "FIXTURE_LANDING_DIR"];
+
+/** icebergCatalog's config fields and the variables the suite sets for them (capability icebergOutput). */
+const LAKE_VALUES = { uri: "ICEBERG_REST_URI", warehouse: "ICEBERG_WAREHOUSE", s3Endpoint: "ICEBERG_S3_ENDPOINT", s3Region: "ICEBERG_S3_REGION" } as const;
+const LAKE_SECRETS = { accessKeyId: "ICEBERG_S3_ACCESS_KEY_ID", secretAccessKey: "ICEBERG_S3_SECRET_ACCESS_KEY" } as const;
+
+/** The block document of the catalog, when the suite started one: its fields from the environment's ICEBERG_* variables. */
+function lakeBlock(env: Readonly<Record<string, string | undefined>>): { values: Record<string, string>; secrets: Record<string, string> } | null {
+  if (env.ICEBERG_REST_URI === undefined) return null;
+  const pick = (fields: Readonly<Record<string, string>>) =>
+    Object.fromEntries(Object.entries(fields).flatMap(([field, name]) => (env[name] === undefined ? [] : [[field, env[name]!]])));
+  return { values: pick(LAKE_VALUES), secrets: pick(LAKE_SECRETS) };
+}
 
 /** On an s3:// store the S3 credentials are a Prefect Secret too (`--storage-secret`), never the driver's env. */
 export const STORAGE_SECRET = "fixture-s3";
@@ -172,13 +188,14 @@ export function prefectHarness(options: { python: () => string; server: () => Pr
       // Short: the workers' Unix sockets live under it (a socket path has at most 107 bytes).
       workers = mkdtempSync(join(tmpdir(), "bpw-"));
       const env: Record<string, string | undefined> = { ...process.env, ...e.env, ...options.server().env, BATON_NODE: process.execPath, PYTHONPATH: project.outDir, BATON_WORKER_DIR: workers, ...options.env };
-      for (const name of FROM_PREFECT) delete env[name];
+      for (const name of [...FROM_PREFECT, ...Object.values(LAKE_VALUES), ...Object.values(LAKE_SECRETS)]) delete env[name];
       if (s3) for (const name of Object.keys(env)) if (name.startsWith("AWS_")) delete env[name];
+      const lake = lakeBlock(e.env);
       driver = new Driver(options.python(), { cwd: project.outDir, env, logFile: join(e.workDir, "driver.log") });
       await driver.request("setup", {
         secrets: { "fixture-api-token": e.env.FIXTURE_API_TOKEN, ...(s3 ? { [STORAGE_SECRET]: storageSecretValue(e.env) } : {}) },
         variables: { fixture_api_url: e.env.FIXTURE_API_URL },
-        blocks: { "fixture-landing": { values: { dir: e.env.FIXTURE_LANDING_DIR } } },
+        blocks: { "fixture-landing": { values: { dir: e.env.FIXTURE_LANDING_DIR } }, ...(lake ? { "fixture-lake": lake } : {}) },
       });
     },
     async materialize(request): Promise<HarnessRun> {
