@@ -251,12 +251,13 @@ def _read_run(run_id, request):
 
 def _user_metadata(metadata):
     """The materialization's user metadata as Dagster stored it: every entry but Dagster's and
-    Baton's own (`dagster/…`, `baton/…`), each value as the JSON it was (a JsonMetadataValue's
-    data, a TextMetadataValue's text, an int's int…: MetadataValue.value)."""
+    Baton's own (`dagster/…`, `baton/…`, an Iceberg output's `iceberg/…`), each value as the
+    JSON it was (a JsonMetadataValue's data, a TextMetadataValue's text, an int's int…:
+    MetadataValue.value)."""
     return {
         key: value.value
         for key, value in metadata.items()
-        if not key.startswith(("dagster/", "baton/"))
+        if not key.startswith(("dagster/", "baton/", "iceberg/"))
     }
 
 
