@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { openStore } from "@baton/core";
 import { IcebergCatalogClient } from "@baton/iceberg";
 import { generateEvents, generateOrders } from "../fixtures/data.js";
 import { ICEBERG_CATALOG, ICEBERG_DAILY, ICEBERG_ORDERS } from "../fixtures/expected.js";
@@ -95,6 +96,23 @@ async function withCatalog<T>(ctx: CaseContext, use: (client: IcebergCatalogClie
 async function scanRows(client: IcebergCatalogClient, table: string, snapshotId: string, day?: string): Promise<string[]> {
   const frame = await client.scan(table, { snapshotId, ...(day === undefined ? {} : { filter: { [ICEBERG_DAILY.partitionColumn]: day } }) });
   return rowsOf(frame.toRecords());
+}
+
+/**
+ * Every object of the catalog's warehouse (table metadata, manifests, data files) as text, by its URL: what a
+ * Python user of the tables can read, so the canary must not be there either. Read through core's S3 store.
+ */
+async function warehouseTexts(ctx: CaseContext): Promise<Record<string, string>> {
+  const env = ctx.environment.env;
+  const warehouse = openStore(env.ICEBERG_WAREHOUSE!, {
+    AWS_ACCESS_KEY_ID: env.ICEBERG_S3_ACCESS_KEY_ID!,
+    AWS_SECRET_ACCESS_KEY: env.ICEBERG_S3_SECRET_ACCESS_KEY!,
+    AWS_REGION: env.ICEBERG_S3_REGION!,
+    AWS_ENDPOINT_URL_S3: env.ICEBERG_S3_ENDPOINT!,
+  });
+  const out: Record<string, string> = {};
+  for (const file of await warehouse.listFiles()) out[`${warehouse.url}/${file}`] = await warehouse.readText(file);
+  return out;
 }
 
 /** @baton/iceberg's Python reader and its pinned requirements (pyiceberg, polars): reused, not copied. */
@@ -210,7 +228,7 @@ export const ICEBERG_CASES: readonly ConformanceCase[] = [
     },
   },
   {
-    name: "the Iceberg catalog's S3 secret access key appears in no record, log or store file",
+    name: "the Iceberg catalog's S3 secret access key appears in no record, log, store file or table file",
     capability: "icebergOutput",
     async run(ctx) {
       expect(ctx.environment.env.ICEBERG_S3_SECRET_ACCESS_KEY, "the harness environment has no ICEBERG_S3_SECRET_ACCESS_KEY").toBeDefined();
@@ -221,7 +239,10 @@ export const ICEBERG_CASES: readonly ConformanceCase[] = [
         texts[`the ${what} run's asset errors`] = JSON.stringify(run.assets);
         texts[`the ${what} run's materializations`] = JSON.stringify(run.materializations);
       }
-      await expectNoCanary(ctx, texts);
+      const warehouse = await warehouseTexts(ctx);
+      const tables = [ICEBERG_ORDERS.table, ICEBERG_DAILY.table].map((t) => t.replace(".", "/"));
+      for (const t of tables) expect(Object.keys(warehouse).some((url) => url.includes(`/${t}/`)), `no object of ${t} in the warehouse ${ctx.environment.env.ICEBERG_WAREHOUSE}`).toBe(true);
+      await expectNoCanary(ctx, { ...texts, ...warehouse });
     },
   },
 ];
