@@ -36,6 +36,7 @@ import {
 } from "./authoring.js";
 import { storageClient } from "./protocols.js";
 import { materialize } from "./executor/materialize.js";
+import { MemoryTableSink } from "./__tests__/memory-table-sink.js";
 
 // Stubs: what the document's snippets leave to the reader.
 const compute = () => pl.DataFrame({ id: [1, 2, 3], amount: [10, 20, 30] });
@@ -162,6 +163,21 @@ describe('Side-effect assets: output: "none"', () => {
     const report = asset({ key: "report", compute });
     const publish = asset({ key: "publish", deps: [report], output: "none", compute: async (_i, ctx) => { ctx.log.info("published"); } });
     expect(publish.output).toBe("none");
+  });
+});
+
+describe("Iceberg table outputs", () => {
+  it("io.catalog names a declared resource; the asset carries its table", () => {
+    // Stub: @baton/iceberg's icebergCatalog (core does not depend on it), a resource whose client is a TableSink.
+    const icebergCatalog = resource({ create: () => new MemoryTableSink() });
+    const dailyEvents = asset({
+      key: "daily_events",
+      partitions: dailyPartitions({ start: "2024-01-01" }),
+      resources: { lake: icebergCatalog },
+      io: { format: "iceberg", catalog: "lake", table: "analytics.daily_events", partitionColumn: "day" },
+      compute: (_inputs, ctx) => pl.DataFrame({ day: [ctx.partitionKey], n: [1] }),
+    });
+    expect(dailyEvents.table).toEqual({ format: "iceberg", catalog: "lake", name: "analytics.daily_events", partitionColumn: "day", mode: "replace" });
   });
 });
 
