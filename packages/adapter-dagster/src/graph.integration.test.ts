@@ -16,6 +16,7 @@ interface DagsterAsset {
   checkNodes: Record<string, { deps: string[]; blocking: boolean; op: string }>;
   group: string;
   kinds: string[];
+  tableName: string | null;
   codeVersion: string | null;
   owners: string[];
   op: string;
@@ -50,11 +51,11 @@ describe("the emitted Dagster code location", () => {
     expect(out + "").not.toContain("failed");
   }, 120_000);
 
-  it("has the manifest's asset keys, deps, groups, kinds and code versions", () => {
+  it("has the manifest's asset keys, deps, groups, kinds, tables and code versions", () => {
     expect(Object.keys(graph).sort()).toEqual(manifest.assets.map((a) => a.key.join("/")).sort());
     for (const a of manifest.assets) {
       const d = graph[a.key.join("/")]!;
-      expect({ id: a.id, deps: d.deps, group: d.group, kinds: d.kinds, codeVersion: d.codeVersion, owners: d.owners }).toEqual({
+      expect({ id: a.id, deps: d.deps, group: d.group, kinds: d.kinds, codeVersion: d.codeVersion, owners: d.owners, tableName: d.tableName }).toEqual({
         id: a.id,
         deps: a.deps.map((x) => x.key.join("/")).sort(),
         group: a.group,
@@ -62,6 +63,8 @@ describe("the emitted Dagster code location", () => {
         kinds: a.output === "none" ? ["typescript"] : [a.format, "typescript"].sort(),
         codeVersion: a.codeVersion,
         owners: [...a.owners],
+        // A table output's table, as Dagster's catalog reads it (dagster/table_name); none for a file.
+        tableName: a.table?.name ?? null,
       });
     }
   });
@@ -135,6 +138,10 @@ describe("the emitted Dagster code location", () => {
       "standalone/order_count": "standalone",
       "standalone/downstream": "standalone",
       "standalone/daily": "standalone__daily",
+      iceberg_orders: "iceberg",
+      iceberg_order_totals: "iceberg",
+      iceberg_daily_events: "iceberg__daily",
+      iceberg_daily_event_counts: "iceberg__daily",
     });
   });
 

@@ -25,6 +25,7 @@ import traceback
 from datetime import datetime
 
 import dagster as dg
+from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster._utils.schedules import reverse_cron_string_iterator
 
 WAIT_SECONDS = 180
@@ -93,6 +94,8 @@ def graph(_request):
             },
             "group": node.group_name,
             "kinds": sorted(node.kinds),
+            # What Dagster's asset catalog reads as the asset's table (TableMetadataSet).
+            "tableName": TableMetadataSet.extract(node.metadata).table_name,
             "codeVersion": node.code_version,
             "owners": list(node.owners),
             "op": state_op(key),
