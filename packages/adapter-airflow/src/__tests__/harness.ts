@@ -18,9 +18,12 @@ import { airflowId } from "../ids.js";
 import type { AirflowOptions, AirflowResourceMapping } from "../options.js";
 import { AirflowDriver, airflowEnvironment, airflowPython, buildFixture, migrate, type DagTestReport } from "../testing/airflow.js";
 
+/** The Airflow connection of the fixtures' Iceberg catalog (resource `lake`), on runs with `icebergOutput`. */
+export const ICEBERG_CONNECTION = "baton_iceberg";
+
 /**
  * How the fixtures' resources reach the steps: the audit API (and the canary token) from a Connection,
- * the landing and control folders from Variables. `never_set` stays unmapped: it reads the worker's
+ * the landing and control folders from Variables, the Iceberg catalog from an Iceberg connection. `never_set` stays unmapped: it reads the worker's
  * environment, where its variable is missing.
  */
 export const FIXTURE_RESOURCES: AirflowResourceMapping = {
@@ -29,6 +32,18 @@ export const FIXTURE_RESOURCES: AirflowResourceMapping = {
   leaky: { connection: "baton_audit_api", fields: { token: "password" } },
   landing: { variable: "baton_landing" },
   control: { variable: "baton_control" },
+  // The Iceberg catalog: a connection of the Iceberg provider's type, pyiceberg's property names in its extra.
+  lake: {
+    connection: ICEBERG_CONNECTION,
+    fields: {
+      uri: "host",
+      warehouse: "schema",
+      s3Endpoint: "extra.s3.endpoint",
+      s3Region: "extra.s3.region",
+      accessKeyId: "extra.s3.access-key-id",
+      secretAccessKey: "extra.s3.secret-access-key",
+    },
+  },
 };
 
 /** The Airflow AWS connection holding the S3 store's credentials on s3 runs (option storageConnection). */
@@ -99,6 +114,7 @@ export function airflowHarness(options: AirflowHarnessOptions = {}): AirflowHarn
         connections: [
           { conn_id: "baton_audit_api", conn_type: "http", host: e.FIXTURE_API_URL, password: e.FIXTURE_API_TOKEN, extra: { dir: e.FIXTURE_AUDIT_DIR } },
           ...(s3 ? [storageConnection] : []),
+          ...(e.ICEBERG_REST_URI === undefined ? [] : [icebergConnection(e)]),
         ],
         variables: { baton_landing: { dir: e.FIXTURE_LANDING_DIR }, baton_control: { dir: e.FIXTURE_CONTROL_DIR } },
       });
@@ -165,6 +181,22 @@ export function airflowHarness(options: AirflowHarnessOptions = {}): AirflowHarn
   };
 }
 
+/** The catalog's settings as an operator stores them: base URL and warehouse, pyiceberg's S3 properties in extra. */
+function icebergConnection(e: Readonly<Record<string, string>>): Record<string, unknown> {
+  return {
+    conn_id: ICEBERG_CONNECTION,
+    conn_type: "iceberg",
+    host: e.ICEBERG_REST_URI,
+    schema: e.ICEBERG_WAREHOUSE,
+    extra: {
+      "s3.endpoint": e.ICEBERG_S3_ENDPOINT,
+      "s3.region": e.ICEBERG_S3_REGION,
+      "s3.access-key-id": e.ICEBERG_S3_ACCESS_KEY_ID,
+      "s3.secret-access-key": e.ICEBERG_S3_SECRET_ACCESS_KEY,
+    },
+  };
+}
+
 function logSize(file: string): number {
   return existsSync(file) ? statSync(file).size : 0;
 }
@@ -188,6 +220,17 @@ async function cancelWhenStarted(driver: AirflowDriver, environment: HarnessEnvi
   );
   const started = await waitFor(() => finished || existsSync(marker), { what: `the step of ${request.cancelAfterStart} to start (${marker}) in the Airflow run` });
   if (started === true && existsSync(marker)) driver.signal("SIGTERM");
+}
+
+/**
+ * An Iceberg output's table as the asset event's extra names it: `table` and `snapshot_id`, or, for an event of a task
+ * over several partitions (which all share one extra), that partition's entry of `snapshot_ids`. Ids stay text.
+ */
+function eventTable(extra: Record<string, unknown> | null, partitionKey: string | null): HarnessMaterialization["table"] {
+  if (typeof extra?.table !== "string") return undefined;
+  const perKey = extra.snapshot_ids as Record<string, string> | undefined;
+  const snapshotId = (partitionKey !== null ? perKey?.[partitionKey] : undefined) ?? (extra.snapshot_id as string);
+  return { name: extra.table, snapshotId };
 }
 
 /** Airflow task states → the suite's per-asset view (upstream_failed / skipped both mean "did not run"). */
@@ -226,11 +269,9 @@ export function toHarnessRun(run: DagTestReport, assets: readonly string[], log 
     // The user metadata is the asset event's extra["metadata"], as Airflow stored it (asset_event.extra).
     materializations: run.materializations.map((m): HarnessMaterialization => {
       const metadata = m.extra?.metadata as Readonly<Record<string, unknown>> | undefined;
-      return {
-        asset: m.asset,
-        partitionKey: m.taskId === "committed" ? ((m.extra?.partition_key as string | null | undefined) ?? null) : m.partitionKey,
-        ...(metadata === undefined ? {} : { metadata }),
-      };
+      const partitionKey = m.taskId === "committed" ? ((m.extra?.partition_key as string | null | undefined) ?? null) : m.partitionKey;
+      const table = eventTable(m.extra, partitionKey);
+      return { asset: m.asset, partitionKey, ...(metadata === undefined ? {} : { metadata }), ...(table === undefined ? {} : { table }) };
     }),
     recordsText: [run.recordsText, xcoms, log].join("\n"),
   };

@@ -48,7 +48,7 @@ export function buildFixture(environment: HarnessEnvironment, outDir: string, ra
 export function airflowEnvironment(root: string, dagsFolder: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || k.startsWith("AIRFLOW") || k.startsWith("BATON_") || k.startsWith("FIXTURE_") || k.startsWith("VITEST") || k === "NODE_OPTIONS" || k === "DEV") continue;
+    if (v === undefined || k.startsWith("AIRFLOW") || k.startsWith("BATON_") || k.startsWith("FIXTURE_") || k.startsWith("ICEBERG_") || k.startsWith("VITEST") || k === "NODE_OPTIONS" || k === "DEV") continue;
     env[k] = v;
   }
   return {
