@@ -1,7 +1,7 @@
 import pl from "nodejs-polars";
 import { tableFromArrays } from "apache-arrow";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { asset } from "../asset.js";
+import { asset, input } from "../asset.js";
 import { assetCheck } from "../asset-check.js";
 import { definitions } from "../definitions.js";
 import { isRetryable, BatonError } from "../errors.js";
@@ -150,6 +150,31 @@ describe("table outputs: write, record, read (TABLE-OUTPUT-CONTRACT.md §3, §4)
     expect((await run(defs, store, { selection: "down" }).result).status).toBe("success");
     expect(seen).toEqual([[1, 2, 3]]);
     expect(sink.reads.map((r) => r.snapshotId)).toEqual([pinned]);
+  });
+
+  it("an unpartitioned downstream reads every stored partition (readMany), each from its own pinned snapshot", async () => {
+    const { sink, lake } = lakeOf();
+    const daily = asset({
+      key: "daily",
+      partitions: days,
+      resources: { lake },
+      io: { format: "iceberg", catalog: "lake", table: "analytics.daily", partitionColumn: "day" },
+      compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey], n: [Number(ctx.partitionKey.slice(-1))] }),
+    });
+    const all = asset({ key: "all", inputs: { daily: input(daily, { partitionMapping: { type: "allPartitions" } }) }, compute: ({ daily: d }) => d.sort("day") });
+    const defs = definitions({ assets: [daily, all] });
+    const store = new LocalIOStore(tempDir());
+    for (const day of ["2024-01-01", "2024-01-02"]) expect((await run(defs, store, { selection: "daily", partition: day }).result).status).toBe("success");
+    const r = await run(defs, store, { selection: "all" }).result;
+    expect(r.status).toBe("success");
+    const { frame } = await store.read(["all"], undefined);
+    expect(frame.getColumn("n").toArray()).toEqual([1, 2]);
+    // Each partition from the snapshot its record pins: the first day's is the table's first snapshot.
+    const snapshots = sink.tables.get("analytics.daily")!.map((x) => x.id);
+    expect(sink.reads.map((x) => [x.partitionValue, x.snapshotId]).sort()).toEqual([
+      ["2024-01-01", snapshots[0]],
+      ["2024-01-02", snapshots[1]],
+    ]);
   });
 
   it("rows of another partition are refused before anything is committed (WRONG_OUTPUT_TYPE naming the asset, table, column and value)", async () => {
