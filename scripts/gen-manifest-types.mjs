@@ -41,6 +41,7 @@ const NAMES = {
   "#/$defs/asset/properties/checks/items": "ManifestCheck",
   "#/$defs/asset/properties/retry/oneOf/1": "ManifestRetry",
   "#/$defs/asset/properties/source/oneOf/1": "ManifestSource",
+  "#/$defs/asset/properties/table": "ManifestTable",
   "#/properties/pools/items": "ManifestPool",
   "#/$defs/resource": "ManifestResource",
   "#/$defs/resource/properties/config/items": "ManifestResourceConfig",

@@ -68,6 +68,16 @@ class ManifestRetry(TypedDict):
     backoff: Literal["constant", "exponential"]
 
 
+class ManifestTable(TypedDict):
+    """Format iceberg: the catalog resource and the table that hold the output."""
+
+    format: Literal["iceberg"]
+    catalog: str
+    name: str
+    partitionColumn: str | None
+    mode: Literal["replace", "append"]
+
+
 class ManifestSource(TypedDict):
     file: str
     line: int | None
@@ -91,10 +101,8 @@ class ManifestAsset(TypedDict):
     retry: ManifestRetry | None
     resources: list[str]
     format: Literal["parquet", "ipc", "iceberg"]
-    # Format iceberg: the output's table. Keys format (iceberg), catalog (the catalog
-    # resource), name (namespace.table), partitionColumn (or null), mode (replace or
-    # append).
-    table: NotRequired[dict[str, str | None]]
+    # Format iceberg: the catalog resource and the table that hold the output.
+    table: NotRequired[ManifestTable]
     output: Literal["table", "none"]
     # Seconds one attempt for one partition key may take; null: no limit.
     timeoutSeconds: NotRequired[float | None]
