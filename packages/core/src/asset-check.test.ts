@@ -32,6 +32,12 @@ describe("assetCheck", () => {
     expect(thrownSync(() => assetCheck({ name: "not a name", asset: orders, check: () => true })).code).toBe("INVALID_DEFINITION");
     expect(thrownSync(() => assetCheck({ name: "x", asset: orders, severity: "fatal" as never, check: () => true })).problem).toMatch(/severity "fatal"/);
   });
+
+  it("an input that names no asset is INVALID_DEFINITION naming the check, as an unknown asset is (one code for a check's inputs)", () => {
+    const e = thrownSync(() => assetCheck({ name: "keyed", asset: orders, inputs: { x: "bad key" }, check: () => true }));
+    expect([e.code, e.asset]).toEqual(["INVALID_DEFINITION", "sales/orders"]);
+    expect(e.problem).toMatch(/^check "keyed": input "x" does not name an asset: invalid asset key "bad key"/);
+  });
 });
 
 describe("definitions({ checks })", () => {
@@ -70,6 +76,12 @@ describe("definitions({ checks })", () => {
       ["INVALID_DEFINITION", 'check "side": input "notify" reads "notify", which is declared output: "none"'],
     ]);
     expect(errors[1]!.hint).toMatch(/did you mean "sales\/orders"/);
+  });
+
+  it("each error is located at the check's declaration, not its target's", () => {
+    const unknown = assetCheck({ name: "unknown", asset: orders, inputs: { x: "sales/ordres" }, check: () => true });
+    const [e] = validationErrors(() => definitions({ assets: [orders], checks: [unknown] }));
+    expect(e!.file).toBe(`${unknown.file}:${unknown.line}`);
   });
 
   it("an input whose partitions cannot map to the target's is UNMAPPABLE_PARTITIONS", () => {

@@ -98,7 +98,7 @@ export function assetCheck<A extends AssetDefinition<any, any, any>, I extends R
     name,
     asset: config.asset,
     assetId: owner,
-    inputs: refs.map(([n, ref]) => resolveInput(n, ref, owner, file)),
+    inputs: refs.map(([n, ref]) => resolveInput(n, ref, owner, file, name)),
     inputAssets: refs.map(([, ref]) => (isInputSpec(ref) ? ref.asset : ref)).filter(isAssetDefinition),
     severity,
     description: config.description,

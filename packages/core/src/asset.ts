@@ -251,21 +251,23 @@ export function isInputSpec(x: unknown): x is InputSpec<AssetDefinition | AssetK
   return typeof x === "object" && x !== null && !Array.isArray(x) && "asset" in x;
 }
 
-export function resolveInput(name: string, ref: InputRef, owner: string, file: string | undefined): ResolvedInput {
+/** `check` names the standalone check reading it: its input mistakes are INVALID_DEFINITION (CHECKS-CONTRACT.md §1). */
+export function resolveInput(name: string, ref: InputRef, owner: string, file: string | undefined, check?: string): ResolvedInput {
+  const what = `${check !== undefined ? `check "${check}": ` : ""}input "${name}"`;
   const spec: InputSpec<AssetDefinition | AssetKeyLike> = isInputSpec(ref) ? ref : { asset: ref as AssetDefinition | AssetKeyLike };
   const target = spec.asset;
   let key: AssetKey;
   try {
     key = isAssetDefinition(target) ? target.key : toAssetKey(target);
   } catch (e) {
-    throw new BatonError("UNKNOWN_INPUT", `input "${name}" does not name an asset: ${(e as BatonError).problem ?? (e as Error).message}`, {
+    throw new BatonError(check !== undefined ? "INVALID_DEFINITION" : "UNKNOWN_INPUT", `${what} does not name an asset: ${(e as BatonError).problem ?? (e as Error).message}`, {
       asset: owner,
       file,
       hint: `pass another asset, its key ("sales/orders") or { asset, as, partitionMapping } as inputs.${name}`,
     });
   }
   if (spec.as !== undefined && spec.as !== "polars" && spec.as !== "arrow") {
-    throw new BatonError("INVALID_DEFINITION", `input "${name}" has as: ${JSON.stringify(spec.as)}`, {
+    throw new BatonError("INVALID_DEFINITION", `${what} has as: ${JSON.stringify(spec.as)}`, {
       asset: owner,
       file,
       hint: `use as: "polars" or as: "arrow"`,

@@ -164,6 +164,12 @@ describe("definitions(): every validation error names the asset and file and car
     expectLocated(e, "reader");
   });
 
+  it("a side-effect input is reported once: no partition mapping is checked against data that does not exist", () => {
+    const notify = asset({ key: "notify", partitions: dailyPartitions({ start: "2024-01-01" }), compute: () => undefined, output: "none" });
+    const reader = asset({ key: "reader", partitions: staticPartitions(["a"]), inputs: { n: notify }, compute: df });
+    expect(validationErrors(() => definitions({ assets: [notify, reader] })).map((e) => e.code)).toEqual(["UNKNOWN_INPUT"]);
+  });
+
   it("a duplicate key names the asset", () => {
     const e = onlyValidationError(() => definitions({ assets: [leaf("orders"), leaf("orders")] }));
     expect(e.code).toBe("DUPLICATE_KEY");

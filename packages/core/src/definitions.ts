@@ -114,37 +114,8 @@ export function definitions(input: DefinitionsInput): Definitions {
       const p = partitionsProblem(a.partitions);
       if (p) errors.push(new BatonError(p.code, `partitions: ${p.problem}`, { asset: a.id, file: where(a), hint: p.hint }));
     }
-    for (const inp of a.inputs) {
-      const up = byId.get(inp.key.join("/"));
-      if (!up) {
-        errors.push(unknownAsset(a, `input "${inp.name}"`, inp.key.join("/"), byId));
-        continue;
-      }
-      if (isSideEffect(up)) {
-        // Side-effect assets store no data; a data input on one is a mistake the user can fix now.
-        errors.push(
-          new BatonError("UNKNOWN_INPUT", `input "${inp.name}" reads "${up.id}", which is declared output: "none"`, {
-            asset: a.id,
-            file: where(a),
-            hint: `list "${up.id}" in deps instead of inputs if only the order matters`,
-          }),
-        );
-      }
-      if (up.partitions) {
-        const mapping = inp.partitionMapping ?? defaultMapping(a.partitions, up.partitions);
-        const problem = mappingProblem(a.partitions, up.partitions, mapping);
-        if (problem) {
-          errors.push(
-            new BatonError("UNMAPPABLE_PARTITIONS", `input "${inp.name}" from "${up.id}": ${problem}`, {
-              asset: a.id,
-              file: where(a),
-              hint: `align the partitions of "${a.id}" and "${up.id}", or give the input a partitionMapping (e.g. { type: "allPartitions" })`,
-            }),
-          );
-        }
-      }
-    }
-    for (const d of a.deps) if (!byId.has(d.join("/"))) errors.push(unknownAsset(a, "dep", d.join("/"), byId));
+    inputProblems({ asset: a }, byId, errors);
+    for (const d of a.deps) if (!byId.has(d.join("/"))) errors.push(unknownAsset({ asset: a.id, file: where(a) }, "dep", d.join("/"), byId));
     for (const r of a.resources) {
       if (!resources[r]) errors.push(missingResource(`asset "${a.id}"`, r, resources, where(a), a.id));
     }
@@ -199,7 +170,7 @@ export function definitions(input: DefinitionsInput): Definitions {
 
   const assetOf = (id: string): AssetDefinition => {
     const a = byId.get(id);
-    if (!a) throw unknownAsset(undefined, "selection", id, byId, "UNKNOWN_SELECTION");
+    if (!a) throw unknownAsset({}, "selection", id, byId, "UNKNOWN_SELECTION");
     return a;
   };
   return {
@@ -219,10 +190,7 @@ export function definitions(input: DefinitionsInput): Definitions {
   };
 }
 
-/**
- * Standalone checks by target id. A name used twice on one asset (inline or standalone) is DUPLICATE_KEY;
- * an input that is the target itself, not an asset, or one without data is INVALID_DEFINITION.
- */
+/** Standalone checks by target id. A name used twice on one asset (inline or standalone) is DUPLICATE_KEY. */
 function checkStandalone(checks: readonly AssetCheckDefinition[], byId: ReadonlyMap<string, AssetDefinition>, errors: BatonError[]): Map<string, AssetCheckDefinition[]> {
   const out = new Map<string, AssetCheckDefinition[]>();
   for (const c of checks) {
@@ -233,33 +201,47 @@ function checkStandalone(checks: readonly AssetCheckDefinition[], byId: Readonly
     if (target.checks.some((i) => i.name === c.name) || siblings.some((s) => s.name === c.name)) {
       errors.push(new BatonError("DUPLICATE_KEY", `asset "${target.id}" has two checks named "${c.name}"`, { ...at, hint: "give each check of an asset its own name (inline and standalone checks share one namespace)" }));
     }
-    for (const inp of c.inputs) {
-      const id = inp.key.join("/");
-      const up = byId.get(id);
-      if (id === target.id) {
-        errors.push(new BatonError("INVALID_DEFINITION", `check "${c.name}": input "${inp.name}" is its own target "${id}"`, { ...at, hint: "the target's output is the check's first argument: (output, inputs, ctx); remove it from inputs" }));
-      } else if (!up) {
-        const hint = unknownAsset(target, `check "${c.name}" input "${inp.name}"`, id, byId).hint;
-        errors.push(new BatonError("INVALID_DEFINITION", `check "${c.name}": input "${inp.name}" names "${id}", which is not an asset in these definitions`, { ...at, hint }));
-      } else if (isSideEffect(up)) {
-        errors.push(new BatonError("INVALID_DEFINITION", `check "${c.name}": input "${inp.name}" reads "${up.id}", which is declared output: "none"`, { ...at, hint: "a side-effect asset stores no data to check against: remove the input" }));
-      } else if (up.partitions) {
-        const mapping = inp.partitionMapping ?? defaultMapping(target.partitions, up.partitions);
-        const problem = mappingProblem(target.partitions, up.partitions, mapping);
-        if (problem) {
-          errors.push(
-            new BatonError("UNMAPPABLE_PARTITIONS", `check "${c.name}": input "${inp.name}" from "${up.id}": ${problem}`, {
-              ...at,
-              hint: `give the input a partitionMapping relative to "${target.id}"'s partitions (e.g. { type: "allPartitions" })`,
-            }),
-          );
-        }
-      }
-    }
+    inputProblems({ asset: target, check: c }, byId, errors);
     siblings.push(c);
     out.set(target.id, siblings);
   }
   return out;
+}
+
+/** Who reads inputs: an asset, or a standalone check of `asset` (its mappings relative to the target's partitions). */
+interface InputReader {
+  readonly asset: AssetDefinition;
+  readonly check?: AssetCheckDefinition;
+}
+
+/**
+ * One rule for an asset's inputs and a standalone check's: each names an asset of these definitions that stores
+ * data (not output: "none"), with partitions that map to the reader's; a check's input is not its own target.
+ * One code per reader, as documented: UNKNOWN_INPUT for an asset's input, INVALID_DEFINITION for a check's
+ * (CHECKS-CONTRACT.md §1); partitions that cannot map are UNMAPPABLE_PARTITIONS for both.
+ */
+function inputProblems({ asset: a, check: c }: InputReader, byId: ReadonlyMap<string, AssetDefinition>, errors: BatonError[]): void {
+  const code = c ? "INVALID_DEFINITION" : "UNKNOWN_INPUT";
+  const at = { asset: a.id, file: where(c ?? a) };
+  for (const inp of c ? c.inputs : a.inputs) {
+    const id = inp.key.join("/");
+    const what = `${c ? `check "${c.name}": ` : ""}input "${inp.name}"`;
+    const up = byId.get(id);
+    if (c && id === a.id) {
+      errors.push(new BatonError(code, `${what} is its own target "${id}"`, { ...at, hint: "the target's output is the check's first argument: (output, inputs, ctx); remove it from inputs" }));
+    } else if (!up) {
+      errors.push(unknownAsset(at, what, id, byId, code));
+    } else if (isSideEffect(up)) {
+      const hint = c ? "a side-effect asset stores no data to check against: remove the input" : `list "${up.id}" in deps instead of inputs if only the order matters`;
+      errors.push(new BatonError(code, `${what} reads "${up.id}", which is declared output: "none"`, { ...at, hint }));
+    } else if (up.partitions) {
+      const problem = mappingProblem(a.partitions, up.partitions, inp.partitionMapping ?? defaultMapping(a.partitions, up.partitions));
+      if (problem) {
+        const fix = c ? `give the input a partitionMapping relative to "${a.id}"'s partitions` : `align the partitions of "${a.id}" and "${up.id}", or give the input a partitionMapping`;
+        errors.push(new BatonError("UNMAPPABLE_PARTITIONS", `${what} from "${up.id}": ${problem}`, { ...at, hint: `${fix} (e.g. { type: "allPartitions" })` }));
+      }
+    }
+  }
 }
 
 /**
@@ -408,19 +390,18 @@ function checkName(kind: string, name: string, file: string | undefined, names: 
 }
 
 function unknownAsset(
-  owner: AssetDefinition | undefined,
+  at: { readonly asset?: string | undefined; readonly file?: string | undefined },
   what: string,
   id: string,
   byId: ReadonlyMap<string, AssetDefinition>,
-  code: "UNKNOWN_INPUT" | "UNKNOWN_SELECTION" = "UNKNOWN_INPUT",
+  code: "UNKNOWN_INPUT" | "UNKNOWN_SELECTION" | "INVALID_DEFINITION" = "UNKNOWN_INPUT",
 ): BatonError {
   const known = [...byId.keys()];
   const last = (k: string) => k.split("/").pop() ?? k;
   // Same last path part (a missing or extra prefix), or a typo: a few edits away.
   const close = known.filter((k) => k.endsWith(last(id)) || id.endsWith(last(k)) || editDistance(k.toLowerCase(), id.toLowerCase()) <= Math.max(1, Math.floor(id.length / 3)));
   return new BatonError(code, `${what} names "${id}", which is not an asset in these definitions`, {
-    asset: owner?.id,
-    file: owner && where(owner),
+    ...at,
     hint: close.length ? `did you mean ${close.map((k) => `"${k}"`).join(" or ")}?` : `add the asset to definitions({ assets }) — known: ${known.slice(0, 10).join(", ")}${known.length > 10 ? ", …" : ""}`,
   });
 }
