@@ -3,7 +3,7 @@ import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
 import { asset, input } from "./asset.js";
 import { assetCheck } from "./asset-check.js";
-import { definitions } from "./definitions.js";
+import { allChecksOf, definitions } from "./definitions.js";
 import { toManifest } from "./manifest/build.js";
 import { dailyPartitions } from "./partitions/define.js";
 import { expectValidManifest, thrownSync, validationErrors } from "./__tests__/helpers.js";
@@ -48,6 +48,12 @@ describe("definitions({ checks })", () => {
     expect(defs.checks).toHaveLength(2);
     expect(defs.checksOf("sales/orders")).toEqual([ordersHaveCustomers]);
     expect(defs.checksOf("customers")).toEqual([]);
+    // Every check of an asset, inline then standalone: the one list the manifest, the CLI and the steps use.
+    expect(allChecksOf(defs, "sales/orders").map((c) => [c.name, c.severity, c.standalone, c.inputs.map((i) => i.name)])).toEqual([
+      ["not_empty", "error", false, []],
+      ["orders_have_customers", "warn", true, ["customers"]],
+    ]);
+    expect(allChecksOf(defs, "customers")).toEqual([]);
     // A check adds no edge to the asset graph: it blocks nothing.
     expect(defs.downstream("sales/orders")).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { POOL_NAME, type AssetDefinition } from "./asset.js";
+import { POOL_NAME, type AssetCheck, type AssetDefinition, type CheckSeverity, type ResolvedInput } from "./asset.js";
 import type { AssetCheckDefinition } from "./asset-check.js";
 import { BatonError, BatonValidationError } from "./errors.js";
 import { topoSort, upstreamIds } from "./graph.js";
@@ -34,6 +34,27 @@ export interface Definitions {
   downstream(id: string): readonly string[];
   /** These assets in dependency order (the order of `assets`): O(k log k) for k ids, whatever the size of the graph. */
   inOrder(ids: Iterable<string>): AssetDefinition[];
+}
+
+/** One check of an asset: inline (`asset({ checks })`, in the asset's step) or standalone (`assetCheck()`, a step of its own). */
+export type CheckOfAsset = {
+  readonly name: string;
+  readonly severity: CheckSeverity;
+  readonly description: string | undefined;
+} & (
+  | { readonly standalone: false; readonly inputs: readonly []; readonly inline: AssetCheck<any> }
+  | { readonly standalone: true; readonly inputs: readonly ResolvedInput[]; readonly definition: AssetCheckDefinition }
+);
+
+/**
+ * Every check of one asset, inline then standalone: what the manifest, the CLI and the steps list and select.
+ * A free function, not a method: the CLI also reads definitions built by the user's own copy of core.
+ */
+export function allChecksOf(defs: Pick<Definitions, "asset" | "checksOf">, id: string): CheckOfAsset[] {
+  return [
+    ...defs.asset(id).checks.map((c): CheckOfAsset => ({ name: c.name, severity: c.severity ?? "error", description: c.description, standalone: false, inputs: [], inline: c })),
+    ...defs.checksOf(id).map((c): CheckOfAsset => ({ name: c.name, severity: c.severity, description: c.description, standalone: true, inputs: c.inputs, definition: c })),
+  ];
 }
 
 /** At most `limit` steps holding assets of the pool run at once (an orchestrator: across runs). */

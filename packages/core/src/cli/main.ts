@@ -19,7 +19,7 @@ import { runTargetCommand, targetUsage } from "../build/command.js";
 import { UsageError } from "../build/options.js";
 import { runInit } from "./init.js";
 import { startWatchdog } from "../step/watchdog.js";
-import type { Definitions } from "../definitions.js";
+import { allChecksOf, type Definitions } from "../definitions.js";
 import type { Logger } from "../asset.js";
 
 export const USAGE = `baton — run Baton definitions
@@ -262,15 +262,12 @@ function describeAsset(defs: Definitions, id: string) {
 
 /** An asset's checks, inline then standalone (`assetCheck()`, with the assets it reads), as `baton list` shows them. */
 function checksOf(defs: Definitions, id: string): { name: string; severity: string; standalone: boolean; inputs: string[] }[] {
-  return [
-    ...defs.asset(id).checks.map((c) => ({ name: c.name, severity: c.severity ?? "error", standalone: false, inputs: [] })),
-    ...defs.checksOf(id).map((c) => ({ name: c.name, severity: c.severity, standalone: true, inputs: c.inputs.map((i) => i.key.join("/")) })),
-  ];
+  return allChecksOf(defs, id).map((c) => ({ name: c.name, severity: c.severity, standalone: c.standalone, inputs: c.inputs.map((i) => i.key.join("/")) }));
 }
 
 /** ", 3 checks (1 standalone)" for `baton validate`; nothing without checks. */
 function checkCount(defs: Definitions): string {
-  const total = defs.assets.reduce((n, a) => n + a.checks.length, 0) + defs.checks.length;
+  const total = defs.assets.reduce((n, a) => n + allChecksOf(defs, a.id).length, 0);
   return total === 0 ? "" : `, ${total} checks (${defs.checks.length} standalone)`;
 }
 

@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
-import type { Definitions } from "../definitions.js";
+import { allChecksOf, type CheckOfAsset, type Definitions } from "../definitions.js";
 import type { IOStore } from "../io/store.js";
 import { openStore } from "../io/open.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
 import { firstInRunOrder, planRun, type PlannedAsset, type RunPlan } from "../plan.js";
-import { runStep } from "../step/run.js";
+import { checkNamesKnown, runStep } from "../step/run.js";
 import { redactProcessOutput } from "../step/output.js";
 import { redactorOf, stepResourceKeys, stepSecrets } from "../step/resources.js";
 import { serializeError, type MaterializationMetadata, type SerializedError, type StepEvent } from "../step/events.js";
-import { BatonError, StepCancelled } from "../errors.js";
+import { StepCancelled } from "../errors.js";
 import type { TimeoutWatchdog } from "../step/watchdog.js";
 import { ReadyQueue } from "./ready-queue.js";
 import { resolveSelection, type Selection } from "../selection.js";
@@ -102,17 +102,18 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   const plan = planRun(defs, { selection: options.selection === undefined ? undefined : resolveSelection(options.selection), partitionKey: options.partition, partitionRange: options.partitionRange, now });
   const checksOnly = options.checksOnly === true;
   const only = options.checks === undefined ? undefined : new Set(options.checks);
-  const inlineOf = (id: string) => defs.asset(id).checks.map((c) => c.name);
-  const standaloneOf = (id: string) => defs.checksOf(id).map((c) => c.name);
-  const picked = (names: readonly string[]) => (only === undefined ? [...names] : names.filter((n) => only.has(n)));
-  if (only !== undefined) checkNamesKnown(defs, plan.assets.map((a) => a.id), [...only]);
+  const isPicked = (c: CheckOfAsset) => only === undefined || only.has(c.name);
+  /** The selected checks' names of an asset: every one, or only the inline ones (what its materialization runs). */
+  const picked = (id: string, inline: boolean) => allChecksOf(defs, id).flatMap((c) => (isPicked(c) && !(inline && c.standalone) ? [c.name] : []));
+  // Standalone checks are named too: a materialization runs them in steps of their own.
+  if (only !== undefined) checkNamesKnown(defs, plan.assets.map((a) => a.id), [...only], false);
   // Checks alone: the assets with a selected check, each one check-only step, independent of the others.
-  const planned = checksOnly ? plan.assets.filter((a) => picked([...inlineOf(a.id), ...standaloneOf(a.id)]).length > 0) : plan.assets;
+  const planned = checksOnly ? plan.assets.filter((a) => picked(a.id, false).length > 0) : plan.assets;
   const selected = planned.map((a) => a.id);
   // Each planned asset by its position in run order; the scheduling below works on positions.
   const position = new Map(selected.map((id, i) => [id, i]));
   // A materialization's standalone checks: one step each, at positions after the assets'.
-  const checkNodes = checksOnly ? [] : planned.flatMap((a) => defs.checksOf(a.id).filter((c) => only === undefined || only.has(c.name)).map((check) => ({ target: a, check })));
+  const checkNodes = checksOnly ? [] : planned.flatMap((a) => allChecksOf(defs, a.id).flatMap((c) => (c.standalone && isPicked(c) ? [{ target: a, check: c.definition }] : [])));
   const total = selected.length + checkNodes.length;
   // The check steps waiting on each asset (its target, and the in-run assets it reads).
   const checksWaitingOn = new Map<string, number[]>();
@@ -152,9 +153,9 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       return { planned: target, checksOnly: true, checks: [check.name] };
     }
     const p = planned[at]!;
-    if (checksOnly) return { planned: p, checksOnly: true, checks: only === undefined ? undefined : picked([...inlineOf(p.id), ...standaloneOf(p.id)]) };
+    if (checksOnly) return { planned: p, checksOnly: true, checks: only === undefined ? undefined : picked(p.id, false) };
     // A materialization runs the inline checks only; naming a standalone one there is an error (step/run.ts).
-    return { planned: p, checksOnly: false, checks: only === undefined ? undefined : picked(inlineOf(p.id)) };
+    return { planned: p, checksOnly: false, checks: only === undefined ? undefined : picked(p.id, true) };
   };
 
   /** One step per run of consecutive partitions (one step when unpartitioned), each retried under the policy. */
@@ -352,16 +353,4 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     failure: first !== undefined ? { asset: first, error: assets[first]!.error } : firstCheck ? { asset: firstCheck.asset, check: firstCheck.check, error: firstCheck.error } : null,
     plan: { skipped: plan.skipped, warnings: plan.warnings },
   };
-}
-
-/** Every name in `checks` must be a check (inline or standalone) of a planned asset: a typo would run nothing and pass. */
-function checkNamesKnown(defs: Definitions, ids: readonly string[], checks: readonly string[]): void {
-  const names = (id: string) => [...defs.asset(id).checks.map((c) => c.name), ...defs.checksOf(id).map((c) => c.name)];
-  const known = new Set(ids.flatMap(names));
-  const unknown = checks.filter((c) => !known.has(c));
-  if (unknown.length === 0) return;
-  const withChecks = ids.filter((id) => names(id).length > 0);
-  throw new BatonError("INVALID_DEFINITION", `no check named ${unknown.map((c) => `"${c}"`).join(", ")} on the selected assets`, {
-    hint: withChecks.length ? `the selected assets' checks: ${withChecks.map((id) => `${id}: ${names(id).join(", ")}`).join("; ")}` : "none of the selected assets has checks: widen --select",
-  });
 }

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AssetDefinition, MetadataValue, ResolvedInput } from "../asset.js";
 import type { ConfigSchema } from "../resource.js";
-import { uniquePartitions, type Definitions } from "../definitions.js";
+import { allChecksOf, uniquePartitions, type Definitions } from "../definitions.js";
 import { defaultMapping } from "../partitions/index.js";
 import { BatonError } from "../errors.js";
 import { moduleHashOf } from "./hash.js";
@@ -58,10 +58,7 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
     codeVersion: a.codeVersion ?? null,
     codeVersionSource: a.codeVersion === undefined ? null : (a.codeVersionSource ?? "declared"),
     metadata: sortKeys(a.metadata) as Record<string, MetadataValue>,
-    checks: [
-      ...a.checks.map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity ?? "error", standalone: false, deps: [] })),
-      ...defs.checksOf(a.id).map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity, standalone: true, deps: c.inputs.map((i) => inputDep(a, i)) })),
-    ],
+    checks: allChecksOf(defs, a.id).map((c) => ({ name: c.name, description: c.description ?? null, severity: c.severity, standalone: c.standalone, deps: c.inputs.map((i) => inputDep(a, i)) })),
     retry: a.retry ? { maxRetries: a.retry.maxRetries, delaySeconds: a.retry.delaySeconds ?? 0, backoff: a.retry.backoff ?? "constant" } : null,
     // What its steps build, catalogs of the tables it reads included: adapters supply their environment.
     resources: stepResourceKeys(defs, [a]).sort(),

@@ -1,5 +1,5 @@
 import type { AssetDefinition } from "../asset.js";
-import type { Definitions } from "../definitions.js";
+import { allChecksOf, type Definitions } from "../definitions.js";
 import { resolveConfig, secretValues, type ResourceDefinition } from "../resource.js";
 import { storageSecrets } from "../io/open.js";
 
@@ -47,7 +47,7 @@ export function stepResourceKeys(defs: Definitions, assets: readonly AssetDefini
   };
   for (const a of assets) {
     for (const input of a.inputs) addCatalogOf(input.key);
-    for (const c of defs.checksOf(a.id)) for (const input of c.inputs) addCatalogOf(input.key);
+    for (const c of allChecksOf(defs, a.id)) for (const input of c.inputs) addCatalogOf(input.key);
   }
   return [...keys];
 }

@@ -1,7 +1,7 @@
 import type pl from "nodejs-polars";
 import type { AssetCheck, AssetContext, AssetDefinition, CheckResult, Logger } from "../asset.js";
 import type { AssetCheckDefinition } from "../asset-check.js";
-import type { Definitions } from "../definitions.js";
+import { allChecksOf, type Definitions } from "../definitions.js";
 import { BatonError, StepCancelled } from "../errors.js";
 import type { IOStore, OutputRecord } from "../io/store.js";
 import { openStore } from "../io/open.js";
@@ -107,7 +107,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     // A BATON_STORAGE that names no usable store fails here too, before any user code runs.
     store = options.store ?? openStore(environment.BATON_STORAGE, environment);
     plan = ordered.map((a) => ({ asset: a, keys: partitionKeysFor(a, options, now) }));
-    if (options.checks !== undefined) checkNamesKnown(defs, ordered, options.checks, options.checksOnly === true);
+    if (options.checks !== undefined) checkNamesKnown(defs, ordered.map((a) => a.id), options.checks, options.checksOnly !== true);
   } catch (e) {
     const error = redactError(serializeError(e), redact);
     const asset = (e as { asset?: string }).asset ?? ordered[0]?.id ?? "";
@@ -282,9 +282,8 @@ async function checkOne(asset: AssetDefinition, partitionKey: string | undefined
 }
 
 /** The standalone checks of `asset` a step runs: those named in `checks`, or all. */
-function selectedStandalone(defs: Definitions, asset: AssetDefinition, checks: readonly string[] | undefined): readonly AssetCheckDefinition[] {
-  const all = defs.checksOf(asset.id);
-  return checks === undefined ? all : all.filter((c) => checks.includes(c.name));
+function selectedStandalone(defs: Definitions, asset: AssetDefinition, checks: readonly string[] | undefined): AssetCheckDefinition[] {
+  return allChecksOf(defs, asset.id).flatMap((c) => (c.standalone && (checks === undefined || checks.includes(c.name)) ? [c.definition] : []));
 }
 
 /** A standalone check's inputs from the store, the target's partition key mapped as for an asset's input. */
@@ -447,26 +446,27 @@ function describe(x: unknown): string {
 }
 
 /**
- * Every name in `checks` must be a check of a selected asset: a typo would otherwise run nothing and pass.
- * A standalone check runs only in a check-only step (CHECKS-CONTRACT.md §3).
+ * Every name in `checks` must be a check (inline or standalone) of one of `ids`: a typo would otherwise run nothing
+ * and pass. `inlineOnly` (a materialization step): a standalone check runs only in a check step (CHECKS-CONTRACT.md §3).
  */
-function checkNamesKnown(defs: Definitions, assets: readonly AssetDefinition[], checks: readonly string[], checksOnly: boolean): void {
-  const namesOf = (a: AssetDefinition) => [...a.checks.map((c) => c.name), ...defs.checksOf(a.id).map((c) => `${c.name} (standalone)`)];
-  const known = new Set(assets.flatMap((a) => [...a.checks.map((c) => c.name), ...(checksOnly ? defs.checksOf(a.id).map((c) => c.name) : [])]));
+export function checkNamesKnown(defs: Definitions, ids: readonly string[], checks: readonly string[], inlineOnly: boolean): void {
+  const all = ids.map((id) => ({ id, checks: allChecksOf(defs, id) }));
+  const known = new Set(all.flatMap((a) => a.checks.filter((c) => !(inlineOnly && c.standalone)).map((c) => c.name)));
   const unknown = checks.filter((c) => !known.has(c));
   if (unknown.length === 0) return;
-  const standalone = new Set(assets.flatMap((a) => defs.checksOf(a.id).map((c) => c.name)));
-  const at = assets.length === 1 ? assets[0]!.id : assets.map((a) => a.id).join(", ");
-  if (!checksOnly && unknown.every((c) => standalone.has(c))) {
+  const standalone = new Set(all.flatMap((a) => a.checks.filter((c) => c.standalone).map((c) => c.name)));
+  const at = ids.join(", ");
+  if (inlineOnly && unknown.every((c) => standalone.has(c))) {
     throw new BatonError("INVALID_DEFINITION", `${unknown.map((c) => `"${c}"`).join(", ")} ${unknown.length > 1 ? "are standalone checks" : "is a standalone check"} (assetCheck()): standalone checks never run in a materialization step`, {
       asset: at,
       hint: `run ${unknown.length > 1 ? "them" : "it"} in a check step: baton-step check --asset … --check ${unknown[0]} (runStep({ checksOnly: true }))`,
     });
   }
-  const listed = assets.map((a) => `${a.id}: ${namesOf(a).length ? namesOf(a).join(", ") : "(no checks)"}`).join("; ");
-  throw new BatonError("INVALID_DEFINITION", `no check named ${unknown.map((c) => `"${c}"`).join(", ")}`, {
+  const withChecks = all.filter((a) => a.checks.length > 0);
+  const listed = withChecks.map((a) => `${a.id}: ${a.checks.map((c) => (c.standalone ? `${c.name} (standalone)` : c.name)).join(", ")}`).join("; ");
+  throw new BatonError("INVALID_DEFINITION", `no check named ${unknown.map((c) => `"${c}"`).join(", ")} on the selected assets`, {
     asset: at,
-    hint: `use a check of the selected asset${assets.length === 1 ? "" : "s"} (${listed})`,
+    hint: withChecks.length ? `use a check of the selected assets (${listed})` : "none of the selected assets has checks: widen the selection (--select)",
   });
 }
 
