@@ -918,6 +918,27 @@ describe("runStep: standalone checks (CHECKS-CONTRACT.md §3)", () => {
     expect(f!.error.message).toContain("materialize it first: baton materialize --select events --partition 2024-01-04");
   });
 
+  it("the hint of a missing input names the input's own keys when its mapping shifts them (time windows)", async () => {
+    const hours = asset({ key: "hours", partitions: hourlyPartitions({ start: "2024-01-01T00:00" }), compute: (_i, ctx) => pl.DataFrame({ hour: [ctx.partitionKey!] }) });
+    const days = asset({ key: "days", partitions: daily, compute: (_i, ctx) => pl.DataFrame({ day: [ctx.partitionKey!] }) });
+    const dayReadsHours = assetCheck({ name: "day_reads_hours", asset: days, inputs: { hours: input(hours, { partitionMapping: { type: "timeWindow" } }) }, check: () => true });
+    const hourReadsDay = assetCheck({ name: "hour_reads_day", asset: hours, inputs: { days: input(days, { partitionMapping: { type: "timeWindow" } }) }, check: () => true });
+    const shifted = definitions({ assets: [], checks: [dayReadsHours, hourReadsDay] });
+    const store = new LocalIOStore(tempDir());
+    for (const [id, partitionKey] of [["days", "2024-01-02"], ["hours", "2024-01-03-05:00"], ["hours", "2024-01-02-00:00"]] as const) {
+      expect((await step(shifted, [id], { store, partitionKey }).run).status).toBe("success");
+    }
+    const hintOf = async (id: string, check: string, partitionKey: string) => {
+      const { log, run } = step(shifted, [id], { store, checksOnly: true, checks: [check], partitionKey });
+      expect(await run).toMatchObject({ status: "failure", retryable: true });
+      return log.of("asset_failure")[0]!.error.message;
+    };
+    // The day's 23 hours not stored, from the first to the last: never the day's own key.
+    expect(await hintOf("days", "day_reads_hours", "2024-01-02")).toContain('materialize it first (23 partitions of "hours" missing): baton materialize --select hours --partition-range 2024-01-02-01:00...2024-01-02-23:00');
+    // An hour reads its day.
+    expect(await hintOf("hours", "hour_reads_day", "2024-01-03-05:00")).toContain("materialize it first: baton materialize --select days --partition 2024-01-03");
+  });
+
   it("a standalone check's name outside a check-only step is INVALID_DEFINITION saying where it runs", async () => {
     const { log, run } = step(defs, ["sales"], { checks: ["positive"], partitionKey: "2024-01-01" });
     expect((await run).status).toBe("failure");

@@ -297,10 +297,9 @@ async function checkInputs(asset: AssetDefinition, c: AssetCheckDefinition, part
     } catch (e) {
       if (!(e instanceof BatonError && e.code === "MISSING_OUTPUT")) throw e;
       const key = partitionKey !== undefined ? ` (for "${asset.id}" partition "${partitionKey}")` : "";
-      const upKey = upstream.partitions && partitionKey !== undefined && (input.partitionMapping ?? defaultMapping(asset.partitions, upstream.partitions))?.type !== "allPartitions" ? partitionKey : undefined;
       throw new BatonError("MISSING_OUTPUT", `check "${c.name}" reads input "${input.name}" from "${upstream.id}"${key}, which has no stored output: ${e.problem}`, {
         asset: asset.id,
-        hint: `materialize it first: ${materializeCommand(upstream.id, upKey)}`,
+        hint: await missingInputHint(asset, upstream, input.partitionMapping, partitionKey, o, e),
       });
     }
     inputs[input.name] = await toKind(loaded.frame, input.as ?? loaded.producedAs);
@@ -310,6 +309,28 @@ async function checkInputs(asset: AssetDefinition, c: AssetCheckDefinition, part
 
 function materializeCommand(id: string, partitionKey: string | undefined): string {
   return `baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`;
+}
+
+/**
+ * What to materialize for a check's missing input: the input's own missing keys (a time-window mapping reads other
+ * keys than the target's), as one partition or the range from the first to the last. A read that found every
+ * key stored (a damaged data file, a write racing the read) keeps the store's hint.
+ */
+async function missingInputHint(
+  asset: AssetDefinition,
+  upstream: AssetDefinition,
+  mapping: AssetDefinition["inputs"][number]["partitionMapping"],
+  partitionKey: string | undefined,
+  o: RunOneOptions,
+  e: BatonError,
+): Promise<string> {
+  const needed = await inputKeys(asset, upstream, mapping, partitionKey, o);
+  if (needed === undefined) return `materialize it first: ${materializeCommand(upstream.id, undefined)}`;
+  const stored = new Set(await o.store.storedPartitions(upstream.key));
+  const missing = needed.filter((k) => !stored.has(k));
+  if (missing.length === 0) return e.hint ?? `materialize it first: ${materializeCommand(upstream.id, undefined)}`;
+  if (missing.length === 1) return `materialize it first: ${materializeCommand(upstream.id, missing[0])}`;
+  return `materialize it first (${missing.length} partitions of "${upstream.id}" missing): baton materialize --select ${upstream.id} --partition-range ${missing[0]}...${missing.at(-1)}`;
 }
 
 /** A check-only step's verdict: the error-severity checks that failed (deterministic: not retried). */
@@ -402,20 +423,32 @@ async function readInput(
   partitionKey: string | undefined,
   o: RunOneOptions,
 ): Promise<{ frame: pl.DataFrame; producedAs: "polars" | "arrow" }> {
-  if (!upstream.partitions) {
+  const keys = await inputKeys(asset, upstream, explicitMapping, partitionKey, o);
+  if (keys === undefined) {
     const { frame, record } = await o.store.read(upstream.key, undefined, { asset: asset.id, partitionKey });
     return { frame, producedAs: record.producedAs === "arrow" ? "arrow" : "polars" };
   }
+  const { frame, records } = await o.store.readMany(upstream.key, keys, { asset: asset.id, partitionKey });
+  return { frame, producedAs: records[0]?.producedAs === "arrow" ? "arrow" : "polars" };
+}
+
+/** The upstream's keys an input of `asset` (or of its check) reads for `partitionKey`; undefined for an unpartitioned upstream. */
+async function inputKeys(
+  asset: AssetDefinition,
+  upstream: AssetDefinition,
+  explicitMapping: AssetDefinition["inputs"][number]["partitionMapping"],
+  partitionKey: string | undefined,
+  o: RunOneOptions,
+): Promise<string[] | undefined> {
+  if (!upstream.partitions) return undefined;
   const mapping = explicitMapping ?? defaultMapping(asset.partitions, upstream.partitions);
   if (!mapping) throw new BatonError("UNMAPPABLE_PARTITIONS", `no partition mapping from "${upstream.id}"`, { asset: asset.id, hint: "declare a partitionMapping on the input" });
   // "All partitions" reads what has been materialized: a daily asset since 2020 is rarely complete.
-  let keys: string[];
   if (mapping.type === "allPartitions") {
     const stored = new Set(await o.store.storedPartitions(upstream.key));
-    keys = partitionKeys(upstream.partitions, o.now).filter((k) => stored.has(k));
-  } else keys = upstreamKeys(asset.partitions, partitionKey === undefined ? [] : [partitionKey], upstream.partitions, mapping, o.now);
-  const { frame, records } = await o.store.readMany(upstream.key, keys, { asset: asset.id, partitionKey });
-  return { frame, producedAs: records[0]?.producedAs === "arrow" ? "arrow" : "polars" };
+    return partitionKeys(upstream.partitions, o.now).filter((k) => stored.has(k));
+  }
+  return upstreamKeys(asset.partitions, partitionKey === undefined ? [] : [partitionKey], upstream.partitions, mapping, o.now);
 }
 
 async function validateOutput(asset: AssetDefinition, output: unknown): Promise<pl.DataFrame | undefined> {
