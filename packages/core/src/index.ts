@@ -16,7 +16,7 @@ export { openStore, storageSecrets, type OpenStoreOptions } from "./io/open.js";
 export type { S3StoreOptions } from "./io/s3-backend.js";
 export { isBatonError, isBatonValidationError, isExplainedError } from "./is-baton-error.js";
 export { enableSourceMaps, type CallerLocation } from "./source.js";
-export { contentHash, toPolars, type ColumnSchema } from "./io/frames.js";
+export { contentHash, toArrow, toPolars, type ColumnSchema } from "./io/frames.js";
 export { materialize, type MaterializeOptions, type MaterializeResult, type AssetRunResult, type CheckStepResult } from "./executor/materialize.js";
 export { toManifest, manifestToJson, stepEntryPath, type ManifestOptions } from "./manifest/build.js";
 export { readManifest, manifestProblems } from "./manifest/read.js";

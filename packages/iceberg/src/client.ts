@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import type { CatalogClient, TableCommit, TableRead, TableSink, TableWrite } from "@baton/core";
+import { toArrow, toPolars, type CatalogClient, type TableCommit, type TableRead, type TableSink, type TableWrite } from "@baton/core";
 import type { Schema, Table } from "apache-arrow";
 import pl from "nodejs-polars";
 import { randomUUID } from "node:crypto";
@@ -537,14 +537,10 @@ function isArrowSchema(x: unknown): x is Schema {
 }
 
 async function arrowSchemaAsPolars(schema: Schema): Promise<Record<string, pl.DataType>> {
-  const { Table: ArrowTable, tableToIPC } = await import("apache-arrow");
-  return pl.readIPCStream(Buffer.from(tableToIPC(new ArrowTable(schema), "stream"))).schema;
+  const { Table: ArrowTable } = await import("apache-arrow");
+  return (await toPolars(new ArrowTable(schema))).schema;
 }
 
-async function toArrow(frame: pl.DataFrame): Promise<Table> {
-  const { tableFromIPC } = await import("apache-arrow");
-  return tableFromIPC(frame.writeIPCStream());
-}
 
 function filterSql(filter: ScanFilter): string {
   if ("sql" in filter && typeof filter.sql === "string") return `(${filter.sql})`;

@@ -3,6 +3,7 @@ import { tableFromArrays, tableFromIPC, tableToIPC, Table } from "apache-arrow";
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { HASH_SLICE_ROWS, contentHash, inChunksOf, toKind, toPolars } from "./frames.js";
+import * as root from "../index.js";
 
 /** More rows than two hash slices, so a frame's chunks and the hash's slices cut in different places. */
 const ROWS = 2 * HASH_SLICE_ROWS + 1_234;
@@ -105,6 +106,13 @@ describe("toPolars", () => {
     expect(table.numRows).toBe(ROWS);
     expect(contentHash(await toPolars(table))).toBe(contentHash(df));
     expect((await toKind(df, "polars"))).toBe(df);
+  });
+
+  it("toArrow, the package's export @baton/iceberg converts with, is the same conversion (large frames through the spool file)", async () => {
+    const df = base();
+    const table = await root.toArrow(df);
+    expect(table.numRows).toBe(ROWS);
+    expect(contentHash(await toPolars(table))).toBe(contentHash(df));
   });
 
   it("keeps dictionary columns whole", async () => {

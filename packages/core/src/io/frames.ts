@@ -60,7 +60,11 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 export async function toKind(df: pl.DataFrame, kind: FrameKind): Promise<pl.DataFrame | Table> {
-  if (kind === "polars") return df;
+  return kind === "polars" ? df : toArrow(df);
+}
+
+/** A polars frame as an Arrow table; a large one through a spool file, never a JS Buffer nodejs-polars would not free. */
+export async function toArrow(df: pl.DataFrame): Promise<Table> {
   const { tableFromIPC } = await arrow();
   if (df.height <= HASH_SLICE_ROWS) return tableFromIPC(df.writeIPCStream());
   // Through a spool file: what nodejs-polars writes into a JS Buffer is never freed (see contentHash).
