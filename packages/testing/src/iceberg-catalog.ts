@@ -1,11 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { withFileLock } from "./lock.js";
 import type { MotoServer } from "./moto.js";
 import { freePort } from "./port.js";
+import { pinnedDir } from "./python-env.js";
 import { startServerProcess } from "./server-process.js";
 
 /**
@@ -124,9 +124,8 @@ function tool(name: string, fix: string): string {
 
 /** The resolved classpath plus the compiled launcher, built once per pin set under BATON_VENV_ROOT (or .venvs). */
 export function icebergCatalogClasspath(): string {
-  const hash = createHash("sha256").update(POM).update(LAUNCHER).digest("hex").slice(0, 12);
-  const root = resolve(process.env.BATON_VENV_ROOT ?? join(process.cwd(), ".venvs"));
-  const dir = join(root, `iceberg-rest-${hash}`);
+  const dir = pinnedDir("iceberg-rest", [POM, LAUNCHER]);
+  const root = dirname(dir);
   const ready = join(dir, "classpath.txt");
   const read = () => `${join(dir, "classes")}:${readFileSync(ready, "utf8").trim()}`;
   if (existsSync(ready)) return read();

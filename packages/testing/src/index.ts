@@ -5,7 +5,7 @@ export { formatReport, formatMatrix, type ReportRow } from "./suite/report.js";
 export { embeddedHarness } from "./embedded.js";
 export { waitFor, DEFAULT_WAIT_MS, type WaitForOptions } from "./wait.js";
 export { controlFile, startedMarker } from "./fixtures/control.js";
-export { ensurePythonEnv, type PythonEnv, type PythonEnvOptions } from "./python-env.js";
+export { ensurePythonEnv, pinnedDir, type PythonEnv, type PythonEnvOptions } from "./python-env.js";
 export { withFileLock, type LockOptions } from "./lock.js";
 export { relocate, findCheckout, type Relocated, type RelocateOptions, type RelocatedResult, type RelocatedRunOptions } from "./relocation.js";
 export { portabilityProblems, type PortabilityOptions } from "./portability.js";

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildTinyWheel } from "./__tests__/tiny-wheel.js";
 import { withFileLock } from "./lock.js";
-import { ensurePythonEnv, type PythonEnv } from "./python-env.js";
+import { ensurePythonEnv, pinnedDir, type PythonEnv } from "./python-env.js";
 import { waitFor } from "./wait.js";
 
 const root = mkdtempSync(join(tmpdir(), "baton-python-env-"));
@@ -16,6 +17,23 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 function tinyValue(env: PythonEnv): string {
   return execFileSync(env.python, ["-c", "import baton_tiny; print(baton_tiny.VALUE)"], { cwd: root, encoding: "utf8" }).trim();
 }
+
+describe("pinnedDir", () => {
+  it("names a folder by the hash of its pins, in order, under the root: the names existing environments already have", () => {
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 12);
+    expect(pinnedDir("moto", ["moto==5\n", "3.11"], "/venvs")).toBe(`/venvs/moto-${sha("moto==5\n3.11")}`);
+    expect(pinnedDir("x", [Buffer.from("pom"), "launcher"], "/venvs")).toBe(pinnedDir("x", ["pomlauncher"], "/venvs"));
+    expect(pinnedDir("x", ["b", "a"], "/venvs")).not.toBe(pinnedDir("x", ["a", "b"], "/venvs"));
+    const saved = process.env.BATON_VENV_ROOT;
+    process.env.BATON_VENV_ROOT = "/elsewhere";
+    try {
+      expect(pinnedDir("x", ["a"])).toBe(`/elsewhere/x-${sha("a")}`);
+    } finally {
+      if (saved === undefined) delete process.env.BATON_VENV_ROOT;
+      else process.env.BATON_VENV_ROOT = saved;
+    }
+  });
+});
 
 describe("ensurePythonEnv with wheels", () => {
   it("installs the wheels, keeps them while their bytes are unchanged, reinstalls a changed wheel", () => {

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { withFileLock } from "./lock.js";
 
 export interface PythonEnv {
@@ -44,6 +44,17 @@ function wheelListing(wheels: readonly string[]): string {
     .join("");
 }
 
+/**
+ * `<root>/<name>-<hash>`: a folder named by the hash of what is pinned in it (a requirements file, a POM…), so that
+ * a changed pin gets a fresh folder and an unchanged one is reused. Root: BATON_VENV_ROOT, else `.venvs` in the
+ * working directory.
+ */
+export function pinnedDir(name: string, pins: readonly (string | Uint8Array)[], root?: string): string {
+  const hash = createHash("sha256");
+  for (const pin of pins) hash.update(pin);
+  return join(resolve(root ?? process.env.BATON_VENV_ROOT ?? join(process.cwd(), ".venvs")), `${name}-${hash.digest("hex").slice(0, 12)}`);
+}
+
 function readOr(file: string, fallback: string): string {
   try {
     return readFileSync(file, "utf8");
@@ -62,9 +73,8 @@ function readOr(file: string, fallback: string): string {
 export function ensurePythonEnv(options: PythonEnvOptions): PythonEnv {
   const requirements = readFileSync(options.requirements, "utf8");
   const version = options.python ?? "3.11";
-  const hash = createHash("sha256").update(requirements).update(version).digest("hex").slice(0, 12);
-  const root = resolve(options.root ?? process.env.BATON_VENV_ROOT ?? join(process.cwd(), ".venvs"));
-  const dir = join(root, `${options.name}-${hash}`);
+  const dir = pinnedDir(options.name, [requirements, version], options.root);
+  const root = dirname(dir);
   const python = join(dir, "bin", "python");
   const env: PythonEnv = { dir, python, bin: (tool) => join(dir, "bin", tool) };
   const wheels = options.wheels ?? [];
