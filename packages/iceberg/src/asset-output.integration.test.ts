@@ -21,7 +21,7 @@ describe("IcebergCatalogClient as core's TableSink, against the REST catalog on 
   /** The REST catalog's own view of a table (its JSON text too: snapshot ids there are exact digits). */
   async function metadata(table: string): Promise<{ json: Metadata; text: string }> {
     const [ns, name] = table.split(".");
-    const text = await (await fetch(`${catalog.server.uri}/v1/namespaces/${ns}/tables/${name}`)).text();
+    const text = await (await fetch(`${catalog.uri}/v1/namespaces/${ns}/tables/${name}`)).text();
     return { json: JSON.parse(text) as Metadata, text };
   }
 

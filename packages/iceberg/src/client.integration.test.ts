@@ -13,14 +13,13 @@ function day(d: string, ids: number[], value = 1.5): pl.DataFrame {
 
 describe("IcebergCatalogClient against Apache Iceberg's REST catalog on moto", () => {
   let catalog: TestCatalog;
-  let server: TestCatalog["server"];
   let config: IcebergCatalogConfig;
   let client: IcebergCatalogClient;
   const T = "baton.daily_metrics";
 
   beforeAll(async () => {
     catalog = await startTestCatalog();
-    ({ server, config } = catalog);
+    ({ config } = catalog);
     client = await IcebergCatalogClient.open(config);
   }, 600_000);
   afterAll(async () => {
@@ -50,14 +49,14 @@ describe("IcebergCatalogClient against Apache Iceberg's REST catalog on moto", (
     expect(firstRows.map((r) => r.id)).toEqual([1n, 2n, 3n].map(Number));
     expect(sorted(await client.scan(T)).map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
     // the REST catalog's own record of the head is the id append returned, digit for digit
-    const table = (await (await fetch(`${server.uri}/v1/namespaces/baton/tables/daily_metrics`)).text());
+    const table = (await (await fetch(`${catalog.uri}/v1/namespaces/baton/tables/daily_metrics`)).text());
     expect(table).toMatch(new RegExp(`"current-snapshot-id"\\s*:\\s*${second}\\b`));
   });
 
   it("replaces one partition in one commit and leaves the others untouched", async () => {
     const before = sorted(await client.scan(T, { filter: { day: ["2024-01-01", "2024-01-03"] } }));
     const head = await client.currentSnapshotId(T);
-    const metaBefore = (await (await fetch(`${server.uri}/v1/namespaces/baton/tables/daily_metrics`)).json()) as { "metadata-location": string };
+    const metaBefore = (await (await fetch(`${catalog.uri}/v1/namespaces/baton/tables/daily_metrics`)).json()) as { "metadata-location": string };
     const replaced = await client.replacePartition(T, day("2024-01-02", [30, 31], 2), { column: "day", value: "2024-01-02" });
     const rows = sorted(await client.scan(T));
     expect(rows.filter((r) => r.day === "2024-01-02")).toEqual([
@@ -66,7 +65,7 @@ describe("IcebergCatalogClient against Apache Iceberg's REST catalog on moto", (
     ]);
     expect(rows.filter((r) => r.day !== "2024-01-02")).toEqual(before);
     // one REST commit: the table's metadata log gained exactly one entry (the metadata file before it)
-    const metaAfter = (await (await fetch(`${server.uri}/v1/namespaces/baton/tables/daily_metrics`)).json()) as { metadata: { "metadata-log": { "metadata-file": string }[] } };
+    const metaAfter = (await (await fetch(`${catalog.uri}/v1/namespaces/baton/tables/daily_metrics`)).json()) as { metadata: { "metadata-log": { "metadata-file": string }[] } };
     expect(metaAfter.metadata["metadata-log"].at(-1)?.["metadata-file"]).toBe(metaBefore["metadata-location"]);
     expect(await client.currentSnapshotId(T)).toBe(replaced);
     expect(replaced).not.toBe(head);

@@ -248,7 +248,7 @@ describe("materialize() of assets stored in Iceberg tables (io: { format: \"iceb
 
   it("a downstream whose pinned table is gone fails naming the reader, the table and the snapshot", async () => {
     const pinned = (await record("iceberg_orders")).table!.snapshotId;
-    const dropped = await fetch(`${catalog.server.uri}/v1/namespaces/it/tables/orders?purgeRequested=true`, { method: "DELETE" });
+    const dropped = await fetch(`${catalog.uri}/v1/namespaces/it/tables/orders?purgeRequested=true`, { method: "DELETE" });
     expect(dropped.ok).toBe(true);
     const message = failure(await run({ selection: [orderTotals] }), "order_totals");
     expect(message).toContain(`asset "order_totals": Iceberg table ${ORDERS}: cannot read snapshot ${pinned}`);

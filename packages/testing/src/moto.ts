@@ -78,7 +78,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
  * A call to moto's IAM query API (CreateUser, PutUserPolicy, CreateAccessKey, …). Unauthenticated until
  * moto's reset-auth, but moto routes a request to a service by its signing scope, hence the fixed header.
  */
-export async function motoIam(endpoint: string, params: Record<string, string>): Promise<string> {
+async function motoIam(endpoint: string, params: Record<string, string>): Promise<string> {
   const res = await fetch(`${endpoint}/`, {
     method: "POST",
     body: new URLSearchParams({ Version: "2010-05-08", ...params }).toString(),
@@ -87,4 +87,24 @@ export async function motoIam(endpoint: string, params: Record<string, string>):
   const text = await res.text();
   if (!res.ok) throw new Error(`moto IAM ${params.Action}: ${res.status} ${text}`);
   return text;
+}
+
+/** A moto IAM user allowed `actions` on `bucket` and its objects, with an access key: made before enforceMotoAuth. */
+export async function motoUser(endpoint: string, user: string, bucket: string, actions: readonly string[]): Promise<{ id: string; secret: string }> {
+  await motoIam(endpoint, { Action: "CreateUser", UserName: user });
+  const key = await motoIam(endpoint, { Action: "CreateAccessKey", UserName: user });
+  const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: actions, Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }] };
+  await motoIam(endpoint, { Action: "PutUserPolicy", UserName: user, PolicyName: "baton", PolicyDocument: JSON.stringify(policy) });
+  const field = (tag: string): string => {
+    const value = new RegExp(`<${tag}>(.*?)</${tag}>`).exec(key)?.[1];
+    if (value === undefined) throw new Error(`moto IAM CreateAccessKey for ${user}: no ${tag} in ${key}`);
+    return value;
+  };
+  return { id: field("AccessKeyId"), secret: field("SecretAccessKey") };
+}
+
+/** From here on every request to this moto must be signed by a known user and allowed by its policy (moto's reset-auth). */
+export async function enforceMotoAuth(endpoint: string): Promise<void> {
+  const res = await fetch(`${endpoint}/moto-api/reset-auth`, { method: "POST", body: "0" });
+  if (!res.ok) throw new Error(`moto reset-auth: ${res.status} ${await res.text()}`);
 }

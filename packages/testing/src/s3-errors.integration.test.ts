@@ -2,7 +2,7 @@ import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { asset, definitions, openStore } from "@baton/core";
 import { runStep, type StepEvent } from "@baton/core/step";
-import { motoIam, startMoto, type MotoServer } from "./moto.js";
+import { enforceMotoAuth, motoUser, startMoto, type MotoServer } from "./moto.js";
 import { freePort } from "./port.js";
 
 /*
@@ -21,15 +21,9 @@ beforeAll(async () => {
     ["writer", ["s3:*"]],
     ["reader", ["s3:GetObject", "s3:ListBucket"]],
   ] as const) {
-    await motoIam(locked.endpoint, { Action: "CreateUser", UserName: user });
-    const key = await motoIam(locked.endpoint, { Action: "CreateAccessKey", UserName: user });
-    users[user] = { id: /<AccessKeyId>(.*?)<\/AccessKeyId>/.exec(key)![1]!, secret: /<SecretAccessKey>(.*?)<\/SecretAccessKey>/.exec(key)![1]! };
-    const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: actions, Resource: ["arn:aws:s3:::baton-locked", "arn:aws:s3:::baton-locked/*"] }] };
-    await motoIam(locked.endpoint, { Action: "PutUserPolicy", UserName: user, PolicyName: "baton", PolicyDocument: JSON.stringify(policy) });
+    users[user] = await motoUser(locked.endpoint, user, "baton-locked", actions);
   }
-  // From here on every request must be signed by a known user and allowed by its policy.
-  const res = await fetch(`${locked.endpoint}/moto-api/reset-auth`, { method: "POST", body: "0" });
-  if (!res.ok) throw new Error(`moto reset-auth: ${res.status} ${await res.text()}`);
+  await enforceMotoAuth(locked.endpoint);
 }, 240_000);
 afterAll(async () => {
   await Promise.all([open?.stop(), locked?.stop()]);

@@ -5,7 +5,7 @@ import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asset, definitions, env, openStorageClient, openStore, storageClient, type StorageClient } from "@baton/core";
 import { runStep } from "@baton/core/step";
-import { motoIam, startMoto, type MotoServer } from "./moto.js";
+import { enforceMotoAuth, motoUser, startMoto, type MotoServer } from "./moto.js";
 
 /*
  * core's S3 StorageClient (the seed's storage protocol on object storage) against a real S3 API
@@ -20,13 +20,8 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   [open, locked] = await Promise.all([startMoto({ bucket: "baton-sc" }), startMoto({ bucket: "baton-sc-locked" })]);
-  await motoIam(locked.endpoint, { Action: "CreateUser", UserName: "reader" });
-  const key = await motoIam(locked.endpoint, { Action: "CreateAccessKey", UserName: "reader" });
-  reader = { id: /<AccessKeyId>(.*?)<\/AccessKeyId>/.exec(key)![1]!, secret: /<SecretAccessKey>(.*?)<\/SecretAccessKey>/.exec(key)![1]! };
-  const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["s3:GetObject", "s3:ListBucket"], Resource: ["arn:aws:s3:::baton-sc-locked", "arn:aws:s3:::baton-sc-locked/*"] }] };
-  await motoIam(locked.endpoint, { Action: "PutUserPolicy", UserName: "reader", PolicyName: "read", PolicyDocument: JSON.stringify(policy) });
-  const res = await fetch(`${locked.endpoint}/moto-api/reset-auth`, { method: "POST", body: "0" });
-  if (!res.ok) throw new Error(`moto reset-auth: ${res.status} ${await res.text()}`);
+  reader = await motoUser(locked.endpoint, "reader", "baton-sc-locked", ["s3:GetObject", "s3:ListBucket"]);
+  await enforceMotoAuth(locked.endpoint);
 }, 240_000);
 afterAll(async () => {
   process.env = saved;

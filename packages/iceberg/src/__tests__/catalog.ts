@@ -1,4 +1,4 @@
-import { ensurePythonEnv, startIcebergCatalog, startMoto, type IcebergCatalogServer, type MotoServer } from "@baton/testing";
+import { ensurePythonEnv, startIcebergCatalog, startMoto, type IcebergCatalogServer } from "@baton/testing";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,16 +12,14 @@ const pkg = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export type Row = Record<string, unknown>;
 
-/** moto and Apache Iceberg's REST catalog on it (one per test file), and the client config that reaches them. */
-export interface TestCatalog {
-  readonly s3: MotoServer;
-  readonly server: IcebergCatalogServer;
+/**
+ * Apache Iceberg's REST catalog on a moto of its own (one per test file; stop() stops both), the client config that
+ * reaches them, and in `env` also BATON_DUCKDB_EXTENSIONS.
+ */
+export interface TestCatalog extends IcebergCatalogServer {
   readonly config: IcebergCatalogConfig;
-  /** The ICEBERG_* environment of the icebergCatalog resource, plus BATON_DUCKDB_EXTENSIONS. */
-  readonly env: Readonly<Record<string, string>>;
   /** How long the catalog took to start (moto, the catalog server), for the report. */
   readonly startMs: number;
-  stop(): Promise<void>;
 }
 
 export async function startTestCatalog(): Promise<TestCatalog> {
@@ -39,8 +37,7 @@ export async function startTestCatalog(): Promise<TestCatalog> {
     s3: { endpoint: s3.endpoint, region: "us-east-1", accessKeyId: server.env.ICEBERG_S3_ACCESS_KEY_ID!, secretAccessKey: server.env.ICEBERG_S3_SECRET_ACCESS_KEY! },
   };
   return {
-    s3,
-    server,
+    ...server,
     config,
     env: { ...server.env, BATON_DUCKDB_EXTENSIONS: extensionDirectory },
     startMs: Date.now() - started,
