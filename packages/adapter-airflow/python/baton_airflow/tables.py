@@ -11,9 +11,11 @@ JSON number in every reader (``int(...)`` gives pyiceberg's ``scan(snapshot_id=.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from baton_core import ManifestAsset
+if TYPE_CHECKING:
+    from baton_core import ManifestAsset
+    from baton_core.manifest_types import ManifestTable
 
 
 def event_table(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -70,17 +72,14 @@ def table_extra(
     return extra
 
 
-def declared_table(asset: ManifestAsset) -> dict[str, Any] | None:
+def declared_table(asset: ManifestAsset) -> ManifestTable | None:
     """The manifest's ``table`` of an asset stored in a table (None otherwise)."""
-    # Read as a mapping: manifests from before issue 16 have no such key.
-    fields: Mapping[str, Any] = asset
-    table = fields.get("table")
-    return dict(table) if table else None
+    return asset.get("table")
 
 
-def table_doc(table: Mapping[str, Any]) -> str:
+def table_doc(table: ManifestTable) -> str:
     """The docs panel's row for an asset stored in a table."""
-    column = table.get("partitionColumn")
+    column = table["partitionColumn"]
     return (
         f"Iceberg table `{table['name']}` (catalog resource `{table['catalog']}`, {table['mode']}"
         + (f", partition column `{column}`" if column else "")
