@@ -4,8 +4,18 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore, type Manifest } from "@baton/core";
-import { makeHarnessEnvironment, startedMarker, waitFor, type HarnessEnvironment, processAlive } from "@baton/testing";
-import { EXPECTED_METADATA, ORDER_COUNT, STANDALONE_CHECKS } from "@baton/testing/fixtures";
+import {
+  makeHarnessEnvironment,
+  startIcebergCatalog,
+  startMoto,
+  startedMarker,
+  waitFor,
+  type HarnessEnvironment,
+  type IcebergCatalogServer,
+  type MotoServer,
+  processAlive,
+} from "@baton/testing";
+import { EXPECTED_METADATA, ICEBERG_ORDERS, ORDER_COUNT, STANDALONE_CHECKS } from "@baton/testing/fixtures";
 import { airflowId, assetUri, checkTaskId } from "./ids.js";
 import { airflowPython, type DagTestReport } from "./testing/airflow.js";
 import { airflowHarness } from "./__tests__/harness.js";
@@ -37,15 +47,22 @@ const harness = airflowHarness();
 
 let environment: HarnessEnvironment;
 let manifest: Manifest;
+// The iceberg fixtures' REST catalog (on its own moto): the steps get it from the Iceberg connection.
+let moto: MotoServer | undefined;
+let catalog: IcebergCatalogServer | undefined;
 
 beforeAll(async () => {
-  environment = makeHarnessEnvironment();
+  moto = await startMoto();
+  catalog = await startIcebergCatalog(moto);
+  environment = makeHarnessEnvironment({ iceberg: catalog });
   await harness.setup(environment);
   manifest = harness.build().manifest;
 }, 600_000);
 
 afterAll(async () => {
   await harness.teardown();
+  await catalog?.stop();
+  await moto?.stop();
 });
 
 describe("Airflow parses the emitted DAG file", () => {
@@ -436,6 +453,39 @@ describe("standalone checks on Airflow (CHECKS-CONTRACT.md §4)", () => {
     const wrong = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { checks: [`${ORDER_COUNT}:nope`] } });
     expect([wrong.state, wrong.tasks.plan?.state]).toEqual(["failed", "failed"]);
     expect(String(wrong.tasks.plan?.xcom?.baton_plan?.error)).toContain(`check '${ORDER_COUNT}:nope' is not a check of this DAG's assets`);
+  });
+});
+
+describe("Iceberg table outputs on Airflow (TABLE-OUTPUT-CONTRACT.md §6)", () => {
+  const rest = async <T>(path: string, params?: Record<string, string>) => {
+    const r = await harness.driver().request<{ status: number; body: T }>("rest", { path, params });
+    expect({ path, status: r.status }).toEqual({ path, status: 200 });
+    return r.body;
+  };
+
+  it("the Asset, the task's docs, the asset event and the task log name the table and the snapshot the record pins", async () => {
+    const id = ICEBERG_ORDERS.asset;
+    const logStart = readFileSync(harness.driver().logFile).length;
+    const run = await harness.driver().request<DagTestReport>("dag_test", { dagId: "baton_assets", conf: { assets: [id] } });
+    expect([run.state, run.tasks[airflowId(id)]?.state]).toEqual(["success", "success"]);
+    const record = await new LocalIOStore(environment.storageDir).readRecord([id], undefined);
+    const snapshotId = record?.table?.snapshotId;
+    expect(snapshotId).toMatch(/^[0-9]+$/);
+
+    const { asset_events: events } = await rest<{ asset_events: { uri: string; extra: Record<string, unknown> }[] }>("/api/v2/assets/events", {
+      source_dag_id: "baton_assets",
+      source_run_id: run.runId,
+    });
+    // The keys of Airflow's Iceberg provider; the id as text, digit for digit.
+    expect(events.find((e) => e.uri === assetUri(id))?.extra).toMatchObject({ table: ICEBERG_ORDERS.table, snapshot_id: snapshotId, table_format: "iceberg", catalog: "lake" });
+    const { assets } = await rest<{ assets: { name: string; extra: Record<string, unknown> }[] }>("/api/v2/assets", { name_pattern: id });
+    expect(assets.find((a) => a.name === id)?.extra).toMatchObject({ table: ICEBERG_ORDERS.table, table_format: "iceberg", catalog: "lake" });
+    const task = await rest<{ doc_md: string }>(`/api/v2/dags/baton_assets/tasks/${airflowId(id)}`);
+    expect(task.doc_md).toContain(`| Stored in | Iceberg table \`${ICEBERG_ORDERS.table}\` (catalog resource \`lake\``);
+    const log = readFileSync(harness.driver().logFile).subarray(logStart).toString("utf8");
+    expect(log).toContain(`Iceberg table ${ICEBERG_ORDERS.table} snapshot ${snapshotId} (catalog lake)`);
+    // The catalog's S3 secret came from the connection, masked: it is in no task log.
+    expect(log).not.toContain(environment.env.ICEBERG_S3_SECRET_ACCESS_KEY!);
   });
 });
 
