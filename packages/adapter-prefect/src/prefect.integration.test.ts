@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalIOStore } from "@baton/core";
-import { controlFile, describeConformance, makeHarnessEnvironment, processAlive, startedMarker, waitFor } from "@baton/testing";
-import { ORDER_COUNT, ORDER_COUNT_DOWNSTREAM, STANDALONE_CHECKS } from "@baton/testing/fixtures";
+import { controlFile, describeConformance, makeHarnessEnvironment, processAlive, startIcebergCatalog, startMoto, startedMarker, waitFor, type IcebergCatalogServer, type MotoServer } from "@baton/testing";
+import { ICEBERG_CATALOG, ICEBERG_DAILY, ORDER_COUNT, ORDER_COUNT_DOWNSTREAM, STANDALONE_CHECKS } from "@baton/testing/fixtures";
 import { PREFECT_CAPABILITIES, prefectHarness, type DriverRun } from "./__tests__/prefect/harness.js";
 import { expectedPullSteps } from "./__tests__/prefect/pull-steps.js";
 import { prefectServerPerFile } from "./__tests__/prefect/server-per-file.js";
@@ -48,8 +48,23 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
   const harness = prefectHarness({ ...options, flowName: "baton-fixtures" });
   const SALES = ["raw/orders", "raw/customers", "customer_metrics", "region_customers", "region_report", "audit_log"];
 
-  beforeAll(async () => harness.setup(makeHarnessEnvironment()), 600_000);
-  afterAll(async () => harness.teardown(), 120_000);
+  // The fixtures' Iceberg catalog (resource "lake"): moto and a REST catalog of this file's own.
+  let moto: MotoServer | undefined;
+  let catalog: IcebergCatalogServer | undefined;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    catalog = await startIcebergCatalog(moto);
+    await harness.setup(makeHarnessEnvironment({ iceberg: catalog }));
+  }, 600_000);
+  afterAll(async () => {
+    try {
+      await harness.teardown();
+    } finally {
+      await catalog?.stop();
+      await moto?.stop();
+    }
+  }, 120_000);
 
   it("the flow and task runs Prefect reports for a run equal the manifest's graph", async () => {
     const run = await harness.run({ assets: SALES });
@@ -89,6 +104,43 @@ describe("prefect: what a Prefect user sees", { timeout: 600_000 }, () => {
     expect(metrics.related.some((r) => r["prefect.resource.id"] === "baton" && r["prefect.resource.role"] === "asset-materialized-by")).toBe(true);
     const orders = materialized.find((e) => e.resource["prefect.resource.name"] === "raw/orders")!;
     expect(orders.resource["prefect.asset.owners"]).toBe('["team:data"]');
+  });
+
+  it("an Iceberg table output: the asset event names the table and the snapshot its record pins, the task log and the table artifact each commit", async () => {
+    const day = ICEBERG_DAILY.days[0];
+    const assets = [ICEBERG_DAILY.asset, ICEBERG_DAILY.downstream];
+    const run = await harness.run({ assets, partitionKey: day });
+    expect(run.status).toBe("success");
+    const record = await new LocalIOStore(harness.environment().storageDir).readRecord([ICEBERG_DAILY.asset], day);
+    const table = record!.table!;
+    // Two materializations and the downstream's reference of its upstream.
+    const { events } = await harness.driver().request<{ events: { event: string; resource: Record<string, string>; payload: Record<string, unknown> }[] }>("events", { flowRunId: run.flowRunId, expected: 3 });
+    const payload = (asset: string) => events.find((e) => e.event === "prefect.asset.materialization.succeeded" && e.resource["prefect.resource.name"] === asset)!.payload;
+    expect(payload(ICEBERG_DAILY.asset)).toMatchObject({
+      format: "iceberg",
+      path: null,
+      table: ICEBERG_DAILY.table,
+      snapshot_id: table.snapshotId,
+      catalog: ICEBERG_CATALOG,
+      partition_key: day,
+      row_count: record!.rowCount,
+      content_hash: record!.contentHash,
+    });
+    expect(payload(ICEBERG_DAILY.asset).table_location ?? null).toBe(table.location);
+    // The downstream asset's output is a file: no table keys.
+    expect(payload(ICEBERG_DAILY.downstream)).toMatchObject({ format: "parquet" });
+    expect(Object.keys(payload(ICEBERG_DAILY.downstream))).not.toContain("snapshot_id");
+    const line = `${ICEBERG_DAILY.asset} [${day}]: Iceberg table ${ICEBERG_DAILY.table} (catalog ${ICEBERG_CATALOG}) at snapshot ${table.snapshotId}, ${record!.rowCount} rows`;
+    const { messages } = await harness.driver().request<{ messages: string[] }>("logs", { flowRunId: run.flowRunId, contains: line });
+    expect(messages).toContain(line);
+    const { artifacts } = await harness.driver().request<{ artifacts: { key: string; type: string; rows: unknown[] }[] }>("artifacts", { flowRunId: run.flowRunId });
+    expect(artifacts.filter((a) => a.key.endsWith("-table"))).toEqual([
+      {
+        key: "iceberg-daily-events-table",
+        type: "table",
+        rows: [{ table: ICEBERG_DAILY.table, snapshot_id: table.snapshotId, partition_key: day, row_count: record!.rowCount, catalog: ICEBERG_CATALOG, format: "iceberg", location: table.location }],
+      },
+    ]);
   });
 
   it("a TypeScript failure fails the task with the TypeScript message and stack", async () => {

@@ -766,6 +766,27 @@ def events(req: dict[str, Any]) -> dict[str, Any]:
     return {"events": [{k: e[k] for k in keep} for e in found]}
 
 
+def artifacts(req: dict[str, Any]) -> dict[str, Any]:
+    """The run's table artifacts by key, each with its rows (Prefect keeps them as JSON text)."""
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[req["flowRunId"]])
+            )
+        )
+    return {
+        "artifacts": [
+            {
+                "key": a.key,
+                "type": a.type,
+                "rows": json.loads(a.data) if isinstance(a.data, str) else a.data,
+            }
+            for a in found
+            if a.type == "table"
+        ]
+    }
+
+
 OPS = {
     "setup": setup,
     "materialize": materialize,
@@ -775,6 +796,7 @@ OPS = {
     "sensor_schedule": sensor_schedule,
     "logs": logs,
     "events": events,
+    "artifacts": artifacts,
     "start_run": start_run,
     "cancel_run": cancel_run,
     "run_deployment": run_deployment,
