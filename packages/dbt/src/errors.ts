@@ -11,7 +11,8 @@ export type DbtErrorReason =
   | "MANIFEST_INVALID"
   | "UNKNOWN_NODE"
   | "COMPILATION"
-  | "TEST_FAILED";
+  | "TEST_FAILED"
+  | "UNSELECTED_NODE";
 
 const CODES: Record<DbtErrorReason, BatonErrorCode> = {
   DBT_NOT_FOUND: "CONFIG",
@@ -23,6 +24,7 @@ const CODES: Record<DbtErrorReason, BatonErrorCode> = {
   UNKNOWN_NODE: "UNKNOWN_SELECTION",
   COMPILATION: "INVALID_DEFINITION",
   TEST_FAILED: "CHECK_FAILED",
+  UNSELECTED_NODE: "INVALID_DEFINITION",
 };
 
 /**

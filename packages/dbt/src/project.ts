@@ -36,6 +36,10 @@ export interface DbtBuildOptions {
   readonly vars?: DbtVars;
   /** The exact data file of each mapped source's Baton asset (by asset id), passed in the source's pathVar. */
   readonly inputs?: Readonly<Record<string, string>>;
+  /** Where each selected external model mapped in `outputs` writes its file (by asset id), passed in its var. */
+  readonly outputs?: Readonly<Record<string, string>>;
+  /** The tests to run, by name (a subset of the selected nodes' checks); default all of them. */
+  readonly checks?: readonly string[];
   /** Keep dbt's target folder of this build here (default: a fresh folder, removed after the build). */
   readonly targetPath?: string;
   readonly signal?: AbortSignal;
@@ -74,6 +78,8 @@ export interface DbtProject {
   spec(ref: AssetKeyLike): DbtAssetSpec;
   /** The vars that hand each mapped source its Baton asset's exact data file. */
   sourceVars(inputs: Readonly<Record<string, string>>): Record<string, string>;
+  /** The vars that tell each mapped external model where to write its file. */
+  outputVars(outputs: Readonly<Record<string, string>>): Record<string, string>;
   /** One `dbt build` for these nodes and the tests attached to them. */
   build(options: DbtBuildOptions): Promise<DbtBuildResult>;
 }
@@ -173,12 +179,34 @@ export async function dbtProject(options: DbtProjectOptions): Promise<DbtProject
     return vars;
   };
 
+  const outputVars = (outputs: Readonly<Record<string, string>>): Record<string, string> => {
+    const vars: Record<string, string> = {};
+    for (const [assetId, file] of Object.entries(outputs)) {
+      const s = spec(assetId);
+      if (s.outputVar === undefined) {
+        throw new DbtError("UNKNOWN_NODE", `outputs names "${assetId}" (${s.file}), which is not an external model mapped in dbtProject({ outputs })`, {
+          asset: assetId,
+          file: s.file,
+          hint: `give dbtProject({ outputs: { "${assetId}": "<var>" } }) the var its location config reads`,
+        });
+      }
+      vars[s.outputVar] = file;
+    }
+    return vars;
+  };
+
   const build = async (b: DbtBuildOptions): Promise<DbtBuildResult> => {
     if (b.select.length === 0) throw new DbtError("UNKNOWN_NODE", "dbtBuild was given nothing to select", { hint: "select one or more models, seeds or snapshots" });
     const chosen = [...new Map(b.select.map((r) => spec(r)).map((s) => [s.uniqueId, s])).values()];
-    const selected = chosen.flatMap((s) => [s.uniqueId, ...s.checks.map((c) => c.uniqueId)]);
+    const wanted = b.checks === undefined ? undefined : new Set(b.checks);
+    const known = new Set(chosen.flatMap((s) => s.checks.map((c) => c.name)));
+    const unknown = [...(wanted ?? [])].filter((n) => !known.has(n));
+    if (unknown.length > 0) {
+      throw new DbtError("UNKNOWN_NODE", `checks names ${unknown.join(", ")}, which no selected node has as a dbt test`, { hint: `select the tests' models too; their tests: ${[...known].sort().join(", ")}` });
+    }
+    const selected = chosen.flatMap((s) => [s.uniqueId, ...s.checks.filter((c) => wanted === undefined || wanted.has(c.name)).map((c) => c.uniqueId)]);
     const selectors = selected.map((id) => fqnSelector(manifest.nodes[id]!));
-    const vars = { ...baseVars, ...(b.vars ?? {}), ...sourceVars(b.inputs ?? {}) };
+    const vars = { ...baseVars, ...(b.vars ?? {}), ...sourceVars(b.inputs ?? {}), ...outputVars(b.outputs ?? {}) };
     mkdirSync(targetDir, { recursive: true });
     const targetPath = b.targetPath ?? mkdtempSync(join(targetDir, "baton-build-"));
     // The tests are selected by name, so that no other test is pulled in by a parent
@@ -194,6 +222,18 @@ export async function dbtProject(options: DbtProjectOptions): Promise<DbtProject
       const missing = selected.filter((id) => !ran.has(id));
       if (missing.length > 0) {
         errors.push(new DbtError("DBT_FAILED", `dbt build did not run ${missing.join(", ")}${inv.exitCode !== 0 ? `: ${errorText(inv)}` : ""}`, { hint: "parse the project again: the manifest may be stale" }));
+      }
+      // fqn: selects by prefix: a model in a folder named like a selected model (marts/orders/x.sql) ran too.
+      const chosenIds = new Set(selected);
+      const extra = [...ran, ...mapped.other.map((r) => r.unique_id)].filter((id) => !chosenIds.has(id));
+      if (extra.length > 0) {
+        const files = extra.map((id) => `${id} (${manifest.nodes[id]?.original_file_path ?? "?"})`).join(", ");
+        errors.unshift(
+          new DbtError("UNSELECTED_NODE", `dbt build also ran ${files}, which Baton did not select: dbt's fqn: selector matches a folder named like a selected node`, {
+            ...(manifest.nodes[extra[0]!] !== undefined ? { file: manifest.nodes[extra[0]!]!.original_file_path } : {}),
+            hint: "rename the folder (or the model) so that no folder of models has a selected model's name",
+          }),
+        );
       }
       if (inv.exitCode !== 0 && errors.length === 0) errors.push(compilationError("build", inv, manifest));
       const ok = errors.length === 0;
@@ -217,7 +257,7 @@ export async function dbtProject(options: DbtProjectOptions): Promise<DbtProject
     }
   };
 
-  return { projectDir, profilesDir, target: options.target, executable, manifestPath, manifest, specs, unattachedTests, spec, sourceVars, build };
+  return { projectDir, profilesDir, target: options.target, executable, manifestPath, manifest, specs, unattachedTests, spec, sourceVars, outputVars, build };
 }
 
 /** One `dbt build` of a batch: `dbtBuild({ project, select, vars })`, the same as `project.build(…)`. */

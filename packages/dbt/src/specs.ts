@@ -20,6 +20,11 @@ export interface DbtSpecOptions {
   readonly sources?: Readonly<Record<string, AssetKeyLike | DbtSourceMapping>>;
   /** Group of nodes without a dbt `group`; default "default" (as Baton's assets). */
   readonly group?: string;
+  /**
+   * External models (by Baton key id or model name) → the var their `location` config reads, so a build
+   * writes each one to the file Baton gives it (`location=var('baton_customer_summary', …)`).
+   */
+  readonly outputs?: Readonly<Record<string, string>>;
 }
 
 export interface DbtSpecDep {
@@ -69,6 +74,8 @@ export interface DbtAssetSpec {
   readonly externalLocation: string | undefined;
   /** What a Baton record of it holds: the external file, or only the relation. */
   readonly storage: "external" | "relation";
+  /** For an external model mapped in `outputs`: the var its `location` reads. */
+  readonly outputVar: string | undefined;
   readonly metadata: Readonly<Record<string, MetadataValue>>;
   readonly checks: readonly DbtCheckSpec[];
   /** dbt sources it reads that are not Baton assets (no dependency in Baton). */
@@ -193,6 +200,16 @@ export function manifestToSpecs(manifest: DbtManifest, options: DbtSpecOptions =
     checks.set(target, list);
   }
 
+  for (const name of Object.keys(options.outputs ?? {})) {
+    const node = assetNodes.find((n) => keyToString(keys.get(n.unique_id)!) === name || n.name === name);
+    if (node === undefined || node.config.materialized !== "external") {
+      throw new DbtError("UNKNOWN_NODE", `outputs names "${name}", which is ${node === undefined ? "no model of the manifest" : `${node.unique_id} (${node.original_file_path}), not an external model`}`, {
+        ...(node !== undefined ? { file: node.original_file_path } : {}),
+        hint: "map only models with materialized='external' whose location reads the var",
+      });
+    }
+  }
+
   const specs = assetNodes.map((n): DbtAssetSpec => {
     const key = keys.get(n.unique_id)!;
     const deps: DbtSpecDep[] = [];
@@ -207,6 +224,7 @@ export function manifestToSpecs(manifest: DbtManifest, options: DbtSpecOptions =
       }
     }
     const materialized = String(n.config.materialized ?? n.resource_type);
+    const outputVar = options.outputs?.[keyToString(key)] ?? options.outputs?.[n.name];
     const externalLocation = materialized === "external" && typeof n.config.location === "string" ? n.config.location : undefined;
     const columns = Object.values(n.columns ?? {}).map((c) => ({ name: c.name, type: c.data_type ?? null, description: c.description ? c.description : null }));
     const metadata: Record<string, MetadataValue> = {
@@ -239,6 +257,7 @@ export function manifestToSpecs(manifest: DbtManifest, options: DbtSpecOptions =
       relationName: n.relation_name ?? null,
       externalLocation,
       storage: externalLocation !== undefined ? "external" : "relation",
+      outputVar: externalLocation !== undefined ? outputVar : undefined,
       metadata,
       checks: (checks.get(n.unique_id) ?? []).sort((a, b) => a.name.localeCompare(b.name)),
       unmappedSources,
