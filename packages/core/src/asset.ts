@@ -16,6 +16,7 @@ import { defaultCodeVersion } from "./code-version.js";
 import type { OutputWithMetadata } from "./with-metadata.js";
 import type { AssetTable, TableIO } from "./io/table-sink.js";
 import { assetTableOf, tableIoProblem } from "./io/table-io.js";
+import type { AssetBatch } from "./asset-group.js";
 
 /** What a table asset stores. */
 type Frame = pl.DataFrame | Table;
@@ -234,6 +235,10 @@ export interface AssetDefinition<
   readonly output: "table" | "none";
   readonly timeoutSeconds: number | undefined;
   readonly pool: string | undefined;
+  /** What the asset is made with (an asset group's spec `kinds`, e.g. ["dbt", "duckdb"]); absent: none. */
+  readonly kinds?: readonly string[];
+  /** Set on the assets of an `assetGroup()`: the step runtime materializes them with the group's one `execute`. */
+  readonly batch?: AssetBatch;
   /** File that declared the asset, for error messages. */
   readonly file: string | undefined;
   /** The line of `file` where asset() was called, for messages (`file:line`). */

@@ -30,6 +30,17 @@ export {
   type StoredOutput,
   type TableOutput,
 } from "./asset.js";
+export {
+  assetGroup,
+  isAssetGroupDefinition,
+  type AssetBatch,
+  type AssetGroupConfig,
+  type AssetGroupDefinition,
+  type AssetSpec,
+  type AssetSpecCheck,
+  type GroupContext,
+  type GroupResult,
+} from "./asset-group.js";
 export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
 export { isTableSink, type TableSink, type TableWrite, type TableCommit, type TableRead, type TableIO } from "./io/table-sink.js";
 export { assetCheck, isAssetCheckDefinition, type AssetCheckConfig, type AssetCheckDefinition, type CheckedOutput, type CheckVerdict, type PartitionsOf } from "./asset-check.js";

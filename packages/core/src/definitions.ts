@@ -1,5 +1,6 @@
 import { POOL_NAME, type AssetCheck, type AssetDefinition, type CheckSeverity, type ResolvedInput } from "./asset.js";
 import type { AssetCheckDefinition } from "./asset-check.js";
+import { isAssetGroupDefinition, type AssetGroupDefinition } from "./asset-group.js";
 import { BatonError, BatonValidationError } from "./errors.js";
 import { topoSort, upstreamIds } from "./graph.js";
 import type { ResourceDefinition } from "./resource.js";
@@ -65,7 +66,7 @@ export interface PoolDefinition {
 
 export interface DefinitionsInput {
   /** The assets; those their inputs and deps name as objects are collected too (listing them again is fine). */
-  assets: readonly AssetDefinition<any, any>[];
+  assets: readonly (AssetDefinition<any, any> | AssetGroupDefinition<any>)[];
   /**
    * Resources by name, merged with those the assets declare as objects (`asset({ resources: { warehouse } })`);
    * needed here only for names in `resources: ["…"]` and sensors.
@@ -88,7 +89,9 @@ export function definitions(input: DefinitionsInput): Definitions {
   const errors: BatonError[] = [];
   const byId = new Map<string, AssetDefinition>();
   const checks = [...new Set(input.checks ?? [])] as AssetCheckDefinition[];
-  const listed = [...input.assets, ...checks.flatMap((c) => [c.asset as AssetDefinition, ...c.inputAssets])];
+  // An asset group stands for its assets.
+  const assetsListed = input.assets.flatMap((a): readonly AssetDefinition[] => (isAssetGroupDefinition(a) ? a.assets : [a as AssetDefinition]));
+  const listed = [...assetsListed, ...checks.flatMap((c) => [c.asset as AssetDefinition, ...c.inputAssets])];
   for (const a of withUpstream(listed)) {
     const prior = byId.get(a.id);
     if (prior === a) continue; // the same object listed twice, or listed and reached through an input
@@ -119,6 +122,15 @@ export function definitions(input: DefinitionsInput): Definitions {
   }
 
   checkTables([...byId.values()], errors);
+  // A group's name is its step's name: two groups of one name would share steps.
+  const batches = new Map<string, NonNullable<AssetDefinition["batch"]>>();
+  for (const a of byId.values()) {
+    if (!a.batch) continue;
+    const prior = batches.get(a.batch.name);
+    if (prior && prior !== a.batch) {
+      errors.push(new BatonError("DUPLICATE_KEY", `two asset groups are named "${a.batch.name}"`, { asset: a.id, file: where(a), hint: "give each assetGroup() its own name" }));
+    } else batches.set(a.batch.name, a.batch);
+  }
   for (const a of byId.values()) {
     if (a.pool !== undefined && !Object.hasOwn(pools, a.pool)) {
       const known = Object.keys(pools);

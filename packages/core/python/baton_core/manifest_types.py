@@ -108,6 +108,10 @@ class ManifestAsset(TypedDict):
     timeoutSeconds: NotRequired[float | None]
     # The concurrency pool, one of the manifest's pools.
     pool: NotRequired[str | None]
+    # What the asset is made with, e.g. ["dbt", "duckdb"].
+    kinds: NotRequired[list[str]]
+    # The asset group whose one execute materializes the asset (its step name), or null.
+    batch: NotRequired[str | None]
     # Where asset() was called: file relative to the project root with '/', line
     # 1-based.
     source: NotRequired[ManifestSource | None]

@@ -1,5 +1,6 @@
 import pl from "nodejs-polars";
-import { join, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BatonError } from "../errors.js";
 import type { AssetKey } from "../keys.js";
@@ -126,6 +127,11 @@ export interface IOStore {
   listFiles(): Promise<string[]>;
   /** One file or object below the root as text. */
   readText(relative: string): Promise<string>;
+  /**
+   * A local path of one file of a partition folder (a record's data file): the file itself in a local
+   * folder, else a copy downloaded into `tempDir` (an asset group's `inputFile`).
+   */
+  localFile(key: AssetKey, partitionKey: string | undefined, file: string, tempDir: string): Promise<string>;
 }
 
 /**
@@ -381,6 +387,19 @@ export class BackendIOStore implements IOStore {
 
   listFiles(): Promise<string[]> {
     return this.backend.listFiles();
+  }
+
+  async localFile(key: AssetKey, partitionKey: string | undefined, file: string, tempDir: string): Promise<string> {
+    const rel = `${this.partitionRel(key, partitionKey)}/${file}`;
+    const location = this.backend.location(rel);
+    if (isAbsolute(location)) return location;
+    const bytes = await this.backend.get(rel, key.join("/"));
+    if (bytes === undefined) {
+      throw new BatonError("MISSING_OUTPUT", `${location} does not exist although the record names it`, { asset: key.join("/"), hint: "re-materialize the asset to rewrite its output" });
+    }
+    const copy = join(tempDir, `${encodeSegment(key.join("/"))}-${file}`);
+    await writeFile(copy, bytes);
+    return copy;
   }
 
   async readText(relative: string): Promise<string> {

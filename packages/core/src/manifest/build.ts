@@ -67,6 +67,8 @@ export function toManifest(defs: Definitions, options: ManifestOptions): Manifes
     output: a.output,
     timeoutSeconds: a.timeoutSeconds ?? null,
     pool: a.pool ?? null,
+    kinds: [...(a.kinds ?? [])],
+    batch: a.batch?.name ?? null,
     source: sourceOf(a, root),
   }));
   return {

@@ -43,6 +43,10 @@ export interface ManifestAsset {
   readonly timeoutSeconds: number | null;
   /** The concurrency pool (one of the manifest's `pools`), or null. */
   readonly pool: string | null;
+  /** What the asset is made with (e.g. ["dbt", "duckdb"]); absent in older manifests: none. */
+  readonly kinds?: readonly string[];
+  /** The asset group (`assetGroup({ name })`) whose one execute materializes it, or null; absent in older manifests: null. */
+  readonly batch?: string | null;
   /** Where asset() was called: `file` relative to the project root with '/', `line` 1-based; null when unknown or outside the root. */
   readonly source: ManifestSource | null;
 }
