@@ -1,11 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { keyToString, type AssetKey, type MetadataValue } from "@baton/core/authoring";
+import { keyToString, type AssetSpec, type GroupContext, type GroupResult, type MetadataValue, type RetryPolicy } from "@baton/core/authoring";
 import { DbtError } from "./errors.js";
 import type { DbtProject, DbtBuildResult, DbtVars } from "./project.js";
 import type { DbtCheckOutcome, DbtMaterializationOutcome } from "./run-results.js";
 import type { DbtAssetSpec } from "./specs.js";
-import type { GroupCheckResult, GroupContextLike, GroupResultLike, GroupSpecLike } from "./group-types.js";
+
+type GroupCheckResult = GroupResult["checks"][number];
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] };
 
 export interface DbtAssetsOptions<P = undefined> {
   /** The group's step name; default `dbt_<project name>`. */
@@ -13,10 +15,10 @@ export interface DbtAssetsOptions<P = undefined> {
   readonly description?: string;
   readonly partitions?: P;
   /** The vars of a partition's build (`{ ds: ctx.partitionKey }`), merged over the project's vars. */
-  readonly partitionVars?: (ctx: GroupContextLike) => DbtVars;
+  readonly partitionVars?: (ctx: GroupContext) => DbtVars;
   /** A DuckDB project: a pool of limit 1 (one writer per .duckdb file). */
   readonly pool?: string;
-  readonly retry?: unknown;
+  readonly retry?: RetryPolicy;
   readonly timeoutSeconds?: number;
   /** Vars of every build of the group. */
   readonly vars?: DbtVars;
@@ -29,7 +31,7 @@ export function defaultGroupName(project: DbtProject): string {
 }
 
 /** A spec as core's asset group takes it: plain data. */
-export function toGroupSpec(s: DbtAssetSpec): GroupSpecLike {
+export function toGroupSpec(s: DbtAssetSpec): AssetSpec {
   return {
     key: s.key,
     deps: s.deps.map((d) => d.key),
@@ -77,12 +79,12 @@ function notBuilt(spec: DbtAssetSpec, status: string, build: DbtBuildResult): Er
 }
 
 /** Map one build's outcomes onto the group's result: a materialization, failure or check per selected item. */
-export function toGroupResult(selected: readonly DbtAssetSpec[], build: DbtBuildResult): GroupResultLike {
+export function toGroupResult(selected: readonly DbtAssetSpec[], build: DbtBuildResult): GroupResult {
   // A node the fqn: selector pulled in has run outside Baton's plan: the whole step fails, naming it.
   const unselected = build.errors.find((e) => e instanceof DbtError && e.reason === "UNSELECTED_NODE");
   if (unselected !== undefined) throw unselected;
   const outcomes = new Map(build.materializations.map((m) => [m.uniqueId, m]));
-  const result: { materializations: { key: AssetKey; metadata: Record<string, MetadataValue> }[]; failures: { key: AssetKey; error: Error }[] } = { materializations: [], failures: [] };
+  const result: Pick<Mutable<GroupResult>, "materializations" | "failures"> = { materializations: [], failures: [] };
   for (const spec of selected) {
     const m = outcomes.get(spec.uniqueId);
     if (m?.status === "success") result.materializations.push({ key: spec.key, metadata: materializationMetadata(m, spec) });
@@ -100,7 +102,7 @@ export function toGroupResult(selected: readonly DbtAssetSpec[], build: DbtBuild
  * gives it.
  */
 export function dbtExecute(project: DbtProject, options: Pick<DbtAssetsOptions, "vars" | "partitionVars"> = {}) {
-  return async (ctx: GroupContextLike): Promise<GroupResultLike> => {
+  return async (ctx: GroupContext): Promise<GroupResult> => {
     const selected = ctx.selected.map((k) => project.spec(k));
     const ids = new Set(selected.map((s) => s.id));
     const inputs: Record<string, string> = {};

@@ -1,3 +1,5 @@
+export { dbtAssets } from "./assets.js";
+export { dbtExecute, toGroupSpec, toGroupResult, defaultGroupName, type DbtAssetsOptions } from "./group.js";
 export { dbtProject, dbtBuild, type DbtProject, type DbtProjectOptions, type DbtBuildOptions, type DbtBuildResult, type DbtVars } from "./project.js";
 export {
   manifestToSpecs,
