@@ -166,7 +166,7 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
   it("a failing error-severity test is CHECK_FAILED, dbt's skipped model a failure, the TS asset downstream skipped; a compilation error names the model and file and leaves no record", async () => {
     expect(bad.status).toBe("failure");
     expect(builds()).toHaveLength(4);
-    expect(builds()[2]!.args.match(/fqn:\S+/g)).toEqual(["fqn:jaffle.marts.late_compile", "fqn:jaffle.marts.refunds", "fqn:jaffle.assert_refunds_positive", "fqn:jaffle.marts.refunds_report"]);
+    expect(builds()[2]!.args.match(/fqn:\S+/g)!.sort()).toEqual(["fqn:jaffle.assert_refunds_positive", "fqn:jaffle.marts.late_compile", "fqn:jaffle.marts.refunds", "fqn:jaffle.marts.refunds_report"]);
     const refunds = bad.assets["refunds"]!;
     expect(refunds.checks).toEqual([expect.objectContaining({ check: "assert_refunds_positive", passed: false, severity: "error" })]);
     expect(refunds.error?.code).toBe("CHECK_FAILED");

@@ -30,6 +30,12 @@ export function defaultGroupName(project: DbtProject): string {
   return `dbt_${name.replace(/[^A-Za-z0-9_]/g, "_")}`;
 }
 
+/** The location dbt parsed is not where a build Baton runs writes: Baton's record names the file. */
+function withoutParsedLocation(metadata: Readonly<Record<string, MetadataValue>>): Record<string, MetadataValue> {
+  const { "dbt/external_location": _parsed, ...rest } = metadata;
+  return rest;
+}
+
 /** A spec as core's asset group takes it: plain data. */
 export function toGroupSpec(s: DbtAssetSpec): AssetSpec {
   return {
@@ -39,7 +45,7 @@ export function toGroupSpec(s: DbtAssetSpec): AssetSpec {
     ...(s.description !== undefined ? { description: s.description } : {}),
     owners: s.owners,
     tags: s.tags,
-    metadata: s.metadata,
+    metadata: s.outputVar !== undefined ? withoutParsedLocation(s.metadata) : s.metadata,
     kinds: s.kinds,
     codeVersion: s.codeVersion,
     // Only an external model Baton can hand a file to has a data file to record.
@@ -60,9 +66,7 @@ function checkResult(c: DbtCheckOutcome): GroupCheckResult {
 }
 
 function materializationMetadata(m: DbtMaterializationOutcome, spec: DbtAssetSpec): Record<string, MetadataValue> {
-  const metadata: Record<string, MetadataValue> = { ...m.metadata };
-  // The parse-time location is not where this build wrote (Baton's record names the file).
-  if (spec.outputVar !== undefined) delete metadata["dbt/external_location"];
+  const metadata = spec.outputVar !== undefined ? withoutParsedLocation(m.metadata) : { ...m.metadata };
   if (m.timing.startedAt !== undefined) metadata["dbt/started_at"] = m.timing.startedAt;
   if (m.timing.completedAt !== undefined) metadata["dbt/completed_at"] = m.timing.completedAt;
   return metadata;
