@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import pl from "nodejs-polars";
-import { asset, definitions, LocalIOStore, materialize, type MaterializeResult } from "@baton/core";
+import { asset, definitions, LocalIOStore, materialize, staticPartitions, type MaterializeResult } from "@baton/core";
 import type { PythonEnv } from "@baton/testing";
 import { dbtEnv, copyFixture, query } from "./__tests__/dbt-env.js";
 import { dbtProject, type DbtProject } from "./project.js";
@@ -22,6 +22,8 @@ let full: MaterializeResult;
 let single: MaterializeResult;
 let bad: MaterializeResult;
 let pulledIn: MaterializeResult;
+let partitioned: MaterializeResult;
+let regionalStore: LocalIOStore;
 
 const DBT_ASSETS = ["customer_summary", "customers", "customers_snapshot", "order_priorities", "orders", "raw_customers", "raw_orders", "raw_payments", "stg_customers", "stg_orders", "stg_payments"];
 
@@ -83,11 +85,17 @@ beforeAll(async () => {
   writeFileSync(join(dir, "tests/assert_refunds_positive.sql"), "select * from {{ ref('refunds') }} where amount < 0\n");
   mkdirSync(join(dir, "models/marts/orders"));
   writeFileSync(join(dir, "models/marts/orders/orders_extra.sql"), "select 1 as x\n");
-  const badGroup = dbtAssets(await dbtProject(projectOptions()));
+  // A model of a partition: its var is the partition key.
+  writeFileSync(join(dir, "models/marts/region_rows.sql"), "select '{{ var(\"baton_region\", \"none\") }}' as region\n");
+  const badProject = await dbtProject(projectOptions());
+  const badGroup = dbtAssets(badProject);
   const refundAlert = asset({ key: ["ts", "refund_alert"], deps: [badGroup.asset("refunds_report")], compute: () => pl.DataFrame({ alert: [true] }) });
   const badDefs = definitions({ assets: [orderPriorities, badGroup, refundAlert] });
   bad = await materialize(badDefs, { store, env: {}, selection: ["late_compile", "refunds", "refunds_report", "ts/refund_alert"].map((k) => (k.startsWith("ts/") ? refundAlert : badGroup.asset(k))) });
   pulledIn = await materialize(badDefs, { store, env: {}, selection: [badGroup.asset("orders")] });
+  const regional = dbtAssets(badProject, { name: "dbt_regional", partitions: staticPartitions(["eu", "us"]), partitionVars: (ctx) => ({ baton_region: ctx.partitionKey }) });
+  regionalStore = new LocalIOStore(join(dir, "store-regional"));
+  partitioned = await materialize(definitions({ assets: [orderPriorities, regional] }), { store: regionalStore, env: {}, selection: [regional.asset("region_rows")], partition: "us" });
 });
 
 describe("dbtAssets: a dbt project as one asset group on the embedded executor", () => {
@@ -165,7 +173,7 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
 
   it("a failing error-severity test is CHECK_FAILED, dbt's skipped model a failure, the TS asset downstream skipped; a compilation error names the model and file and leaves no record", async () => {
     expect(bad.status).toBe("failure");
-    expect(builds()).toHaveLength(4);
+    expect(builds()).toHaveLength(5);
     expect(builds()[2]!.args.match(/fqn:\S+/g)!.sort()).toEqual(["fqn:jaffle.assert_refunds_positive", "fqn:jaffle.marts.late_compile", "fqn:jaffle.marts.refunds", "fqn:jaffle.marts.refunds_report"]);
     const refunds = bad.assets["refunds"]!;
     expect(refunds.checks).toEqual([expect.objectContaining({ check: "assert_refunds_positive", passed: false, severity: "error" })]);
@@ -188,5 +196,12 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
     const error = pulledIn.assets["orders"]!.error!;
     expect(error.message).toMatch(/model\.jaffle\.orders_extra \(models\/marts\/orders\/orders_extra\.sql\), which Baton did not select/);
     expect(error.code).toBe("INVALID_DEFINITION");
+  });
+
+  it("a partitioned group passes each partition's vars to its build (partitionVars)", async () => {
+    expect(partitioned.status).toBe("success");
+    expect(builds()[4]!.args).toContain('"baton_region":"us"');
+    expect(query(env, "select region from main.region_rows", join(dir, "jaffle.duckdb"))).toEqual([{ region: "us" }]);
+    expect(await regionalStore.readRecord(["region_rows"], "us")).toMatchObject({ format: "none", partitionKey: "us" });
   });
 });
