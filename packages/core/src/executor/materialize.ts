@@ -11,6 +11,7 @@ import { serializeError, type MaterializationMetadata, type SerializedError, typ
 import { StepCancelled } from "../errors.js";
 import type { TimeoutWatchdog } from "../step/watchdog.js";
 import { ReadyQueue } from "./ready-queue.js";
+import { groupUnits, identity } from "./units.js";
 import { resolveSelection, type Selection } from "../selection.js";
 
 export interface MaterializeOptions {
@@ -115,11 +116,23 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   // A materialization's standalone checks: one step each, at positions after the assets'.
   const checkNodes = checksOnly ? [] : planned.flatMap((a) => allChecksOf(defs, a.id).flatMap((c) => (c.standalone && isPicked(c) ? [{ target: a, check: c.definition }] : [])));
   const total = selected.length + checkNodes.length;
+  // The assets of one asset group run as one step (one execute), in topological waves (executor/units.ts).
+  const leaderOf = checksOnly ? identity(total) : groupUnits(defs, planned, total);
+  const membersOf = new Map<number, number[]>();
+  for (let i = 0; i < selected.length; i++) if (leaderOf[i] !== i) membersOf.set(leaderOf[i]!, [...(membersOf.get(leaderOf[i]!) ?? [leaderOf[i]!]), i]);
+  const unitOf = (at: number): readonly number[] => membersOf.get(at) ?? [at];
   // The check steps waiting on each asset (its target, and the in-run assets it reads).
   const checksWaitingOn = new Map<string, number[]>();
   // In-run upstreams not yet succeeded: an asset is ready at 0 (counted once, not rescanned per completion).
   const remaining = new Int32Array(total);
-  if (!checksOnly) for (let i = 0; i < selected.length; i++) for (const u of defs.upstream(selected[i]!)) if (position.has(u)) remaining[i]!++;
+  if (!checksOnly) {
+    for (let i = 0; i < selected.length; i++) {
+      for (const u of defs.upstream(selected[i]!)) {
+        const at = position.get(u);
+        if (at !== undefined && leaderOf[at] !== leaderOf[i]) remaining[leaderOf[i]!]!++;
+      }
+    }
+  }
   checkNodes.forEach(({ target, check }, j) => {
     const at = selected.length + j;
     for (const id of new Set([target.id, ...check.inputs.map((i) => i.key.join("/"))])) {
@@ -159,7 +172,8 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   };
 
   /** One step per run of consecutive partitions (one step when unpartitioned), each retried under the policy. */
-  const runAsset = async (at: number): Promise<void> => {
+  const runAsset = async (at: number, members: readonly number[]): Promise<void> => {
+    if (members.length > 1) return runUnit(at, members);
     const { planned: p, checksOnly: checking, checks: stepChecks } = stepOf(at);
     const { id, ranges } = p;
     const a = defs.asset(id);
@@ -223,6 +237,82 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     results[at] = { status: ok ? "success" : "failure", attempts, durationMs: performance.now() - t0, materializations: mats, checks, error };
   };
 
+  /**
+   * Several assets of one group: one step (one execute per partition key) per range, retried as a whole under the
+   * group's policy; each asset's result from its own events. An asset failed or skipped in one range does not run in
+   * the next ones, nor do the unit's assets below it.
+   */
+  const runUnit = async (at: number, members: readonly number[]): Promise<void> => {
+    const t0 = performance.now();
+    const ids = members.map((m) => selected[m]!);
+    const a = defs.asset(ids[0]!);
+    const maxAttempts = 1 + (a.retry?.maxRetries ?? 0);
+    const own = new Map(ids.map((id) => [id, { status: "success" as AssetRunResult["status"], mats: [] as AssetRunResult["materializations"][number][], checks: [] as AssetRunResult["checks"][number][], error: null as SerializedError | null }]));
+    let attempts = 0;
+    for (const range of planned[at]!.ranges ?? [null]) {
+      const current = ids.filter((id) => own.get(id)!.status === "success" && defs.upstream(id).every((up) => own.get(up)?.status !== "failure" && own.get(up)?.status !== "skipped"));
+      for (const id of ids) if (own.get(id)!.status === "success" && !current.includes(id)) own.get(id)!.status = "skipped";
+      if (current.length === 0) break;
+      const keys = range === null ? {} : range.start === range.end ? { partitionKey: range.start } : { partitionRange: range };
+      const kept = new Map(current.map((id) => [id, { mats: own.get(id)!.mats.length, checks: own.get(id)!.checks.length }]));
+      let tries = 0;
+      let step: Awaited<ReturnType<typeof runStep>> | undefined;
+      while ((step === undefined || (step.status !== "success" && step.retryable)) && tries < maxAttempts && !options.signal?.aborted) {
+        if (tries > 0) {
+          const base = (a.retry?.delaySeconds ?? 0) * 1000;
+          await sleep(a.retry?.backoff === "exponential" ? base * 2 ** (tries - 1) : base);
+        }
+        for (const id of current) {
+          const r = own.get(id)!;
+          r.mats.length = kept.get(id)!.mats;
+          r.checks.length = kept.get(id)!.checks;
+          r.error = null;
+        }
+        let stepError: SerializedError | null = null;
+        step = await runStep({
+          definitions: defs,
+          assets: current,
+          ...keys,
+          runId,
+          retryNumber: tries,
+          store,
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.resources ? { resources: options.resources } : {}),
+          now,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.watchdog ? { watchdog: options.watchdog } : {}),
+          ...(only !== undefined ? { checks: [...new Set(current.flatMap((id) => picked(id, true)))] } : {}),
+          onEvent: (e) => {
+            const r = "asset" in e && typeof e.asset === "string" ? own.get(e.asset) : undefined;
+            if (e.type === "materialization") r?.mats.push({ partitionKey: e.partitionKey, dataVersion: e.dataVersion, metadata: e.metadata });
+            else if (e.type === "check") r?.checks.push({ check: e.check, partitionKey: e.partitionKey, passed: e.passed, severity: e.severity });
+            else if (e.type === "asset_failure" && r) r.error = e.error;
+            else if (e.type === "step_end" && e.error) stepError = e.error;
+            options.onEvent?.(e);
+          },
+        });
+        tries++;
+        for (const id of current) {
+          const r = own.get(id)!;
+          r.status = step.assets[id]?.status ?? "failure";
+          if (step.status !== "success" && r.status === "success" && stepError) r.status = "failure";
+          if (r.status === "failure") r.error ??= stepError;
+        }
+      }
+      attempts = Math.max(attempts, tries);
+      if (step === undefined) for (const id of current) own.get(id)!.status = "failure";
+      for (const id of current) {
+        const r = own.get(id)!;
+        if (r.status === "failure" && r.error === null && options.signal?.aborted) r.error = serializeError(new StepCancelled());
+      }
+    }
+    const durationMs = performance.now() - t0;
+    members.forEach((m, i) => {
+      const r = own.get(ids[i]!)!;
+      results[m] = { status: r.status, attempts, durationMs, materializations: r.mats, checks: r.checks, error: r.error };
+    });
+  };
+
   /** Everything not started below a failed asset is skipped, depth first as the graph reaches it (no recursion: chains can be 100,000 long). */
   const skipChecksOn = (id: string) => {
     for (const at of checksWaitingOn.get(id) ?? []) {
@@ -231,7 +321,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       results[at] = skipped();
     }
   };
-  const skipDownstream = (failed: string) => {
+  const skipDownstream = (failed: string, skippedNow: number[]) => {
     skipChecksOn(failed);
     if (checksOnly) return; // checks alone block nothing
     const stack: { readonly id: string; readonly downs: readonly string[]; next: number }[] = [{ id: failed, downs: defs.downstream(failed), next: 0 }];
@@ -246,9 +336,22 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       if (at === undefined || !waiting[at]) continue;
       waiting[at] = 0;
       results[at] = skipped();
+      skippedNow.push(at);
       options.onEvent?.({ type: "asset_skipped", asset: down, reason: `upstream "${top.id}" did not succeed` });
       skipChecksOn(down);
       stack.push({ id: down, downs: defs.downstream(down), next: 0 });
+    }
+  };
+
+  /** An asset's result is known (or it was skipped): the steps downstream of it wait on one edge less. */
+  const resolveEdges = (m: number) => {
+    if (checksOnly) return;
+    for (const down of defs.downstream(selected[m]!)) {
+      const d = position.get(down);
+      if (d === undefined || leaderOf[d] === leaderOf[m]) continue;
+      const leader = leaderOf[d]!;
+      // A step whose every asset was skipped meanwhile never starts.
+      if (--remaining[leader]! === 0 && unitOf(leader).some((x) => waiting[x])) ready.push(leader);
     }
   };
 
@@ -269,7 +372,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
         broken = true;
         reject(e);
       };
-      const finished = (at: number, id: string, pool: string | undefined) => {
+      const finished = (at: number, members: readonly number[], pool: string | undefined) => {
         running--;
         if (pool !== undefined) {
           inPool.set(pool, inPool.get(pool)! - 1);
@@ -277,15 +380,16 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           const next = parked.get(pool)?.pop();
           if (next !== undefined) ready.push(next);
         }
-        if (at < selected.length && results[at]?.status === "success") {
-          if (!checksOnly) {
-            for (const down of defs.downstream(id)) {
-              const d = position.get(down);
-              if (d !== undefined && waiting[d] && --remaining[d]! === 0) ready.push(d);
-            }
+        if (at < selected.length) {
+          // Skipped first, so that no step below a failure starts when its other upstreams resolve.
+          const skippedNow: number[] = [];
+          for (const m of members) if (results[m]?.status !== "success") skipDownstream(selected[m]!, skippedNow);
+          for (const m of members) {
+            if (results[m]?.status === "success") for (const c of checksWaitingOn.get(selected[m]!) ?? []) if (waiting[c] && --remaining[c]! === 0) ready.push(c);
+            resolveEdges(m);
           }
-          for (const c of checksWaitingOn.get(id) ?? []) if (waiting[c] && --remaining[c]! === 0) ready.push(c);
-        } else if (at < selected.length) skipDownstream(id); // a check step blocks nothing
+          for (const d of skippedNow) resolveEdges(d);
+        } // a check step blocks nothing
         // Steps that never wait on IO (an in-memory store) would chain in microtasks and starve the
         // event loop: timers, a signal's abort and SIGINT wait for a turn. Give them one every few ms.
         if (performance.now() - turn < 10) launch();
@@ -297,21 +401,25 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       };
       const launch = () => {
         while (!broken && !options.signal?.aborted && running < limit) {
-          const at = ready.pop();
-          if (at === undefined) break;
+          const leader = ready.pop();
+          if (leader === undefined) break;
+          // A unit's assets not skipped meanwhile; its first one stands for it (a check step: itself).
+          const members = leader < selected.length ? unitOf(leader).filter((m) => waiting[m]) : [leader];
+          const at = members[0];
+          if (at === undefined) continue;
           const id = stepOf(at).planned.id;
           // A full pool holds its asset back. The slot is held through the asset's retries. Checks compute nothing: no pool.
           const pool = at < selected.length && !checksOnly ? defs.asset(id).pool : undefined;
           if (pool !== undefined && (inPool.get(pool) ?? 0) >= (defs.pools[pool]?.limit ?? Infinity)) {
             let q = parked.get(pool);
             if (!q) parked.set(pool, (q = new ReadyQueue()));
-            q.push(at);
+            q.push(leader);
             continue;
           }
-          waiting[at] = 0;
+          for (const m of members) waiting[m] = 0;
           if (pool !== undefined) inPool.set(pool, (inPool.get(pool) ?? 0) + 1);
           running++;
-          runAsset(at).then(() => finished(at, id, pool), crash);
+          runAsset(at, members).then(() => finished(at, members, pool), crash);
         }
         if (running === 0) resolve();
       };

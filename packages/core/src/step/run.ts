@@ -1,5 +1,5 @@
 import type pl from "nodejs-polars";
-import type { AssetCheck, AssetContext, AssetDefinition, CheckResult, Logger } from "../asset.js";
+import type { AssetCheck, AssetContext, AssetDefinition, CheckResult, Logger, MetadataValue } from "../asset.js";
 import type { AssetCheckDefinition } from "../asset-check.js";
 import { allChecksOf, type Definitions } from "../definitions.js";
 import { BatonError, StepCancelled } from "../errors.js";
@@ -9,7 +9,7 @@ import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
 import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
 import type { PartitionKeyRange } from "../partitions/types.js";
 import { buildResources, redactorOf, stepResourceKeys, stepSecrets, type BuiltResources } from "./resources.js";
-import { tableResolver, type TableResolver } from "../io/table-sink.js";
+import { tableResolver, type TableResolver, type TableSink } from "../io/table-sink.js";
 import { checkPartitionColumn } from "../io/table-output.js";
 import { redactDeep, redactError, serializeError, type LogLevel, type SerializedError, type StepEvent } from "./events.js";
 import { redactProcessOutput } from "./output.js";
@@ -18,6 +18,7 @@ import { inputsProxy } from "../inputs-proxy.js";
 import { unwrapOutput } from "../with-metadata.js";
 import { startAttempt, type Attempt } from "./timeout.js";
 import type { TimeoutWatchdog } from "./watchdog.js";
+import { groupWave, runGroupKey, type GroupOutcome } from "./group.js";
 
 export interface StepOptions {
   readonly definitions: Definitions;
@@ -141,9 +142,68 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     // Every read of the step (inputs, check inputs, check targets) reads table outputs through its catalogs.
     const tables = tableResolver(resources.instances);
     const stepStore = store.withTables(tables);
-    for (const { asset, keys } of plan) {
+    for (const entry of plan) {
+      const { asset, keys } = entry;
+      if (outcomes[asset.id]) continue; // run with its group's earlier call
       if (options.signal?.aborted) {
         outcomes[asset.id] = { status: "failure", records: [], error: fail(asset.id, keys[0] ?? null, new StepCancelled()).message };
+        continue;
+      }
+      if (asset.batch && !options.checksOnly) {
+        // The group's assets this call can take: one execute per partition key for all of them.
+        const wave = groupWave(entry, plan, selected, (id) => outcomes[id] !== undefined, (id) => defs.upstream(id)).map((p) => p.asset);
+        let active: AssetDefinition[] = [];
+        const skip = (a: AssetDefinition, reason: string) => {
+          outcomes[a.id] = { status: "skipped", records: outcomes[a.id]?.records ?? [] };
+          emit({ type: "asset_skipped", asset: a.id, reason });
+        };
+        for (const a of wave) {
+          const blocked = defs.upstream(a.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+          if (blocked) skip(a, `upstream "${blocked}" did not succeed`);
+          else {
+            outcomes[a.id] = { status: "success", records: [] };
+            active.push(a);
+          }
+        }
+        const failAll = (group: readonly AssetDefinition[], partitionKey: string | null, e: unknown) => {
+          for (const a of group) outcomes[a.id] = { status: "failure", records: outcomes[a.id]!.records, error: fail(a.id, partitionKey, e).message };
+        };
+        for (const key of keys.length ? keys : [undefined]) {
+          if (active.length === 0) break;
+          const partitionKey = key ?? null;
+          if (options.signal?.aborted) {
+            failAll(active, partitionKey, new StepCancelled());
+            break;
+          }
+          for (const a of active) emit({ type: "asset_start", asset: a.id, partitionKey });
+          // One attempt (one budget) per execute call; the group's assets share timeoutSeconds.
+          const attempt = startAttempt(active[0]!, key, options.signal, options.watchdog);
+          const onEvent = (e: StepEvent) => {
+            if (!attempt.timedOut) emit(e);
+          };
+          const base = { ...options, onEvent, store: stepStore, tables, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
+          let results: Map<string, GroupOutcome>;
+          try {
+            const members = active;
+            results = await attempt.run(() => runGroupKey(asset.batch!, members, key, base));
+          } catch (e) {
+            failAll(active, partitionKey, e);
+            break;
+          }
+          const next: AssetDefinition[] = [];
+          for (const a of active) {
+            const r = results.get(a.id)!;
+            if (r.status === "success") {
+              // A spec whose in-group upstream failed at an earlier key does not run at the later ones.
+              const gone = defs.upstream(a.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+              outcomes[a.id]!.records.push(r.record);
+              if (gone === undefined) next.push(a);
+              else skip(a, `upstream "${gone}" did not succeed`);
+            } else if (r.status === "failure") failAll([a], partitionKey, r.error);
+            else skip(a, r.reason);
+          }
+          active = next;
+        }
         continue;
       }
       // Checks alone block nothing: each asset's checks run against what is stored.
@@ -222,7 +282,7 @@ export function partitionKeysFor(a: AssetDefinition, o: Pick<StepOptions, "parti
   return [o.partitionKey];
 }
 
-interface RunOneOptions extends StepOptions {
+export interface RunOneOptions extends StepOptions {
   readonly store: IOStore;
   readonly now: Date;
   readonly retryNumber: number;
@@ -235,7 +295,7 @@ interface RunOneOptions extends StepOptions {
 }
 
 /** The context of one attempt, the same for a materialization and a check-only step. */
-function contextFor(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): AssetContext {
+export function contextFor(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): AssetContext {
   const partitionKeys = partitionKey === undefined ? [] : [partitionKey];
   return {
     assetKey: asset.key,
@@ -257,6 +317,12 @@ function contextFor(asset: AssetDefinition, partitionKey: string | undefined, o:
  * Returns the error-severity checks that failed; the caller fails the step once all are reported.
  */
 async function checkOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<string[]> {
+  if (asset.batch) {
+    throw new BatonError("INVALID_DEFINITION", `the checks of asset group "${asset.batch.name}" have their verdicts from its execute: they cannot run alone`, {
+      asset: asset.id,
+      hint: `materialize it to run its checks: ${materializeCommand(asset.id, partitionKey)}`,
+    });
+  }
   const record = await o.store.readRecord(asset.key, partitionKey);
   if (!record) {
     const key = partitionKey !== undefined ? ` for partition "${partitionKey}"` : "";
@@ -343,34 +409,25 @@ function checksFailed(asset: AssetDefinition, failed: readonly { check: string; 
   });
 }
 
-async function runOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<OutputRecord> {
-  const started = performance.now();
-  // A catalog resource that is no table catalog fails before the compute runs.
-  const sink = asset.table ? o.tables(asset.table.catalog, asset.id) : undefined;
-  const inputs: Record<string, unknown> = {};
-  for (const input of asset.inputs) {
-    const upstream = o.definitions.asset(input.key.join("/"));
-    const { frame, producedAs } = await readInput(asset, upstream, input.partitionMapping, partitionKey, o);
-    inputs[input.name] = await toKind(frame, input.as ?? producedAs);
-  }
-  o.attempt.check();
-  // A store that cannot be written fails now, before the compute runs (not after its work is done).
-  await o.store.prepare(asset.key, partitionKey);
-  const context = contextFor(asset, partitionKey, o);
-  // A name that is not an input throws, naming the inputs (a destructuring typo).
-  const returned = await asset.compute(inputsProxy(asset.id, inputs) as never, context);
-  // withMetadata(frame, metadata): the frame is the output, the metadata joins the materialization's.
-  const { data: output, metadata: computed } = unwrapOutput(returned, asset.id, () => declaredAt(asset));
-  const frame = await validateOutput(asset, output);
-  // Every row of a partition's table write holds its partition key: checked before anything is committed.
-  if (asset.table && frame) checkPartitionColumn(asset, asset.table, frame, partitionKey);
-  // Nothing is committed once the step is cancelled or the attempt timed out, even by a compute that finishes afterwards.
-  o.attempt.check();
+/**
+ * Commits one output through the store (data file, then the record: the commit point) and reports its
+ * materialization; a compute's frame and an asset group's Parquet file go through here alike.
+ */
+export async function commitOutput(
+  asset: AssetDefinition,
+  partitionKey: string | undefined,
+  frame: pl.DataFrame | undefined,
+  producedAs: "polars" | "arrow" | "none",
+  computed: Readonly<Record<string, MetadataValue>> | undefined,
+  started: number,
+  sink: TableSink | undefined,
+  o: RunOneOptions,
+): Promise<OutputRecord> {
   const { conflict, ...record } = await o.store.write({
     key: asset.key,
     partitionKey,
     frame,
-    producedAs: frame === undefined ? "none" : isPolarsFrame(output) ? "polars" : "arrow",
+    producedAs,
     format: asset.format,
     ...(asset.table && sink ? { table: { catalog: asset.table.catalog, sink, name: asset.table.name, partitionColumn: asset.table.partitionColumn, mode: asset.table.mode } } : {}),
     codeVersion: o.codeVersions && Object.hasOwn(o.codeVersions, asset.id) ? (o.codeVersions[asset.id] ?? undefined) : asset.codeVersion,
@@ -405,15 +462,45 @@ async function runOne(asset: AssetDefinition, partitionKey: string | undefined, 
       asset: asset.id,
     });
   }
+  return record;
+}
+
+async function runOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<OutputRecord> {
+  const started = performance.now();
+  // A catalog resource that is no table catalog fails before the compute runs.
+  const sink = asset.table ? o.tables(asset.table.catalog, asset.id) : undefined;
+  const inputs: Record<string, unknown> = {};
+  for (const input of asset.inputs) {
+    const upstream = o.definitions.asset(input.key.join("/"));
+    const { frame, producedAs } = await readInput(asset, upstream, input.partitionMapping, partitionKey, o);
+    inputs[input.name] = await toKind(frame, input.as ?? producedAs);
+  }
+  o.attempt.check();
+  // A store that cannot be written fails now, before the compute runs (not after its work is done).
+  await o.store.prepare(asset.key, partitionKey);
+  const context = contextFor(asset, partitionKey, o);
+  // A name that is not an input throws, naming the inputs (a destructuring typo).
+  const returned = await asset.compute(inputsProxy(asset.id, inputs) as never, context);
+  // withMetadata(frame, metadata): the frame is the output, the metadata joins the materialization's.
+  const { data: output, metadata: computed } = unwrapOutput(returned, asset.id, () => declaredAt(asset));
+  const frame = await validateOutput(asset, output);
+  // Every row of a partition's table write holds its partition key: checked before anything is committed.
+  if (asset.table && frame) checkPartitionColumn(asset, asset.table, frame, partitionKey);
+  // Nothing is committed once the step is cancelled or the attempt timed out, even by a compute that finishes afterwards.
+  o.attempt.check();
+  const record = await commitOutput(asset, partitionKey, frame, frame === undefined ? "none" : isPolarsFrame(output) ? "polars" : "arrow", computed, started, sink, o);
   // Checks are reported after the materialization they evaluate, as orchestrators expect.
   const failedChecks = await runChecks(asset, output, context, partitionKey, o);
-  if (failedChecks.length > 0) {
-    throw new BatonError("CHECK_FAILED", `asset check${failedChecks.length > 1 ? "s" : ""} ${failedChecks.map((c) => `"${c}"`).join(", ")} failed (severity error); the output was written but downstream assets will not run`, {
-      asset: asset.id,
-      hint: "fix the data or the check, or declare the check with severity: \"warn\"",
-    });
-  }
+  if (failedChecks.length > 0) throw checksFailedAfterWrite(asset, failedChecks);
   return record;
+}
+
+/** A materialization's failed error-severity checks: the output stands, downstream does not run. */
+export function checksFailedAfterWrite(asset: AssetDefinition, failed: readonly string[]): BatonError {
+  return new BatonError("CHECK_FAILED", `asset check${failed.length > 1 ? "s" : ""} ${failed.map((c) => `"${c}"`).join(", ")} failed (severity error); the output was written but downstream assets will not run`, {
+    asset: asset.id,
+    hint: "fix the data or the check, or declare the check with severity: \"warn\"",
+  });
 }
 
 async function readInput(
@@ -433,7 +520,7 @@ async function readInput(
 }
 
 /** The upstream's keys an input of `asset` (or of its check) reads for `partitionKey`; undefined for an unpartitioned upstream. */
-async function inputKeys(
+export async function inputKeys(
   asset: AssetDefinition,
   upstream: AssetDefinition,
   explicitMapping: AssetDefinition["inputs"][number]["partitionMapping"],
@@ -539,15 +626,15 @@ async function runChecks(
   return failed;
 }
 
-function nullableRedact(text: string | null, redact: (s: string) => string): string | null {
+export function nullableRedact(text: string | null, redact: (s: string) => string): string | null {
   return text === null ? null : redact(text);
 }
 
-function loggerFor(asset: string, emit: (e: StepEvent) => void, redact: (s: string) => string): Logger {
+export function loggerFor(asset: string, emit: (e: StepEvent) => void, redact: (s: string) => string): Logger {
   const at = (level: LogLevel) => (message: string) => emit({ type: "log", level, message: redact(String(message)), asset });
   return { debug: at("debug"), info: at("info"), warning: at("warning"), error: at("error") };
 }
 
-function pick(all: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
+export function pick(all: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, all[k]]));
 }
