@@ -168,7 +168,15 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
         const failAll = (group: readonly AssetDefinition[], partitionKey: string | null, e: unknown) => {
           for (const a of group) outcomes[a.id] = { status: "failure", records: outcomes[a.id]!.records, error: fail(a.id, partitionKey, e).message };
         };
-        for (const key of keys.length ? keys : [undefined]) {
+        for (const [i, key] of (keys.length ? keys : [undefined]).entries()) {
+          // A spec whose in-group upstream failed at an earlier key does not run at the later ones.
+          if (i > 0) {
+            active = active.filter((a) => {
+              const gone = defs.upstream(a.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+              if (gone !== undefined) skip(a, `upstream "${gone}" did not succeed`);
+              return gone === undefined;
+            });
+          }
           if (active.length === 0) break;
           const partitionKey = key ?? null;
           if (options.signal?.aborted) {
@@ -194,11 +202,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
           for (const a of active) {
             const r = results.get(a.id)!;
             if (r.status === "success") {
-              // A spec whose in-group upstream failed at an earlier key does not run at the later ones.
-              const gone = defs.upstream(a.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
               outcomes[a.id]!.records.push(r.record);
-              if (gone === undefined) next.push(a);
-              else skip(a, `upstream "${gone}" did not succeed`);
+              next.push(a);
             } else if (r.status === "failure") failAll([a], partitionKey, r.error);
             else skip(a, r.reason);
           }
