@@ -108,7 +108,7 @@ export function isAssetGroupDefinition(x: unknown): x is AssetGroupDefinition {
 /**
  * Many assets one `execute` materializes (a dbt project): each spec becomes an ordinary asset, so the graph,
  * selection, manifest and store see assets; the step runtime calls `execute` once per partition key for the
- * group's selected assets of a step (EXECUTION-CONTRACT.md §9).
+ * group's selected assets of a step (EXECUTION-CONTRACT.md §8).
  */
 export function assetGroup<R extends ResourcesConfig = readonly string[], P extends PartitionsDefinition | undefined = undefined>(
   config: AssetGroupConfig<R, P>,
