@@ -11,6 +11,8 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   asset,
   assetCheck,
+  assetGroup,
+  type AssetKey,
   dailyPartitions,
   definitions,
   downstream,
@@ -210,6 +212,34 @@ describe("Retry, timeouts, pools", () => {
     const load = asset({ key: "load", pool: "warehouse", compute });
     const defs = definitions({ assets: [load], pools: { warehouse: { limit: 2, description: "the DWH allows 2 sessions" } } });
     expect(defs.pools).toEqual({ warehouse: { limit: 2, description: "the DWH allows 2 sessions" } });
+  });
+});
+
+describe("Asset groups: assetGroup", () => {
+  it("a group's specs are assets; a TypeScript asset reads one through group.asset(key)", () => {
+    const rawOrders = asset({ key: "raw_orders", compute });
+    const warehouse = assetGroup({
+      name: "warehouse", // a step name: letters, digits, _
+      specs: [
+        { key: "orders", kinds: ["sql"], checks: [{ name: "not_null_id" }] },
+        { key: "revenue", deps: ["orders"], codeVersion: "v2" },
+      ],
+      async execute(ctx) {
+        const orders = await ctx.inputFile("raw_orders"); // the exact Parquet file of raw_orders' record
+        void orders;
+        // …write each selected spec's output as Parquet at ctx.outputFile(key)…
+        return {
+          materializations: ctx.selected.map((key) => ({ key })),
+          checks: [{ asset: "orders", name: "not_null_id", passed: true }],
+          failures: [], // { key, error } for a spec that failed: no record
+        };
+      },
+    });
+    const report = asset({ key: "report", inputs: { revenue: warehouse.asset("revenue") }, compute: ({ revenue }) => revenue });
+    const defs = definitions({ assets: [rawOrders, warehouse, report] });
+    expectTypeOf(warehouse.asset("revenue").key).toEqualTypeOf<AssetKey>();
+    expect(defs.upstream("report")).toEqual(["revenue"]);
+    expect(defs.asset("orders").checks.map((c) => c.name)).toEqual(["not_null_id"]);
   });
 });
 

@@ -32,7 +32,6 @@ export {
 } from "./asset.js";
 export {
   assetGroup,
-  isAssetGroupDefinition,
   type AssetBatch,
   type AssetGroupConfig,
   type AssetGroupDefinition,

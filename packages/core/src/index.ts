@@ -3,6 +3,7 @@ export { BatonError, BatonValidationError, StepCancelled, isRetryable, DETERMINI
 // helpers): one list, in authoring.ts; what follows is the runtime beside it.
 export * from "./authoring.js";
 export { resolveConfig } from "./resource.js";
+export { isAssetGroupDefinition } from "./asset-group.js";
 export { LocalStorageClient, S3StorageClient, openStorageClient } from "./protocols.js";
 export * from "./partitions/index.js";
 export { selectAssets, parseSelection, type SelectableAsset } from "./selection.js";

@@ -106,6 +106,8 @@ describe("toManifest", () => {
       output: "table",
       timeoutSeconds: null,
       pool: null,
+      kinds: [],
+      batch: null,
       source: null,
     });
     // No codeVersion declared: the default (a hash of the compute's text), marked as such.
