@@ -1,6 +1,7 @@
 import pl from "nodejs-polars";
 import { afterEach, describe, expect, it } from "vitest";
 import { asset, type AssetContext } from "./asset.js";
+import { assetCheck } from "./asset-check.js";
 import { assetGroup, type AssetSpec, type GroupContext, type GroupResult } from "./asset-group.js";
 import { definitions } from "./definitions.js";
 import { LocalIOStore } from "./io/store.js";
@@ -193,5 +194,23 @@ describe("assetGroup through materialize()", () => {
     const { result, store } = runIt(definitions({ assets: [group] }));
     expect((await result).status).toBe("success");
     expect((await store.readRecord(["view"], undefined))!.format).toBe("none");
+  });
+});
+
+describe("assetGroup and standalone checks", () => {
+  it("a standalone check of a spec runs in its own step after the group; a check-only step names spec checks as not runnable alone", async () => {
+    const { group } = makeGroup([{ key: "a", checks: [{ name: "inline_one" }] }], { checks: [{ asset: "a", name: "inline_one", passed: true }] });
+    const rows = assetCheck({ name: "three_rows", asset: group.asset("a"), check: (df) => df.height === 3 });
+    const defs = definitions({ assets: [group], checks: [rows] });
+    const store = new LocalIOStore(tempDir());
+    const r = await runIt(defs, store).result;
+    expect(r.status).toBe("success");
+    expect(r.assets.a!.checks.map((c) => [c.check, c.passed])).toEqual([
+      ["inline_one", true],
+      ["three_rows", true],
+    ]);
+    const alone = await runStep({ definitions: defs, assets: ["a"], checksOnly: true, checks: ["inline_one"], runId: "r", store, env: {}, onEvent: () => undefined });
+    expect(alone.status).toBe("failure");
+    expect(alone.assets.a!.error).toMatch(/"inline_one" of asset group "warehouse" has its verdict from the group's execute/);
   });
 });

@@ -322,10 +322,12 @@ export function contextFor(asset: AssetDefinition, partitionKey: string | undefi
  * Returns the error-severity checks that failed; the caller fails the step once all are reported.
  */
 async function checkOne(asset: AssetDefinition, partitionKey: string | undefined, o: RunOneOptions): Promise<string[]> {
-  if (asset.batch) {
-    throw new BatonError("INVALID_DEFINITION", `the checks of asset group "${asset.batch.name}" have their verdicts from its execute: they cannot run alone`, {
+  // A group's own checks have their verdicts from execute: alone, only standalone checks of its assets run.
+  const inline = asset.batch ? asset.checks.filter((c) => o.checks === undefined || o.checks.includes(c.name)) : [];
+  if (asset.batch && o.checks !== undefined && inline.length > 0) {
+    throw new BatonError("INVALID_DEFINITION", `check ${inline.map((c) => `"${c.name}"`).join(", ")} of asset group "${asset.batch.name}" has its verdict from the group's execute: it cannot run alone`, {
       asset: asset.id,
-      hint: `materialize it to run its checks: ${materializeCommand(asset.id, partitionKey)}`,
+      hint: `materialize the asset to run it: ${materializeCommand(asset.id, partitionKey)}`,
     });
   }
   const record = await o.store.readRecord(asset.key, partitionKey);
@@ -343,7 +345,10 @@ async function checkOne(asset: AssetDefinition, partitionKey: string | undefined
   }
   o.attempt.check();
   const context = contextFor(asset, partitionKey, o);
-  const failed = await runChecks(asset, output, context, partitionKey, o);
+  if (inline.length > 0) {
+    o.onEvent({ type: "log", level: "warning", message: `asset "${asset.id}": the checks of asset group "${asset.batch!.name}" run when it is materialized; only its standalone checks run alone`, asset: asset.id });
+  }
+  const failed = asset.batch ? [] : await runChecks(asset, output, context, partitionKey, o);
   for (const c of selectedStandalone(o.definitions, asset, o.checks)) {
     const inputs = await checkInputs(asset, c, partitionKey, o);
     o.attempt.check();
