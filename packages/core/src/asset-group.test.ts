@@ -1,10 +1,15 @@
 import pl from "nodejs-polars";
+import { existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { asset, type AssetContext } from "./asset.js";
 import { assetCheck } from "./asset-check.js";
 import { assetGroup, type AssetSpec, type GroupContext, type GroupResult } from "./asset-group.js";
 import { definitions } from "./definitions.js";
-import { LocalIOStore } from "./io/store.js";
+import { BackendIOStore, LocalIOStore } from "./io/store.js";
+import { LocalBackend } from "./io/local-backend.js";
+import type { StoreBackend } from "./io/backend.js";
 import { staticPartitions } from "./partitions/index.js";
 import type { StepEvent } from "./step/events.js";
 import { runStep } from "./step/run.js";
@@ -212,5 +217,46 @@ describe("assetGroup and standalone checks", () => {
     const alone = await runStep({ definitions: defs, assets: ["a"], checksOnly: true, checks: ["inline_one"], runId: "r", store, env: {}, onEvent: () => undefined });
     expect(alone.status).toBe("failure");
     expect(alone.assets.a!.error).toMatch(/"inline_one" of asset group "warehouse" has its verdict from the group's execute/);
+  });
+});
+
+describe("assetGroup in one step and on a remote store", () => {
+  it("runStep with spec → TypeScript asset → spec selected: two execute calls around the TypeScript asset", async () => {
+    const { group, calls } = makeGroup([{ key: "orders" }, { key: "ranked", deps: ["enriched"] }]);
+    const enriched = asset({ key: "enriched", inputs: { orders: group.asset("orders") }, compute: ({ orders }) => orders });
+    const defs = definitions({ assets: [group, enriched] });
+    const events: StepEvent[] = [];
+    const step = await runStep({ definitions: defs, assets: ["ranked", "enriched", "orders"], runId: "r", store: new LocalIOStore(tempDir()), env: {}, onEvent: (e) => events.push(e) });
+    expect(step.status).toBe("success");
+    expect(calls.map((c) => c.selected)).toEqual([["orders"], ["ranked"]]);
+    expect(events.filter((e) => e.type === "materialization").map((e) => (e as { asset: string }).asset)).toEqual(["orders", "enriched", "ranked"]);
+  });
+
+  it("inputFile on a store whose files are not local: a copy of the committed file's bytes in the call's temp folder", async () => {
+    const inner = new LocalBackend(tempDir());
+    // The same bytes behind a location that is no local path (as an s3:// store's).
+    const remote = new Proxy(inner, {
+      get: (target, name) => (name === "location" ? (rel: string) => `s3://fake/${rel}` : name === "url" ? "s3://fake" : (Reflect.get(target, name) as (...args: unknown[]) => unknown).bind(target)),
+    }) as StoreBackend;
+    const store = new BackendIOStore(remote);
+    const upstream = asset({ key: "src", compute: () => dataOf("src", undefined) });
+    let seen: { path: string; bytes: Buffer } | undefined;
+    const group = assetGroup({
+      name: "g",
+      specs: [{ key: "dst", deps: ["src"] }],
+      async execute(ctx) {
+        const path = await ctx.inputFile("src");
+        seen = { path, bytes: readFileSync(path) };
+        pl.readParquet(path).writeParquet(ctx.outputFile("dst"));
+        return { materializations: [{ key: "dst" }], checks: [], failures: [] };
+      },
+    });
+    const r = await runIt(definitions({ assets: [upstream, group] }), store as unknown as LocalIOStore).result;
+    expect(r.status).toBe("success");
+    const record = (await store.readRecord(["src"], undefined))!;
+    expect(seen!.path.startsWith(tmpdir())).toBe(true);
+    expect(seen!.bytes.equals(readFileSync(join(inner.location(`src/__unpartitioned__/${record.file}`))))).toBe(true);
+    expect(existsSync(seen!.path)).toBe(false); // removed with the call's temp folder
+    expect((await store.readRecord(["dst"], undefined))!.contentHash).toBe(record.contentHash);
   });
 });

@@ -37,7 +37,7 @@ export async function runGroupKey(batch: AssetBatch, assets: readonly AssetDefin
     const idOf = (key: AssetKey | AssetKeyLike, what: string): string => {
       try {
         return keyToString(toAssetKey(key));
-      } catch (e) {
+      } catch {
         throw new BatonError("INVALID_DEFINITION", `${where}: ${what} got ${JSON.stringify(key)}, not an asset key`, { asset: assets[0]!.id, hint: "pass an AssetKey of ctx.selected" });
       }
     };
