@@ -28,7 +28,7 @@ const TOKEN = "CANARY-bin-7f3a9";
 const DEFS = `
 import pl from "nodejs-polars";
 import { existsSync, writeFileSync } from "node:fs";
-import { asset, assetCheck, dailyPartitions, definitions, env, resource, secret, sensor } from "@baton/core";
+import { asset, assetCheck, assetGroup, dailyPartitions, definitions, env, resource, secret, sensor } from "@baton/core";
 
 const frame = () => pl.DataFrame({ x: [1, 2] });
 const checkSource = asset({ key: "check_source", compute: frame });
@@ -42,9 +42,31 @@ const leaky = resource({
   teardown: (c) => { throw new Error("teardown: could not close session for token=" + c.token); },
 });
 const unset = resource({ config: { url: env("BIN_NEVER_SET") }, create: ({ url }) => url });
+// An asset group as the unchanged adapters run it: one asset per baton-step, execute called with that one key.
+const grouped = assetGroup({
+  name: "bin_group",
+  specs: [{ key: "g_one" }, { key: "g_two", deps: ["g_one"], checks: [{ name: "g_check" }] }, { key: "g_broken" }],
+  async execute(ctx) {
+    const out = { materializations: [], checks: [], failures: [] };
+    for (const key of ctx.selected) {
+      const id = key.join("/");
+      if (id === "g_broken") {
+        out.failures.push({ key, error: new Error("g_broken: the model failed") });
+        continue;
+      }
+      if (id === "g_two") {
+        pl.readParquet(await ctx.inputFile("g_one")).writeParquet(ctx.outputFile(key));
+        out.checks.push({ asset: key, name: "g_check", passed: false });
+      } else frame().writeParquet(ctx.outputFile(key));
+      out.materializations.push({ key });
+    }
+    return out;
+  },
+});
 
 export default definitions({
   assets: [
+    grouped,
     asset({ key: "never_settles", compute: () => new Promise(() => {}) }),
     asset({ key: "exits_early", compute: () => process.exit(0) }),
     asset({ key: "fine", compute: frame }),
@@ -222,6 +244,23 @@ describe("baton-step never exits 0 without step_end success", () => {
     expect(o.code).toBe(1);
     expect(ofType(o, "materialization").map((m) => m.asset)).toEqual(["fine"]);
     expect(ofType(o, "asset_failure").map((f) => f.asset)).toEqual(["after_fine"]);
+  });
+});
+
+describe("baton-step: an asset group, one asset per step (the adapters' path)", () => {
+  it("each step runs execute for its one asset: records, the group's check verdict (CHECK_FAILED, 3), a failure (1)", async () => {
+    const one = await run(["g_one"]);
+    expect(one.code).toBe(0);
+    expect(ofType(one, "materialization").map((m) => m.asset)).toEqual(["g_one"]);
+    const two = await run(["g_two"]);
+    expect(ofType(two, "materialization").map((m) => m.asset)).toEqual(["g_two"]);
+    expect(ofType(two, "check")).toMatchObject([{ asset: "g_two", check: "g_check", passed: false, severity: "error" }]);
+    expect(ofType(two, "asset_failure")[0]).toMatchObject({ asset: "g_two", error: { code: "CHECK_FAILED" } });
+    expect(two.code).toBe(3);
+    expect((await new LocalIOStore(storage).read(["g_two"], undefined)).frame.height).toBe(2);
+    const broken = await run(["g_broken"]);
+    expect(broken.code).toBe(1);
+    expect(ofType(broken, "asset_failure")[0]).toMatchObject({ asset: "g_broken", error: { message: "g_broken: the model failed" } });
   });
 });
 
