@@ -119,6 +119,17 @@ describe("assetGroup through materialize()", () => {
     expect(order).toEqual(["orders", "enriched", "ranked"]);
   });
 
+  it("specs some of which wait on a TypeScript asset upstream of the group still run as one step (one execute)", async () => {
+    for (const order of [["a", "b", "c"], ["b", "c", "a"]]) {
+      const all: Record<string, AssetSpec> = { a: { key: "a", deps: ["seed"] }, b: { key: "b" }, c: { key: "c", deps: ["a", "b"] } };
+      const { group, calls } = makeGroup(order.map((k) => all[k]!));
+      const seed = asset({ key: "seed", compute: async () => (await new Promise((r) => setTimeout(r, 20)), dataOf("seed", undefined)) });
+      const r = await runIt(definitions({ assets: [seed, group] }), undefined, { concurrency: 4 }).result;
+      expect(r.status, order.join()).toBe("success");
+      expect(calls.map((c) => [...c.selected].sort()), order.join()).toEqual([["a", "b", "c"]]);
+    }
+  });
+
   it("failures fail their assets (no record) and skip what depends on them; a forgotten spec is an error naming it; a missing file names spec, group and path", async () => {
     const specs: AssetSpec[] = [{ key: "a" }, { key: "b", deps: ["a"] }, { key: "c" }, { key: "d" }, { key: "e" }];
     const { group } = makeGroup(specs, { fail: ["a"], forget: ["b", "c"], noFile: ["d"] });

@@ -356,7 +356,8 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   };
 
   const ready = new ReadyQueue();
-  for (let i = 0; i < total; i++) if (remaining[i] === 0) ready.push(i);
+  // A unit of several assets is pushed as its first one, the only one its upstream edges count on.
+  for (let i = 0; i < total; i++) if (leaderOf[i] === i && remaining[i] === 0) ready.push(i);
   // Steps holding assets of each concurrency pool (definitions({ pools })), beside `concurrency`;
   // the ready assets a full pool holds back wait in `parked` (others may still start).
   const inPool = new Map<string, number>();
