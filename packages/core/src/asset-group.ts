@@ -1,3 +1,4 @@
+import type pl from "nodejs-polars";
 import {
   asset,
   type AssetCheck,
@@ -94,10 +95,13 @@ export interface AssetGroupDefinition<P extends PartitionsDefinition | undefined
   readonly kind: "assetGroup";
   readonly name: string;
   /** One ordinary asset per spec, in the specs' order. */
-  readonly assets: readonly AssetDefinition<any, any, P>[];
-  /** The asset of one spec, to name in a TypeScript asset's `inputs` or `deps`. */
-  asset(key: AssetKeyLike): AssetDefinition<any, any, P>;
+  readonly assets: readonly SpecAsset<P>[];
+  /** The asset of one spec, to name in a TypeScript asset's `inputs` (read as a polars DataFrame) or `deps`. */
+  asset(key: AssetKeyLike): SpecAsset<P>;
 }
+
+/** A spec's asset: its stored output is a Parquet file, read by TypeScript assets as a polars DataFrame. */
+export type SpecAsset<P extends PartitionsDefinition | undefined = PartitionsDefinition | undefined> = AssetDefinition<pl.DataFrame, Record<never, never>, P>;
 
 export const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -161,7 +165,7 @@ export function assetGroup<R extends ResourcesConfig = readonly string[], P exte
       ...(config.pool !== undefined ? { pool: config.pool } : {}),
       checks,
       output: (spec.output ?? "table") as "table",
-    }) as AssetDefinition<any, any, P>;
+    }) as unknown as SpecAsset<P>;
     return {
       ...a,
       codeVersion: spec.codeVersion ?? groupVersion,
@@ -170,7 +174,7 @@ export function assetGroup<R extends ResourcesConfig = readonly string[], P exte
       batch,
       file: file ?? a.file,
       line: undefined,
-    } as AssetDefinition<any, any, P>;
+    } as SpecAsset<P>;
   });
   const byId = new Map(assets.map((a) => [a.id, a]));
   if (byId.size !== assets.length) {

@@ -238,6 +238,7 @@ describe("Asset groups: assetGroup", () => {
     const report = asset({ key: "report", inputs: { revenue: warehouse.asset("revenue") }, compute: ({ revenue }) => revenue });
     const defs = definitions({ assets: [rawOrders, warehouse, report] });
     expectTypeOf(warehouse.asset("revenue").key).toEqualTypeOf<AssetKey>();
+    expectTypeOf(report.compute).parameter(0).toEqualTypeOf<{ revenue: pl.DataFrame }>();
     expect(defs.upstream("report")).toEqual(["revenue"]);
     expect(defs.asset("orders").checks.map((c) => c.name)).toEqual(["not_null_id"]);
   });

@@ -39,6 +39,7 @@ export {
   type AssetSpecCheck,
   type GroupContext,
   type GroupResult,
+  type SpecAsset,
 } from "./asset-group.js";
 export { withMetadata, type OutputWithMetadata } from "./with-metadata.js";
 export { isTableSink, type TableSink, type TableWrite, type TableCommit, type TableRead, type TableIO } from "./io/table-sink.js";
