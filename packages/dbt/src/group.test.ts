@@ -24,6 +24,8 @@ let bad: MaterializeResult;
 let pulledIn: MaterializeResult;
 let partitioned: MaterializeResult;
 let regionalStore: LocalIOStore;
+/** The dbt builds each run started. */
+const runBuilds: Record<"full" | "single" | "bad" | "pulledIn" | "partitioned", { args: string; cpu: number }[]> = { full: [], single: [], bad: [], pulledIn: [], partitioned: [] };
 
 const DBT_ASSETS = ["customer_summary", "customers", "customers_snapshot", "order_priorities", "orders", "raw_customers", "raw_orders", "raw_payments", "stg_customers", "stg_orders", "stg_payments"];
 
@@ -35,18 +37,27 @@ const orderPriorities = asset({
   },
 });
 
-/** The dbt starts logged so far: each one's arguments and CPU seconds (user + sys). */
+/** The dbt starts logged so far, in start order: each one's arguments and CPU seconds (user + sys). */
 function starts(): { args: string; cpu: number }[] {
   if (!existsSync(log)) return [];
   const lines = readFileSync(log, "utf8").trim().split("\n");
-  const out: { args: string; cpu: number }[] = [];
-  for (let i = 0; i < lines.length; i += 2) {
-    const [, user, sys] = /^cpu (\S+) (\S+)/.exec(lines[i + 1] ?? "") ?? [];
-    out.push({ args: lines[i]!.replace(/^start /, ""), cpu: Number(user) + Number(sys) });
-  }
-  return out;
+  const cpu = new Map(lines.flatMap((l) => {
+    const m = /^cpu (\d+) (\S+) (\S+)/.exec(l);
+    return m ? [[m[1]!, Number(m[2]) + Number(m[3])] as const] : [];
+  }));
+  return lines.flatMap((l) => {
+    const m = /^start (\d+) (.*)$/.exec(l);
+    return m ? [{ args: m[2]!, cpu: cpu.get(m[1]!) ?? Number.NaN }] : [];
+  });
 }
 const builds = () => starts().filter((s) => / build /.test(` ${s.args} `));
+/** Run one materialize() and keep the dbt builds it started. */
+async function counted(name: keyof typeof runBuilds, run: () => Promise<MaterializeResult>): Promise<MaterializeResult> {
+  const before = builds().length;
+  const result = await run();
+  runBuilds[name] = builds().slice(before);
+  return result;
+}
 
 function projectOptions(): Parameters<typeof dbtProject>[0] {
   return {
@@ -62,7 +73,11 @@ beforeAll(async () => {
   dir = copyFixture();
   log = join(dir, "..", "dbt-starts.log");
   const wrapper = join(dir, "..", "dbt-logged");
-  writeFileSync(wrapper, `#!/bin/sh\necho "start $*" >> "${log}"\nexec /usr/bin/time -a -o "${log}" -f "cpu %U %S" "${env.bin("dbt")}" "$@"\n`);
+  // Each start and, by the wrapper's pid, its CPU time (concurrent starts would interleave).
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\necho "start $$ $*" >> "${log}"\n/usr/bin/time -o "${log}.$$" -f "%U %S" "${env.bin("dbt")}" "$@"\nrc=$?\necho "cpu $$ $(tail -n 1 "${log}.$$")" >> "${log}"\nexit $rc\n`,
+  );
   chmodSync(wrapper, 0o755);
   store = new LocalIOStore(join(dir, "store"));
   project = await dbtProject(projectOptions());
@@ -70,12 +85,12 @@ beforeAll(async () => {
   const topCustomers = asset({
     key: ["ts", "top_customers"],
     inputs: { summary: group.asset("customer_summary") },
-    compute: ({ summary }) => (summary as pl.DataFrame).sort("lifetime_value", true).head(3),
+    compute: ({ summary }) => summary.sort("lifetime_value", true).head(3),
   });
   const defs = definitions({ assets: [orderPriorities, group, topCustomers] });
-  full = await materialize(defs, { store, env: {} });
+  full = await counted("full", () => materialize(defs, { store, env: {} }));
   // The adapters' path today: a step of one asset of the group.
-  single = await materialize(defs, { store, env: {}, selection: [group.asset("stg_customers")] });
+  single = await counted("single", () => materialize(defs, { store, env: {}, selection: [group.asset("stg_customers")] }));
 
   // Bad nodes: one that fails to compile when built, one whose error-severity test fails (with a model
   // downstream of it), and a model in a folder named like the model orders (dbt's fqn: prefix).
@@ -91,18 +106,22 @@ beforeAll(async () => {
   const badGroup = dbtAssets(badProject);
   const refundAlert = asset({ key: ["ts", "refund_alert"], deps: [badGroup.asset("refunds_report")], compute: () => pl.DataFrame({ alert: [true] }) });
   const badDefs = definitions({ assets: [orderPriorities, badGroup, refundAlert] });
-  bad = await materialize(badDefs, { store, env: {}, selection: ["late_compile", "refunds", "refunds_report", "ts/refund_alert"].map((k) => (k.startsWith("ts/") ? refundAlert : badGroup.asset(k))) });
-  pulledIn = await materialize(badDefs, { store, env: {}, selection: [badGroup.asset("orders")] });
+  const badSelection = [badGroup.asset("late_compile"), badGroup.asset("refunds"), badGroup.asset("refunds_report"), refundAlert];
+  bad = await counted("bad", () => materialize(badDefs, { store, env: {}, selection: badSelection }));
+  pulledIn = await counted("pulledIn", () => materialize(badDefs, { store, env: {}, selection: [badGroup.asset("orders")] }));
   const regional = dbtAssets(badProject, { name: "dbt_regional", partitions: staticPartitions(["eu", "us"]), partitionVars: (ctx) => ({ baton_region: ctx.partitionKey }) });
   regionalStore = new LocalIOStore(join(dir, "store-regional"));
-  partitioned = await materialize(definitions({ assets: [orderPriorities, regional] }), { store: regionalStore, env: {}, selection: [regional.asset("region_rows")], partition: "us" });
+  partitioned = await counted("partitioned", () =>
+    materialize(definitions({ assets: [orderPriorities, regional] }), { store: regionalStore, env: {}, selection: [regional.asset("region_rows")], partition: "us" }),
+  );
 });
 
 describe("dbtAssets: a dbt project as one asset group on the embedded executor", () => {
   it("materializes the whole project with ONE dbt build, between TypeScript assets", async () => {
     expect(full.failure).toBeNull();
     expect(full.status).toBe("success");
-    expect(builds()[0]!.args).toMatch(/--indirect-selection empty/);
+    expect(runBuilds.full).toHaveLength(1);
+    expect(runBuilds.full[0]!.args).toMatch(/--indirect-selection empty/);
     for (const id of [...DBT_ASSETS, "ts/order_priorities", "ts/top_customers"]) expect(full.assets[id]?.status, id).toBe("success");
     // One parse (dbtProject) and one build for the 11 dbt assets and their tests, in the first run.
     const first = starts().slice(0, 2);
@@ -153,7 +172,8 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
 
   it("a step of one asset of the group (the adapters' path) builds that node and its tests only", () => {
     expect(single.status).toBe("success");
-    const build = builds()[1]!;
+    expect(runBuilds.single).toHaveLength(1);
+    const build = runBuilds.single[0]!;
     const selectors = build.args.match(/fqn:\S+/g)!;
     expect(selectors).toHaveLength(1 + project.spec("stg_customers").checks.length);
     expect(selectors[0]).toBe("fqn:jaffle.staging.stg_customers");
@@ -161,7 +181,7 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
   });
 
   it("measures: one dbt start per step, the group's one build vs. a build per model", () => {
-    const [groupBuild, oneModel] = builds();
+    const [groupBuild, oneModel] = [runBuilds.full[0], runBuilds.single[0]];
     const perModel = oneModel!.cpu * DBT_ASSETS.length;
     console.log(
       `dbt CPU (user+sys): parse ${starts()[0]!.cpu.toFixed(1)} s; one build of the group's ${DBT_ASSETS.length} assets + tests ${groupBuild!.cpu.toFixed(1)} s; ` +
@@ -173,8 +193,8 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
 
   it("a failing error-severity test is CHECK_FAILED, dbt's skipped model a failure, the TS asset downstream skipped; a compilation error names the model and file and leaves no record", async () => {
     expect(bad.status).toBe("failure");
-    expect(builds()).toHaveLength(5);
-    expect(builds()[2]!.args.match(/fqn:\S+/g)!.sort()).toEqual(["fqn:jaffle.assert_refunds_positive", "fqn:jaffle.marts.late_compile", "fqn:jaffle.marts.refunds", "fqn:jaffle.marts.refunds_report"]);
+    expect(runBuilds.bad).toHaveLength(1);
+    expect(runBuilds.bad[0]!.args.match(/fqn:\S+/g)!.sort()).toEqual(["fqn:jaffle.assert_refunds_positive", "fqn:jaffle.marts.late_compile", "fqn:jaffle.marts.refunds", "fqn:jaffle.marts.refunds_report"]);
     const refunds = bad.assets["refunds"]!;
     expect(refunds.checks).toEqual([expect.objectContaining({ check: "assert_refunds_positive", passed: false, severity: "error" })]);
     expect(refunds.error?.code).toBe("CHECK_FAILED");
@@ -193,6 +213,7 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
 
   it("a node dbt's fqn: selector pulls in that Baton did not select fails the step, naming it and its file", () => {
     expect(pulledIn.status).toBe("failure");
+    expect(runBuilds.pulledIn).toHaveLength(1);
     const error = pulledIn.assets["orders"]!.error!;
     expect(error.message).toMatch(/model\.jaffle\.orders_extra \(models\/marts\/orders\/orders_extra\.sql\), which Baton did not select/);
     expect(error.code).toBe("INVALID_DEFINITION");
@@ -200,7 +221,8 @@ describe("dbtAssets: a dbt project as one asset group on the embedded executor",
 
   it("a partitioned group passes each partition's vars to its build (partitionVars)", async () => {
     expect(partitioned.status).toBe("success");
-    expect(builds()[4]!.args).toContain('"baton_region":"us"');
+    expect(runBuilds.partitioned).toHaveLength(1);
+    expect(runBuilds.partitioned[0]!.args).toContain('"baton_region":"us"');
     expect(query(env, "select region from main.region_rows", join(dir, "jaffle.duckdb"))).toEqual([{ region: "us" }]);
     expect(await regionalStore.readRecord(["region_rows"], "us")).toMatchObject({ format: "none", partitionKey: "us" });
   });
