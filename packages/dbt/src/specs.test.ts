@@ -4,6 +4,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { dbtEnv, copyFixture } from "./__tests__/dbt-env.js";
 import { dbtProject, type DbtProject } from "./project.js";
 import { DbtError } from "./errors.js";
+import { manifestToSpecs } from "./specs.js";
+import { defaultGroupName, toGroupSpec } from "./group.js";
 
 /** The fixture parsed once by real dbt (its own venv); the other cases read that manifest. */
 let project: DbtProject;
@@ -111,6 +113,33 @@ describe("dbtProject: manifest → asset specs", () => {
     expect(prefixed.spec("dbt/customers").deps.map((d) => d.id)).toEqual(["dbt/orders", "dbt/stg_customers"]);
     expect(prefixed.sourceVars({ "ts/order_priorities": "/store/ts/order_priorities/data-1.parquet" })).toEqual({ baton_order_priorities: "/store/ts/order_priorities/data-1.parquet" });
     expect(() => prefixed.sourceVars({ "ts/other": "/x.parquet" })).toThrow(/no mapped dbt source reads/);
+  });
+});
+
+describe("dbtAssets' specs: the project as core asset specs", () => {
+  it("an external model mapped in outputs is a table output reading its var; the other nodes relation records", () => {
+    const { specs } = manifestToSpecs(project.manifest, { outputs: { customer_summary: "baton_customer_summary" }, sources: { "baton.order_priorities": "ts/order_priorities" } });
+    const byId = new Map(specs.map((s) => [s.id, s]));
+    expect(byId.get("customer_summary")!.outputVar).toBe("baton_customer_summary");
+    const summary = toGroupSpec(byId.get("customer_summary")!);
+    expect(summary).toMatchObject({ key: ["customer_summary"], output: "table", kinds: ["dbt", "duckdb"], codeVersion: byId.get("customer_summary")!.codeVersion, deps: [["customers"]] });
+    expect(summary.metadata!["dbt/external_location"]).toBeUndefined();
+    const stgOrders = toGroupSpec(byId.get("stg_orders")!);
+    expect(stgOrders.output).toBe("none");
+    expect(stgOrders.checks!.find((c) => c.name.startsWith("relationships_"))).toMatchObject({ severity: "error", deps: [["stg_customers"]] });
+    expect(toGroupSpec(byId.get("stg_payments")!).checks!.find((c) => c.name.startsWith("accepted_values_"))!.severity).toBe("warn");
+    expect(toGroupSpec(byId.get("order_priorities")!).deps).toEqual([["orders"], ["ts", "order_priorities"]]);
+    // Unmapped, the external model's file is outside Baton's store: a relation record.
+    expect(toGroupSpec(project.spec("customer_summary")).output).toBe("none");
+    expect(defaultGroupName(project)).toBe("dbt_jaffle");
+  });
+
+  it("outputs naming no external model, or a test no selected node has, is refused before dbt starts", async () => {
+    expect(() => manifestToSpecs(project.manifest, { outputs: { orders: "v" } })).toThrow(/outputs names "orders", which is model\.jaffle\.orders \(models\/marts\/orders\.sql\), not an external model/);
+    expect(() => manifestToSpecs(project.manifest, { outputs: { nope: "v" } })).toThrow(/outputs names "nope", which is no model of the manifest/);
+    const e = await rejection(project.build({ select: ["orders"], checks: ["unique_stg_orders_order_id"] }));
+    expect(e.message).toMatch(/checks names unique_stg_orders_order_id, which no selected node has as a dbt test/);
+    expect(() => project.outputVars({ orders: "/x.parquet" })).toThrow(/not an external model mapped in dbtProject\(\{ outputs \}\)/);
   });
 });
 
