@@ -1,3 +1,4 @@
+import type { RetryPolicy } from "../asset.js";
 import { randomUUID } from "node:crypto";
 import { allChecksOf, type CheckOfAsset, type Definitions } from "../definitions.js";
 import type { IOStore } from "../io/store.js";
@@ -159,6 +160,24 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
   // What the assets print between and around steps is redacted too (each step also redacts its own).
   const releaseOutput = redactProcessOutput(redactorOf(stepSecrets(defs, stepResourceKeys(defs, selected.map((id) => defs.asset(id))), environment)));
 
+  /** What every step of this run shares, for its attempt `retryNumber`. */
+  const stepRun = (retryNumber: number) => ({
+    runId,
+    retryNumber,
+    store,
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.resources ? { resources: options.resources } : {}),
+    now,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.watchdog ? { watchdog: options.watchdog } : {}),
+  });
+
+  /** The wait before retry `tries` (1, 2, …) of a step, under the asset's retry policy. */
+  const retryDelay = (a: { readonly retry: RetryPolicy | undefined }, tries: number): Promise<void> => {
+    const base = (a.retry?.delaySeconds ?? 0) * 1000;
+    return sleep(a.retry?.backoff === "exponential" ? base * 2 ** (tries - 1) : base);
+  };
+
   /** What the step at a position runs: an asset (materialized, or checked alone), or one standalone check of one. */
   const stepOf = (at: number): { planned: PlannedAsset; checksOnly: boolean; checks: readonly string[] | undefined } => {
     if (at >= selected.length) {
@@ -194,10 +213,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       let retryable = true;
       // Deterministic failures (a missing variable, a wrong output type…) are not retried.
       while (!done && retryable && tries < maxAttempts && !options.signal?.aborted) {
-        if (tries > 0) {
-          const base = (a.retry?.delaySeconds ?? 0) * 1000;
-          await sleep(a.retry?.backoff === "exponential" ? base * 2 ** (tries - 1) : base);
-        }
+        if (tries > 0) await retryDelay(a, tries);
         mats.length = kept.mats;
         checks.length = kept.checks;
         error = null;
@@ -205,14 +221,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           definitions: defs,
           assets: [id],
           ...keys,
-          runId,
-          retryNumber: tries,
-          store,
-          ...(options.env ? { env: options.env } : {}),
-          ...(options.resources ? { resources: options.resources } : {}),
-          now,
-          ...(options.signal ? { signal: options.signal } : {}),
-          ...(options.watchdog ? { watchdog: options.watchdog } : {}),
+          ...stepRun(tries),
           ...(checking ? { checksOnly: true } : {}),
           ...(stepChecks !== undefined ? { checks: stepChecks } : {}),
           onEvent: (e) => {
@@ -258,10 +267,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
       let tries = 0;
       let step: Awaited<ReturnType<typeof runStep>> | undefined;
       while ((step === undefined || (step.status !== "success" && step.retryable)) && tries < maxAttempts && !options.signal?.aborted) {
-        if (tries > 0) {
-          const base = (a.retry?.delaySeconds ?? 0) * 1000;
-          await sleep(a.retry?.backoff === "exponential" ? base * 2 ** (tries - 1) : base);
-        }
+        if (tries > 0) await retryDelay(a, tries);
         for (const id of current) {
           const r = own.get(id)!;
           r.mats.length = kept.get(id)!.mats;
@@ -273,14 +279,7 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
           definitions: defs,
           assets: current,
           ...keys,
-          runId,
-          retryNumber: tries,
-          store,
-          ...(options.env ? { env: options.env } : {}),
-          ...(options.resources ? { resources: options.resources } : {}),
-          now,
-          ...(options.signal ? { signal: options.signal } : {}),
-          ...(options.watchdog ? { watchdog: options.watchdog } : {}),
+          ...stepRun(tries),
           ...(only !== undefined ? { checks: [...new Set(current.flatMap((id) => picked(id, true)))] } : {}),
           onEvent: (e) => {
             const r = "asset" in e && typeof e.asset === "string" ? own.get(e.asset) : undefined;
@@ -463,3 +462,4 @@ export async function materialize(defs: Definitions, options: MaterializeOptions
     plan: { skipped: plan.skipped, warnings: plan.warnings },
   };
 }
+
