@@ -33,6 +33,15 @@ describe("published package contents", () => {
     );
   });
 
+  it("a package without a Python distribution ships only pin files and single-file scripts in python/", () => {
+    const iceberg = dirs.find((d) => basename(d) === "iceberg")!;
+    const base = ["package.json", "README.md", "LICENSE"];
+    const ok = checkPackedFiles(iceberg, [...base, "python/requirements-readers.txt", "python/read_table.py"]);
+    expect(ok.filter((p) => /python\//.test(p))).toEqual([]);
+    const bad = checkPackedFiles(iceberg, [...base, "python/readers/__init__.py", "python/notes.md"]);
+    expect(bad).toEqual(expect.arrayContaining([expect.stringMatching(/unexpected file python\/readers\/__init__\.py/), expect.stringMatching(/unexpected file python\/notes\.md/)]));
+  });
+
   for (const dir of dirs) {
     it(`${basename(dir)}: files, publint and attw are clean`, async () => {
       const r = await checkPackage(dir);

@@ -101,9 +101,13 @@ export function checkPackedFiles(pkgDir, files) {
  */
 function wheelProblems(pkgDir, pkg, files) {
   const python = files.filter((f) => f.startsWith("python/"));
-  // Without a distribution, only pin files the package's code reads at run time (@baton/testing's moto pins).
+  // Without a distribution, only what the package's code uses at run time by path: pin files (@baton/testing's
+  // moto pins) and single-file scripts it runs with `python <file>` (@baton/iceberg's reader). A folder would be a
+  // loose module, which belongs in a wheel.
   if (!existsSync(join(pkgDir, "python", "pyproject.toml")))
-    return python.filter((f) => !/^python\/requirements-[\w-]+\.txt$/.test(f)).map((f) => `unexpected file ${f} (no python/pyproject.toml; only python/requirements-*.txt pin files)`);
+    return python
+      .filter((f) => !/^python\/(requirements-[\w-]+\.txt|[\w-]+\.py)$/.test(f))
+      .map((f) => `unexpected file ${f} (no python/pyproject.toml; only python/requirements-*.txt pin files and python/<script>.py)`);
   const dist = `baton_${pkg.name.replace(/^@baton\/(adapter-)?/, "")}`;
   const expected = `python/dist/${dist}-${pkg.version}-py3-none-any.whl`;
   const problems = python.filter((f) => f !== expected).map((f) => `unexpected Python file ${f} (a package ships only ${expected})`);
