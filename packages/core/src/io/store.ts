@@ -252,7 +252,7 @@ export class BackendIOStore implements IOStore {
       throw new BatonError("MANIFEST", `the output record of ${shown} has format "iceberg" but names no table snapshot`, {
         asset: id,
         file: this.locationOf(key, partitionKey, "record.json"),
-        hint: `re-materialize it: baton materialize --select ${shellWord(id)}${partitionKey !== undefined ? ` --partition ${shellWord(partitionKey)}` : ""}`,
+        hint: `re-materialize it: ${materializeCommand(id, partitionKey)}`,
       });
     }
     if (!this.tables) {
@@ -272,7 +272,7 @@ export class BackendIOStore implements IOStore {
     if (record.rowCount !== null && frame.height !== record.rowCount) {
       throw new BatonError("MANIFEST", `table ${t.name} snapshot ${t.snapshotId} has ${frame.height} rows for ${shown}, its record ${record.rowCount}`, {
         asset: neededBy ?? id,
-        hint: `the snapshot's rows changed or the record was edited: re-materialize it: baton materialize --select ${shellWord(id)}${partitionKey !== undefined ? ` --partition ${shellWord(partitionKey)}` : ""}`,
+        hint: `the snapshot's rows changed or the record was edited: re-materialize it: ${materializeCommand(id, partitionKey)}`,
       });
     }
     return frame;
@@ -349,7 +349,7 @@ export class BackendIOStore implements IOStore {
         throw new BatonError("MISSING_OUTPUT", `the data file of "${id}"${partitionKey !== undefined ? ` partition "${partitionKey}"` : ""} cannot be read: ${reason}`, {
           ...(neededBy !== undefined ? { asset: neededBy } : {}),
           file: path,
-          hint: `re-materialize it: baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`,
+          hint: `re-materialize it: ${materializeCommand(id, partitionKey)}`,
         });
       }
       return { frame, record };
@@ -432,6 +432,11 @@ function readerAsset(reader: Reader | undefined): string | undefined {
   return typeof reader === "string" ? reader : reader?.asset;
 }
 
+/** The command that materializes one output (with its partition), quoted for a shell. */
+export function materializeCommand(id: string, partitionKey: string | undefined): string {
+  return `baton materialize --select ${shellWord(id)}${partitionKey !== undefined ? ` --partition ${shellWord(partitionKey)}` : ""}`;
+}
+
 function shellWord(text: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
@@ -442,7 +447,7 @@ function shellWord(text: string): string {
  * partition mappings: `--select +sessions --partition 2024-03-10` runs the day's hours first).
  */
 export function missingInputHint(id: string, partitionKey: string | undefined, reader: Reader | undefined): string {
-  const only = `baton materialize --select ${shellWord(id)}${partitionKey !== undefined ? ` --partition ${shellWord(partitionKey)}` : ""}`;
+  const only = materializeCommand(id, partitionKey);
   if (reader === undefined) return `materialize it first: ${only}`;
   if (typeof reader === "string") {
     // The reader's own partition is unknown: "+reader" needs its key when it is partitioned.

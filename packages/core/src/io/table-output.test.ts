@@ -248,12 +248,14 @@ describe("table outputs: the commit order and the deadline (TABLE-OUTPUT-CONTRAC
     };
     const slow = asset({ key: "slow", timeoutSeconds: 0.2, resources: { lake }, io: { format: "iceberg", catalog: "lake", table: "ns.slow" }, compute: () => pl.DataFrame({ x: [1] }) });
     const store = new LocalIOStore(tempDir());
+    const write = vi.spyOn(store, "write");
     const r = await runStep({ definitions: definitions({ assets: [slow] }), assets: ["slow"], runId: "r", store, env: { LAKE_TOKEN: "tok-canary-123" }, now: NOW, onEvent: () => undefined });
     expect(r.status).toBe("failure");
     expect(r.assets.slow!.error).toContain("timed out");
     await vi.waitFor(() => expect(committed).toBe(true), { timeout: 10_000 });
-    // The write resumes after its commit; its second deadline check throws before the record.
-    await new Promise((r) => setImmediate(r));
+    // The write resumes after its commit; its second deadline check throws before the record. Wait for the
+    // write itself to settle, so the absence of a record below is the outcome, not a write still under way.
+    await (write.mock.results[0]!.value as Promise<unknown>).catch(() => undefined);
     expect(sink.tables.get("ns.slow")).toHaveLength(1);
     expect(await store.listFiles()).toEqual([]);
   });

@@ -1,14 +1,14 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pl from "nodejs-polars";
 import type { AssetDefinition } from "../asset.js";
 import type { AssetBatch, GroupContext, GroupResult } from "../asset-group.js";
 import { BatonError } from "../errors.js";
 import { keyToString, toAssetKey, type AssetKey, type AssetKeyLike } from "../keys.js";
 import type { OutputRecord } from "../io/store.js";
-import { encodeSegment } from "../io/store.js";
+import { encodeSegment, materializeCommand } from "../io/store.js";
 import { redactDeep } from "./events.js";
 import { checksFailedAfterWrite, commitOutput, contextFor, inputKeys, nullableRedact, type RunOneOptions } from "./run.js";
 
@@ -33,7 +33,8 @@ export async function runGroupKey(batch: AssetBatch, assets: readonly AssetDefin
     for (const a of assets) await o.store.prepare(a.key, partitionKey);
     const only = o.checks === undefined ? undefined : new Set(o.checks);
     const selectedChecks = assets.flatMap((a) => a.checks.filter((c) => only === undefined || only.has(c.name)).map((c) => ({ asset: a.key, name: c.name })));
-    const outputs = new Map<string, string>();
+    /** Where a spec's Parquet goes in this call: fixed per asset, so nothing needs remembering. */
+    const outputPath = (id: string): string => join(temp, "out", encodeSegment(id), "data.parquet");
     const idOf = (key: AssetKey | AssetKeyLike, what: string): string => {
       try {
         return keyToString(toAssetKey(key));
@@ -46,10 +47,8 @@ export async function runGroupKey(batch: AssetBatch, assets: readonly AssetDefin
       if (!ids.has(id)) {
         throw new BatonError("INVALID_DEFINITION", `${where}: outputFile("${id}") names no asset this call materializes`, { asset: assets[0]!.id, hint: `use a key of ctx.selected (${[...ids].join(", ")})` });
       }
-      const dir = join(temp, "out", encodeSegment(id));
-      mkdirSync(dir, { recursive: true });
-      const path = join(dir, "data.parquet");
-      outputs.set(id, path);
+      const path = outputPath(id);
+      mkdirSync(dirname(path), { recursive: true });
       return path;
     };
     const inputFile = async (key: AssetKey | AssetKeyLike): Promise<string> => {
@@ -69,7 +68,7 @@ export async function runGroupKey(batch: AssetBatch, assets: readonly AssetDefin
       if (!record) {
         throw new BatonError("MISSING_OUTPUT", `${where}: "${id}"${upKey !== undefined ? ` partition "${upKey}"` : ""} has no stored output (looked in ${o.store.dirOf(upstream.key, upKey)})`, {
           asset: reader.id,
-          hint: `materialize it first: baton materialize --select ${id}${upKey !== undefined ? ` --partition ${upKey}` : ""}`,
+          hint: `materialize it first: ${materializeCommand(id, upKey)}`,
         });
       }
       if (record.file === null) {
@@ -101,7 +100,7 @@ export async function runGroupKey(batch: AssetBatch, assets: readonly AssetDefin
         try {
           let frame: pl.DataFrame | undefined;
           if (a.output === "table") {
-            const path = outputs.get(a.id) ?? join(temp, "out", encodeSegment(a.id), "data.parquet");
+            const path = outputPath(a.id);
             if (!existsSync(path)) {
               throw new BatonError("MISSING_OUTPUT", `${where} reported "${a.id}" materialized but wrote no Parquet file at ${path}`, {
                 asset: a.id,

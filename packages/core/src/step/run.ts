@@ -3,7 +3,7 @@ import type { AssetCheck, AssetContext, AssetDefinition, CheckResult, Logger, Me
 import type { AssetCheckDefinition } from "../asset-check.js";
 import { allChecksOf, type Definitions } from "../definitions.js";
 import { BatonError, StepCancelled } from "../errors.js";
-import type { IOStore, OutputRecord } from "../io/store.js";
+import { materializeCommand, type IOStore, type OutputRecord } from "../io/store.js";
 import { openStore } from "../io/open.js";
 import { isArrowTable, isPolarsFrame, toKind, toPolars } from "../io/frames.js";
 import { assertPartitionKey, defaultMapping, keysInRange, partitionKeys, timeWindowOfKeys, upstreamKeys } from "../partitions/index.js";
@@ -127,6 +127,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   emit({ type: "step_start", runId: options.runId, assets: ordered.map((a) => a.id), partitionKeys: allKeys, retryNumber });
 
   const outcomes: Record<string, { status: AssetStatus; records: OutputRecord[]; error?: string }> = {};
+  /** The first upstream of `id` that ran in this step and did not succeed (its downstream is skipped). */
+  const blockedBy = (id: string): string | undefined => defs.upstream(id).find((up) => outcomes[up] && outcomes[up].status !== "success");
   const failures: SerializedError[] = [];
   const releaseOutput = options.redactOutput !== false && secrets.length > 0 ? redactProcessOutput(redact) : () => undefined;
   const fail = (asset: string, partitionKey: string | null, e: unknown) => {
@@ -142,8 +144,24 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     // Every read of the step (inputs, check inputs, check targets) reads table outputs through its catalogs.
     const tables = tableResolver(resources.instances);
     const stepStore = store.withTables(tables);
+    const instances = resources.instances;
     for (const entry of plan) {
       const { asset, keys } = entry;
+      /** What runOne, checkOne and a group's call get for one attempt: its events are dropped once it timed out. */
+      const attemptOptions = (attempt: Attempt): RunOneOptions => ({
+        ...options,
+        onEvent: (e: StepEvent) => {
+          if (!attempt.timedOut) emit(e);
+        },
+        store: stepStore,
+        tables,
+        now,
+        retryNumber,
+        resources: instances,
+        redact,
+        partitionKeys: keys,
+        attempt,
+      });
       if (outcomes[asset.id]) continue; // run with its group's earlier call
       if (options.signal?.aborted) {
         outcomes[asset.id] = { status: "failure", records: [], error: fail(asset.id, keys[0] ?? null, new StepCancelled()).message };
@@ -158,7 +176,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
           emit({ type: "asset_skipped", asset: a.id, reason });
         };
         for (const a of wave) {
-          const blocked = defs.upstream(a.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+          const blocked = blockedBy(a.id);
           if (blocked) skip(a, `upstream "${blocked}" did not succeed`);
           else {
             outcomes[a.id] = { status: "success", records: [] };
@@ -172,7 +190,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
           // A spec whose in-group upstream failed at an earlier key does not run at the later ones.
           if (i > 0) {
             active = active.filter((a) => {
-              const gone = defs.upstream(a.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+              const gone = blockedBy(a.id);
               if (gone !== undefined) skip(a, `upstream "${gone}" did not succeed`);
               return gone === undefined;
             });
@@ -186,10 +204,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
           for (const a of active) emit({ type: "asset_start", asset: a.id, partitionKey });
           // One attempt (one budget) per execute call; the group's assets share timeoutSeconds.
           const attempt = startAttempt(active[0]!, key, options.signal, options.watchdog);
-          const onEvent = (e: StepEvent) => {
-            if (!attempt.timedOut) emit(e);
-          };
-          const base = { ...options, onEvent, store: stepStore, tables, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
+          const base = attemptOptions(attempt);
           let results: Map<string, GroupOutcome>;
           try {
             const members = active;
@@ -212,7 +227,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
         continue;
       }
       // Checks alone block nothing: each asset's checks run against what is stored.
-      const blocked = options.checksOnly ? undefined : defs.upstream(asset.id).find((up) => outcomes[up] && outcomes[up].status !== "success");
+      const blocked = options.checksOnly ? undefined : blockedBy(asset.id);
       if (blocked) {
         outcomes[asset.id] = { status: "skipped", records: [] };
         emit({ type: "asset_skipped", asset: asset.id, reason: `upstream "${blocked}" did not succeed` });
@@ -232,11 +247,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
         if (!options.checksOnly) emit({ type: "asset_start", asset: asset.id, partitionKey });
         // Each key is its own attempt with its own budget; a timed-out attempt's later events are dropped.
         const attempt = startAttempt(asset, key, options.signal, options.watchdog);
-        const onEvent = (e: StepEvent) => {
-          if (!attempt.timedOut) emit(e);
-        };
         try {
-          const base = { ...options, onEvent, store: stepStore, tables, now, retryNumber, resources: resources.instances, redact, partitionKeys: keys, attempt };
+          const base = attemptOptions(attempt);
           if (options.checksOnly) for (const check of await attempt.run(() => checkOne(asset, key, base))) failedChecks.push({ check, key });
           else records.push(await attempt.run(() => runOne(asset, key, base)));
         } catch (e) {
@@ -383,9 +395,6 @@ async function checkInputs(asset: AssetDefinition, c: AssetCheckDefinition, part
   return inputs;
 }
 
-function materializeCommand(id: string, partitionKey: string | undefined): string {
-  return `baton materialize --select ${id}${partitionKey !== undefined ? ` --partition ${partitionKey}` : ""}`;
-}
 
 /**
  * What to materialize for a check's missing input: the input's own missing keys (a time-window mapping reads other
