@@ -408,7 +408,7 @@ class BatonAssetOperator(_BatonStepOperator):
                 f"{self.asset_id}: skipped: {'; '.join(reasons) or 'nothing materialized'}"
             )
         self._annotate_outlets(
-            context, summary, keys, _events(outcomes, "materialization")
+            context, summary, keys, _events(outcomes, "materialization"), secrets
         )
 
     def _summary(
@@ -467,6 +467,7 @@ class BatonAssetOperator(_BatonStepOperator):
         summary: dict[str, Any],
         keys: list[str | None],
         mats: list[dict[str, Any]],
+        secrets: list[str],
     ) -> None:
         outlet_events = context.get("outlet_events")
         if outlet_events is None or not self.outlets:
@@ -479,9 +480,15 @@ class BatonAssetOperator(_BatonStepOperator):
             extra["content_hash"] = last.get("contentHash")
         if last.get("metadata"):
             extra["metadata"] = last["metadata"]
-        # From the events, not the summary: it keeps at most 100 materializations.
+        # From the events, not the summary: it keeps at most 100 materializations. Redacted
+        # like the summary, since Airflow stores the extra in its asset event record.
         extra.update(
-            table_extra((m["partitionKey"], event_table(m["metadata"])) for m in mats)
+            _redact_json(
+                table_extra(
+                    (m["partitionKey"], event_table(m["metadata"])) for m in mats
+                ),
+                redactor(secrets),
+            )
         )
         event.extra = extra
         partitions = sorted({k for k in keys if k is not None})

@@ -311,3 +311,35 @@ def test_the_committed_task_names_each_partitions_own_snapshot(
         ("2024-01-02", SNAPSHOT_2),
     ]
     assert all("snapshot_ids" not in e.extra for e in alias.asset_alias_events)
+
+
+def test_the_event_extra_of_a_table_is_redacted_like_the_summary(
+    make_build: BuildFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow stores the extra in its asset event record: a secret value in a table location
+    (a catalog that puts a token in it) is masked there as in the XCom summary."""
+    dag = build_dags(make_build(data=manifest(iceberg_asset())))["baton_assets"]
+    task = cast(BatonAssetOperator, dag.get_task("daily_events"))
+    secret = "tok-canary-9d1f"
+    leaky = iceberg_metadata(
+        SNAPSHOT_1, location=f"s3://lake/daily_events?token={secret}"
+    )
+    ti = _TaskInstance(
+        {
+            "assets": [
+                {
+                    "id": task.asset_id,
+                    "steps": [["--partition", "2024-01-01"]],
+                    "partitionKeys": ["2024-01-01"],
+                }
+            ]
+        }
+    )
+    step = _step(task.asset_id, "2024-01-01", leaky)
+    monkeypatch.setattr(task, "_run_partition", lambda _c, _a: (step, [secret]))
+    events = OutletEventAccessors()
+    task.execute(cast(Context, {"ti": ti, "run_id": "r", "outlet_events": events}))
+    extra = events[task.outlets[0]].extra
+    assert extra["table_location"] == "s3://lake/daily_events?token=***"
+    assert secret not in repr(extra)
+    assert secret not in repr(ti.pushed["baton"])
