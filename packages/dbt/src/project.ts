@@ -228,9 +228,10 @@ export async function dbtProject(options: DbtProjectOptions): Promise<DbtProject
       const extra = [...ran, ...mapped.other.map((r) => r.unique_id)].filter((id) => !chosenIds.has(id));
       if (extra.length > 0) {
         const files = extra.map((id) => `${id} (${manifest.nodes[id]?.original_file_path ?? "?"})`).join(", ");
+        const first = manifest.nodes[extra[0]!];
         errors.unshift(
           new DbtError("UNSELECTED_NODE", `dbt build also ran ${files}, which Baton did not select: dbt's fqn: selector matches a folder named like a selected node`, {
-            ...(manifest.nodes[extra[0]!] !== undefined ? { file: manifest.nodes[extra[0]!]!.original_file_path } : {}),
+            ...(first !== undefined ? { file: first.original_file_path } : {}),
             hint: "rename the folder (or the model) so that no folder of models has a selected model's name",
           }),
         );

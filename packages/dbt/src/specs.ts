@@ -202,8 +202,8 @@ export function manifestToSpecs(manifest: DbtManifest, options: DbtSpecOptions =
 
   for (const name of Object.keys(options.outputs ?? {})) {
     const node = assetNodes.find((n) => keyToString(keys.get(n.unique_id)!) === name || n.name === name);
-    if (node === undefined || node.config.materialized !== "external") {
-      throw new DbtError("UNKNOWN_NODE", `outputs names "${name}", which is ${node === undefined ? "no model of the manifest" : `${node.unique_id} (${node.original_file_path}), not an external model`}`, {
+    if (node === undefined || externalLocationOf(node) === undefined) {
+      throw new DbtError("UNKNOWN_NODE", `outputs names "${name}", which is ${node === undefined ? "no model of the manifest" : `${node.unique_id} (${node.original_file_path}), not an external model with a location`}`, {
         ...(node !== undefined ? { file: node.original_file_path } : {}),
         hint: "map only models with materialized='external' whose location reads the var",
       });
@@ -225,7 +225,7 @@ export function manifestToSpecs(manifest: DbtManifest, options: DbtSpecOptions =
     }
     const materialized = String(n.config.materialized ?? n.resource_type);
     const outputVar = options.outputs?.[keyToString(key)] ?? options.outputs?.[n.name];
-    const externalLocation = materialized === "external" && typeof n.config.location === "string" ? n.config.location : undefined;
+    const externalLocation = externalLocationOf(n);
     const columns = Object.values(n.columns ?? {}).map((c) => ({ name: c.name, type: c.data_type ?? null, description: c.description ? c.description : null }));
     const metadata: Record<string, MetadataValue> = {
       "dbt/unique_id": n.unique_id,
@@ -265,4 +265,10 @@ export function manifestToSpecs(manifest: DbtManifest, options: DbtSpecOptions =
     };
   });
   return { specs, unattachedTests, sourceMappings };
+}
+
+/** The file an external model writes (its configured location); undefined for any other node. One rule for the
+ * `outputs` check and the spec, so a mapped model is never silently a relation-only asset. */
+function externalLocationOf(n: DbtManifestNode): string | undefined {
+  return n.config.materialized === "external" && typeof n.config.location === "string" ? n.config.location : undefined;
 }
