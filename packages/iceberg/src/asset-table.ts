@@ -34,15 +34,19 @@ export function checkPartitionRows(asset: string, table: string, frame: pl.DataF
 
 /**
  * The table's location (s3://…) from the REST catalog's loadTable response, or null when the catalog does not
- * say (the commit stands either way). The config call gives the catalog's path prefix, if any.
+ * say (the commit stands either way). The config call gives the catalog's path prefix, if any. Each call has a
+ * deadline: it runs after the commit, so a catalog that stops answering must not hold a committed step.
  */
+const LOCATION_TIMEOUT_MS = 30_000;
+
 export async function tableLocation(uri: string, warehouse: string, table: string): Promise<string | null> {
   const [namespace, name] = table.split(".") as [string, string];
   try {
     const base = uri.replace(/\/+$/, "");
-    const config = (await (await fetch(`${base}/v1/config?warehouse=${encodeURIComponent(warehouse)}`)).json()) as { overrides?: { prefix?: string } };
+    const bounded = { signal: AbortSignal.timeout(LOCATION_TIMEOUT_MS) };
+    const config = (await (await fetch(`${base}/v1/config?warehouse=${encodeURIComponent(warehouse)}`, bounded)).json()) as { overrides?: { prefix?: string } };
     const prefix = config.overrides?.prefix ? `${encodeURIComponent(config.overrides.prefix)}/` : "";
-    const response = await fetch(`${base}/v1/${prefix}namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(name)}`);
+    const response = await fetch(`${base}/v1/${prefix}namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(name)}`, bounded);
     if (!response.ok) return null;
     const location = ((await response.json()) as { metadata?: { location?: unknown } }).metadata?.location;
     return typeof location === "string" ? location : null;

@@ -390,13 +390,16 @@ export class IcebergCatalogClient implements CatalogClient, TableSink {
       this.serial(async () => {
         const wanted = await frameColumns(table, frame);
         if (partitionColumn !== undefined) checkPartitionRows(asset, table, frame, partitionColumn, partitionValue);
-        if ((await this.existingColumns(table)) === undefined) await this.createTableNow(table, wanted, partitionColumn);
+        const existing = await this.existingColumns(table);
+        if (existing === undefined) await this.createTableNow(table, wanted, partitionColumn);
+        // An existing table's columns were just read: the write does not read them (a catalog round trip) again.
+        const known = existing !== undefined ? { table: existing, frame: wanted } : undefined;
         const snapshotId =
           mode === "append"
-            ? await this.write(table, "append", frame, undefined)
+            ? await this.write(table, "append", frame, undefined, known)
             : partitionColumn !== undefined && partitionValue !== undefined
-              ? await this.write(table, "replacePartition", frame, textEquals(partitionColumn, partitionValue))
-              : await this.write(table, "replaceTable", frame, "TRUE");
+              ? await this.write(table, "replacePartition", frame, textEquals(partitionColumn, partitionValue), known)
+              : await this.write(table, "replaceTable", frame, "TRUE", known);
         return { snapshotId, location: await this.locationOf(table) };
       }),
     );
@@ -432,10 +435,17 @@ export class IcebergCatalogClient implements CatalogClient, TableSink {
     return location;
   }
 
-  private async write(name: string, operation: WriteOperation, frame: pl.DataFrame, deleteWhere: string | undefined): Promise<string> {
+  /** `known`: the table's and the frame's columns when the caller has just read them. */
+  private async write(
+    name: string,
+    operation: WriteOperation,
+    frame: pl.DataFrame,
+    deleteWhere: string | undefined,
+    known?: { readonly table: readonly TableColumn[]; readonly frame: readonly TableColumn[] },
+  ): Promise<string> {
     const ref = this.ref(name);
-    const columns = await this.columnsNow(name);
-    const problems = schemaProblems(columns, await frameColumns(name, frame));
+    const columns = known?.table ?? (await this.columnsNow(name));
+    const problems = schemaProblems(columns, known?.frame ?? (await frameColumns(name, frame)));
     if (problems.length > 0) {
       throw new IcebergError("SCHEMA_MISMATCH", `the frame does not match the table's columns: ${problems.join("; ")}`, {
         table: name,
