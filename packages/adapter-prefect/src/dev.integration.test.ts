@@ -16,6 +16,10 @@ import { packageDir, prefectEnv } from "./__tests__/prefect/env.js";
 const EXAMPLE = fileURLToPath(new URL("../../../examples/customer-metrics/", import.meta.url));
 const SENSOR = "orders_landed";
 
+const HOUR_MS = 3_600_000;
+/** Room the sensor's hand-started run needs before its period ends: its first tick and the checks on it. */
+const PERIOD_MARGIN_MS = 300_000;
+
 describe("baton prefect dev", { timeout: 600_000 }, () => {
   let dev: ChildProcess | undefined;
   const dir = mkdtempSync(join(tmpdir(), "baton-prefect-dev-"));
@@ -68,6 +72,11 @@ describe("baton prefect dev", { timeout: 600_000 }, () => {
     expect(sensor.schedules.map((s: Json) => [s.schedule.interval, s.active])).toEqual([[3600, false]]);
     expect(await runsOf(sensor.id)).toEqual([]);
 
+    // A run started by hand polls until its period ends at the next full hour (sensors.py), when the scheduled run
+    // takes over: started within minutes of the hour it would end on time, not because a tick ended it. Start it
+    // in a period with room for the checks below.
+    const toHour = () => HOUR_MS - (Date.now() % HOUR_MS);
+    if (toHour() < PERIOD_MARGIN_MS) await waitFor(() => toHour() > PERIOD_MARGIN_MS, { what: "the next hour's sensor period to begin", timeoutMs: PERIOD_MARGIN_MS + 120_000 });
     // Turn it on (the UI's schedule toggle) and start it now (the UI's Run), rather than at the next full hour.
     await setActive(sensor, true);
     const started = await api("POST", `/deployments/${sensor.id}/create_flow_run`, {});
